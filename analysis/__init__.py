@@ -1,0 +1,1 @@
+"""Floor 2: dynamic heterogeneity and structure (imports glassdyn.data only)."""

@@ -1,0 +1,317 @@
+"""The Zarr store (schema ``glassdyn/1``): one group per state point, arrays per configuration.
+
+Every per-configuration array is chunked with one configuration per chunk (and one replica per
+chunk for displacements), so parallel work units never share a chunk and need no locks.  The
+``done`` flag of a configuration is written last; readers treat a configuration without it as
+absent and the simulation driver recomputes it on resume.
+
+>>> store = Store.create("out/ka.zarr")                                     # doctest: +SKIP
+>>> sp = store.create_state(0.44, n_configs=10, n_particles=4096, n_replicas=32, times=t)
+>>> sp.write(3, **{keys.THERMAL_POSITIONS: pos, keys.TYPES: types, keys.BOX: box})
+>>> sp.mark_done(3)
+>>> Store.open("out/ka.zarr").state(0.44).read(keys.THERMAL_POSITIONS, sp.completed)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+import glassdyn
+from glassdyn.data import keys
+from glassdyn.data.errors import StoreError
+from glassdyn.data.keys import FIELDS, group_name
+from glassdyn.data.records import Configuration
+
+_STATIC = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.THERMAL_ENERGY)
+_INHERENT = (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY, keys.INHERENT_MAX_FORCE)
+_ISOCONFIG = (keys.ISO_DISPLACEMENTS, keys.ISO_PROPENSITY)
+
+
+def _shape_and_chunks(field: keys.Field, C: int, N: int, R: int, K: int):
+    sizes = {"C": C, "N": N, "R": R, "K": K, "3": 3}
+    shape = tuple(sizes[a] for a in field.axes)
+    chunks = tuple(1 if a in "CR" else sizes[a] for a in field.axes)
+    return shape, chunks
+
+
+def _fill(dtype: str):
+    return False if dtype == "bool" else (0 if dtype.startswith("int") else np.nan)
+
+
+class Store:
+    """A glassdyn dataset on disk (a directory store)."""
+
+    def __init__(self, root: zarr.Group, path: str | os.PathLike):
+        self.root = root
+        self.path = Path(path)
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | os.PathLike, mode: str = "r") -> Store:
+        """Open an existing store, checking its schema version."""
+        p = Path(path)
+        if not p.exists():
+            raise StoreError(f"no store at {p}: create one with `glassdyn simulate` or `glassdyn import`")
+        try:
+            root = zarr.open_group(str(p), mode=mode)
+        except Exception as exc:  # zarr raises several types for a non-store directory
+            raise StoreError(f"{p} is not a Zarr store ({type(exc).__name__}: {exc})") from None
+        schema = root.attrs.get("schema")
+        if schema != keys.SCHEMA:
+            raise StoreError(
+                f"{p} has schema {schema!r}, this glassdyn reads {keys.SCHEMA!r}; "
+                "re-create or re-import it with this version"
+            )
+        return cls(root, p)
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, **attrs) -> Store:
+        """Create a store, or open an existing one of this schema for appending (resume)."""
+        p = Path(path)
+        if p.exists() and any(p.iterdir()):
+            store = cls.open(p, mode="r+")
+            if attrs:
+                store.root.attrs.update(attrs)
+            return store
+        p.parent.mkdir(parents=True, exist_ok=True)
+        root = zarr.open_group(str(p), mode="w")
+        root.attrs.update({"schema": keys.SCHEMA, "glassdyn_version": glassdyn.__version__, **attrs})
+        return cls(root, p)
+
+    # ---------------------------------------------------------------- contents
+    @property
+    def attrs(self) -> dict:
+        return dict(self.root.attrs)
+
+    @property
+    def temperatures(self) -> list[float]:
+        """Temperatures of the state points, ascending."""
+        temps = []
+        for name, g in self.root.groups():
+            if name.startswith("T") and "temperature" in g.attrs:
+                temps.append(float(g.attrs["temperature"]))
+        return sorted(temps)
+
+    def has_state(self, temperature: float) -> bool:
+        return group_name(temperature) in self.root
+
+    def state(self, temperature: float) -> StatePoint:
+        """The state point at ``temperature`` (matched to three decimals)."""
+        name = group_name(temperature)
+        if name not in self.root:
+            have = ", ".join(f"{t:g}" for t in self.temperatures) or "none"
+            raise StoreError(f"store {self.path} has no state point T={temperature:g} (it has: {have})")
+        return StatePoint(self.root[name], self.path)
+
+    def states(self, temperatures: Sequence[float] | None = None) -> list[StatePoint]:
+        temps = self.temperatures if temperatures is None else temperatures
+        return [self.state(t) for t in temps]
+
+    def create_state(
+        self,
+        temperature: float,
+        *,
+        n_configs: int,
+        n_particles: int,
+        n_replicas: int = 0,
+        times: Sequence[float] | None = None,
+        inherent: bool = True,
+        attrs: dict | None = None,
+    ) -> StatePoint:
+        """Create the arrays of one state point, or reopen them if they exist with the same sizes.
+
+        Arrays start filled with NaN (floats) / False (``done``); isoconfigurational arrays exist
+        only when ``n_replicas > 0`` and ``times`` is given.
+        """
+        name = group_name(temperature)
+        K = 0 if times is None else len(times)
+        if name in self.root:
+            sp = StatePoint(self.root[name], self.path)
+            want = (n_configs, n_particles, n_replicas if K else 0, K)
+            have = (sp.n_configs, sp.n_particles, sp.n_replicas, len(sp.times) if sp.times is not None else 0)
+            if want != have:
+                raise StoreError(
+                    f"{self.path}/{name} exists with (C, N, R, K) = {have}, asked for {want}; "
+                    "use a new --out or the same settings to resume"
+                )
+            if attrs:
+                sp.group.attrs.update(attrs)
+            return sp
+        g = self.root.create_group(name)
+        g.attrs.update({"temperature": float(temperature), **(attrs or {})})
+        paths = list(_STATIC) + ([*_INHERENT] if inherent else [])
+        if K and n_replicas > 0:
+            paths += list(_ISOCONFIG)
+        for path in paths + [keys.DONE]:
+            _create(g, path, n_configs, n_particles, n_replicas, K)
+        if K:
+            _create(g, keys.ISO_TIMES, n_configs, n_particles, n_replicas, K)
+            g[keys.ISO_TIMES][:] = np.asarray(times, dtype=np.float64)
+            g.attrs["times"] = [float(t) for t in times]
+            g.attrs["n_replicas"] = int(n_replicas)
+        return StatePoint(g, self.path)
+
+
+def _create(g: zarr.Group, path: str, C: int, N: int, R: int, K: int) -> zarr.Array:
+    field = FIELDS[path]
+    shape, chunks = _shape_and_chunks(field, C, N, R, K)
+    parent, _, leaf = path.rpartition("/")
+    grp = g.require_group(parent) if parent else g
+    return grp.create_array(leaf, shape=shape, chunks=chunks, dtype=field.dtype, fill_value=_fill(field.dtype))
+
+
+class StatePoint:
+    """The arrays of one temperature; reads return numpy arrays."""
+
+    def __init__(self, group: zarr.Group, store_path: Path):
+        self.group = group
+        self.store_path = store_path
+
+    def __repr__(self) -> str:
+        return f"StatePoint(T={self.temperature:g}, C={self.n_configs}, N={self.n_particles}, R={self.n_replicas}, K={len(self.times) if self.times is not None else 0})"
+
+    @property
+    def name(self) -> str:
+        return group_name(self.temperature)
+
+    @property
+    def temperature(self) -> float:
+        return float(self.group.attrs["temperature"])
+
+    @property
+    def attrs(self) -> dict:
+        return dict(self.group.attrs)
+
+    @property
+    def n_configs(self) -> int:
+        return int(self.array(keys.TYPES).shape[0])
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.array(keys.TYPES).shape[1])
+
+    @property
+    def n_replicas(self) -> int:
+        return int(self.array(keys.ISO_DISPLACEMENTS).shape[1]) if self.has(keys.ISO_DISPLACEMENTS) else 0
+
+    @property
+    def times(self) -> np.ndarray | None:
+        return self.array(keys.ISO_TIMES)[:] if self.has(keys.ISO_TIMES) else None
+
+    def has(self, path: str) -> bool:
+        try:
+            return isinstance(self.group[path], zarr.Array)
+        except KeyError:
+            return False
+
+    def array(self, path: str) -> zarr.Array:
+        """The zarr array at ``path``, with a clear error when it is missing."""
+        if not self.has(path):
+            fix = {
+                keys.ISO_DISPLACEMENTS: "run `glassdyn simulate` with --replicas > 0",
+                keys.ISO_PROPENSITY: "run `glassdyn simulate` with --replicas > 0",
+                keys.ISO_TIMES: "run `glassdyn simulate` with --replicas > 0",
+                keys.INHERENT_POSITIONS: "simulate with inherent structures, or import IS positions",
+            }.get(path, "the store is incomplete or was written by another tool")
+            raise StoreError(f"store {self.store_path} group {self.name} has no {path}; {fix}")
+        return self.group[path]
+
+    # ------------------------------------------------------------------- reads
+    @property
+    def done(self) -> np.ndarray:
+        """(C,) bool: configurations whose every array is written."""
+        return np.asarray(self.array(keys.DONE)[:], dtype=bool)
+
+    @property
+    def completed(self) -> np.ndarray:
+        """Indices of the completed configurations."""
+        return np.flatnonzero(self.done)
+
+    @property
+    def missing(self) -> np.ndarray:
+        return np.flatnonzero(~self.done)
+
+    def read(self, path: str, configs=None) -> np.ndarray:
+        """Array ``path`` for ``configs`` (None = all completed; an int, slice or index list).
+
+        Raises StoreError if a requested configuration is not done or holds NaN.
+        """
+        arr = self.array(path)
+        if FIELDS[path].axes[0] != "C":
+            return np.asarray(arr[:])
+        idx = self.completed if configs is None else configs
+        if isinstance(idx, (int, np.integer)):
+            sel = [int(idx)]
+        elif isinstance(idx, slice):
+            sel = list(range(*idx.indices(arr.shape[0])))
+        else:
+            sel = [int(i) for i in np.asarray(idx).ravel()]
+        bad = [i for i in sel if not 0 <= i < arr.shape[0]]
+        if bad:
+            raise StoreError(f"{self.store_path}/{self.name}/{path}: configuration {bad[0]} out of range 0..{arr.shape[0] - 1}")
+        done = self.done
+        notdone = [i for i in sel if not done[i]]
+        if notdone:
+            raise StoreError(
+                f"{self.store_path}/{self.name}: configuration {notdone[0]} is not complete "
+                "(resume the simulation with the same command)"
+            )
+        out = arr.get_orthogonal_selection((np.asarray(sel, dtype=np.int64),)) if sel else np.empty((0, *arr.shape[1:]), arr.dtype)
+        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
+            raise StoreError(f"{self.store_path}/{self.name}/{path} holds NaN or inf values")
+        return out[0] if isinstance(idx, (int, np.integer)) else out
+
+    def configuration(self, c: int, which: str = "thermal") -> Configuration:
+        """Configuration ``c`` from the thermal or inherent positions."""
+        path = {"thermal": keys.THERMAL_POSITIONS, "inherent": keys.INHERENT_POSITIONS}[which]
+        return Configuration(self.read(path, c), self.read(keys.TYPES, c), self.read(keys.BOX, c))
+
+    # ------------------------------------------------------------------ writes
+    def write(self, c: int, **arrays: np.ndarray) -> None:
+        """Write the slices of configuration ``c``; keyword names are store paths (see ``keys``).
+
+        Use ``**{keys.THERMAL_POSITIONS: x}``.  ``done`` is not touched: call :meth:`mark_done`.
+        """
+        for path, value in arrays.items():
+            arr = self.array(path)
+            value = np.asarray(value, dtype=arr.dtype)
+            if value.shape != arr.shape[1:]:
+                raise StoreError(f"{self.name}/{path}: expected shape {arr.shape[1:]} for one configuration, got {value.shape}")
+            arr[c] = value
+
+    def write_replica(self, c: int, r: int, displacements: np.ndarray) -> None:
+        """Displacements (K, N, 3) of replica ``r`` of configuration ``c``."""
+        arr = self.array(keys.ISO_DISPLACEMENTS)
+        value = np.asarray(displacements, dtype=np.float32)
+        if value.shape != arr.shape[2:]:
+            raise StoreError(f"{self.name}/{keys.ISO_DISPLACEMENTS}: expected {arr.shape[2:]}, got {value.shape}")
+        arr[c, r] = value
+
+    def mark_done(self, c: int) -> None:
+        self.array(keys.DONE)[c] = True
+
+    def update_propensity(self, c: int) -> np.ndarray:
+        """Recompute ``isoconfig/propensity`` of configuration ``c`` from its displacements."""
+        disp = np.asarray(self.array(keys.ISO_DISPLACEMENTS)[c], dtype=np.float64)  # (R, K, N, 3)
+        prop = np.linalg.norm(disp, axis=-1).mean(axis=0).astype(np.float32)  # (K, N)
+        self.array(keys.ISO_PROPENSITY)[c] = prop
+        return prop
+
+    def summary(self) -> dict:
+        """Machine-readable summary (used by ``glassdyn info --json``)."""
+        times = self.times
+        return {
+            "temperature": self.temperature,
+            "group": self.name,
+            "n_configs": self.n_configs,
+            "n_particles": self.n_particles,
+            "n_replicas": self.n_replicas,
+            "times": None if times is None else [float(t) for t in times],
+            "completed": int(self.done.sum()),
+            "arrays": sorted(p for p in FIELDS if self.has(p)),
+        }

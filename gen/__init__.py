@@ -1,0 +1,1 @@
+"""Floor 3: generative samplers of configurations (imports data, simulate, analysis)."""

@@ -1,0 +1,64 @@
+"""The ``glassdyn`` command: the only place that sees every stage."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+import glassdyn
+
+# name -> module under glassdyn.commands; each stage owns its module
+COMMANDS = (
+    "simulate",
+    "info",
+    "import",
+    "export",
+    "train",
+    "evaluate",
+    "predict",
+    "analyze",
+    "gen",
+    "demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glassdyn",
+        description="Glassy dynamics: simulate KA glasses, train mobility predictors, "
+        "sample configurations, compute dynamic heterogeneity.",
+    )
+    parser.add_argument("--version", action="version", version=f"glassdyn {glassdyn.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        modname = f"glassdyn.commands.{name}_cmd" if name == "import" else f"glassdyn.commands.{name}"
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:
+                continue  # stage not installed in this build
+            raise
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from glassdyn.data.errors import GlassdynError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except GlassdynError as exc:
+        print(f"glassdyn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nglassdyn {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

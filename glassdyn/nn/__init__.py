@@ -1,0 +1,1 @@
+"""Floor 4: graph datasets, the BOTAN family and baselines."""

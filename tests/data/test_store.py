@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+
+from glassdyn.cli import main
+from glassdyn.data import Store, StoreError, keys
+from glassdyn.data.box import minimum_image, wrap
+from glassdyn.testing import random_ka_configuration, write_synthetic_store
+
+
+def test_roundtrip_and_done_flag(tmp_path):
+    store = Store.create(tmp_path / "s.zarr", note="x")
+    sp = store.create_state(0.44, n_configs=3, n_particles=10, n_replicas=2, times=[1.0, 2.0])
+    conf = random_ka_configuration(10, seed=1)
+    sp.write(1, **{keys.TYPES: conf.types, keys.BOX: conf.box, keys.THERMAL_POSITIONS: conf.positions})
+    disp = np.random.default_rng(0).normal(size=(2, 10, 3)).astype(np.float32)
+    sp.write_replica(1, 0, disp)
+    sp.write_replica(1, 1, 2 * disp)
+    prop = sp.update_propensity(1)
+    np.testing.assert_allclose(prop, 1.5 * np.linalg.norm(disp, axis=-1), rtol=1e-6)
+    assert list(sp.completed) == []
+    with pytest.raises(StoreError, match="not complete"):
+        sp.read(keys.THERMAL_POSITIONS, 1)
+    sp.mark_done(1)
+    again = Store.open(tmp_path / "s.zarr").state(0.44)
+    assert list(again.completed) == [1]
+    np.testing.assert_array_equal(again.read(keys.THERMAL_POSITIONS), conf.positions[None])
+    np.testing.assert_array_equal(again.times, [1.0, 2.0])
+    assert again.configuration(1).n_particles == 10
+
+
+def test_reopen_with_other_sizes_is_refused(tmp_path):
+    store = Store.create(tmp_path / "s.zarr")
+    store.create_state(0.5, n_configs=2, n_particles=10)
+    store.create_state(0.5, n_configs=2, n_particles=10)  # same sizes: resume
+    with pytest.raises(StoreError, match="exists with"):
+        store.create_state(0.5, n_configs=3, n_particles=10)
+
+
+def test_clear_errors(tmp_path):
+    with pytest.raises(StoreError, match="no store"):
+        Store.open(tmp_path / "nothing.zarr")
+    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1)
+    with pytest.raises(StoreError, match="no state point T=0.44"):
+        store.state(0.44)
+    store.root.attrs["schema"] = "other/9"
+    with pytest.raises(StoreError, match="schema"):
+        Store.open(tmp_path / "s.zarr")
+    s2 = Store.create(tmp_path / "n.zarr")
+    sp = s2.create_state(1.0, n_configs=1, n_particles=4)
+    with pytest.raises(StoreError, match="no isoconfig/displacements"):
+        sp.array(keys.ISO_DISPLACEMENTS)
+    with pytest.raises(StoreError, match="expected shape"):
+        sp.write(0, **{keys.BOX: np.ones(4)})
+    sp.write(0, **{keys.THERMAL_POSITIONS: np.full((4, 3), np.nan)})
+    sp.mark_done(0)
+    with pytest.raises(StoreError, match="NaN"):
+        sp.read(keys.THERMAL_POSITIONS)
+
+
+def test_minimum_image_and_wrap():
+    box = np.array([2.0, 3.0, 4.0])
+    d = minimum_image(np.array([[1.9, -2.9, 2.1]]), box)
+    np.testing.assert_allclose(d, [[-0.1, 0.1, -1.9]])
+    w = wrap(np.array([[-0.5, 3.5, 8.0]]), box)
+    np.testing.assert_allclose(w, [[1.5, 0.5, 0.0]])
+
+
+def test_info_command(tmp_path, capsys):
+    write_synthetic_store(tmp_path / "s.zarr", n_configs=2, n_particles=16, n_replicas=2)
+    assert main(["info", str(tmp_path / "s.zarr"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["temperatures"] == [0.64, 0.8]
+    assert info["states"][0]["completed"] == 2 and info["states"][0]["n_replicas"] == 2
+    assert main(["info", str(tmp_path / "s.zarr")]) == 0
+    assert "T=0.64" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "missing.zarr")]) == 2
+    assert "no store" in capsys.readouterr().err
