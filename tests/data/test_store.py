@@ -77,3 +77,15 @@ def test_info_command(tmp_path, capsys):
     assert "T=0.64" in capsys.readouterr().out
     assert main(["info", str(tmp_path / "missing.zarr")]) == 2
     assert "no store" in capsys.readouterr().err
+
+
+def test_predictions_roundtrip(tmp_path):
+    from glassdyn.data.predictions import Predictions, read_predictions, write_predictions
+
+    p = Predictions(0.44, np.array([0, 2]), np.array([1.0, 10.0]), np.random.rand(2, 2, 5).astype(np.float32))
+    write_predictions(tmp_path / "p.zarr", [p], model="botan")
+    back = read_predictions(tmp_path / "p.zarr")[0.44]
+    np.testing.assert_array_equal(back.mobility, p.mobility)
+    assert back.predicted_temperature is None
+    with pytest.raises(StoreError, match="no predictions file"):
+        read_predictions(tmp_path / "none.zarr")
