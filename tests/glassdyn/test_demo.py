@@ -1,0 +1,68 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from glassdyn.data.errors import GlassdynError
+from glassdyn.demo import DemoConfig, DemoRun, Step, StepResult, plan, run_step
+from glassdyn.report import write_report
+from glassdyn.testing import write_synthetic_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+
+def test_plan_names_every_stage(tmp_path):
+    steps = plan(DemoConfig(out=tmp_path))
+    names = [s.name for s in steps]
+    for want in ("simulate", "train-botan", "train-tbotan", "train-ridge", "evaluate-bapst", "predict", "analyze", "gen-fit", "gen-sample"):
+        assert want in names
+    assert steps[0].command.startswith("glassdyn simulate --preset tiny")
+    with pytest.raises(GlassdynError, match="unknown demo preset"):
+        plan(DemoConfig(out=tmp_path, preset="huge"))
+
+
+def test_steps_rerun_only_when_needed(tmp_path):
+    store = tmp_path / "data.zarr"
+    write_synthetic_store(store, n_configs=1, n_particles=16, n_replicas=1)
+    step = Step("info", ("info", str(store), "--json"), (tmp_path / "info.json",), stdout=tmp_path / "info.json")
+    first = run_step(tmp_path, step, store)
+    assert first.status == "ran"
+    assert json.loads((tmp_path / "info.json").read_text())["temperatures"] == [0.64, 0.8]
+    assert run_step(tmp_path, step, store).status == "reused"
+    (tmp_path / "info.json").unlink()  # a lost output is recomputed
+    assert run_step(tmp_path, step, store).status == "ran"
+    bad = Step("bad", ("info", str(tmp_path / "missing.zarr")), ())
+    assert run_step(tmp_path, bad, store).status == "failed"
+
+
+def _fake_outputs(out: Path) -> None:
+    (out / "runs" / "botan").mkdir(parents=True)
+    (out / "runs" / "botan" / "evaluation.json").write_text(
+        json.dumps({"node_pearson": {"0.64": [0.3, 0.5]}, "edge_pearson": {"0.64": [0.2, 0.4]}, "temperature_mae": None})
+    )
+    (out / "info.json").write_text(json.dumps({"states": [{"temperature": 0.64, "n_particles": 10, "completed": 2, "n_configs": 2, "n_replicas": 2, "times": [1.0, 10.0]}]}))
+
+
+def test_report_is_self_contained(tmp_path):
+    _fake_outputs(tmp_path)
+    run = DemoRun(DemoConfig(out=tmp_path), [StepResult("simulate", "glassdyn simulate ...", "ran", 1.5)])
+    path = write_report(run)
+    text = path.read_text()
+    assert "data:image/png;base64," in text  # the model figure is embedded
+    assert "src=\"http" not in text and "<script" not in text
+    assert "BOTAN" in text and "glassdyn simulate" in text
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["models"]["botan"]["node_pearson"]["0.64"] == [0.3, 0.5]
+
+
+@pytest.mark.slow
+def test_report_renders_in_chromium(tmp_path):
+    from screenshot_report import find_chromium, screenshot
+
+    if find_chromium() is None:
+        pytest.skip("chromium not installed")
+    _fake_outputs(tmp_path)
+    html = write_report(DemoRun(DemoConfig(out=tmp_path), []))
+    png = screenshot(html, tmp_path / "r.png", height=1200)
+    assert png.stat().st_size > 10_000
