@@ -122,14 +122,25 @@ class Store:
         times: Sequence[float] | None = None,
         inherent: bool = True,
         attrs: dict | None = None,
+        fields: Sequence[str] | None = None,
     ) -> StatePoint:
         """Create the arrays of one state point, or reopen them if they exist with the same sizes.
 
         Arrays start filled with NaN (floats) / False (``done``); isoconfigurational arrays exist
-        only when ``n_replicas > 0`` and ``times`` is given.
+        only when ``n_replicas > 0`` and ``times`` is given.  ``fields`` (store paths) replaces
+        that default set, for importers that hold only some arrays (e.g. GlassBench: propensity
+        without displacements, ``n_replicas=0``); ``types``, ``box``, ``done`` and, with
+        ``times``, ``isoconfig/times`` are always created.  Reopening creates requested fields
+        that are missing.
         """
         name = group_name(temperature)
         K = 0 if times is None else len(times)
+        for path in fields or ():
+            if path not in FIELDS:
+                raise StoreError(f"create_state: unknown store path {path!r}; see glassdyn.data.keys")
+            axes = FIELDS[path].axes
+            if ("K" in axes and not K) or ("R" in axes and n_replicas <= 0):
+                raise StoreError(f"create_state: {path} has axes {axes} and needs times and/or n_replicas > 0")
         if name in self.root:
             sp = StatePoint(self.root[name], self.path)
             want = (n_configs, n_particles, n_replicas if K else 0, K)
@@ -141,12 +152,17 @@ class Store:
                 )
             if attrs:
                 sp.group.attrs.update(attrs)
+            for path in fields or ():
+                if not sp.has(path):
+                    _create(sp.group, path, n_configs, n_particles, n_replicas, K)
             return sp
         g = self.root.create_group(name)
         g.attrs.update({"temperature": float(temperature), **(attrs or {})})
         paths = list(_STATIC) + ([*_INHERENT] if inherent else [])
         if K and n_replicas > 0:
             paths += list(_ISOCONFIG)
+        if fields is not None:
+            paths = [keys.TYPES, keys.BOX, *(f for f in fields if f not in (keys.TYPES, keys.BOX, keys.DONE, keys.ISO_TIMES))]
         for path in paths + [keys.DONE]:
             _create(g, path, n_configs, n_particles, n_replicas, K)
         if K:
