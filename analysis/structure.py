@@ -85,31 +85,144 @@ def partial_rdf(
     by its ideal-gas pair count (see the module docstring), so an ideal gas gives 1.  AB counts each
     unordered A-B pair once with P_AB = N_A N_B.  A partial whose species is absent is all NaN.
     """
-    pos, typ, bx = _frames(positions, types, box)
-    if not (r_max > 0 and bins >= 1):
-        raise InputError(f"need r_max > 0 and bins >= 1, got r_max={r_max}, bins={bins}")
-    edges = np.linspace(0.0, float(r_max), int(bins) + 1)
-    shell = 4.0 / 3.0 * np.pi * np.diff(edges**3)  # (B,)
-    counts = {k: np.zeros(bins) for k in PAIRS}
-    expect = {k: np.zeros(bins) for k in PAIRS}
-    for m in range(pos.shape[0]):
-        i, j, d = pair_distances(pos[m], bx[m], r_max)
-        ti, tj = typ[m][i], typ[m][j]
-        kind = ti + tj  # 0 = AA, 1 = AB, 2 = BB
-        b = np.minimum((d / r_max * bins).astype(np.int64), bins - 1)
-        hist = np.bincount(kind * bins + b, minlength=3 * bins).reshape(3, bins)
-        n_a = int(np.sum(typ[m] == 0))
-        n_b = typ.shape[1] - n_a
-        volume = float(np.prod(bx[m]))
-        n_pairs = {"AA": n_a * (n_a - 1) / 2, "AB": n_a * n_b, "BB": n_b * (n_b - 1) / 2}
-        n_pairs["total"] = n_a + n_b
-        n_pairs["total"] = n_pairs["total"] * (n_pairs["total"] - 1) / 2
-        for k, h in zip(("AA", "AB", "BB"), hist):
-            counts[k] += h
-        counts["total"] += hist.sum(axis=0)
+    rdf = RadialDistribution(r_max=r_max, bins=bins).compute(positions, types, box)
+    return rdf.r, rdf.g
+
+
+def partial_structure_factor(
+    positions: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    *,
+    q_max: float = 12.0,
+    shell_width: float | None = 0.1,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Partial static structure factors on the wave vectors of the periodic box, shell-averaged.
+
+    positions (M, N, 3) or (N, 3); types (N,) or (M, N); box (3,) shared by all frames.
+    Ashcroft-Langreth normalisation, with rho_a(q) = sum_{j in a} exp(i q . r_j):
+
+        S_ab(q) = < Re rho_a(q) rho_b(q)^* > / sqrt(N_a N_b),   S(q) = < |rho(q)|^2 > / N,
+
+    so an ideal gas gives S_AA = S_BB = S = 1 and S_AB = 0 (q != 0).  Returns q (Q,) shell centres
+    (1/sigma; ``shell_width`` bins, None = exact |q| shells) and {"AA", "AB", "BB", "total"} -> (Q,).
+    """
+    sf = StructureFactor(box, q_max=q_max, shell_width=shell_width).compute(positions, types)
+    return sf.q, sf.result
+
+
+class RadialDistribution:
+    """Partial g(r) accumulated over frames (any chunking equals one pass).
+
+    Parameters ``r_max`` (sigma), ``bins``.  ``compute(positions, types, box)`` with the shapes of
+    :func:`partial_rdf`; results ``r`` (B,), ``g`` {"AA", "AB", "BB", "total"} -> (B,), ``n_frames``.
+    """
+
+    def __init__(self, *, r_max: float = 3.0, bins: int = 150):
+        if not (r_max > 0 and bins >= 1):
+            raise InputError(f"need r_max > 0 and bins >= 1, got r_max={r_max}, bins={bins}")
+        self.r_max, self.bins = float(r_max), int(bins)
+        self.edges = np.linspace(0.0, self.r_max, self.bins + 1)
+        self.reset()
+
+    def __repr__(self) -> str:
+        return f"RadialDistribution(r_max={self.r_max}, bins={self.bins}, frames={self.n_frames})"
+
+    def reset(self) -> RadialDistribution:
+        self._counts = {k: np.zeros(self.bins) for k in PAIRS}
+        self._expect = {k: np.zeros(self.bins) for k in PAIRS}
+        self.n_frames = 0
+        return self
+
+    def compute(self, positions: np.ndarray, types: np.ndarray, box: np.ndarray) -> RadialDistribution:
+        pos, typ, bx = _frames(positions, types, box)
+        shell = 4.0 / 3.0 * np.pi * np.diff(self.edges**3)
+        for m in range(pos.shape[0]):
+            i, j, d = pair_distances(pos[m], bx[m], self.r_max)
+            kind = typ[m][i] + typ[m][j]  # 0 = AA, 1 = AB, 2 = BB
+            b = np.minimum((d / self.r_max * self.bins).astype(np.int64), self.bins - 1)
+            hist = np.bincount(kind * self.bins + b, minlength=3 * self.bins).reshape(3, self.bins)
+            n_a = int(np.sum(typ[m] == 0))
+            n_b = typ.shape[1] - n_a
+            n = n_a + n_b
+            pairs = {"AA": n_a * (n_a - 1) / 2, "AB": n_a * n_b, "BB": n_b * (n_b - 1) / 2, "total": n * (n - 1) / 2}
+            volume = float(np.prod(bx[m]))
+            for k, h in zip(("AA", "AB", "BB"), hist):
+                self._counts[k] += h
+            self._counts["total"] += hist.sum(axis=0)
+            for k in PAIRS:
+                self._expect[k] += pairs[k] * shell / volume
+            self.n_frames += 1
+        return self
+
+    @property
+    def r(self) -> np.ndarray:
+        """(B,) bin centres, sigma."""
+        return 0.5 * (self.edges[1:] + self.edges[:-1])
+
+    @property
+    def g(self) -> dict[str, np.ndarray]:
+        if self.n_frames == 0:
+            raise InputError("RadialDistribution has no data: call compute(...) first")
+        out = {}
         for k in PAIRS:
-            expect[k] += n_pairs[k] * shell / volume
-    r = 0.5 * (edges[1:] + edges[:-1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        g = {k: np.where(expect[k] > 0, counts[k] / np.where(expect[k] > 0, expect[k], 1.0), np.nan) for k in PAIRS}
-    return r, g
+            e = self._expect[k]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[k] = np.where(e > 0, self._counts[k] / np.where(e > 0, e, 1.0), np.nan)
+        return out
+
+
+class StructureFactor:
+    """Partial S(q) (Ashcroft-Langreth, see :func:`partial_structure_factor`) over frames of one box.
+
+    Parameters: box (3,), ``q_max`` (1/sigma), ``shell_width`` (None = exact |q| shells).
+    ``compute(positions (M, N, 3) or (N, 3), types)`` accumulates; results ``q`` (Q,), ``result``
+    dict of (Q,) arrays, ``s_vectors`` dict of (V,) per half-space vector, ``n_frames``.
+    """
+
+    def __init__(self, box: np.ndarray, *, q_max: float = 12.0, shell_width: float | None = 0.1):
+        from glassdyn.analysis.wavevectors import wave_vectors
+
+        self.wave_vectors = wave_vectors(box, q_max, shell_width=shell_width)
+        self.box = self.wave_vectors.box
+        self.reset()
+
+    def __repr__(self) -> str:
+        return f"StructureFactor(box={self.box.tolist()}, vectors={self.wave_vectors.n_vectors}, frames={self.n_frames})"
+
+    def reset(self) -> StructureFactor:
+        self._sums = {k: np.zeros(self.wave_vectors.n_vectors) for k in PAIRS}
+        self.n_frames = 0
+        return self
+
+    def compute(self, positions: np.ndarray, types: np.ndarray) -> StructureFactor:
+        from glassdyn.analysis.wavevectors import collective_amplitudes, column_blocks, fourier_phases
+
+        pos, typ, _ = _frames(positions, types, self.box)
+        wv = self.wave_vectors
+        for m in range(pos.shape[0]):
+            masks = np.stack([typ[m] == 0, typ[m] == 1]).astype(np.float64)  # (2, N)
+            n_a, n_b = masks.sum(axis=1)
+            for cols in column_blocks(pos.shape[1], wv.n_vectors):
+                ra, rb = collective_amplitudes(masks, fourier_phases(pos[m], wv, columns=cols))  # (2, V)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    self._sums["AA"][cols] += np.abs(ra) ** 2 / n_a
+                    self._sums["BB"][cols] += np.abs(rb) ** 2 / n_b
+                    self._sums["AB"][cols] += (ra * rb.conj()).real / np.sqrt(n_a * n_b)
+                self._sums["total"][cols] += np.abs(ra + rb) ** 2 / (n_a + n_b)
+            self.n_frames += 1
+        return self
+
+    @property
+    def q(self) -> np.ndarray:
+        return self.wave_vectors.shells
+
+    @property
+    def s_vectors(self) -> dict[str, np.ndarray]:
+        if self.n_frames == 0:
+            raise InputError("StructureFactor has no data: call compute(...) first")
+        return {k: v / self.n_frames for k, v in self._sums.items()}
+
+    @property
+    def result(self) -> dict[str, np.ndarray]:
+        return {k: self.wave_vectors.shell_mean(v) for k, v in self.s_vectors.items()}
