@@ -6,9 +6,9 @@ so only one of each +-q pair is kept (the *half space*: first non-zero component
 shell averages over the half space equal those over the full set exactly.
 
 The phases exp(i q . r) of all N particles and M wave vectors are built from per-axis powers:
-exp(i q . r) = e_x^{n_x} e_y^{n_y} e_z^{n_z} with e_a = exp(2 pi i r_a / L_a), i.e. 3 N (2 n_max + 1)
-complex exponentials and two complex products per (particle, wave vector) instead of N M
-exponentials.
+exp(i q . r) = e_x^{n_x} (e_y^{n_y} e_z^{n_z}) with e_a = exp(2 pi i r_a / L_a), i.e. 3 N (2 n_max + 1)
+complex exponentials, one product per distinct (n_y, n_z) and one per (particle, wave vector),
+instead of N M exponentials.
 """
 
 from __future__ import annotations
@@ -113,12 +113,18 @@ def fourier_phases(positions: np.ndarray, wv: WaveVectors, *, dtype=np.complex12
     if pos.ndim != 2 or pos.shape[1] != 3:
         raise InputError(f"positions must have shape (N, 3), got {pos.shape}")
     n = wv.n if columns is None else wv.n[columns]
-    out = None
+    powers = []
     for a in range(3):
         m = int(np.abs(n[:, a]).max())
-        powers = np.exp(1j * 2 * np.pi * pos[:, a : a + 1] / wv.box[a] * np.arange(-m, m + 1))  # (N, 2m+1)
-        factor = powers[:, n[:, a] + m]  # (N, M)
-        out = factor.astype(dtype, copy=False) if out is None else np.multiply(out, factor, out=out, casting="same_kind")
+        # e_a^k for k = -m..m; exp of the exact phase (no error growth from repeated products)
+        powers.append((m, np.exp(1j * (2 * np.pi / wv.box[a]) * pos[:, a : a + 1] * np.arange(-m, m + 1))))  # (N, 2m+1)
+    (mx, ex), (my, ey), (mz, ez) = powers
+    # y-z factor for each distinct (n_y, n_z) pair (few hundred), then one gather-multiply with x
+    yz, inverse = np.unique(n[:, 1:], axis=0, return_inverse=True)
+    eyz = np.take(ey, yz[:, 0] + my, axis=1) * np.take(ez, yz[:, 1] + mz, axis=1)  # (N, P)
+    out = np.empty((pos.shape[0], n.shape[0]), dtype=dtype)
+    # np.take is ~3x faster than fancy indexing ex[:, idx] for this column gather
+    np.multiply(np.take(ex, n[:, 0] + mx, axis=1), np.take(eyz, inverse.reshape(-1), axis=1), out=out, casting="same_kind")
     return out
 
 

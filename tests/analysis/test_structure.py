@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from glassdyn.analysis.structure import partial_rdf
+from glassdyn.analysis.structure import RadialDistribution, StructureFactor, partial_rdf, partial_structure_factor
 from glassdyn.data.box import minimum_image
 from glassdyn.data.errors import InputError
 from glassdyn.testing import random_ka_configuration
@@ -71,3 +71,76 @@ def test_partial_rdf_bad_input():
         partial_rdf(conf.positions, conf.types, conf.box, r_max=10.0)
     with pytest.raises(InputError, match="types"):
         partial_rdf(conf.positions, conf.types[:-1], conf.box)
+
+
+def _brute_sq(pos, types, box, q_max):
+    """Explicit loop over all wave vectors (both signs) and particles, exact |q| shells."""
+    from glassdyn.analysis.wavevectors import wave_vectors
+
+    wv = wave_vectors(box, q_max)
+    out = {k: np.zeros(wv.n_shells) for k in ("AA", "AB", "BB", "total")}
+    cnt = np.zeros(wv.n_shells)
+    n_max = np.floor(q_max * box / (2 * np.pi)).astype(int)
+    na, nb = np.sum(types == 0), np.sum(types == 1)
+    for nx in range(-n_max[0], n_max[0] + 1):
+        for ny in range(-n_max[1], n_max[1] + 1):
+            for nz in range(-n_max[2], n_max[2] + 1):
+                q = 2 * np.pi * np.array([nx, ny, nz]) / box
+                qn = np.linalg.norm(q)
+                if not 0 < qn <= q_max:
+                    continue
+                s = int(np.argmin(np.abs(wv.shells - qn)))
+                ra = sum(np.exp(1j * q @ pos[j]) for j in range(len(pos)) if types[j] == 0)
+                rb = sum(np.exp(1j * q @ pos[j]) for j in range(len(pos)) if types[j] == 1)
+                out["AA"][s] += abs(ra) ** 2 / na
+                out["BB"][s] += abs(rb) ** 2 / nb
+                out["AB"][s] += (ra * np.conj(rb)).real / np.sqrt(na * nb)
+                out["total"][s] += abs(ra + rb) ** 2 / (na + nb)
+                cnt[s] += 1
+    return wv.shells, {k: v / cnt for k, v in out.items()}
+
+
+def test_partial_structure_factor_matches_brute_force():
+    conf = random_ka_configuration(60, seed=4)
+    q, S = partial_structure_factor(conf.positions, conf.types, conf.box, q_max=4.0, shell_width=None)
+    q_ref, ref = _brute_sq(conf.positions.astype(np.float64), conf.types, conf.box, 4.0)
+    np.testing.assert_allclose(q, q_ref)
+    for k in ref:
+        np.testing.assert_allclose(S[k], ref[k], rtol=1e-10, atol=1e-12)
+
+
+def test_structure_factor_ideal_gas_is_one():
+    rng = np.random.default_rng(0)
+    M, N, L = 8, 800, 9.0
+    pos = rng.uniform(0, L, size=(M, N, 3))
+    types = (rng.random(N) < 0.2).astype(np.int8)
+    q, S = partial_structure_factor(pos, types, np.full(3, L), q_max=8.0, shell_width=1.0)
+    sel = q > 2.0  # enough vectors per shell
+    assert np.all(np.abs(S["total"][sel] - 1) < 0.1)
+    assert np.all(np.abs(S["AA"][sel] - 1) < 0.1)
+    assert np.all(np.abs(S["BB"][sel] - 1) < 0.15)
+    assert np.all(np.abs(S["AB"][sel]) < 0.1)
+    assert abs(np.mean(S["total"][sel]) - 1) < 0.02
+
+
+def test_compute_objects_chunked_equal_one_pass():
+    confs = [random_ka_configuration(100, seed=s) for s in range(4)]
+    pos = np.stack([c.positions for c in confs])
+    typ = np.stack([c.types for c in confs])
+    box = confs[0].box
+    one = RadialDistribution(r_max=2.0, bins=20).compute(pos, typ, box)
+    parts = RadialDistribution(r_max=2.0, bins=20)
+    for m in range(4):
+        parts.compute(pos[m], typ[m], box)
+    for k in one.g:
+        np.testing.assert_allclose(parts.g[k], one.g[k], rtol=1e-12)
+    sf1 = StructureFactor(box, q_max=5.0).compute(pos, typ)
+    sf2 = StructureFactor(box, q_max=5.0).compute(pos[:1], typ[:1]).compute(pos[1:], typ[1:])
+    for k in sf1.result:
+        np.testing.assert_allclose(sf2.result[k], sf1.result[k], rtol=1e-12)
+    assert parts.n_frames == 4 and sf2.n_frames == 4
+    assert "RadialDistribution" in repr(parts) and "StructureFactor" in repr(sf2)
+    with pytest.raises(InputError, match="compute"):
+        RadialDistribution().g
+    with pytest.raises(InputError, match="compute"):
+        StructureFactor(box).result
