@@ -1,0 +1,241 @@
+"""Evaluate and apply a trained run (``glassdyn evaluate`` / ``glassdyn predict``).
+
+:class:`TrainedRun` opens a run directory of any kind (botan, tbotan, bapst, ridge) and predicts
+one configuration at a time in LJ units.  :func:`evaluate_run` computes the metrics of
+:mod:`glassdyn.metrics` per temperature on the test split of the training temperatures and on all
+configurations of held-out temperatures; for T-BOTAN it also writes a heat map of the distances
+between the temperature latents (mean global feature per temperature).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from glassdyn.data import keys
+from glassdyn.data.errors import InputError
+from glassdyn.data.store import StatePoint, Store
+from glassdyn.training import TrainConfig, read_run_file, require_targets
+
+
+class TrainedRun:
+    """A trained run directory, ready to predict.  ``checkpoint``: best (default) or last."""
+
+    def __init__(self, run_dir: str | os.PathLike, device: str = "cpu", checkpoint: str = "best"):
+        self.run_dir = Path(run_dir)
+        info = read_run_file(self.run_dir)
+        self.info = info
+        self.kind: str = info["kind"]
+        self.config = TrainConfig.from_dict(info["train_config"])
+        self.spec = self.config.graph_spec()
+        self.split: dict = info["split"]
+        self.times: dict = info["times"]
+        if self.kind == "ridge":
+            from glassdyn.nn.ridge import RidgeModel
+
+            self.model = RidgeModel.load(self.run_dir / "ridge.npz")
+            self.device = None
+        else:
+            from glassdyn.nn.checkpoint import load_model
+            from glassdyn.training import resolve_device
+
+            self.device = resolve_device(device)
+            self.model, self.checkpoint = load_model(self.run_dir / f"{checkpoint}.pt", kind=self.kind, map_location="cpu")
+            self.model.to(self.device)
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.model.weights.shape[1]) if self.kind == "ridge" else self.model.config.n_outputs
+
+    def configs(self, temperature: float, part: str = "test") -> list[int]:
+        """Configurations of ``part`` at a temperature; held-out temperatures: all completed ones."""
+        s = self.split.get(f"{temperature:g}")
+        if s is None:
+            raise InputError(f"temperature {temperature:g} was not in the store this run was trained on; pass configurations explicitly")
+        return list(s["test"]) if s.get("held_out") else list(s[part])
+
+    def predict(self, sp: StatePoint, c: int, targets: bool = True) -> tuple[dict, object]:
+        """Predictions (numpy, LJ units) for configuration ``c`` and the sample they came from.
+
+        Returns ({"node": (N, K), "edge": (E, K) or None, "temperature": float or None,
+        "latent": (H,) or None}, sample) where sample is the graph ``Data`` (GNN runs) or a dict
+        with ``y`` and ``node_mask`` (ridge).
+        """
+        if targets:
+            require_targets(sp)
+        if self.kind == "ridge":
+            from glassdyn.nn.descriptors import local_descriptors
+
+            types = sp.read(keys.TYPES, c)
+            inh = sp.read(keys.INHERENT_POSITIONS, c) if self.model.inherent else None
+            feats = local_descriptors(sp.read(keys.THERMAL_POSITIONS, c), types, sp.read(keys.BOX, c), inh)
+            pred = {"node": self.model.predict(feats, types), "edge": None, "temperature": None, "latent": None}
+            sample = {"node_mask": types == 0}
+            if targets:
+                idx = self.spec.time_indices(len(sp.times))
+                sample["y"] = sp.read(keys.ISO_PROPENSITY, c)[idx].T
+            return pred, sample
+        from glassdyn.nn.dataset import build_graph
+
+        data = build_graph(sp, c, self.spec, targets=targets)
+        out = self.model.predict(data.to(self.device))
+        res = {
+            "node": out["node"].cpu().numpy(),
+            "edge": None if out["edge"] is None else out["edge"].cpu().numpy(),
+            "temperature": None if out["temperature"] is None else float(out["temperature"][0]),
+            "latent": None if out["latent"] is None else out["latent"][0].cpu().numpy(),
+        }
+        return res, data.cpu()
+
+
+def _check_times(run: TrainedRun, sp: StatePoint) -> None:
+    if sp.times is None:
+        return
+    K = len(run.spec.time_indices(len(sp.times)))
+    if K != run.n_outputs:
+        raise InputError(f"{sp.name} of {sp.store_path} has {K} selected times, the model predicts {run.n_outputs}")
+
+
+def evaluate_run(run_dir, data, device: str = "cpu", temperatures=None, part: str = "test", latent_png: str | None = "auto") -> dict:
+    """Metrics per temperature on ``part`` (test by default) of a run; see the module docstring.
+
+    Returns ``{"node_pearson": {"<T>": [K values]}, "edge_pearson": {...} or None,
+    "temperature_mae": float or None, ...}`` with per-time ``mean``/``std`` of predicted and true
+    propensity (A particles), pooled Pearsons, the times and the held-out temperatures.
+    """
+    from glassdyn.metrics import MobilityMetrics
+
+    run = TrainedRun(run_dir, device=device)
+    store = Store.open(data)
+    temps = store.temperatures if temperatures is None else [float(t) for t in temperatures]
+    result: dict = {"model": run.kind, "input": run.config.input, "split": part, "temperatures": [], "held_out": [], "times": {}}
+    per_t: dict[str, dict] = {}
+    latents: dict[str, np.ndarray] = {}
+    for T in temps:
+        sp = store.state(T)
+        key = f"{T:g}"
+        if key not in run.split:
+            raise InputError(f"T={key} of {store.path} is not among the temperatures of the store run {run_dir} was trained on")
+        if sp.times is None:
+            continue
+        require_targets(sp)
+        _check_times(run, sp)
+        configs = run.configs(T, part)
+        if not configs:
+            continue
+        m = MobilityMetrics(T)
+        lat = []
+        for c in configs:
+            pred, sample = run.predict(sp, c)
+            if run.kind == "ridge":
+                m.compute(pred["node"], sample["y"], sample["node_mask"])
+            else:
+                m.compute(pred["node"], sample.y.numpy(), sample.node_mask.numpy(),
+                          pred["edge"], None if pred["edge"] is None else sample.y_edge.numpy(),
+                          sample.edge_mask.numpy(), pred["temperature"])
+            if pred["latent"] is not None:
+                lat.append(pred["latent"])
+        per_t[key] = m.result()
+        result["temperatures"].append(T)
+        result["times"][key] = run.times.get(key, [float(sp.times[k]) for k in run.spec.time_indices(len(sp.times))])
+        if run.split[key].get("held_out"):
+            result["held_out"].append(T)
+        if lat:
+            latents[key] = np.mean(lat, axis=0)
+    if not per_t:
+        raise InputError(f"nothing to evaluate: no {part} configurations with targets in {store.path}")
+    for name in ("node_pearson", "node_pearson_pooled", "edge_pearson", "edge_pearson_pooled",
+                 "mean_pred", "mean_true", "std_pred", "std_true", "temperature_pred", "n_configs"):
+        vals = {k: v[name] for k, v in per_t.items()}
+        result[name] = None if all(v is None for v in vals.values()) else vals
+    maes = [v["temperature_mae"] for v in per_t.values() if v["temperature_mae"] is not None]
+    result["temperature_mae"] = float(np.mean(maes)) if maes else None
+    result["temperature_mae_per_T"] = {k: v["temperature_mae"] for k, v in per_t.items()} if maes else None
+    if latents:
+        result["latent_distances"] = {"temperatures": list(latents), "matrix": latent_distances(latents).tolist()}
+        if latent_png:
+            path = Path(run_dir) / "latent_distances.png" if latent_png == "auto" else Path(latent_png)
+            plot_latent_distances(latents, path)
+            result["latent_png"] = str(path)
+    return _clean(result)
+
+
+def _clean(obj):
+    """NaN -> None, so the JSON output is valid JSON."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def latent_distances(latents: dict[str, np.ndarray]) -> np.ndarray:
+    """Euclidean distances (T, T) between mean temperature latents (H,) each."""
+    L = np.stack(list(latents.values()))
+    return np.linalg.norm(L[:, None, :] - L[None, :, :], axis=-1)
+
+
+def plot_latent_distances(latents: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """Heat map PNG of :func:`latent_distances`, axes labelled by temperature."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    D = latent_distances(latents)
+    names = list(latents)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(names), 1.0 + 0.6 * len(names)))
+    im = ax.imshow(D, cmap="viridis")
+    ax.set_xticks(range(len(names)), [f"T={n}" for n in names], rotation=45)
+    ax.set_yticks(range(len(names)), [f"T={n}" for n in names])
+    ax.set_title("T-BOTAN latent distances")
+    fig.colorbar(im, ax=ax, label="|u_T - u_T'|")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def predict_run(run_dir, data, out, device: str = "cpu", temperatures=None, part: str = "test") -> Path:
+    """Write predictions of a run for ``part`` configurations (test, val, train or all) of every
+    (or the given) temperature with :func:`glassdyn.data.predictions.write_predictions`."""
+    from glassdyn.data.predictions import Predictions, write_predictions
+
+    run = TrainedRun(run_dir, device=device)
+    store = Store.open(data)
+    temps = store.temperatures if temperatures is None else [float(t) for t in temperatures]
+    preds = []
+    for T in temps:
+        sp = store.state(T)
+        key = f"{T:g}"
+        if part == "all" or key not in run.split:
+            configs = sp.completed.tolist()
+        else:
+            configs = run.configs(T, part)
+        if not configs:
+            continue
+        if sp.times is not None:
+            _check_times(run, sp)
+            times = np.array([sp.times[k] for k in run.spec.time_indices(len(sp.times))])
+        else:
+            times = np.array(run.times.get(key) or next(iter(run.times.values())))
+        mob, temp = [], []
+        for c in configs:
+            pred, _ = run.predict(sp, c, targets=False)
+            mob.append(pred["node"].T)
+            temp.append(pred["temperature"])
+        preds.append(Predictions(
+            temperature=T, configs=np.asarray(configs, dtype=np.int64), times=times,
+            mobility=np.stack(mob).astype(np.float32),
+            predicted_temperature=None if temp[0] is None else np.asarray(temp, dtype=np.float32),
+        ))
+    if not preds:
+        raise InputError(f"no configurations to predict in {store.path} (split {part!r})")
+    write_predictions(out, preds, model=run.kind, run=str(run.run_dir), input=run.config.input, data=str(store.path))
+    return Path(out)

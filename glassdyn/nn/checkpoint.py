@@ -1,0 +1,79 @@
+"""Checkpoints: ``state_dict`` + the config that built the model + versions; load on any device.
+
+A checkpoint is a ``torch.save`` of a plain dict (format ``glassdyn-checkpoint/1``):
+``model_config`` (a :class:`~glassdyn.nn.models.ModelConfig` as a dict), ``model_state``,
+``train_config``, ``graph_spec``, ``versions`` and, for resuming, ``optimizer_state``, ``epoch``,
+RNG states and the history.  Nothing is looked up by internal names: the model is rebuilt from
+``model_config`` and loaded with ``map_location`` (CPU by default), so a checkpoint written on a
+GPU opens on a laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+import glassdyn
+from glassdyn.data.errors import InputError
+from glassdyn.nn.models import GraphModel, ModelConfig, build_model
+
+FORMAT = "glassdyn-checkpoint/1"
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import torch_geometric
+
+    return {
+        "glassdyn": glassdyn.__version__,
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None:
+    """Write atomically (a crash mid-write never leaves a truncated checkpoint)."""
+    p = Path(path)
+    state = {
+        "format": FORMAT,
+        "model_config": model.config.to_dict(),
+        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "versions": versions(),
+        **extra,
+    }
+    tmp = p.with_name(p.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, p)
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str | None = None, map_location: str | torch.device = "cpu") -> dict:
+    """The checkpoint dict; ``kind`` (botan / tbotan / bapst) checks which model it holds."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"no checkpoint at {p}: train one with `glassdyn train --out {p.parent}`")
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise InputError(f"{p} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise InputError(f"{p} is not a glassdyn checkpoint (format {FORMAT!r}); was it written by another program?")
+    have = ckpt["model_config"].get("kind")
+    if kind is not None and have != kind:
+        raise InputError(f"checkpoint {p} holds a {have!r} model, not a {kind!r} one; pass a {kind} run or use --model {have}")
+    return ckpt
+
+
+def load_model(path: str | os.PathLike, kind: str | None = None, map_location: str | torch.device = "cpu") -> tuple[GraphModel, dict]:
+    """Rebuild the model from its config and load its weights: (model in eval mode, checkpoint)."""
+    ckpt = load_checkpoint(path, kind, map_location)
+    model = build_model(ModelConfig(**ckpt["model_config"]))
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except RuntimeError as exc:
+        raise InputError(f"checkpoint {path}: weights do not fit the model its config describes ({exc})") from None
+    return model.eval(), ckpt

@@ -1,0 +1,246 @@
+"""Graph samples built from the store: inputs, targets, masks, cube-symmetry augmentation, cache.
+
+One sample = one configuration at one temperature, a PyG ``Data`` with
+
+| field | shape, dtype | meaning |
+| --- | --- | --- |
+| ``types`` | (N,) int64 | 0 = A, 1 = B |
+| ``edge_index`` | (2, E) int64 | directed pairs (i, j), r < cutoff, of the *input* structure |
+| ``edge_attr`` | (E, F) float32 | edge input (see :class:`GraphSpec`) |
+| ``y`` | (N, K) float32 | node propensity, replica mean of abs displacement (LJ lengths) |
+| ``y_edge`` | (E, K) float32 | BOTAN edge target, replica mean of the pair-distance change |
+| ``node_mask`` | (N,) bool | A particles (metrics) |
+| ``edge_mask`` | (E,) bool | AA pairs with thermal r0 < 1.35 (metrics) |
+| ``temperature`` | (1,) float32 | state point temperature |
+| ``config`` | (1,) int64 | configuration index in the store |
+
+Inputs: ``ts`` uses the thermal structure's graph and vectors; ``is`` the inherent structure's
+graph and vectors; ``ts+is`` the thermal graph with *both* vectors of each pair as edge input
+(F = 6: thermal r_ij then inherent r_ij, each minimum image).  ``edge_features="invariant"``
+replaces vectors by rotation-invariant features: |r_ij| (F = 1), or for ``ts+is``
+(|r_ij^TS|, |r_ij^IS|, |r_ij^IS - r_ij^TS|) (F = 3).  Targets are always measured from the
+thermal positions (where the trajectories start), on the pairs of the input graph.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from glassdyn.data import keys
+from glassdyn.data.errors import InputError
+from glassdyn.data.graph import edge_targets, node_propensity, pair_vectors, radius_graph
+from glassdyn.data.store import StatePoint
+
+INPUTS = ("ts", "is", "ts+is")
+EDGE_FEATURES = ("vector", "invariant")
+AA_PAIR_CUTOFF = 1.35  # BOTAN's evaluation: AA pairs with r0 < 1.35 (first neighbour shell)
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """How a configuration becomes a graph sample.
+
+    input: ts | is | ts+is; edge_features: vector (BOTAN, with cube-symmetry augmentation) or
+    invariant; cutoff: graph radius (sigma_AA); times: indices into the store's times (None = all).
+    """
+
+    input: str = "ts"
+    edge_features: str = "vector"
+    cutoff: float = 2.0
+    times: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.input not in INPUTS:
+            raise InputError(f"input must be one of {INPUTS}, got {self.input!r}")
+        if self.edge_features not in EDGE_FEATURES:
+            raise InputError(f"edge_features must be one of {EDGE_FEATURES}, got {self.edge_features!r}")
+        if self.times is not None:
+            object.__setattr__(self, "times", tuple(int(k) for k in self.times))
+
+    @property
+    def edge_dim(self) -> int:
+        if self.edge_features == "vector":
+            return 6 if self.input == "ts+is" else 3
+        return 3 if self.input == "ts+is" else 1
+
+    @property
+    def vector_blocks(self) -> int:
+        """How many 3-vectors the edge input holds (0 for invariant features)."""
+        return self.edge_dim // 3 if self.edge_features == "vector" else 0
+
+    def time_indices(self, n_times: int) -> list[int]:
+        if self.times is None:
+            return list(range(n_times))
+        bad = [k for k in self.times if not 0 <= k < n_times]
+        if bad:
+            raise InputError(f"time index {bad[0]} out of range: the store has {n_times} times (0..{n_times - 1})")
+        return list(self.times)
+
+
+def edge_inputs(spec: GraphSpec, ts_vec: np.ndarray | None, is_vec: np.ndarray | None) -> np.ndarray:
+    """Edge input (E, F) from thermal / inherent pair vectors (E, 3), per ``spec``."""
+    if spec.input == "ts":
+        vecs = [ts_vec]
+    elif spec.input == "is":
+        vecs = [is_vec]
+    else:
+        vecs = [ts_vec, is_vec]
+    if spec.edge_features == "vector":
+        return np.concatenate(vecs, axis=1)
+    feats = [np.linalg.norm(v, axis=1, keepdims=True) for v in vecs]
+    if spec.input == "ts+is":
+        feats.append(np.linalg.norm(is_vec - ts_vec, axis=1, keepdims=True))
+    return np.concatenate(feats, axis=1)
+
+
+def graph_from_arrays(
+    spec: GraphSpec,
+    types: np.ndarray,
+    box: np.ndarray,
+    thermal: np.ndarray,
+    inherent: np.ndarray | None = None,
+    displacements: np.ndarray | None = None,
+    temperature: float = float("nan"),
+    config: int = -1,
+) -> Data:
+    """One graph sample from arrays: types (N,), box (3,), thermal / inherent positions (N, 3),
+    displacements (R, K, N, 3) for the targets (None: no ``y``, ``y_edge``)."""
+    if spec.input != "ts" and inherent is None:
+        raise InputError(f"input {spec.input!r} needs inherent-structure positions")
+    graph_pos = thermal if spec.input in ("ts", "ts+is") else inherent
+    ei, vec = radius_graph(graph_pos, box, spec.cutoff)
+    ts_vec = vec if graph_pos is thermal else pair_vectors(thermal, box, ei)
+    is_vec = None
+    if spec.input != "ts":
+        is_vec = vec if graph_pos is inherent else pair_vectors(inherent, box, ei)
+    types = np.asarray(types, dtype=np.int64)
+    r0 = np.linalg.norm(ts_vec, axis=1)
+    data = Data(
+        types=torch.from_numpy(types),
+        edge_index=torch.from_numpy(ei),
+        edge_attr=torch.from_numpy(edge_inputs(spec, ts_vec, is_vec).astype(np.float32)),
+        node_mask=torch.from_numpy(types == 0),
+        edge_mask=torch.from_numpy((types[ei[0]] == 0) & (types[ei[1]] == 0) & (r0 < AA_PAIR_CUTOFF)),
+        temperature=torch.tensor([temperature], dtype=torch.float32),
+        config=torch.tensor([config], dtype=torch.long),
+        num_nodes=len(types),
+    )
+    if displacements is not None:
+        data.y = torch.from_numpy(node_propensity(displacements).T.astype(np.float32))  # (N, K)
+        data.y_edge = torch.from_numpy(edge_targets(ts_vec, ei, displacements).astype(np.float32))  # (E, K)
+    return data
+
+
+def build_graph(sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -> Data:
+    """Graph sample of configuration ``c`` of state point ``sp`` (reads the store)."""
+    thermal = sp.read(keys.THERMAL_POSITIONS, c)
+    inherent = sp.read(keys.INHERENT_POSITIONS, c) if spec.input != "ts" else None
+    disp = None
+    if targets:
+        times = sp.times
+        if times is None or not sp.has(keys.ISO_DISPLACEMENTS):
+            raise InputError(
+                f"store {sp.store_path} group {sp.name} has no {keys.ISO_DISPLACEMENTS}: the mobility targets "
+                "need isoconfigurational runs; run `glassdyn simulate` with --replicas > 0"
+            )
+        idx = spec.time_indices(len(times))
+        disp = np.asarray(sp.array(keys.ISO_DISPLACEMENTS)[c])[:, idx]  # (R, K, N, 3)
+        if not np.all(np.isfinite(disp)):
+            raise InputError(f"store {sp.store_path} {sp.name}/{keys.ISO_DISPLACEMENTS}[{c}] holds NaN; re-run the simulation of that configuration")
+    return graph_from_arrays(
+        spec, sp.read(keys.TYPES, c), sp.read(keys.BOX, c), thermal, inherent, disp, sp.temperature, c
+    )
+
+
+class GraphCache:
+    """Built graphs kept in memory and (optionally) on disk, keyed by content.
+
+    The key hashes the spec, the temperature, the configuration index and the input positions,
+    types and box, so a regenerated store never serves stale graphs.  Building (neighbour list and
+    targets from all replicas) happens once per configuration, not once per epoch.
+    """
+
+    def __init__(self, directory: str | os.PathLike | None = None):
+        self.directory = Path(directory) if directory is not None else None
+        self._memory: dict[str, Data] = {}
+
+    def key(self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool) -> str:
+        h = hashlib.sha1(json.dumps([asdict(spec), sp.temperature, int(c), targets]).encode())
+        h.update(np.ascontiguousarray(sp.read(keys.THERMAL_POSITIONS, c)).tobytes())
+        h.update(np.ascontiguousarray(sp.read(keys.TYPES, c)).tobytes())
+        h.update(np.ascontiguousarray(sp.read(keys.BOX, c)).tobytes())
+        if spec.input != "ts":
+            h.update(np.ascontiguousarray(sp.read(keys.INHERENT_POSITIONS, c)).tobytes())
+        if targets and sp.times is not None:
+            h.update(np.asarray(sp.times).tobytes() + str(sp.n_replicas).encode())
+        return f"{sp.name}_c{int(c)}_{h.hexdigest()[:16]}"
+
+    def get(self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -> Data:
+        k = self.key(sp, c, spec, targets)
+        if k in self._memory:
+            return self._memory[k]
+        path = self.directory / f"{k}.pt" if self.directory is not None else None
+        if path is not None and path.exists():
+            data = Data(**torch.load(path, weights_only=True))
+        else:
+            data = build_graph(sp, c, spec, targets)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                torch.save(data.to_dict(), tmp)
+                os.replace(tmp, path)
+        self._memory[k] = data
+        return data
+
+
+def cube_symmetries() -> torch.Tensor:
+    """The 48 symmetries of the cube (axis permutations times reflections), (48, 3, 3) float32."""
+    mats = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1.0, -1.0), repeat=3):
+            m = torch.zeros(3, 3)
+            for row, (col, s) in enumerate(zip(perm, signs)):
+                m[row, col] = s
+            mats.append(m)
+    return torch.stack(mats)
+
+
+def apply_symmetry(edge_attr: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Apply a 3x3 ``matrix`` to every 3-vector block of ``edge_attr`` (E, 3 b) -> (E, 3 b)."""
+    E, F = edge_attr.shape
+    return (edge_attr.reshape(E, F // 3, 3) @ matrix.t().to(edge_attr)).reshape(E, F)
+
+
+class GraphDataset(torch.utils.data.Dataset):
+    """A list of graph samples; with ``augment=True`` each access applies one of the 48 cube
+    symmetries, drawn from ``generator``, to the vector blocks of the edge input (as BOTAN and
+    Bapst et al. do); invariant features are left alone."""
+
+    def __init__(self, graphs: list[Data], spec: GraphSpec, augment: bool = False, generator: torch.Generator | None = None):
+        self.graphs = graphs
+        self.spec = spec
+        self.augment = augment and spec.vector_blocks > 0
+        self.generator = generator
+        self._sym = cube_symmetries()
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def __getitem__(self, i: int) -> Data:
+        g = self.graphs[i]
+        if not self.augment:
+            return g
+        s = int(torch.randint(len(self._sym), (1,), generator=self.generator))
+        g = copy.copy(g)  # shallow: only edge_attr is replaced
+        g.edge_attr = apply_symmetry(g.edge_attr, self._sym[s])
+        return g

@@ -1,0 +1,218 @@
+"""BOTAN, T-BOTAN and the Bapst et al. GNN.
+
+**BOTAN** (Shiba, Hanai, Suzumura, Shimokawabe, J. Chem. Phys. 158, 084503 (2023); reference
+code h3-Open-BDEC/pyg_botan).  With ``x0 = f_n(types)``, ``e0 = f_e(edge input)`` (MLPs, hidden
+64) and ``x = x0``, ``e = e0``, repeat ``steps = 7`` times with *shared* weights:
+
+    e_ij <- phi_e([x_i, x_j, e_ij, e0_ij])          edge update, (E, 4H) -> (E, H)
+    x_j  <- phi_n([x_j, x0_j, sum_i e_ij])           node update, (N, 3H) -> (N, H)
+
+then decode ``m_i = g(x_i)`` (propensity) and ``e_ij = g(e_ij)`` (change of pair distance).  As
+in the reference, one decoder ``g`` serves nodes and edges (``shared_decoder=True``); here it has
+K outputs, one per isoconfigurational time (multi-time head).
+
+**T-BOTAN** (``global_feature=True``): a global vector ``u`` (B, H), ``u0 = 0``, is updated after
+every node update from the mean-pooled node states, ``u <- phi_u([u, mean_i x_i])``; nothing flows
+back to nodes or edges.  A decoder ``g_T(u)`` predicts the temperature; ``u`` after the last step
+is the temperature latent.
+
+**Bapst et al.** (Nat. Phys. 16, 448 (2020)): encode-process-decode; at every step the current
+node/edge states are concatenated with the encoded ones,
+``e_ij <- phi_e([e_ij, e0_ij, x_i, x0_i, x_j, x0_j])`` (E, 6H), ``x_j <- phi_n([sum_i e_ij, x_j, x0_j])``,
+and a node-only decoder.
+
+All outputs are in *normalised* units: the model holds the per-time means / stds of the training
+targets as buffers, and :meth:`GraphModel.predict` returns physical units (LJ lengths, LJ
+temperature).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from glassdyn.nn.layers import MLP, EdgeMLP, scatter_mean, scatter_sum
+
+KINDS = ("botan", "tbotan", "bapst")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that builds a model (saved in every checkpoint).
+
+    kind: botan | tbotan | bapst; n_types: particle species (one-hot node input);
+    edge_dim: edge input width (3 = relative vector, 6 = TS+IS vectors, 1-3 invariant features);
+    n_outputs: K, the number of predicted times; hidden: MLP width; steps: message passing steps.
+    """
+
+    kind: str = "botan"
+    n_types: int = 2
+    edge_dim: int = 3
+    n_outputs: int = 1
+    hidden: int = 64
+    steps: int = 7
+    shared_decoder: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"model kind must be one of {KINDS}, got {self.kind!r}")
+
+    @property
+    def global_feature(self) -> bool:
+        return self.kind == "tbotan"
+
+    @property
+    def edge_head(self) -> bool:
+        return self.kind in ("botan", "tbotan")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class GraphModel(nn.Module):
+    """Common part: target normalisation buffers and :meth:`predict` in physical units."""
+
+    config: ModelConfig
+
+    def _init_buffers(self, K: int) -> None:
+        self.register_buffer("node_mean", torch.zeros(K))
+        self.register_buffer("node_std", torch.ones(K))
+        self.register_buffer("edge_mean", torch.zeros(K))
+        self.register_buffer("edge_std", torch.ones(K))
+        self.register_buffer("temperature_mean", torch.zeros(()))
+        self.register_buffer("temperature_std", torch.ones(()))
+
+    def set_normalization(self, **stats: Tensor) -> None:
+        """Set buffers, e.g. ``node_mean=(K,)``; the names are those of the buffers."""
+        for name, value in stats.items():
+            getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32))
+
+    @torch.no_grad()
+    def predict(self, data) -> dict[str, Tensor | None]:
+        """Physical-unit predictions: node (N, K), edge (E, K) or None, temperature (B,) or None,
+        latent (B, H) or None."""
+        out = self(data)
+        res = {"node": out["node"] * self.node_std + self.node_mean, "edge": None, "temperature": None, "latent": out["latent"]}
+        if out["edge"] is not None:
+            res["edge"] = out["edge"] * self.edge_std + self.edge_mean
+        if out["temperature"] is not None:
+            res["temperature"] = out["temperature"] * self.temperature_std + self.temperature_mean
+        return res
+
+
+def _num_graphs(data, n_nodes: int, device) -> tuple[Tensor, int]:
+    batch = getattr(data, "batch", None)
+    if batch is None:
+        return torch.zeros(n_nodes, dtype=torch.long, device=device), 1
+    return batch, int(data.num_graphs)
+
+
+class Botan(GraphModel):
+    """BOTAN (``kind="botan"``) and T-BOTAN (``kind="tbotan"``); see the module docstring.
+
+    ``forward(data, naive=False)`` takes a PyG ``Data``/``Batch`` with ``types`` (N,) long,
+    ``edge_index`` (2, E), ``edge_attr`` (E, edge_dim) and optionally ``batch`` (N,), and returns a
+    dict: ``node`` (N, K), ``edge`` (E, K), ``temperature`` (B,) or None, ``latent`` (B, H) or None,
+    all normalised.  ``naive=True`` runs the same function with the plain gather-concatenate edge
+    update of the reference implementation (for tests and benchmarks).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        H, K = config.hidden, config.n_outputs
+        self.node_encoder = MLP(config.n_types, H)
+        self.edge_encoder = MLP(config.edge_dim, H)
+        self.edge_update = EdgeMLP(n_node=H, n_edge=H, n_const=H, hidden=H)
+        self.node_update = MLP(3 * H, H)
+        self.node_decoder = MLP(H, H, out=K)
+        self.edge_decoder = self.node_decoder if config.shared_decoder else MLP(H, H, out=K)
+        if config.global_feature:
+            self.global_update = MLP(2 * H, H)
+            self.temperature_decoder = MLP(H, H, out=1)
+        self._init_buffers(K)
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if m is not self and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
+    def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
+        edge_index = data.edge_index
+        x0 = self.node_encoder(nn.functional.one_hot(data.types.long(), self.config.n_types).float())
+        e0 = self.edge_encoder(data.edge_attr)
+        N = x0.shape[0]
+        dst = edge_index[1]
+        x, e = x0, e0
+        u = None
+        if self.config.global_feature:
+            batch, B = _num_graphs(data, N, x0.device)
+            u = x0.new_zeros((B, self.config.hidden))
+        const = None if naive else self.edge_update.constant(e0)
+        for _ in range(self.config.steps):
+            if naive:
+                e = self.edge_update.forward_naive(x, x, e, e0, edge_index)
+            else:
+                e = self.edge_update(x, x, e, const, edge_index)
+            x = self.node_update(torch.cat([x, x0, scatter_sum(e, dst, N)], dim=1))
+            if u is not None:
+                u = self.global_update(torch.cat([u, scatter_mean(x, batch, u.shape[0])], dim=1))
+        return {
+            "node": self.node_decoder(x),
+            "edge": self.edge_decoder(e),
+            "temperature": self.temperature_decoder(u)[:, 0] if u is not None else None,
+            "latent": u,
+        }
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"Botan(kind={c.kind}, hidden={c.hidden}, steps={c.steps}, K={c.n_outputs}, edge_dim={c.edge_dim})"
+
+
+class Bapst(GraphModel):
+    """The Bapst et al. (2020) graph network: encode, 7 shared steps with skip concatenation,
+    node decoder only.  Same inputs and output dict as :class:`Botan` (``edge`` is None)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        H, K = config.hidden, config.n_outputs
+        self.node_encoder = MLP(config.n_types, H)
+        self.edge_encoder = MLP(config.edge_dim, H)
+        # edge input [e, e0, x_src, x0_src, x_dst, x0_dst]: node blocks are [x, x0] (2H)
+        self.edge_update = EdgeMLP(n_node=2 * H, n_edge=H, n_const=H, hidden=H)
+        self.node_update = MLP(3 * H, H)
+        self.node_decoder = MLP(H, H, out=K)
+        self._init_buffers(K)
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if m is not self and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
+    def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
+        edge_index = data.edge_index
+        x0 = self.node_encoder(nn.functional.one_hot(data.types.long(), self.config.n_types).float())
+        e0 = self.edge_encoder(data.edge_attr)
+        N = x0.shape[0]
+        x, e = x0, e0
+        const = None if naive else self.edge_update.constant(e0)
+        for _ in range(self.config.steps):
+            xx = torch.cat([x, x0], dim=1)
+            if naive:
+                e = self.edge_update.forward_naive(xx, xx, e, e0, edge_index)
+            else:
+                e = self.edge_update(xx, xx, e, const, edge_index)
+            x = self.node_update(torch.cat([scatter_sum(e, edge_index[1], N), x, x0], dim=1))
+        return {"node": self.node_decoder(x), "edge": None, "temperature": None, "latent": None}
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"Bapst(hidden={c.hidden}, steps={c.steps}, K={c.n_outputs}, edge_dim={c.edge_dim})"
+
+
+def build_model(config: ModelConfig) -> GraphModel:
+    """The model a :class:`ModelConfig` describes (fresh parameters)."""
+    return Bapst(config) if config.kind == "bapst" else Botan(config)

@@ -1,0 +1,400 @@
+"""Training of BOTAN, T-BOTAN, the Bapst GNN and the ridge baseline on a glassdyn store.
+
+>>> from glassdyn.training import TrainConfig, train                         # doctest: +SKIP
+>>> run = train(TrainConfig(data="out/ka.zarr", out="out/runs/botan", model="botan", epochs=50))
+>>> # equivalent: glassdyn train --data out/ka.zarr --model botan --out out/runs/botan --epochs 50
+
+The completed configurations of each *training* temperature are split, deterministically from
+the seed, into train / validation / test; the best checkpoint (``best.pt``) is chosen on the
+validation loss only; the test split is never looked at here.  Temperatures of the store that are
+not training temperatures are held out whole (all their configurations are test data).
+
+The run directory holds ``run.json`` (kind, config, split, times, versions), ``last.pt`` (written
+after every epoch: rerunning the same command resumes from it), ``best.pt``, ``history.json``,
+``graphs/`` (the cached graph samples) and, for ridge, ``ridge.npz``.
+
+Targets are standardised per time with the training set's mean and std (stored in the model's
+buffers), so the K times of the multi-time head weigh equally in the loss; predictions come back
+in LJ units.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from glassdyn.data import keys
+from glassdyn.data.errors import InputError
+from glassdyn.data.store import StatePoint, Store
+
+MODELS = ("botan", "tbotan", "bapst", "ridge")
+RUN_FILE = "run.json"
+# fields that may change between an interrupted run and its resumption
+_RESUMABLE = {"epochs", "device", "progress", "out", "data"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training job.  ``data``: store path; ``out``: run directory.
+
+    times: indices into the store's times (None = all K, one multi-time model);
+    train_temperatures: the temperatures trained on (None = all in the store);
+    p: node weight of BOTAN's loss p MSE_node + (1 - p) MSE_edge (Bapst: node only);
+    temperature_weight: weight of T-BOTAN's temperature MSE (normalised T);
+    heterogeneity_weight: weight of the GlassMLP-style spread / correlation penalty (0 = off);
+    lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
+    1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split.
+    """
+
+    data: str
+    out: str
+    model: str = "botan"
+    input: str = "ts"
+    edge_features: str = "vector"
+    times: tuple[int, ...] | None = None
+    train_temperatures: tuple[float, ...] | None = None
+    epochs: int = 100
+    p: float = 0.4
+    temperature_weight: float = 1.0
+    heterogeneity_weight: float = 0.0
+    lr: float = 1e-3
+    grad_clip: float = 1.0
+    batch_size: int = 1
+    hidden: int = 64
+    steps: int = 7
+    cutoff: float = 2.0
+    augment: bool = True
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    max_configs: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise InputError(f"--model must be one of {MODELS}, got {self.model!r}")
+        if not 0.0 <= self.p <= 1.0:
+            raise InputError(f"--p must lie in [0, 1], got {self.p}")
+        if self.val_fraction < 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
+            raise InputError("val_fraction and test_fraction must be >= 0 and sum to less than 1")
+        for name in ("times", "train_temperatures"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, tuple(v))
+
+    def graph_spec(self):
+        from glassdyn.nn.dataset import GraphSpec
+
+        return GraphSpec(input=self.input, edge_features=self.edge_features, cutoff=self.cutoff, times=self.times)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for name in ("times", "train_temperatures"):
+            if d[name] is not None:
+                d[name] = list(d[name])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def resolve_device(name: str = "auto"):
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu or auto")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise InputError(f"--device must be auto, cpu or cuda[:N], got {name!r}")
+    return torch.device(name)
+
+
+# --------------------------------------------------------------------------- data split
+def split_configs(completed: np.ndarray, seed: int, temperature: float, val_fraction: float, test_fraction: float) -> dict[str, list[int]]:
+    """Deterministic train / val / test split of configuration indices at one temperature.
+
+    At least one test and one validation configuration when there are three or more.
+    """
+    completed = np.asarray(completed, dtype=np.int64)
+    C = len(completed)
+    rng = np.random.default_rng([int(seed), int(round(temperature * 1000))])
+    perm = completed[rng.permutation(C)]
+    n_test = int(round(test_fraction * C))
+    n_val = int(round(val_fraction * C))
+    if C >= 3:
+        n_test = max(n_test, 1 if test_fraction > 0 else 0)
+        n_val = max(n_val, 1 if val_fraction > 0 else 0)
+    n_test = min(n_test, max(C - 1, 0))
+    n_val = min(n_val, max(C - 1 - n_test, 0))
+    return {
+        "test": sorted(perm[:n_test].tolist()),
+        "val": sorted(perm[n_test : n_test + n_val].tolist()),
+        "train": sorted(perm[n_test + n_val :].tolist()),
+    }
+
+
+def require_targets(sp: StatePoint) -> None:
+    """Clear error when a state point has no isoconfigurational displacements."""
+    if sp.times is None or not sp.has(keys.ISO_DISPLACEMENTS):
+        raise InputError(
+            f"store {sp.store_path} group {sp.name} has no {keys.ISO_DISPLACEMENTS}: training needs "
+            "isoconfigurational runs; run `glassdyn simulate` with --replicas > 0"
+        )
+
+
+def plan(store: Store, config: TrainConfig) -> tuple[dict[str, dict[str, list[int]]], dict[str, list[float]]]:
+    """Split per temperature (keys ``"0.44"``-style strings) and the selected times per temperature."""
+    all_temps = store.temperatures
+    if not all_temps:
+        raise InputError(f"store {store.path} has no state points; run `glassdyn simulate` first")
+    train_temps = list(config.train_temperatures) if config.train_temperatures else all_temps
+    for T in train_temps:
+        store.state(T)  # clear StoreError naming the temperatures the store has
+    spec = config.graph_spec()
+    split: dict[str, dict[str, list[int]]] = {}
+    times: dict[str, list[float]] = {}
+    n_times = None
+    for T in all_temps:
+        sp = store.state(T)
+        training = any(abs(T - t) < 5e-4 for t in train_temps)
+        if training:
+            require_targets(sp)
+        if sp.times is None:
+            continue
+        idx = spec.time_indices(len(sp.times))
+        if training:
+            if n_times is not None and len(idx) != n_times:
+                raise InputError(f"temperatures of {store.path} have different numbers of selected times ({n_times} vs {len(idx)} at T={T:g}); pass --times")
+            n_times = len(idx)
+        completed = sp.completed
+        if config.max_configs is not None:
+            completed = completed[: config.max_configs]
+        key = f"{T:g}"
+        times[key] = [float(sp.times[k]) for k in idx]
+        if training:
+            split[key] = split_configs(completed, config.seed, T, config.val_fraction, config.test_fraction)
+            if not split[key]["train"]:
+                raise InputError(f"store {store.path} T={T:g} has {len(completed)} completed configurations: too few to train on")
+        else:
+            split[key] = {"train": [], "val": [], "test": completed.tolist(), "held_out": True}
+    return split, times
+
+
+def write_run_file(out: Path, config: TrainConfig, split: dict, times: dict, extra: dict | None = None) -> None:
+    from glassdyn.nn.checkpoint import versions
+
+    info = {"kind": config.model, "train_config": config.to_dict(), "graph_spec": asdict(config.graph_spec()),
+            "split": split, "times": times, "versions": versions(), **(extra or {})}
+    (out / RUN_FILE).write_text(json.dumps(info, indent=2))
+
+
+def read_run_file(run_dir: str | os.PathLike) -> dict:
+    p = Path(run_dir) / RUN_FILE
+    if not p.exists():
+        raise InputError(f"{run_dir} is not a glassdyn run directory (no {RUN_FILE}); train one with `glassdyn train --out {run_dir}`")
+    return json.loads(p.read_text())
+
+
+def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
+    p = run_dir / RUN_FILE
+    if not p.exists():
+        return
+    old = TrainConfig.from_dict(read_run_file(run_dir)["train_config"]).to_dict()
+    new = config.to_dict()
+    diff = [k for k in new if k not in _RESUMABLE and old.get(k) != new[k]]
+    if diff:
+        k = diff[0]
+        raise InputError(
+            f"{run_dir} holds a run with different settings ({k}: {old.get(k)!r} there, {new[k]!r} now); "
+            "use another --out, or the same settings to resume it"
+        )
+
+
+# --------------------------------------------------------------------------- training
+def train(config: TrainConfig) -> Path:
+    """Train (or resume) the run ``config`` describes; returns the run directory."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_resumable(out, config)
+    store = Store.open(config.data)
+    split, times = plan(store, config)
+    write_run_file(out, config, split, times)
+    if config.model == "ridge":
+        return _train_ridge(store, config, split, out)
+    return _train_gnn(store, config, split, out)
+
+
+def _graphs(store: Store, split: dict, part: str, spec, cache, progress: bool = False) -> list:
+    from tqdm.auto import tqdm
+
+    todo = [(float(T), c) for T, s in split.items() for c in s[part]]
+    return [cache.get(store.state(T), c, spec) for T, c in tqdm(todo, desc=f"graphs ({part})", disable=not progress, leave=False)]
+
+
+def _normalization(graphs: list, model) -> None:
+    import torch
+
+    y = torch.cat([g.y for g in graphs])
+    stats = {"node_mean": y.mean(0), "node_std": y.std(0).clamp(min=1e-6)}
+    if model.config.edge_head:
+        ye = torch.cat([g.y_edge for g in graphs])
+        stats.update(edge_mean=ye.mean(0), edge_std=ye.std(0).clamp(min=1e-6))
+    t = torch.cat([g.temperature for g in graphs])
+    std = t.std() if len(t) > 1 else torch.tensor(0.0)
+    stats.update(temperature_mean=t.mean(), temperature_std=std if std > 1e-6 else torch.tensor(1.0))
+    model.set_normalization(**stats)
+
+
+def batch_loss(model, batch, config: TrainConfig):
+    """Total loss of one batch (normalised units) and its parts, for training and validation."""
+    from glassdyn.nn.losses import botan_loss, heterogeneity_loss, temperature_loss
+
+    out = model(batch)
+    y = (batch.y - model.node_mean) / model.node_std
+    parts = {}
+    if model.config.edge_head:
+        ye = (batch.y_edge - model.edge_mean) / model.edge_std
+        loss = botan_loss(out["node"], y, out["edge"], ye, config.p)
+    else:
+        loss = botan_loss(out["node"], y, None, None)
+    parts["mobility"] = float(loss.detach())
+    if out["temperature"] is not None and config.temperature_weight > 0:
+        tl = temperature_loss(out["temperature"], (batch.temperature - model.temperature_mean) / model.temperature_std)
+        parts["temperature"] = float(tl.detach())
+        loss = loss + config.temperature_weight * tl
+    if config.heterogeneity_weight > 0:
+        hl = heterogeneity_loss(out["node"], y, batch.edge_index, getattr(batch, "batch", None), int(getattr(batch, "num_graphs", 1)))
+        parts["heterogeneity"] = float(hl.detach())
+        loss = loss + config.heterogeneity_weight * hl
+    return loss, parts, out
+
+
+def _validate(model, loader, config, device) -> dict:
+    import torch
+
+    from glassdyn.metrics import pearson
+
+    model.eval()
+    losses, rs = [], []
+    with torch.no_grad():
+        for batch in loader:
+            batch = batch.to(device)
+            loss, _, out = batch_loss(model, batch, config)
+            losses.append(float(loss.detach()))
+            m = batch.node_mask.cpu().numpy()
+            p, t = out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]
+            rs.append(np.nanmean([pearson(p[:, k], t[:, k]) for k in range(p.shape[1])]))
+    model.train()
+    return {"val_loss": float(np.mean(losses)), "val_node_pearson": float(np.nanmean(rs)) if rs else float("nan")}
+
+
+def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Path:
+    import torch
+    from torch_geometric.loader import DataLoader
+    from tqdm.auto import tqdm
+
+    from glassdyn.nn.checkpoint import load_checkpoint, save_checkpoint
+    from glassdyn.nn.dataset import GraphCache, GraphDataset
+    from glassdyn.nn.models import ModelConfig, build_model
+
+    device = resolve_device(config.device)
+    spec = config.graph_spec()
+    cache = GraphCache(out / "graphs")
+    train_graphs = _graphs(store, split, "train", spec, cache, config.progress)
+    val_graphs = _graphs(store, split, "val", spec, cache, config.progress)
+    K = train_graphs[0].y.shape[1]
+    torch.manual_seed(config.seed)
+    mc = ModelConfig(kind=config.model, n_types=2, edge_dim=spec.edge_dim, n_outputs=K, hidden=config.hidden, steps=config.steps)
+    model = build_model(mc)
+    _normalization(train_graphs, model)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    aug = torch.Generator().manual_seed(config.seed + 1)
+    start, best, best_epoch, history = 0, math.inf, -1, []
+    last = out / "last.pt"
+    if last.exists():
+        ckpt = load_checkpoint(last, kind=config.model, map_location=device)
+        model.load_state_dict(ckpt["model_state"])
+        opt.load_state_dict(ckpt["optimizer_state"])
+        gen.set_state(ckpt["rng"]["loader"])
+        aug.set_state(ckpt["rng"]["augment"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        start, best, best_epoch, history = ckpt["epoch"] + 1, ckpt["best_val"], ckpt["best_epoch"], ckpt["history"]
+    loader = DataLoader(GraphDataset(train_graphs, spec, augment=config.augment, generator=aug),
+                        batch_size=config.batch_size, shuffle=True, generator=gen)
+    val_loader = DataLoader(GraphDataset(val_graphs, spec), batch_size=config.batch_size) if val_graphs else None
+    model.train()
+    bar = tqdm(range(start, config.epochs), desc=f"train {config.model}", initial=start, total=config.epochs, disable=not config.progress)
+    for epoch in bar:
+        losses = []
+        for batch in loader:
+            batch = batch.to(device)
+            opt.zero_grad(set_to_none=True)
+            loss, parts, _ = batch_loss(model, batch, config)
+            loss.backward()
+            if config.grad_clip and config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses):.4f}", refresh=False)
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
+        if val_loader is not None:
+            record.update(_validate(model, val_loader, config, device))
+            score = record["val_loss"]
+        else:
+            score = record["train_loss"]  # no validation configurations: keep the last epoch
+        history.append(record)
+        improved = score <= best or val_loader is None
+        if improved:
+            best, best_epoch = score, epoch
+        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
+        extra = dict(train_config=config.to_dict(), graph_spec=asdict(spec), split=split, epoch=epoch,
+                     best_val=best, best_epoch=best_epoch, history=history)
+        if improved:
+            save_checkpoint(out / "best.pt", model, **extra)
+        save_checkpoint(last, model, optimizer_state=opt.state_dict(),
+                        rng={"loader": gen.get_state(), "augment": aug.get_state(), "torch": torch.get_rng_state()}, **extra)
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+    bar.close()
+    return out
+
+
+def _ridge_samples(store: Store, split: dict, part: str, spec, inherent: bool) -> list:
+    from glassdyn.nn.descriptors import local_descriptors
+
+    samples = []
+    for T, s in split.items():
+        sp = store.state(float(T))
+        for c in s[part]:
+            idx = spec.time_indices(len(sp.times))
+            feats = local_descriptors(
+                sp.read(keys.THERMAL_POSITIONS, c), sp.read(keys.TYPES, c), sp.read(keys.BOX, c),
+                sp.read(keys.INHERENT_POSITIONS, c) if inherent else None,
+            )
+            y = sp.read(keys.ISO_PROPENSITY, c)[idx].T  # (N, K)
+            samples.append((feats, sp.read(keys.TYPES, c), y))
+    return samples
+
+
+def _train_ridge(store: Store, config: TrainConfig, split: dict, out: Path) -> Path:
+    from glassdyn.nn.descriptors import descriptor_names
+    from glassdyn.nn.ridge import fit_ridge
+
+    spec = config.graph_spec()
+    inherent = all(store.state(float(T)).has(keys.INHERENT_POSITIONS) for T in split)
+    train_s = _ridge_samples(store, split, "train", spec, inherent)
+    val_s = _ridge_samples(store, split, "val", spec, inherent)
+    model = fit_ridge(train_s, val_s, descriptor_names(inherent), inherent)
+    model.save(out / "ridge.npz")
+    return out
