@@ -384,3 +384,43 @@ def replica(
     if not np.all(np.isfinite(out)):
         raise SimulationError(f"replica at T={temperature:g} produced non-finite displacements")
     return out
+
+
+def thermo_trace(
+    system: System,
+    x: np.ndarray,
+    temperature: float,
+    steps: int,
+    every: int,
+    rng: np.random.Generator,
+    *,
+    ensemble: str = "nve",
+) -> dict[str, np.ndarray]:
+    """Energies and kinetic temperature every ``every`` steps of an NVE or NVT run from ``x``
+    with Maxwell-Boltzmann velocities at ``temperature``.
+
+    Returns arrays (S,) keyed ``time``, ``potential``, ``kinetic``, ``total`` (per particle) and
+    ``temperature`` (kinetic, 3N - 3 degrees of freedom), S = steps // every + 1 (t = 0 first).
+    """
+    v = maxwell_boltzmann(rng, system.n_particles, temperature, system.params.mass)
+    lmp = build(system, x, v)
+    n = system.n_particles
+    rows = []
+    try:
+        if ensemble == "nve":
+            lmp.command("fix integrate all nve")
+        elif ensemble == "nvt":
+            _nvt(lmp, system, temperature)
+        else:
+            raise SimulationError(f"unknown ensemble {ensemble!r}; use 'nve' or 'nvt'")
+        lmp.command("run 0 post no")
+        for i in range(steps // every + 1):
+            if i:
+                lmp.command(f"run {every} pre no post no")
+            vel = velocities(lmp)
+            ke = 0.5 * system.params.mass * float(np.sum(vel * vel))
+            rows.append((i * every * system.dt, potential_energy(lmp) / n, ke / n, kinetic_temperature(vel, system.params.mass)))
+    finally:
+        lmp.close()
+    a = np.asarray(rows)
+    return {"time": a[:, 0], "potential": a[:, 1], "kinetic": a[:, 2], "total": a[:, 1] + a[:, 2], "temperature": a[:, 3]}
