@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 from glassdyn.data.frame import SPECIES, Frame, orthorhombic_box, types_from_species
 
@@ -30,7 +29,9 @@ _PAIR = re.compile(r'([A-Za-z_][\w.\-]*)(?:\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|\
 _CONSUMED = {"species", "pos", "Z"}
 
 
-def write_extxyz(path: str | os.PathLike, frames: Frame | Sequence[Frame], *, append: bool = False) -> None:
+def write_extxyz(
+    path: str | os.PathLike, frames: Frame | Sequence[Frame], *, append: bool = False
+) -> None:
     """Write frames (one or several) to an extended XYZ file.
 
     Scalar ``frame.info`` entries go to the comment line; per-particle fields become ``R:1``
@@ -44,10 +45,23 @@ def write_extxyz(path: str | os.PathLike, frames: Frame | Sequence[Frame], *, ap
             names = list(fr.fields)
             lat = " ".join(_BOX % v for v in np.diag(fr.box).ravel())
             props = "species:S:1:pos:R:3:Z:I:1" + "".join(f":{f}:R:1" for f in names)
-            info = " ".join(f"{k}={_format_info(v)}" for k, v in fr.info.items() if k not in ("Lattice", "Properties", "pbc"))
+            info = " ".join(
+                f"{k}={_format_info(v)}"
+                for k, v in fr.info.items()
+                if k not in ("Lattice", "Properties", "pbc")
+            )
             fh.write(f"{fr.n_particles}\n")
-            fh.write(f'Lattice="{lat}" Properties={props} pbc="T T T"' + (f" {info}" if info else "") + "\n")
-            cols = [fr.species.astype(object), *fr.positions.T, fr.types.astype(int) + 1, *(fr.fields[f] for f in names)]
+            fh.write(
+                f'Lattice="{lat}" Properties={props} pbc="T T T"'
+                + (f" {info}" if info else "")
+                + "\n"
+            )
+            cols = [
+                fr.species.astype(object),
+                *fr.positions.T,
+                fr.types.astype(int) + 1,
+                *(fr.fields[f] for f in names),
+            ]
             fmt = ["%s"] + [_POS] * 3 + ["%d"] + [_FMT] * len(names)
             np.savetxt(fh, np.column_stack(cols).astype(object), fmt=fmt)
 
@@ -76,9 +90,13 @@ def iter_extxyz(path: str | os.PathLike, *, species: tuple[str, str] = SPECIES) 
         try:
             n = int(lines[i].split()[0])
         except ValueError:
-            raise InputError(f"{where}: expected the number of atoms, got {lines[i][:60]!r}; is this an XYZ file?") from None
+            raise InputError(
+                f"{where}: expected the number of atoms, got {lines[i][:60]!r}; is this an XYZ file?"
+            ) from None
         if i + 2 + n > len(lines):
-            raise InputError(f"{where}: the frame declares {n} atoms but the file ends after {max(len(lines) - i - 2, 0)} atom lines")
+            raise InputError(
+                f"{where}: the frame declares {n} atoms but the file ends after {max(len(lines) - i - 2, 0)} atom lines"
+            )
         info = parse_comment(lines[i + 1], where)
         body = lines[i + 2 : i + 2 + n]
         yield _parse_frame(info, body, where, species)
@@ -96,7 +114,7 @@ def parse_comment(line: str, where: str = "comment line") -> dict[str, object]:
         if val is None:
             out[key] = True
             continue
-        if val[0] in "\"{":
+        if val[0] in '"{':
             val = val[1:-1].replace('\\"', '"')
         out[key] = _parse_value(val)
     return out
@@ -117,7 +135,9 @@ def _parse_value(val: str) -> object:
 
 def _parse_frame(info: dict, body: list[str], where: str, species) -> Frame:
     if "Lattice" not in info:
-        raise InputError(f"{where}: no Lattice=\"...\" in the comment line; glassdyn needs the periodic box")
+        raise InputError(
+            f'{where}: no Lattice="..." in the comment line; glassdyn needs the periodic box'
+        )
     try:
         cell = np.array(str(info.pop("Lattice")).replace(",", " ").split(), dtype=np.float64)
     except ValueError:
@@ -127,13 +147,17 @@ def _parse_frame(info: dict, body: list[str], where: str, species) -> Frame:
     box = orthorhombic_box(cell.reshape(3, 3), where)
     pbc = info.pop("pbc", "T T T")
     if isinstance(pbc, str) and pbc.split() != ["T", "T", "T"] or pbc is False:
-        raise InputError(f"{where}: pbc={pbc!r}; glassdyn handles boxes periodic in every direction (pbc=\"T T T\")")
+        raise InputError(
+            f'{where}: pbc={pbc!r}; glassdyn handles boxes periodic in every direction (pbc="T T T")'
+        )
     origin = np.zeros(3)
     if "Origin" in info:
         origin = np.array(str(info.pop("Origin")).split(), dtype=np.float64)
     spec = str(info.pop("Properties", "species:S:1:pos:R:3")).split(":")
     if len(spec) % 3:
-        raise InputError(f"{where}: Properties must be name:type:count triplets, got {':'.join(spec)!r}")
+        raise InputError(
+            f"{where}: Properties must be name:type:count triplets, got {':'.join(spec)!r}"
+        )
     props = [(spec[a], spec[a + 1], int(spec[a + 2])) for a in range(0, len(spec), 3)]
     names = [p[0] for p in props]
     if "pos" not in names or "species" not in names:
@@ -142,7 +166,9 @@ def _parse_frame(info: dict, body: list[str], where: str, species) -> Frame:
     width = sum(p[2] for p in props)
     bad = next((a for a, r in enumerate(table) if len(r) != width), None)
     if bad is not None:
-        raise InputError(f"{where}: atom line {bad + 1} has {len(table[bad])} values, Properties declares {width}")
+        raise InputError(
+            f"{where}: atom line {bad + 1} has {len(table[bad])} values, Properties declares {width}"
+        )
     raw = np.array(table, dtype=object).reshape(len(body), width)
     col = 0
     fields: dict[str, np.ndarray] = {}
@@ -156,7 +182,11 @@ def _parse_frame(info: dict, body: list[str], where: str, species) -> Frame:
         if kind == "S":
             continue
         try:
-            values = np.vectorize(lambda s: 1.0 if s == "T" else 0.0)(block) if kind == "L" else block.astype(np.float64)
+            values = (
+                np.vectorize(lambda s: 1.0 if s == "T" else 0.0)(block)
+                if kind == "L"
+                else block.astype(np.float64)
+            )
         except ValueError:
             raise InputError(f"{where}: column {name!r} ({kind}) is not numeric") from None
         if name == "pos":
@@ -176,7 +206,7 @@ def _parse_frame(info: dict, body: list[str], where: str, species) -> Frame:
 
 
 def _format_info(v: object) -> str:
-    if isinstance(v, bool) or isinstance(v, np.bool_):
+    if isinstance(v, (bool, np.bool_)):
         return "T" if v else "F"
     if isinstance(v, (int, np.integer)):
         return str(int(v))
@@ -186,4 +216,3 @@ def _format_info(v: object) -> str:
     if not s or any(ch.isspace() for ch in s) or "=" in s or '"' in s:
         return '"' + s.replace('"', '\\"') + '"'
     return s
-

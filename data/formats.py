@@ -19,12 +19,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.extxyz import read_extxyz, write_extxyz
 from glassdyn.data.frame import SPECIES, Frame, orthorhombic_box, types_from_species
-from glassdyn.data.lammps_io import read_lammps_data, read_lammps_dump, write_lammps_data, write_lammps_dump
+from glassdyn.data.lammps_io import (
+    read_lammps_data,
+    read_lammps_dump,
+    write_lammps_data,
+    write_lammps_dump,
+)
 
 FORMATS = ("lammps-data", "lammps-dump", "extxyz")
 _SUFFIXES = {
@@ -41,11 +45,15 @@ def guess_format(path: str | os.PathLike) -> str:
     """The format named by a file suffix (.data/.lmp, .dump/.lammpstrj, .xyz/.extxyz)."""
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise InputError(f"cannot tell the format of {path} from its suffix; name it ({', '.join(FORMATS)})")
+        raise InputError(
+            f"cannot tell the format of {path} from its suffix; name it ({', '.join(FORMATS)})"
+        )
     return _SUFFIXES[suffix]
 
 
-def read_frames(path: str | os.PathLike, format: str | None = None, *, species: tuple[str, str] = SPECIES) -> list[Frame]:
+def read_frames(
+    path: str | os.PathLike, format: str | None = None, *, species: tuple[str, str] = SPECIES
+) -> list[Frame]:
     """All frames of a structure file (a data file has one)."""
     fmt = format or guess_format(path)
     if fmt == "lammps-data":
@@ -57,14 +65,18 @@ def read_frames(path: str | os.PathLike, format: str | None = None, *, species: 
     raise InputError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
-def write_frames(path: str | os.PathLike, frames: Frame | Sequence[Frame], format: str | None = None, **kwargs) -> None:
+def write_frames(
+    path: str | os.PathLike, frames: Frame | Sequence[Frame], format: str | None = None, **kwargs
+) -> None:
     """Write frames; a LAMMPS data file holds exactly one."""
     fmt = format or guess_format(path)
     frames = [frames] if isinstance(frames, Frame) else list(frames)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if fmt == "lammps-data":
         if len(frames) != 1:
-            raise InputError(f"a LAMMPS data file holds one configuration, got {len(frames)} frames; use lammps-dump")
+            raise InputError(
+                f"a LAMMPS data file holds one configuration, got {len(frames)} frames; use lammps-dump"
+            )
         write_lammps_data(path, frames[0], **kwargs)
     elif fmt == "lammps-dump":
         write_lammps_dump(path, frames, **kwargs)
@@ -99,13 +111,20 @@ def frame_from_store(
         raise InputError(f"which must be 'thermal' or 'inherent', got {which!r}")
     conf = state.configuration(int(config), which)
     # timestep = config: a multi-configuration dump shows the store index as OVITO's timestep
-    info: dict[str, object] = {"temperature": state.temperature, "config": int(config), "which": which, "timestep": int(config)}
+    info: dict[str, object] = {
+        "temperature": state.temperature,
+        "config": int(config),
+        "which": which,
+        "timestep": int(config),
+    }
     out: dict[str, np.ndarray] = {}
     times = state.times
     time_value = None
     unknown = [f for f in fields if f != "propensity"]
     if unknown:
-        raise InputError(f"unknown field {unknown[0]!r}; the store exports: propensity (predictions add mobility)")
+        raise InputError(
+            f"unknown field {unknown[0]!r}; the store exports: propensity (predictions add mobility)"
+        )
     if "propensity" in fields:
         if times is None or not state.has(keys.ISO_PROPENSITY):
             raise StoreError(
@@ -126,18 +145,24 @@ def frame_from_store(
             )
         ptimes = np.asarray(pred.times, dtype=np.float64)
         if time_value is None and times is not None and time_index is not None:
-            time_value = float(times[_time_index(time_index, times, f"{state.store_path}/{state.name}")])
+            time_value = float(
+                times[_time_index(time_index, times, f"{state.store_path}/{state.name}")]
+            )
         if time_value is not None:
             match = np.flatnonzero(np.isclose(ptimes, time_value, rtol=1e-6, atol=0.0))
             if match.size == 0:
-                raise InputError(f"the predictions hold times {ptimes.tolist()}, not t={time_value:g}; choose another --time")
+                raise InputError(
+                    f"the predictions hold times {ptimes.tolist()}, not t={time_value:g}; choose another --time"
+                )
             kp = int(match[0])
         else:
             kp = _time_index(time_index, ptimes, "the predictions")
             time_value = float(ptimes[kp])
         mob = np.asarray(pred.mobility[rows[0], kp], dtype=np.float64)
         if mob.shape != (conf.n_particles,):
-            raise InputError(f"predicted mobility has {mob.shape[0]} particles, configuration {config} has {conf.n_particles}")
+            raise InputError(
+                f"predicted mobility has {mob.shape[0]} particles, configuration {config} has {conf.n_particles}"
+            )
         out["mobility"] = mob
         info["time"] = time_value
         if pred.predicted_temperature is not None:
@@ -164,7 +189,9 @@ def _predictions_at(predictions, temperature: float):
         have = ", ".join(f"{float(T):g}" for T in predictions) or "none"
         raise InputError(f"the predictions hold no temperature {temperature:g} (they hold {have})")
     if abs(float(predictions.temperature) - temperature) >= 5e-4:
-        raise InputError(f"predictions are for T={predictions.temperature:g}, the configuration for T={temperature:g}")
+        raise InputError(
+            f"predictions are for T={predictions.temperature:g}, the configuration for T={temperature:g}"
+        )
     return predictions
 
 
@@ -175,14 +202,25 @@ def _short(a) -> str:
 
 # ----------------------------------------------------------------------------------------- ASE
 
-_ASE_RESERVED = {"numbers", "positions", "momenta", "masses", "initial_charges", "initial_magmoms", "tags", "type"}
+_ASE_RESERVED = {
+    "numbers",
+    "positions",
+    "momenta",
+    "masses",
+    "initial_charges",
+    "initial_magmoms",
+    "tags",
+    "type",
+}
 
 
 def _ase():
     try:
         import ase
     except ImportError:
-        raise InputError("ASE is not installed: `pip install ase` (or `pip install glassdyn[test]`)") from None
+        raise InputError(
+            "ASE is not installed: `pip install ase` (or `pip install glassdyn[test]`)"
+        ) from None
     return ase
 
 
@@ -205,7 +243,9 @@ def to_ase(frame: Frame, numbers: tuple[int, int] = (1, 2)):
     return atoms
 
 
-def from_ase(atoms, numbers: tuple[int, int] = (1, 2), species: tuple[str, str] | None = None) -> Frame:
+def from_ase(
+    atoms, numbers: tuple[int, int] = (1, 2), species: tuple[str, str] | None = None
+) -> Frame:
     """A Frame from an ``ase.Atoms`` (orthorhombic, periodic).
 
     Types from ``arrays["type"]`` when present, else atomic numbers ``numbers`` (A, B), or the
@@ -213,7 +253,9 @@ def from_ase(atoms, numbers: tuple[int, int] = (1, 2), species: tuple[str, str] 
     """
     where = f"ase.Atoms({atoms.get_chemical_formula()})"
     if not all(atoms.pbc):
-        raise InputError(f"{where}: pbc={list(atoms.pbc)}; glassdyn needs a box periodic in every direction")
+        raise InputError(
+            f"{where}: pbc={list(atoms.pbc)}; glassdyn needs a box periodic in every direction"
+        )
     box = orthorhombic_box(atoms.cell.array, where)
     if "type" in atoms.arrays:
         types = np.asarray(atoms.arrays["type"])
@@ -223,14 +265,18 @@ def from_ase(atoms, numbers: tuple[int, int] = (1, 2), species: tuple[str, str] 
         z = atoms.numbers
         bad = sorted(set(np.unique(z).tolist()) - set(numbers))
         if bad:
-            raise InputError(f"{where}: atomic numbers {bad[:5]} are not the A/B numbers {numbers}; pass numbers=(zA, zB)")
+            raise InputError(
+                f"{where}: atomic numbers {bad[:5]} are not the A/B numbers {numbers}; pass numbers=(zA, zB)"
+            )
         types = np.where(z == numbers[1], 1, 0)
     fields = {
         k: np.asarray(v, dtype=np.float64)
         for k, v in atoms.arrays.items()
         if k not in _ASE_RESERVED and np.asarray(v).ndim == 1 and np.asarray(v).dtype.kind in "fiub"
     }
-    info = {k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float, bool, np.number))}
+    info = {
+        k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float, bool, np.number))
+    }
     try:
         return Frame(atoms.positions, types, box, fields, info)
     except InputError as exc:

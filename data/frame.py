@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from glassdyn.data.box import wrap
 from glassdyn.data.errors import InputError
 from glassdyn.data.records import Configuration, ParticleType
@@ -56,9 +55,19 @@ class Frame:
         for name, value in dict(self.fields).items():
             v = np.asarray(value, dtype=np.float64)
             if v.shape != (n,):
-                raise InputError(f"per-particle field {name!r} must have shape ({n},), got {v.shape}")
-            if not name or any(ch.isspace() for ch in name) or ":" in name or "=" in name or '"' in name:
-                raise InputError(f"per-particle field name {name!r} must not be empty or hold spaces, ':', '=' or quotes")
+                raise InputError(
+                    f"per-particle field {name!r} must have shape ({n},), got {v.shape}"
+                )
+            if (
+                not name
+                or any(ch.isspace() for ch in name)
+                or ":" in name
+                or "=" in name
+                or '"' in name
+            ):
+                raise InputError(
+                    f"per-particle field name {name!r} must not be empty or hold spaces, ':', '=' or quotes"
+                )
             fields[name] = v
         object.__setattr__(self, "positions", pos)
         object.__setattr__(self, "types", typ.astype(np.int8))
@@ -77,7 +86,9 @@ class Frame:
 
     def configuration(self) -> Configuration:
         """The store record: float32 positions wrapped into [0, box)."""
-        return Configuration(wrap(self.positions, self.box).astype(np.float32), self.types, self.box)
+        return Configuration(
+            wrap(self.positions, self.box).astype(np.float32), self.types, self.box
+        )
 
     @classmethod
     def from_configuration(cls, conf: Configuration, fields=None, info=None) -> Frame:

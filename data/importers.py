@@ -21,8 +21,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.formats import FORMATS, guess_format, read_frames
@@ -47,11 +45,15 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         out = [
-            f"{self.store} {group_name(self.temperature)}: {self.n_configs} configurations, "
-            f"{len(self.written)} written, {len(self.skipped)} already complete (kept)"
+            (
+                f"{self.store} {group_name(self.temperature)}: {self.n_configs} configurations, "
+                f"{len(self.written)} written, {len(self.skipped)} already complete (kept)"
+            )
         ]
         if self.incomplete:
-            out.append(f"  {len(self.incomplete)} configurations are NOT complete (not marked done):")
+            out.append(
+                f"  {len(self.incomplete)} configurations are NOT complete (not marked done):"
+            )
             out += [f"    config {c}: {why}" for c, why in list(self.incomplete.items())[:20]]
             if len(self.incomplete) > 20:
                 out.append(f"    ... and {len(self.incomplete) - 20} more")
@@ -86,11 +88,19 @@ def prepare_state(
     resumed = False
     if store.has_state(temperature):
         old = store.state(temperature).attrs.get("import")
-        same = isinstance(old, dict) and old.get("format") == source["format"] and old.get("ids") == source["ids"]
+        same = (
+            isinstance(old, dict)
+            and old.get("format") == source["format"]
+            and old.get("ids") == source["ids"]
+        )
         if overwrite:
             del store.root[name]
         elif not same:
-            what = "a simulation or another tool" if not isinstance(old, dict) else f"{old.get('format')} files at {old.get('path')}"
+            what = (
+                "a simulation or another tool"
+                if not isinstance(old, dict)
+                else f"{old.get('format')} files at {old.get('path')}"
+            )
             raise StoreError(
                 f"store {store.path} already holds {name} (from {what}) with other configurations; "
                 "import into a new --out, or pass --overwrite to replace that state point"
@@ -115,7 +125,10 @@ def expand_paths(paths: Sequence[str | os.PathLike], suffixes: Sequence[str]) ->
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted((f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes), key=lambda f: natural_key(f))
+            found = sorted(
+                (f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes),
+                key=lambda f: natural_key(f),
+            )
             if not found:
                 raise InputError(f"{p} holds no {'/'.join(suffixes)} files")
             out += found
@@ -170,10 +183,16 @@ def import_structures(
     if temperature is None:
         temps = {fr.info.get("temperature") for fr in frames}
         if len(temps) != 1 or None in temps or isinstance(next(iter(temps)), (str, bool)):
-            raise InputError(f"the files do not state one temperature; pass --temperature T ({len(files)} files)")
+            raise InputError(
+                f"the files do not state one temperature; pass --temperature T ({len(files)} files)"
+            )
         temperature = float(next(iter(temps)))
     store = Store.create(out)
-    source = {"format": format or "structure files", "path": str(Path(files[0]).resolve().parent), "ids": ids}
+    source = {
+        "format": format or "structure files",
+        "path": str(Path(files[0]).resolve().parent),
+        "ids": ids,
+    }
     sp, _ = prepare_state(
         store,
         temperature,
@@ -191,7 +210,14 @@ def import_structures(
             report.skipped.append(c)
         else:
             conf = fr.configuration()
-            sp.write(c, **{keys.TYPES: conf.types, keys.BOX: conf.box, keys.THERMAL_POSITIONS: conf.positions})
+            sp.write(
+                c,
+                **{
+                    keys.TYPES: conf.types,
+                    keys.BOX: conf.box,
+                    keys.THERMAL_POSITIONS: conf.positions,
+                },
+            )
             sp.mark_done(c)
             report.written.append(c)
         if progress:

@@ -13,12 +13,10 @@ particle properties (colour coding by ``mobility``).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 from glassdyn.data.frame import Frame, types_from_lammps, types_from_species
 
@@ -48,7 +46,11 @@ _ATOM_STYLES = {
 
 
 def write_lammps_data(
-    path: str | os.PathLike, frame: Frame, *, title: str | None = None, masses: Sequence[float] = (1.0, 1.0)
+    path: str | os.PathLike,
+    frame: Frame,
+    *,
+    title: str | None = None,
+    masses: Sequence[float] = (1.0, 1.0),
 ) -> None:
     """Write ``frame`` as a LAMMPS data file (atom_style atomic, 2 atom types).
 
@@ -113,7 +115,9 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
             elif words[-3:] == ["xy", "xz", "yz"]:
                 tilt = (float(words[0]), float(words[1]), float(words[2]))
             elif words and words[-1] in ("avec", "bvec", "cvec", "abc"):
-                raise InputError(f"{where}: general triclinic cell ({words[-1]}); glassdyn handles orthorhombic boxes only")
+                raise InputError(
+                    f"{where}: general triclinic cell ({words[-1]}); glassdyn handles orthorhombic boxes only"
+                )
         except ValueError:
             raise InputError(f"{where}: malformed header line {i + 1}: {lines[i]!r}") from None
         i += 1
@@ -148,9 +152,13 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
     if atoms is None:
         raise InputError(f"{where}: no 'Atoms' section")
     if style not in _ATOM_STYLES:
-        raise InputError(f"{where}: atom_style {style!r} is not supported (use one of {sorted(_ATOM_STYLES)})")
+        raise InputError(
+            f"{where}: atom_style {style!r} is not supported (use one of {sorted(_ATOM_STYLES)})"
+        )
     if len(atoms) != n_atoms:
-        raise InputError(f"{where}: header says {n_atoms} atoms, the Atoms section has {len(atoms)} lines")
+        raise InputError(
+            f"{where}: header says {n_atoms} atoms, the Atoms section has {len(atoms)} lines"
+        )
     ti, xi = _ATOM_STYLES[style]
     width = xi + 6  # id, (molecule,) type, (charge,) x y z, image flags (optional: 0)
     table = [ln.split() for ln in atoms]
@@ -161,7 +169,9 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
             f"(or {width} with image flags)"
         )
     try:
-        rows = np.array([r + ["0", "0", "0"] if len(r) == width - 3 else r for r in table], dtype=np.float64)
+        rows = np.array(
+            [r + ["0", "0", "0"] if len(r) == width - 3 else r for r in table], dtype=np.float64
+        )
     except ValueError:
         raise InputError(f"{where}: Atoms section holds non-numeric values") from None
     order = np.argsort(rows[:, 0], kind="stable")
@@ -174,10 +184,14 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
 # ---------------------------------------------------------------------------------- dump files
 
 _POSITION_KINDS = (("x", "y", "z"), ("xu", "yu", "zu"), ("xs", "ys", "zs"), ("xsu", "ysu", "zsu"))
-_CONSUMED = {"id", "type", "element", "ix", "iy", "iz"} | {c for kind in _POSITION_KINDS for c in kind}
+_CONSUMED = {"id", "type", "element", "ix", "iy", "iz"} | {
+    c for kind in _POSITION_KINDS for c in kind
+}
 
 
-def write_lammps_dump(path: str | os.PathLike, frames: Frame | Sequence[Frame], *, append: bool = False) -> None:
+def write_lammps_dump(
+    path: str | os.PathLike, frames: Frame | Sequence[Frame], *, append: bool = False
+) -> None:
     """Write frames as a text ``dump custom``: ``id type x y z`` plus one column per field.
 
     The timestep of a frame is ``frame.info["timestep"]`` (default: its index).  Every frame of
@@ -190,7 +204,9 @@ def write_lammps_dump(path: str | os.PathLike, frames: Frame | Sequence[Frame], 
     with open(path, "a" if append else "w") as fh:
         for k, fr in enumerate(frames):
             if list(fr.fields) != names:
-                raise InputError(f"write_lammps_dump: frame {k} has fields {list(fr.fields)}, frame 0 has {names}")
+                raise InputError(
+                    f"write_lammps_dump: frame {k} has fields {list(fr.fields)}, frame 0 has {names}"
+                )
             n = fr.n_particles
             L = fr.box
             fh.write(f"ITEM: TIMESTEP\n{int(fr.info.get('timestep', k))}\n")
@@ -198,12 +214,19 @@ def write_lammps_dump(path: str | os.PathLike, frames: Frame | Sequence[Frame], 
             fh.write("ITEM: BOX BOUNDS pp pp pp\n")
             fh.write("".join(f"0 {_BOX % length}\n" for length in L))
             fh.write("ITEM: ATOMS " + " ".join(["id", "type", "x", "y", "z", *names]) + "\n")
-            cols = [np.arange(1, n + 1), fr.types.astype(int) + 1, *fr.positions.T, *(fr.fields[f] for f in names)]
+            cols = [
+                np.arange(1, n + 1),
+                fr.types.astype(int) + 1,
+                *fr.positions.T,
+                *(fr.fields[f] for f in names),
+            ]
             fmt = ["%d", "%d"] + [_POS] * 3 + [_FMT] * len(names)
             np.savetxt(fh, np.column_stack(cols).astype(object), fmt=fmt)
 
 
-def read_lammps_dump(path: str | os.PathLike, *, species: tuple[str, str] = ("A", "B")) -> list[Frame]:
+def read_lammps_dump(
+    path: str | os.PathLike, *, species: tuple[str, str] = ("A", "B")
+) -> list[Frame]:
     """Every frame of a text LAMMPS dump (``dump custom`` / ``atom``), sorted by atom id.
 
     Positions come from ``x y z`` (plus ``ix iy iz`` image flags when present), else ``xu yu
@@ -214,7 +237,9 @@ def read_lammps_dump(path: str | os.PathLike, *, species: tuple[str, str] = ("A"
     return list(iter_lammps_dump(path, species=species))
 
 
-def iter_lammps_dump(path: str | os.PathLike, *, species: tuple[str, str] = ("A", "B")) -> Iterator[Frame]:
+def iter_lammps_dump(
+    path: str | os.PathLike, *, species: tuple[str, str] = ("A", "B")
+) -> Iterator[Frame]:
     p = Path(path)
     lines = _read_lines(p)
     i, k = 0, 0
@@ -235,7 +260,9 @@ def _parse_dump_frame(lines: list[str], i: int, where: str, species) -> tuple[Fr
         nonlocal i
         if i >= len(lines) or not lines[i].startswith(prefix):
             got = lines[i].strip() if i < len(lines) else "end of file"
-            raise InputError(f"{where}: expected '{prefix}', got '{got[:60]}' (line {i + 1}); is this a LAMMPS text dump?")
+            raise InputError(
+                f"{where}: expected '{prefix}', got '{got[:60]}' (line {i + 1}); is this a LAMMPS text dump?"
+            )
         line = lines[i]
         i += 1
         return line
@@ -251,11 +278,15 @@ def _parse_dump_frame(lines: list[str], i: int, where: str, species) -> tuple[Fr
         raise InputError(f"{where}: malformed TIMESTEP / NUMBER OF ATOMS (line {i + 1})") from None
     header = expect("ITEM: BOX BOUNDS").split()[3:]
     if "abc" in header or "origin" in header:
-        raise InputError(f"{where}: general triclinic box (abc origin); glassdyn handles orthorhombic boxes only")
+        raise InputError(
+            f"{where}: general triclinic box (abc origin); glassdyn handles orthorhombic boxes only"
+        )
     tilted = header[:3] == ["xy", "xz", "yz"]
     flags = header[3:] if tilted else header
     if flags and any(f != "pp" for f in flags):
-        raise InputError(f"{where}: boundary {' '.join(flags)} is not periodic in every direction (pp pp pp)")
+        raise InputError(
+            f"{where}: boundary {' '.join(flags)} is not periodic in every direction (pp pp pp)"
+        )
     try:
         rows = [[float(v) for v in lines[i + a].split()] for a in range(3)]
     except (ValueError, IndexError):
@@ -272,13 +303,17 @@ def _parse_dump_frame(lines: list[str], i: int, where: str, species) -> tuple[Fr
     box = hi - lo
     columns = expect("ITEM: ATOMS").split()[2:]
     if len(lines) < i + n:
-        raise InputError(f"{where}: file ends after {len(lines) - i} of {n} atom lines (truncated dump?)")
+        raise InputError(
+            f"{where}: file ends after {len(lines) - i} of {n} atom lines (truncated dump?)"
+        )
     body = lines[i : i + n]
     i += n
     table = [ln.split() for ln in body]
     if any(len(r) != len(columns) for r in table):
         bad = next(a for a, r in enumerate(table) if len(r) != len(columns))
-        raise InputError(f"{where}: atom line {bad + 1} has {len(table[bad])} values for {len(columns)} columns {columns}")
+        raise InputError(
+            f"{where}: atom line {bad + 1} has {len(table[bad])} values for {len(columns)} columns {columns}"
+        )
     raw = np.array(table, dtype=object).reshape(n, len(columns))
     col = {name: raw[:, c] for c, name in enumerate(columns)}
 
@@ -328,7 +363,9 @@ def _read_lines(p: Path) -> list[str]:
     try:
         return p.read_text().splitlines()
     except UnicodeDecodeError:
-        raise InputError(f"{p} is not a text file (binary dumps are not supported; dump as text)") from None
+        raise InputError(
+            f"{p} is not a text file (binary dumps are not supported; dump as text)"
+        ) from None
 
 
 def _frame(where: str, pos, types, box, fields, info) -> Frame:

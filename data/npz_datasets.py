@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.box import box_length, wrap
 from glassdyn.data.errors import InputError
@@ -76,11 +75,15 @@ def scan(root: str | os.PathLike, kind: str) -> dict[float, _Source]:
         n, T, cid = int(m.group(1)), round(float(m.group(2)), 3), int(m.group(3))
         src = out.setdefault(T, _Source(T, n))
         if n != src.n_particles:
-            raise InputError(f"{p}: N={n} in the name, other files at T={T:g} have N={src.n_particles}")
+            raise InputError(
+                f"{p}: N={n} in the name, other files at T={T:g} have N={src.n_particles}"
+            )
         if kind == "botan":
             tc = int(m.group(4))
             if tc in src.files.setdefault(cid, {}):
-                raise InputError(f"{p}: configuration {cid} time tc{tc:02d} appears twice (also {src.files[cid][tc]})")
+                raise InputError(
+                    f"{p}: configuration {cid} time tc{tc:02d} appears twice (also {src.files[cid][tc]})"
+                )
             src.files[cid][tc] = p
         else:
             if cid in src.files:
@@ -93,7 +96,9 @@ def scan(root: str | os.PathLike, kind: str) -> dict[float, _Source]:
     return out
 
 
-def _load(path: Path, required: dict[str, tuple], optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
+def _load(
+    path: Path, required: dict[str, tuple], optional: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
     """Arrays of an npz file, checked against shapes (ints; None = any size)."""
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -101,9 +106,13 @@ def _load(path: Path, required: dict[str, tuple], optional: Sequence[str] = ()) 
             missing = [k for k in required if k not in names]
             if missing:
                 raise InputError(f"{path}: missing array(s) {missing}; it has {sorted(names)}")
-            arrays = {k: np.asarray(z[k]) for k in [*required, *(o for o in optional if o in names)]}
+            arrays = {
+                k: np.asarray(z[k]) for k in [*required, *(o for o in optional if o in names)]
+            }
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+        raise InputError(
+            f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})"
+        ) from None
     for k, shape in required.items():
         a = arrays[k]
         if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
@@ -127,11 +136,15 @@ def _types(values: np.ndarray, path: Path) -> np.ndarray:
     raise InputError(f"{path}: types {sorted(u)[:5]} are neither 0/1 nor 1/2 (A/B)")
 
 
-def _times(T: float, indices: Sequence[int], times: Sequence[float] | None, what: str) -> tuple[list[float], list[str]]:
+def _times(
+    T: float, indices: Sequence[int], times: Sequence[float] | None, what: str
+) -> tuple[list[float], list[str]]:
     """Times of the time indices, and notes."""
     if times is not None:
         if max(indices) >= len(times):
-            raise InputError(f"{what}: time index {max(indices)} needs at least {max(indices) + 1} --times, got {len(times)}")
+            raise InputError(
+                f"{what}: time index {max(indices)} needs at least {max(indices) + 1} --times, got {len(times)}"
+            )
         return [float(times[i]) for i in indices], []
     if abs(T - 0.44) < 5e-4:
         return [BOTAN_TIMES_T044[i] for i in indices], []
@@ -170,7 +183,13 @@ def import_botan(
         L = box_length(N, density)
         first = _load(next(iter(src.files[ids[0]].values())), {"positions": (None, N, 3)})
         R = int(first["positions"].shape[0])
-        source = {"format": "botan", "path": str(Path(root).resolve()), "ids": ids, "splits": [src.splits[i] for i in ids], "time_indices": tcs}
+        source = {
+            "format": "botan",
+            "path": str(Path(root).resolve()),
+            "ids": ids,
+            "splits": [src.splits[i] for i in ids],
+            "time_indices": tcs,
+        }
         sp, _ = prepare_state(
             store,
             T,
@@ -192,7 +211,9 @@ def import_botan(
                 missing = _write_botan_config(sp, c, src.files[cid], tcs, N, R, L)
                 report.written.append(c)
                 if missing:
-                    report.incomplete[c] = f"id {cid} lacks " + ", ".join(f"tc{t:02d}" for t in missing)
+                    report.incomplete[c] = f"id {cid} lacks " + ", ".join(
+                        f"tc{t:02d}" for t in missing
+                    )
                 else:
                     sp.mark_done(c)
             if progress:
@@ -201,7 +222,9 @@ def import_botan(
     return reports
 
 
-def _write_botan_config(sp, c: int, files: dict[int, Path], tcs: list[int], N: int, R: int, L: float) -> list[int]:
+def _write_botan_config(
+    sp, c: int, files: dict[int, Path], tcs: list[int], N: int, R: int, L: float
+) -> list[int]:
     box = np.full(3, L)
     disp = np.full((R, len(tcs), N, 3), np.nan, dtype=np.float32)
     ref = None
@@ -217,7 +240,9 @@ def _write_botan_config(sp, c: int, files: dict[int, Path], tcs: list[int], N: i
         if ref is None:
             ref = (path, types, x0)
         elif not (np.array_equal(types, ref[1]) and np.allclose(x0, ref[2], rtol=0, atol=1e-6)):
-            raise InputError(f"{path}: types / initial_positions differ from {ref[0].name} of the same configuration")
+            raise InputError(
+                f"{path}: types / initial_positions differ from {ref[0].name} of the same configuration"
+            )
         xt = a["positions"].astype(np.float64)
         d = xt - x0[None]
         if np.all((xt >= 0) & (xt < L)) and np.abs(d).max() > L / 2:
@@ -228,7 +253,14 @@ def _write_botan_config(sp, c: int, files: dict[int, Path], tcs: list[int], N: i
         disp[:, k] = d
     if ref is not None:
         _, types, x0 = ref
-        sp.write(c, **{keys.TYPES: types, keys.BOX: box, keys.THERMAL_POSITIONS: wrap(x0, box).astype(np.float32)})
+        sp.write(
+            c,
+            **{
+                keys.TYPES: types,
+                keys.BOX: box,
+                keys.THERMAL_POSITIONS: wrap(x0, box).astype(np.float32),
+            },
+        )
         sp.write(c, **{keys.ISO_DISPLACEMENTS: disp})
         sp.update_propensity(c)
     return missing
@@ -258,7 +290,11 @@ def import_glassbench(
         box = np.full(3, L)
         first_path = src.files[ids[0]]
         first = _load(first_path, {"md_prop": (None, None)}, optional=["initial_positions_cage"])
-        K = first["md_prop"].shape[0] if first["md_prop"].shape[1] == N else first["md_prop"].shape[1]
+        K = (
+            first["md_prop"].shape[0]
+            if first["md_prop"].shape[1] == N
+            else first["md_prop"].shape[1]
+        )
         has_cage = "initial_positions_cage" in first
         if times is not None and len(times) != K:
             raise InputError(f"{first_path}: md_prop has {K} times, --times gives {len(times)}")
@@ -266,11 +302,18 @@ def import_glassbench(
             tvals, notes = _times(T, list(range(K)), times, f"{root} T={T:g}")
         else:
             tvals = [float(i) for i in range(K)]
-            notes = [f"T={T:g}: md_prop has {K} rows, not BOTAN's 10: isoconfig/times holds indices; pass --times"]
+            notes = [
+                f"T={T:g}: md_prop has {K} rows, not BOTAN's 10: isoconfig/times holds indices; pass --times"
+            ]
         fields = [keys.THERMAL_POSITIONS, keys.INHERENT_POSITIONS, keys.ISO_PROPENSITY]
         if has_cage:
             fields.append(keys.INHERENT_CAGE_POSITIONS)
-        source = {"format": "glassbench", "path": str(Path(root).resolve()), "ids": ids, "splits": [src.splits[i] for i in ids]}
+        source = {
+            "format": "glassbench",
+            "path": str(Path(root).resolve()),
+            "ids": ids,
+            "splits": [src.splits[i] for i in ids],
+        }
         sp, _ = prepare_state(
             store,
             T,
@@ -281,17 +324,28 @@ def import_glassbench(
             n_replicas=0,
             times=tvals,
             fields=fields,
-            attrs={"density": density, "times_are_indices": bool(notes), "source": "GlassBench npz"},
+            attrs={
+                "density": density,
+                "times_are_indices": bool(notes),
+                "source": "GlassBench npz",
+            },
         )
         report = ImportReport(str(store.path), T, len(ids), notes=notes)
-        report.notes.append("GlassBench holds propensity only (no replica displacements, so no edge targets); bb_prop is not imported")
+        report.notes.append(
+            "GlassBench holds propensity only (no replica displacements, so no edge targets); bb_prop is not imported"
+        )
         done = sp.done
         for c, cid in enumerate(ids):
             if done[c]:
                 report.skipped.append(c)
             else:
                 path = src.files[cid]
-                req = {"types": (N,), "initial_positions": (N, 3), "initial_positions_inherent": (N, 3), "md_prop": (None, None)}
+                req = {
+                    "types": (N,),
+                    "initial_positions": (N, 3),
+                    "initial_positions_inherent": (N, 3),
+                    "md_prop": (None, None),
+                }
                 if has_cage:
                     req["initial_positions_cage"] = (N, 3)
                 a = _load(path, req)
@@ -299,16 +353,24 @@ def import_glassbench(
                 if prop.shape == (N, K) and N != K:
                     prop = prop.T
                 if prop.shape != (K, N):
-                    raise InputError(f"{path}: md_prop has shape {a['md_prop'].shape}, expected ({K}, {N}) like {first_path.name}")
+                    raise InputError(
+                        f"{path}: md_prop has shape {a['md_prop'].shape}, expected ({K}, {N}) like {first_path.name}"
+                    )
                 arrays = {
                     keys.TYPES: _types(a["types"], path),
                     keys.BOX: box,
-                    keys.THERMAL_POSITIONS: wrap(a["initial_positions"].astype(np.float64), box).astype(np.float32),
-                    keys.INHERENT_POSITIONS: wrap(a["initial_positions_inherent"].astype(np.float64), box).astype(np.float32),
+                    keys.THERMAL_POSITIONS: wrap(
+                        a["initial_positions"].astype(np.float64), box
+                    ).astype(np.float32),
+                    keys.INHERENT_POSITIONS: wrap(
+                        a["initial_positions_inherent"].astype(np.float64), box
+                    ).astype(np.float32),
                     keys.ISO_PROPENSITY: prop.astype(np.float32),
                 }
                 if has_cage:
-                    arrays[keys.INHERENT_CAGE_POSITIONS] = wrap(a["initial_positions_cage"].astype(np.float64), box).astype(np.float32)
+                    arrays[keys.INHERENT_CAGE_POSITIONS] = wrap(
+                        a["initial_positions_cage"].astype(np.float64), box
+                    ).astype(np.float32)
                 sp.write(c, **arrays)
                 sp.mark_done(c)
                 report.written.append(c)
@@ -324,7 +386,9 @@ def _select(sources: dict[float, _Source], temperature: float | None, root) -> d
     for T, src in sources.items():
         if abs(T - temperature) < 5e-4:
             return {T: src}
-    raise InputError(f"{root} holds no files at T={temperature:g} (it has T = {', '.join(f'{t:g}' for t in sorted(sources))})")
+    raise InputError(
+        f"{root} holds no files at T={temperature:g} (it has T = {', '.join(f'{t:g}' for t in sorted(sources))})"
+    )
 
 
 __all__ = ["BOTAN_TIMES_T044", "import_botan", "import_glassbench", "scan"]

@@ -31,8 +31,10 @@ def _dgl():
         import dgl
     except ImportError as exc:
         raise DGLUnavailable(f"{DGL_HINT} (import dgl failed: {exc})") from None
-    except Exception as exc:  # an installed DGL that does not load with this torch raises anything
-        raise DGLUnavailable(f"DGL is installed but does not load ({type(exc).__name__}: {exc}). {DGL_HINT}") from None
+    except Exception as exc:  # noqa: BLE001 -- an installed DGL that does not load with this torch raises anything
+        raise DGLUnavailable(
+            f"DGL is installed but does not load ({type(exc).__name__}: {exc}). {DGL_HINT}"
+        ) from None
     return dgl
 
 

@@ -23,12 +23,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=["0"],
         help="configuration index(es), or 'all' (several go to one dump / extxyz as frames; default 0)",
     )
-    p.add_argument("--format", choices=FORMATS, help="output format (default: from the --out suffix .data, .dump, .xyz)")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="output format (default: from the --out suffix .data, .dump, .xyz)",
+    )
     p.add_argument("--out", required=True, help="file to write")
-    p.add_argument("--which", choices=("thermal", "inherent"), default="thermal", help="thermal or inherent-structure positions")
-    p.add_argument("--field", action="append", default=[], choices=("propensity",), help="store field to add as a per-particle column (repeatable)")
-    p.add_argument("--time", type=int, help="time index K for --field propensity / --predictions (see `glassdyn info STORE`)")
-    p.add_argument("--predictions", help="predictions file (glassdyn predict --out): adds a 'mobility' column at the same time")
+    p.add_argument(
+        "--which",
+        choices=("thermal", "inherent"),
+        default="thermal",
+        help="thermal or inherent-structure positions",
+    )
+    p.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        choices=("propensity",),
+        help="store field to add as a per-particle column (repeatable)",
+    )
+    p.add_argument(
+        "--time",
+        type=int,
+        help="time index K for --field propensity / --predictions (see `glassdyn info STORE`)",
+    )
+    p.add_argument(
+        "--predictions",
+        help="predictions file (glassdyn predict --out): adds a 'mobility' column at the same time",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         if not temps:
             raise InputError(f"{args.store} holds no state points yet")
         if len(temps) != 1:
-            raise InputError(f"{args.store} holds temperatures {temps}; choose one with --temperature")
+            raise InputError(
+                f"{args.store} holds temperatures {temps}; choose one with --temperature"
+            )
         args.temperature = temps[0]
     sp = store.state(args.temperature)
     fmt = args.format or guess_format(args.out)
@@ -57,19 +81,35 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise InputError(f"--config takes integers or 'all', got {args.config}") from None
     if not configs:
-        raise InputError(f"{args.store} T={args.temperature:g} has no completed configurations to export")
+        raise InputError(
+            f"{args.store} T={args.temperature:g} has no completed configurations to export"
+        )
     if fmt == "lammps-data" and len(configs) > 1:
-        raise InputError("a LAMMPS data file holds one configuration; use --format lammps-dump or extxyz for several")
+        raise InputError(
+            "a LAMMPS data file holds one configuration; use --format lammps-dump or extxyz for several"
+        )
     if fmt == "lammps-data" and (args.field or args.predictions):
-        raise InputError("LAMMPS data files carry no per-particle fields; use --format lammps-dump or extxyz for --field / --predictions")
+        raise InputError(
+            "LAMMPS data files carry no per-particle fields; use --format lammps-dump or extxyz for --field / --predictions"
+        )
     preds = read_predictions(args.predictions) if args.predictions else None
     frames = [
-        frame_from_store(sp, c, which=args.which, fields=args.field, time_index=args.time, predictions=preds)
+        frame_from_store(
+            sp, c, which=args.which, fields=args.field, time_index=args.time, predictions=preds
+        )
         for c in configs
     ]
-    kwargs = {"title": f"glassdyn {args.store} T={args.temperature:g} config {configs[0]} ({args.which})"} if fmt == "lammps-data" else {}
+    kwargs = (
+        {
+            "title": f"glassdyn {args.store} T={args.temperature:g} config {configs[0]} ({args.which})"
+        }
+        if fmt == "lammps-data"
+        else {}
+    )
     write_frames(args.out, frames, fmt, **kwargs)
     cols = ", ".join(frames[0].fields) or "none"
     n = int(np.sum([fr.n_particles for fr in frames]))
-    print(f"wrote {args.out} ({fmt}): {len(frames)} configuration(s) {configs[:10]}, {n} particles, per-particle columns: {cols}")
+    print(
+        f"wrote {args.out} ({fmt}): {len(frames)} configuration(s) {configs[:10]}, {n} particles, per-particle columns: {cols}"
+    )
     return 0

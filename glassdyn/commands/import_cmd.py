@@ -31,16 +31,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="comma-separated LJ times: botan, indexed by the files' tcKK; glassbench, the md_prop rows "
         "(default at T=0.44: BOTAN's 0.13,1.3,...,130000)",
     )
-    p.add_argument("--density", type=float, default=1.2, help="botan/glassbench number density giving the box (default 1.2)")
-    p.add_argument("--species", type=_pair, default=("A", "B"), help="names of species A and B in dumps' element / extxyz species (default A,B)")
-    p.add_argument("--overwrite", action="store_true", help="replace a state point the store already holds at that temperature")
+    p.add_argument(
+        "--density",
+        type=float,
+        default=1.2,
+        help="botan/glassbench number density giving the box (default 1.2)",
+    )
+    p.add_argument(
+        "--species",
+        type=_pair,
+        default=("A", "B"),
+        help="names of species A and B in dumps' element / extxyz species (default A,B)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a state point the store already holds at that temperature",
+    )
 
 
 def _floats(text: str) -> list[float]:
     try:
         return [float(t) for t in text.replace(" ", "").split(",") if t]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -62,14 +78,18 @@ def run(args: argparse.Namespace) -> int:
         if bar is None or bar.total != n or i == 1:
             if bar is not None:
                 bar.close()
-            bar = tqdm(total=n, desc=f"import {args.kind}", unit="config", file=sys.stderr, leave=False)
+            bar = tqdm(
+                total=n, desc=f"import {args.kind}", unit="config", file=sys.stderr, leave=False
+            )
         bar.update(i - bar.n)
 
     if args.kind in ("botan", "glassbench"):
         from glassdyn.data.npz_datasets import import_botan, import_glassbench
 
         if len(args.paths) != 1:
-            raise InputError(f"import {args.kind} takes one data set directory, got {len(args.paths)} paths")
+            raise InputError(
+                f"import {args.kind} takes one data set directory, got {len(args.paths)} paths"
+            )
         fn = import_botan if args.kind == "botan" else import_glassbench
         reports = fn(
             args.paths[0],
@@ -102,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(r.lines()))
     if any(r.incomplete for r in reports):
         print(
-            f"glassdyn import: warning: some configurations are incomplete (listed above); "
-            f"add the missing files and rerun the same command to finish them",
+            "glassdyn import: warning: some configurations are incomplete (listed above); "
+            "add the missing files and rerun the same command to finish them",
             file=sys.stderr,
         )
     return 0

@@ -2,16 +2,24 @@
 
 import numpy as np
 import pytest
-
-from glassdyn.cli import main
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.extxyz import parse_comment, read_extxyz, write_extxyz
-from glassdyn.data.formats import FORMATS, frame_from_store, from_ase, guess_format, read_frames, to_ase, write_frames
+from glassdyn.data.formats import (
+    FORMATS,
+    frame_from_store,
+    from_ase,
+    guess_format,
+    read_frames,
+    to_ase,
+    write_frames,
+)
 from glassdyn.data.frame import Frame
 from glassdyn.data.lammps_io import read_lammps_data, read_lammps_dump, write_lammps_data
 from glassdyn.data.predictions import Predictions, read_predictions, write_predictions
 from glassdyn.data.store import Store
+
+from glassdyn.cli import main
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
 
 SUFFIX = {"lammps-data": ".data", "lammps-dump": ".dump", "extxyz": ".xyz"}
@@ -50,7 +58,9 @@ def test_round_trip_every_format(tmp_path, fmt):
     (back,) = read_frames(path)
     _assert_same(fr, back, fields=fmt != "lammps-data")  # a data file carries no fields
     # float32 positions survive exactly (9 significant digits)
-    np.testing.assert_array_equal(back.positions.astype(np.float32), fr.positions.astype(np.float32))
+    np.testing.assert_array_equal(
+        back.positions.astype(np.float32), fr.positions.astype(np.float32)
+    )
     np.testing.assert_array_equal(back.configuration().positions, fr.configuration().positions)
 
 
@@ -79,11 +89,22 @@ def test_many_frames(tmp_path, fmt):
 
 
 def test_extxyz_info_round_trip(tmp_path):
-    fr = Frame(np.zeros((2, 3)), [0, 1], [2.0, 2.0, 2.0], info={"temperature": 0.44, "note": "two words", "flag": True, "k": 3})
+    fr = Frame(
+        np.zeros((2, 3)),
+        [0, 1],
+        [2.0, 2.0, 2.0],
+        info={"temperature": 0.44, "note": "two words", "flag": True, "k": 3},
+    )
     write_extxyz(tmp_path / "i.xyz", fr)
     (back,) = read_extxyz(tmp_path / "i.xyz")
     assert back.info == {"temperature": 0.44, "note": "two words", "flag": True, "k": 3}
-    assert parse_comment('a=1 b="x y" c=T d=2.5 e') == {"a": 1, "b": "x y", "c": True, "d": 2.5, "e": True}
+    assert parse_comment('a=1 b="x y" c=T d=2.5 e') == {
+        "a": 1,
+        "b": "x y",
+        "c": True,
+        "d": 2.5,
+        "e": True,
+    }
 
 
 # --------------------------------------------------------------------------- other readers
@@ -114,7 +135,10 @@ def test_ase_atoms_round_trip():
     pytest.importorskip("ase")
     fr = _frame()
     atoms = to_ase(fr)
-    assert atoms.get_chemical_symbols()[:0] == [] and set(atoms.get_chemical_symbols()) <= {"H", "He"}
+    assert atoms.get_chemical_symbols()[:0] == [] and set(atoms.get_chemical_symbols()) <= {
+        "H",
+        "He",
+    }
     np.testing.assert_array_equal(atoms.arrays["type"], fr.types)
     back = from_ase(atoms)
     _assert_same(fr, back)
@@ -154,7 +178,9 @@ def test_dump_column_variants(tmp_path):
         for i in order
     )
     s = fr.positions / L
-    body_s = "\n".join(f"{i + 1} {'AB'[fr.types[i]]} {g(s[i, 0])} {g(s[i, 1])} {g(s[i, 2])}" for i in order)
+    body_s = "\n".join(
+        f"{i + 1} {'AB'[fr.types[i]]} {g(s[i, 0])} {g(s[i, 1])} {g(s[i, 2])}" for i in order
+    )
     bounds = "".join(f"{g(lo[a])} {g(lo[a] + L[a])} 0.0\n" for a in range(3))
     text = (
         f"ITEM: TIMESTEP\n100\nITEM: NUMBER OF ATOMS\n6\nITEM: BOX BOUNDS xy xz yz pp pp pp\n{bounds}"
@@ -213,9 +239,18 @@ Velocities
 # ------------------------------------------------------------------------------- bad input
 
 
-def _dump(cols="id type x y z", bounds="pp pp pp\n0 2\n0 2\n0 2", rows=("1 1 0.1 0.2 0.3", "2 2 1 1 1"), n=None):
+def _dump(
+    cols="id type x y z",
+    bounds="pp pp pp\n0 2\n0 2\n0 2",
+    rows=("1 1 0.1 0.2 0.3", "2 2 1 1 1"),
+    n=None,
+):
     n = len(rows) if n is None else n
-    return f"ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n{n}\nITEM: BOX BOUNDS {bounds}\nITEM: ATOMS {cols}\n" + "\n".join(rows) + "\n"
+    return (
+        f"ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n{n}\nITEM: BOX BOUNDS {bounds}\nITEM: ATOMS {cols}\n"
+        + "\n".join(rows)
+        + "\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -241,7 +276,7 @@ def test_bad_dumps(tmp_path, text, match):
 
 
 def test_bad_data_files(tmp_path):
-    good = (tmp_path / "g.data")
+    good = tmp_path / "g.data"
     write_lammps_data(good, _frame(n=4, fields=()))
     text = good.read_text()
     cases = {
@@ -297,12 +332,20 @@ def test_frame_validation():
 
 @pytest.fixture()
 def store(tmp_path):
-    return write_synthetic_store(tmp_path / "s.zarr", temperatures=[0.8], n_configs=3, n_particles=32, n_replicas=2)
+    return write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=[0.8], n_configs=3, n_particles=32, n_replicas=2
+    )
 
 
 def _predictions(tmp_path, sp, times=None):
     mob = np.random.default_rng(0).random((2, len(sp.times), sp.n_particles)).astype(np.float32)
-    p = Predictions(0.8, np.array([2, 0]), np.asarray(times if times is not None else sp.times), mob, np.array([0.79, 0.81], np.float32))
+    p = Predictions(
+        0.8,
+        np.array([2, 0]),
+        np.asarray(times if times is not None else sp.times),
+        mob,
+        np.array([0.79, 0.81], np.float32),
+    )
     write_predictions(tmp_path / "p.zarr", [p])
     return mob
 
@@ -337,22 +380,63 @@ def test_export_command(tmp_path, store, capsys):
     sp = store.state(0.8)
     mob = _predictions(tmp_path, sp)
     out = tmp_path / "c.xyz"
-    assert main(["export", str(store.path), "--config", "2", "--out", str(out), "--field", "propensity", "--time", "2", "--predictions", str(tmp_path / "p.zarr")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(store.path),
+                "--config",
+                "2",
+                "--out",
+                str(out),
+                "--field",
+                "propensity",
+                "--time",
+                "2",
+                "--predictions",
+                str(tmp_path / "p.zarr"),
+            ]
+        )
+        == 0
+    )
     assert "propensity, mobility" in capsys.readouterr().out
     (fr,) = read_extxyz(out)
     np.testing.assert_allclose(fr.fields["mobility"], mob[0, 2], **F32)
     np.testing.assert_allclose(fr.fields["propensity"], sp.read(keys.ISO_PROPENSITY, 2)[2], **F32)
-    assert main(["export", str(store.path), "--temperature", "0.8", "--config", "all", "--format", "lammps-dump", "--out", str(tmp_path / "all.txt"), "--which", "inherent"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(store.path),
+                "--temperature",
+                "0.8",
+                "--config",
+                "all",
+                "--format",
+                "lammps-dump",
+                "--out",
+                str(tmp_path / "all.txt"),
+                "--which",
+                "inherent",
+            ]
+        )
+        == 0
+    )
     frames = read_lammps_dump(tmp_path / "all.txt")
     assert [f.info["timestep"] for f in frames] == [0, 1, 2]
     np.testing.assert_allclose(frames[1].positions, sp.read(keys.INHERENT_POSITIONS, 1), **F32)
     assert main(["export", str(store.path), "--out", str(tmp_path / "c.data")]) == 0
     fr = read_lammps_data(tmp_path / "c.data")
-    np.testing.assert_array_equal(fr.positions.astype(np.float32), sp.read(keys.THERMAL_POSITIONS, 0))
+    np.testing.assert_array_equal(
+        fr.positions.astype(np.float32), sp.read(keys.THERMAL_POSITIONS, 0)
+    )
     capsys.readouterr()
     bad = [
         (["--out", str(tmp_path / "c.data"), "--config", "0", "1"], "holds one configuration"),
-        (["--out", str(tmp_path / "c.data"), "--field", "propensity", "--time", "0"], "carry no per-particle fields"),
+        (
+            ["--out", str(tmp_path / "c.data"), "--field", "propensity", "--time", "0"],
+            "carry no per-particle fields",
+        ),
         (["--out", str(tmp_path / "c.xyz"), "--field", "propensity"], "choose one with --time"),
         (["--out", str(tmp_path / "c.xyz"), "--temperature", "0.5"], "no state point T=0.5"),
         (["--out", str(tmp_path / "c.xyz"), "--config", "9"], "out of range"),
@@ -364,8 +448,12 @@ def test_export_command(tmp_path, store, capsys):
     Store.create(tmp_path / "empty.zarr")
     assert main(["export", str(tmp_path / "empty.zarr"), "--out", str(out)]) == 2
     assert "no state points" in capsys.readouterr().err
-    sp2 = Store.create(tmp_path / "t.zarr").create_state(1.0, n_configs=1, n_particles=2, inherent=False)
-    sp2.write(0, **{keys.TYPES: [0, 1], keys.BOX: [2.0, 2, 2], keys.THERMAL_POSITIONS: np.ones((2, 3))})
+    sp2 = Store.create(tmp_path / "t.zarr").create_state(
+        1.0, n_configs=1, n_particles=2, inherent=False
+    )
+    sp2.write(
+        0, **{keys.TYPES: [0, 1], keys.BOX: [2.0, 2, 2], keys.THERMAL_POSITIONS: np.ones((2, 3))}
+    )
     sp2.mark_done(0)
     with pytest.raises(StoreError, match="no isoconfig/propensity"):
         frame_from_store(sp2, 0, fields=["propensity"])
@@ -386,26 +474,37 @@ def test_lammps_reads_exported_files(tmp_path):
     from glassdyn.simulate.protocols import pair_commands
 
     n = 256
-    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=[0.8], n_configs=2, n_particles=n, n_replicas=1)
+    store = write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=[0.8], n_configs=2, n_particles=n, n_replicas=1
+    )
     sp = store.state(0.8)
     c0, c1 = sp.configuration(0), sp.configuration(1)
-    assert main(["export", str(store.path), "--config", "1", "--out", str(tmp_path / "c.data")]) == 0
+    assert (
+        main(["export", str(store.path), "--config", "1", "--out", str(tmp_path / "c.data")]) == 0
+    )
     params = ka.KAParameters()
     lmp = new_lammps()
     try:
-        lmp.commands_list(["units lj", "atom_style atomic", "boundary p p p", f"read_data {tmp_path / 'c.data'}"])
+        lmp.commands_list(
+            ["units lj", "atom_style atomic", "boundary p p p", f"read_data {tmp_path / 'c.data'}"]
+        )
         lmp.commands_list(pair_commands(params) + ["thermo_modify norm no", "run 0"])
         e_numpy = ka.potential_energy(c1.positions.astype(np.float64), c1.types, c1.box, params)
         assert float(lmp.get_thermo("pe")) / n == pytest.approx(e_numpy / n, abs=1e-6)
         lo, hi = lmp.extract_box()[:2]
         np.testing.assert_allclose(np.subtract(hi, lo), c1.box, rtol=1e-15)
         # read_dump of configuration 0 (exported as a dump) replaces the positions
-        assert main(["export", str(store.path), "--config", "0", "--out", str(tmp_path / "c0.dump")]) == 0
+        assert (
+            main(["export", str(store.path), "--config", "0", "--out", str(tmp_path / "c0.dump")])
+            == 0
+        )
         lmp.commands_list([f"read_dump {tmp_path / 'c0.dump'} 0 x y z box yes", "run 0"])
         nloc = int(lmp.extract_global("nlocal"))
         x = np.array(lmp.numpy.extract_atom("x")[:nloc])
         ids = np.array(lmp.numpy.extract_atom("id")[:nloc])
-        np.testing.assert_allclose(x[np.argsort(ids)], c0.positions, rtol=0, atol=1e-12)  # exact doubles
+        np.testing.assert_allclose(
+            x[np.argsort(ids)], c0.positions, rtol=0, atol=1e-12
+        )  # exact doubles
         # dumps do not carry types (read_dump keeps the data file's): compare with c0 positions, c1 types
         e0 = ka.potential_energy(c0.positions.astype(np.float64), c1.types, c0.box, params)
         assert float(lmp.get_thermo("pe")) / n == pytest.approx(e0 / n, abs=1e-6)
@@ -426,11 +525,23 @@ def test_lammps_energy_of_exported_simulated_store(tmp_path):
     assert main([*args, "--temperatures", "0.8", "--configs", "1", "--replicas", "0"]) == 0
     sp = Store.open(store).state(0.8)
     for which in ("thermal", "inherent"):
-        assert main(["export", str(store), "--which", which, "--out", str(tmp_path / f"{which}.data")]) == 0
+        assert (
+            main(["export", str(store), "--which", which, "--out", str(tmp_path / f"{which}.data")])
+            == 0
+        )
         lmp = new_lammps()
         try:
-            lmp.commands_list(["units lj", "atom_style atomic", "boundary p p p", f"read_data {tmp_path / f'{which}.data'}"])
-            lmp.commands_list(pair_commands(ka.KAParameters()) + ["thermo_modify norm yes", "run 0"])
+            lmp.commands_list(
+                [
+                    "units lj",
+                    "atom_style atomic",
+                    "boundary p p p",
+                    f"read_data {tmp_path / f'{which}.data'}",
+                ]
+            )
+            lmp.commands_list(
+                pair_commands(ka.KAParameters()) + ["thermo_modify norm yes", "run 0"]
+            )
             e = float(lmp.get_thermo("pe"))
         finally:
             lmp.close()

@@ -2,8 +2,6 @@
 
 import numpy as np
 import pytest
-
-from glassdyn.cli import main
 from glassdyn.data import keys
 from glassdyn.data.box import box_length, wrap
 from glassdyn.data.errors import InputError, StoreError
@@ -13,6 +11,8 @@ from glassdyn.data.importers import import_structures
 from glassdyn.data.lammps_io import write_lammps_dump
 from glassdyn.data.npz_datasets import BOTAN_TIMES_T044, import_botan, import_glassbench, scan
 from glassdyn.data.store import Store
+
+from glassdyn.cli import main
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
 
 N, R = 40, 3
@@ -39,7 +39,12 @@ def write_botan(root, T=0.44, ids=(1, 2, 10), tcs=(0, 3, 7), split="train", skip
         for tc in tcs:
             if (cid, tc) in skip:
                 continue
-            np.savez(d / f"isoconfig_N{N}T{T:.2f}_{cid}_tc{tc:02d}.npz", types=types, initial_positions=x0, positions=_botan_positions(cid, tc, x0))
+            np.savez(
+                d / f"isoconfig_N{N}T{T:.2f}_{cid}_tc{tc:02d}.npz",
+                types=types,
+                initial_positions=x0,
+                positions=_botan_positions(cid, tc, x0),
+            )
     return d
 
 
@@ -75,20 +80,26 @@ def test_botan_import(tmp_path):
     assert (sp.n_configs, sp.n_particles, sp.n_replicas) == (4, N, R)
     np.testing.assert_array_equal(sp.times, [BOTAN_TIMES_T044[k] for k in (0, 3, 7)])
     imp = sp.attrs["import"]
-    assert imp["ids"] == [1, 2, 10, 401] and imp["splits"] == ["train"] * 3 + ["test"]  # natural order
+    assert imp["ids"] == [1, 2, 10, 401] and imp["splits"] == ["train"] * 3 + [
+        "test"
+    ]  # natural order
     assert imp["time_indices"] == [0, 3, 7]
     L = box_length(N, 1.2)
     for c, cid in enumerate(imp["ids"]):
         x0, types = _config(cid)
         np.testing.assert_array_equal(sp.read(keys.TYPES, c), types)
         np.testing.assert_array_equal(sp.read(keys.BOX, c), [L, L, L])
-        np.testing.assert_allclose(sp.read(keys.THERMAL_POSITIONS, c), wrap(x0, np.full(3, L)), atol=1e-6)
+        np.testing.assert_allclose(
+            sp.read(keys.THERMAL_POSITIONS, c), wrap(x0, np.full(3, L)), atol=1e-6
+        )
         disp = sp.read(keys.ISO_DISPLACEMENTS, c)  # (R, K, N, 3)
         for k, tc in enumerate((0, 3, 7)):
             want = _botan_positions(cid, tc, x0) - x0[None]
             np.testing.assert_allclose(disp[:, k], want, rtol=1e-6, atol=1e-5)
         # propensity = replica mean |r(t) - r(0)|, computed independently
-        np.testing.assert_allclose(sp.read(keys.ISO_PROPENSITY, c), np.linalg.norm(disp, axis=-1).mean(0), rtol=1e-6)
+        np.testing.assert_allclose(
+            sp.read(keys.ISO_PROPENSITY, c), np.linalg.norm(disp, axis=-1).mean(0), rtol=1e-6
+        )
     assert np.abs(disp).max() > L  # unwrapped displacements survive
 
 
@@ -101,7 +112,9 @@ def test_botan_times_other_temperature(tmp_path):
     assert sp.attrs["times_are_indices"] is True
     times = [0.1 * 10**k for k in range(5)]
     import_botan(tmp_path / "b", tmp_path / "t.zarr", times=times)
-    np.testing.assert_allclose(Store.open(tmp_path / "t.zarr").state(0.5).times, [times[1], times[4]])
+    np.testing.assert_allclose(
+        Store.open(tmp_path / "t.zarr").state(0.5).times, [times[1], times[4]]
+    )
     with pytest.raises(InputError, match="needs at least 5 --times"):
         import_botan(tmp_path / "b", tmp_path / "u.zarr", times=[1.0, 2.0])
     with pytest.raises(InputError, match="no files at T=0.44"):
@@ -126,7 +139,9 @@ def test_botan_missing_time_then_resume(tmp_path):
     sp = Store.open(tmp_path / "s.zarr").state(0.44)
     assert list(sp.completed) == [0, 1, 2]
     x0, _ = _config(2)
-    np.testing.assert_allclose(sp.read(keys.ISO_DISPLACEMENTS, 1)[:, 1], _botan_positions(2, 3, x0) - x0, atol=1e-5)
+    np.testing.assert_allclose(
+        sp.read(keys.ISO_DISPLACEMENTS, 1)[:, 1], _botan_positions(2, 3, x0) - x0, atol=1e-5
+    )
 
 
 def _botan_file(root):
@@ -137,7 +152,10 @@ def _botan_file(root):
     "change, match",
     [
         (lambda a: a.pop("positions"), r"missing array\(s\) \['positions'\]"),
-        (lambda a: a.update(initial_positions=a["initial_positions"][:, :2]), "'initial_positions' has shape"),
+        (
+            lambda a: a.update(initial_positions=a["initial_positions"][:, :2]),
+            "'initial_positions' has shape",
+        ),
         (lambda a: a.update(positions=a["positions"][:, :-1]), "'positions' has shape"),
         (lambda a: a["positions"].__setitem__((0, 5, 1), np.nan), "NaN"),
         (lambda a: a.update(types=a["types"] + 3), "neither 0/1 nor 1/2"),
@@ -187,7 +205,9 @@ def test_botan_foreign_input(tmp_path):
 def test_store_conflicts(tmp_path):
     """Another schema, another source at the same temperature: refused; --overwrite replaces."""
     write_botan(tmp_path / "b", ids=(1, 2), tcs=(0,))
-    foreign = write_synthetic_store(tmp_path / "f.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1)
+    foreign = write_synthetic_store(
+        tmp_path / "f.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1
+    )
     foreign.root.attrs["schema"] = "glassdyn/0"
     with pytest.raises(StoreError, match="schema 'glassdyn/0'"):
         import_botan(tmp_path / "b", tmp_path / "f.zarr")
@@ -195,11 +215,20 @@ def test_store_conflicts(tmp_path):
     (tmp_path / "junk" / "x.txt").write_text("x")
     with pytest.raises(StoreError):
         import_botan(tmp_path / "b", tmp_path / "junk")
-    sim = write_synthetic_store(tmp_path / "sim.zarr", temperatures=[0.44], n_configs=2, n_particles=N, n_replicas=R, times=[1.0])
+    sim = write_synthetic_store(
+        tmp_path / "sim.zarr",
+        temperatures=[0.44],
+        n_configs=2,
+        n_particles=N,
+        n_replicas=R,
+        times=[1.0],
+    )
     before = sim.state(0.44).read(keys.THERMAL_POSITIONS)
     with pytest.raises(StoreError, match="from a simulation or another tool"):
         import_botan(tmp_path / "b", tmp_path / "sim.zarr")
-    np.testing.assert_array_equal(Store.open(tmp_path / "sim.zarr").state(0.44).read(keys.THERMAL_POSITIONS), before)
+    np.testing.assert_array_equal(
+        Store.open(tmp_path / "sim.zarr").state(0.44).read(keys.THERMAL_POSITIONS), before
+    )
     import_botan(tmp_path / "b", tmp_path / "sim.zarr", overwrite=True)
     sp = Store.open(tmp_path / "sim.zarr").state(0.44)
     assert sp.attrs["import"]["format"] == "botan" and list(sp.completed) == [0, 1]
@@ -219,16 +248,30 @@ def test_glassbench_import(tmp_path):
     (rep,) = import_glassbench(tmp_path / "gb", tmp_path / "s.zarr")
     assert rep.written == [0, 1, 2]
     sp = Store.open(tmp_path / "s.zarr").state(0.44)
-    assert sp.n_replicas == 0 and not sp.has(keys.ISO_DISPLACEMENTS) and sp.has(keys.INHERENT_CAGE_POSITIONS)
+    assert (
+        sp.n_replicas == 0
+        and not sp.has(keys.ISO_DISPLACEMENTS)
+        and sp.has(keys.INHERENT_CAGE_POSITIONS)
+    )
     assert not sp.has(keys.THERMAL_ENERGY)  # nothing that would stay NaN
     np.testing.assert_array_equal(sp.times, BOTAN_TIMES_T044)
     assert sp.attrs["import"]["ids"] == [7, 401, 402]
     box = np.full(3, box_length(N, 1.2))
     for c, cid in enumerate([7, 401, 402]):
-        z = np.load(tmp_path / "gb" / "T0.44" / ("train" if cid == 7 else "test") / f"N{N}T0.44_{cid}.npz")
+        z = np.load(
+            tmp_path / "gb" / "T0.44" / ("train" if cid == 7 else "test") / f"N{N}T0.44_{cid}.npz"
+        )
         np.testing.assert_array_equal(sp.read(keys.TYPES, c), z["types"] - 1)
-        np.testing.assert_allclose(sp.read(keys.INHERENT_POSITIONS, c), wrap(z["initial_positions_inherent"], box), atol=1e-5)
-        np.testing.assert_allclose(sp.read(keys.INHERENT_CAGE_POSITIONS, c), wrap(z["initial_positions_cage"], box), atol=1e-5)
+        np.testing.assert_allclose(
+            sp.read(keys.INHERENT_POSITIONS, c),
+            wrap(z["initial_positions_inherent"], box),
+            atol=1e-5,
+        )
+        np.testing.assert_allclose(
+            sp.read(keys.INHERENT_CAGE_POSITIONS, c),
+            wrap(z["initial_positions_cage"], box),
+            atol=1e-5,
+        )
         np.testing.assert_allclose(sp.read(keys.ISO_PROPENSITY, c), z["md_prop"], rtol=1e-6)
     assert sp.configuration(0, "inherent").n_particles == N
     assert any("bb_prop" in n for n in rep.notes)
@@ -238,7 +281,7 @@ def test_glassbench_import(tmp_path):
 
 def test_glassbench_variants_and_errors(tmp_path):
     write_glassbench(tmp_path / "a", T=0.5, K=4, cage=False)
-    (rep,) = import_glassbench(tmp_path / "a", tmp_path / "a.zarr")
+    import_glassbench(tmp_path / "a", tmp_path / "a.zarr")
     sp = Store.open(tmp_path / "a.zarr").state(0.5)
     assert not sp.has(keys.INHERENT_CAGE_POSITIONS) and sp.attrs["times_are_indices"]
     np.testing.assert_array_equal(sp.times, [0, 1, 2, 3])
@@ -277,7 +320,15 @@ def _frames(n=N, count=2, T=None):
     for s in range(count):
         conf = random_ka_configuration(n, seed=s)
         info = {"temperature": T} if T is not None else {}
-        out.append(Frame(conf.positions + conf.box * (s % 2), conf.types, conf.box, {"c_pe": np.ones(n)}, info))
+        out.append(
+            Frame(
+                conf.positions + conf.box * (s % 2),
+                conf.types,
+                conf.box,
+                {"c_pe": np.ones(n)},
+                info,
+            )
+        )
     return out
 
 
@@ -285,15 +336,21 @@ def test_import_structures(tmp_path):
     frames = _frames(count=3, T=0.6)
     write_extxyz(tmp_path / "a.xyz", frames[:2])
     write_extxyz(tmp_path / "b.xyz", frames[2:])
-    rep = import_structures([tmp_path / "a.xyz", tmp_path / "b.xyz"], tmp_path / "s.zarr", format="extxyz")
+    rep = import_structures(
+        [tmp_path / "a.xyz", tmp_path / "b.xyz"], tmp_path / "s.zarr", format="extxyz"
+    )
     assert rep.temperature == 0.6 and rep.written == [0, 1, 2]  # temperature from the files
     assert any("c_pe" in n for n in rep.notes)
     sp = Store.open(tmp_path / "s.zarr").state(0.6)
     for c, fr in enumerate(frames):
-        np.testing.assert_allclose(sp.read(keys.THERMAL_POSITIONS, c), wrap(fr.positions, fr.box), atol=1e-6)
+        np.testing.assert_allclose(
+            sp.read(keys.THERMAL_POSITIONS, c), wrap(fr.positions, fr.box), atol=1e-6
+        )
         np.testing.assert_array_equal(sp.read(keys.TYPES, c), fr.types)
     assert sp.attrs["import"]["ids"] == ["a.xyz:0", "a.xyz:1", "b.xyz:0"]
-    again = import_structures([tmp_path / "a.xyz", tmp_path / "b.xyz"], tmp_path / "s.zarr", format="extxyz")
+    again = import_structures(
+        [tmp_path / "a.xyz", tmp_path / "b.xyz"], tmp_path / "s.zarr", format="extxyz"
+    )
     assert again.skipped == [0, 1, 2]
     # a directory of dumps, ordered naturally
     d = tmp_path / "dumps"
@@ -301,7 +358,10 @@ def test_import_structures(tmp_path):
     write_lammps_dump(d / "c_10.dump", frames[0])
     write_lammps_dump(d / "c_2.dump", frames[1])
     rep = import_structures([d], tmp_path / "d.zarr", format="lammps-dump", temperature=0.6)
-    assert Store.open(tmp_path / "d.zarr").state(0.6).attrs["import"]["ids"] == ["c_2.dump:0", "c_10.dump:0"]
+    assert Store.open(tmp_path / "d.zarr").state(0.6).attrs["import"]["ids"] == [
+        "c_2.dump:0",
+        "c_10.dump:0",
+    ]
 
 
 def test_import_structures_errors(tmp_path):
@@ -309,10 +369,19 @@ def test_import_structures_errors(tmp_path):
     with pytest.raises(InputError, match="--temperature"):
         import_structures([tmp_path / "a.dump"], tmp_path / "s.zarr", format="lammps-dump")
     write_lammps_dump(tmp_path / "b.dump", _frames(n=2 * N, count=1))
-    with pytest.raises(InputError, match=f"b.dump:0 \\(file:frame\\) has {2 * N} particles, a.dump:0 has {N}"):
-        import_structures([tmp_path / "a.dump", tmp_path / "b.dump"], tmp_path / "s.zarr", format="lammps-dump", temperature=1.0)
+    with pytest.raises(
+        InputError, match=f"b.dump:0 \\(file:frame\\) has {2 * N} particles, a.dump:0 has {N}"
+    ):
+        import_structures(
+            [tmp_path / "a.dump", tmp_path / "b.dump"],
+            tmp_path / "s.zarr",
+            format="lammps-dump",
+            temperature=1.0,
+        )
     with pytest.raises(InputError, match="no file or directory"):
-        import_structures([tmp_path / "zz.dump"], tmp_path / "s.zarr", format="lammps-dump", temperature=1.0)
+        import_structures(
+            [tmp_path / "zz.dump"], tmp_path / "s.zarr", format="lammps-dump", temperature=1.0
+        )
     with pytest.raises(InputError, match="unknown format"):
         import_structures([tmp_path / "a.dump"], tmp_path / "s.zarr", format="pdb", temperature=1.0)
     assert not (tmp_path / "s.zarr").exists()  # nothing written on bad input
@@ -327,18 +396,72 @@ def test_import_command(tmp_path, capsys):
     io = capsys.readouterr()
     assert "config 1: id 2 lacks tc01" in io.out and "rerun the same command" in io.err
     write_glassbench(tmp_path / "g", T=0.5, K=3)
-    assert main(["import", "glassbench", str(tmp_path / "g"), "--out", str(tmp_path / "s.zarr"), "--times", "1,10,100"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "glassbench",
+                str(tmp_path / "g"),
+                "--out",
+                str(tmp_path / "s.zarr"),
+                "--times",
+                "1,10,100",
+            ]
+        )
+        == 0
+    )
     assert Store.open(tmp_path / "s.zarr").temperatures == [0.44, 0.5]
     write_extxyz(tmp_path / "c.xyz", _frames())
-    assert main(["import", "extxyz", str(tmp_path / "c.xyz"), "--out", str(tmp_path / "x.zarr"), "--temperature", "0.7"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "extxyz",
+                str(tmp_path / "c.xyz"),
+                "--out",
+                str(tmp_path / "x.zarr"),
+                "--temperature",
+                "0.7",
+            ]
+        )
+        == 0
+    )
     assert main(["info", str(tmp_path / "x.zarr"), "--json"]) == 0
     assert '"completed": 2' in capsys.readouterr().out
     bad = [
-        (["botan", str(tmp_path / "nothing"), "--out", str(tmp_path / "n.zarr")], "no directory or file"),
+        (
+            ["botan", str(tmp_path / "nothing"), "--out", str(tmp_path / "n.zarr")],
+            "no directory or file",
+        ),
         (["extxyz", str(tmp_path / "c.xyz"), "--out", str(tmp_path / "n.zarr")], "--temperature"),
-        (["extxyz", str(tmp_path / "c.xyz"), "--out", str(tmp_path / "n.zarr"), "--temperature", "1", "--times", "1"], "botan/glassbench imports only"),
-        (["botan", str(tmp_path / "b"), str(tmp_path / "g"), "--out", str(tmp_path / "n.zarr")], "one data set directory"),
-        (["extxyz", str(tmp_path / "c.xyz"), "--out", str(tmp_path / "s.zarr"), "--temperature", "0.44"], "--overwrite"),
+        (
+            [
+                "extxyz",
+                str(tmp_path / "c.xyz"),
+                "--out",
+                str(tmp_path / "n.zarr"),
+                "--temperature",
+                "1",
+                "--times",
+                "1",
+            ],
+            "botan/glassbench imports only",
+        ),
+        (
+            ["botan", str(tmp_path / "b"), str(tmp_path / "g"), "--out", str(tmp_path / "n.zarr")],
+            "one data set directory",
+        ),
+        (
+            [
+                "extxyz",
+                str(tmp_path / "c.xyz"),
+                "--out",
+                str(tmp_path / "s.zarr"),
+                "--temperature",
+                "0.44",
+            ],
+            "--overwrite",
+        ),
     ]
     for args, match in bad:
         assert main(["import", *args]) == 2

@@ -16,13 +16,15 @@ def _dgl_loads() -> bool:
         return False
     try:
         import dgl  # noqa: F401
-    except Exception:
+    except Exception:  # noqa: BLE001 -- a DGL that does not load is absent
         return False
     return True
 
 
 HAS_DGL = _dgl_loads()
-needs_dgl = pytest.mark.skipif(not HAS_DGL, reason="DGL not installed (optional extra glassdyn[dgl], torch <= 2.2.1)")
+needs_dgl = pytest.mark.skipif(
+    not HAS_DGL, reason="DGL not installed (optional extra glassdyn[dgl], torch <= 2.2.1)"
+)
 
 
 def toy_graph(n=30, seed=0) -> Data:
@@ -89,7 +91,13 @@ def test_to_dgl_copies_structure_and_every_feature():
 
 @needs_dgl
 def test_same_node_and_edge_count_goes_by_name():
-    data = Data(edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]]), y=torch.arange(3.0), y_edge=torch.arange(3.0) + 10, edge_weight=torch.ones(3), num_nodes=3)
+    data = Data(
+        edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]]),
+        y=torch.arange(3.0),
+        y_edge=torch.arange(3.0) + 10,
+        edge_weight=torch.ones(3),
+        num_nodes=3,
+    )
     g = to_dgl(data)
     assert set(g.ndata) == {"y"} and set(g.edata) == {"y_edge", "edge_weight"}
 
@@ -111,7 +119,9 @@ def test_real_training_graph(tmp_path):
     dataset = pytest.importorskip("glassdyn.nn.dataset")
     from glassdyn.testing import write_synthetic_store
 
-    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=[0.8], n_configs=1, n_particles=256, n_replicas=2)
+    store = write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=[0.8], n_configs=1, n_particles=256, n_replicas=2
+    )
     data = dataset.build_graph(store.state(0.8), 0, dataset.GraphSpec())
     g = to_dgl(data)
     for k, v in data.items():
