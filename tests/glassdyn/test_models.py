@@ -1,0 +1,130 @@
+"""BOTAN family: fast path = naive path, invariances, shapes."""
+
+import numpy as np
+import pytest
+import torch
+
+from glassdyn.nn.dataset import GraphSpec, apply_symmetry, cube_symmetries, graph_from_arrays
+from glassdyn.nn.layers import EdgeMLP, scatter_mean, scatter_sum
+from glassdyn.nn.models import ModelConfig, build_model
+from glassdyn.testing import (
+    assert_cube_symmetry_invariant,
+    assert_periodic_image_invariant,
+    assert_permutation_equivariant,
+    assert_translation_invariant,
+    graph_predictor,
+    random_ka_configuration,
+)
+
+
+@pytest.fixture(scope="module")
+def conf():
+    return random_ka_configuration(128, seed=1)
+
+
+def _model(kind, edge_dim=3, K=2, seed=0):
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(kind=kind, edge_dim=edge_dim, n_outputs=K, hidden=16, steps=3)).eval()
+
+
+def test_edge_mlp_split_equals_linear_on_concatenation():
+    torch.manual_seed(0)
+    N, E, H = 7, 20, 8
+    mlp = EdgeMLP(n_node=H, n_edge=H, n_const=H, hidden=H)
+    a, b = torch.randn(N, H), torch.randn(N, H)
+    e, c = torch.randn(E, H), torch.randn(E, H)
+    ei = torch.randint(0, N, (2, E))
+    fast = mlp(a, b, e, mlp.constant(c), ei)
+    naive = mlp.forward_naive(a, b, e, c, ei)
+    # explicit reference: one Linear over [a_src, b_dst, e, c]
+    W = torch.cat([mlp.lin_src.weight, mlp.lin_dst.weight, mlp.lin_edge.weight, mlp.lin_const.weight], 1)
+    x = torch.cat([a[ei[0]], b[ei[1]], e, c], 1)
+    ref = torch.relu(mlp.fc2(torch.relu(x @ W.T + mlp.lin_const.bias)))
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(naive, ref, atol=1e-5, rtol=1e-5)
+    assert "EdgeMLP" in repr(mlp)
+
+
+def test_scatter_helpers():
+    src = torch.tensor([[1.0], [2.0], [4.0]])
+    idx = torch.tensor([0, 0, 2])
+    assert scatter_sum(src, idx, 3).ravel().tolist() == [3.0, 0.0, 4.0]
+    assert scatter_mean(src, idx, 3).ravel().tolist() == [1.5, 0.0, 4.0]
+
+
+@pytest.mark.parametrize("kind", ["botan", "tbotan", "bapst"])
+def test_fast_forward_and_gradients_equal_naive(kind, conf):
+    data = graph_from_arrays(GraphSpec(), conf.types, conf.box, conf.positions)
+    model = _model(kind).train()
+    outs, grads = [], []
+    for naive in (False, True):
+        model.zero_grad()
+        out = model(data, naive=naive)
+        loss = out["node"].square().mean() + (out["edge"].square().mean() if out["edge"] is not None else 0)
+        if out["temperature"] is not None:
+            loss = loss + out["temperature"].square().mean()
+        loss.backward()
+        outs.append(out)
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    torch.testing.assert_close(outs[0]["node"], outs[1]["node"], atol=1e-5, rtol=1e-4)
+    if kind != "bapst":
+        torch.testing.assert_close(outs[0]["edge"], outs[1]["edge"], atol=1e-5, rtol=1e-4)
+    for g0, g1 in zip(*grads):
+        torch.testing.assert_close(g0, g1, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["botan", "tbotan", "bapst"])
+def test_output_shapes(kind, conf):
+    data = graph_from_arrays(GraphSpec(), conf.types, conf.box, conf.positions)
+    out = _model(kind, K=3)(data)
+    assert out["node"].shape == (128, 3)
+    if kind == "bapst":
+        assert out["edge"] is None
+    else:
+        assert out["edge"].shape == (data.edge_index.shape[1], 3)
+    if kind == "tbotan":
+        assert out["temperature"].shape == (1,) and out["latent"].shape == (1, 16)
+    else:
+        assert out["temperature"] is None
+    assert kind in repr(_model(kind)).lower() or "Bapst" in repr(_model(kind))
+
+
+@pytest.mark.parametrize("kind", ["botan", "tbotan", "bapst"])
+def test_translation_permutation_periodic_image_invariance(kind, conf):
+    predict = graph_predictor(_model(kind), GraphSpec())
+    assert_translation_invariant(predict, conf)
+    assert_permutation_equivariant(predict, conf)
+    assert_periodic_image_invariant(predict, conf)
+
+
+def test_invariant_features_give_rotation_invariance(conf):
+    spec = GraphSpec(edge_features="invariant")
+    predict = graph_predictor(_model("botan", edge_dim=spec.edge_dim), spec)
+    assert_cube_symmetry_invariant(predict, conf)
+    # any rotation: rotate the pair vectors, recompute the invariant features
+    data = graph_from_arrays(GraphSpec(), conf.types, conf.box, conf.positions)
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))
+    rotated = data.clone()
+    rotated.edge_attr = data.edge_attr @ torch.tensor(q.T, dtype=torch.float32)
+    model = _model("botan", edge_dim=1)
+    for d in (data, rotated):
+        d.edge_attr = d.edge_attr.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(model(data)["node"], model(rotated)["node"], atol=1e-5, rtol=1e-5)
+
+
+def test_vector_model_is_not_rotation_invariant(conf):
+    """Sanity check that the invariance helper can fail: vector inputs see orientation."""
+    predict = graph_predictor(_model("botan"), GraphSpec())
+    with pytest.raises(AssertionError, match="cube symmetry"):
+        assert_cube_symmetry_invariant(predict, conf)
+
+
+def test_cube_symmetries_are_the_48_distinct_orthogonal_maps():
+    S = cube_symmetries()
+    assert S.shape == (48, 3, 3)
+    assert len({tuple(m.ravel().tolist()) for m in S}) == 48
+    torch.testing.assert_close(S @ S.transpose(1, 2), torch.eye(3).expand(48, 3, 3))
+    e = torch.randn(5, 6)
+    out = apply_symmetry(e, S[7])
+    torch.testing.assert_close(out[:, :3], e[:, :3] @ S[7].T)
+    torch.testing.assert_close(out[:, 3:], e[:, 3:] @ S[7].T)

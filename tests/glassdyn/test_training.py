@@ -1,0 +1,162 @@
+"""Training, checkpoints, resume, evaluation and the train / evaluate / predict commands."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from glassdyn.cli import main
+from glassdyn.data.errors import GlassdynError, InputError, StoreError
+from glassdyn.data.predictions import read_predictions
+from glassdyn.evaluation import TrainedRun, evaluate_run, predict_run
+from glassdyn.metrics import pearson
+from glassdyn.nn.checkpoint import load_checkpoint, load_model
+from glassdyn.testing import write_synthetic_store
+from glassdyn.training import TrainConfig, split_configs, train
+
+SMALL = dict(hidden=16, steps=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tr") / "s.zarr"
+    write_synthetic_store(path, temperatures=(0.64, 0.8), n_configs=4, n_particles=128)
+    return str(path)
+
+
+def test_split_is_deterministic_and_disjoint():
+    a = split_configs(np.arange(20), seed=3, temperature=0.44, val_fraction=0.1, test_fraction=0.2)
+    b = split_configs(np.arange(20), seed=3, temperature=0.44, val_fraction=0.1, test_fraction=0.2)
+    assert a == b
+    assert (len(a["train"]), len(a["val"]), len(a["test"])) == (14, 2, 4)
+    assert not set(a["train"]) & set(a["val"]) and not set(a["val"]) & set(a["test"])
+    assert split_configs(np.arange(20), seed=4, temperature=0.44, val_fraction=0.1, test_fraction=0.2) != a
+    one = split_configs(np.arange(1), 0, 0.8, 0.1, 0.2)
+    assert one == {"train": [0], "val": [], "test": []}
+
+
+def test_botan_overfits_one_configuration(store_path):
+    """The learning test: BOTAN memorises the propensity of one configuration (Pearson > 0.99)."""
+    from glassdyn.data.store import Store
+    from glassdyn.nn.dataset import GraphSpec, build_graph
+    from glassdyn.nn.models import ModelConfig, build_model
+    from glassdyn.training import _normalization, batch_loss
+
+    g = build_graph(Store.open(store_path).state(0.8), 0, GraphSpec(times=(2,)))
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="botan", hidden=32, steps=3))
+    _normalization([g], model)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=300)
+    cfg = TrainConfig(data=store_path, out="unused", p=1.0)
+    for _ in range(300):
+        opt.zero_grad()
+        loss, _, _ = batch_loss(model, g, cfg)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+    pred = model.predict(g)["node"][:, 0].numpy()
+    m = g.node_mask.numpy()
+    assert pearson(pred[m], g.y[m, 0].numpy()) > 0.99
+
+
+def test_tbotan_on_two_temperatures_and_latent_heatmap(store_path, tmp_path):
+    run = train(TrainConfig(data=store_path, out=str(tmp_path / "tb"), model="tbotan", epochs=2, **SMALL))
+    res = evaluate_run(run, store_path)
+    assert sorted(res["node_pearson"]) == ["0.64", "0.8"]
+    assert len(res["node_pearson"]["0.8"]) == 3  # multi-time head: all K times
+    assert res["temperature_mae"] is not None and np.isfinite(res["temperature_mae"])
+    assert (tmp_path / "tb" / "latent_distances.png").stat().st_size > 1000
+    D = np.array(res["latent_distances"]["matrix"])
+    assert D.shape == (2, 2) and np.allclose(np.diag(D), 0)
+
+
+def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path, tmp_path):
+    run = train(TrainConfig(data=store_path, out=str(tmp_path / "ho"), model="bapst", train_temperatures=(0.8,), epochs=1, **SMALL))
+    res = evaluate_run(run, store_path)
+    assert res["held_out"] == [0.64]
+    assert res["n_configs"]["0.64"] == 4 and res["n_configs"]["0.8"] == 1
+    assert res["edge_pearson"] is None and res["temperature_mae"] is None
+    assert len(res["mean_pred"]["0.64"]) == 3 and len(res["std_true"]["0.64"]) == 3
+
+
+def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
+    run = train(TrainConfig(data=store_path, out=str(tmp_path / "ck"), model="botan", epochs=1, **SMALL))
+    model, ckpt = load_model(run / "best.pt")
+    assert ckpt["versions"]["glassdyn"] and ckpt["versions"]["torch"] == torch.__version__
+    assert ckpt["model_config"]["kind"] == "botan" and ckpt["train_config"]["model"] == "botan"
+    r = TrainedRun(run)
+    from glassdyn.data.store import Store
+
+    sp = Store.open(store_path).state(0.8)
+    pred, data = r.predict(sp, 0)
+    torch.testing.assert_close(torch.as_tensor(pred["node"]), model.predict(data)["node"])
+    with pytest.raises(InputError, match="holds a 'botan' model, not a 'bapst'"):
+        load_checkpoint(run / "best.pt", kind="bapst")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    # same run directory, another model: refused, not silently mixed
+    with pytest.raises(InputError, match="different settings.*model"):
+        train(TrainConfig(data=store_path, out=str(run), model="bapst", epochs=1, **SMALL))
+
+
+def test_resume_continues_where_it_stopped(store_path, tmp_path):
+    base = dict(data=store_path, model="botan", **SMALL)
+    full = train(TrainConfig(out=str(tmp_path / "full"), epochs=3, **base))
+    part = tmp_path / "part"
+    train(TrainConfig(out=str(part), epochs=1, **base))  # "interrupted" after one epoch
+    train(TrainConfig(out=str(part), epochs=3, **base))  # the same command again
+    a, b = load_checkpoint(full / "last.pt"), load_checkpoint(part / "last.pt")
+    assert [h["epoch"] for h in b["history"]] == [0, 1, 2]
+    for k in a["model_state"]:
+        torch.testing.assert_close(a["model_state"][k], b["model_state"][k])
+
+
+def test_bad_inputs_give_clear_messages(store_path, tmp_path):
+    with pytest.raises(StoreError, match="no state point T=0.5 .*it has: 0.64, 0.8"):
+        train(TrainConfig(data=store_path, out=str(tmp_path / "x"), train_temperatures=(0.5,), **SMALL))
+    with pytest.raises(StoreError, match="no store at"):
+        train(TrainConfig(data=str(tmp_path / "missing.zarr"), out=str(tmp_path / "y"), **SMALL))
+    with pytest.raises(InputError, match="--model must be one of"):
+        TrainConfig(data=store_path, out="z", model="gat")
+    with pytest.raises(GlassdynError, match="not a glassdyn run directory"):
+        TrainedRun(tmp_path)
+
+
+def test_ridge_and_commands(store_path, tmp_path, capsys):
+    run = str(tmp_path / "ridge")
+    assert main(["train", "--data", store_path, "--model", "ridge", "--out", run, "--quiet"]) == 0
+    assert (tmp_path / "ridge" / "ridge.npz").exists()
+    capsys.readouterr()
+    assert main(["evaluate", run, "--data", store_path, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res) >= {"node_pearson", "edge_pearson", "temperature_mae"}
+    assert len(res["node_pearson"]["0.8"]) == 3 and res["edge_pearson"] is None
+    assert main(["predict", run, "--data", store_path, "--out", str(tmp_path / "p.zarr")]) == 0
+    preds = read_predictions(tmp_path / "p.zarr")
+    assert sorted(preds) == [0.64, 0.8] and preds[0.8].mobility.shape == (1, 3, 128)
+    # a temperature the store lacks, from the command line: exit 2 and a message
+    assert main(["train", "--data", store_path, "--model", "botan", "--out", str(tmp_path / "b"),
+                 "--train-temperatures", "0.3", "--quiet"]) == 2
+    assert "no state point T=0.3" in capsys.readouterr().err
+
+
+def test_gnn_commands_and_predictions_file(store_path, tmp_path, capsys):
+    run = str(tmp_path / "b")
+    assert main(["train", "--data", store_path, "--model", "botan", "--out", run, "--epochs", "1",
+                 "--hidden", "16", "--steps", "2", "--times", "1,2", "--quiet", "--heterogeneity-weight", "0.1"]) == 0
+    assert main(["evaluate", run, "--data", store_path]) == 0
+    assert "node Pearson" in capsys.readouterr().out
+    out = predict_run(run, store_path, tmp_path / "p.zarr", part="all")
+    preds = read_predictions(out)
+    assert preds[0.64].mobility.shape == (4, 2, 128)
+    np.testing.assert_allclose(preds[0.64].times, [5.0, 50.0])
+    r = TrainedRun(run)
+    from glassdyn.data.store import Store
+
+    pred, data = r.predict(Store.open(store_path).state(0.64), 2)
+    np.testing.assert_allclose(preds[0.64].mobility[2], pred["node"].T, rtol=1e-5)
+    assert np.isfinite(pearson(pred["node"][:, 0], data.y[:, 0].numpy()))
