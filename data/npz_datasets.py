@@ -21,6 +21,8 @@ holding ``types`` (N,) (0/1 or 1/2), ``initial_positions`` (N, 3), ``initial_pos
 BOTAN's K = 10 times.  There are no replica displacements: the store gets ``isoconfig/propensity``
 and no ``isoconfig/displacements`` (``n_replicas`` = 0).  ``bb_prop`` (bond-breaking propensity)
 is not imported.
+
+:func:`export_botan` writes a store's isoconfigurational data back in BOTAN's layout.
 """
 
 from __future__ import annotations
@@ -391,4 +393,65 @@ def _select(sources: dict[float, _Source], temperature: float | None, root) -> d
     )
 
 
-__all__ = ["BOTAN_TIMES_T044", "import_botan", "import_glassbench", "scan"]
+def export_botan(
+    state,
+    out: str | os.PathLike,
+    *,
+    configs: Sequence[int] | None = None,
+    density: float = BOTAN_DENSITY,
+) -> list[Path]:
+    """Write configurations of a state point in BOTAN's npz layout, for the reference code
+    (h3-Open-BDEC/pyg_botan) and other tools that read it.
+
+    Files: ``out/T0.44/isoconfig_N{N}T0.44_{id}_tc{KK}.npz`` with ``types`` (N,) int8,
+    ``initial_positions`` (N, 3) and ``positions`` (R, N, 3) = initial + displacements
+    (unwrapped), float64.  Ids and time indices are the BOTAN ones when the store was imported
+    from BOTAN, else id = config + 1 and KK = time index.  BOTAN files carry no box: readers
+    assume a cube of side (N / density)^(1/3), so other boxes are refused; nor times: import
+    such files back with ``times=state.times`` (``--times``) unless they are BOTAN's at T=0.44.
+    """
+    out = Path(out)
+    sel = [int(c) for c in (state.completed if configs is None else configs)]
+    times = state.times
+    if times is None or not state.has(keys.ISO_DISPLACEMENTS):
+        raise InputError(
+            f"store {state.store_path} group {state.name} has no {keys.ISO_DISPLACEMENTS}: BOTAN files "
+            "hold replica positions; simulate with --replicas > 0 (GlassBench-style stores have none)"
+        )
+    src = state.attrs.get("import") or {}
+    from_botan = src.get("format") == "botan"
+    ids = src["ids"] if from_botan else [c + 1 for c in range(state.n_configs)]
+    tcs = (
+        src.get("time_indices", list(range(len(times)))) if from_botan else list(range(len(times)))
+    )
+    if max(tcs) > 99:
+        raise InputError(
+            f"BOTAN file names hold two-digit time indices; the store has {len(times)} times"
+        )
+    L = box_length(state.n_particles, density)
+    d = out / f"T{state.temperature:.2f}"
+    d.mkdir(parents=True, exist_ok=True)
+    written = []
+    for c in sel:
+        box = state.read(keys.BOX, c)
+        if not np.allclose(box, L, rtol=1e-6, atol=0):
+            raise InputError(
+                f"{state.store_path}/{state.name} configuration {c}: box {box.tolist()} is not the cube of side "
+                f"(N/{density:g})^(1/3) = {L:.6g} that BOTAN readers assume; pass the store's density"
+            )
+        x0 = state.read(keys.THERMAL_POSITIONS, c).astype(np.float64)
+        types = state.read(keys.TYPES, c).astype(np.int8)
+        disp = state.read(keys.ISO_DISPLACEMENTS, c)  # (R, K, N, 3)
+        for k, tc in enumerate(tcs):
+            path = (
+                d
+                / f"isoconfig_N{state.n_particles}T{state.temperature:.2f}_{ids[c]}_tc{tc:02d}.npz"
+            )
+            np.savez(
+                path,
+                types=types,
+                initial_positions=x0,
+                positions=x0[None] + disp[:, k].astype(np.float64),
+            )
+            written.append(path)
+    return written

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "export configurations as LAMMPS data / dump or extended XYZ files, with propensity and predicted mobility"
+HELP = "export configurations as LAMMPS data / dump or extended XYZ files (with propensity and predicted mobility), or BOTAN npz"
 
-FORMATS = ("lammps-data", "lammps-dump", "extxyz")
+FORMATS = ("lammps-data", "lammps-dump", "extxyz", "botan")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,9 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
         choices=FORMATS,
-        help="output format (default: from the --out suffix .data, .dump, .xyz)",
+        help="output format (default: from the --out suffix .data, .dump, .xyz); botan: a directory "
+        "of BOTAN .npz files (isoconfigurational data, for h3-Open-BDEC/pyg_botan)",
     )
-    p.add_argument("--out", required=True, help="file to write")
+    p.add_argument("--out", required=True, help="file to write (a directory for --format botan)")
     p.add_argument(
         "--which",
         choices=("thermal", "inherent"),
@@ -72,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
             )
         args.temperature = temps[0]
     sp = store.state(args.temperature)
-    fmt = args.format or guess_format(args.out)
     if args.config == ["all"]:
         configs = [int(c) for c in sp.completed]
     else:
@@ -80,6 +80,17 @@ def run(args: argparse.Namespace) -> int:
             configs = [int(c) for c in args.config]
         except ValueError:
             raise InputError(f"--config takes integers or 'all', got {args.config}") from None
+    if args.format == "botan":
+        from glassdyn.data.npz_datasets import export_botan
+
+        if args.field or args.predictions or args.which != "thermal":
+            raise InputError(
+                "--format botan writes types, initial and replica positions only (no --field, --predictions, --which)"
+            )
+        files = export_botan(sp, args.out, configs=None if args.config == ["all"] else configs)
+        print(f"wrote {len(files)} BOTAN files under {args.out}/T{sp.temperature:.2f}")
+        return 0
+    fmt = args.format or guess_format(args.out)
     if not configs:
         raise InputError(
             f"{args.store} T={args.temperature:g} has no completed configurations to export"

@@ -9,7 +9,13 @@ from glassdyn.data.extxyz import write_extxyz
 from glassdyn.data.frame import Frame
 from glassdyn.data.importers import import_structures
 from glassdyn.data.lammps_io import write_lammps_dump
-from glassdyn.data.npz_datasets import BOTAN_TIMES_T044, import_botan, import_glassbench, scan
+from glassdyn.data.npz_datasets import (
+    BOTAN_TIMES_T044,
+    export_botan,
+    import_botan,
+    import_glassbench,
+    scan,
+)
 from glassdyn.data.store import Store
 
 from glassdyn.cli import main
@@ -466,3 +472,65 @@ def test_import_command(tmp_path, capsys):
     for args, match in bad:
         assert main(["import", *args]) == 2
         assert match in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- BOTAN export
+
+
+def test_export_botan_round_trip(tmp_path, capsys):
+    """store -> BOTAN files -> store gives the same arrays; a BOTAN import keeps its ids / tcs."""
+    src = write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=[0.8], n_configs=3, n_particles=N, n_replicas=R
+    )
+    sp = src.state(0.8)
+    files = export_botan(sp, tmp_path / "out")
+    assert len(files) == 3 * len(sp.times)
+    assert files[0].name == f"isoconfig_N{N}T0.80_1_tc00.npz"
+    with np.load(files[0]) as z:
+        assert z["positions"].shape == (R, N, 3) and z["types"].dtype == np.int8
+    import_botan(tmp_path / "out", tmp_path / "back.zarr", times=list(sp.times))
+    back = Store.open(tmp_path / "back.zarr").state(0.8)
+    np.testing.assert_array_equal(back.times, sp.times)
+    for path in (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS):
+        np.testing.assert_array_equal(back.read(path), sp.read(path))
+    np.testing.assert_allclose(
+        back.read(keys.ISO_DISPLACEMENTS), sp.read(keys.ISO_DISPLACEMENTS), atol=2e-6
+    )
+    np.testing.assert_allclose(
+        back.read(keys.ISO_PROPENSITY), sp.read(keys.ISO_PROPENSITY), atol=2e-6
+    )
+    # BOTAN ids and time indices survive import -> export
+    write_botan(tmp_path / "b", ids=(5, 12), tcs=(2, 7))
+    import_botan(tmp_path / "b", tmp_path / "b.zarr")
+    names = sorted(
+        p.name for p in export_botan(Store.open(tmp_path / "b.zarr").state(0.44), tmp_path / "b2")
+    )
+    assert names == sorted(p.name for p in (tmp_path / "b").rglob("*.npz"))
+    # command line
+    assert (
+        main(
+            [
+                "export",
+                str(src.path),
+                "--format",
+                "botan",
+                "--config",
+                "all",
+                "--out",
+                str(tmp_path / "cli"),
+            ]
+        )
+        == 0
+    )
+    assert "wrote 9 BOTAN files" in capsys.readouterr().out
+    gb = tmp_path / "gb.zarr"
+    write_glassbench(tmp_path / "gb")
+    import_glassbench(tmp_path / "gb", gb)
+    assert main(["export", str(gb), "--format", "botan", "--out", str(tmp_path / "x")]) == 2
+    assert "no isoconfig/displacements" in capsys.readouterr().err
+    s2 = write_synthetic_store(
+        tmp_path / "d.zarr", temperatures=[0.8], n_configs=1, n_particles=N, n_replicas=1
+    )
+    s2.state(0.8).write(0, **{keys.BOX: np.full(3, 5.0)})
+    with pytest.raises(InputError, match="is not the cube"):
+        export_botan(s2.state(0.8), tmp_path / "y")
