@@ -1,0 +1,128 @@
+"""Metrics, losses, KA descriptors and the ridge baseline against plain references."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from glassdyn.metrics import MobilityMetrics, pearson
+from glassdyn.nn.descriptors import descriptor_names, ka_pair_energy, ka_particle_energy, local_descriptors
+from glassdyn.nn.losses import botan_loss, field_statistics, heterogeneity_loss, temperature_loss
+from glassdyn.nn.ridge import RidgeModel, fit_ridge
+from glassdyn.testing import random_ka_configuration
+
+
+def test_pearson_matches_numpy_and_handles_constants():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    assert pearson(a, b) == pytest.approx(np.corrcoef(a, b)[0, 1])
+    assert np.isnan(pearson(np.ones(5), a[:5]))
+
+
+def test_mobility_metrics_per_config_mean_and_pooled():
+    rng = np.random.default_rng(1)
+    m = MobilityMetrics(0.44)
+    preds, trues, masks = [], [], []
+    for _ in range(3):
+        t = rng.random((20, 2))
+        p = t + 0.3 * rng.random((20, 2)) + rng.random()  # offset per configuration
+        mask = rng.random(20) < 0.7
+        preds.append(p), trues.append(t), masks.append(mask)
+        m.compute(p, t, mask, p[:10], t[:10], np.ones(10, bool), pred_temperature=0.5)
+    r = m.result()
+    for k in range(2):
+        per = np.mean([np.corrcoef(p[mk, k], t[mk, k])[0, 1] for p, t, mk in zip(preds, trues, masks)])
+        assert r["node_pearson"][k] == pytest.approx(per)
+        P = np.concatenate([p[mk, k] for p, mk in zip(preds, masks)])
+        T = np.concatenate([t[mk, k] for t, mk in zip(trues, masks)])
+        assert r["node_pearson_pooled"][k] == pytest.approx(np.corrcoef(P, T)[0, 1])
+        assert r["std_pred"][k] == pytest.approx(P.std()) and r["mean_true"][k] == pytest.approx(T.mean())
+    assert r["temperature_mae"] == pytest.approx(0.06) and r["n_configs"] == 3
+    with pytest.raises(ValueError):
+        MobilityMetrics(0.5).result()
+
+
+def test_losses():
+    y = torch.randn(10, 2)
+    assert float(botan_loss(y, y, None, None)) == 0.0
+    ye = torch.randn(30, 2)
+    got = botan_loss(y + 1, y, ye, ye + 2, p=0.4)
+    assert float(got) == pytest.approx(0.4 * 1 + 0.6 * 4)
+    assert float(temperature_loss(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 0.0]))) == pytest.approx(2.0)
+
+
+def test_heterogeneity_loss_penalises_collapse_and_matches_plain_formula():
+    rng = np.random.default_rng(0)
+    conf = random_ka_configuration(128)
+    from glassdyn.data.graph import radius_graph
+
+    ei, _ = radius_graph(conf.positions, conf.box)
+    y = torch.tensor(rng.normal(size=(128, 2)), dtype=torch.float32)
+    ei_t = torch.from_numpy(ei)
+    assert float(heterogeneity_loss(y, y, ei_t)) == pytest.approx(0.0, abs=1e-6)
+    flat = 0.1 * y
+    flat.requires_grad_(True)
+    loss = heterogeneity_loss(flat, y, ei_t)
+    loss.backward()
+    assert float(loss.detach()) > 0.5 and flat.grad.abs().sum() > 0
+    # plain numpy reference of spread and neighbour correlation
+    v = y[:, 0].numpy().astype(np.float64)
+    dv = v - v.mean()
+    sd, corr = field_statistics(y, ei_t, torch.zeros(128, dtype=torch.long), 1)
+    assert float(sd[0, 0]) == pytest.approx(dv.std(), rel=1e-4)
+    assert float(corr[0, 0]) == pytest.approx(np.mean(dv[ei[0]] * dv[ei[1]]) / dv.var(), rel=1e-3)
+
+
+def _brute_energy(pos, types, box):
+    N = len(pos)
+    e = np.zeros(N)
+    for i, j in itertools.product(range(N), repeat=2):
+        for s in itertools.product((-1, 0, 1), repeat=3):
+            if i == j and s == (0, 0, 0):
+                continue
+            r = np.linalg.norm(pos[j] - pos[i] + np.array(s) * box)
+            e[i] += 0.5 * ka_pair_energy(np.array([r]), np.array([types[i]]), np.array([types[j]]))[0]
+    return e
+
+
+def test_ka_particle_energy_equals_brute_force_in_a_small_box():
+    conf = random_ka_configuration(30, density=1.2, seed=2)  # L = 2.9 < 2 * 2.5: several images
+    pos = conf.positions.astype(np.float64)
+    np.testing.assert_allclose(ka_particle_energy(pos, conf.types, conf.box), _brute_energy(pos, conf.types, conf.box), atol=1e-9)
+    # potential: minimum -eps at 2^(1/6) sigma (up to the shift), zero at the cutoff
+    r = np.array([2 ** (1 / 6), 2.5, 2.6])
+    v = ka_pair_energy(r, np.zeros(3, int), np.zeros(3, int))
+    assert v[0] == pytest.approx(-1 + 0.016316891, abs=1e-6) and v[1] == pytest.approx(0, abs=1e-12) and v[2] == 0
+
+
+def test_descriptors_count_neighbours_like_brute_force():
+    conf = random_ka_configuration(128, seed=4)
+    X = local_descriptors(conf.positions, conf.types, conf.box, conf.positions)
+    names = descriptor_names(True)
+    assert X.shape == (128, len(names))
+    pos = conf.positions.astype(np.float64)
+    d = pos[None] - pos[:, None]
+    d -= conf.box * np.round(d / conf.box)
+    r = np.linalg.norm(d, axis=-1)
+    np.fill_diagonal(r, np.inf)
+    col = names.index("n_A(<1.6)")
+    np.testing.assert_array_equal(X[:, col], ((r < 1.6) & (conf.types[None] == 0)).sum(1))
+    assert np.all(X[:, names.index("|r_IS-r_TS|")] == 0)
+
+
+def test_ridge_recovers_a_linear_rule(tmp_path):
+    rng = np.random.default_rng(0)
+    w_true = rng.normal(size=4)
+    samples = []
+    for _ in range(5):
+        X = rng.normal(size=(60, 4))
+        t = (rng.random(60) < 0.8).astype(int)
+        y = np.stack([X @ w_true + 2.0, 3 * (X @ w_true)], 1)
+        samples.append((X, t, y))
+    model = fit_ridge(samples[:4], samples[4:], [f"f{i}" for i in range(4)], inherent=False)
+    X, t, y = samples[4]
+    np.testing.assert_allclose(model.predict(X, t), y, atol=0.05)
+    model.save(tmp_path / "r.npz")
+    again = RidgeModel.load(tmp_path / "r.npz")
+    np.testing.assert_allclose(again.predict(X, t), model.predict(X, t))
