@@ -27,7 +27,8 @@ _BOX = _POS
 # ---------------------------------------------------------------------------------- data files
 
 _SECTIONS = {
-    "Atoms", "Velocities", "Masses", "Ellipsoids", "Lines", "Triangles", "Bodies", "Bonds", "Angles",
+    "Atom Type Labels", "Bond Type Labels", "Angle Type Labels", "Dihedral Type Labels",
+    "Improper Type Labels", "Atoms", "Velocities", "Masses", "Ellipsoids", "Lines", "Triangles", "Bodies", "Bonds", "Angles",
     "Dihedrals", "Impropers", "Pair Coeffs", "PairIJ Coeffs", "Bond Coeffs", "Angle Coeffs",
     "Dihedral Coeffs", "Improper Coeffs", "BondBond Coeffs", "BondAngle Coeffs", "MiddleBondTorsion Coeffs",
     "EndBondTorsion Coeffs", "AngleTorsion Coeffs", "AngleAngleTorsion Coeffs", "BondBond13 Coeffs",
@@ -51,11 +52,14 @@ def write_lammps_data(
     *,
     title: str | None = None,
     masses: Sequence[float] = (1.0, 1.0),
+    type_labels: bool = True,
 ) -> None:
     """Write ``frame`` as a LAMMPS data file (atom_style atomic, 2 atom types).
 
     Positions are written wrapped into [0, L) with image flags, so unwrapped positions survive.
-    Per-particle fields are not representable in a data file: use a dump or extended XYZ.
+    ``type_labels`` adds an ``Atom Type Labels`` section (1 A, 2 B) that OVITO shows as type
+    names; LAMMPS reads it since version 15Sep2022 (pass False for older ones).  Per-particle
+    fields are not representable in a data file: use a dump or extended XYZ.
     """
     L = frame.box
     images = np.floor(frame.positions / L).astype(np.int64)
@@ -75,6 +79,7 @@ def write_lammps_data(
         f"0 {_BOX % L[1]} ylo yhi",
         f"0 {_BOX % L[2]} zlo zhi",
         "",
+        *(["Atom Type Labels", "", "1 A", "2 B", ""] if type_labels else []),
         "Masses",
         "",
         f"1 {masses[0]:g}",
@@ -192,7 +197,8 @@ _CONSUMED = {"id", "type", "element", "ix", "iy", "iz"} | {
 def write_lammps_dump(
     path: str | os.PathLike, frames: Frame | Sequence[Frame], *, append: bool = False
 ) -> None:
-    """Write frames as a text ``dump custom``: ``id type x y z`` plus one column per field.
+    """Write frames as a text ``dump custom``: ``id type element x y z`` plus one column per
+    field (``element`` A / B gives OVITO the type names; LAMMPS ``read_dump`` ignores it).
 
     The timestep of a frame is ``frame.info["timestep"]`` (default: its index).  Every frame of
     one file must carry the same field names.
@@ -213,14 +219,17 @@ def write_lammps_dump(
             fh.write(f"ITEM: NUMBER OF ATOMS\n{n}\n")
             fh.write("ITEM: BOX BOUNDS pp pp pp\n")
             fh.write("".join(f"0 {_BOX % length}\n" for length in L))
-            fh.write("ITEM: ATOMS " + " ".join(["id", "type", "x", "y", "z", *names]) + "\n")
+            fh.write(
+                "ITEM: ATOMS " + " ".join(["id", "type", "element", "x", "y", "z", *names]) + "\n"
+            )
             cols = [
-                np.arange(1, n + 1),
-                fr.types.astype(int) + 1,
+                np.arange(1, n + 1).astype(object),
+                (fr.types.astype(int) + 1).astype(object),
+                fr.species.astype(object),
                 *fr.positions.T,
                 *(fr.fields[f] for f in names),
             ]
-            fmt = ["%d", "%d"] + [_POS] * 3 + [_FMT] * len(names)
+            fmt = ["%d", "%d", "%s"] + [_POS] * 3 + [_FMT] * len(names)
             np.savetxt(fh, np.column_stack(cols).astype(object), fmt=fmt)
 
 

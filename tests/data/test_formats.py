@@ -546,3 +546,25 @@ def test_lammps_energy_of_exported_simulated_store(tmp_path):
         finally:
             lmp.close()
         assert e == pytest.approx(float(sp.read(f"{which}/energy", 0)), abs=1e-9), which
+
+
+def test_ovito_reads_exports(tmp_path):
+    """OVITO (optional; `pip install ovito`) opens every export with A/B type names, the box
+    and the per-particle columns, so particles can be coloured by mobility."""
+    ovito_io = pytest.importorskip("ovito.io")
+    fr = _frame()
+    for fmt in FORMATS:
+        path = tmp_path / f"o{SUFFIX[fmt]}"
+        write_frames(path, [fr] if fmt == "lammps-data" else [fr, _frame(seed=1)], fmt)
+        pipeline = ovito_io.import_file(str(path))
+        assert pipeline.source.num_frames == (1 if fmt == "lammps-data" else 2)
+        data = pipeline.compute(0)
+        types = data.particles.particle_types
+        assert {t.id: t.name for t in types.types} == {1: "A", 2: "B"}
+        np.testing.assert_array_equal(np.asarray(types) - 1, fr.types)
+        np.testing.assert_allclose(np.asarray(data.particles.positions), fr.positions, **F32)
+        np.testing.assert_allclose(np.asarray(data.cell)[:3, :3], np.diag(fr.box))
+        if fmt != "lammps-data":
+            np.testing.assert_allclose(
+                np.asarray(data.particles["mobility"]), fr.fields["mobility"], **F32
+            )
