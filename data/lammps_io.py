@@ -137,7 +137,7 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
         )
     lo = np.array([bounds[a][0] for a in "xyz"])
     box = np.array([bounds[a][1] - bounds[a][0] for a in "xyz"])
-    atoms, style = None, "atomic"
+    atoms, style, labels = None, "atomic", {}
     while i < len(lines):  # sections: a keyword line, then numeric lines
         name = lines[i]
         if name not in _SECTIONS:
@@ -154,6 +154,8 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
             i += 1
         if name == "Atoms":
             atoms, style = lines[start:i], styles[head] or "atomic"
+        elif name == "Atom Type Labels":
+            labels = {w[1]: w[0] for w in (ln.split() for ln in lines[start:i]) if len(w) == 2}
     if atoms is None:
         raise InputError(f"{where}: no 'Atoms' section")
     if style not in _ATOM_STYLES:
@@ -167,6 +169,10 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
     ti, xi = _ATOM_STYLES[style]
     width = xi + 6  # id, (molecule,) type, (charge,) x y z, image flags (optional: 0)
     table = [ln.split() for ln in atoms]
+    if labels:  # types may be given by label (LAMMPS type labels)
+        for r in table:
+            if len(r) > ti:
+                r[ti] = labels.get(r[ti], r[ti])
     bad = next((a for a, r in enumerate(table) if len(r) not in (width - 3, width)), None)
     if bad is not None:
         raise InputError(

@@ -263,8 +263,9 @@ def _write_botan_config(
                 keys.THERMAL_POSITIONS: wrap(x0, box).astype(np.float32),
             },
         )
-        sp.write(c, **{keys.ISO_DISPLACEMENTS: disp})
-        sp.update_propensity(c)
+        # propensity as StatePoint.update_propensity computes it, without reading back
+        prop = np.linalg.norm(disp.astype(np.float64), axis=-1).mean(axis=0)
+        sp.write(c, **{keys.ISO_DISPLACEMENTS: disp, keys.ISO_PROPENSITY: prop})
     return missing
 
 

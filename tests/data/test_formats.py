@@ -568,3 +568,17 @@ def test_ovito_reads_exports(tmp_path):
             np.testing.assert_allclose(
                 np.asarray(data.particles["mobility"]), fr.fields["mobility"], **F32
             )
+
+
+def test_data_file_with_type_labels_in_atoms(tmp_path):
+    write_lammps_data(tmp_path / "a.data", _frame(n=5, fields=()))
+    text = (tmp_path / "a.data").read_text()
+    assert "Atom Type Labels\n\n1 A\n2 B" in text
+    head, atoms = text.split("Atoms # atomic\n\n")
+    rows = [ln.split() for ln in atoms.strip().splitlines()]
+    for r in rows:
+        r[1] = "AB"[int(r[1]) - 1]
+    (tmp_path / "b.data").write_text(
+        head + "Atoms # atomic\n\n" + "\n".join(map(" ".join, rows)) + "\n"
+    )
+    _assert_same(read_lammps_data(tmp_path / "a.data"), read_lammps_data(tmp_path / "b.data"))
