@@ -28,9 +28,10 @@ def _arr(x) -> np.ndarray:
 
 
 def _temp_colors(temps):
-    import matplotlib
+    """Cold = blue, hot = red, through purple (no pale middle colour)."""
+    from matplotlib.colors import LinearSegmentedColormap
 
-    cmap = matplotlib.colormaps["coolwarm"]
+    cmap = LinearSegmentedColormap.from_list("cold_hot", ["#1f3fbf", "#8a2be2", "#d62728"])
     ts = sorted(temps)
     return {T: cmap(0.0 if len(ts) == 1 else i / (len(ts) - 1)) for i, T in enumerate(ts)}
 
@@ -140,7 +141,9 @@ def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
     s4 = result["s4"]
     _s4_panel(a0, s4, times)
     a0.set_ylabel(r"$S_4(q, t)$")
-    a0.set_title(f"T = {temperature:g}; dashed: OZ fit, q ≤ {result['config']['q_fit_max']:g}")
+    n_fit = max((n or 0) for n in s4["fit_shells"]) if s4["fit_shells"] else 0
+    q_fit = _arr(s4["q"])[n_fit - 1] if n_fit else float("nan")
+    a0.set_title(f"T = {temperature:g}; dashed: OZ fit on q ≤ {q_fit:.2f} ({n_fit} shells)")
     a0.legend(frameon=False, fontsize=8, ncol=2)
     xi, xe = _arr(s4["xi4"]), _arr(s4["xi4_err"])
     a1.errorbar(times, xi, yerr=np.nan_to_num(xe), fmt="o-", capsize=3)

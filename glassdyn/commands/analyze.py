@@ -1,4 +1,20 @@
-"""``glassdyn analyze STORE --out DIR [--temperatures ...] [--predictions FILE] [--q-max 2.5]``."""
+"""``glassdyn analyze STORE --out DIR [--temperatures ...] [--predictions FILE] [--q-max 2.5]``.
+
+Writes ``DIR/heterogeneity.json``::
+
+    {"store", "predictions", "temperatures": {"0.640": {
+        "temperature", "times" (K,), "n_configs", "n_samples", "config" (analysis parameters),
+        "species": {"A"|"B"|"total": {"k", "Q", "Fs", "MSD", "alpha2", "chi4", "chi4_iso",
+                                     "chi4_Fs" (K,), "tau_alpha"}},
+        "s4": {"q" (Q,), "shell_counts" (Q,), "S4" (K, Q), "S4_err" (K, Q),
+               "chi4_OZ", "chi4_OZ_err", "xi4", "xi4_err", "fit_shells", "fit_ok" (K,)},
+        "structure": {"r", "g": {"AA", "AB", "BB", "total"}, "q", "S": {...}, "n_frames"},
+        "predictions": {"times", "configs", "pearson" (K',), "true"|"predicted":
+                        {"centered"|"standardized": <like "s4">, "std" (K',)}}}}}
+
+(null where a value is undefined, e.g. tau_alpha when Fs never reaches 1/e), and PNGs:
+chi4.png, dynamics.png, s4_T*.png, structure_T*.png, s4_predicted_T*.png.
+"""
 
 from __future__ import annotations
 
