@@ -282,6 +282,19 @@ def _parse_dump_frame(lines: list[str], i: int, where: str, species) -> tuple[Fr
         i += 1
         return line
 
+    info: dict[str, object] = {}
+    while (
+        i < len(lines)
+        and lines[i].startswith(("ITEM: UNITS", "ITEM: TIME"))
+        and not lines[i].startswith("ITEM: TIMESTEP")
+    ):  # dump_modify units yes / time yes
+        key = "units" if lines[i].startswith("ITEM: UNITS") else "time"
+        value = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        try:
+            info[key] = value if key == "units" else float(value)
+        except ValueError:
+            raise InputError(f"{where}: malformed ITEM: TIME value {value!r}") from None
+        i += 2
     expect("ITEM: TIMESTEP")
     try:
         timestep = int(lines[i].split()[0])
@@ -366,7 +379,7 @@ def _parse_dump_frame(lines: list[str], i: int, where: str, species) -> tuple[Fr
         order = np.argsort(numeric("id"), kind="stable")
         pos, types = pos[order], types[order]
         fields = {k: v[order] for k, v in fields.items()}
-    return _frame(where, pos, types, box, fields, {"timestep": timestep}), i
+    return _frame(where, pos, types, box, fields, {"timestep": timestep, **info}), i
 
 
 # ------------------------------------------------------------------------------------- helpers

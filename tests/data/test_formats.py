@@ -188,6 +188,7 @@ def test_dump_column_variants(tmp_path):
         f"ITEM: TIMESTEP\n200\nITEM: NUMBER OF ATOMS\n6\nITEM: BOX BOUNDS pp pp pp\n{bounds.replace(' 0.0', '')}"
         f"ITEM: ATOMS id element xs ys zs\n{body_s}\n"
     )
+    text = "ITEM: UNITS\nlj\nITEM: TIME\n0.5\n" + text  # dump_modify units yes time yes
     (tmp_path / "v.lammpstrj").write_text(text)
     a, b = read_lammps_dump(tmp_path / "v.lammpstrj")
     for f in (a, b):
@@ -196,6 +197,7 @@ def test_dump_column_variants(tmp_path):
         np.testing.assert_allclose(f.box, L)
     np.testing.assert_allclose(a.fields["c_pe"], 0.5 * np.arange(6))
     assert (a.info["timestep"], b.info["timestep"]) == (100, 200)
+    assert a.info["units"] == "lj" and a.info["time"] == 0.5
 
 
 def test_data_file_other_atom_style(tmp_path):
