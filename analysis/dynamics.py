@@ -110,7 +110,8 @@ class SelfDynamics:
     ``compute(displacements (C, R, K, N, 3), types (C, N) or (N,), times (K,))`` adds
     configurations (chunks of any size equal one pass).  Results (dicts species -> (K,) arrays):
     ``overlap`` Q, ``fs``, ``msd``, ``alpha2``, ``chi4``, ``chi4_iso``; ``chi4_fs`` (fluctuation of
-    the per-sample Fs, same normalisation); ``tau_alpha`` species -> float (from Fs); ``times``.
+    the per-sample Fs, same normalisation); ``tau_alpha`` species -> float (from Fs); ``times``;
+    ``chi4_err``, ``tau_alpha_err`` jackknife errors over configurations.
     """
 
     def __init__(self, *, a: float = 0.3, k: float | Mapping[str, float] | None = None, mode: str = "isotropic"):
@@ -133,6 +134,7 @@ class SelfDynamics:
 
     def reset(self) -> SelfDynamics:
         self._sums: dict | None = None
+        self._blocks: dict[str, list] = {s: [] for s in SPECIES}  # per-configuration sums (jackknife)
         self._times = None
         self.n_samples = 0
         self.n_configs = 0
@@ -178,15 +180,14 @@ class SelfDynamics:
                 q = w[..., mask].mean(axis=-1)  # (R, K)
                 fs = fs_cache[k][..., mask].mean(axis=-1)
                 r2s = r2[..., mask]
-                acc["n"] += R
-                acc["N"] += R * n_s
-                acc["q"] += q.sum(0)
-                acc["q2"] += (q**2).sum(0)
-                acc["fs"] += fs.sum(0)
-                acc["fs2"] += (fs**2).sum(0)
-                acc["r2"] += r2s.mean(-1).sum(0)
-                acc["r4"] += (r2s**2).mean(-1).sum(0)
+                block = {
+                    "n": R, "N": R * n_s, "q": q.sum(0), "q2": (q**2).sum(0), "fs": fs.sum(0),
+                    "fs2": (fs**2).sum(0), "r2": r2s.mean(-1).sum(0), "r4": (r2s**2).mean(-1).sum(0),
+                }
+                for f, v in block.items():
+                    acc[f] += v
                 acc["iso"] += n_s * q.var(axis=0, ddof=1) if R > 1 else np.nan  # unbiased, within config
+                self._blocks[s].append(block)
             self.n_samples += R
             self.n_configs += 1
         return self
@@ -229,14 +230,44 @@ class SelfDynamics:
         m2, m4 = self._mean("r2"), self._mean("r4")
         return {s: non_gaussian(m2[s], m4[s]) for s in m2}
 
+    @staticmethod
+    def _chi_of(a: dict, field: str) -> np.ndarray:
+        mean = a[field] / a["n"]
+        return a["N"] / a["n"] * (a[field + "2"] / a["n"] - mean**2)
+
     def _chi(self, field: str) -> dict[str, np.ndarray]:
+        self._need()
+        return {s: self._chi_of(a, field) for s, a in self._sums.items() if a["n"]}
+
+    def _jackknife(self, stat) -> dict[str, np.ndarray]:
+        """Leave-one-configuration-out jackknife error of ``stat(sums) -> array`` per species."""
         self._need()
         out = {}
         for s, a in self._sums.items():
-            if a["n"]:
-                mean = a[field] / a["n"]
-                out[s] = a["N"] / a["n"] * (a[field + "2"] / a["n"] - mean**2)
+            blocks = self._blocks[s]
+            C = len(blocks)
+            if not a["n"]:
+                continue
+            if C < 2:
+                out[s] = np.full_like(np.atleast_1d(np.asarray(stat(a), dtype=float)), np.nan)
+                continue
+            vals = np.array([stat({f: a[f] - b[f] for f in b}) for b in blocks], dtype=np.float64)
+            with np.errstate(invalid="ignore"):
+                out[s] = np.sqrt((C - 1) / C * np.sum((vals - vals.mean(axis=0)) ** 2, axis=0))
         return out
+
+    @property
+    def chi4_err(self) -> dict[str, np.ndarray]:
+        """Jackknife (leave one configuration out) standard error of chi4(t); NaN below 2 configurations."""
+        return self._jackknife(lambda a: self._chi_of(a, "q"))
+
+    @property
+    def tau_alpha_err(self) -> dict[str, float]:
+        """Jackknife standard error of tau_alpha (NaN when undefined)."""
+        if self._times is None:
+            raise InputError("tau_alpha needs the times: pass times=... to compute()")
+        err = self._jackknife(lambda a: relaxation_time(self._times, a["fs"] / a["n"]))
+        return {s: float(np.asarray(v).ravel()[0]) for s, v in err.items()}
 
     @property
     def chi4(self) -> dict[str, np.ndarray]:

@@ -107,8 +107,9 @@ class DynamicHeterogeneity:
         for s in dyn.species:
             species[s] = {
                 "k": dyn.k[s], "Q": dyn.overlap[s], "Fs": dyn.fs[s], "MSD": dyn.msd[s],
-                "alpha2": dyn.alpha2[s], "chi4": dyn.chi4[s], "chi4_iso": dyn.chi4_iso[s],
+                "alpha2": dyn.alpha2[s], "chi4": dyn.chi4[s], "chi4_err": dyn.chi4_err[s], "chi4_iso": dyn.chi4_iso[s],
                 "chi4_Fs": dyn.chi4_fs[s], "tau_alpha": dyn.tau_alpha[s] if dyn.times is not None else None,
+                "tau_alpha_err": dyn.tau_alpha_err[s] if dyn.times is not None else None,
             }
         out = {
             "times": dyn.times, "n_configs": dyn.n_configs, "n_samples": dyn.n_samples,

@@ -49,14 +49,17 @@ def plot_chi4(results: dict, path: str | Path, species: str = "total") -> Path:
     for T in sorted(results):
         res = results[T]
         t = _arr(res["times"])
-        ax.plot(t, _arr(res["species"][species]["chi4"]), "o-", color=colors[T], label=f"T = {T:g}")
+        sp = res["species"][species]
+        err = _arr(sp.get("chi4_err")) if sp.get("chi4_err") is not None else None
+        ax.errorbar(t, _arr(sp["chi4"]), yerr=None if err is None else np.nan_to_num(err), fmt="o-", capsize=3,
+                    color=colors[T], label=f"T = {T:g}")
         tau = _tau(res)
         if np.isfinite(tau):
             ax.axvline(tau, color=colors[T], ls=":", lw=1.5)
     ax.set_xscale("log")
     ax.set_xlabel(r"time $t$  [$\sqrt{m\sigma^2/\epsilon}$]")
     ax.set_ylabel(r"$\chi_4(t)$" + ("" if species == "total" else f" ({species})"))
-    ax.set_title(r"Dynamic susceptibility (overlap, $a=0.3\sigma$); dotted: $\tau_\alpha$")
+    ax.set_title(r"Dynamic susceptibility (overlap, $a=0.3\sigma$); dotted: $\tau_\alpha$", fontsize=12)
     ax.legend(frameon=False)
     path = Path(path)
     fig.savefig(path, dpi=130)

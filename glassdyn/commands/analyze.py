@@ -4,8 +4,8 @@ Writes ``DIR/heterogeneity.json``::
 
     {"store", "predictions", "temperatures": {"0.640": {
         "temperature", "times" (K,), "n_configs", "n_samples", "config" (analysis parameters),
-        "species": {"A"|"B"|"total": {"k", "Q", "Fs", "MSD", "alpha2", "chi4", "chi4_iso",
-                                     "chi4_Fs" (K,), "tau_alpha"}},
+        "species": {"A"|"B"|"total": {"k", "Q", "Fs", "MSD", "alpha2", "chi4", "chi4_err", "chi4_iso",
+                                     "chi4_Fs" (K,), "tau_alpha", "tau_alpha_err"}},
         "s4": {"q" (Q,), "shell_counts" (Q,), "S4" (K, Q), "S4_err" (K, Q),
                "chi4_OZ", "chi4_OZ_err", "xi4", "xi4_err", "fit_shells", "fit_ok" (K,)},
         "structure": {"r", "g": {"AA", "AB", "BB", "total"}, "q", "S": {...}, "n_frames"},
@@ -101,11 +101,15 @@ def run(args: argparse.Namespace) -> int:
         res["seconds"] = time.perf_counter() - t0
         if not args.no_structure:
             res["structure"] = jsonable(_structure(sp, configs))
-        tau = res["species"].get("A", res["species"]["total"])["tau_alpha"]
+        main_sp = res["species"].get("A", res["species"]["total"])
+        tau, tau_err = main_sp["tau_alpha"], main_sp["tau_alpha_err"]
         chi = np.array([np.nan if v is None else v for v in res["species"]["total"]["chi4"]])
+        chi_err = np.array([np.nan if v is None else v for v in res["species"]["total"]["chi4_err"]])
+        k = int(np.nanargmax(chi))
+        tau_txt = "not reached (sample longer times)" if tau is None else f"{tau:.4g} +- {tau_err if tau_err is not None else float('nan'):.2g}"
         print(f"T={sp.temperature:g}: {dh.dynamics.n_configs} configurations x {dh.dynamics.n_samples // max(dh.dynamics.n_configs, 1)} replicas,"
-              f" tau_alpha(A)={'not reached' if tau is None else f'{tau:.4g}'}, max chi4={np.nanmax(chi):.4g}"
-              f" at t={res['times'][int(np.nanargmax(chi))]:.4g}  ({res['seconds']:.1f} s)", file=sys.stderr)
+              f" tau_alpha(A)={tau_txt}, max chi4={chi[k]:.4g} +- {chi_err[k]:.2g} at t={res['times'][k]:.4g}"
+              f"  ({res['seconds']:.1f} s)", file=sys.stderr)
         if preds is not None:
             match = [p for t, p in preds.items() if abs(t - sp.temperature) < 5e-4]
             if match:

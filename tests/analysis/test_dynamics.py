@@ -139,3 +139,20 @@ def test_bad_input():
         SelfDynamics().chi4
     with pytest.raises(InputError, match="mode"):
         SelfDynamics(mode="nope")
+
+
+def test_jackknife_errors_match_explicit_leave_one_out():
+    disp, types, times = _data(C=5)
+    sd = SelfDynamics().compute(disp, types, times)
+    loo_chi, loo_tau = [], []
+    for c in range(5):
+        keep = [i for i in range(5) if i != c]
+        sub = SelfDynamics().compute(disp[keep], types[keep], times)
+        loo_chi.append(sub.chi4["A"])
+        loo_tau.append(sub.tau_alpha["A"])
+    loo_chi, loo_tau = np.array(loo_chi), np.array(loo_tau)
+    ref = np.sqrt(4 / 5 * np.sum((loo_chi - loo_chi.mean(0)) ** 2, 0))
+    np.testing.assert_allclose(sd.chi4_err["A"], ref, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(sd.tau_alpha_err["A"], np.sqrt(4 / 5 * np.sum((loo_tau - loo_tau.mean()) ** 2)), rtol=1e-8)
+    one = SelfDynamics().compute(disp[:1], types[:1], times)
+    assert np.all(np.isnan(one.chi4_err["A"])) and np.isnan(one.tau_alpha_err["A"])
