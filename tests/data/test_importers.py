@@ -8,7 +8,7 @@ from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.extxyz import write_extxyz
 from glassdyn.data.frame import Frame
 from glassdyn.data.importers import import_structures
-from glassdyn.data.lammps_io import write_lammps_dump
+from glassdyn.data.lammps_io import write_lammps_data, write_lammps_dump
 from glassdyn.data.npz_datasets import (
     BOTAN_TIMES_T044,
     export_botan,
@@ -368,6 +368,13 @@ def test_import_structures(tmp_path):
         "c_2.dump:0",
         "c_10.dump:0",
     ]
+    write_lammps_data(tmp_path / "one.data", frames[1])
+    import_structures([tmp_path / "one.data"], tmp_path / "l.zarr", format="lammps-data", temperature=1.0)
+    np.testing.assert_allclose(
+        Store.open(tmp_path / "l.zarr").state(1.0).read(keys.THERMAL_POSITIONS, 0),
+        wrap(frames[1].positions, frames[1].box),
+        atol=1e-6,
+    )
 
 
 def test_import_structures_errors(tmp_path):
