@@ -1,0 +1,295 @@
+"""Fitting the generative models on a store, checkpoints, resume.
+
+A *run* is a directory holding ``checkpoint.pt``: ``state_dict`` (last epoch), ``best_state_dict``
+(lowest validation loss), optimizer state, the model kind and architecture, the
+:class:`FitConfig`, the data description (store path, temperatures, N, composition, box) and the
+library versions.  Everything loads on CPU.  Calling :func:`fit` again on the same run resumes
+after the last completed epoch (the configuration must match).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import glassdyn
+from glassdyn.data import keys
+from glassdyn.data.errors import InputError, StoreError
+from glassdyn.gen import frame
+from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
+from glassdyn.gen.coupling import CouplingFlow, FlowConfig
+
+FORMAT = "glassdyn.gen/1"
+MODELS = ("flow", "cnf")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How to fit.  ``arch`` holds the keyword arguments of FlowConfig / CNFConfig."""
+
+    model: str = "flow"
+    temperatures: tuple[float, ...] | None = None  # None = every state point of the store
+    source: str = "thermal"  # or "inherent"
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    val_fraction: float = 0.1
+    max_configs: int | None = None  # per temperature
+    energy_weight: float = 0.0  # weight of the reverse-KL term (flow only)
+    max_minutes: float | None = None  # stop (and checkpoint) after this wall time
+    seed: int = 0
+    arch: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainingData:
+    """positions (M, N, 3) float32, types (M, N) long, temperature (M,), box (3,) float64."""
+
+    positions: torch.Tensor
+    types: torch.Tensor
+    temperature: torch.Tensor
+    box: torch.Tensor
+    store: str
+    source: str
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.positions.shape[1])
+
+
+def load_data(store_path, temperatures=None, source: str = "thermal", max_configs: int | None = None) -> TrainingData:
+    """Completed configurations of a store at the given temperatures (all by default)."""
+    from glassdyn.data.store import Store
+
+    if source not in ("thermal", "inherent"):
+        raise InputError(f"source must be 'thermal' or 'inherent', got {source!r}")
+    store = Store.open(store_path)
+    temps = store.temperatures if not temperatures else [float(t) for t in temperatures]
+    if not temps:
+        raise StoreError(f"store {store_path} has no state points; simulate or import some first")
+    path = keys.THERMAL_POSITIONS if source == "thermal" else keys.INHERENT_POSITIONS
+    pos, typ, temp, boxes = [], [], [], []
+    for T in temps:
+        sp = store.state(T)
+        idx = sp.completed
+        if max_configs is not None:
+            idx = idx[:max_configs]
+        if len(idx) == 0:
+            raise StoreError(f"store {store_path} group {sp.name} has no completed configuration")
+        pos.append(sp.read(path, idx))
+        typ.append(sp.read(keys.TYPES, idx))
+        boxes.append(sp.read(keys.BOX, idx))
+        temp.append(np.full(len(idx), sp.temperature))
+    ns = {p.shape[1] for p in pos}
+    if len(ns) > 1:
+        raise InputError(f"state points of {store_path} have different N {sorted(ns)}; fit one N per model")
+    box = np.concatenate(boxes)
+    if not np.allclose(box, box[0], rtol=1e-6):
+        raise InputError(f"{store_path}: boxes differ between configurations; the samplers need one box per run")
+    return TrainingData(
+        torch.as_tensor(np.concatenate(pos), dtype=torch.float32),
+        torch.as_tensor(np.concatenate(typ), dtype=torch.long),
+        torch.as_tensor(np.concatenate(temp), dtype=torch.float32),
+        torch.as_tensor(box[0], dtype=torch.float64),
+        str(store_path),
+        source,
+    )
+
+
+def build_model(kind: str, arch: dict | None = None) -> torch.nn.Module:
+    arch = dict(arch or {})
+    if kind == "flow":
+        return CouplingFlow(FlowConfig(**arch))
+    if kind == "cnf":
+        return ContinuousFlow(CNFConfig(**arch))
+    if kind == "diffusion":
+        raise InputError("--model diffusion is not available in this version; use --model cnf (flow matching on the torus)")
+    raise InputError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
+
+
+def random_reference(types: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A uniformly chosen A particle per configuration: types (B, N) -> (B,) long."""
+    w = (types == 0).float()
+    return torch.multinomial(w, 1, generator=generator)[:, 0]
+
+
+def batch_loss(model, x, types, T, box, generator=None, energy_weight: float = 0.0) -> torch.Tensor:
+    """Training loss of one batch: NLL per particle (flow) or the flow-matching loss (cnf)."""
+    box = box.to(x.dtype)
+    ref = random_reference(types, generator)
+    if model.kind == "flow":
+        loss = -model.log_prob(x, types, box, T.to(x.dtype), ref).mean() / x.shape[1]
+        if energy_weight > 0:
+            loss = loss + energy_weight * reverse_kl(model, types[0], box, T, generator)
+        return loss
+    return model.flow_matching_loss(x, types, box, T.to(x.dtype), ref, generator)
+
+
+def reverse_kl(model, types, box, T, generator=None, e_max: float = 10.0) -> torch.Tensor:
+    """E_q[U/T + log q] / N with model samples at the batch temperatures; U per particle is
+    softened above ``e_max`` (log growth) so a rare overlap does not blow up the gradient."""
+    from glassdyn.simulate.ka import energy_torch
+
+    n = len(T)
+    N = len(types)
+    dev = box.device
+    types_b = types.long()[None].expand(n, -1)
+    ref = torch.as_tensor(frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
+    z = torch.rand(n, N, 3, generator=generator, dtype=box.dtype, device=dev)
+    u, ld = model.forward_u(z, types_b, box, T.to(box.dtype), ref)
+    x = u * box
+    U = energy_torch(x, types.cpu().numpy(), box.cpu().numpy()) / N
+    U = torch.where(U > e_max, e_max + torch.log1p(torch.clamp(U - e_max, min=0)), U)
+    logq = -ld - frame.log_volume(box, N)
+    return (U / T.to(U.dtype) + logq / N).mean()
+
+
+@torch.no_grad()
+def evaluate_loss(model, data: TrainingData, idx: np.ndarray, batch_size: int, seed: int = 1234) -> float:
+    g = torch.Generator().manual_seed(seed)
+    model.eval()
+    total, count = 0.0, 0
+    for s in range(0, len(idx), batch_size):
+        b = torch.as_tensor(idx[s : s + batch_size])
+        with torch.enable_grad() if model.kind == "cnf" else torch.no_grad():
+            loss = batch_loss(model, data.positions[b], data.types[b], data.temperature[b], data.box, g)
+        total += float(loss) * len(b)
+        count += len(b)
+    return total / max(count, 1)
+
+
+def _versions() -> dict:
+    import normflows
+    import torchdiffeq
+
+    return {
+        "glassdyn": glassdyn.__version__,
+        "torch": torch.__version__,
+        "normflows": getattr(normflows, "__version__", "unknown"),
+        "torchdiffeq": getattr(torchdiffeq, "__version__", "unknown"),
+    }
+
+
+def _fit_key(cfg: FitConfig) -> dict:
+    d = asdict(cfg)
+    for k in ("epochs", "max_minutes"):
+        d.pop(k)
+    d["temperatures"] = None if cfg.temperatures is None else [float(t) for t in cfg.temperatures]
+    return json.loads(json.dumps(d))
+
+
+def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu", log=print) -> dict:
+    """Fit (or resume fitting) a model; returns the history dict.  Writes ``run_dir/checkpoint.pt``."""
+    run = Path(run_dir)
+    ckpt_path = run / "checkpoint.pt"
+    data = load_data(store_path, cfg.temperatures, cfg.source, cfg.max_configs)
+    if not torch.all(torch.isfinite(data.positions)):
+        raise InputError(f"{store_path}: positions contain NaN or inf")
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, cfg.arch)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    perm = rng.permutation(len(data.positions))
+    n_val = max(1, int(round(cfg.val_fraction * len(perm)))) if len(perm) > 1 else 0
+    val_idx, train_idx = np.sort(perm[:n_val]), perm[n_val:]
+    history = {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []}
+    start_epoch, best = 0, math.inf
+    best_state = None
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if ck.get("fit_key") != _fit_key(cfg):
+            raise InputError(
+                f"{run} holds a run fitted with other settings ({ck.get('fit_key')}); "
+                "use a new --out, or the same settings to resume"
+            )
+        model.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        history, start_epoch, best = ck["history"], ck["epoch"] + 1, ck["best_val"]
+        best_state = ck["best_state_dict"]
+        log(f"resuming {run} after epoch {ck['epoch']}")
+    dev = torch.device(device)
+    model.to(dev)
+    data.positions, data.types, data.temperature = data.positions.to(dev), data.types.to(dev), data.temperature.to(dev)
+    data.box = data.box.to(dev)
+    g = torch.Generator(device=dev).manual_seed(cfg.seed + start_epoch)
+    t_start = time.perf_counter()
+    run.mkdir(parents=True, exist_ok=True)
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        order = np.random.default_rng(cfg.seed + epoch).permutation(train_idx)
+        losses = []
+        for s in range(0, len(order), cfg.batch_size):
+            b = torch.as_tensor(order[s : s + cfg.batch_size], device=dev)
+            loss = batch_loss(model, data.positions[b], data.types[b], data.temperature[b], data.box, g, cfg.energy_weight)
+            if not torch.isfinite(loss):
+                raise RuntimeError(f"non-finite loss at epoch {epoch}; lower --lr")
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            losses.append(float(loss.detach()))
+        val = evaluate_loss(model, data, val_idx, cfg.batch_size) if n_val else float(np.mean(losses))
+        history["epoch"].append(epoch)
+        history["train_loss"].append(float(np.mean(losses)))
+        history["val_loss"].append(val)
+        history["seconds"].append(time.perf_counter() - t0)
+        if val < best:
+            best = val
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        log(f"epoch {epoch}: train {np.mean(losses):.4f}  val {val:.4f}  ({time.perf_counter() - t0:.1f} s)")
+        save_checkpoint(ckpt_path, model, opt, cfg, data, history, epoch, best, best_state)
+        if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
+            log(f"stopping after {cfg.max_minutes} min (checkpoint saved; rerun with more time to continue)")
+            break
+    return history
+
+
+def save_checkpoint(path, model, opt, cfg, data, history, epoch, best, best_state) -> None:
+    types0 = data.types[0].cpu().numpy()
+    ck = {
+        "format": FORMAT,
+        "kind": model.kind,
+        "arch": model.cfg.as_dict(),
+        "fit": asdict(cfg),
+        "fit_key": _fit_key(cfg),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "best_state_dict": best_state,
+        "best_val": best,
+        "optimizer": opt.state_dict(),
+        "epoch": epoch,
+        "history": history,
+        "data": {
+            "store": data.store,
+            "source": data.source,
+            "temperatures": sorted({float(t) for t in data.temperature.cpu().numpy().round(6)}),
+            "n_particles": data.n_particles,
+            "types": types0.tolist(),
+            "box": data.box.cpu().numpy().tolist(),
+        },
+        "versions": _versions(),
+    }
+    tmp = Path(str(path) + ".tmp")
+    torch.save(ck, tmp)
+    tmp.replace(path)
+
+
+def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
+    """(model in eval mode, checkpoint dict) from a run directory or checkpoint file."""
+    p = Path(run_dir)
+    path = p / "checkpoint.pt" if p.is_dir() else p
+    if not path.exists():
+        raise InputError(f"no checkpoint at {path}; fit one with `glassdyn gen fit --out {run_dir}`")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if ck.get("format") != FORMAT:
+        raise InputError(f"{path} is not a glassdyn.gen checkpoint (format {ck.get('format')!r})")
+    model = build_model(ck["kind"], ck["arch"])
+    state = ck["best_state_dict"] if best and ck.get("best_state_dict") is not None else ck["state_dict"]
+    model.load_state_dict(state)
+    return model.to(device).eval(), ck

@@ -1,0 +1,165 @@
+"""``glassdyn gen fit|sample|evaluate``: generative samplers of KA configurations."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "generative samplers (coupling flow, continuous flow): fit on a store, sample, evaluate against MD"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="gen_command", metavar="SUBCOMMAND", required=True)
+
+    f = sub.add_parser("fit", help="fit a sampler on a store's configurations (resumes an existing run)")
+    f.add_argument("--data", required=True, help="training store (glassdyn Zarr)")
+    f.add_argument("--model", choices=("flow", "cnf", "diffusion"), default="flow",
+                   help="flow: circular-spline coupling flow; cnf: continuous flow (flow matching); "
+                   "diffusion: not available yet")
+    f.add_argument("--out", required=True, help="run directory (checkpoint.pt is written there)")
+    f.add_argument("--temperatures", type=float, nargs="+", help="state points to train on (default: all)")
+    f.add_argument("--source", choices=("thermal", "inherent"), default="thermal")
+    f.add_argument("--epochs", type=int, default=20)
+    f.add_argument("--batch-size", type=int, default=32)
+    f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--max-configs", type=int, help="per temperature")
+    f.add_argument("--energy-weight", type=float, default=0.0, help="reverse-KL weight (flow only)")
+    f.add_argument("--max-minutes", type=float, help="stop after this wall time (rerun to continue)")
+    f.add_argument("--hidden", type=int, help="network width")
+    f.add_argument("--layers", type=int, help="coupling layers (flow)")
+    f.add_argument("--blocks", type=int, help="transformer blocks per network")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    s = sub.add_parser("sample", help="draw configurations from a fitted run")
+    s.add_argument("run", help="run directory from `glassdyn gen fit`")
+    s.add_argument("--n", type=int, required=True, help="number of configurations")
+    s.add_argument("--temperature", type=float, required=True)
+    s.add_argument("--out", required=True, help="a Zarr store (group T...) or a .xyz/.extxyz file")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    e = sub.add_parser("evaluate", help="compare samples with held-out MD configurations (and baselines)")
+    e.add_argument("run")
+    e.add_argument("--data", required=True, help="held-out store with the same N and density")
+    e.add_argument("--temperatures", type=float, nargs="+", help="default: the run's temperatures found in --data")
+    e.add_argument("--n", type=int, default=256, help="samples per temperature")
+    e.add_argument("--n-quench", type=int, default=16, help="samples quenched with FIRE")
+    e.add_argument("--no-baselines", action="store_true")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)")
+
+
+def _device(name: str) -> str:
+    import torch
+
+    from glassdyn.data.errors import InputError
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+    return name
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"fit": _fit, "sample": _sample, "evaluate": _evaluate}[args.gen_command](args)
+
+
+def _fit(args) -> int:
+    from glassdyn.gen.training import FitConfig, build_model, fit
+
+    arch = {}
+    if args.hidden:
+        arch["hidden"] = args.hidden
+    if args.blocks:
+        arch["blocks"] = args.blocks
+    if args.layers:
+        if args.model != "flow":
+            from glassdyn.data.errors import InputError
+
+            raise InputError("--layers applies to --model flow only")
+        arch["n_layers"] = args.layers
+    build_model(args.model, arch)  # refuses diffusion / bad settings before reading data
+    cfg = FitConfig(
+        model=args.model,
+        temperatures=tuple(args.temperatures) if args.temperatures else None,
+        source=args.source,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_configs=args.max_configs,
+        energy_weight=args.energy_weight,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        arch=arch,
+    )
+    hist = fit(args.data, args.out, cfg, device=_device(args.device))
+    if hist["val_loss"]:
+        print(f"run {args.out}: {len(hist['epoch'])} epochs, best validation loss {min(hist['val_loss']):.4f}")
+    return 0
+
+
+def _sample(args) -> int:
+    import numpy as np
+
+    from glassdyn.data.errors import InputError
+    from glassdyn.gen import sampling
+    from glassdyn.gen.training import load_run
+    from glassdyn.gen.writers import write_samples
+
+    if args.n < 1:
+        raise InputError(f"--n must be positive, got {args.n}")
+    if not args.temperature > 0:
+        raise InputError(f"--temperature must be positive, got {args.temperature}")
+    model, ck = load_run(args.run)
+    temps = ck["data"]["temperatures"]
+    if not min(temps) - 1e-9 <= args.temperature <= max(temps) + 1e-9:
+        print(f"warning: T={args.temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)")
+    types = np.asarray(ck["data"]["types"], dtype=np.int8)
+    box = np.asarray(ck["data"]["box"], dtype=np.float64)
+    x, logq, secs = sampling.draw(model, args.n, types, box, args.temperature, batch_size=args.batch_size,
+                                  seed=args.seed, device=_device(args.device))
+    e = sampling.energies(x, types, box)
+    lw = sampling.log_weights(e, logq, args.temperature)
+    write_samples(args.out, x, types, box, args.temperature, energy=e / len(types), log_q=logq, log_w=lw,
+                  attrs={"run": str(args.run), "model": ck["kind"]})
+    print(f"wrote {args.n} configurations to {args.out} ({args.n / secs:.3g} samples/s; "
+          f"ESS/n {sampling.kish_ess(lw) / args.n:.3g})")
+    return 0
+
+
+def _evaluate(args) -> int:
+    import json
+    import sys
+
+    from glassdyn.data.errors import InputError
+    from glassdyn.data.store import Store
+    from glassdyn.gen.report import evaluate, format_table
+    from glassdyn.gen.training import load_run
+
+    model, ck = load_run(args.run)
+    store = Store.open(args.data)
+    temps = args.temperatures or [t for t in ck["data"]["temperatures"] if store.has_state(t)]
+    if not temps:
+        raise InputError(
+            f"{args.data} has none of the run's temperatures {ck['data']['temperatures']} (it has {store.temperatures}); "
+            "pass --temperatures"
+        )
+    quiet = args.json == "-"
+    reports = []
+    for T in temps:
+        rep = evaluate(model, ck, args.data, T, n_samples=args.n, n_quench=args.n_quench, seed=args.seed,
+                       baselines=not args.no_baselines, log=(lambda *a: None) if quiet else print)
+        reports.append(rep)
+        if not quiet:
+            print(format_table(rep))
+    out = {"run": str(args.run), "model": ck["kind"], "data": str(args.data), "evaluations": reports}
+    if args.json == "-":
+        json.dump(out, sys.stdout, indent=2)
+        print()
+    elif args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=2)
+        print(f"wrote {args.json}")
+    return 0
