@@ -35,7 +35,7 @@ from glassdyn.data.store import StatePoint, Store
 MODELS = ("botan", "tbotan", "bapst", "ridge")
 RUN_FILE = "run.json"
 # fields that may change between an interrupted run and its resumption
-_RESUMABLE = {"epochs", "device", "progress", "out", "data"}
+_RESUMABLE = {"epochs", "device", "progress", "out", "data", "tune_allocator"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,9 @@ class TrainConfig:
     temperature_weight: weight of T-BOTAN's temperature MSE (normalised T);
     heterogeneity_weight: weight of the GlassMLP-style spread / correlation penalty (0 = off);
     lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
-    1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split.
+    1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
+    tune_allocator: on CPU, keep large tensors in glibc's heap (:mod:`glassdyn.nn.allocator`;
+    process-wide, ~1.2-1.5x faster steps on N=4096 graphs).
     """
 
     data: str
@@ -75,6 +77,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+    tune_allocator: bool = True
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -308,6 +311,10 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     from glassdyn.nn.models import ModelConfig, build_model
 
     device = resolve_device(config.device)
+    if device.type == "cpu" and config.tune_allocator:
+        from glassdyn.nn.allocator import tune_for_large_graphs
+
+        tune_for_large_graphs()
     spec = config.graph_spec()
     cache = GraphCache(out / "graphs")
     train_graphs = _graphs(store, split, "train", spec, cache, config.progress)

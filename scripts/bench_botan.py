@@ -11,6 +11,8 @@ Prints, side by side in one run and on the same graph:
   ``pyg_botan``: the reference model itself (``--reference PATH`` to a h3-Open-BDEC/pyg_botan
                checkout; not part of glassdyn), on the same graph;
   with the ratios to ours, on CPU with ``--threads`` threads (1 by default) and on CUDA if present.
+On CPU every variant also runs with glibc's large-block threshold raised
+(:mod:`glassdyn.nn.allocator`, what ``glassdyn train`` does on CPU), rounds interleaved.
 
     OMP_WAIT_POLICY=PASSIVE python scripts/bench_botan.py [--reference ../pyg_botan] [--data STORE]
 
@@ -78,21 +80,8 @@ def load_reference(path):
     return ref_model, ref_data
 
 
-def time_steps(step, repeats, device):
-    step()  # warm-up (allocations, CUDA kernels)
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def bench_device(device, data, ref_model, args):
+def make_steps(device, data, ref_model):
+    """{variant: one training step} on ``device``; all variants see the same graph and targets."""
     from glassdyn.nn.models import ModelConfig, build_model
 
     data = data.to(device)
@@ -115,16 +104,7 @@ def bench_device(device, data, ref_model, args):
 
         return step
 
-    res = {}
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    res["ours"] = time_steps(ours_step(False), args.repeats, device)
-    if device.type == "cuda":
-        res["ours_mem_GiB"] = torch.cuda.max_memory_allocated() / 2**30
-        torch.cuda.reset_peak_memory_stats()
-    res["naive"] = time_steps(ours_step(True), args.repeats, device)
-    if device.type == "cuda":
-        res["naive_mem_GiB"] = torch.cuda.max_memory_allocated() / 2**30
+    steps = {"ours": ours_step(False), "naive": ours_step(True)}
     if ref_model is not None:
         from torch_geometric.data import Data
 
@@ -140,12 +120,36 @@ def bench_device(device, data, ref_model, args):
             torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
             ref_opt.step()
 
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        res["pyg_botan"] = time_steps(ref_step, args.repeats, device)
-        if device.type == "cuda":
-            res["pyg_botan_mem_GiB"] = torch.cuda.max_memory_allocated() / 2**30
-    return res
+        steps["pyg_botan"] = ref_step
+    return steps
+
+
+def bench_device(device, data, ref_model, args):
+    """Median step time per (allocator mode, variant), variants interleaved round by round so
+    that load changes on a shared machine hit all of them alike."""
+    from glassdyn.nn import allocator
+
+    steps = make_steps(device, data, ref_model)
+    modes = ["default", "tuned"] if device.type == "cpu" and allocator.restore_default() else ["default"]
+    times = {(m, v): [] for m in modes for v in steps}
+    mem = {}
+    for rep in range(args.repeats + 1):  # round 0 is the warm-up
+        for mode in modes:
+            if device.type == "cpu":
+                allocator.tune_for_large_graphs() if mode == "tuned" else allocator.restore_default()
+            for name, step in steps.items():
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                t = time.perf_counter()
+                step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                    mem[name] = torch.cuda.max_memory_allocated() / 2**30
+                if rep > 0:
+                    times[(mode, name)].append(time.perf_counter() - t)
+    allocator.restore_default()
+    return {k: statistics.median(v) for k, v in times.items()}, mem
 
 
 def main(argv=None):
@@ -207,14 +211,19 @@ def main(argv=None):
     for dev in devices:
         device = torch.device(dev)
         label = f"cpu ({args.threads} thread{'s' if args.threads > 1 else ''})" if dev == "cpu" else torch.cuda.get_device_name(0)
-        res = bench_device(device, data, ref_model, args)
-        print(f"train step on {label}, torch {torch.__version__}, median of {args.repeats}:")
-        print(f"  ours       {res['ours']:8.4f} s" + (f"  peak {res['ours_mem_GiB']:.2f} GiB" if "ours_mem_GiB" in res else ""))
-        print(f"  naive      {res['naive']:8.4f} s  ratio naive/ours = {res['naive'] / res['ours']:.2f}"
-              + (f"  peak {res['naive_mem_GiB']:.2f} GiB" if "naive_mem_GiB" in res else ""))
-        if "pyg_botan" in res:
-            print(f"  pyg_botan  {res['pyg_botan']:8.4f} s  ratio pyg_botan/ours = {res['pyg_botan'] / res['ours']:.2f}"
-                  + (f"  peak {res['pyg_botan_mem_GiB']:.2f} GiB" if "pyg_botan_mem_GiB" in res else ""))
+        res, mem = bench_device(device, data, ref_model, args)
+        print(f"train step on {label}, torch {torch.__version__}, median of {args.repeats} interleaved rounds:")
+        base = res[("default", "ours")]
+        for (mode, name), t in res.items():
+            alloc = f" [{mode} allocator]" if device.type == "cpu" else ""
+            extra = f"  peak {mem[name]:.2f} GiB" if name in mem else ""
+            print(f"  {name:<10}{alloc:<22} {t:8.4f} s  {t / base:5.2f}x ours-default{extra}")
+        if ("default", "pyg_botan") in res:
+            ref = res[("default", "pyg_botan")]
+            print(f"  speed-up over pyg_botan as shipped: {ref / base:.2f}x (same allocator)", end="")
+            if ("tuned", "ours") in res:
+                print(f", {ref / res[('tuned', 'ours')]:.2f}x with glassdyn's allocator setting", end="")
+            print()
     return 0
 
 
