@@ -47,6 +47,7 @@ class TrainConfig:
     p: node weight of BOTAN's loss p MSE_node + (1 - p) MSE_edge (Bapst: node only);
     temperature_weight: weight of T-BOTAN's temperature MSE (normalised T);
     heterogeneity_weight: weight of the GlassMLP-style spread / correlation penalty (0 = off);
+    lr_schedule: constant, or cosine decay from lr to lr/100 over the epochs;
     lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
     1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
     tune_allocator: on CPU, keep large tensors in glibc's heap (:mod:`glassdyn.nn.allocator`;
@@ -65,6 +66,7 @@ class TrainConfig:
     temperature_weight: float = 1.0
     heterogeneity_weight: float = 0.0
     lr: float = 1e-3
+    lr_schedule: str = "constant"
     grad_clip: float = 1.0
     batch_size: int = 1
     hidden: int = 64
@@ -80,6 +82,8 @@ class TrainConfig:
     tune_allocator: bool = True
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise InputError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
         if self.model not in MODELS:
             raise InputError(f"--model must be one of {MODELS}, got {self.model!r}")
         if not 0.0 <= self.p <= 1.0:
@@ -282,6 +286,14 @@ def batch_loss(model, batch, config: TrainConfig):
     return loss, parts, out
 
 
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of ``epoch`` (a function of the epoch alone, so resuming reproduces it)."""
+    if config.lr_schedule == "cosine":
+        floor = 0.01
+        return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / max(config.epochs, 1))))
+    return config.lr
+
+
 def _validate(model, loader, config, device) -> dict:
     import torch
 
@@ -344,6 +356,8 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     model.train()
     bar = tqdm(range(start, config.epochs), desc=f"train {config.model}", initial=start, total=config.epochs, disable=not config.progress)
     for epoch in bar:
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(config, epoch)
         losses = []
         for batch in loader:
             batch = batch.to(device)

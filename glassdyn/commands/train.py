@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heterogeneity-weight", type=float, default=0.0,
                    help="weight of the GlassMLP-style spread/correlation penalty (0 = off)")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine"),
+                   help="constant (as published) or cosine decay to lr/100 over the epochs")
     p.add_argument("--grad-clip", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--hidden", type=int, default=64)
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, model=args.model, input=args.input, edge_features=args.edge_features,
         times=args.times, train_temperatures=args.train_temperatures, epochs=args.epochs, p=args.p,
         temperature_weight=args.temperature_weight, heterogeneity_weight=args.heterogeneity_weight, lr=args.lr,
+        lr_schedule=args.lr_schedule,
         grad_clip=args.grad_clip, batch_size=args.batch_size, hidden=args.hidden, steps=args.steps,
         cutoff=args.cutoff, augment=not args.no_augment, val_fraction=args.val_fraction,
         test_fraction=args.test_fraction, max_configs=args.max_configs, seed=args.seed, device=args.device,

@@ -101,6 +101,8 @@ def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
     # same run directory, another model: refused, not silently mixed
     with pytest.raises(InputError, match="different settings.*model"):
         train(TrainConfig(data=store_path, out=str(run), model="bapst", epochs=1, **SMALL))
+    with pytest.raises(InputError, match="different settings.*lr_schedule"):
+        train(TrainConfig(data=store_path, out=str(run), model="botan", epochs=1, lr_schedule="cosine", **SMALL))
 
 
 def test_resume_continues_where_it_stopped(store_path, tmp_path):
@@ -113,6 +115,15 @@ def test_resume_continues_where_it_stopped(store_path, tmp_path):
     assert [h["epoch"] for h in b["history"]] == [0, 1, 2]
     for k in a["model_state"]:
         torch.testing.assert_close(a["model_state"][k], b["model_state"][k])
+
+
+def test_cosine_learning_rate():
+    from glassdyn.training import learning_rate
+
+    cfg = TrainConfig(data="s", out="o", lr=1e-3, epochs=10, lr_schedule="cosine")
+    assert learning_rate(cfg, 0) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 5) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
+    assert learning_rate(TrainConfig(data="s", out="o"), 7) == 1e-3
 
 
 def test_bad_inputs_give_clear_messages(store_path, tmp_path):
