@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 
 SPECIES = ("A", "B", "total")
@@ -35,7 +34,9 @@ def _disp(displacements: np.ndarray) -> np.ndarray:
     if d.shape[-1:] != (3,):
         raise InputError(f"displacements must end with a 3-vector axis (..., N, 3), got {d.shape}")
     if not np.all(np.isfinite(d)):
-        raise InputError("displacements contain NaN or inf (an unfinished or corrupt configuration?)")
+        raise InputError(
+            "displacements contain NaN or inf (an unfinished or corrupt configuration?)"
+        )
     return d
 
 
@@ -45,7 +46,9 @@ def self_overlap(displacements: np.ndarray, a: float = 0.3) -> np.ndarray:
     return (np.einsum("...i,...i->...", d, d) < a * a).astype(np.float64)
 
 
-def self_scattering(displacements: np.ndarray, k: float = 7.25, *, mode: str = "isotropic") -> np.ndarray:
+def self_scattering(
+    displacements: np.ndarray, k: float = 7.25, *, mode: str = "isotropic"
+) -> np.ndarray:
     """Per-particle Fs term for displacements (..., N, 3) -> (..., N) float64.
 
     "isotropic": sin(k |dr|) / (k |dr|) (exact orientational average); "axes": mean over x, y, z of
@@ -64,7 +67,9 @@ def non_gaussian(msd: np.ndarray, m4: np.ndarray) -> np.ndarray:
     """alpha2 = 3 <dr^4> / (5 <dr^2>^2) - 1 (0 for a Gaussian displacement distribution in 3D)."""
     msd = np.asarray(msd, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(msd > 0, 3.0 * np.asarray(m4) / (5.0 * np.where(msd > 0, msd, 1.0) ** 2) - 1.0, 0.0)
+        return np.where(
+            msd > 0, 3.0 * np.asarray(m4) / (5.0 * np.where(msd > 0, msd, 1.0) ** 2) - 1.0, 0.0
+        )
 
 
 def relaxation_time(times: np.ndarray, fs: np.ndarray, level: float = float(np.exp(-1.0))) -> float:
@@ -114,7 +119,13 @@ class SelfDynamics:
     ``chi4_err``, ``tau_alpha_err`` jackknife errors over configurations.
     """
 
-    def __init__(self, *, a: float = 0.3, k: float | Mapping[str, float] | None = None, mode: str = "isotropic"):
+    def __init__(
+        self,
+        *,
+        a: float = 0.3,
+        k: float | Mapping[str, float] | None = None,
+        mode: str = "isotropic",
+    ):
         if not a > 0:
             raise InputError(f"overlap cutoff a must be positive, got {a}")
         self.a = float(a)
@@ -134,24 +145,32 @@ class SelfDynamics:
 
     def reset(self) -> SelfDynamics:
         self._sums: dict | None = None
-        self._blocks: dict[str, list] = {s: [] for s in SPECIES}  # per-configuration sums (jackknife)
+        self._blocks: dict[str, list] = {
+            s: [] for s in SPECIES
+        }  # per-configuration sums (jackknife)
         self._times = None
         self.n_samples = 0
         self.n_configs = 0
         return self
 
     # sums per species: n (samples), N (sum of N_s over samples), q, q2, fs, fs2, r2, r4 (K,), iso (K,)
-    def compute(self, displacements: np.ndarray, types: np.ndarray, times: np.ndarray | None = None) -> SelfDynamics:
+    def compute(
+        self, displacements: np.ndarray, types: np.ndarray, times: np.ndarray | None = None
+    ) -> SelfDynamics:
         d = _disp(displacements)
         if d.ndim == 4:
             d = d[None]
         if d.ndim != 5:
-            raise InputError(f"displacements must be (C, R, K, N, 3) or (R, K, N, 3), got {np.shape(displacements)}")
+            raise InputError(
+                f"displacements must be (C, R, K, N, 3) or (R, K, N, 3), got {np.shape(displacements)}"
+            )
         C, R, K, N, _ = d.shape
         typ = np.asarray(types)
         typ = np.broadcast_to(typ, (C, N)) if typ.shape == (N,) else typ
         if typ.shape != (C, N):
-            raise InputError(f"types must be ({N},) or ({C}, {N}) to match displacements {d.shape}, got {np.shape(types)}")
+            raise InputError(
+                f"types must be ({N},) or ({C}, {N}) to match displacements {d.shape}, got {np.shape(types)}"
+            )
         if times is not None:
             t = np.asarray(times, dtype=np.float64)
             if t.shape != (K,):
@@ -160,10 +179,19 @@ class SelfDynamics:
                 raise InputError("times differ from those of the configurations added before")
             self._times = t
         if self._sums is None:
-            z = lambda: np.zeros(K)  # noqa: E731
-            self._sums = {s: {"n": 0, "N": 0.0, **{f: z() for f in ("q", "q2", "fs", "fs2", "r2", "r4", "iso")}} for s in SPECIES}
+            z = lambda: np.zeros(K)
+            self._sums = {
+                s: {
+                    "n": 0,
+                    "N": 0.0,
+                    **{f: z() for f in ("q", "q2", "fs", "fs2", "r2", "r4", "iso")},
+                }
+                for s in SPECIES
+            }
         elif self._sums["total"]["q"].shape != (K,):
-            raise InputError(f"number of times changed from {self._sums['total']['q'].shape[0]} to {K}")
+            raise InputError(
+                f"number of times changed from {self._sums['total']['q'].shape[0]} to {K}"
+            )
         for c in range(C):
             dc = d[c].astype(np.float64)  # (R, K, N, 3)
             r2 = np.einsum("rkni,rkni->rkn", dc, dc)
@@ -181,12 +209,20 @@ class SelfDynamics:
                 fs = fs_cache[k][..., mask].mean(axis=-1)
                 r2s = r2[..., mask]
                 block = {
-                    "n": R, "N": R * n_s, "q": q.sum(0), "q2": (q**2).sum(0), "fs": fs.sum(0),
-                    "fs2": (fs**2).sum(0), "r2": r2s.mean(-1).sum(0), "r4": (r2s**2).mean(-1).sum(0),
+                    "n": R,
+                    "N": R * n_s,
+                    "q": q.sum(0),
+                    "q2": (q**2).sum(0),
+                    "fs": fs.sum(0),
+                    "fs2": (fs**2).sum(0),
+                    "r2": r2s.mean(-1).sum(0),
+                    "r4": (r2s**2).mean(-1).sum(0),
                 }
                 for f, v in block.items():
                     acc[f] += v
-                acc["iso"] += n_s * q.var(axis=0, ddof=1) if R > 1 else np.nan  # unbiased, within config
+                acc["iso"] += (
+                    n_s * q.var(axis=0, ddof=1) if R > 1 else np.nan
+                )  # unbiased, within config
                 self._blocks[s].append(block)
             self.n_samples += R
             self.n_configs += 1

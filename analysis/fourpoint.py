@@ -18,8 +18,13 @@ used (S4 is even in q).  Phases are built from per-axis powers (``wavevectors.fo
 from __future__ import annotations
 
 import numpy as np
-
-from glassdyn.analysis.wavevectors import WaveVectors, collective_amplitudes, column_blocks, fourier_phases, wave_vectors
+from glassdyn.analysis.wavevectors import (
+    WaveVectors,
+    collective_amplitudes,
+    column_blocks,
+    fourier_phases,
+    wave_vectors,
+)
 from glassdyn.data.errors import InputError
 
 
@@ -34,7 +39,9 @@ def _check_weights(weights: np.ndarray, n: int) -> np.ndarray:
     return w
 
 
-def four_point_sums(weights: np.ndarray, positions: np.ndarray, wv: WaveVectors, *, dtype=np.float64):
+def four_point_sums(
+    weights: np.ndarray, positions: np.ndarray, wv: WaveVectors, *, dtype=np.float64
+):
     """Per-vector sums over the samples of ONE configuration (the accumulation unit).
 
     weights (S, K, N): S samples (e.g. replicas) of the field at K times; positions (N, 3) r(0).
@@ -78,7 +85,9 @@ def s4(
     return fp.q, fp.s4
 
 
-def s4_bruteforce(weights: np.ndarray, positions: np.ndarray, box: np.ndarray, *, q_max: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
+def s4_bruteforce(
+    weights: np.ndarray, positions: np.ndarray, box: np.ndarray, *, q_max: float = 2.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Plain reference for :func:`s4`: explicit loops over configurations and ALL wave vectors.
 
     Same shapes as :func:`s4`.  Enumerates every integer vector n (both signs) with
@@ -135,7 +144,15 @@ class FourPoint:
     averaging, ``n_samples``.
     """
 
-    def __init__(self, box: np.ndarray, *, q_max: float = 2.5, shell_width: float | None = None, dtype=np.float64, n_particles: int | None = None):
+    def __init__(
+        self,
+        box: np.ndarray,
+        *,
+        q_max: float = 2.5,
+        shell_width: float | None = None,
+        dtype=np.float64,
+        n_particles: int | None = None,
+    ):
         self.wave_vectors = wave_vectors(box, q_max, shell_width=shell_width)
         self.box = self.wave_vectors.box
         self.q_max = float(q_max)
@@ -151,25 +168,33 @@ class FourPoint:
     def reset(self) -> FourPoint:
         self._sum_w2 = None
         self._sum_w = None
-        self._block_sum = None  # sum over configurations of the per-configuration shell mean of |W|^2/N
+        self._block_sum = (
+            None  # sum over configurations of the per-configuration shell mean of |W|^2/N
+        )
         self._block_sq = None
         self.n_samples = 0
         self.n_configs = 0
         self._N = None
         return self
 
-    def compute(self, weights: np.ndarray, positions: np.ndarray, box: np.ndarray | None = None) -> FourPoint:
+    def compute(
+        self, weights: np.ndarray, positions: np.ndarray, box: np.ndarray | None = None
+    ) -> FourPoint:
         """Add configurations: weights (C, S, K, N) or (S, K, N) for one; positions (C, N, 3) or (N, 3)."""
         w = np.asarray(weights)
         pos = np.asarray(positions)
         if pos.ndim == 2:
             pos, w = pos[None], w[None]
         if w.ndim != 4 or pos.ndim != 3 or w.shape[0] != pos.shape[0]:
-            raise InputError(f"expected weights (C, S, K, N) and positions (C, N, 3), got {w.shape} and {pos.shape}")
+            raise InputError(
+                f"expected weights (C, S, K, N) and positions (C, N, 3), got {w.shape} and {pos.shape}"
+            )
         if box is not None:
             bx = np.broadcast_to(np.asarray(box, dtype=np.float64), (pos.shape[0], 3))
             if not np.allclose(bx, self.box, rtol=1e-6, atol=0):
-                raise InputError(f"S4 accumulates one box {self.box.tolist()}; got {bx[0].tolist()} (split the data by box)")
+                raise InputError(
+                    f"S4 accumulates one box {self.box.tolist()}; got {bx[0].tolist()} (split the data by box)"
+                )
         if not np.all(np.isfinite(pos)):
             raise InputError("positions contain NaN or inf")
         N = self.n_particles or w.shape[-1]
@@ -185,7 +210,9 @@ class FourPoint:
                 self._block_sum = np.zeros((K, self.wave_vectors.n_shells))
                 self._block_sq = np.zeros_like(self._block_sum)
             elif sw2.shape != self._sum_w2.shape:
-                raise InputError(f"number of times changed from {self._sum_w2.shape[0]} to {sw2.shape[0]}")
+                raise InputError(
+                    f"number of times changed from {self._sum_w2.shape[0]} to {sw2.shape[0]}"
+                )
             self._sum_w2 += sw2
             self._sum_w += sw
             block = self.wave_vectors.shell_mean(sw2 / n) / N

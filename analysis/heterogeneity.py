@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-
 from glassdyn.analysis.dynamics import SelfDynamics, self_overlap
 from glassdyn.analysis.fourpoint import FourPoint
 from glassdyn.analysis.ornstein_zernike import OZFit, fit_ornstein_zernike
@@ -73,7 +72,9 @@ class DynamicHeterogeneity:
         if d.ndim == 4:
             d, pos = d[None], pos[None]
         if d.ndim != 5 or pos.ndim != 3 or d.shape[0] != pos.shape[0] or d.shape[3] != pos.shape[1]:
-            raise InputError(f"expected displacements (C, R, K, N, 3) and positions (C, N, 3), got {d.shape} and {pos.shape}")
+            raise InputError(
+                f"expected displacements (C, R, K, N, 3) and positions (C, N, 3), got {d.shape} and {pos.shape}"
+            )
         C, N = pos.shape[:2]
         typ = np.broadcast_to(np.asarray(types), (C, N))
         bx = np.broadcast_to(np.asarray(box, dtype=np.float64), (C, 3))
@@ -83,11 +84,18 @@ class DynamicHeterogeneity:
             n_sel = int(mask[0].sum())
             if n_sel == 0:
                 raise InputError(f"no {self.config.s4_species} particles for S4")
-            self.four_point = FourPoint(bx[0], q_max=self.config.q_max, shell_width=self.config.shell_width,
-                                        dtype=np.dtype(self.config.dtype), n_particles=n_sel)
+            self.four_point = FourPoint(
+                bx[0],
+                q_max=self.config.q_max,
+                shell_width=self.config.shell_width,
+                dtype=np.dtype(self.config.dtype),
+                n_particles=n_sel,
+            )
         for c in range(C):
             if int(mask[c].sum()) != self.four_point.n_particles:
-                raise InputError("S4 needs the same number of selected particles in every configuration")
+                raise InputError(
+                    "S4 needs the same number of selected particles in every configuration"
+                )
             w = self_overlap(d[c], self.config.a) * mask[c]  # (R, K, N)
             self.four_point.compute(w[None], pos[c][None], bx[c])
         return self
@@ -98,7 +106,10 @@ class DynamicHeterogeneity:
         if fp is None:
             raise InputError("DynamicHeterogeneity has no data: call compute(...) first")
         s4, err = fp.s4, fp.s4_err
-        return [fit_ornstein_zernike(fp.q, s4[k], err[k], q_fit_max=self.config.q_fit_max) for k in range(s4.shape[0])]
+        return [
+            fit_ornstein_zernike(fp.q, s4[k], err[k], q_fit_max=self.config.q_fit_max)
+            for k in range(s4.shape[0])
+        ]
 
     def to_dict(self) -> dict:
         """JSON-ready summary (NaN -> None)."""
@@ -106,14 +117,24 @@ class DynamicHeterogeneity:
         species = {}
         for s in dyn.species:
             species[s] = {
-                "k": dyn.k[s], "Q": dyn.overlap[s], "Fs": dyn.fs[s], "MSD": dyn.msd[s],
-                "alpha2": dyn.alpha2[s], "chi4": dyn.chi4[s], "chi4_err": dyn.chi4_err[s], "chi4_iso": dyn.chi4_iso[s],
-                "chi4_Fs": dyn.chi4_fs[s], "tau_alpha": dyn.tau_alpha[s] if dyn.times is not None else None,
+                "k": dyn.k[s],
+                "Q": dyn.overlap[s],
+                "Fs": dyn.fs[s],
+                "MSD": dyn.msd[s],
+                "alpha2": dyn.alpha2[s],
+                "chi4": dyn.chi4[s],
+                "chi4_err": dyn.chi4_err[s],
+                "chi4_iso": dyn.chi4_iso[s],
+                "chi4_Fs": dyn.chi4_fs[s],
+                "tau_alpha": dyn.tau_alpha[s] if dyn.times is not None else None,
                 "tau_alpha_err": dyn.tau_alpha_err[s] if dyn.times is not None else None,
             }
         out = {
-            "times": dyn.times, "n_configs": dyn.n_configs, "n_samples": dyn.n_samples,
-            "config": asdict(self.config), "species": species,
+            "times": dyn.times,
+            "n_configs": dyn.n_configs,
+            "n_samples": dyn.n_samples,
+            "config": asdict(self.config),
+            "species": species,
             "s4": s4_dict(fp, self.oz_fits),
         }
         return jsonable(out)
@@ -121,12 +142,20 @@ class DynamicHeterogeneity:
 
 def s4_dict(fp: FourPoint, fits: list[OZFit]) -> dict:
     """q, S4 (K, Q), S4 errors and per-time OZ fits as plain lists."""
-    return jsonable({
-        "q": fp.q, "shell_counts": 2 * fp.wave_vectors.counts, "S4": fp.s4, "S4_err": fp.s4_err,
-        "chi4_OZ": [f.chi4 for f in fits], "chi4_OZ_err": [f.chi4_err for f in fits],
-        "xi4": [f.xi for f in fits], "xi4_err": [f.xi_err for f in fits],
-        "fit_shells": [f.n_shells for f in fits], "fit_ok": [f.ok for f in fits],
-    })
+    return jsonable(
+        {
+            "q": fp.q,
+            "shell_counts": 2 * fp.wave_vectors.counts,
+            "S4": fp.s4,
+            "S4_err": fp.s4_err,
+            "chi4_OZ": [f.chi4 for f in fits],
+            "chi4_OZ_err": [f.chi4_err for f in fits],
+            "xi4": [f.xi for f in fits],
+            "xi4_err": [f.xi_err for f in fits],
+            "fit_shells": [f.n_shells for f in fits],
+            "fit_ok": [f.ok for f in fits],
+        }
+    )
 
 
 def jsonable(x):
@@ -171,11 +200,17 @@ def field_four_point(
     f = np.asarray(field_values, dtype=np.float64)
     pos = np.asarray(positions)
     if f.ndim != 3 or pos.ndim != 3 or f.shape[0] != pos.shape[0] or f.shape[2] != pos.shape[1]:
-        raise InputError(f"expected a field (C, K, N) and positions (C, N, 3), got {f.shape} and {pos.shape}")
+        raise InputError(
+            f"expected a field (C, K, N) and positions (C, N, 3), got {f.shape} and {pos.shape}"
+        )
     if not np.all(np.isfinite(f)):
         raise InputError("the per-particle field contains NaN or inf")
-    C, K, N = f.shape
-    mask = np.ones((C, N), bool) if types is None else _species_mask(np.broadcast_to(np.asarray(types), (C, N)), species)
+    C, _, N = f.shape
+    mask = (
+        np.ones((C, N), bool)
+        if types is None
+        else _species_mask(np.broadcast_to(np.asarray(types), (C, N)), species)
+    )
     if types is None and species != "total":
         raise InputError("a species-resolved field S4 needs types")
     n_sel = int(mask[0].sum())
@@ -192,7 +227,9 @@ def field_four_point(
 
 
 # ------------------------------------------------------------------ store readers
-def analyze_state(sp, config: HeterogeneityConfig | None = None, *, configs=None, progress=None) -> DynamicHeterogeneity:
+def analyze_state(
+    sp, config: HeterogeneityConfig | None = None, *, configs=None, progress=None
+) -> DynamicHeterogeneity:
     """:class:`DynamicHeterogeneity` of a store state point, reading one configuration at a time.
 
     ``sp`` a :class:`glassdyn.data.store.StatePoint`; ``configs`` indices (None = all completed).
@@ -206,7 +243,9 @@ def analyze_state(sp, config: HeterogeneityConfig | None = None, *, configs=None
             )
     idx = sp.completed if configs is None else np.asarray(configs, dtype=np.int64).ravel()
     if len(idx) == 0:
-        raise StoreError(f"store {sp.store_path} group {sp.name} has no completed configuration to analyse")
+        raise StoreError(
+            f"store {sp.store_path} group {sp.name} has no completed configuration to analyse"
+        )
     times = sp.times
     dh = DynamicHeterogeneity(config)
     for i, c in enumerate(idx):
@@ -222,7 +261,9 @@ def analyze_state(sp, config: HeterogeneityConfig | None = None, *, configs=None
     return dh
 
 
-def compare_predictions(sp, predictions, config: HeterogeneityConfig | None = None, *, species: str = "total") -> dict:
+def compare_predictions(
+    sp, predictions, config: HeterogeneityConfig | None = None, *, species: str = "total"
+) -> dict:
     """S4 of the true propensity and of the predicted mobility on the same configurations/times.
 
     ``predictions`` a :class:`glassdyn.data.predictions.Predictions` for this temperature
@@ -233,18 +274,24 @@ def compare_predictions(sp, predictions, config: HeterogeneityConfig | None = No
     cfg = config or HeterogeneityConfig()
     store_times = sp.times
     if store_times is None or not sp.has(keys.ISO_PROPENSITY):
-        raise StoreError(f"store {sp.store_path} group {sp.name} has no {keys.ISO_PROPENSITY} to compare predictions with")
+        raise StoreError(
+            f"store {sp.store_path} group {sp.name} has no {keys.ISO_PROPENSITY} to compare predictions with"
+        )
     cols = []
     for t in predictions.times:
         hit = np.flatnonzero(np.isclose(store_times, t, rtol=1e-6))
         if len(hit) == 0:
-            raise InputError(f"predicted time {t:g} is not a store time at T={sp.temperature:g} ({store_times.tolist()})")
+            raise InputError(
+                f"predicted time {t:g} is not a store time at T={sp.temperature:g} ({store_times.tolist()})"
+            )
         cols.append(int(hit[0]))
     configs = np.asarray(predictions.configs, dtype=np.int64)
     pred = np.asarray(predictions.mobility, dtype=np.float64)
     true = sp.read(keys.ISO_PROPENSITY, configs)[:, cols, :].astype(np.float64)
     if pred.shape != true.shape:
-        raise InputError(f"predicted mobility {pred.shape} does not match the store propensity {true.shape}")
+        raise InputError(
+            f"predicted mobility {pred.shape} does not match the store propensity {true.shape}"
+        )
     pos = sp.read(keys.THERMAL_POSITIONS, configs)
     types = sp.read(keys.TYPES, configs)
     box = sp.read(keys.BOX, configs)[0]
@@ -252,9 +299,21 @@ def compare_predictions(sp, predictions, config: HeterogeneityConfig | None = No
     for name, f in (("true", true), ("predicted", pred)):
         entry = {}
         for mode, std in (("centered", False), ("standardized", True)):
-            fp = field_four_point(f, pos, box, types=types, species=species, standardize=std,
-                                  q_max=cfg.q_max, shell_width=cfg.shell_width, dtype=np.dtype(cfg.dtype))
-            fits = [fit_ornstein_zernike(fp.q, fp.s4[k], fp.s4_err[k], q_fit_max=cfg.q_fit_max) for k in range(fp.s4.shape[0])]
+            fp = field_four_point(
+                f,
+                pos,
+                box,
+                types=types,
+                species=species,
+                standardize=std,
+                q_max=cfg.q_max,
+                shell_width=cfg.shell_width,
+                dtype=np.dtype(cfg.dtype),
+            )
+            fits = [
+                fit_ornstein_zernike(fp.q, fp.s4[k], fp.s4_err[k], q_fit_max=cfg.q_fit_max)
+                for k in range(fp.s4.shape[0])
+            ]
             entry[mode] = s4_dict(fp, fits)
         mask = _species_mask(types, species)[:, None, :]
         sel = np.where(mask, f, np.nan)
@@ -263,7 +322,9 @@ def compare_predictions(sp, predictions, config: HeterogeneityConfig | None = No
     mask = _species_mask(types, species)
     r = []
     for k in range(len(cols)):
-        rs = [np.corrcoef(true[c, k, mask[c]], pred[c, k, mask[c]])[0, 1] for c in range(len(configs))]
+        rs = [
+            np.corrcoef(true[c, k, mask[c]], pred[c, k, mask[c]])[0, 1] for c in range(len(configs))
+        ]
         r.append(float(np.nanmean(rs)))
     out["pearson"] = r
     return jsonable(out)

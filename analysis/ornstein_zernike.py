@@ -16,7 +16,6 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 
 
@@ -41,7 +40,10 @@ class OZFit:
     ok: bool
 
     def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+            for k, v in asdict(self).items()
+        }
 
     def __call__(self, q: np.ndarray) -> np.ndarray:
         return ornstein_zernike(q, self.chi4, self.xi)
@@ -72,23 +74,47 @@ def fit_ornstein_zernike(
         e = np.asarray(s4_err, dtype=np.float64)[:n]
         if np.all(np.isfinite(e)) and np.all(e > 0):
             sig = e
-    bad = OZFit(float("nan"), float("nan"), float("nan"), float("nan"), float(qf[-1]) if n else float("nan"), n, False)
+    bad = OZFit(
+        float("nan"),
+        float("nan"),
+        float("nan"),
+        float("nan"),
+        float(qf[-1]) if n else float("nan"),
+        n,
+        False,
+    )
     if n < 2 or not np.all(np.isfinite(yf)) or np.all(yf <= 0):
         return bad
     from scipy.optimize import curve_fit
 
     # start from the two smallest shells: S4(q1)/S4(q2) = (1 + q2^2 xi^2)/(1 + q1^2 xi^2)
     ratio = yf[0] / yf[1] if yf[1] > 0 else 1.0
-    xi0 = np.sqrt(max((ratio - 1) / max(qf[1] ** 2 - ratio * qf[0] ** 2, 1e-12), 1e-4)) if ratio > 1 else 0.5
+    xi0 = (
+        np.sqrt(max((ratio - 1) / max(qf[1] ** 2 - ratio * qf[0] ** 2, 1e-12), 1e-4))
+        if ratio > 1
+        else 0.5
+    )
     chi0 = yf[0] * (1 + (qf[0] * xi0) ** 2)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             popt, pcov = curve_fit(
-                ornstein_zernike, qf, yf, p0=(chi0, xi0), sigma=sig, absolute_sigma=sig is not None,
-                bounds=([0.0, 0.0], [np.inf, np.inf]), maxfev=10000,
+                ornstein_zernike,
+                qf,
+                yf,
+                p0=(chi0, xi0),
+                sigma=sig,
+                absolute_sigma=sig is not None,
+                bounds=([0.0, 0.0], [np.inf, np.inf]),
+                maxfev=10000,
             )
     except (RuntimeError, ValueError):
         return bad
-    err = np.sqrt(np.clip(np.diag(pcov), 0, np.inf)) if np.all(np.isfinite(pcov)) else np.full(2, np.nan)
-    return OZFit(float(popt[0]), float(err[0]), float(popt[1]), float(err[1]), float(qf[-1]), n, True)
+    err = (
+        np.sqrt(np.clip(np.diag(pcov), 0, np.inf))
+        if np.all(np.isfinite(pcov))
+        else np.full(2, np.nan)
+    )
+    return OZFit(
+        float(popt[0]), float(err[0]), float(popt[1]), float(err[1]), float(qf[-1]), n, True
+    )

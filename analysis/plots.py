@@ -24,7 +24,11 @@ def _plt():
 
 
 def _arr(x) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in x], dtype=np.float64) if x is not None else None
+    return (
+        np.array([np.nan if v is None else v for v in x], dtype=np.float64)
+        if x is not None
+        else None
+    )
 
 
 def _temp_colors(temps):
@@ -51,15 +55,24 @@ def plot_chi4(results: dict, path: str | Path, species: str = "total") -> Path:
         t = _arr(res["times"])
         sp = res["species"][species]
         err = _arr(sp.get("chi4_err")) if sp.get("chi4_err") is not None else None
-        ax.errorbar(t, _arr(sp["chi4"]), yerr=None if err is None else np.nan_to_num(err), fmt="o-", capsize=3,
-                    color=colors[T], label=f"T = {T:g}")
+        ax.errorbar(
+            t,
+            _arr(sp["chi4"]),
+            yerr=None if err is None else np.nan_to_num(err),
+            fmt="o-",
+            capsize=3,
+            color=colors[T],
+            label=f"T = {T:g}",
+        )
         tau = _tau(res)
         if np.isfinite(tau):
             ax.axvline(tau, color=colors[T], ls=":", lw=1.5)
     ax.set_xscale("log")
     ax.set_xlabel(r"time $t$  [$\sqrt{m\sigma^2/\epsilon}$]")
     ax.set_ylabel(r"$\chi_4(t)$" + ("" if species == "total" else f" ({species})"))
-    ax.set_title(r"Dynamic susceptibility (overlap, $a=0.3\sigma$); dotted: $\tau_\alpha$", fontsize=12)
+    ax.set_title(
+        r"Dynamic susceptibility (overlap, $a=0.3\sigma$); dotted: $\tau_\alpha$", fontsize=12
+    )
     ax.legend(frameon=False)
     path = Path(path)
     fig.savefig(path, dpi=130)
@@ -76,7 +89,7 @@ def plot_dynamics(results: dict, path: str | Path) -> Path:
         res = results[T]
         t = _arr(res["times"])
         sA = res["species"].get("A", res["species"]["total"])
-        kw = dict(color=colors[T], marker="o", ms=4, label=f"T = {T:g}")
+        kw = {"color": colors[T], "marker": "o", "ms": 4, "label": f"T = {T:g}"}
         axes[0, 0].plot(t, _arr(sA["Fs"]), **kw)
         tau = _tau(res)
         if np.isfinite(tau):
@@ -111,7 +124,18 @@ def _ylim_from_values(ax, values):
         ax.set_ylim(min(0.0, float(v.min())), 1.6 * top if top > 0 else 1.0)
 
 
-def _s4_panel(ax, s4: dict, times, *, log=True, label_fmt="t = {:.3g}", fits=True, ls="-", colors=None, labels=True):
+def _s4_panel(
+    ax,
+    s4: dict,
+    times,
+    *,
+    log=True,
+    label_fmt="t = {:.3g}",
+    fits=True,
+    ls="-",
+    colors=None,
+    labels=True,
+):
     import matplotlib
 
     q = _arr(s4["q"])
@@ -124,7 +148,9 @@ def _s4_panel(ax, s4: dict, times, *, log=True, label_fmt="t = {:.3g}", fits=Tru
         col = colors[k] if colors is not None else cmap(k / max(K - 1, 1))
         lab = label_fmt.format(times[k]) if labels else None
         if np.all(np.isfinite(E[k])):
-            ax.errorbar(q, S[k], yerr=E[k], fmt="o" + ls, ms=4, color=col, label=lab, capsize=2, lw=1.2)
+            ax.errorbar(
+                q, S[k], yerr=E[k], fmt="o" + ls, ms=4, color=col, label=lab, capsize=2, lw=1.2
+            )
         else:
             ax.plot(q, S[k], "o" + ls, ms=4, color=col, label=lab, lw=1.2)
         chi, xi = s4["chi4_OZ"][k], s4["xi4"][k]
@@ -155,7 +181,14 @@ def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
     a1.set_xlabel(r"time $t$  [$\sqrt{m\sigma^2/\epsilon}$]")
     a1.set_ylabel(r"$\xi_4(t)$  [$\sigma$]")
     ch, ce = _arr(s4["chi4_OZ"]), _arr(s4["chi4_OZ_err"])
-    a2.errorbar(times, ch, yerr=np.nan_to_num(ce), fmt="o-", capsize=3, label=r"$\chi_4^{OZ}$ (S4 fit, $q\to 0$)")
+    a2.errorbar(
+        times,
+        ch,
+        yerr=np.nan_to_num(ce),
+        fmt="o-",
+        capsize=3,
+        label=r"$\chi_4^{OZ}$ (S4 fit, $q\to 0$)",
+    )
     chi4 = _arr(result["species"][result["config"].get("s4_species", "total")]["chi4"])
     a2.plot(times, chi4, "s--", label=r"$\chi_4$ (overlap fluctuation)")
     _ylim_from_values(a2, np.concatenate([ch, chi4]))
@@ -184,7 +217,9 @@ def plot_predicted_s4(comparison: dict, temperature: float, path: str | Path) ->
     cols = [matplotlib.colormaps["viridis"](k / max(K - 1, 1)) for k in range(K)]
     for ax, mode in zip(axes, ("centered", "standardized")):
         _s4_panel(ax, comparison["true"][mode], times, ls="-", colors=cols, fits=False)
-        _s4_panel(ax, comparison["predicted"][mode], times, ls=":", colors=cols, fits=False, labels=False)
+        _s4_panel(
+            ax, comparison["predicted"][mode], times, ls=":", colors=cols, fits=False, labels=False
+        )
         unit = r"[$\sigma^2$]" if mode == "centered" else "(unit variance)"
         ax.set_ylabel(rf"$S_4(q)$ of the {mode} field {unit}")
     axes[0].set_title(f"T = {temperature:g}: true propensity (solid) vs predicted (dotted)")
@@ -202,7 +237,14 @@ def plot_structure(structure: dict, temperature: float, path: str | Path) -> Pat
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
     r = _arr(structure["r"])
     for k, col in zip(("AA", "AB", "BB", "total"), ("C0", "C1", "C2", "k")):
-        a0.plot(r, _arr(structure["g"][k]), color=col, lw=1.5 if k != "total" else 1.0, ls="-" if k != "total" else "--", label=k)
+        a0.plot(
+            r,
+            _arr(structure["g"][k]),
+            color=col,
+            lw=1.5 if k != "total" else 1.0,
+            ls="-" if k != "total" else "--",
+            label=k,
+        )
     a0.axhline(1, color="gray", lw=0.8)
     a0.set_xlabel(r"$r$  [$\sigma_{AA}$]")
     a0.set_ylabel(r"$g_{\alpha\beta}(r)$")
@@ -210,7 +252,14 @@ def plot_structure(structure: dict, temperature: float, path: str | Path) -> Pat
     a0.legend(frameon=False)
     q = _arr(structure["q"])
     for k, col in zip(("AA", "AB", "BB", "total"), ("C0", "C1", "C2", "k")):
-        a1.plot(q, _arr(structure["S"][k]), color=col, lw=1.5 if k != "total" else 1.0, ls="-" if k != "total" else "--", label=k)
+        a1.plot(
+            q,
+            _arr(structure["S"][k]),
+            color=col,
+            lw=1.5 if k != "total" else 1.0,
+            ls="-" if k != "total" else "--",
+            label=k,
+        )
     a1.axhline(1, color="gray", lw=0.8)
     a1.axhline(0, color="gray", lw=0.5)
     a1.set_xlabel(r"$q$  [$\sigma_{AA}^{-1}$]")

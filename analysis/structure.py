@@ -15,7 +15,6 @@ summing counts and expectations, so frames with different boxes or compositions 
 from __future__ import annotations
 
 import numpy as np
-
 from glassdyn.data.box import wrap
 from glassdyn.data.errors import InputError
 
@@ -28,7 +27,9 @@ def _frames(positions, types, box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if pos.ndim == 2:
         pos = pos[None]
     if pos.ndim != 3 or pos.shape[-1] != 3:
-        raise InputError(f"positions must have shape (N, 3) or (M, N, 3), got {np.shape(positions)}")
+        raise InputError(
+            f"positions must have shape (N, 3) or (M, N, 3), got {np.shape(positions)}"
+        )
     M, N, _ = pos.shape
     typ = np.asarray(types)
     if typ.ndim == 1 and typ.shape[0] == N:
@@ -49,7 +50,9 @@ def _frames(positions, types, box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pos, typ.astype(np.int64), bx
 
 
-def pair_distances(positions: np.ndarray, box: np.ndarray, r_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pair_distances(
+    positions: np.ndarray, box: np.ndarray, r_max: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unordered pairs (i < j once each, all periodic images) closer than ``r_max``.
 
     positions (N, 3), box (3,) orthorhombic lengths.  Returns i (P,), j (P,), d (P,) float64.
@@ -134,7 +137,9 @@ class RadialDistribution:
         self.n_frames = 0
         return self
 
-    def compute(self, positions: np.ndarray, types: np.ndarray, box: np.ndarray) -> RadialDistribution:
+    def compute(
+        self, positions: np.ndarray, types: np.ndarray, box: np.ndarray
+    ) -> RadialDistribution:
         pos, typ, bx = _frames(positions, types, box)
         shell = 4.0 / 3.0 * np.pi * np.diff(self.edges**3)
         for m in range(pos.shape[0]):
@@ -145,7 +150,12 @@ class RadialDistribution:
             n_a = int(np.sum(typ[m] == 0))
             n_b = typ.shape[1] - n_a
             n = n_a + n_b
-            pairs = {"AA": n_a * (n_a - 1) / 2, "AB": n_a * n_b, "BB": n_b * (n_b - 1) / 2, "total": n * (n - 1) / 2}
+            pairs = {
+                "AA": n_a * (n_a - 1) / 2,
+                "AB": n_a * n_b,
+                "BB": n_b * (n_b - 1) / 2,
+                "total": n * (n - 1) / 2,
+            }
             volume = float(np.prod(bx[m]))
             for k, h in zip(("AA", "AB", "BB"), hist):
                 self._counts[k] += h
@@ -196,7 +206,11 @@ class StructureFactor:
         return self
 
     def compute(self, positions: np.ndarray, types: np.ndarray) -> StructureFactor:
-        from glassdyn.analysis.wavevectors import collective_amplitudes, column_blocks, fourier_phases
+        from glassdyn.analysis.wavevectors import (
+            collective_amplitudes,
+            column_blocks,
+            fourier_phases,
+        )
 
         pos, typ, _ = _frames(positions, types, self.box)
         wv = self.wave_vectors
@@ -204,7 +218,9 @@ class StructureFactor:
             masks = np.stack([typ[m] == 0, typ[m] == 1]).astype(np.float64)  # (2, N)
             n_a, n_b = masks.sum(axis=1)
             for cols in column_blocks(pos.shape[1], wv.n_vectors):
-                ra, rb = collective_amplitudes(masks, fourier_phases(pos[m], wv, columns=cols))  # (2, V)
+                ra, rb = collective_amplitudes(
+                    masks, fourier_phases(pos[m], wv, columns=cols)
+                )  # (2, V)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     self._sums["AA"][cols] += np.abs(ra) ** 2 / n_a
                     self._sums["BB"][cols] += np.abs(rb) ** 2 / n_b

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 
 
@@ -54,7 +53,9 @@ class WaveVectors:
         return (values @ onehot) / self.counts
 
 
-def wave_vectors(box: np.ndarray, q_max: float, *, shell_width: float | None = None, q_min: float = 0.0) -> WaveVectors:
+def wave_vectors(
+    box: np.ndarray, q_max: float, *, shell_width: float | None = None, q_min: float = 0.0
+) -> WaveVectors:
     """All half-space wave vectors 0 < |q| <= ``q_max`` of an orthorhombic ``box`` (3,).
 
     Shells: vectors with the same |q| (to 1e-9 relative) form a shell when ``shell_width`` is None
@@ -73,7 +74,11 @@ def wave_vectors(box: np.ndarray, q_max: float, *, shell_width: float | None = N
     n_max = np.floor(q_max * box / (2 * np.pi) + 1e-9).astype(np.int64)
     axes = [np.arange(-m, m + 1) for m in n_max]
     n = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    half = (n[:, 0] > 0) | ((n[:, 0] == 0) & (n[:, 1] > 0)) | ((n[:, 0] == 0) & (n[:, 1] == 0) & (n[:, 2] > 0))
+    half = (
+        (n[:, 0] > 0)
+        | ((n[:, 0] == 0) & (n[:, 1] > 0))
+        | ((n[:, 0] == 0) & (n[:, 1] == 0) & (n[:, 2] > 0))
+    )
     n = n[half]
     q = 2 * np.pi * n / box
     norm = np.linalg.norm(q, axis=1)
@@ -103,7 +108,9 @@ def column_blocks(n_rows: int, n_cols: int, max_elements: int = 1 << 23) -> list
     return [slice(i, min(i + step, n_cols)) for i in range(0, n_cols, step)]
 
 
-def fourier_phases(positions: np.ndarray, wv: WaveVectors, *, dtype=np.complex128, columns: slice | None = None) -> np.ndarray:
+def fourier_phases(
+    positions: np.ndarray, wv: WaveVectors, *, dtype=np.complex128, columns: slice | None = None
+) -> np.ndarray:
     """exp(i q_m . r_j) for positions (N, 3) and the M vectors of ``wv`` -> (N, M) ``dtype``.
 
     Built from per-axis powers (see the module docstring); periodic, so positions may be
@@ -117,18 +124,27 @@ def fourier_phases(positions: np.ndarray, wv: WaveVectors, *, dtype=np.complex12
     for a in range(3):
         m = int(np.abs(n[:, a]).max())
         # e_a^k for k = -m..m; exp of the exact phase (no error growth from repeated products)
-        powers.append((m, np.exp(1j * (2 * np.pi / wv.box[a]) * pos[:, a : a + 1] * np.arange(-m, m + 1))))  # (N, 2m+1)
+        powers.append(
+            (m, np.exp(1j * (2 * np.pi / wv.box[a]) * pos[:, a : a + 1] * np.arange(-m, m + 1)))
+        )  # (N, 2m+1)
     (mx, ex), (my, ey), (mz, ez) = powers
     # y-z factor for each distinct (n_y, n_z) pair (few hundred), then one gather-multiply with x
     yz, inverse = np.unique(n[:, 1:], axis=0, return_inverse=True)
     eyz = np.take(ey, yz[:, 0] + my, axis=1) * np.take(ez, yz[:, 1] + mz, axis=1)  # (N, P)
     out = np.empty((pos.shape[0], n.shape[0]), dtype=dtype)
     # np.take is ~3x faster than fancy indexing ex[:, idx] for this column gather
-    np.multiply(np.take(ex, n[:, 0] + mx, axis=1), np.take(eyz, inverse.reshape(-1), axis=1), out=out, casting="same_kind")
+    np.multiply(
+        np.take(ex, n[:, 0] + mx, axis=1),
+        np.take(eyz, inverse.reshape(-1), axis=1),
+        out=out,
+        casting="same_kind",
+    )
     return out
 
 
-def collective_amplitudes(weights: np.ndarray, phases: np.ndarray, *, dtype=np.float64) -> np.ndarray:
+def collective_amplitudes(
+    weights: np.ndarray, phases: np.ndarray, *, dtype=np.float64
+) -> np.ndarray:
     """W(q) = sum_j w_j exp(i q . r_j) for many fields sharing one configuration.
 
     weights (..., N) real; phases (N, M) complex from :func:`fourier_phases`.  Returns (..., M)
@@ -139,6 +155,8 @@ def collective_amplitudes(weights: np.ndarray, phases: np.ndarray, *, dtype=np.f
     lead = w.shape[:-1]
     N, M = phases.shape
     cdtype = np.complex64 if np.dtype(dtype) == np.float32 else np.complex128
-    E = np.ascontiguousarray(phases, dtype=cdtype).view(np.dtype(dtype))  # (N, 2M): re, im interleaved
+    E = np.ascontiguousarray(phases, dtype=cdtype).view(
+        np.dtype(dtype)
+    )  # (N, 2M): re, im interleaved
     W = np.ascontiguousarray(w.reshape(-1, N), dtype=dtype) @ E  # (P, 2M)
     return W.view(cdtype).reshape(*lead, M)

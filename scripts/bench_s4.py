@@ -25,10 +25,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-
-from glassdyn.analysis.fourpoint import FourPoint, s4_bruteforce  # noqa: E402
-from glassdyn.analysis.wavevectors import wave_vectors  # noqa: E402
+import numpy as np
+from glassdyn.analysis.fourpoint import FourPoint, s4_bruteforce
+from glassdyn.analysis.wavevectors import wave_vectors
 
 
 def direct_numpy(w, pos, box, q_max):
@@ -65,13 +64,17 @@ class Timer:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=4096)
     ap.add_argument("--times", type=int, default=10)
     ap.add_argument("--replicas", type=int, default=32)
     ap.add_argument("--configs", type=int, default=10)
     ap.add_argument("--q-max", type=float, default=2.5)
-    ap.add_argument("--brute-q-max", type=float, default=1.6, help="q_max of the brute-force subset")
+    ap.add_argument(
+        "--brute-q-max", type=float, default=1.6, help="q_max of the brute-force subset"
+    )
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     try:
@@ -89,31 +92,39 @@ def main():
     p_mobile = np.linspace(0.05, 0.95, K)
     w = (rng.random((C, R, K, N)) > p_mobile[None, None, :, None]).astype(np.float64)  # overlap 0/1
     wv = wave_vectors(box, a.q_max)
-    print(f"S4(q,t): N={N}, K={K} times, R={R} replicas x C={C} configurations, box L={L:.5f}, "
-          f"q_max={a.q_max}: {2 * wv.n_vectors} wave vectors (+-q) in {wv.n_shells} shells; 1 CPU thread")
+    print(
+        f"S4(q,t): N={N}, K={K} times, R={R} replicas x C={C} configurations, box L={L:.5f}, "
+        f"q_max={a.q_max}: {2 * wv.n_vectors} wave vectors (+-q) in {wv.n_shells} shells; 1 CPU thread"
+    )
 
     with Timer() as t64:
         fast64 = FourPoint(box, q_max=a.q_max).compute(w, pos).s4
     with Timer() as t32:
         fast32 = FourPoint(box, q_max=a.q_max, dtype=np.float32).compute(w, pos).s4
     print(f"glassdyn FourPoint float64          : {t64}")
-    print(f"glassdyn FourPoint float32          : {t32}   max rel. diff to float64 {np.max(np.abs(fast32 / fast64 - 1)):.1e}")
+    print(
+        f"glassdyn FourPoint float32          : {t32}   max rel. diff to float64 {np.max(np.abs(fast32 / fast64 - 1)):.1e}"
+    )
     with Timer() as tdir:
         direct = direct_numpy(w, pos, box, a.q_max)
-    print(f"direct numpy (exp + complex matmul) : {tdir}   max rel. diff {np.max(np.abs(direct / fast64 - 1)):.1e}")
+    print(
+        f"direct numpy (exp + complex matmul) : {tdir}   max rel. diff {np.max(np.abs(direct / fast64 - 1)):.1e}"
+    )
 
     # brute force on a subset: configuration 0, shells with |q| <= brute_q_max
     sub_q = max(a.brute_q_max, 2 * np.pi / L * 1.0001)
     n_sub = 2 * wave_vectors(box, sub_q).n_vectors
     with Timer() as tsub:
-        q_bf, bf = s4_bruteforce(w[:1], pos[:1], box, q_max=sub_q)
+        _, bf = s4_bruteforce(w[:1], pos[:1], box, q_max=sub_q)
     scale = (C / 1) * (2 * wv.n_vectors / n_sub)
     bf_cpu, bf_wall = tsub.cpu * scale, tsub.wall * scale
     check = FourPoint(box, q_max=sub_q).compute(w[:1], pos[:1]).s4
     rel = np.max(np.abs(check / bf - 1))
-    print(f"brute force (explicit loops)        : {bf_cpu:8.2f} s CPU ({bf_wall:6.2f} s wall)   ESTIMATED: measured {tsub.cpu:.2f} s CPU "
-          f"on 1 of {C} configurations and {n_sub} of {2 * wv.n_vectors} wave vectors, scaled linearly; "
-          f"the fast path agrees with it there to {rel:.1e} relative")
+    print(
+        f"brute force (explicit loops)        : {bf_cpu:8.2f} s CPU ({bf_wall:6.2f} s wall)   ESTIMATED: measured {tsub.cpu:.2f} s CPU "
+        f"on 1 of {C} configurations and {n_sub} of {2 * wv.n_vectors} wave vectors, scaled linearly; "
+        f"the fast path agrees with it there to {rel:.1e} relative"
+    )
     print(f"ratio brute force / fast float64    : {bf_cpu / t64.cpu:8.0f} x (CPU time)")
     print(f"ratio brute force / fast float32    : {bf_cpu / t32.cpu:8.0f} x (CPU time)")
     print(f"ratio direct numpy / fast float64   : {tdir.cpu / t64.cpu:8.1f} x (CPU time)")

@@ -27,16 +27,35 @@ HELP = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("store", help="path of a glassdyn Zarr store with isoconfigurational displacements")
-    p.add_argument("--out", required=True, help="output directory (heterogeneity.json and PNG plots)")
-    p.add_argument("--temperatures", type=float, nargs="+", help="state points to analyse (default: all)")
-    p.add_argument("--predictions", help="predictions file (glassdyn predict --out) to compare with the true propensity")
-    p.add_argument("--q-max", type=float, default=2.5, help="largest |q| of S4 in 1/sigma (default 2.5)")
-    p.add_argument("--q-fit-max", type=float, default=1.5, help="OZ fit on shells q <= this (default 1.5)")
+    p.add_argument(
+        "store", help="path of a glassdyn Zarr store with isoconfigurational displacements"
+    )
+    p.add_argument(
+        "--out", required=True, help="output directory (heterogeneity.json and PNG plots)"
+    )
+    p.add_argument(
+        "--temperatures", type=float, nargs="+", help="state points to analyse (default: all)"
+    )
+    p.add_argument(
+        "--predictions",
+        help="predictions file (glassdyn predict --out) to compare with the true propensity",
+    )
+    p.add_argument(
+        "--q-max", type=float, default=2.5, help="largest |q| of S4 in 1/sigma (default 2.5)"
+    )
+    p.add_argument(
+        "--q-fit-max", type=float, default=1.5, help="OZ fit on shells q <= this (default 1.5)"
+    )
     p.add_argument("--a", type=float, default=0.3, help="overlap cutoff a in sigma (default 0.3)")
-    p.add_argument("--max-configs", type=int, help="analyse at most this many completed configurations per T")
-    p.add_argument("--s4-species", choices=("total", "A", "B"), default="total", help="particles entering S4")
-    p.add_argument("--float32", action="store_true", help="float32 S4 products (2x faster, ~1e-6 relative)")
+    p.add_argument(
+        "--max-configs", type=int, help="analyse at most this many completed configurations per T"
+    )
+    p.add_argument(
+        "--s4-species", choices=("total", "A", "B"), default="total", help="particles entering S4"
+    )
+    p.add_argument(
+        "--float32", action="store_true", help="float32 S4 products (2x faster, ~1e-6 relative)"
+    )
     p.add_argument("--no-structure", action="store_true", help="skip g(r) and S(q)")
     p.add_argument("--no-plots", action="store_true", help="write only heterogeneity.json")
 
@@ -49,7 +68,7 @@ def _structure(sp, configs, r_max=3.0, q_max=12.0) -> dict:
 
     box = sp.read(keys.BOX, configs)
     r_max = min(r_max, 0.999 * float(box.min()) / 2)
-    rdf = RadialDistribution(r_max=r_max, bins=int(round(r_max / 0.02)))
+    rdf = RadialDistribution(r_max=r_max, bins=round(r_max / 0.02))
     sf = StructureFactor(box[0], q_max=q_max, shell_width=0.1)
     for c in configs:
         pos, typ = sp.read(keys.THERMAL_POSITIONS, int(c)), sp.read(keys.TYPES, int(c))
@@ -68,7 +87,12 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from glassdyn.analysis import plots
-    from glassdyn.analysis.heterogeneity import HeterogeneityConfig, analyze_state, compare_predictions, jsonable
+    from glassdyn.analysis.heterogeneity import (
+        HeterogeneityConfig,
+        analyze_state,
+        compare_predictions,
+        jsonable,
+    )
     from glassdyn.data.errors import InputError
     from glassdyn.data.store import Store
 
@@ -83,8 +107,13 @@ def run(args: argparse.Namespace) -> int:
         from glassdyn.data.predictions import read_predictions
 
         preds = read_predictions(args.predictions)
-    cfg = HeterogeneityConfig(a=args.a, q_max=args.q_max, q_fit_max=args.q_fit_max, s4_species=args.s4_species,
-                              dtype="float32" if args.float32 else "float64")
+    cfg = HeterogeneityConfig(
+        a=args.a,
+        q_max=args.q_max,
+        q_fit_max=args.q_fit_max,
+        s4_species=args.s4_species,
+        dtype="float32" if args.float32 else "float64",
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"store": str(store.path), "predictions": args.predictions, "temperatures": {}}
@@ -104,19 +133,31 @@ def run(args: argparse.Namespace) -> int:
         main_sp = res["species"].get("A", res["species"]["total"])
         tau, tau_err = main_sp["tau_alpha"], main_sp["tau_alpha_err"]
         chi = np.array([np.nan if v is None else v for v in res["species"]["total"]["chi4"]])
-        chi_err = np.array([np.nan if v is None else v for v in res["species"]["total"]["chi4_err"]])
+        chi_err = np.array(
+            [np.nan if v is None else v for v in res["species"]["total"]["chi4_err"]]
+        )
         k = int(np.nanargmax(chi))
-        tau_txt = "not reached (sample longer times)" if tau is None else f"{tau:.4g} +- {tau_err if tau_err is not None else float('nan'):.2g}"
-        print(f"T={sp.temperature:g}: {dh.dynamics.n_configs} configurations x {dh.dynamics.n_samples // max(dh.dynamics.n_configs, 1)} replicas,"
-              f" tau_alpha(A)={tau_txt}, max chi4={chi[k]:.4g} +- {chi_err[k]:.2g} at t={res['times'][k]:.4g}"
-              f"  ({res['seconds']:.1f} s)", file=sys.stderr)
+        tau_txt = (
+            "not reached (sample longer times)"
+            if tau is None
+            else f"{tau:.4g} +- {tau_err if tau_err is not None else float('nan'):.2g}"
+        )
+        print(
+            f"T={sp.temperature:g}: {dh.dynamics.n_configs} configurations x {dh.dynamics.n_samples // max(dh.dynamics.n_configs, 1)} replicas,"
+            f" tau_alpha(A)={tau_txt}, max chi4={chi[k]:.4g} +- {chi_err[k]:.2g} at t={res['times'][k]:.4g}"
+            f"  ({res['seconds']:.1f} s)",
+            file=sys.stderr,
+        )
         if preds is not None:
             match = [p for t, p in preds.items() if abs(t - sp.temperature) < 5e-4]
             if match:
                 comparisons[sp.temperature] = compare_predictions(sp, match[0], cfg)
                 res["predictions"] = comparisons[sp.temperature]
             else:
-                print(f"T={sp.temperature:g}: no predictions at this temperature in {args.predictions}", file=sys.stderr)
+                print(
+                    f"T={sp.temperature:g}: no predictions at this temperature in {args.predictions}",
+                    file=sys.stderr,
+                )
         results[sp.temperature] = res
         report["temperatures"][f"{sp.temperature:.3f}"] = res
     path = out / "heterogeneity.json"
@@ -128,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
         for T, res in results.items():
             written.append(plots.plot_s4(res, T, out / f"s4_T{T:.3f}.png"))
             if "structure" in res:
-                written.append(plots.plot_structure(res["structure"], T, out / f"structure_T{T:.3f}.png"))
+                written.append(
+                    plots.plot_structure(res["structure"], T, out / f"structure_T{T:.3f}.png")
+                )
         for T, comp in comparisons.items():
             written.append(plots.plot_predicted_s4(comp, T, out / f"s4_predicted_T{T:.3f}.png"))
     for p in written:

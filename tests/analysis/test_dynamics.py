@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from glassdyn.analysis.dynamics import (
     SelfDynamics,
     non_gaussian,
@@ -15,7 +14,11 @@ from glassdyn.data.errors import InputError
 def _data(C=3, R=4, K=5, N=40, seed=0):
     rng = np.random.default_rng(seed)
     scale = np.sqrt(np.array([0.01, 0.05, 0.1, 0.5, 2.0]))[:K]
-    disp = rng.normal(size=(C, R, K, N, 3)) * scale[None, None, :, None, None] * rng.uniform(0.3, 1.5, (C, 1, 1, N, 1))
+    disp = (
+        rng.normal(size=(C, R, K, N, 3))
+        * scale[None, None, :, None, None]
+        * rng.uniform(0.3, 1.5, (C, 1, 1, N, 1))
+    )
     types = (rng.random((C, N)) < 0.25).astype(np.int8)
     return disp, types, np.array([0.1, 0.5, 1.0, 5.0, 20.0])[:K]
 
@@ -38,13 +41,22 @@ def _loops(disp, types, a, k):
                         r2[kk] += d**2
                         r4[kk] += d**4
                 n = len(idx)
-                qs.append(q / n), fss.append(f / n), r2s.append(r2 / n), r4s.append(r4 / n), ns.append(n)
+                (
+                    qs.append(q / n),
+                    fss.append(f / n),
+                    r2s.append(r2 / n),
+                    r4s.append(r4 / n),
+                    ns.append(n),
+                )
         qs, fss = np.array(qs), np.array(fss)
         msd, m4 = np.mean(r2s, 0), np.mean(r4s, 0)
-        out[s] = dict(
-            Q=qs.mean(0), Fs=fss.mean(0), MSD=msd, alpha2=3 * m4 / (5 * msd**2) - 1,
-            chi4=np.mean(ns) * (np.mean(qs**2, 0) - np.mean(qs, 0) ** 2),
-        )
+        out[s] = {
+            "Q": qs.mean(0),
+            "Fs": fss.mean(0),
+            "MSD": msd,
+            "alpha2": 3 * m4 / (5 * msd**2) - 1,
+            "chi4": np.mean(ns) * (np.mean(qs**2, 0) - np.mean(qs, 0) ** 2),
+        }
     return out
 
 
@@ -69,7 +81,9 @@ def test_chunked_equals_one_pass():
         parts.compute(disp[sl], types[sl], times)
     for prop in ("overlap", "fs", "msd", "alpha2", "chi4", "chi4_iso", "chi4_fs"):
         for s in ("A", "B", "total"):
-            np.testing.assert_allclose(getattr(parts, prop)[s], getattr(one, prop)[s], rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(
+                getattr(parts, prop)[s], getattr(one, prop)[s], rtol=1e-12, atol=1e-15
+            )
 
 
 def test_frozen_particles():
@@ -92,7 +106,7 @@ def test_gaussian_displacements_analytic():
     disp = rng.normal(scale=sigma, size=(4, 8, 1, 4000, 3))
     sd = SelfDynamics(k=3.0, mode="axes").compute(disp, np.zeros(4000, np.int8))
     iso = SelfDynamics(k=3.0).compute(disp, np.zeros(4000, np.int8))
-    expect = np.exp(-(3.0 * sigma) ** 2 / 2)
+    expect = np.exp(-((3.0 * sigma) ** 2) / 2)
     assert abs(sd.fs["A"][0] - expect) < 2e-3
     assert abs(iso.fs["A"][0] - expect) < 2e-3
     assert abs(sd.msd["A"][0] / (3 * sigma**2) - 1) < 0.01
@@ -105,8 +119,12 @@ def test_gaussian_displacements_analytic():
 def test_kernels():
     d = np.array([[0.0, 0.0, 0.0], [0.29, 0.0, 0.0], [0.0, 0.31, 0.0]])
     np.testing.assert_array_equal(self_overlap(d, 0.3), [1.0, 1.0, 0.0])
-    np.testing.assert_allclose(self_scattering(d, 2.0), [1.0, np.sin(0.58) / 0.58, np.sin(0.62) / 0.62])
-    np.testing.assert_allclose(self_scattering(d, 2.0, mode="axes"), [1.0, (np.cos(0.58) + 2) / 3, (np.cos(0.62) + 2) / 3])
+    np.testing.assert_allclose(
+        self_scattering(d, 2.0), [1.0, np.sin(0.58) / 0.58, np.sin(0.62) / 0.62]
+    )
+    np.testing.assert_allclose(
+        self_scattering(d, 2.0, mode="axes"), [1.0, (np.cos(0.58) + 2) / 3, (np.cos(0.62) + 2) / 3]
+    )
     assert non_gaussian(np.array([0.0]), np.array([0.0]))[0] == 0.0
     q = np.random.default_rng(0).random((50, 3))
     ref = [10 * (np.mean(q[:, k] ** 2) - np.mean(q[:, k]) ** 2) for k in range(3)]
@@ -136,7 +154,7 @@ def test_bad_input():
     with pytest.raises(InputError, match="times"):
         SelfDynamics().compute(disp, types, times[:-1])
     with pytest.raises(InputError, match="compute"):
-        SelfDynamics().chi4
+        _ = SelfDynamics().chi4
     with pytest.raises(InputError, match="mode"):
         SelfDynamics(mode="nope")
 
@@ -153,6 +171,8 @@ def test_jackknife_errors_match_explicit_leave_one_out():
     loo_chi, loo_tau = np.array(loo_chi), np.array(loo_tau)
     ref = np.sqrt(4 / 5 * np.sum((loo_chi - loo_chi.mean(0)) ** 2, 0))
     np.testing.assert_allclose(sd.chi4_err["A"], ref, rtol=1e-8, atol=1e-14)
-    np.testing.assert_allclose(sd.tau_alpha_err["A"], np.sqrt(4 / 5 * np.sum((loo_tau - loo_tau.mean()) ** 2)), rtol=1e-8)
+    np.testing.assert_allclose(
+        sd.tau_alpha_err["A"], np.sqrt(4 / 5 * np.sum((loo_tau - loo_tau.mean()) ** 2)), rtol=1e-8
+    )
     one = SelfDynamics().compute(disp[:1], types[:1], times)
     assert np.all(np.isnan(one.chi4_err["A"])) and np.isnan(one.tau_alpha_err["A"])

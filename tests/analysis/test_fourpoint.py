@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-
 from glassdyn.analysis.dynamics import SelfDynamics, self_overlap
 from glassdyn.analysis.fourpoint import FourPoint, s4, s4_bruteforce
 from glassdyn.data.errors import InputError
+
 from glassdyn.testing import random_ka_configuration
 
 
@@ -28,7 +28,7 @@ def test_s4_overlap_field_matches_bruteforce_and_float32():
     disp = rng.normal(scale=0.25, size=(2, 3, 4, 80, 3))
     w = self_overlap(disp)  # (C, R, K, N)
     pos = np.stack([conf.positions, conf.positions + 0.1])
-    q, fast = s4(w, pos, conf.box, q_max=2.5)
+    _q, fast = s4(w, pos, conf.box, q_max=2.5)
     _, ref = s4_bruteforce(w, pos, conf.box, q_max=2.5)
     np.testing.assert_allclose(fast, ref, rtol=1e-10)
     _, f32 = s4(w, pos, conf.box, q_max=2.5, dtype=np.float32)
@@ -37,7 +37,7 @@ def test_s4_overlap_field_matches_bruteforce_and_float32():
 
 def test_one_sample_per_configuration_shape():
     w, pos, box = _random(S=1)
-    q, a = s4(w[:, 0], pos, box, q_max=3.0)
+    _q, a = s4(w[:, 0], pos, box, q_max=3.0)
     _, b = s4_bruteforce(w[:, 0], pos, box, q_max=3.0)
     np.testing.assert_allclose(a, b, rtol=1e-10)
 
@@ -104,7 +104,7 @@ def test_bad_input():
     with pytest.raises(InputError, match="box"):
         FourPoint(box, q_max=3.0).compute(w, pos, box=box * 1.1)
     with pytest.raises(InputError, match="compute"):
-        FourPoint(box).s4
+        _ = FourPoint(box).s4
     fp = FourPoint(box, q_max=3.0).compute(w, pos)
     with pytest.raises(InputError, match="times"):
         fp.compute(w[:, :, :2], pos)

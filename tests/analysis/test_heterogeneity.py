@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-
 from glassdyn.analysis.fourpoint import FourPoint, s4_bruteforce
 from glassdyn.analysis.heterogeneity import (
     DynamicHeterogeneity,
@@ -16,13 +15,16 @@ from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.predictions import Predictions
 from glassdyn.data.store import Store
+
 from glassdyn.testing import write_synthetic_store
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("het") / "s.zarr"
-    return write_synthetic_store(path, temperatures=(0.8,), n_configs=4, n_particles=64, n_replicas=3, times=(0.1, 1.0, 10.0))
+    return write_synthetic_store(
+        path, temperatures=(0.8,), n_configs=4, n_particles=64, n_replicas=3, times=(0.1, 1.0, 10.0)
+    )
 
 
 def test_store_equals_arrays(store):
@@ -30,7 +32,11 @@ def test_store_equals_arrays(store):
     cfg = HeterogeneityConfig(q_max=3.0)
     dh = analyze_state(sp, cfg)
     ref = DynamicHeterogeneity(cfg).compute(
-        sp.read(keys.ISO_DISPLACEMENTS), sp.read(keys.THERMAL_POSITIONS), sp.read(keys.TYPES), sp.read(keys.BOX)[0], sp.times
+        sp.read(keys.ISO_DISPLACEMENTS),
+        sp.read(keys.THERMAL_POSITIONS),
+        sp.read(keys.TYPES),
+        sp.read(keys.BOX)[0],
+        sp.times,
     )
     np.testing.assert_allclose(dh.four_point.s4, ref.four_point.s4, rtol=1e-12)
     np.testing.assert_allclose(dh.dynamics.chi4["total"], ref.dynamics.chi4["total"], rtol=1e-12)
@@ -53,7 +59,9 @@ def test_species_resolved_s4(store):
     disp = sp.read(keys.ISO_DISPLACEMENTS).astype(np.float64)
     w = (np.linalg.norm(disp, axis=-1) < 0.3) * (types[:, None, None, :] == 0)
     n_a = int((types[0] == 0).sum())
-    _, bf = s4_bruteforce(w.astype(float), sp.read(keys.THERMAL_POSITIONS), sp.read(keys.BOX)[0], q_max=3.0)
+    _, bf = s4_bruteforce(
+        w.astype(float), sp.read(keys.THERMAL_POSITIONS), sp.read(keys.BOX)[0], q_max=3.0
+    )
     np.testing.assert_allclose(dh.four_point.s4, bf * 64 / n_a, rtol=1e-10)
 
 
@@ -70,7 +78,9 @@ def test_field_four_point_centering():
     # a shift of the field changes nothing once centred; scaling changes nothing once standardized
     np.testing.assert_allclose(field_four_point(f + 3, pos, box, q_max=3.0).s4, fp.s4, rtol=1e-10)
     st = field_four_point(f, pos, box, q_max=3.0, standardize=True).s4
-    np.testing.assert_allclose(field_four_point(7 * f, pos, box, q_max=3.0, standardize=True).s4, st, rtol=1e-10)
+    np.testing.assert_allclose(
+        field_four_point(7 * f, pos, box, q_max=3.0, standardize=True).s4, st, rtol=1e-10
+    )
     raw = field_four_point(f, pos, box, q_max=3.0, center=False)
     assert isinstance(raw, FourPoint) and not np.allclose(raw.s4, fp.s4)
     with pytest.raises(InputError, match="NaN"):
@@ -85,11 +95,15 @@ def test_compare_predictions_perfect_and_noisy(store):
     configs = sp.completed
     perfect = Predictions(0.8, configs, sp.times[1:], prop[:, 1:].copy())
     out = compare_predictions(sp, perfect, HeterogeneityConfig(q_max=3.0))
-    np.testing.assert_allclose(out["true"]["centered"]["S4"], out["predicted"]["centered"]["S4"], rtol=1e-12)
+    np.testing.assert_allclose(
+        out["true"]["centered"]["S4"], out["predicted"]["centered"]["S4"], rtol=1e-12
+    )
     np.testing.assert_allclose(out["pearson"], 1.0, rtol=1e-6)
     assert len(out["times"]) == 2
     rng = np.random.default_rng(0)
-    noisy = Predictions(0.8, configs, sp.times, prop + rng.normal(scale=0.1, size=prop.shape).astype(np.float32))
+    noisy = Predictions(
+        0.8, configs, sp.times, prop + rng.normal(scale=0.1, size=prop.shape).astype(np.float32)
+    )
     out = compare_predictions(sp, noisy, HeterogeneityConfig(q_max=3.0))
     assert np.all(np.array(out["pearson"]) < 1.0)
     json.dumps(out)
@@ -104,7 +118,15 @@ def test_store_without_displacements(tmp_path):
     store = Store.create(tmp_path / "static.zarr")
     sp = store.create_state(0.5, n_configs=1, n_particles=32, inherent=False)
     conf = random_ka_configuration(32)
-    sp.write(0, **{keys.TYPES: conf.types, keys.BOX: conf.box, keys.THERMAL_POSITIONS: conf.positions, keys.THERMAL_ENERGY: -6.0})
+    sp.write(
+        0,
+        **{
+            keys.TYPES: conf.types,
+            keys.BOX: conf.box,
+            keys.THERMAL_POSITIONS: conf.positions,
+            keys.THERMAL_ENERGY: -6.0,
+        },
+    )
     sp.mark_done(0)
     with pytest.raises(StoreError, match="isoconfig/displacements.*glassdyn simulate"):
         analyze_state(sp)
@@ -115,4 +137,8 @@ def test_config_validation_and_jsonable():
         HeterogeneityConfig(s4_species="C")
     with pytest.raises(InputError):
         HeterogeneityConfig(dtype="float16")
-    assert jsonable({"a": np.array([1.0, np.nan]), 2: np.int64(3), "b": (np.bool_(True),)}) == {"a": [1.0, None], "2": 3, "b": [True]}
+    assert jsonable({"a": np.array([1.0, np.nan]), 2: np.int64(3), "b": (np.bool_(True),)}) == {
+        "a": [1.0, None],
+        "2": 3,
+        "b": [True],
+    }

@@ -24,8 +24,28 @@ def ka_store(tmp_path_factory):
     if given:
         return given
     path = tmp_path_factory.mktemp("ka") / "ka.zarr"
-    rc = main(["simulate", "--preset", "tiny", "--out", str(path), "--temperatures", "0.8,0.64", "--configs", "6",
-               "--replicas", "8", "--n-times", "10", "--workers", "2", "--no-progress", "--seed", "11"])
+    rc = main(
+        [
+            "simulate",
+            "--preset",
+            "tiny",
+            "--out",
+            str(path),
+            "--temperatures",
+            "0.8,0.64",
+            "--configs",
+            "6",
+            "--replicas",
+            "8",
+            "--n-times",
+            "10",
+            "--workers",
+            "2",
+            "--no-progress",
+            "--seed",
+            "11",
+        ]
+    )
     assert rc == 0
     return str(path)
 
@@ -38,12 +58,23 @@ def test_ka_heterogeneity_trends(ka_store, tmp_path):
     tau = {T: r["species"]["A"]["tau_alpha"] for T, r in res.items()}
     chi4 = {T: np.array(r["species"]["total"]["chi4"]) for T, r in res.items()}
     t_peak = {T: r["times"][int(np.argmax(chi4[T]))] for T, r in res.items()}
-    print("tau_alpha(A):", tau, "chi4 peak:", {T: float(c.max()) for T, c in chi4.items()}, "at t:", t_peak)
+    print(
+        "tau_alpha(A):",
+        tau,
+        "chi4 peak:",
+        {T: float(c.max()) for T, c in chi4.items()},
+        "at t:",
+        t_peak,
+    )
     assert all(v is not None for v in tau.values()), "Fs_A must reach 1/e within the sampled times"
     assert tau[0.64] > 1.5 * tau[0.8]
-    assert 1.5 < tau[0.8] < 5.0 and 4.0 < tau[0.64] < 20.0  # KA, density 1.2 (DESIGN.md table: 2.6, 8.1)
+    assert (
+        1.5 < tau[0.8] < 5.0 and 4.0 < tau[0.64] < 20.0
+    )  # KA, density 1.2 (DESIGN.md table: 2.6, 8.1)
     for T in res:
-        assert tau[T] / 4 < t_peak[T] < 4 * tau[T], f"chi4 peak at {t_peak[T]} far from tau_alpha {tau[T]} (T={T})"
+        assert tau[T] / 4 < t_peak[T] < 4 * tau[T], (
+            f"chi4 peak at {t_peak[T]} far from tau_alpha {tau[T]} (T={T})"
+        )
         assert chi4[T].max() > 3 * min(chi4[T][0], chi4[T][-1])  # a peak, not a monotone curve
         # Fs and Q decay monotonically from ~1; MSD grows
         fs = np.array(res[T]["species"]["A"]["Fs"])

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from glassdyn.analysis.ornstein_zernike import fit_ornstein_zernike, ornstein_zernike
 from glassdyn.data.errors import InputError
 

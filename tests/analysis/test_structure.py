@@ -1,9 +1,14 @@
 import numpy as np
 import pytest
-
-from glassdyn.analysis.structure import RadialDistribution, StructureFactor, partial_rdf, partial_structure_factor
+from glassdyn.analysis.structure import (
+    RadialDistribution,
+    StructureFactor,
+    partial_rdf,
+    partial_structure_factor,
+)
 from glassdyn.data.box import minimum_image
 from glassdyn.data.errors import InputError
+
 from glassdyn.testing import random_ka_configuration
 
 
@@ -24,7 +29,12 @@ def _brute_rdf(pos, types, box, r_max, bins):
                 counts["total"][k] += 1
     na = int(np.sum(types == 0))
     nb = N - na
-    pairs = {"AA": na * (na - 1) / 2, "AB": na * nb, "BB": nb * (nb - 1) / 2, "total": N * (N - 1) / 2}
+    pairs = {
+        "AA": na * (na - 1) / 2,
+        "AB": na * nb,
+        "BB": nb * (nb - 1) / 2,
+        "total": N * (N - 1) / 2,
+    }
     return {k: counts[k] / (pairs[k] * shell / V) for k in counts}
 
 
@@ -53,8 +63,10 @@ def test_partial_rdf_ideal_gas_is_one():
 def test_partial_rdf_shapes_and_frames():
     conf = random_ka_configuration(128, seed=1)
     pos2 = np.stack([conf.positions, conf.positions])
-    r1, g1 = partial_rdf(conf.positions, conf.types, conf.box, r_max=2.0, bins=10)
-    r2, g2 = partial_rdf(pos2, np.stack([conf.types] * 2), np.stack([conf.box] * 2), r_max=2.0, bins=10)
+    _r1, g1 = partial_rdf(conf.positions, conf.types, conf.box, r_max=2.0, bins=10)
+    _r2, g2 = partial_rdf(
+        pos2, np.stack([conf.types] * 2), np.stack([conf.box] * 2), r_max=2.0, bins=10
+    )
     for k in g1:
         np.testing.assert_allclose(g1[k], g2[k])
     # KA-like lattice: no close contacts
@@ -102,7 +114,9 @@ def _brute_sq(pos, types, box, q_max):
 
 def test_partial_structure_factor_matches_brute_force():
     conf = random_ka_configuration(60, seed=4)
-    q, S = partial_structure_factor(conf.positions, conf.types, conf.box, q_max=4.0, shell_width=None)
+    q, S = partial_structure_factor(
+        conf.positions, conf.types, conf.box, q_max=4.0, shell_width=None
+    )
     q_ref, ref = _brute_sq(conf.positions.astype(np.float64), conf.types, conf.box, 4.0)
     np.testing.assert_allclose(q, q_ref)
     for k in ref:
@@ -141,6 +155,6 @@ def test_compute_objects_chunked_equal_one_pass():
     assert parts.n_frames == 4 and sf2.n_frames == 4
     assert "RadialDistribution" in repr(parts) and "StructureFactor" in repr(sf2)
     with pytest.raises(InputError, match="compute"):
-        RadialDistribution().g
+        _ = RadialDistribution().g
     with pytest.raises(InputError, match="compute"):
-        StructureFactor(box).result
+        _ = StructureFactor(box).result

@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
-
-from glassdyn.analysis.wavevectors import collective_amplitudes, column_blocks, fourier_phases, wave_vectors
+from glassdyn.analysis.wavevectors import (
+    collective_amplitudes,
+    column_blocks,
+    fourier_phases,
+    wave_vectors,
+)
 from glassdyn.data.errors import InputError
 
 
@@ -48,10 +52,19 @@ def test_phases_match_direct_exponentials():
     np.testing.assert_allclose(E, np.exp(1j * pos @ wv.q.T), atol=1e-12)
     cols = column_blocks(40, wv.n_vectors, max_elements=400)
     assert len(cols) > 1
-    np.testing.assert_allclose(np.concatenate([fourier_phases(pos, wv, columns=c) for c in cols], 1), E)
+    np.testing.assert_allclose(
+        np.concatenate([fourier_phases(pos, wv, columns=c) for c in cols], 1), E
+    )
     w = rng.normal(size=(2, 3, 40))
-    np.testing.assert_allclose(collective_amplitudes(w, E), np.einsum("abn,nm->abm", w, E), rtol=1e-12)
-    np.testing.assert_allclose(collective_amplitudes(w, E, dtype=np.float32), np.einsum("abn,nm->abm", w, E), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        collective_amplitudes(w, E), np.einsum("abn,nm->abm", w, E), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        collective_amplitudes(w, E, dtype=np.float32),
+        np.einsum("abn,nm->abm", w, E),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 def test_q_max_below_first_shell():
