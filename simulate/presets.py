@@ -8,7 +8,7 @@ sampling times.  ``settings.replace(n_configs=10)`` gives an overridden copy;
 tau_alpha estimates (Fs_A(k=7.25, tau_alpha) = 1/e, N=1000 KA at density 1.2): 2.6 at T=0.80
 and 8.1 at T=0.64 (measured on this machine), roughly 27 at 0.56, 120 at 0.50, 500 at 0.47
 and 4000 at 0.44 (the literature's order of magnitude; BOTAN's time 4120 at T=0.44 is about
-tau_alpha).  Between and beyond the table, log(tau_alpha) is interpolated linearly in 1/T.
+tau_alpha).  N=256 (presets ``tiny`` and ``ci``) has its own measured table, ``TAU_ALPHA_N256``.  Between and beyond the table, log(tau_alpha) is interpolated linearly in 1/T.
 Presets use these only to size equilibration and sampling times; the values used are recorded
 in the store, and :mod:`glassdyn.simulate.relaxation` measures tau_alpha from the data.
 """
@@ -31,6 +31,19 @@ TAU_ALPHA_ESTIMATES: tuple[tuple[float, float], ...] = (
     (0.64, 8.1),
     (0.80, 2.6),
     (1.00, 1.0),
+)
+
+# N=256 (tiny, ci): measured here with scripts/measure_tau_alpha.py (4 configurations x 4 NVE
+# replicas after 10 tau_alpha of NVT): 3.6 at T=0.80, 10.9 at T=0.64 -- small KA systems relax
+# more slowly than N=1000; T=1.0 extrapolated (log tau linear in 1/T), colder T scaled by 1.35.
+TAU_ALPHA_N256: tuple[tuple[float, float], ...] = (
+    (0.44, 5400.0),
+    (0.47, 675.0),
+    (0.50, 162.0),
+    (0.56, 36.0),
+    (0.64, 10.9),
+    (0.80, 3.6),
+    (1.00, 1.5),
 )
 
 BOTAN_TIMES_T044 = (0.13, 1.3, 13.0, 130.0, 412.0, 1300.0, 4120.0, 13000.0, 41200.0, 130000.0)
@@ -205,6 +218,7 @@ PRESETS: dict[str, SimulationSettings] = {
             n_times=6,
             equilibration_tau=10.0,
             time_max_tau=3.0,
+            tau_alpha=TAU_ALPHA_N256,
         ),
         SimulationSettings(
             name="ci",
@@ -216,6 +230,7 @@ PRESETS: dict[str, SimulationSettings] = {
             n_times=4,
             equilibration_tau=2.0,
             time_max_tau=1.0,
+            tau_alpha=TAU_ALPHA_N256,
             melt=Melt(melt_time=2.0),
             minimizer=MinimizerOptions(ftol=1e-6),
         ),

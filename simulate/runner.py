@@ -14,6 +14,14 @@ work is split into units:
   writes ``isoconfig/displacements[c, r]``;
 - the driver then writes ``isoconfig/propensity[c]`` and, last, ``done[c]``.
 
+Replicas are Newtonian (NVE, velocity Verlet) by default, as in the isoconfigurational ensemble
+of Widmer-Cooper & Harrowell (Phys. Rev. Lett. 93, 135701 (2004)): the replicas then differ only
+by their initial Maxwell-Boltzmann momenta (drawn at T, zero total momentum, kinetic temperature
+exactly T), and no thermostat variable feeds back on the dynamics being measured.  Equilibration
+fixes the potential energy at T, so each replica stays at T up to the NVE drift (measured
+< 1e-3 per particle over 1e4 steps).  ``ensemble="nvt"`` (Nose-Hoover, same ``tdamp``) is
+available to match datasets produced with a thermostat; the choice is recorded in the attrs.
+
 Each unit writes only its own Zarr chunks (one configuration / replica per chunk), so no
 locks are needed and no write is lost.  Each LAMMPS run starts in a fresh instance from explicit
 arrays, so the arrays are bit-identical whatever the number of workers, the blocking, or

@@ -30,7 +30,7 @@ SIMULATED = (
 )
 
 
-def ci_settings(n_configs: int = 4, **changes) -> SimulationSettings:
+def ci_settings(n_configs: int = 3, **changes) -> SimulationSettings:
     """The ``ci`` preset (N=256, T=1.0 and 0.8, R=3) at the times ``CI_TIMES``."""
     return get_preset("ci").replace(n_configs=n_configs, times=CI_TIMES, **changes)
 

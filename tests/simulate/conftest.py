@@ -1,4 +1,4 @@
-"""Shared LAMMPS fixture: one reference dataset (``ci`` preset, C=4, seed 7), computed once."""
+"""Shared LAMMPS fixture: one reference dataset (``ci`` preset, C=3, seed 7), computed once."""
 
 import pytest
 
