@@ -17,7 +17,6 @@ Targets (Shiba et al., J. Chem. Phys. 158, 084503 (2023), "BOTAN"):
 from __future__ import annotations
 
 import numpy as np
-
 from glassdyn.data.box import minimum_image, wrap
 from glassdyn.data.errors import InputError
 
@@ -32,7 +31,9 @@ def _check_inputs(positions: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, n
     if box.shape != (3,) or not np.all(box > 0):
         raise InputError(f"box must be 3 positive orthorhombic lengths, got {box}")
     if not np.all(np.isfinite(pos)):
-        raise InputError("positions contain NaN or inf; check the store or importer that produced them")
+        raise InputError(
+            "positions contain NaN or inf; check the store or importer that produced them"
+        )
     return pos, box
 
 
@@ -100,7 +101,9 @@ def node_propensity(displacements: np.ndarray) -> np.ndarray:
     return out / d.shape[0]
 
 
-def edge_targets(vectors0: np.ndarray, edge_index: np.ndarray, displacements: np.ndarray) -> np.ndarray:
+def edge_targets(
+    vectors0: np.ndarray, edge_index: np.ndarray, displacements: np.ndarray
+) -> np.ndarray:
     """BOTAN's edge target: replica mean of |r_ij(0) + d_j - d_i| - |r_ij(0)|.
 
     vectors0: (E, 3) minimum-image r_ij(0) (from :func:`radius_graph` or :func:`pair_vectors`);
@@ -113,7 +116,9 @@ def edge_targets(vectors0: np.ndarray, edge_index: np.ndarray, displacements: np
     if d.ndim not in (3, 4) or d.shape[-1] != 3:
         raise InputError(f"displacements must have shape (R, K, N, 3) or (R, N, 3), got {d.shape}")
     if r0.ndim != 2 or r0.shape[1] != 3 or ei.shape != (2, r0.shape[0]):
-        raise InputError(f"vectors0 (E, 3) and edge_index (2, E) disagree: {r0.shape} vs {ei.shape}")
+        raise InputError(
+            f"vectors0 (E, 3) and edge_index (2, E) disagree: {r0.shape} vs {ei.shape}"
+        )
     single = d.ndim == 3
     if single:
         d = d[:, None]

@@ -42,18 +42,26 @@ class TrainedRun:
             from glassdyn.training import resolve_device
 
             self.device = resolve_device(device)
-            self.model, self.checkpoint = load_model(self.run_dir / f"{checkpoint}.pt", kind=self.kind, map_location="cpu")
+            self.model, self.checkpoint = load_model(
+                self.run_dir / f"{checkpoint}.pt", kind=self.kind, map_location="cpu"
+            )
             self.model.to(self.device)
 
     @property
     def n_outputs(self) -> int:
-        return int(self.model.weights.shape[1]) if self.kind == "ridge" else self.model.config.n_outputs
+        return (
+            int(self.model.weights.shape[1])
+            if self.kind == "ridge"
+            else self.model.config.n_outputs
+        )
 
     def configs(self, temperature: float, part: str = "test") -> list[int]:
         """Configurations of ``part`` at a temperature; held-out temperatures: all completed ones."""
         s = self.split.get(f"{temperature:g}")
         if s is None:
-            raise InputError(f"temperature {temperature:g} was not in the store this run was trained on; pass configurations explicitly")
+            raise InputError(
+                f"temperature {temperature:g} was not in the store this run was trained on; pass configurations explicitly"
+            )
         return list(s["test"]) if s.get("held_out") else list(s[part])
 
     def predict(self, sp: StatePoint, c: int, targets: bool = True) -> tuple[dict, object]:
@@ -70,8 +78,15 @@ class TrainedRun:
 
             types = sp.read(keys.TYPES, c)
             inh = sp.read(keys.INHERENT_POSITIONS, c) if self.model.inherent else None
-            feats = local_descriptors(sp.read(keys.THERMAL_POSITIONS, c), types, sp.read(keys.BOX, c), inh)
-            pred = {"node": self.model.predict(feats, types), "edge": None, "temperature": None, "latent": None}
+            feats = local_descriptors(
+                sp.read(keys.THERMAL_POSITIONS, c), types, sp.read(keys.BOX, c), inh
+            )
+            pred = {
+                "node": self.model.predict(feats, types),
+                "edge": None,
+                "temperature": None,
+                "latent": None,
+            }
             sample = {"node_mask": types == 0}
             if targets:
                 idx = self.spec.time_indices(len(sp.times))
@@ -95,10 +110,19 @@ def _check_times(run: TrainedRun, sp: StatePoint) -> None:
         return
     K = len(run.spec.time_indices(len(sp.times)))
     if K != run.n_outputs:
-        raise InputError(f"{sp.name} of {sp.store_path} has {K} selected times, the model predicts {run.n_outputs}")
+        raise InputError(
+            f"{sp.name} of {sp.store_path} has {K} selected times, the model predicts {run.n_outputs}"
+        )
 
 
-def evaluate_run(run_dir, data, device: str = "cpu", temperatures=None, part: str = "test", latent_png: str | None = "auto") -> dict:
+def evaluate_run(
+    run_dir,
+    data,
+    device: str = "cpu",
+    temperatures=None,
+    part: str = "test",
+    latent_png: str | None = "auto",
+) -> dict:
     """Metrics per temperature on ``part`` (test by default) of a run; see the module docstring.
 
     Returns ``{"node_pearson": {"<T>": [K values]}, "edge_pearson": {...} or None,
@@ -110,14 +134,23 @@ def evaluate_run(run_dir, data, device: str = "cpu", temperatures=None, part: st
     run = TrainedRun(run_dir, device=device)
     store = Store.open(data)
     temps = store.temperatures if temperatures is None else [float(t) for t in temperatures]
-    result: dict = {"model": run.kind, "input": run.config.input, "split": part, "temperatures": [], "held_out": [], "times": {}}
+    result: dict = {
+        "model": run.kind,
+        "input": run.config.input,
+        "split": part,
+        "temperatures": [],
+        "held_out": [],
+        "times": {},
+    }
     per_t: dict[str, dict] = {}
     latents: dict[str, np.ndarray] = {}
     for T in temps:
         sp = store.state(T)
         key = f"{T:g}"
         if key not in run.split:
-            raise InputError(f"T={key} of {store.path} is not among the temperatures of the store run {run_dir} was trained on")
+            raise InputError(
+                f"T={key} of {store.path} is not among the temperatures of the store run {run_dir} was trained on"
+            )
         if sp.times is None:
             continue
         require_targets(sp)
@@ -132,31 +165,58 @@ def evaluate_run(run_dir, data, device: str = "cpu", temperatures=None, part: st
             if run.kind == "ridge":
                 m.compute(pred["node"], sample["y"], sample["node_mask"])
             else:
-                m.compute(pred["node"], sample.y.numpy(), sample.node_mask.numpy(),
-                          pred["edge"], None if pred["edge"] is None else sample.y_edge.numpy(),
-                          sample.edge_mask.numpy(), pred["temperature"])
+                m.compute(
+                    pred["node"],
+                    sample.y.numpy(),
+                    sample.node_mask.numpy(),
+                    pred["edge"],
+                    None if pred["edge"] is None else sample.y_edge.numpy(),
+                    sample.edge_mask.numpy(),
+                    pred["temperature"],
+                )
             if pred["latent"] is not None:
                 lat.append(pred["latent"])
         per_t[key] = m.result()
         result["temperatures"].append(T)
-        result["times"][key] = run.times.get(key, [float(sp.times[k]) for k in run.spec.time_indices(len(sp.times))])
+        result["times"][key] = run.times.get(
+            key, [float(sp.times[k]) for k in run.spec.time_indices(len(sp.times))]
+        )
         if run.split[key].get("held_out"):
             result["held_out"].append(T)
         if lat:
             latents[key] = np.mean(lat, axis=0)
     if not per_t:
-        raise InputError(f"nothing to evaluate: no {part} configurations with targets in {store.path}")
-    for name in ("node_pearson", "node_pearson_pooled", "edge_pearson", "edge_pearson_pooled",
-                 "mean_pred", "mean_true", "std_pred", "std_true", "temperature_pred", "n_configs"):
+        raise InputError(
+            f"nothing to evaluate: no {part} configurations with targets in {store.path}"
+        )
+    for name in (
+        "node_pearson",
+        "node_pearson_pooled",
+        "edge_pearson",
+        "edge_pearson_pooled",
+        "mean_pred",
+        "mean_true",
+        "std_pred",
+        "std_true",
+        "temperature_pred",
+        "n_configs",
+    ):
         vals = {k: v[name] for k, v in per_t.items()}
         result[name] = None if all(v is None for v in vals.values()) else vals
     maes = [v["temperature_mae"] for v in per_t.values() if v["temperature_mae"] is not None]
     result["temperature_mae"] = float(np.mean(maes)) if maes else None
-    result["temperature_mae_per_T"] = {k: v["temperature_mae"] for k, v in per_t.items()} if maes else None
+    result["temperature_mae_per_T"] = (
+        {k: v["temperature_mae"] for k, v in per_t.items()} if maes else None
+    )
     if latents:
-        result["latent_distances"] = {"temperatures": list(latents), "matrix": latent_distances(latents).tolist()}
+        result["latent_distances"] = {
+            "temperatures": list(latents),
+            "matrix": latent_distances(latents).tolist(),
+        }
         if latent_png:
-            path = Path(run_dir) / "latent_distances.png" if latent_png == "auto" else Path(latent_png)
+            path = (
+                Path(run_dir) / "latent_distances.png" if latent_png == "auto" else Path(latent_png)
+            )
             plot_latent_distances(latents, path)
             result["latent_png"] = str(path)
     return _clean(result)
@@ -202,7 +262,9 @@ def plot_latent_distances(latents: dict[str, np.ndarray], path: str | os.PathLik
     return path
 
 
-def predict_run(run_dir, data, out, device: str = "cpu", temperatures=None, part: str = "test") -> Path:
+def predict_run(
+    run_dir, data, out, device: str = "cpu", temperatures=None, part: str = "test"
+) -> Path:
     """Write predictions of a run for ``part`` configurations (test, val, train or all) of every
     (or the given) temperature with :func:`glassdyn.data.predictions.write_predictions`."""
     from glassdyn.data.predictions import Predictions, write_predictions
@@ -230,12 +292,25 @@ def predict_run(run_dir, data, out, device: str = "cpu", temperatures=None, part
             pred, _ = run.predict(sp, c, targets=False)
             mob.append(pred["node"].T)
             temp.append(pred["temperature"])
-        preds.append(Predictions(
-            temperature=T, configs=np.asarray(configs, dtype=np.int64), times=times,
-            mobility=np.stack(mob).astype(np.float32),
-            predicted_temperature=None if temp[0] is None else np.asarray(temp, dtype=np.float32),
-        ))
+        preds.append(
+            Predictions(
+                temperature=T,
+                configs=np.asarray(configs, dtype=np.int64),
+                times=times,
+                mobility=np.stack(mob).astype(np.float32),
+                predicted_temperature=None
+                if temp[0] is None
+                else np.asarray(temp, dtype=np.float32),
+            )
+        )
     if not preds:
         raise InputError(f"no configurations to predict in {store.path} (split {part!r})")
-    write_predictions(out, preds, model=run.kind, run=str(run.run_dir), input=run.config.input, data=str(store.path))
+    write_predictions(
+        out,
+        preds,
+        model=run.kind,
+        run=str(run.run_dir),
+        input=run.config.input,
+        data=str(store.path),
+    )
     return Path(out)

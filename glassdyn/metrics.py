@@ -58,7 +58,9 @@ class MobilityMetrics:
         """Add one configuration: node arrays (N, K), edge arrays (E, K), masks (N,) / (E,) bool."""
         pn, tn = np.asarray(pred_node), np.asarray(true_node)
         if pn.shape != tn.shape or pn.ndim != 2:
-            raise ValueError(f"node predictions {pn.shape} and targets {tn.shape} must both be (N, K)")
+            raise ValueError(
+                f"node predictions {pn.shape} and targets {tn.shape} must both be (N, K)"
+            )
         mask = np.asarray(node_mask, dtype=bool)
         self._node.append((pn[mask], tn[mask]))
         if pred_edge is not None and true_edge is not None:

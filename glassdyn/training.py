@@ -88,7 +88,11 @@ class TrainConfig:
             raise InputError(f"--model must be one of {MODELS}, got {self.model!r}")
         if not 0.0 <= self.p <= 1.0:
             raise InputError(f"--p must lie in [0, 1], got {self.p}")
-        if self.val_fraction < 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
+        if (
+            self.val_fraction < 0
+            or self.test_fraction < 0
+            or self.val_fraction + self.test_fraction >= 1
+        ):
             raise InputError("val_fraction and test_fraction must be >= 0 and sum to less than 1")
         for name in ("times", "train_temperatures"):
             v = getattr(self, name)
@@ -98,7 +102,9 @@ class TrainConfig:
     def graph_spec(self):
         from glassdyn.nn.dataset import GraphSpec
 
-        return GraphSpec(input=self.input, edge_features=self.edge_features, cutoff=self.cutoff, times=self.times)
+        return GraphSpec(
+            input=self.input, edge_features=self.edge_features, cutoff=self.cutoff, times=self.times
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -120,24 +126,28 @@ def resolve_device(name: str = "auto"):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu or auto")
+        raise InputError(
+            "--device cuda asked for, but torch sees no CUDA device; use --device cpu or auto"
+        )
     if name not in ("cpu",) and not name.startswith("cuda"):
         raise InputError(f"--device must be auto, cpu or cuda[:N], got {name!r}")
     return torch.device(name)
 
 
 # --------------------------------------------------------------------------- data split
-def split_configs(completed: np.ndarray, seed: int, temperature: float, val_fraction: float, test_fraction: float) -> dict[str, list[int]]:
+def split_configs(
+    completed: np.ndarray, seed: int, temperature: float, val_fraction: float, test_fraction: float
+) -> dict[str, list[int]]:
     """Deterministic train / val / test split of configuration indices at one temperature.
 
     At least one test and one validation configuration when there are three or more.
     """
     completed = np.asarray(completed, dtype=np.int64)
     C = len(completed)
-    rng = np.random.default_rng([int(seed), int(round(temperature * 1000))])
+    rng = np.random.default_rng([int(seed), round(temperature * 1000)])
     perm = completed[rng.permutation(C)]
-    n_test = int(round(test_fraction * C))
-    n_val = int(round(val_fraction * C))
+    n_test = round(test_fraction * C)
+    n_val = round(val_fraction * C)
     if C >= 3:
         n_test = max(n_test, 1 if test_fraction > 0 else 0)
         n_val = max(n_val, 1 if val_fraction > 0 else 0)
@@ -159,7 +169,9 @@ def require_targets(sp: StatePoint) -> None:
         )
 
 
-def plan(store: Store, config: TrainConfig) -> tuple[dict[str, dict[str, list[int]]], dict[str, list[float]]]:
+def plan(
+    store: Store, config: TrainConfig
+) -> tuple[dict[str, dict[str, list[int]]], dict[str, list[float]]]:
     """Split per temperature (keys ``"0.44"``-style strings) and the selected times per temperature."""
     all_temps = store.temperatures
     if not all_temps:
@@ -181,7 +193,9 @@ def plan(store: Store, config: TrainConfig) -> tuple[dict[str, dict[str, list[in
         idx = spec.time_indices(len(sp.times))
         if training:
             if n_times is not None and len(idx) != n_times:
-                raise InputError(f"temperatures of {store.path} have different numbers of selected times ({n_times} vs {len(idx)} at T={T:g}); pass --times")
+                raise InputError(
+                    f"temperatures of {store.path} have different numbers of selected times ({n_times} vs {len(idx)} at T={T:g}); pass --times"
+                )
             n_times = len(idx)
         completed = sp.completed
         if config.max_configs is not None:
@@ -189,26 +203,41 @@ def plan(store: Store, config: TrainConfig) -> tuple[dict[str, dict[str, list[in
         key = f"{T:g}"
         times[key] = [float(sp.times[k]) for k in idx]
         if training:
-            split[key] = split_configs(completed, config.seed, T, config.val_fraction, config.test_fraction)
+            split[key] = split_configs(
+                completed, config.seed, T, config.val_fraction, config.test_fraction
+            )
             if not split[key]["train"]:
-                raise InputError(f"store {store.path} T={T:g} has {len(completed)} completed configurations: too few to train on")
+                raise InputError(
+                    f"store {store.path} T={T:g} has {len(completed)} completed configurations: too few to train on"
+                )
         else:
             split[key] = {"train": [], "val": [], "test": completed.tolist(), "held_out": True}
     return split, times
 
 
-def write_run_file(out: Path, config: TrainConfig, split: dict, times: dict, extra: dict | None = None) -> None:
+def write_run_file(
+    out: Path, config: TrainConfig, split: dict, times: dict, extra: dict | None = None
+) -> None:
     from glassdyn.nn.checkpoint import versions
 
-    info = {"kind": config.model, "train_config": config.to_dict(), "graph_spec": asdict(config.graph_spec()),
-            "split": split, "times": times, "versions": versions(), **(extra or {})}
+    info = {
+        "kind": config.model,
+        "train_config": config.to_dict(),
+        "graph_spec": asdict(config.graph_spec()),
+        "split": split,
+        "times": times,
+        "versions": versions(),
+        **(extra or {}),
+    }
     (out / RUN_FILE).write_text(json.dumps(info, indent=2))
 
 
 def read_run_file(run_dir: str | os.PathLike) -> dict:
     p = Path(run_dir) / RUN_FILE
     if not p.exists():
-        raise InputError(f"{run_dir} is not a glassdyn run directory (no {RUN_FILE}); train one with `glassdyn train --out {run_dir}`")
+        raise InputError(
+            f"{run_dir} is not a glassdyn run directory (no {RUN_FILE}); train one with `glassdyn train --out {run_dir}`"
+        )
     return json.loads(p.read_text())
 
 
@@ -245,7 +274,10 @@ def _graphs(store: Store, split: dict, part: str, spec, cache, progress: bool = 
     from tqdm.auto import tqdm
 
     todo = [(float(T), c) for T, s in split.items() for c in s[part]]
-    return [cache.get(store.state(T), c, spec) for T, c in tqdm(todo, desc=f"graphs ({part})", disable=not progress, leave=False)]
+    return [
+        cache.get(store.state(T), c, spec)
+        for T, c in tqdm(todo, desc=f"graphs ({part})", disable=not progress, leave=False)
+    ]
 
 
 def _normalization(graphs: list, model) -> None:
@@ -258,7 +290,9 @@ def _normalization(graphs: list, model) -> None:
         stats.update(edge_mean=ye.mean(0), edge_std=ye.std(0).clamp(min=1e-6))
     t = torch.cat([g.temperature for g in graphs])
     std = t.std() if len(t) > 1 else torch.tensor(0.0)
-    stats.update(temperature_mean=t.mean(), temperature_std=std if std > 1e-6 else torch.tensor(1.0))
+    stats.update(
+        temperature_mean=t.mean(), temperature_std=std if std > 1e-6 else torch.tensor(1.0)
+    )
     model.set_normalization(**stats)
 
 
@@ -276,11 +310,19 @@ def batch_loss(model, batch, config: TrainConfig):
         loss = botan_loss(out["node"], y, None, None)
     parts["mobility"] = float(loss.detach())
     if out["temperature"] is not None and config.temperature_weight > 0:
-        tl = temperature_loss(out["temperature"], (batch.temperature - model.temperature_mean) / model.temperature_std)
+        tl = temperature_loss(
+            out["temperature"], (batch.temperature - model.temperature_mean) / model.temperature_std
+        )
         parts["temperature"] = float(tl.detach())
         loss = loss + config.temperature_weight * tl
     if config.heterogeneity_weight > 0:
-        hl = heterogeneity_loss(out["node"], y, batch.edge_index, getattr(batch, "batch", None), int(getattr(batch, "num_graphs", 1)))
+        hl = heterogeneity_loss(
+            out["node"],
+            y,
+            batch.edge_index,
+            getattr(batch, "batch", None),
+            int(getattr(batch, "num_graphs", 1)),
+        )
         parts["heterogeneity"] = float(hl.detach())
         loss = loss + config.heterogeneity_weight * hl
     return loss, parts, out
@@ -290,7 +332,9 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
     """Learning rate of ``epoch`` (a function of the epoch alone, so resuming reproduces it)."""
     if config.lr_schedule == "cosine":
         floor = 0.01
-        return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / max(config.epochs, 1))))
+        return config.lr * (
+            floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / max(config.epochs, 1)))
+        )
     return config.lr
 
 
@@ -310,7 +354,10 @@ def _validate(model, loader, config, device) -> dict:
             p, t = out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]
             rs.append(np.nanmean([pearson(p[:, k], t[:, k]) for k in range(p.shape[1])]))
     model.train()
-    return {"val_loss": float(np.mean(losses)), "val_node_pearson": float(np.nanmean(rs)) if rs else float("nan")}
+    return {
+        "val_loss": float(np.mean(losses)),
+        "val_node_pearson": float(np.nanmean(rs)) if rs else float("nan"),
+    }
 
 
 def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Path:
@@ -333,7 +380,14 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     val_graphs = _graphs(store, split, "val", spec, cache, config.progress)
     K = train_graphs[0].y.shape[1]
     torch.manual_seed(config.seed)
-    mc = ModelConfig(kind=config.model, n_types=2, edge_dim=spec.edge_dim, n_outputs=K, hidden=config.hidden, steps=config.steps)
+    mc = ModelConfig(
+        kind=config.model,
+        n_types=2,
+        edge_dim=spec.edge_dim,
+        n_outputs=K,
+        hidden=config.hidden,
+        steps=config.steps,
+    )
     model = build_model(mc)
     _normalization(train_graphs, model)
     model.to(device)
@@ -349,12 +403,31 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         gen.set_state(ckpt["rng"]["loader"])
         aug.set_state(ckpt["rng"]["augment"])
         torch.set_rng_state(ckpt["rng"]["torch"])
-        start, best, best_epoch, history = ckpt["epoch"] + 1, ckpt["best_val"], ckpt["best_epoch"], ckpt["history"]
-    loader = DataLoader(GraphDataset(train_graphs, spec, augment=config.augment, generator=aug),
-                        batch_size=config.batch_size, shuffle=True, generator=gen)
-    val_loader = DataLoader(GraphDataset(val_graphs, spec), batch_size=config.batch_size) if val_graphs else None
+        start, best, best_epoch, history = (
+            ckpt["epoch"] + 1,
+            ckpt["best_val"],
+            ckpt["best_epoch"],
+            ckpt["history"],
+        )
+    loader = DataLoader(
+        GraphDataset(train_graphs, spec, augment=config.augment, generator=aug),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=gen,
+    )
+    val_loader = (
+        DataLoader(GraphDataset(val_graphs, spec), batch_size=config.batch_size)
+        if val_graphs
+        else None
+    )
     model.train()
-    bar = tqdm(range(start, config.epochs), desc=f"train {config.model}", initial=start, total=config.epochs, disable=not config.progress)
+    bar = tqdm(
+        range(start, config.epochs),
+        desc=f"train {config.model}",
+        initial=start,
+        total=config.epochs,
+        disable=not config.progress,
+    )
     for epoch in bar:
         for group in opt.param_groups:
             group["lr"] = learning_rate(config, epoch)
@@ -362,7 +435,7 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         for batch in loader:
             batch = batch.to(device)
             opt.zero_grad(set_to_none=True)
-            loss, parts, _ = batch_loss(model, batch, config)
+            loss, _parts, _ = batch_loss(model, batch, config)
             loss.backward()
             if config.grad_clip and config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -380,12 +453,28 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         if improved:
             best, best_epoch = score, epoch
         bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
-        extra = dict(train_config=config.to_dict(), graph_spec=asdict(spec), split=split, epoch=epoch,
-                     best_val=best, best_epoch=best_epoch, history=history)
+        extra = {
+            "train_config": config.to_dict(),
+            "graph_spec": asdict(spec),
+            "split": split,
+            "epoch": epoch,
+            "best_val": best,
+            "best_epoch": best_epoch,
+            "history": history,
+        }
         if improved:
             save_checkpoint(out / "best.pt", model, **extra)
-        save_checkpoint(last, model, optimizer_state=opt.state_dict(),
-                        rng={"loader": gen.get_state(), "augment": aug.get_state(), "torch": torch.get_rng_state()}, **extra)
+        save_checkpoint(
+            last,
+            model,
+            optimizer_state=opt.state_dict(),
+            rng={
+                "loader": gen.get_state(),
+                "augment": aug.get_state(),
+                "torch": torch.get_rng_state(),
+            },
+            **extra,
+        )
         (out / "history.json").write_text(json.dumps(history, indent=1))
     bar.close()
     return out
@@ -400,7 +489,9 @@ def _ridge_samples(store: Store, split: dict, part: str, spec, inherent: bool) -
         for c in s[part]:
             idx = spec.time_indices(len(sp.times))
             feats = local_descriptors(
-                sp.read(keys.THERMAL_POSITIONS, c), sp.read(keys.TYPES, c), sp.read(keys.BOX, c),
+                sp.read(keys.THERMAL_POSITIONS, c),
+                sp.read(keys.TYPES, c),
+                sp.read(keys.BOX, c),
                 sp.read(keys.INHERENT_POSITIONS, c) if inherent else None,
             )
             y = sp.read(keys.ISO_PROPENSITY, c)[idx].T  # (N, K)

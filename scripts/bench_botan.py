@@ -49,9 +49,17 @@ def load_configuration(args):
         c = int(sp.completed[0])
         conf = sp.configuration(c)
         disp = sp.read("isoconfig/displacements", c) if sp.has("isoconfig/displacements") else None
-        return conf.positions, conf.types, conf.box, disp, f"{args.data} T={sp.temperature:g} config {c}"
+        return (
+            conf.positions,
+            conf.types,
+            conf.box,
+            disp,
+            f"{args.data} T={sp.temperature:g} config {c}",
+        )
     if args.reference:
-        files = sorted(glob.glob(os.path.join(args.reference, "small_data", "T0.44", "train", "*.npz")))
+        files = sorted(
+            glob.glob(os.path.join(args.reference, "small_data", "T0.44", "train", "*.npz"))
+        )
         if files:
             z = np.load(files[0])
             box = np.full(3, (4096 / 1.2) ** (1 / 3))
@@ -68,10 +76,12 @@ def load_reference(path):
         from torch_geometric.utils import scatter as pyg_scatter
 
         shim = pytypes.ModuleType("torch_scatter")
-        shim.scatter = lambda src, index, dim=0, dim_size=None, reduce="sum": pyg_scatter(src, index, dim, dim_size, reduce)
+        shim.scatter = lambda src, index, dim=0, dim_size=None, reduce="sum": pyg_scatter(
+            src, index, dim, dim_size, reduce
+        )
         sys.modules["torch_scatter"] = shim
     sys.path.insert(0, path)
-    import model as ref_model  # noqa: E402  (the reference's module names)
+    import model as ref_model
 
     try:
         import load_data as ref_data
@@ -97,7 +107,9 @@ def make_steps(device, data, ref_model):
         def step():
             opt.zero_grad(set_to_none=True)
             out = ours(data, naive=naive)
-            loss = p * torch.mean((out["node"] - yn) ** 2) + (1 - p) * torch.mean((out["edge"] - ye) ** 2)
+            loss = p * torch.mean((out["node"] - yn) ** 2) + (1 - p) * torch.mean(
+                (out["edge"] - ye) ** 2
+            )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
             opt.step()
@@ -110,12 +122,16 @@ def make_steps(device, data, ref_model):
 
         ref = ref_model.Model().to(device)
         ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-4)
-        rdata = Data(x=data.types.float()[:, None], edge_index=data.edge_index, edge_attr=data.edge_attr).to(device)
+        rdata = Data(
+            x=data.types.float()[:, None], edge_index=data.edge_index, edge_attr=data.edge_attr
+        ).to(device)
 
         def ref_step():
             ref_opt.zero_grad()
             node, edge = ref(rdata)
-            loss = p * torch.nn.functional.mse_loss(node, yn) + (1 - p) * torch.nn.functional.mse_loss(edge, ye)
+            loss = p * torch.nn.functional.mse_loss(node, yn) + (
+                1 - p
+            ) * torch.nn.functional.mse_loss(edge, ye)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
             ref_opt.step()
@@ -130,7 +146,11 @@ def bench_device(device, data, ref_model, args):
     from glassdyn.nn import allocator
 
     steps = make_steps(device, data, ref_model)
-    modes = ["default", "tuned"] if device.type == "cpu" and allocator.restore_default() else ["default"]
+    modes = (
+        ["default", "tuned"]
+        if device.type == "cpu" and allocator.restore_default()
+        else ["default"]
+    )
     times = {(m, v): [] for m in modes for v in steps}
     mem = {}
     for rep in range(args.repeats + 1):  # round 0 is the warm-up
@@ -154,18 +174,27 @@ def bench_device(device, data, ref_model, args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=4096, help="particles of the synthetic KA-like configuration")
-    ap.add_argument("--data", default=None, help="take the first configuration of this store instead")
-    ap.add_argument("--reference", default=None, help="path to a h3-Open-BDEC/pyg_botan checkout (optional)")
+    ap.add_argument(
+        "--n", type=int, default=4096, help="particles of the synthetic KA-like configuration"
+    )
+    ap.add_argument(
+        "--data", default=None, help="take the first configuration of this store instead"
+    )
+    ap.add_argument(
+        "--reference", default=None, help="path to a h3-Open-BDEC/pyg_botan checkout (optional)"
+    )
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
-    ap.add_argument("--repeats", type=int, default=3, help="timed steps per variant (median reported)")
-    ap.add_argument("--devices", default="auto", help="auto (cpu, and cuda if present) | cpu | cuda")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="timed steps per variant (median reported)"
+    )
+    ap.add_argument(
+        "--devices", default="auto", help="auto (cpu, and cuda if present) | cpu | cuda"
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from torch_geometric.data import Data
-
     from glassdyn.data.graph import edge_targets, node_propensity, radius_graph
+    from torch_geometric.data import Data
 
     pos, types, box, disp, source = load_configuration(args)
     t = time.perf_counter()
@@ -188,7 +217,11 @@ def main(argv=None):
         ref_model, ref_data = load_reference(args.reference)
         if ref_data is not None:
             ds = ref_data.Dataset.__new__(ref_data.Dataset)
-            ds.edge_threshold, ds.num_nodes, ds.box = 2.0, len(types), np.asarray(box, dtype=np.float64)
+            ds.edge_threshold, ds.num_nodes, ds.box = (
+                2.0,
+                len(types),
+                np.asarray(box, dtype=np.float64),
+            )
             t = time.perf_counter()
             ds.make_graph_from_static_structure(np.asarray(pos), np.asarray(types))
             t_ref_graph = time.perf_counter() - t
@@ -207,12 +240,22 @@ def main(argv=None):
         edge_attr=torch.from_numpy(vec.astype(np.float32)),
         num_nodes=len(types),
     )
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.devices == "auto" else [args.devices]
+    devices = (
+        ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        if args.devices == "auto"
+        else [args.devices]
+    )
     for dev in devices:
         device = torch.device(dev)
-        label = f"cpu ({args.threads} thread{'s' if args.threads > 1 else ''})" if dev == "cpu" else torch.cuda.get_device_name(0)
+        label = (
+            f"cpu ({args.threads} thread{'s' if args.threads > 1 else ''})"
+            if dev == "cpu"
+            else torch.cuda.get_device_name(0)
+        )
         res, mem = bench_device(device, data, ref_model, args)
-        print(f"train step on {label}, torch {torch.__version__}, median of {args.repeats} interleaved rounds:")
+        print(
+            f"train step on {label}, torch {torch.__version__}, median of {args.repeats} interleaved rounds:"
+        )
         base = res[("default", "ours")]
         for (mode, name), t in res.items():
             alloc = f" [{mode} allocator]" if device.type == "cpu" else ""
@@ -220,9 +263,14 @@ def main(argv=None):
             print(f"  {name:<10}{alloc:<22} {t:8.4f} s  {t / base:5.2f}x ours-default{extra}")
         if ("default", "pyg_botan") in res:
             ref = res[("default", "pyg_botan")]
-            print(f"  speed-up over pyg_botan as shipped: {ref / base:.2f}x (same allocator)", end="")
+            print(
+                f"  speed-up over pyg_botan as shipped: {ref / base:.2f}x (same allocator)", end=""
+            )
             if ("tuned", "ours") in res:
-                print(f", {ref / res[('tuned', 'ours')]:.2f}x with glassdyn's allocator setting", end="")
+                print(
+                    f", {ref / res[('tuned', 'ours')]:.2f}x with glassdyn's allocator setting",
+                    end="",
+                )
             print()
     return 0
 

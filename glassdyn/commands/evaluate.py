@@ -10,9 +10,24 @@ HELP = "evaluate a trained run on the test split (Pearson per temperature and ti
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory written by `glassdyn train`")
-    p.add_argument("--data", required=True, help="the store (the one trained on, including held-out temperatures)")
-    p.add_argument("--temperatures", type=float, nargs="+", default=None, help="default: every temperature of the store")
-    p.add_argument("--split", default="test", choices=("test", "val", "train"), help="which configurations (default test)")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="the store (the one trained on, including held-out temperatures)",
+    )
+    p.add_argument(
+        "--temperatures",
+        type=float,
+        nargs="+",
+        default=None,
+        help="default: every temperature of the store",
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "val", "train"),
+        help="which configurations (default test)",
+    )
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N]")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -24,17 +39,23 @@ def _fmt(values) -> str:
 def run(args: argparse.Namespace) -> int:
     from glassdyn.evaluation import evaluate_run
 
-    res = evaluate_run(args.run, args.data, device=args.device, temperatures=args.temperatures, part=args.split)
+    res = evaluate_run(
+        args.run, args.data, device=args.device, temperatures=args.temperatures, part=args.split
+    )
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
-    print(f"{res['model']} ({res['input']}) on the {res['split']} split; held-out temperatures: {res['held_out'] or 'none'}")
+    print(
+        f"{res['model']} ({res['input']}) on the {res['split']} split; held-out temperatures: {res['held_out'] or 'none'}"
+    )
     for T in res["node_pearson"]:
         print(f"T={T}  ({res['n_configs'][T]} configurations)  times {_fmt(res['times'][T])}")
         print(f"  node Pearson (A)        {_fmt(res['node_pearson'][T])}")
         if res["edge_pearson"]:
             print(f"  edge Pearson (AA<1.35)  {_fmt(res['edge_pearson'][T])}")
-        print(f"  mean mobility pred/true {_fmt(res['mean_pred'][T])} / {_fmt(res['mean_true'][T])}")
+        print(
+            f"  mean mobility pred/true {_fmt(res['mean_pred'][T])} / {_fmt(res['mean_true'][T])}"
+        )
         print(f"  std  mobility pred/true {_fmt(res['std_pred'][T])} / {_fmt(res['std_true'][T])}")
         if res["temperature_pred"] and res["temperature_pred"][T] is not None:
             print(f"  predicted temperature   {res['temperature_pred'][T]:.4f}")

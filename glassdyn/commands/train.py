@@ -13,27 +13,67 @@ def _times(value: str):
     try:
         return tuple(int(v) for v in value.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--times takes 'all' or time indices like '7' or '3,7', got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--times takes 'all' or time indices like '7' or '3,7', got {value!r}"
+        ) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="glassdyn Zarr store with isoconfigurational displacements")
+    p.add_argument(
+        "--data", required=True, help="glassdyn Zarr store with isoconfigurational displacements"
+    )
     p.add_argument("--model", default="botan", choices=("botan", "tbotan", "bapst", "ridge"))
-    p.add_argument("--out", required=True, help="run directory (checkpoints, run.json, cached graphs)")
-    p.add_argument("--input", default="ts", choices=("ts", "is", "ts+is"), help="thermal structure, inherent structure or both")
-    p.add_argument("--edge-features", default="vector", choices=("vector", "invariant"),
-                   help="relative vectors with cube-symmetry augmentation (BOTAN) or rotation-invariant features")
-    p.add_argument("--times", type=_times, default=None, help="'all' (default: one multi-time model) or time indices, e.g. 7 or 3,7")
-    p.add_argument("--train-temperatures", type=float, nargs="+", default=None,
-                   help="temperatures to train on (default all); the others are held out for evaluate/predict")
+    p.add_argument(
+        "--out", required=True, help="run directory (checkpoints, run.json, cached graphs)"
+    )
+    p.add_argument(
+        "--input",
+        default="ts",
+        choices=("ts", "is", "ts+is"),
+        help="thermal structure, inherent structure or both",
+    )
+    p.add_argument(
+        "--edge-features",
+        default="vector",
+        choices=("vector", "invariant"),
+        help="relative vectors with cube-symmetry augmentation (BOTAN) or rotation-invariant features",
+    )
+    p.add_argument(
+        "--times",
+        type=_times,
+        default=None,
+        help="'all' (default: one multi-time model) or time indices, e.g. 7 or 3,7",
+    )
+    p.add_argument(
+        "--train-temperatures",
+        type=float,
+        nargs="+",
+        default=None,
+        help="temperatures to train on (default all); the others are held out for evaluate/predict",
+    )
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--p", type=float, default=0.4, help="node weight of the BOTAN loss p MSE_node + (1-p) MSE_edge")
-    p.add_argument("--temperature-weight", type=float, default=1.0, help="T-BOTAN temperature loss weight")
-    p.add_argument("--heterogeneity-weight", type=float, default=0.0,
-                   help="weight of the GlassMLP-style spread/correlation penalty (0 = off)")
+    p.add_argument(
+        "--p",
+        type=float,
+        default=0.4,
+        help="node weight of the BOTAN loss p MSE_node + (1-p) MSE_edge",
+    )
+    p.add_argument(
+        "--temperature-weight", type=float, default=1.0, help="T-BOTAN temperature loss weight"
+    )
+    p.add_argument(
+        "--heterogeneity-weight",
+        type=float,
+        default=0.0,
+        help="weight of the GlassMLP-style spread/correlation penalty (0 = off)",
+    )
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine"),
-                   help="constant (as published) or cosine decay to lr/100 over the epochs")
+    p.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=("constant", "cosine"),
+        help="constant (as published) or cosine decay to lr/100 over the epochs",
+    )
     p.add_argument("--grad-clip", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--hidden", type=int, default=64)
@@ -42,10 +82,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true", help="no cube-symmetry augmentation")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--max-configs", type=int, default=None, help="use at most this many configurations per temperature")
+    p.add_argument(
+        "--max-configs",
+        type=int,
+        default=None,
+        help="use at most this many configurations per temperature",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -57,13 +104,30 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     config = TrainConfig(
-        data=args.data, out=args.out, model=args.model, input=args.input, edge_features=args.edge_features,
-        times=args.times, train_temperatures=args.train_temperatures, epochs=args.epochs, p=args.p,
-        temperature_weight=args.temperature_weight, heterogeneity_weight=args.heterogeneity_weight, lr=args.lr,
+        data=args.data,
+        out=args.out,
+        model=args.model,
+        input=args.input,
+        edge_features=args.edge_features,
+        times=args.times,
+        train_temperatures=args.train_temperatures,
+        epochs=args.epochs,
+        p=args.p,
+        temperature_weight=args.temperature_weight,
+        heterogeneity_weight=args.heterogeneity_weight,
+        lr=args.lr,
         lr_schedule=args.lr_schedule,
-        grad_clip=args.grad_clip, batch_size=args.batch_size, hidden=args.hidden, steps=args.steps,
-        cutoff=args.cutoff, augment=not args.no_augment, val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction, max_configs=args.max_configs, seed=args.seed, device=args.device,
+        grad_clip=args.grad_clip,
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        steps=args.steps,
+        cutoff=args.cutoff,
+        augment=not args.no_augment,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        max_configs=args.max_configs,
+        seed=args.seed,
+        device=args.device,
         progress=not args.quiet,
     )
     out = train(config)

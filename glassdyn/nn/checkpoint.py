@@ -51,7 +51,9 @@ def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None
     os.replace(tmp, p)
 
 
-def load_checkpoint(path: str | os.PathLike, kind: str | None = None, map_location: str | torch.device = "cpu") -> dict:
+def load_checkpoint(
+    path: str | os.PathLike, kind: str | None = None, map_location: str | torch.device = "cpu"
+) -> dict:
     """The checkpoint dict; ``kind`` (botan / tbotan / bapst) checks which model it holds."""
     p = Path(path)
     if not p.exists():
@@ -59,21 +61,31 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None, map_locati
     try:
         ckpt = torch.load(p, map_location=map_location, weights_only=False)
     except Exception as exc:
-        raise InputError(f"{p} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+        raise InputError(
+            f"{p} is not a readable checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise InputError(f"{p} is not a glassdyn checkpoint (format {FORMAT!r}); was it written by another program?")
+        raise InputError(
+            f"{p} is not a glassdyn checkpoint (format {FORMAT!r}); was it written by another program?"
+        )
     have = ckpt["model_config"].get("kind")
     if kind is not None and have != kind:
-        raise InputError(f"checkpoint {p} holds a {have!r} model, not a {kind!r} one; pass a {kind} run or use --model {have}")
+        raise InputError(
+            f"checkpoint {p} holds a {have!r} model, not a {kind!r} one; pass a {kind} run or use --model {have}"
+        )
     return ckpt
 
 
-def load_model(path: str | os.PathLike, kind: str | None = None, map_location: str | torch.device = "cpu") -> tuple[GraphModel, dict]:
+def load_model(
+    path: str | os.PathLike, kind: str | None = None, map_location: str | torch.device = "cpu"
+) -> tuple[GraphModel, dict]:
     """Rebuild the model from its config and load its weights: (model in eval mode, checkpoint)."""
     ckpt = load_checkpoint(path, kind, map_location)
     model = build_model(ModelConfig(**ckpt["model_config"]))
     try:
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as exc:
-        raise InputError(f"checkpoint {path}: weights do not fit the model its config describes ({exc})") from None
+        raise InputError(
+            f"checkpoint {path}: weights do not fit the model its config describes ({exc})"
+        ) from None
     return model.eval(), ckpt

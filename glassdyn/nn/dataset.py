@@ -63,7 +63,9 @@ class GraphSpec:
         if self.input not in INPUTS:
             raise InputError(f"input must be one of {INPUTS}, got {self.input!r}")
         if self.edge_features not in EDGE_FEATURES:
-            raise InputError(f"edge_features must be one of {EDGE_FEATURES}, got {self.edge_features!r}")
+            raise InputError(
+                f"edge_features must be one of {EDGE_FEATURES}, got {self.edge_features!r}"
+            )
         if self.times is not None:
             object.__setattr__(self, "times", tuple(int(k) for k in self.times))
 
@@ -83,11 +85,15 @@ class GraphSpec:
             return list(range(n_times))
         bad = [k for k in self.times if not 0 <= k < n_times]
         if bad:
-            raise InputError(f"time index {bad[0]} out of range: the store has {n_times} times (0..{n_times - 1})")
+            raise InputError(
+                f"time index {bad[0]} out of range: the store has {n_times} times (0..{n_times - 1})"
+            )
         return list(self.times)
 
 
-def edge_inputs(spec: GraphSpec, ts_vec: np.ndarray | None, is_vec: np.ndarray | None) -> np.ndarray:
+def edge_inputs(
+    spec: GraphSpec, ts_vec: np.ndarray | None, is_vec: np.ndarray | None
+) -> np.ndarray:
     """Edge input (E, F) from thermal / inherent pair vectors (E, 3), per ``spec``."""
     if spec.input == "ts":
         vecs = [ts_vec]
@@ -130,14 +136,18 @@ def graph_from_arrays(
         edge_index=torch.from_numpy(ei),
         edge_attr=torch.from_numpy(edge_inputs(spec, ts_vec, is_vec).astype(np.float32)),
         node_mask=torch.from_numpy(types == 0),
-        edge_mask=torch.from_numpy((types[ei[0]] == 0) & (types[ei[1]] == 0) & (r0 < AA_PAIR_CUTOFF)),
+        edge_mask=torch.from_numpy(
+            (types[ei[0]] == 0) & (types[ei[1]] == 0) & (r0 < AA_PAIR_CUTOFF)
+        ),
         temperature=torch.tensor([temperature], dtype=torch.float32),
         config=torch.tensor([config], dtype=torch.long),
         num_nodes=len(types),
     )
     if displacements is not None:
         data.y = torch.from_numpy(node_propensity(displacements).T.astype(np.float32))  # (N, K)
-        data.y_edge = torch.from_numpy(edge_targets(ts_vec, ei, displacements).astype(np.float32))  # (E, K)
+        data.y_edge = torch.from_numpy(
+            edge_targets(ts_vec, ei, displacements).astype(np.float32)
+        )  # (E, K)
     return data
 
 
@@ -156,9 +166,18 @@ def build_graph(sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -
         idx = spec.time_indices(len(times))
         disp = np.asarray(sp.array(keys.ISO_DISPLACEMENTS)[c])[:, idx]  # (R, K, N, 3)
         if not np.all(np.isfinite(disp)):
-            raise InputError(f"store {sp.store_path} {sp.name}/{keys.ISO_DISPLACEMENTS}[{c}] holds NaN; re-run the simulation of that configuration")
+            raise InputError(
+                f"store {sp.store_path} {sp.name}/{keys.ISO_DISPLACEMENTS}[{c}] holds NaN; re-run the simulation of that configuration"
+            )
     return graph_from_arrays(
-        spec, sp.read(keys.TYPES, c), sp.read(keys.BOX, c), thermal, inherent, disp, sp.temperature, c
+        spec,
+        sp.read(keys.TYPES, c),
+        sp.read(keys.BOX, c),
+        thermal,
+        inherent,
+        disp,
+        sp.temperature,
+        c,
     )
 
 
@@ -226,7 +245,13 @@ class GraphDataset(torch.utils.data.Dataset):
     symmetries, drawn from ``generator``, to the vector blocks of the edge input (as BOTAN and
     Bapst et al. do); invariant features are left alone."""
 
-    def __init__(self, graphs: list[Data], spec: GraphSpec, augment: bool = False, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        graphs: list[Data],
+        spec: GraphSpec,
+        augment: bool = False,
+        generator: torch.Generator | None = None,
+    ):
         self.graphs = graphs
         self.spec = spec
         self.augment = augment and spec.vector_blocks > 0

@@ -94,6 +94,12 @@ def local_descriptors(
     cols += [e_ts, _cg_mean(e_ts, ei, r, CG_RADIUS)]
     if inherent is not None:
         e_is = ka_particle_energy(inherent, t, box)
-        dis = np.linalg.norm(minimum_image(np.asarray(inherent, np.float64) - np.asarray(positions, np.float64), np.asarray(box)), axis=1)
+        dis = np.linalg.norm(
+            minimum_image(
+                np.asarray(inherent, np.float64) - np.asarray(positions, np.float64),
+                np.asarray(box),
+            ),
+            axis=1,
+        )
         cols += [e_is, _cg_mean(e_is, ei, r, CG_RADIUS), dis, _cg_mean(dis, ei, r, CG_RADIUS)]
     return np.stack(cols, axis=1)

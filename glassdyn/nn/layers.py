@@ -92,10 +92,15 @@ class EdgeMLP(nn.Module):
         h.relu_()
         return self.fc2(h).relu_()
 
-    def forward_naive(self, a: Tensor, b: Tensor, e: Tensor, c: Tensor, edge_index: Tensor) -> Tensor:
+    def forward_naive(
+        self, a: Tensor, b: Tensor, e: Tensor, c: Tensor, edge_index: Tensor
+    ) -> Tensor:
         """The same function as the reference writes it: gather, concatenate, one Linear."""
         src, dst = edge_index[0], edge_index[1]
-        w = torch.cat([self.lin_src.weight, self.lin_dst.weight, self.lin_edge.weight, self.lin_const.weight], dim=1)
+        w = torch.cat(
+            [self.lin_src.weight, self.lin_dst.weight, self.lin_edge.weight, self.lin_const.weight],
+            dim=1,
+        )
         x = torch.cat([a[src], b[dst], e, c], dim=1)
         h = torch.relu(nn.functional.linear(x, w, self.lin_const.bias))
         return torch.relu(self.fc2(h))

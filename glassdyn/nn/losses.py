@@ -21,7 +21,9 @@ from torch import Tensor
 from glassdyn.nn.layers import scatter_mean
 
 
-def botan_loss(pred_node: Tensor, y: Tensor, pred_edge: Tensor | None, y_edge: Tensor | None, p: float = 0.4) -> Tensor:
+def botan_loss(
+    pred_node: Tensor, y: Tensor, pred_edge: Tensor | None, y_edge: Tensor | None, p: float = 0.4
+) -> Tensor:
     """``p MSE(node) + (1 - p) MSE(edge)``; node (N, K), edge (E, K) or None (then node MSE only)."""
     node = torch.mean((pred_node - y) ** 2)
     if pred_edge is None or y_edge is None or p >= 1.0:
@@ -35,7 +37,9 @@ def temperature_loss(pred: Tensor, target: Tensor) -> Tensor:
     return torch.mean((pred - target) ** 2)
 
 
-def field_statistics(m: Tensor, edge_index: Tensor, batch: Tensor, n_graphs: int, eps: float = 1e-8) -> tuple[Tensor, Tensor]:
+def field_statistics(
+    m: Tensor, edge_index: Tensor, batch: Tensor, n_graphs: int, eps: float = 1e-8
+) -> tuple[Tensor, Tensor]:
     """Per-graph spread and neighbour correlation of a field ``m`` (N, K): (B, K) each."""
     mean = scatter_mean(m, batch, n_graphs)
     dm = m - mean[batch]
@@ -45,7 +49,9 @@ def field_statistics(m: Tensor, edge_index: Tensor, batch: Tensor, n_graphs: int
     return torch.sqrt(var + eps), cov / (var + eps)
 
 
-def heterogeneity_loss(pred: Tensor, y: Tensor, edge_index: Tensor, batch: Tensor | None = None, n_graphs: int = 1) -> Tensor:
+def heterogeneity_loss(
+    pred: Tensor, y: Tensor, edge_index: Tensor, batch: Tensor | None = None, n_graphs: int = 1
+) -> Tensor:
     """GlassMLP-style penalty on the spread and neighbour correlation of ``pred`` vs ``y`` (N, K)."""
     if batch is None:
         batch = torch.zeros(pred.shape[0], dtype=torch.long, device=pred.device)

@@ -94,7 +94,12 @@ class GraphModel(nn.Module):
         """Physical-unit predictions: node (N, K), edge (E, K) or None, temperature (B,) or None,
         latent (B, H) or None."""
         out = self(data)
-        res = {"node": out["node"] * self.node_std + self.node_mean, "edge": None, "temperature": None, "latent": out["latent"]}
+        res = {
+            "node": out["node"] * self.node_std + self.node_mean,
+            "edge": None,
+            "temperature": None,
+            "latent": out["latent"],
+        }
         if out["edge"] is not None:
             res["edge"] = out["edge"] * self.edge_std + self.edge_mean
         if out["temperature"] is not None:
@@ -141,7 +146,9 @@ class Botan(GraphModel):
 
     def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
         edge_index = data.edge_index
-        x0 = self.node_encoder(nn.functional.one_hot(data.types.long(), self.config.n_types).float())
+        x0 = self.node_encoder(
+            nn.functional.one_hot(data.types.long(), self.config.n_types).float()
+        )
         e0 = self.edge_encoder(data.edge_attr)
         N = x0.shape[0]
         dst = edge_index[1]
@@ -194,7 +201,9 @@ class Bapst(GraphModel):
 
     def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
         edge_index = data.edge_index
-        x0 = self.node_encoder(nn.functional.one_hot(data.types.long(), self.config.n_types).float())
+        x0 = self.node_encoder(
+            nn.functional.one_hot(data.types.long(), self.config.n_types).float()
+        )
         e0 = self.edge_encoder(data.edge_attr)
         N = x0.shape[0]
         x, e = x0, e0

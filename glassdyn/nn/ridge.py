@@ -34,7 +34,9 @@ class RidgeModel:
     def predict(self, features: np.ndarray, types: np.ndarray) -> np.ndarray:
         """Propensity (N, K) from descriptors (N, F) and types (N,)."""
         if features.shape[1] != len(self.feature_names):
-            raise InputError(f"ridge model expects {len(self.feature_names)} descriptors, got {features.shape[1]}")
+            raise InputError(
+                f"ridge model expects {len(self.feature_names)} descriptors, got {features.shape[1]}"
+            )
         z = (features - self.feature_mean) / self.feature_std
         t = np.asarray(types, dtype=np.int64)
         return np.einsum("nf,nkf->nk", z, self.weights[t]) + self.intercept[t]
@@ -55,7 +57,9 @@ class RidgeModel:
     def load(cls, path: str | os.PathLike) -> RidgeModel:
         p = Path(path)
         if not p.exists():
-            raise InputError(f"no ridge model at {p}: train one with `glassdyn train --model ridge`")
+            raise InputError(
+                f"no ridge model at {p}: train one with `glassdyn train --model ridge`"
+            )
         z = np.load(p)
         return cls(
             feature_names=[str(s) for s in z["feature_names"]],

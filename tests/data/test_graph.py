@@ -4,9 +4,9 @@ import itertools
 
 import numpy as np
 import pytest
-
 from glassdyn.data.errors import InputError
 from glassdyn.data.graph import edge_targets, node_propensity, pair_vectors, radius_graph
+
 from glassdyn.testing import random_ka_configuration
 
 BOX = np.array([4.0, 5.0, 6.0])
@@ -115,7 +115,9 @@ def test_edge_targets_equal_brute_force_loop():
         for k in range(K):
             acc = 0.0
             for r in range(R):
-                acc += np.sqrt(np.sum((r0 + disp[r, k, j] - disp[r, k, i]) ** 2)) - np.sqrt(np.sum(r0**2))
+                acc += np.sqrt(np.sum((r0 + disp[r, k, j] - disp[r, k, i]) ** 2)) - np.sqrt(
+                    np.sum(r0**2)
+                )
             want[e, k] = acc / R
     np.testing.assert_allclose(got, want, atol=1e-12)
     # one time at once = slice of all times
@@ -125,7 +127,12 @@ def test_edge_targets_equal_brute_force_loop():
 def test_node_propensity_brute_force():
     rng = np.random.default_rng(1)
     disp = rng.normal(size=(4, 3, 5, 3))
-    want = np.array([[np.mean([np.linalg.norm(disp[r, k, i]) for r in range(4)]) for i in range(5)] for k in range(3)])
+    want = np.array(
+        [
+            [np.mean([np.linalg.norm(disp[r, k, i]) for r in range(4)]) for i in range(5)]
+            for k in range(3)
+        ]
+    )
     np.testing.assert_allclose(node_propensity(disp), want)
     np.testing.assert_allclose(node_propensity(disp[:, 2]), want[2])
     with pytest.raises(InputError):

@@ -3,24 +3,30 @@
 import numpy as np
 import pytest
 import torch
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.graph import edge_targets, node_propensity, pair_vectors, radius_graph
 from glassdyn.data.store import Store
+
 from glassdyn.nn.dataset import GraphCache, GraphDataset, GraphSpec, build_graph
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    return write_synthetic_store(tmp_path_factory.mktemp("ds") / "s.zarr", n_configs=2, n_particles=96)
+    return write_synthetic_store(
+        tmp_path_factory.mktemp("ds") / "s.zarr", n_configs=2, n_particles=96
+    )
 
 
 def test_sample_fields_and_targets(store):
     sp = store.state(0.8)
     g = build_graph(sp, 1, GraphSpec())
-    pos, types, box = sp.read(keys.THERMAL_POSITIONS, 1), sp.read(keys.TYPES, 1), sp.read(keys.BOX, 1)
+    pos, types, box = (
+        sp.read(keys.THERMAL_POSITIONS, 1),
+        sp.read(keys.TYPES, 1),
+        sp.read(keys.BOX, 1),
+    )
     disp = sp.read(keys.ISO_DISPLACEMENTS, 1)
     ei, vec = radius_graph(pos, box)
     np.testing.assert_array_equal(g.edge_index.numpy(), ei)
@@ -38,18 +44,26 @@ def test_sample_fields_and_targets(store):
 def test_one_time_and_inherent_inputs(store):
     sp = store.state(0.64)
     g = build_graph(sp, 0, GraphSpec(input="is", times=(2,)))
-    inh, pos, box = sp.read(keys.INHERENT_POSITIONS, 0), sp.read(keys.THERMAL_POSITIONS, 0), sp.read(keys.BOX, 0)
+    inh, pos, box = (
+        sp.read(keys.INHERENT_POSITIONS, 0),
+        sp.read(keys.THERMAL_POSITIONS, 0),
+        sp.read(keys.BOX, 0),
+    )
     ei, vec = radius_graph(inh, box)
     np.testing.assert_array_equal(g.edge_index.numpy(), ei)
     np.testing.assert_allclose(g.edge_attr.numpy(), vec, atol=1e-6)
     disp = sp.read(keys.ISO_DISPLACEMENTS, 0)[:, 2]
     # targets are measured from the thermal positions on the IS graph's pairs
-    np.testing.assert_allclose(g.y_edge.numpy()[:, 0], edge_targets(pair_vectors(pos, box, ei), ei, disp), atol=1e-6)
+    np.testing.assert_allclose(
+        g.y_edge.numpy()[:, 0], edge_targets(pair_vectors(pos, box, ei), ei, disp), atol=1e-6
+    )
     both = build_graph(sp, 0, GraphSpec(input="ts+is"))
     assert both.edge_attr.shape[1] == 6
     inv = build_graph(sp, 0, GraphSpec(input="ts+is", edge_features="invariant"))
     assert inv.edge_attr.shape[1] == 3
-    np.testing.assert_allclose(inv.edge_attr[:, 0].numpy(), both.edge_attr[:, :3].norm(dim=1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        inv.edge_attr[:, 0].numpy(), both.edge_attr[:, :3].norm(dim=1).numpy(), atol=1e-6
+    )
     with pytest.raises(InputError, match="time index 5 out of range"):
         build_graph(sp, 0, GraphSpec(times=(5,)))
 
@@ -80,9 +94,18 @@ def test_store_without_displacements_is_a_clear_error(tmp_path):
     st = Store.create(tmp_path / "nodisp.zarr")
     sp = st.create_state(0.5, n_configs=1, n_particles=128)
     conf = random_ka_configuration(128)
-    sp.write(0, **{keys.TYPES: conf.types, keys.BOX: conf.box, keys.THERMAL_POSITIONS: conf.positions,
-                   keys.THERMAL_ENERGY: -6.0, keys.INHERENT_POSITIONS: conf.positions,
-                   keys.INHERENT_ENERGY: -7.0, keys.INHERENT_MAX_FORCE: 0.0})
+    sp.write(
+        0,
+        **{
+            keys.TYPES: conf.types,
+            keys.BOX: conf.box,
+            keys.THERMAL_POSITIONS: conf.positions,
+            keys.THERMAL_ENERGY: -6.0,
+            keys.INHERENT_POSITIONS: conf.positions,
+            keys.INHERENT_ENERGY: -7.0,
+            keys.INHERENT_MAX_FORCE: 0.0,
+        },
+    )
     sp.mark_done(0)
     with pytest.raises(InputError, match="no isoconfig/displacements.*--replicas"):
         build_graph(sp, 0, GraphSpec())

@@ -25,6 +25,15 @@ def test_cuda_forward_matches_cpu(kind):
 
 def test_train_on_cuda_and_load_on_cpu(tmp_path):
     store = write_synthetic_store(tmp_path / "s.zarr", n_configs=4)
-    run = train(TrainConfig(data=str(store.path), out=str(tmp_path / "run"), model="tbotan", epochs=2, device="cuda", progress=False))
-    model, ckpt = load_model(run / "best.pt")
+    run = train(
+        TrainConfig(
+            data=str(store.path),
+            out=str(tmp_path / "run"),
+            model="tbotan",
+            epochs=2,
+            device="cuda",
+            progress=False,
+        )
+    )
+    model, _ckpt = load_model(run / "best.pt")
     assert next(model.parameters()).device.type == "cpu"

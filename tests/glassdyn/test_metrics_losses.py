@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from glassdyn.metrics import MobilityMetrics, pearson
-from glassdyn.nn.descriptors import descriptor_names, ka_pair_energy, ka_particle_energy, local_descriptors
+from glassdyn.nn.descriptors import (
+    descriptor_names,
+    ka_pair_energy,
+    ka_particle_energy,
+    local_descriptors,
+)
 from glassdyn.nn.losses import botan_loss, field_statistics, heterogeneity_loss, temperature_loss
 from glassdyn.nn.ridge import RidgeModel, fit_ridge
 from glassdyn.testing import random_ka_configuration
@@ -32,12 +37,16 @@ def test_mobility_metrics_per_config_mean_and_pooled():
         m.compute(p, t, mask, p[:10], t[:10], np.ones(10, bool), pred_temperature=0.5)
     r = m.result()
     for k in range(2):
-        per = np.mean([np.corrcoef(p[mk, k], t[mk, k])[0, 1] for p, t, mk in zip(preds, trues, masks)])
+        per = np.mean(
+            [np.corrcoef(p[mk, k], t[mk, k])[0, 1] for p, t, mk in zip(preds, trues, masks)]
+        )
         assert r["node_pearson"][k] == pytest.approx(per)
         P = np.concatenate([p[mk, k] for p, mk in zip(preds, masks)])
         T = np.concatenate([t[mk, k] for t, mk in zip(trues, masks)])
         assert r["node_pearson_pooled"][k] == pytest.approx(np.corrcoef(P, T)[0, 1])
-        assert r["std_pred"][k] == pytest.approx(P.std()) and r["mean_true"][k] == pytest.approx(T.mean())
+        assert r["std_pred"][k] == pytest.approx(P.std()) and r["mean_true"][k] == pytest.approx(
+            T.mean()
+        )
     assert r["temperature_mae"] == pytest.approx(0.06) and r["n_configs"] == 3
     with pytest.raises(ValueError):
         MobilityMetrics(0.5).result()
@@ -49,7 +58,9 @@ def test_losses():
     ye = torch.randn(30, 2)
     got = botan_loss(y + 1, y, ye, ye + 2, p=0.4)
     assert float(got) == pytest.approx(0.4 * 1 + 0.6 * 4)
-    assert float(temperature_loss(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 0.0]))) == pytest.approx(2.0)
+    assert float(
+        temperature_loss(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 0.0]))
+    ) == pytest.approx(2.0)
 
 
 def test_heterogeneity_loss_penalises_collapse_and_matches_plain_formula():
@@ -82,18 +93,28 @@ def _brute_energy(pos, types, box):
             if i == j and s == (0, 0, 0):
                 continue
             r = np.linalg.norm(pos[j] - pos[i] + np.array(s) * box)
-            e[i] += 0.5 * ka_pair_energy(np.array([r]), np.array([types[i]]), np.array([types[j]]))[0]
+            e[i] += (
+                0.5 * ka_pair_energy(np.array([r]), np.array([types[i]]), np.array([types[j]]))[0]
+            )
     return e
 
 
 def test_ka_particle_energy_equals_brute_force_in_a_small_box():
     conf = random_ka_configuration(30, density=1.2, seed=2)  # L = 2.9 < 2 * 2.5: several images
     pos = conf.positions.astype(np.float64)
-    np.testing.assert_allclose(ka_particle_energy(pos, conf.types, conf.box), _brute_energy(pos, conf.types, conf.box), atol=1e-9)
+    np.testing.assert_allclose(
+        ka_particle_energy(pos, conf.types, conf.box),
+        _brute_energy(pos, conf.types, conf.box),
+        atol=1e-9,
+    )
     # potential: minimum -eps at 2^(1/6) sigma (up to the shift), zero at the cutoff
     r = np.array([2 ** (1 / 6), 2.5, 2.6])
     v = ka_pair_energy(r, np.zeros(3, int), np.zeros(3, int))
-    assert v[0] == pytest.approx(-1 + 0.016316891, abs=1e-6) and v[1] == pytest.approx(0, abs=1e-12) and v[2] == 0
+    assert (
+        v[0] == pytest.approx(-1 + 0.016316891, abs=1e-6)
+        and v[1] == pytest.approx(0, abs=1e-12)
+        and v[2] == 0
+    )
 
 
 def test_descriptors_count_neighbours_like_brute_force():

@@ -24,7 +24,9 @@ def conf():
 
 def _model(kind, edge_dim=3, K=2, seed=0):
     torch.manual_seed(seed)
-    return build_model(ModelConfig(kind=kind, edge_dim=edge_dim, n_outputs=K, hidden=16, steps=3)).eval()
+    return build_model(
+        ModelConfig(kind=kind, edge_dim=edge_dim, n_outputs=K, hidden=16, steps=3)
+    ).eval()
 
 
 def test_edge_mlp_split_equals_linear_on_concatenation():
@@ -37,7 +39,9 @@ def test_edge_mlp_split_equals_linear_on_concatenation():
     fast = mlp(a, b, e, mlp.constant(c), ei)
     naive = mlp.forward_naive(a, b, e, c, ei)
     # explicit reference: one Linear over [a_src, b_dst, e, c]
-    W = torch.cat([mlp.lin_src.weight, mlp.lin_dst.weight, mlp.lin_edge.weight, mlp.lin_const.weight], 1)
+    W = torch.cat(
+        [mlp.lin_src.weight, mlp.lin_dst.weight, mlp.lin_edge.weight, mlp.lin_const.weight], 1
+    )
     x = torch.cat([a[ei[0]], b[ei[1]], e, c], 1)
     ref = torch.relu(mlp.fc2(torch.relu(x @ W.T + mlp.lin_const.bias)))
     torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
@@ -60,7 +64,9 @@ def test_fast_forward_and_gradients_equal_naive(kind, conf):
     for naive in (False, True):
         model.zero_grad()
         out = model(data, naive=naive)
-        loss = out["node"].square().mean() + (out["edge"].square().mean() if out["edge"] is not None else 0)
+        loss = out["node"].square().mean() + (
+            out["edge"].square().mean() if out["edge"] is not None else 0
+        )
         if out["temperature"] is not None:
             loss = loss + out["temperature"].square().mean()
         loss.backward()

@@ -5,17 +5,17 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from glassdyn.cli import main
 from glassdyn.data.errors import GlassdynError, InputError, StoreError
 from glassdyn.data.predictions import read_predictions
+
+from glassdyn.cli import main
 from glassdyn.evaluation import TrainedRun, evaluate_run, predict_run
 from glassdyn.metrics import pearson
 from glassdyn.nn.checkpoint import load_checkpoint, load_model
 from glassdyn.testing import write_synthetic_store
 from glassdyn.training import TrainConfig, split_configs, train
 
-SMALL = dict(hidden=16, steps=2, progress=False)
+SMALL = {"hidden": 16, "steps": 2, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,10 @@ def test_split_is_deterministic_and_disjoint():
     assert a == b
     assert (len(a["train"]), len(a["val"]), len(a["test"])) == (14, 2, 4)
     assert not set(a["train"]) & set(a["val"]) and not set(a["val"]) & set(a["test"])
-    assert split_configs(np.arange(20), seed=4, temperature=0.44, val_fraction=0.1, test_fraction=0.2) != a
+    assert (
+        split_configs(np.arange(20), seed=4, temperature=0.44, val_fraction=0.1, test_fraction=0.2)
+        != a
+    )
     one = split_configs(np.arange(1), 0, 0.8, 0.1, 0.2)
     assert one == {"train": [0], "val": [], "test": []}
 
@@ -39,6 +42,7 @@ def test_split_is_deterministic_and_disjoint():
 def test_botan_overfits_one_configuration(store_path):
     """The learning test: BOTAN memorises the propensity of one configuration (Pearson > 0.99)."""
     from glassdyn.data.store import Store
+
     from glassdyn.nn.dataset import GraphSpec, build_graph
     from glassdyn.nn.models import ModelConfig, build_model
     from glassdyn.training import _normalization, batch_loss
@@ -63,7 +67,9 @@ def test_botan_overfits_one_configuration(store_path):
 
 
 def test_tbotan_on_two_temperatures_and_latent_heatmap(store_path, tmp_path):
-    run = train(TrainConfig(data=store_path, out=str(tmp_path / "tb"), model="tbotan", epochs=2, **SMALL))
+    run = train(
+        TrainConfig(data=store_path, out=str(tmp_path / "tb"), model="tbotan", epochs=2, **SMALL)
+    )
     res = evaluate_run(run, store_path)
     assert sorted(res["node_pearson"]) == ["0.64", "0.8"]
     assert len(res["node_pearson"]["0.8"]) == 3  # multi-time head: all K times
@@ -74,7 +80,16 @@ def test_tbotan_on_two_temperatures_and_latent_heatmap(store_path, tmp_path):
 
 
 def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path, tmp_path):
-    run = train(TrainConfig(data=store_path, out=str(tmp_path / "ho"), model="bapst", train_temperatures=(0.8,), epochs=1, **SMALL))
+    run = train(
+        TrainConfig(
+            data=store_path,
+            out=str(tmp_path / "ho"),
+            model="bapst",
+            train_temperatures=(0.8,),
+            epochs=1,
+            **SMALL,
+        )
+    )
     res = evaluate_run(run, store_path)
     assert res["held_out"] == [0.64]
     assert res["n_configs"]["0.64"] == 4 and res["n_configs"]["0.8"] == 1
@@ -83,7 +98,9 @@ def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path,
 
 
 def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
-    run = train(TrainConfig(data=store_path, out=str(tmp_path / "ck"), model="botan", epochs=1, **SMALL))
+    run = train(
+        TrainConfig(data=store_path, out=str(tmp_path / "ck"), model="botan", epochs=1, **SMALL)
+    )
     model, ckpt = load_model(run / "best.pt")
     assert ckpt["versions"]["glassdyn"] and ckpt["versions"]["torch"] == torch.__version__
     assert ckpt["model_config"]["kind"] == "botan" and ckpt["train_config"]["model"] == "botan"
@@ -102,7 +119,16 @@ def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
     with pytest.raises(InputError, match="different settings.*model"):
         train(TrainConfig(data=store_path, out=str(run), model="bapst", epochs=1, **SMALL))
     with pytest.raises(InputError, match="different settings.*lr_schedule"):
-        train(TrainConfig(data=store_path, out=str(run), model="botan", epochs=1, lr_schedule="cosine", **SMALL))
+        train(
+            TrainConfig(
+                data=store_path,
+                out=str(run),
+                model="botan",
+                epochs=1,
+                lr_schedule="cosine",
+                **SMALL,
+            )
+        )
 
 
 def test_resume_continues_where_it_stopped(store_path, tmp_path):
@@ -128,7 +154,11 @@ def test_cosine_learning_rate():
 
 def test_bad_inputs_give_clear_messages(store_path, tmp_path):
     with pytest.raises(StoreError, match="no state point T=0.5 .*it has: 0.64, 0.8"):
-        train(TrainConfig(data=store_path, out=str(tmp_path / "x"), train_temperatures=(0.5,), **SMALL))
+        train(
+            TrainConfig(
+                data=store_path, out=str(tmp_path / "x"), train_temperatures=(0.5,), **SMALL
+            )
+        )
     with pytest.raises(StoreError, match="no store at"):
         train(TrainConfig(data=str(tmp_path / "missing.zarr"), out=str(tmp_path / "y"), **SMALL))
     with pytest.raises(InputError, match="--model must be one of"):
@@ -150,15 +180,53 @@ def test_ridge_and_commands(store_path, tmp_path, capsys):
     preds = read_predictions(tmp_path / "p.zarr")
     assert sorted(preds) == [0.64, 0.8] and preds[0.8].mobility.shape == (1, 3, 128)
     # a temperature the store lacks, from the command line: exit 2 and a message
-    assert main(["train", "--data", store_path, "--model", "botan", "--out", str(tmp_path / "b"),
-                 "--train-temperatures", "0.3", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                store_path,
+                "--model",
+                "botan",
+                "--out",
+                str(tmp_path / "b"),
+                "--train-temperatures",
+                "0.3",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "no state point T=0.3" in capsys.readouterr().err
 
 
 def test_gnn_commands_and_predictions_file(store_path, tmp_path, capsys):
     run = str(tmp_path / "b")
-    assert main(["train", "--data", store_path, "--model", "botan", "--out", run, "--epochs", "1",
-                 "--hidden", "16", "--steps", "2", "--times", "1,2", "--quiet", "--heterogeneity-weight", "0.1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                store_path,
+                "--model",
+                "botan",
+                "--out",
+                run,
+                "--epochs",
+                "1",
+                "--hidden",
+                "16",
+                "--steps",
+                "2",
+                "--times",
+                "1,2",
+                "--quiet",
+                "--heterogeneity-weight",
+                "0.1",
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", run, "--data", store_path]) == 0
     assert "node Pearson" in capsys.readouterr().out
     out = predict_run(run, store_path, tmp_path / "p.zarr", part="all")
