@@ -242,3 +242,47 @@ class StructureFactor:
     @property
     def result(self) -> dict[str, np.ndarray]:
         return {k: self.wave_vectors.shell_mean(v) for k, v in self.s_vectors.items()}
+
+
+def state_structure(
+    sp,
+    configs=None,
+    *,
+    which: str = "thermal",
+    r_max: float = 3.0,
+    dr: float = 0.02,
+    q_max: float = 12.0,
+    dq: float = 0.1,
+) -> dict:
+    """Partial g(r) and S(q) of a store state point (``glassdyn.data.store.StatePoint``).
+
+    ``which`` "thermal" or "inherent" positions; ``configs`` indices (None = all completed).
+    ``r_max`` is capped below half the smallest box side; S(q) uses the configurations whose box
+    equals the first one's.  Returns {"r" (B,), "g" {pair: (B,)}, "q" (Q,), "S" {pair: (Q,)},
+    "n_frames", "which"}.
+    """
+    from glassdyn.data import keys
+
+    path = {"thermal": keys.THERMAL_POSITIONS, "inherent": keys.INHERENT_POSITIONS}.get(which)
+    if path is None:
+        raise InputError(f"which must be 'thermal' or 'inherent', got {which!r}")
+    idx = sp.completed if configs is None else np.asarray(configs, dtype=np.int64).ravel()
+    if len(idx) == 0:
+        raise InputError(f"{sp.store_path}/{sp.name}: no completed configuration")
+    boxes = sp.read(keys.BOX, idx)
+    r_max = min(r_max, 0.999 * float(boxes.min()) / 2)
+    rdf = RadialDistribution(r_max=r_max, bins=max(1, round(r_max / dr)))
+    sf = StructureFactor(boxes[0], q_max=q_max, shell_width=dq)
+    for c, box in zip(idx, boxes):
+        pos, typ = sp.read(path, int(c)), sp.read(keys.TYPES, int(c))
+        rdf.compute(pos, typ, box)
+        if np.allclose(box, sf.box):
+            sf.compute(pos, typ)
+    return {
+        "r": rdf.r,
+        "g": rdf.g,
+        "q": sf.q,
+        "S": sf.result,
+        "n_frames": rdf.n_frames,
+        "which": which,
+    }

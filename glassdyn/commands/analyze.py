@@ -60,24 +60,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="write only heterogeneity.json")
 
 
-def _structure(sp, configs, r_max=3.0, q_max=12.0) -> dict:
-    import numpy as np
-
-    from glassdyn.analysis.structure import RadialDistribution, StructureFactor
-    from glassdyn.data import keys
-
-    box = sp.read(keys.BOX, configs)
-    r_max = min(r_max, 0.999 * float(box.min()) / 2)
-    rdf = RadialDistribution(r_max=r_max, bins=round(r_max / 0.02))
-    sf = StructureFactor(box[0], q_max=q_max, shell_width=0.1)
-    for c in configs:
-        pos, typ = sp.read(keys.THERMAL_POSITIONS, int(c)), sp.read(keys.TYPES, int(c))
-        rdf.compute(pos, typ, sp.read(keys.BOX, int(c)))
-        if np.allclose(sp.read(keys.BOX, int(c)), sf.box):
-            sf.compute(pos, typ)
-    return {"r": rdf.r, "g": rdf.g, "q": sf.q, "S": sf.result, "n_frames": rdf.n_frames}
-
-
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
@@ -93,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         compare_predictions,
         jsonable,
     )
+    from glassdyn.analysis.structure import state_structure
     from glassdyn.data.errors import InputError
     from glassdyn.data.store import Store
 
@@ -129,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         res["temperature"] = sp.temperature
         res["seconds"] = time.perf_counter() - t0
         if not args.no_structure:
-            res["structure"] = jsonable(_structure(sp, configs))
+            res["structure"] = jsonable(state_structure(sp, configs))
         main_sp = res["species"].get("A", res["species"]["total"])
         tau, tau_err = main_sp["tau_alpha"], main_sp["tau_alpha_err"]
         chi = np.array([np.nan if v is None else v for v in res["species"]["total"]["chi4"]])

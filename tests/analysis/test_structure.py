@@ -158,3 +158,33 @@ def test_compute_objects_chunked_equal_one_pass():
         _ = RadialDistribution().g
     with pytest.raises(InputError, match="compute"):
         _ = StructureFactor(box).result
+
+
+def test_state_structure_from_store(tmp_path):
+    from glassdyn.analysis.structure import state_structure
+    from glassdyn.data import keys
+
+    from glassdyn.testing import write_synthetic_store
+
+    sp = write_synthetic_store(
+        tmp_path / "s.zarr",
+        temperatures=(0.8,),
+        n_configs=2,
+        n_particles=64,
+        n_replicas=1,
+        times=(1.0,),
+    ).state(0.8)
+    out = state_structure(sp, which="inherent", r_max=1.5, dr=0.1, q_max=6.0)
+    r, g = partial_rdf(
+        sp.read(keys.INHERENT_POSITIONS), sp.read(keys.TYPES), sp.read(keys.BOX), r_max=1.5, bins=15
+    )
+    np.testing.assert_allclose(out["r"], r)
+    for k in g:
+        np.testing.assert_allclose(out["g"][k], g[k])
+    _q, S = partial_structure_factor(
+        sp.read(keys.INHERENT_POSITIONS), sp.read(keys.TYPES), sp.read(keys.BOX)[0], q_max=6.0
+    )
+    np.testing.assert_allclose(out["S"]["total"], S["total"], rtol=1e-12)
+    assert out["n_frames"] == 2
+    with pytest.raises(InputError, match="which"):
+        state_structure(sp, which="liquid")
