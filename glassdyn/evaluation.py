@@ -32,6 +32,7 @@ class TrainedRun:
         self.spec = self.config.graph_spec()
         self.split: dict = info["split"]
         self.times: dict = info["times"]
+        self.data_path = Path(info.get("data_path", self.config.data)).resolve()
         if self.kind == "ridge":
             from glassdyn.nn.ridge import RidgeModel
 
@@ -125,6 +126,9 @@ def evaluate_run(
 ) -> dict:
     """Metrics per temperature on ``part`` (test by default) of a run; see the module docstring.
 
+    Held-out temperatures (not trained on), and every temperature of a store other than the
+    training one, are evaluated on all their completed configurations and listed in ``held_out``.
+
     Returns ``{"node_pearson": {"<T>": [K values]}, "edge_pearson": {...} or None,
     "temperature_mae": float or None, ...}`` with per-time ``mean``/``std`` of predicted and true
     propensity (A particles), pooled Pearsons, the times and the held-out temperatures.
@@ -144,18 +148,18 @@ def evaluate_run(
     }
     per_t: dict[str, dict] = {}
     latents: dict[str, np.ndarray] = {}
+    # another store than the one trained on: every completed configuration is unseen data
+    same_store = Path(data).resolve() == run.data_path
+    result["same_store"] = same_store
     for T in temps:
         sp = store.state(T)
         key = f"{T:g}"
-        if key not in run.split:
-            raise InputError(
-                f"T={key} of {store.path} is not among the temperatures of the store run {run_dir} was trained on"
-            )
+        external = not same_store or key not in run.split
         if sp.times is None:
             continue
         require_targets(sp)
         _check_times(run, sp)
-        configs = run.configs(T, part)
+        configs = sp.completed.tolist() if external else run.configs(T, part)
         if not configs:
             continue
         m = MobilityMetrics(T)
@@ -181,7 +185,7 @@ def evaluate_run(
         result["times"][key] = run.times.get(
             key, [float(sp.times[k]) for k in run.spec.time_indices(len(sp.times))]
         )
-        if run.split[key].get("held_out"):
+        if external or run.split[key].get("held_out"):
             result["held_out"].append(T)
         if lat:
             latents[key] = np.mean(lat, axis=0)
@@ -276,7 +280,8 @@ def predict_run(
     for T in temps:
         sp = store.state(T)
         key = f"{T:g}"
-        if part == "all" or key not in run.split:
+        same_store = Path(data).resolve() == run.data_path
+        if part == "all" or key not in run.split or not same_store:
             configs = sp.completed.tolist()
         else:
             configs = run.configs(T, part)

@@ -264,7 +264,7 @@ def train(config: TrainConfig) -> Path:
     _check_resumable(out, config)
     store = Store.open(config.data)
     split, times = plan(store, config)
-    write_run_file(out, config, split, times)
+    write_run_file(out, config, split, times, {"data_path": str(Path(config.data).resolve())})
     if config.model == "ridge":
         return _train_ridge(store, config, split, out)
     return _train_gnn(store, config, split, out)

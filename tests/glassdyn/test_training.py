@@ -95,6 +95,13 @@ def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path,
     assert res["n_configs"]["0.64"] == 4 and res["n_configs"]["0.8"] == 1
     assert res["edge_pearson"] is None and res["temperature_mae"] is None
     assert len(res["mean_pred"]["0.64"]) == 3 and len(res["std_true"]["0.64"]) == 3
+    # another store (here a copy): all its configurations are unseen, none is skipped
+    import shutil
+
+    shutil.copytree(store_path, tmp_path / "copy.zarr")
+    other = evaluate_run(run, tmp_path / "copy.zarr")
+    assert other["same_store"] is False and other["held_out"] == [0.64, 0.8]
+    assert other["n_configs"] == {"0.64": 4, "0.8": 4}
 
 
 def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
