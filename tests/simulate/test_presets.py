@@ -37,7 +37,7 @@ def test_preset_sizes_follow_the_issue():
 def test_tau_alpha_estimate_interpolates_table():
     for T, tau in TAU_ALPHA_ESTIMATES:
         assert tau_alpha_estimate(T) == pytest.approx(tau)
-    assert 8.1 < tau_alpha_estimate(0.6) < 27
+    assert 9.4 < tau_alpha_estimate(0.6) < 27
     assert tau_alpha_estimate(1.5) < 1.0 and tau_alpha_estimate(0.42) > 4000
     with pytest.raises(InputError):
         tau_alpha_estimate(-1)
