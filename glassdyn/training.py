@@ -50,6 +50,7 @@ class TrainConfig:
     lr_schedule: constant, or cosine decay from lr to lr/100 over the epochs;
     lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
     1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
+    shared_decoder: one decoder for node and edge embeddings, as the reference (False: two);
     tune_allocator: on CPU, keep large tensors in glibc's heap (:mod:`glassdyn.nn.allocator`;
     process-wide, ~1.2-1.5x faster steps on N=4096 graphs).
     """
@@ -71,6 +72,7 @@ class TrainConfig:
     batch_size: int = 1
     hidden: int = 64
     steps: int = 7
+    shared_decoder: bool = True
     cutoff: float = 2.0
     augment: bool = True
     val_fraction: float = 0.1
@@ -387,6 +389,7 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         n_outputs=K,
         hidden=config.hidden,
         steps=config.steps,
+        shared_decoder=config.shared_decoder,
     )
     model = build_model(mc)
     _normalization(train_graphs, model)

@@ -78,6 +78,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--steps", type=int, default=7, help="message-passing steps")
+    p.add_argument(
+        "--separate-decoders",
+        action="store_true",
+        help="one decoder for nodes and one for edges (the reference shares one)",
+    )
     p.add_argument("--cutoff", type=float, default=2.0, help="graph radius (sigma_AA)")
     p.add_argument("--no-augment", action="store_true", help="no cube-symmetry augmentation")
     p.add_argument("--val-fraction", type=float, default=0.1)
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         hidden=args.hidden,
         steps=args.steps,
+        shared_decoder=not args.separate_decoders,
         cutoff=args.cutoff,
         augment=not args.no_augment,
         val_fraction=args.val_fraction,

@@ -230,6 +230,7 @@ def test_gnn_commands_and_predictions_file(store_path, tmp_path, capsys):
                 "--quiet",
                 "--heterogeneity-weight",
                 "0.1",
+                "--separate-decoders",
             ]
         )
         == 0
@@ -241,6 +242,7 @@ def test_gnn_commands_and_predictions_file(store_path, tmp_path, capsys):
     assert preds[0.64].mobility.shape == (4, 2, 128)
     np.testing.assert_allclose(preds[0.64].times, [5.0, 50.0])
     r = TrainedRun(run)
+    assert r.model.edge_decoder is not r.model.node_decoder
     from glassdyn.data.store import Store
 
     pred, data = r.predict(Store.open(store_path).state(0.64), 2)
