@@ -238,7 +238,7 @@ def _local_client(workers: int):
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
     )
     return Client(cluster), cluster

@@ -56,11 +56,23 @@ def test_same_seed_identical_other_seed_different(tmp_path, reference_store):
     assert not np.array_equal(b.state(0.8).read(keys.THERMAL_POSITIONS, 0), a.state(0.8).read(keys.THERMAL_POSITIONS, 0))
 
 
-@pytest.mark.parametrize("workers, block", [(1, 0), (2, 1)])
-def test_dask_workers_give_identical_arrays(tmp_path, reference_store, workers, block):
-    settings = reference_settings(n_configs=2).replace(replica_block=block, temperatures=(0.8,))
-    store = simulate(settings, tmp_path / f"w{workers}.zarr", seed=7, workers=workers, progress=False)
-    assert store.attrs["runs"][-1]["workers"] == workers
+def test_one_local_worker_gives_identical_arrays(tmp_path, reference_store):
+    settings = reference_settings(n_configs=2).replace(temperatures=(0.8,))
+    store = simulate(settings, tmp_path / "w1.zarr", seed=7, workers=1, progress=False)
+    assert store.attrs["runs"][-1]["workers"] == 1
+    assert_same_arrays(reference_store, store)
+
+
+def test_two_workers_on_a_scheduler_give_identical_arrays(tmp_path, reference_store):
+    """--scheduler ADDRESS with a 2-worker cluster, one replica per unit: same arrays."""
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    settings = reference_settings(n_configs=2).replace(replica_block=1, temperatures=(0.8,))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
+        store = simulate(settings, tmp_path / "w2.zarr", seed=7, scheduler=cluster.scheduler_address, progress=False)
+    assert store.attrs["runs"][-1]["scheduler"].startswith("tcp://")
     assert_same_arrays(reference_store, store)
 
 
