@@ -385,6 +385,7 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     mc = ModelConfig(
         kind=config.model,
         n_types=2,
+        node_dim=spec.node_dim,
         edge_dim=spec.edge_dim,
         n_outputs=K,
         hidden=config.hidden,

@@ -16,7 +16,9 @@ One sample = one configuration at one temperature, a PyG ``Data`` with
 
 Inputs: ``ts`` uses the thermal structure's graph and vectors; ``is`` the inherent structure's
 graph and vectors; ``ts+is`` the thermal graph with *both* vectors of each pair as edge input
-(F = 6: thermal r_ij then inherent r_ij, each minimum image).  ``edge_features="invariant"``
+(F = 6: thermal r_ij then inherent r_ij, each minimum image) and, as a node input ``node_attr``
+(N, 1), each particle's own TS-to-IS displacement |r_i^IS - r_i^TS| (rotation invariant; the
+pair vectors carry only differences of it).  ``edge_features="invariant"``
 replaces vectors by rotation-invariant features: |r_ij| (F = 1), or for ``ts+is``
 (|r_ij^TS|, |r_ij^IS|, |r_ij^IS - r_ij^TS|) (F = 3).  Targets are always measured from the
 thermal positions (where the trajectories start), on the pairs of the input graph.
@@ -37,12 +39,14 @@ import torch
 from torch_geometric.data import Data
 
 from glassdyn.data import keys
+from glassdyn.data.box import minimum_image
 from glassdyn.data.errors import InputError
 from glassdyn.data.graph import edge_targets, node_propensity, pair_vectors, radius_graph
 from glassdyn.data.store import StatePoint
 
 INPUTS = ("ts", "is", "ts+is")
 EDGE_FEATURES = ("vector", "invariant")
+CACHE_VERSION = 2  # bump when the content of a sample changes
 AA_PAIR_CUTOFF = 1.35  # BOTAN's evaluation: AA pairs with r0 < 1.35 (first neighbour shell)
 
 
@@ -74,6 +78,11 @@ class GraphSpec:
         if self.edge_features == "vector":
             return 6 if self.input == "ts+is" else 3
         return 3 if self.input == "ts+is" else 1
+
+    @property
+    def node_dim(self) -> int:
+        """Extra node inputs besides the type: 1 (|r_IS - r_TS|) for ts+is, else 0."""
+        return 1 if self.input == "ts+is" else 0
 
     @property
     def vector_blocks(self) -> int:
@@ -143,6 +152,13 @@ def graph_from_arrays(
         config=torch.tensor([config], dtype=torch.long),
         num_nodes=len(types),
     )
+    if spec.node_dim:
+        d = minimum_image(
+            np.asarray(inherent, np.float64) - np.asarray(thermal, np.float64), np.asarray(box)
+        )
+        data.node_attr = torch.from_numpy(
+            np.linalg.norm(d, axis=1, keepdims=True).astype(np.float32)
+        )
     if displacements is not None:
         data.y = torch.from_numpy(node_propensity(displacements).T.astype(np.float32))  # (N, K)
         data.y_edge = torch.from_numpy(
@@ -194,7 +210,9 @@ class GraphCache:
         self._memory: dict[str, Data] = {}
 
     def key(self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool) -> str:
-        h = hashlib.sha1(json.dumps([asdict(spec), sp.temperature, int(c), targets]).encode())
+        h = hashlib.sha1(
+            json.dumps([CACHE_VERSION, asdict(spec), sp.temperature, int(c), targets]).encode()
+        )
         h.update(np.ascontiguousarray(sp.read(keys.THERMAL_POSITIONS, c)).tobytes())
         h.update(np.ascontiguousarray(sp.read(keys.TYPES, c)).tobytes())
         h.update(np.ascontiguousarray(sp.read(keys.BOX, c)).tobytes())

@@ -43,12 +43,14 @@ class ModelConfig:
     """Everything that builds a model (saved in every checkpoint).
 
     kind: botan | tbotan | bapst; n_types: particle species (one-hot node input);
+    node_dim: extra per-node inputs after the one-hot type (``data.node_attr``, (N, node_dim));
     edge_dim: edge input width (3 = relative vector, 6 = TS+IS vectors, 1-3 invariant features);
     n_outputs: K, the number of predicted times; hidden: MLP width; steps: message passing steps.
     """
 
     kind: str = "botan"
     n_types: int = 2
+    node_dim: int = 0
     edge_dim: int = 3
     n_outputs: int = 1
     hidden: int = 64
@@ -107,6 +109,14 @@ class GraphModel(nn.Module):
         return res
 
 
+def node_inputs(data, config: ModelConfig) -> Tensor:
+    """Node input (N, n_types + node_dim): one-hot type, then ``data.node_attr`` if any."""
+    x = nn.functional.one_hot(data.types.long(), config.n_types).float()
+    if config.node_dim:
+        x = torch.cat([x, data.node_attr.to(x.dtype)], dim=1)
+    return x
+
+
 def _num_graphs(data, n_nodes: int, device) -> tuple[Tensor, int]:
     batch = getattr(data, "batch", None)
     if batch is None:
@@ -128,7 +138,7 @@ class Botan(GraphModel):
         super().__init__()
         self.config = config
         H, K = config.hidden, config.n_outputs
-        self.node_encoder = MLP(config.n_types, H)
+        self.node_encoder = MLP(config.n_types + config.node_dim, H)
         self.edge_encoder = MLP(config.edge_dim, H)
         self.edge_update = EdgeMLP(n_node=H, n_edge=H, n_const=H, hidden=H)
         self.node_update = MLP(3 * H, H)
@@ -146,9 +156,7 @@ class Botan(GraphModel):
 
     def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
         edge_index = data.edge_index
-        x0 = self.node_encoder(
-            nn.functional.one_hot(data.types.long(), self.config.n_types).float()
-        )
+        x0 = self.node_encoder(node_inputs(data, self.config))
         e0 = self.edge_encoder(data.edge_attr)
         N = x0.shape[0]
         dst = edge_index[1]
@@ -186,7 +194,7 @@ class Bapst(GraphModel):
         super().__init__()
         self.config = config
         H, K = config.hidden, config.n_outputs
-        self.node_encoder = MLP(config.n_types, H)
+        self.node_encoder = MLP(config.n_types + config.node_dim, H)
         self.edge_encoder = MLP(config.edge_dim, H)
         # edge input [e, e0, x_src, x0_src, x_dst, x0_dst]: node blocks are [x, x0] (2H)
         self.edge_update = EdgeMLP(n_node=2 * H, n_edge=H, n_const=H, hidden=H)
@@ -201,9 +209,7 @@ class Bapst(GraphModel):
 
     def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
         edge_index = data.edge_index
-        x0 = self.node_encoder(
-            nn.functional.one_hot(data.types.long(), self.config.n_types).float()
-        )
+        x0 = self.node_encoder(node_inputs(data, self.config))
         e0 = self.edge_encoder(data.edge_attr)
         N = x0.shape[0]
         x, e = x0, e0

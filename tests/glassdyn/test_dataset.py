@@ -59,6 +59,9 @@ def test_one_time_and_inherent_inputs(store):
     )
     both = build_graph(sp, 0, GraphSpec(input="ts+is"))
     assert both.edge_attr.shape[1] == 6
+    want = np.linalg.norm(((inh - pos + box / 2) % box) - box / 2, axis=1)
+    np.testing.assert_allclose(both.node_attr[:, 0].numpy(), want, atol=1e-5)
+    assert "node_attr" not in g
     inv = build_graph(sp, 0, GraphSpec(input="ts+is", edge_features="invariant"))
     assert inv.edge_attr.shape[1] == 3
     np.testing.assert_allclose(

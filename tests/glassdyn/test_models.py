@@ -103,6 +103,22 @@ def test_translation_permutation_periodic_image_invariance(kind, conf):
     assert_periodic_image_invariant(predict, conf)
 
 
+def test_ts_is_input_with_node_feature(conf):
+    spec = GraphSpec(input="ts+is")
+    rng = np.random.default_rng(0)
+    inh = conf.positions + rng.normal(scale=0.05, size=conf.positions.shape).astype(np.float32)
+    data = graph_from_arrays(spec, conf.types, conf.box, conf.positions, inh)
+    torch.manual_seed(0)
+    model = build_model(
+        ModelConfig(
+            kind="botan", node_dim=spec.node_dim, edge_dim=spec.edge_dim, hidden=16, steps=2
+        )
+    )
+    out = model(data)["node"]
+    data.node_attr = data.node_attr * 2  # the node feature is used
+    assert not torch.allclose(out, model(data)["node"])
+
+
 def test_invariant_features_give_rotation_invariance(conf):
     spec = GraphSpec(edge_features="invariant")
     predict = graph_predictor(_model("botan", edge_dim=spec.edge_dim), spec)
