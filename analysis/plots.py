@@ -207,15 +207,16 @@ def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
 
 
 def plot_predicted_s4(comparison: dict, temperature: float, path: str | Path) -> Path:
-    """True propensity vs predicted mobility S4(q): centred (left) and standardized (right)."""
+    """True propensity vs predicted mobility: S4(q) of the centred fields (left), of the
+    standardized fields (middle), and the field spread, OZ length xi4 and Pearson r vs time (right)."""
     import matplotlib
 
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8), constrained_layout=True)
     times = _arr(comparison["times"])
     K = len(times)
     cols = [matplotlib.colormaps["viridis"](k / max(K - 1, 1)) for k in range(K)]
-    for ax, mode in zip(axes, ("centered", "standardized")):
+    for ax, mode in zip(axes[:2], ("centered", "standardized")):
         _s4_panel(ax, comparison["true"][mode], times, ls="-", colors=cols, fits=False)
         _s4_panel(
             ax, comparison["predicted"][mode], times, ls=":", colors=cols, fits=False, labels=False
@@ -225,6 +226,40 @@ def plot_predicted_s4(comparison: dict, temperature: float, path: str | Path) ->
     axes[0].set_title(f"T = {temperature:g}: true propensity (solid) vs predicted (dotted)")
     axes[1].set_title("same, fields scaled to unit variance per configuration")
     axes[0].legend(frameon=False, fontsize=8, ncol=2)
+    ax = axes[2]
+    for name, ls in (("true", "-"), ("predicted", ":")):
+        st = comparison[name]["standardized"]
+        ax.errorbar(
+            times,
+            _arr(st["xi4"]),
+            yerr=np.nan_to_num(_arr(st["xi4_err"])),
+            fmt="o" + ls,
+            color="C0",
+            capsize=3,
+            label=rf"$\xi_4$ {name} [$\sigma$]",
+        )
+        ax.plot(
+            times,
+            _arr(comparison[name]["std"]),
+            "s" + ls,
+            color="C1",
+            label=rf"spread (std) {name} [$\sigma$]",
+        )
+    ax.plot(
+        times, _arr(comparison["pearson"]), "^-", color="C2", label="Pearson r (per configuration)"
+    )
+    _ylim_from_values(
+        ax,
+        np.concatenate(
+            [_arr(comparison[n]["standardized"]["xi4"]) for n in ("true", "predicted")]
+            + [_arr(comparison[n]["std"]) for n in ("true", "predicted")]
+            + [[1.0]]
+        ),
+    )
+    ax.set_xscale("log")
+    ax.set_xlabel(r"time $t$  [$\sqrt{m\sigma^2/\epsilon}$]")
+    ax.set_title("OZ length of the standardized fields, spread, correlation")
+    ax.legend(frameon=False, fontsize=9)
     path = Path(path)
     fig.savefig(path, dpi=130)
     plt.close(fig)

@@ -134,7 +134,9 @@ def run(args: argparse.Namespace) -> int:
         if preds is not None:
             match = [p for t, p in preds.items() if abs(t - sp.temperature) < 5e-4]
             if match:
-                comparisons[sp.temperature] = compare_predictions(sp, match[0], cfg)
+                comparisons[sp.temperature] = compare_predictions(
+                    sp, match[0], cfg, species=cfg.s4_species
+                )
                 res["predictions"] = comparisons[sp.temperature]
             else:
                 print(
