@@ -189,7 +189,7 @@ def positions(lmp, system: System, *, unwrapped: bool = False) -> np.ndarray:
     x = _by_id(lmp, "x")
     if unwrapped:
         img = _by_id(lmp, "image").astype(np.int64)
-        mask, bits, bits2, imax = 1023, 10, 20, 512
+        mask, bits, bits2, imax = (int(lmp.extract_setting(k)) for k in ("IMGMASK", "IMGBITS", "IMG2BITS", "IMGMAX"))
         shift = np.stack([img & mask, (img >> bits) & mask, img >> bits2], axis=1) - imax
         return x + shift * system.box_length
     L = system.box_length

@@ -110,3 +110,15 @@ def test_deck_states_truncated_shifted_per_pair_cutoffs():
     assert "pair_modify shift yes" in deck
     assert "pair_coeff 1 2 1.5 0.8 2.0" in deck
     assert "pair_coeff 2 2 0.5 0.88 2.2" in deck
+
+
+def test_unwrapped_displacements_are_continuous_across_boundaries():
+    system = protocols.System(256)
+    x = protocols.equilibrate(system, 2.0, 1.0, np.random.default_rng(0), protocols.Melt(melt_time=1.0))
+    steps = np.arange(20, 4001, 20)
+    d = protocols.replica(system, x, 2.0, steps, np.random.default_rng(1))
+    assert np.abs(np.diff(d, axis=0)).max() < 0.5  # no jumps of a box length
+    assert np.abs(d[-1]).max() > system.box_length / 2  # some particles crossed the box
+    # chunked sampling = one straight run to the same step
+    d_end = protocols.replica(system, x, 2.0, np.array([4000]), np.random.default_rng(1))
+    np.testing.assert_allclose(d_end[0], d[-1], atol=1e-8)
