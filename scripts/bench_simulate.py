@@ -22,7 +22,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def _timed(fn):
@@ -35,7 +35,9 @@ def bench_driver(n: int, steps: int, n_samples: int, repeats: int) -> None:
     from glassdyn.simulate import protocols
 
     system = protocols.System(n)
-    x = protocols.equilibrate(system, 0.8, 5.0, np.random.default_rng(0), protocols.Melt(melt_time=5.0))
+    x = protocols.equilibrate(
+        system, 0.8, 5.0, np.random.default_rng(0), protocols.Melt(melt_time=5.0)
+    )
     sample_steps = np.unique(np.geomspace(1, steps, n_samples).round().astype(int))
 
     def driver():
@@ -54,16 +56,22 @@ def bench_driver(n: int, steps: int, n_samples: int, repeats: int) -> None:
     for _ in range(repeats):
         for name, fn in (("driver", driver), ("raw", raw)):
             res[name].append(_timed(fn))
-    print(f"(a) driver vs raw LAMMPS: N={n}, {steps} steps, {len(sample_steps)} samples, 1 thread, {repeats} interleaved repeats")
+    print(
+        f"(a) driver vs raw LAMMPS: N={n}, {steps} steps, {len(sample_steps)} samples, 1 thread, {repeats} interleaved repeats"
+    )
     rates = {}
     for name, t in res.items():
         wall = np.array([w for w, _ in t])
         cpu = np.array([c for _, c in t])
         rates[name] = (n * steps / np.median(wall), n * steps / np.median(cpu))
-        print(f"    {name:6s} wall {np.median(wall):6.2f} s (min {wall.min():.2f})  cpu {np.median(cpu):6.2f} s   "
-              f"{rates[name][0] / 1e6:5.2f} M atom-steps/s wall, {rates[name][1] / 1e6:5.2f} M cpu")
-    print(f"    ratio driver/raw atom-steps/s: wall {rates['driver'][0] / rates['raw'][0]:.3f}, "
-          f"cpu {rates['driver'][1] / rates['raw'][1]:.3f}  (required >= 0.95)")
+        print(
+            f"    {name:6s} wall {np.median(wall):6.2f} s (min {wall.min():.2f})  cpu {np.median(cpu):6.2f} s   "
+            f"{rates[name][0] / 1e6:5.2f} M atom-steps/s wall, {rates[name][1] / 1e6:5.2f} M cpu"
+        )
+    print(
+        f"    ratio driver/raw atom-steps/s: wall {rates['driver'][0] / rates['raw'][0]:.3f}, "
+        f"cpu {rates['driver'][1] / rates['raw'][1]:.3f}  (required >= 0.95)"
+    )
 
 
 def bench_workers(n: int, configs: int, replicas: int) -> None:
@@ -71,8 +79,15 @@ def bench_workers(n: int, configs: int, replicas: int) -> None:
     from glassdyn.simulate.runner import simulate
 
     settings = get_preset("small").replace(
-        name="bench", n_particles=n, temperatures=(0.8,), n_configs=configs, n_replicas=replicas,
-        equilibration_tau=2.0, times=(0.1, 0.5, 2.0, 5.0, 10.0), times_temperature=None, inherent=False,
+        name="bench",
+        n_particles=n,
+        temperatures=(0.8,),
+        n_configs=configs,
+        n_replicas=replicas,
+        equilibration_tau=2.0,
+        times=(0.1, 0.5, 2.0, 5.0, 10.0),
+        times_temperature=None,
+        inherent=False,
         replica_block=2,
     )
     tmp = tempfile.mkdtemp(prefix="bench_sim_")
@@ -82,15 +97,21 @@ def bench_workers(n: int, configs: int, replicas: int) -> None:
             t0 = time.perf_counter()
             simulate(settings, f"{tmp}/w{workers}.zarr", seed=0, workers=workers, progress=False)
             times[workers] = time.perf_counter() - t0
-        print(f"(b) isoconfig generation, N={n}, {configs} configurations x {replicas} replicas to t=10, blocks of 2 replicas")
-        print(f"    1 worker {times[1]:.1f} s, 2 workers {times[2]:.1f} s, speed-up {times[1] / times[2]:.2f}x (required >= 1.7)")
+        print(
+            f"(b) isoconfig generation, N={n}, {configs} configurations x {replicas} replicas to t=10, blocks of 2 replicas"
+        )
+        print(
+            f"    1 worker {times[1]:.1f} s, 2 workers {times[2]:.1f} s, speed-up {times[1] / times[2]:.2f}x (required >= 1.7)"
+        )
         print(f"    load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--particles", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--samples", type=int, default=10)

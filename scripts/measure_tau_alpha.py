@@ -21,7 +21,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--particles", type=int, nargs="+", default=[256, 1000])
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.8, 0.64])
     ap.add_argument("--configs", type=int, default=4)
@@ -42,15 +44,31 @@ def main() -> None:
             est = base.tau(T)
             times = tuple(float(t) for t in np.geomspace(0.05, 5 * est, 14))
             settings = base.replace(
-                name="tau", n_particles=n, temperatures=(T,), n_configs=args.configs, n_replicas=args.replicas,
-                times=times, times_temperature=None, inherent=False, equilibration_tau=10.0,
+                name="tau",
+                n_particles=n,
+                temperatures=(T,),
+                n_configs=args.configs,
+                n_replicas=args.replicas,
+                times=times,
+                times_temperature=None,
+                inherent=False,
+                equilibration_tau=10.0,
             )
             t0 = time.time()
-            store = simulate(settings, f"{args.out}/N{n}_T{T:.3f}.zarr", seed=args.seed, workers=args.workers, progress=False)
+            store = simulate(
+                settings,
+                f"{args.out}/N{n}_T{T:.3f}.zarr",
+                seed=args.seed,
+                workers=args.workers,
+                progress=False,
+            )
             tau, t, fs = tau_alpha(store.state(T))
             rows.append((n, T, est, tau, time.time() - t0))
-            print(f"N={n:<5d} T={T:<5g} tau_alpha estimate {est:6.2f}  measured {tau:6.2f}   "
-                  f"Fs_A: {' '.join(f'{x:.3f}' for x in fs)}  ({time.time() - t0:.0f} s)", flush=True)
+            print(
+                f"N={n:<5d} T={T:<5g} tau_alpha estimate {est:6.2f}  measured {tau:6.2f}   "
+                f"Fs_A: {' '.join(f'{x:.3f}' for x in fs)}  ({time.time() - t0:.0f} s)",
+                flush=True,
+            )
     print("\nN      T      tau_alpha(measured)  estimate")
     for n, T, est, tau, _ in rows:
         print(f"{n:<6d} {T:<6g} {tau:<20.2f} {est:.2f}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 from glassdyn.simulate.ka import KAParameters
 from glassdyn.simulate.protocols import Melt, MinimizerOptions, System
@@ -50,7 +49,9 @@ TAU_ALPHA_N256: tuple[tuple[float, float], ...] = (
 BOTAN_TIMES_T044 = (0.13, 1.3, 13.0, 130.0, 412.0, 1300.0, 4120.0, 13000.0, 41200.0, 130000.0)
 
 
-def tau_alpha_estimate(temperature: float, table: tuple[tuple[float, float], ...] = TAU_ALPHA_ESTIMATES) -> float:
+def tau_alpha_estimate(
+    temperature: float, table: tuple[tuple[float, float], ...] = TAU_ALPHA_ESTIMATES
+) -> float:
     """tau_alpha(T) from ``table`` ((T, tau) pairs): log(tau) linear in 1/T between and beyond points."""
     if temperature <= 0:
         raise InputError(f"temperature must be positive, got {temperature}")
@@ -100,7 +101,9 @@ class SimulationSettings:
     melt: Melt = Melt()
     minimizer: MinimizerOptions = MinimizerOptions()
     params: KAParameters = KAParameters()
-    replica_block: int = 0  # replicas per work unit; 0 = all replicas of a configuration in one unit
+    replica_block: int = (
+        0  # replicas per work unit; 0 = all replicas of a configuration in one unit
+    )
     description: str = field(default="", compare=False)
 
     def replace(self, **changes) -> SimulationSettings:
@@ -157,7 +160,9 @@ class SimulationSettings:
         return float((self.n_particles / self.density) ** (1.0 / 3.0))
 
     def system(self) -> System:
-        return System(self.n_particles, self.density, self.fraction_a, self.dt, self.tdamp, self.params)
+        return System(
+            self.n_particles, self.density, self.fraction_a, self.dt, self.tdamp, self.params
+        )
 
     def tau(self, temperature: float) -> float:
         """The tau_alpha estimate used at ``temperature``."""

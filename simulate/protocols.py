@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-
 from glassdyn.data.errors import GlassdynError
 from glassdyn.simulate.engine import new_lammps
 from glassdyn.simulate.ka import KAParameters
@@ -136,7 +135,9 @@ def pair_commands(p: KAParameters) -> list[str]:
     eps, sig, rc = p.epsilon, p.sigma, p.r_cut
     cmds = [f"pair_style lj/cut {float(p.max_cutoff)!r}"]
     for a, b in [(0, 0), (0, 1), (1, 1)]:
-        cmds.append(f"pair_coeff {a + 1} {b + 1} {float(eps[a, b])!r} {float(sig[a, b])!r} {float(rc[a, b])!r}")
+        cmds.append(
+            f"pair_coeff {a + 1} {b + 1} {float(eps[a, b])!r} {float(sig[a, b])!r} {float(rc[a, b])!r}"
+        )
     cmds.append(f"pair_modify shift {'yes' if p.shift else 'no'}")
     return cmds
 
@@ -150,7 +151,9 @@ def soft_commands(p: KAParameters, prefactor: float) -> list[str]:
     return cmds
 
 
-def build(system: System, positions: np.ndarray, velocities: np.ndarray | None = None, *, threads: int = 1):
+def build(
+    system: System, positions: np.ndarray, velocities: np.ndarray | None = None, *, threads: int = 1
+):
     """A fresh LAMMPS instance holding ``positions`` (N, 3) (and ``velocities``), image flags 0."""
     pos = np.asarray(positions, dtype=np.float64)
     n = system.n_particles
@@ -189,7 +192,9 @@ def positions(lmp, system: System, *, unwrapped: bool = False) -> np.ndarray:
     x = _by_id(lmp, "x")
     if unwrapped:
         img = _by_id(lmp, "image").astype(np.int64)
-        mask, bits, bits2, imax = (int(lmp.extract_setting(k)) for k in ("IMGMASK", "IMGBITS", "IMG2BITS", "IMGMAX"))
+        mask, bits, bits2, imax = (
+            int(lmp.extract_setting(k)) for k in ("IMGMASK", "IMGBITS", "IMG2BITS", "IMGMAX")
+        )
         shift = np.stack([img & mask, (img >> bits) & mask, img >> bits2], axis=1) - imax
         return x + shift * system.box_length
     L = system.box_length
@@ -219,7 +224,9 @@ def kinetic_temperature(v: np.ndarray, mass: float = 1.0) -> float:
     return float(mass * np.sum(v * v) / (3 * n - 3))
 
 
-def maxwell_boltzmann(rng: np.random.Generator, n: int, temperature: float, mass: float = 1.0) -> np.ndarray:
+def maxwell_boltzmann(
+    rng: np.random.Generator, n: int, temperature: float, mass: float = 1.0
+) -> np.ndarray:
     """(N, 3) Maxwell-Boltzmann velocities at ``temperature``: zero total momentum, rescaled so the
     kinetic temperature is exactly ``temperature`` (the convention of LAMMPS ``velocity create``)."""
     v = rng.normal(scale=np.sqrt(temperature / mass), size=(n, 3))
@@ -327,7 +334,9 @@ class InherentStructure:
     iterations: int
 
 
-def inherent_structure(system: System, x: np.ndarray, options: MinimizerOptions = MinimizerOptions()) -> InherentStructure:
+def inherent_structure(
+    system: System, x: np.ndarray, options: MinimizerOptions = MinimizerOptions()
+) -> InherentStructure:
     """FIRE-quench configuration ``x`` (N, 3) to its inherent structure."""
     lmp = build(system, x)
     try:
@@ -419,8 +428,21 @@ def thermo_trace(
                 lmp.command(f"run {every} pre no post no")
             vel = velocities(lmp)
             ke = 0.5 * system.params.mass * float(np.sum(vel * vel))
-            rows.append((i * every * system.dt, potential_energy(lmp) / n, ke / n, kinetic_temperature(vel, system.params.mass)))
+            rows.append(
+                (
+                    i * every * system.dt,
+                    potential_energy(lmp) / n,
+                    ke / n,
+                    kinetic_temperature(vel, system.params.mass),
+                )
+            )
     finally:
         lmp.close()
     a = np.asarray(rows)
-    return {"time": a[:, 0], "potential": a[:, 1], "kinetic": a[:, 2], "total": a[:, 1] + a[:, 2], "temperature": a[:, 3]}
+    return {
+        "time": a[:, 0],
+        "potential": a[:, 1],
+        "kinetic": a[:, 2],
+        "total": a[:, 1] + a[:, 2],
+        "temperature": a[:, 3],
+    }

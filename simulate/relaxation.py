@@ -12,7 +12,6 @@ of KA at density 1.2).
 from __future__ import annotations
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.errors import StoreError
 from glassdyn.data.store import StatePoint
@@ -20,7 +19,9 @@ from glassdyn.data.store import StatePoint
 K_PEAK = 7.25
 
 
-def self_intermediate_scattering(displacements: np.ndarray, mask: np.ndarray | None = None, k: float = K_PEAK) -> np.ndarray:
+def self_intermediate_scattering(
+    displacements: np.ndarray, mask: np.ndarray | None = None, k: float = K_PEAK
+) -> np.ndarray:
     """Isotropic Fs(k, t) from displacements (..., K, N, 3) -> (K,), averaged over the leading
     axes and the particles selected by ``mask`` (N,) bool (all when None)."""
     d = np.asarray(displacements, dtype=np.float64)
@@ -49,13 +50,17 @@ def crossing_time(times: np.ndarray, f: np.ndarray, level: float = float(np.exp(
     return float(np.exp(lt0 + w * (lt1 - lt0)))
 
 
-def tau_alpha(state: StatePoint, k: float = K_PEAK, configs=None) -> tuple[float, np.ndarray, np.ndarray]:
+def tau_alpha(
+    state: StatePoint, k: float = K_PEAK, configs=None
+) -> tuple[float, np.ndarray, np.ndarray]:
     """(tau_alpha, times (K,), Fs_A (K,)) of a state point from its stored displacements.
 
     tau_alpha is NaN when Fs_A does not reach 1/e within the stored times (sample longer).
     """
     if not state.has(keys.ISO_DISPLACEMENTS):
-        raise StoreError(f"{state.store_path}/{state.name} has no {keys.ISO_DISPLACEMENTS}; simulate with --replicas > 0")
+        raise StoreError(
+            f"{state.store_path}/{state.name} has no {keys.ISO_DISPLACEMENTS}; simulate with --replicas > 0"
+        )
     configs = state.completed if configs is None else np.asarray(configs)
     if len(configs) == 0:
         raise StoreError(f"{state.store_path}/{state.name} has no completed configuration")

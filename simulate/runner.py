@@ -40,13 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-import glassdyn
 from glassdyn.data import keys
 from glassdyn.data.errors import GlassdynError, InputError, StoreError
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.simulate import protocols
 from glassdyn.simulate.presets import SimulationSettings
+
+import glassdyn
 
 STREAM_MELT, STREAM_REPLICA = 0, 1
 SEED_RULE = (
@@ -55,9 +55,15 @@ SEED_RULE = (
 )
 
 
-def unit_rng(seed: int, temperature: float, config: int, stream: int, replica: int = 0) -> np.random.Generator:
+def unit_rng(
+    seed: int, temperature: float, config: int, stream: int, replica: int = 0
+) -> np.random.Generator:
     """The random generator of one (T, c[, r]) task, derived deterministically from ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(round(1000 * temperature)), int(config), stream, int(replica)]))
+    return np.random.default_rng(
+        np.random.SeedSequence(
+            [int(seed), int(round(1000 * temperature)), int(config), stream, int(replica)]
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,9 @@ def prepare_unit(unit: Unit) -> np.ndarray:
     system = s.system()
     rng = unit_rng(unit.seed, unit.temperature, unit.config, STREAM_MELT)
     try:
-        x = protocols.equilibrate(system, unit.temperature, s.equilibration_time(unit.temperature), rng, s.melt)
+        x = protocols.equilibrate(
+            system, unit.temperature, s.equilibration_time(unit.temperature), rng, s.melt
+        )
         x32 = x.astype(np.float32)
         x32[x32 >= np.float32(system.box_length)] = 0.0
         x0 = x32.astype(np.float64)
@@ -122,7 +130,9 @@ def replica_unit(unit: Unit, x0: np.ndarray, r0: int, r1: int) -> int:
         except GlassdynError:
             raise
         except Exception as exc:
-            raise protocols.SimulationError(f"{unit.where()} replica {r}: LAMMPS failed: {exc}") from exc
+            raise protocols.SimulationError(
+                f"{unit.where()} replica {r}: LAMMPS failed: {exc}"
+            ) from exc
         sp.write_replica(unit.config, r, disp)
     return r1 - r0
 
@@ -137,10 +147,12 @@ def finish_unit(unit: Unit) -> None:
 
 # ---------------------------------------------------------------------------- store set-up
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def state_attrs(settings: SimulationSettings, temperature: float, seed: int, lammps_version: str) -> dict:
+def state_attrs(
+    settings: SimulationSettings, temperature: float, seed: int, lammps_version: str
+) -> dict:
     """The attrs recorded on a state point: everything needed to reproduce its arrays."""
     system = settings.system()
     return {
@@ -155,7 +167,10 @@ def state_attrs(settings: SimulationSettings, temperature: float, seed: int, lam
             **settings.params.as_dict(),
         },
         "dt": settings.dt,
-        "thermostat": {"style": "Nose-Hoover chain (LAMMPS fix nvt, chain 3)", "tdamp": settings.tdamp},
+        "thermostat": {
+            "style": "Nose-Hoover chain (LAMMPS fix nvt, chain 3)",
+            "tdamp": settings.tdamp,
+        },
         "melt": {
             "t_melt": settings.melt.t_melt,
             "melt_time": settings.melt.melt_time,
@@ -177,7 +192,9 @@ def state_attrs(settings: SimulationSettings, temperature: float, seed: int, lam
     }
 
 
-def open_store(path: str | os.PathLike, settings: SimulationSettings, seed: int, lammps_version: str) -> Store:
+def open_store(
+    path: str | os.PathLike, settings: SimulationSettings, seed: int, lammps_version: str
+) -> Store:
     """Create the store (or reopen it for resuming, refusing different settings)."""
     p = Path(path)
     fresh = not (p.exists() and any(p.iterdir()))
@@ -187,15 +204,23 @@ def open_store(path: str | os.PathLike, settings: SimulationSettings, seed: int,
         store.root.attrs.update({"simulation": settings.physics(), "seed": int(seed), "runs": []})
     else:
         if "simulation" not in attrs:
-            raise StoreError(f"{p} exists but was not written by `glassdyn simulate`; choose another --out")
+            raise StoreError(
+                f"{p} exists but was not written by `glassdyn simulate`; choose another --out"
+            )
         old, new = attrs["simulation"], settings.physics()
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != _jsonable(new.get(k)))
         if diff:
             what = ", ".join(f"{k}: store {old.get(k)!r} vs asked {new.get(k)!r}" for k in diff[:4])
-            raise InputError(f"{p} was simulated with other settings ({what}); use a new --out, or the same settings to resume")
+            raise InputError(
+                f"{p} was simulated with other settings ({what}); use a new --out, or the same settings to resume"
+            )
         if attrs.get("seed") != int(seed):
-            raise InputError(f"{p} was simulated with --seed {attrs.get('seed')}, asked {seed}; use the same seed to resume or a new --out")
-    store.root.attrs.update({"lammps_version": lammps_version, "glassdyn_version": glassdyn.__version__})
+            raise InputError(
+                f"{p} was simulated with --seed {attrs.get('seed')}, asked {seed}; use the same seed to resume or a new --out"
+            )
+    store.root.attrs.update(
+        {"lammps_version": lammps_version, "glassdyn_version": glassdyn.__version__}
+    )
     for T in settings.temperatures:
         store.create_state(
             T,
@@ -328,7 +353,11 @@ def simulate(
         else:
             _run_dask(todo, settings, workers, scheduler, finished)
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {type(exc).__name__}: {exc}"
+        status = (
+            "interrupted"
+            if isinstance(exc, KeyboardInterrupt)
+            else f"failed: {type(exc).__name__}: {exc}"
+        )
         _update_run(store, run_index, end=_now(), status=status, configurations_computed=computed)
         raise
     finally:
@@ -338,7 +367,9 @@ def simulate(
     return store
 
 
-def _run_dask(todo: list[Unit], settings: SimulationSettings, workers: int, scheduler: str | None, finished) -> None:
+def _run_dask(
+    todo: list[Unit], settings: SimulationSettings, workers: int, scheduler: str | None, finished
+) -> None:
     from dask.distributed import as_completed
 
     if scheduler is not None:
@@ -346,7 +377,9 @@ def _run_dask(todo: list[Unit], settings: SimulationSettings, workers: int, sche
 
         client, cluster = Client(scheduler), None
     else:
-        client, cluster = _local_client(max(1, min(workers, len(todo) * max(1, settings.n_replica_blocks()))))
+        client, cluster = _local_client(
+            max(1, min(workers, len(todo) * max(1, settings.n_replica_blocks())))
+        )
     blocks = _blocks(settings)
     try:
         pending: dict[Unit, int] = {}

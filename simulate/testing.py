@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.store import Store
 from glassdyn.simulate.presets import SimulationSettings, get_preset
@@ -35,7 +34,9 @@ def ci_settings(n_configs: int = 3, **changes) -> SimulationSettings:
     return get_preset("ci").replace(n_configs=n_configs, times=CI_TIMES, **changes)
 
 
-def assert_same_arrays(reference: Store, other: Store, configs: Sequence[int] | None = None) -> None:
+def assert_same_arrays(
+    reference: Store, other: Store, configs: Sequence[int] | None = None
+) -> None:
     """Every simulated array of every state point of ``other`` equals ``reference`` bitwise, on
     rows ``configs`` (default: all rows of ``other``, which must all be done)."""
     for T in other.temperatures:
@@ -43,7 +44,9 @@ def assert_same_arrays(reference: Store, other: Store, configs: Sequence[int] | 
         rows = list(range(b.n_configs) if configs is None else configs)
         for sp in (a, b):
             if not np.all(sp.done[rows]):
-                raise AssertionError(f"T={T}: {sp.store_path} lacks configurations {[r for r in rows if not sp.done[r]]}")
+                raise AssertionError(
+                    f"T={T}: {sp.store_path} lacks configurations {[r for r in rows if not sp.done[r]]}"
+                )
         for path in SIMULATED:
             if not (a.has(path) and b.has(path)):
                 if a.has(path) != b.has(path):
@@ -51,4 +54,6 @@ def assert_same_arrays(reference: Store, other: Store, configs: Sequence[int] | 
                 continue
             xa, xb = a.read(path, rows), b.read(path, rows)
             if xa.dtype != xb.dtype or not np.array_equal(xa, xb):
-                raise AssertionError(f"T={T} {path}: arrays differ (max |diff| {np.abs(xa.astype(float) - xb.astype(float)).max():.3g})")
+                raise AssertionError(
+                    f"T={T} {path}: arrays differ (max |diff| {np.abs(xa.astype(float) - xb.astype(float)).max():.3g})"
+                )

@@ -20,7 +20,9 @@ def _positive_float_list(text: str) -> list[float]:
     try:
         return [float(t) for t in text.replace(",", " ").split()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,18 +30,73 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = EPILOG
     p.add_argument("--preset", default="tiny", help="tiny, small or botan (default: tiny)")
     p.add_argument("--out", required=True, help="path of the Zarr store to create or resume")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes, 1 thread each (default: number of CPUs; 0 = no dask, run in this process)")
-    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (e.g. tcp://host:8786) instead of a local cluster")
-    p.add_argument("--seed", type=int, default=0, help="global seed; per-(T, configuration, replica) seeds derive from it (default 0)")
-    p.add_argument("--temperatures", type=_positive_float_list, default=None, metavar="T[,T...]", help="temperatures (LJ units)")
-    p.add_argument("--configs", type=int, default=None, metavar="C", help="configurations per temperature")
-    p.add_argument("--replicas", type=int, default=None, metavar="R", help="isoconfigurational replicas per configuration (0: none)")
-    p.add_argument("--particles", type=int, default=None, metavar="N", help="number of particles (80:20 A:B)")
-    p.add_argument("--times", type=_positive_float_list, default=None, metavar="t[,t...]", help="explicit sampling times (LJ units) instead of the preset's log grid")
-    p.add_argument("--n-times", type=int, default=None, metavar="K", help="number of log-spaced sampling times")
-    p.add_argument("--equilibration-tau", type=float, default=None, metavar="X", help="NVT equilibration length in units of tau_alpha(T)")
-    p.add_argument("--ensemble", choices=("nve", "nvt"), default=None, help="integrator of the replicas (default nve)")
-    p.add_argument("--replica-block", type=int, default=None, metavar="B", help="replicas per work unit (0: all of a configuration)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes, 1 thread each (default: number of CPUs; 0 = no dask, run in this process)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running dask scheduler (e.g. tcp://host:8786) instead of a local cluster",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="global seed; per-(T, configuration, replica) seeds derive from it (default 0)",
+    )
+    p.add_argument(
+        "--temperatures",
+        type=_positive_float_list,
+        default=None,
+        metavar="T[,T...]",
+        help="temperatures (LJ units)",
+    )
+    p.add_argument(
+        "--configs", type=int, default=None, metavar="C", help="configurations per temperature"
+    )
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        metavar="R",
+        help="isoconfigurational replicas per configuration (0: none)",
+    )
+    p.add_argument(
+        "--particles", type=int, default=None, metavar="N", help="number of particles (80:20 A:B)"
+    )
+    p.add_argument(
+        "--times",
+        type=_positive_float_list,
+        default=None,
+        metavar="t[,t...]",
+        help="explicit sampling times (LJ units) instead of the preset's log grid",
+    )
+    p.add_argument(
+        "--n-times", type=int, default=None, metavar="K", help="number of log-spaced sampling times"
+    )
+    p.add_argument(
+        "--equilibration-tau",
+        type=float,
+        default=None,
+        metavar="X",
+        help="NVT equilibration length in units of tau_alpha(T)",
+    )
+    p.add_argument(
+        "--ensemble",
+        choices=("nve", "nvt"),
+        default=None,
+        help="integrator of the replicas (default nve)",
+    )
+    p.add_argument(
+        "--replica-block",
+        type=int,
+        default=None,
+        metavar="B",
+        help="replicas per work unit (0: all of a configuration)",
+    )
     p.add_argument("--density", type=float, default=None, help="number density (default 1.2)")
     p.add_argument("--dt", type=float, default=None, help="MD time step (default 0.005)")
     p.add_argument("--no-inherent", action="store_true", help="skip the FIRE inherent structures")
@@ -93,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         workers=workers,
         scheduler=args.scheduler,
         progress=not args.no_progress,
-        command=["glassdyn", *sys.argv[1:]] if sys.argv and sys.argv[0].endswith("glassdyn") else sys.argv,
+        command=["glassdyn", *sys.argv[1:]]
+        if sys.argv and sys.argv[0].endswith("glassdyn")
+        else sys.argv,
     )
     return info.run(argparse.Namespace(store=args.out, json=False))

@@ -1,7 +1,6 @@
 """Shared LAMMPS fixture: one reference dataset (``ci`` preset, C=3, seed 7), computed once."""
 
 import pytest
-
 from glassdyn.simulate.testing import ci_settings
 
 

@@ -27,11 +27,32 @@ def test_bad_arguments_exit_2_with_message(tmp_path, capsys, extra, message):
 @pytest.mark.lammps
 def test_cli_runs_a_dataset_and_prints_the_summary(tmp_path, capsys):
     out = tmp_path / "cli.zarr"
-    args = ["simulate", "--preset", "ci", "--out", str(out), "--workers", "0", "--configs", "1",
-            "--temperatures", "1.0", "--replicas", "2", "--times", "0.1,0.5", "--no-inherent", "--no-progress", "--seed", "3"]
+    args = [
+        "simulate",
+        "--preset",
+        "ci",
+        "--out",
+        str(out),
+        "--workers",
+        "0",
+        "--configs",
+        "1",
+        "--temperatures",
+        "1.0",
+        "--replicas",
+        "2",
+        "--times",
+        "0.1,0.5",
+        "--no-inherent",
+        "--no-progress",
+        "--seed",
+        "3",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "T=1" in printed and "configurations 1/1 complete" in printed and "replicas R=2" in printed
+    assert (
+        "T=1" in printed and "configurations 1/1 complete" in printed and "replicas R=2" in printed
+    )
     from glassdyn.data import keys
     from glassdyn.data.store import Store
 
@@ -57,8 +78,22 @@ def test_botan_preset_starts(tmp_path):
     from glassdyn.data.store import Store
 
     out = tmp_path / "botan.zarr"
-    cmd = [sys.executable, "-m", "glassdyn.cli", "simulate", "--preset", "botan", "--out", str(out), "--workers", "1", "--no-progress"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cmd = [
+        sys.executable,
+        "-m",
+        "glassdyn.cli",
+        "simulate",
+        "--preset",
+        "botan",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.time() + 120
         started = False
@@ -66,7 +101,9 @@ def test_botan_preset_starts(tmp_path):
             time.sleep(0.5)
             try:
                 store = Store.open(out)
-                started = len(store.temperatures) == 6 and store.attrs["runs"][-1]["status"] == "running"
+                started = (
+                    len(store.temperatures) == 6 and store.attrs["runs"][-1]["status"] == "running"
+                )
             except Exception:
                 continue
         time.sleep(2.0)  # let the first unit start running LAMMPS
@@ -77,5 +114,7 @@ def test_botan_preset_starts(tmp_path):
     assert started and alive, proc.stderr.read().decode()[-2000:]
     sp = Store.open(out).state(0.44)
     assert sp.array(keys.ISO_DISPLACEMENTS).shape == (500, 32, 10, 4096, 3)
-    np.testing.assert_allclose(sp.times, [0.13, 1.3, 13, 130, 412, 1300, 4120, 13000, 41200, 130000], rtol=0.02)
+    np.testing.assert_allclose(
+        sp.times, [0.13, 1.3, 13, 130, 412, 1300, 4120, 13000, 41200, 130000], rtol=0.02
+    )
     assert Store.open(out).state(0.8).attrs["tau_alpha_estimate"] == pytest.approx(2.6)

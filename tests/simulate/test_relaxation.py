@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-
 from glassdyn.data.errors import StoreError
 from glassdyn.simulate.relaxation import crossing_time, self_intermediate_scattering, tau_alpha
+
 from glassdyn.testing import write_synthetic_store
 
 
@@ -18,7 +18,10 @@ def test_isotropic_fs_matches_explicit_direction_average():
     brute = np.cos(k * np.einsum("rknd,md->rknm", disp, u)).mean(axis=(0, 2, 3))
     np.testing.assert_allclose(self_intermediate_scattering(disp, k=k), brute, atol=0.01)
     mask = np.arange(40) < 10
-    np.testing.assert_allclose(self_intermediate_scattering(disp, mask, k), self_intermediate_scattering(disp[..., :10, :], k=k))
+    np.testing.assert_allclose(
+        self_intermediate_scattering(disp, mask, k),
+        self_intermediate_scattering(disp[..., :10, :], k=k),
+    )
     assert self_intermediate_scattering(np.zeros((1, 2, 5, 3)))[0] == 1.0
 
 
@@ -30,7 +33,9 @@ def test_crossing_time_of_an_exponential():
 
 
 def test_tau_alpha_from_a_store(tmp_path):
-    store = write_synthetic_store(tmp_path / "s.zarr", n_particles=64, times=(0.1, 1.0, 10.0, 100.0, 1000.0))
+    store = write_synthetic_store(
+        tmp_path / "s.zarr", n_particles=64, times=(0.1, 1.0, 10.0, 100.0, 1000.0)
+    )
     tau, times, fs = tau_alpha(store.state(0.8))
     assert fs.shape == times.shape == (5,) and np.all(np.diff(fs[:3]) < 0)
     assert times[0] < tau < times[-1]

@@ -8,12 +8,10 @@ import time
 
 import numpy as np
 import pytest
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.store import Store
 from glassdyn.simulate.runner import simulate, unit_rng
-
 from glassdyn.simulate.testing import CI_TIMES as TIMES
 from glassdyn.simulate.testing import assert_same_arrays
 from glassdyn.simulate.testing import ci_settings as reference_settings
@@ -23,11 +21,15 @@ pytestmark = pytest.mark.lammps
 
 def test_reference_store_is_complete_and_recorded(reference_store):
     attrs = reference_store.attrs
-    assert attrs["seed"] == 7 and attrs["lammps_version"] and attrs["runs"][-1]["status"] == "complete"
+    assert (
+        attrs["seed"] == 7 and attrs["lammps_version"] and attrs["runs"][-1]["status"] == "complete"
+    )
     for sp in reference_store.states():
         assert np.all(sp.done)
         a = sp.attrs
-        assert a["n_particles"] == 256 and a["n_a"] == 205 and a["density"] == 1.2 and a["dt"] == 0.005
+        assert (
+            a["n_particles"] == 256 and a["n_a"] == 205 and a["density"] == 1.2 and a["dt"] == 0.005
+        )
         assert a["potential"]["eps_ab"] == 1.5 and "shift yes" in a["potential"]["pair_style"]
         assert a["thermostat"]["tdamp"] == 0.5 and a["replica_ensemble"] == "nve"
         assert a["minimizer"]["style"] == "fire" and a["minimizer"]["ftol"] == 1e-6
@@ -41,7 +43,9 @@ def test_reference_store_is_complete_and_recorded(reference_store):
         disp = sp.read(keys.ISO_DISPLACEMENTS)
         assert disp.shape == (3, 3, 4, 256, 3)
         # propensity is the replica mean of |dr|
-        np.testing.assert_allclose(sp.read(keys.ISO_PROPENSITY), np.linalg.norm(disp, axis=-1).mean(axis=1), rtol=1e-6)
+        np.testing.assert_allclose(
+            sp.read(keys.ISO_PROPENSITY), np.linalg.norm(disp, axis=-1).mean(axis=1), rtol=1e-6
+        )
         # independent configurations and replicas
         assert not np.array_equal(pos[0], pos[1]) and not np.array_equal(disp[0, 0], disp[0, 1])
 
@@ -51,9 +55,13 @@ def test_same_seed_identical_other_seed_different(tmp_path, reference_store):
     a = simulate(settings, tmp_path / "a.zarr", seed=7, workers=0, progress=False)
     # row 0 at T=0.8 equals the reference: arrays depend on (seed, T, c) only, not on C or the other T
     for path in (keys.THERMAL_POSITIONS, keys.INHERENT_POSITIONS, keys.ISO_DISPLACEMENTS):
-        np.testing.assert_array_equal(a.state(0.8).read(path, 0), reference_store.state(0.8).read(path, 0))
+        np.testing.assert_array_equal(
+            a.state(0.8).read(path, 0), reference_store.state(0.8).read(path, 0)
+        )
     b = simulate(settings, tmp_path / "b.zarr", seed=8, workers=0, progress=False)
-    assert not np.array_equal(b.state(0.8).read(keys.THERMAL_POSITIONS, 0), a.state(0.8).read(keys.THERMAL_POSITIONS, 0))
+    assert not np.array_equal(
+        b.state(0.8).read(keys.THERMAL_POSITIONS, 0), a.state(0.8).read(keys.THERMAL_POSITIONS, 0)
+    )
 
 
 def test_one_local_worker_gives_identical_arrays(tmp_path, reference_store):
@@ -70,8 +78,20 @@ def test_two_workers_on_a_scheduler_give_identical_arrays(tmp_path, reference_st
     from dask.distributed import LocalCluster
 
     settings = reference_settings(n_configs=2).replace(replica_block=1, temperatures=(0.8,))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
-        store = simulate(settings, tmp_path / "w2.zarr", seed=7, scheduler=cluster.scheduler_address, progress=False)
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        store = simulate(
+            settings,
+            tmp_path / "w2.zarr",
+            seed=7,
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
     assert store.attrs["runs"][-1]["scheduler"].startswith("tcp://")
     assert_same_arrays(reference_store, store)
 
@@ -79,11 +99,30 @@ def test_two_workers_on_a_scheduler_give_identical_arrays(tmp_path, reference_st
 def test_kill_and_resume_gives_every_configuration_once_and_identical(tmp_path, reference_store):
     out = tmp_path / "killed.zarr"
     cmd = [
-        sys.executable, "-m", "glassdyn.cli", "simulate", "--preset", "ci", "--out", str(out),
-        "--configs", "3", "--temperatures", "0.8", "--times", ",".join(map(str, TIMES)), "--seed", "7", "--workers", "1", "--no-progress",
+        sys.executable,
+        "-m",
+        "glassdyn.cli",
+        "simulate",
+        "--preset",
+        "ci",
+        "--out",
+        str(out),
+        "--configs",
+        "3",
+        "--temperatures",
+        "0.8",
+        "--times",
+        ",".join(map(str, TIMES)),
+        "--seed",
+        "7",
+        "--workers",
+        "1",
+        "--no-progress",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 300
     n_done = 0
     try:
@@ -116,7 +155,9 @@ def test_kill_and_resume_gives_every_configuration_once_and_identical(tmp_path, 
 def test_resume_refuses_other_settings_or_seed(reference_store):
     path = reference_store.path
     with pytest.raises(InputError, match="other settings.*n_particles"):
-        simulate(reference_settings().replace(n_particles=300), path, seed=7, workers=0, progress=False)
+        simulate(
+            reference_settings().replace(n_particles=300), path, seed=7, workers=0, progress=False
+        )
     with pytest.raises(InputError, match="seed"):
         simulate(reference_settings(), path, seed=8, workers=0, progress=False)
     with pytest.raises(InputError, match="n_configs"):
@@ -137,5 +178,10 @@ def test_refuses_foreign_store(tmp_path):
 def test_unit_rng_is_deterministic_and_distinct():
     a = unit_rng(1, 0.8, 3, 0).random(4)
     assert np.array_equal(a, unit_rng(1, 0.8, 3, 0).random(4))
-    for other in (unit_rng(2, 0.8, 3, 0), unit_rng(1, 0.64, 3, 0), unit_rng(1, 0.8, 4, 0), unit_rng(1, 0.8, 3, 1)):
+    for other in (
+        unit_rng(2, 0.8, 3, 0),
+        unit_rng(1, 0.64, 3, 0),
+        unit_rng(1, 0.8, 4, 0),
+        unit_rng(1, 0.8, 3, 1),
+    ):
         assert not np.array_equal(a, other.random(4))
