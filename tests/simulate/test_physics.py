@@ -46,7 +46,7 @@ def test_nve_energy_drift_small_over_1e4_steps(reference_store):
 def test_nvt_mean_kinetic_temperature_within_2_percent(reference_store):
     x = reference_store.state(0.8).read(keys.THERMAL_POSITIONS, 1).astype(np.float64)
     tr = protocols.thermo_trace(
-        protocols.System(256), x, 0.8, 10_000, 20, np.random.default_rng(1), ensemble="nvt"
+        protocols.System(256), x, 0.8, 20_000, 20, np.random.default_rng(1), ensemble="nvt"
     )
     assert abs(tr["temperature"].mean() / 0.8 - 1) < 0.02
 
