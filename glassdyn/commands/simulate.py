@@ -11,6 +11,7 @@ EPILOG = """presets:
   tiny   N=256, T=0.80,0.64, 3 configurations, R=4, K=6 (about a minute on 2 cores)
   small  N=1000, T=0.80,0.64, 32 configurations, R=16, K=8
   botan  N=4096, T=0.44..0.80 (6), 500 configurations, R=32, BOTAN's 10 times (cluster scale)
+  ci     N=256, T=1.0,0.8, 4 configurations, R=3, K=4, short equilibration (seconds; tests only)
 
 Rerun the same command to resume an interrupted run: only configurations not marked done are
 computed, and the same --seed gives bit-identical arrays whatever --workers."""
@@ -28,7 +29,7 @@ def _positive_float_list(text: str) -> list[float]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
-    p.add_argument("--preset", default="tiny", help="tiny, small or botan (default: tiny)")
+    p.add_argument("--preset", default="tiny", help="tiny, small, botan or ci (default: tiny)")
     p.add_argument("--out", required=True, help="path of the Zarr store to create or resume")
     p.add_argument(
         "--workers",
