@@ -74,7 +74,7 @@ def bench_driver(n: int, steps: int, n_samples: int, repeats: int) -> None:
     )
 
 
-def bench_workers(n: int, configs: int, replicas: int) -> None:
+def bench_workers(n: int, configs: int, replicas: int, repeats: int) -> None:
     from glassdyn.simulate.presets import get_preset
     from glassdyn.simulate.runner import simulate
 
@@ -92,16 +92,28 @@ def bench_workers(n: int, configs: int, replicas: int) -> None:
     )
     tmp = tempfile.mkdtemp(prefix="bench_sim_")
     try:
-        times = {}
-        for workers in (1, 2):
-            t0 = time.perf_counter()
-            simulate(settings, f"{tmp}/w{workers}.zarr", seed=0, workers=workers, progress=False)
-            times[workers] = time.perf_counter() - t0
+        times: dict[int, list[float]] = {1: [], 2: []}
+        for rep in range(repeats):  # interleaved: 1, 2, 1, 2, ...
+            for workers in (1, 2):
+                t0 = time.perf_counter()
+                simulate(
+                    settings,
+                    f"{tmp}/r{rep}w{workers}.zarr",
+                    seed=0,
+                    workers=workers,
+                    progress=False,
+                )
+                times[workers].append(time.perf_counter() - t0)
+        t1, t2 = np.median(times[1]), np.median(times[2])
         print(
-            f"(b) isoconfig generation, N={n}, {configs} configurations x {replicas} replicas to t=10, blocks of 2 replicas"
+            f"(b) isoconfig generation, N={n}, {configs} configurations x {replicas} replicas to t=10, "
+            f"blocks of 2 replicas, {repeats} interleaved repeats"
         )
         print(
-            f"    1 worker {times[1]:.1f} s, 2 workers {times[2]:.1f} s, speed-up {times[1] / times[2]:.2f}x (required >= 1.7)"
+            f"    1 worker {' '.join(f'{t:.1f}' for t in times[1])} s, 2 workers {' '.join(f'{t:.1f}' for t in times[2])} s"
+        )
+        print(
+            f"    median 1 worker {t1:.1f} s, 2 workers {t2:.1f} s, speed-up {t1 / t2:.2f}x (required >= 1.7)"
         )
         print(f"    load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
@@ -118,6 +130,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--configs", type=int, default=2)
     ap.add_argument("--replicas", type=int, default=8)
+    ap.add_argument("--repeats-b", type=int, default=2)
     ap.add_argument("--skip-a", action="store_true")
     ap.add_argument("--skip-b", action="store_true")
     args = ap.parse_args()
@@ -125,7 +138,7 @@ def main() -> None:
     if not args.skip_a:
         bench_driver(args.particles, args.steps, args.samples, args.repeats)
     if not args.skip_b:
-        bench_workers(args.particles, args.configs, args.replicas)
+        bench_workers(args.particles, args.configs, args.replicas, args.repeats_b)
 
 
 if __name__ == "__main__":
