@@ -75,7 +75,8 @@ class VectorField(nn.Module):
         v = self.net.head(h)  # (B, N, 3), in length units
         rij = minimum_image_vectors(u, box)  # (B, N, N, 3)
         r = torch.sqrt((rij * rij).sum(-1) + 1e-12)
-        env = torch.where(r < self.cfg.r_cut, torch.cos(0.5 * math.pi * r / self.cfg.r_cut) ** 2, torch.zeros_like(r))
+        rc = min(self.cfg.r_cut, 0.5 * float(box.min()))  # beyond L/2 the minimum image jumps
+        env = torch.where(r < rc, torch.cos(0.5 * math.pi * r / rc) ** 2, torch.zeros_like(r))
         pf = self.net.pair_features(u, tokens, box)
         a = self.node(h)
         g = (self.pair(pf) * (a[:, :, None, :] + a[:, None, :, :])).sum(-1) * env  # (B, N, N)
@@ -86,15 +87,20 @@ class VectorField(nn.Module):
 
 
 class ContinuousFlow(nn.Module):
-    """Temperature-conditioned CNF; same interface as :class:`~glassdyn.gen.coupling.CouplingFlow`."""
+    """Temperature-conditioned CNF; same interface as :class:`~glassdyn.gen.coupling.CouplingFlow`.
+
+    ``divergence`` selects the log-density estimator: "exact" (3N vector-Jacobian products per
+    function evaluation), "hutchinson" (``n_probes`` Rademacher probes, fixed along a trajectory),
+    or "auto" (exact up to ``EXACT_MAX_PARTICLES`` particles)."""
 
     kind = "cnf"
+    EXACT_MAX_PARTICLES = 32
 
     def __init__(self, cfg: CNFConfig = CNFConfig()):
         super().__init__()
         self.cfg = cfg
         self.field = VectorField(cfg)
-        self.divergence = "exact"  # or "hutchinson"
+        self.divergence = "auto"  # "exact", "hutchinson", or "auto": exact up to EXACT_MAX_PARTICLES
         self.n_probes = 1
 
     def _prepare(self, types, ref, T):
@@ -118,10 +124,13 @@ class ContinuousFlow(nn.Module):
 
     # ------------------------------------------------------ divergence and ODE
     def _div(self, v, u, free, eps):
-        if self.divergence == "exact":
+        exact = self.divergence == "exact" or (self.divergence == "auto" and u.shape[1] <= self.EXACT_MAX_PARTICLES)
+        if exact:
             B, N, _ = u.shape
             div = torch.zeros(B, dtype=u.dtype, device=u.device)
             for i in range(N):
+                if not bool(free[:, i].any()):
+                    continue
                 for d in range(3):
                     (g,) = torch.autograd.grad(v[:, i, d].sum(), u, create_graph=self.training, retain_graph=True)
                     div = div + g[:, i, d]

@@ -121,7 +121,8 @@ def random_reference(types: torch.Tensor, generator: torch.Generator | None = No
 
 def batch_loss(model, x, types, T, box, generator=None, energy_weight: float = 0.0) -> torch.Tensor:
     """Training loss of one batch: NLL per particle (flow) or the flow-matching loss (cnf)."""
-    box = box.to(x.dtype)
+    dtype = next(model.parameters()).dtype
+    x, box = x.to(dtype), box.to(dtype)
     ref = random_reference(types, generator)
     if model.kind == "flow":
         loss = -model.log_prob(x, types, box, T.to(x.dtype), ref).mean() / x.shape[1]
@@ -192,7 +193,7 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
     if not torch.all(torch.isfinite(data.positions)):
         raise InputError(f"{store_path}: positions contain NaN or inf")
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, cfg.arch)
+    model = build_model(cfg.model, cfg.arch).float()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     perm = rng.permutation(len(data.positions))
@@ -235,6 +236,8 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             losses.append(float(loss.detach()))
+            if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
+                break  # the epoch ends early; checkpointed below
         val = evaluate_loss(model, data, val_idx, cfg.batch_size) if n_val else float(np.mean(losses))
         history["epoch"].append(epoch)
         history["train_loss"].append(float(np.mean(losses)))
@@ -268,7 +271,7 @@ def save_checkpoint(path, model, opt, cfg, data, history, epoch, best, best_stat
         "data": {
             "store": data.store,
             "source": data.source,
-            "temperatures": sorted({float(t) for t in data.temperature.cpu().numpy().round(6)}),
+            "temperatures": sorted({round(float(t), 6) for t in data.temperature.cpu().numpy()}),
             "n_particles": data.n_particles,
             "types": types0.tolist(),
             "box": data.box.cpu().numpy().tolist(),

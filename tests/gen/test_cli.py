@@ -1,0 +1,78 @@
+"""``glassdyn gen fit|sample|evaluate`` end to end on a small synthetic store, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from glassdyn.cli import main
+from glassdyn.data import keys
+from glassdyn.data.extxyz import read_extxyz
+from glassdyn.data.store import Store
+from glassdyn.testing import write_synthetic_store
+
+ARCH = ["--hidden", "16", "--layers", "3", "--blocks", "1"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gencli")
+    store = tmp / "s.zarr"
+    write_synthetic_store(store, temperatures=(0.6, 0.8), n_configs=6, n_particles=16, n_replicas=1, times=(1.0,))
+    run = tmp / "run"
+    rc = main(["gen", "fit", "--data", str(store), "--model", "flow", "--out", str(run), "--epochs", "2",
+               "--batch-size", "4", "--seed", "1", "--device", "cpu", *ARCH])
+    assert rc == 0 and (run / "checkpoint.pt").exists()
+    return tmp, store, run
+
+
+def test_sample_to_store_and_extxyz(fitted, capsys):
+    tmp, store, run = fitted
+    out = tmp / "samples.zarr"
+    assert main(["gen", "sample", str(run), "--n", "5", "--temperature", "0.7", "--out", str(out), "--device", "cpu"]) == 0
+    sp = Store.open(out).state(0.7)
+    x = sp.read(keys.THERMAL_POSITIONS)
+    box = sp.read(keys.BOX)
+    assert x.shape == (5, 16, 3) and (x >= 0).all() and (x < box[:, None, :]).all()
+    assert len(sp.attrs["log_q"]) == 5
+    xyz = tmp / "samples.extxyz"
+    assert main(["gen", "sample", str(run), "--n", "3", "--temperature", "0.8", "--out", str(xyz)]) == 0
+    frames = read_extxyz(xyz)
+    assert len(frames) == 3 and frames[0].n_particles == 16 and "log_q" in frames[0].info
+    assert "samples/s" in capsys.readouterr().out
+
+
+def test_evaluate_json(fitted, capsys):
+    tmp, store, run = fitted
+    js = tmp / "eval.json"
+    rc = main(["gen", "evaluate", str(run), "--data", str(store), "--temperatures", "0.8", "--n", "4",
+               "--n-quench", "1", "--json", str(js)])
+    assert rc == 0
+    rep = json.loads(js.read_text())["evaluations"][0]
+    assert set(rep["results"]) == {"model", "uniform", "lattice"}
+    r = rep["results"]["model"]
+    for k in ("rdf_l2", "energy_w1", "close_contact_fraction", "ess_per_sample", "mh_acceptance",
+              "is_energy_mean", "is_energy_w1", "samples_per_second"):
+        assert k in r
+    assert set(r["rdf_l2"]) >= {"AA", "AB", "BB"}
+    assert 0 < r["ess_per_sample"] <= 1
+    assert "ESS/n" in capsys.readouterr().out
+
+
+def test_bad_input(fitted, tmp_path, capsys):
+    tmp, store, run = fitted
+    assert main(["gen", "fit", "--data", str(tmp_path / "none.zarr"), "--out", str(tmp_path / "r")]) == 2
+    assert "no store" in capsys.readouterr().err
+    assert main(["gen", "fit", "--data", str(store), "--out", str(tmp_path / "r"), "--temperatures", "0.3"]) == 2
+    assert "no state point T=0.3" in capsys.readouterr().err
+    assert main(["gen", "fit", "--data", str(store), "--out", str(tmp_path / "r"), "--model", "diffusion"]) == 2
+    assert "diffusion" in capsys.readouterr().err
+    assert main(["gen", "sample", str(tmp_path / "norun"), "--n", "2", "--temperature", "0.8", "--out", str(tmp_path / "x.xyz")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    other = tmp_path / "other.zarr"
+    write_synthetic_store(other, temperatures=(0.8,), n_configs=2, n_particles=20, n_replicas=1, times=(1.0,))
+    assert main(["gen", "evaluate", str(run), "--data", str(other), "--n", "2"]) == 2
+    assert "N=20" in capsys.readouterr().err
+    assert main(["gen", "evaluate", str(run), "--data", str(store), "--temperatures", "0.5", "--n", "2"]) == 2
+    assert "T=0.5" in capsys.readouterr().err
+    assert main(["gen", "sample", str(run), "--n", "0", "--temperature", "0.8", "--out", str(tmp_path / "x.xyz")]) == 2

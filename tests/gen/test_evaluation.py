@@ -1,0 +1,77 @@
+"""Sample metrics against brute force, baselines, torch FIRE."""
+
+import numpy as np
+import pytest
+import torch
+
+from glassdyn.data.box import minimum_image
+from glassdyn.gen import evaluation as ev
+from glassdyn.gen.fire import FireConfig, fire_minimize, quench_ka
+from glassdyn.simulate.ka import KAParameters, particle_energies
+from glassdyn.testing import random_ka_configuration
+
+
+def _brute_contacts(x, types, box, factor=0.7):
+    sig = KAParameters().sigma
+    d = np.linalg.norm(minimum_image(x[:, None] - x[None], box), axis=-1)
+    iu = np.triu_indices(len(x), 1)
+    return int(np.sum(d[iu] < factor * sig[types[iu[0]], types[iu[1]]]))
+
+
+def test_close_contacts_brute_force():
+    c = random_ka_configuration(64, seed=0)
+    rng = np.random.default_rng(0)
+    xs = np.stack([c.positions, rng.random((64, 3)) * c.box, rng.random((64, 3)) * c.box])
+    got = ev.close_contacts(xs, c.types, c.box)
+    want = [_brute_contacts(x, c.types.astype(int), c.box) for x in xs]
+    assert got.tolist() == want
+    assert got[0] == 0 and got[1:].min() > 0
+    assert ev.close_contact_fraction(xs, c.types, c.box) == pytest.approx(2 / 3)
+
+
+def test_rdf_l2_and_energy_w1():
+    c = random_ka_configuration(128, seed=1)
+    x = c.positions[None].astype(np.float64)
+    d = ev.rdf_l2(x, x, c.types, c.types, c.box)
+    assert all(v == 0.0 for v in d.values())
+    u, logq = ev.uniform_baseline(4, c.types, c.box, seed=0)
+    assert ev.rdf_l2(u, x, c.types, c.types, c.box)["sum"] > 0.5
+    assert np.allclose(logq, -128 * np.log(np.prod(c.box)))
+    assert ev.energy_w1([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert ev.energy_w1([0.0], [1.0]) == pytest.approx(1.0)
+
+
+def test_lattice_baseline_density_and_tuning():
+    c = random_ka_configuration(27, seed=2)
+    x, logq = ev.lattice_baseline(40, c.types, c.box, sigma=0.1, seed=0)
+    assert x.shape == (40, 27, 3) and (x >= 0).all() and (x < c.box).all()
+    # log q = log N(noise; 0, sigma^2 I): the chi^2 part averages -3N/2 (sd sqrt(3N/2) per sample)
+    chi2_half = logq + 0.5 * 3 * 27 * np.log(2 * np.pi * 0.1**2)
+    assert abs(chi2_half.mean() + 1.5 * 27) < 4 * np.sqrt(1.5 * 27 / 40)
+    sigma, scores = ev.tune_lattice_sigma(c.positions[None], c.types, c.box, grid=[0.05, 0.2], n=2)
+    assert sigma in (0.05, 0.2) and set(scores) == {0.05, 0.2}
+
+
+def test_fire_two_particle_lj_minimum():
+    """Two A particles: the minimum of the shifted LJ pair is at r = 2^(1/6)."""
+
+    def e(x):
+        d = x[:, 1] - x[:, 0]
+        r2 = (d * d).sum(-1)
+        sr6 = 1 / r2**3
+        return 4 * (sr6 * sr6 - sr6)
+
+    x0 = torch.tensor([[[0.0, 0, 0], [1.5, 0.1, 0]], [[0.0, 0, 0], [0.95, 0, 0]]])
+    x, en, fmax, steps = fire_minimize(e, x0, FireConfig(max_force=1e-8))
+    r = (x[:, 1] - x[:, 0]).norm(dim=-1)
+    assert torch.allclose(r, torch.full((2,), 2 ** (1 / 6)), atol=1e-6)
+    assert torch.allclose(en, torch.full((2,), -1.0), atol=1e-10)
+    assert (fmax < 1e-8).all() and (steps > 0).all()
+
+
+@pytest.mark.slow
+def test_quench_ka_lowers_energy_to_a_minimum():
+    c = random_ka_configuration(32, seed=4)
+    x, e_is, fmax = quench_ka(c.positions[None], c.types, c.box, FireConfig(max_force=1e-6))
+    assert fmax[0] < 1e-6
+    assert e_is[0] < particle_energies(c.positions, c.types, c.box).mean()
