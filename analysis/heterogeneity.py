@@ -107,7 +107,9 @@ class DynamicHeterogeneity:
             raise InputError("DynamicHeterogeneity has no data: call compute(...) first")
         s4, err = fp.s4, fp.s4_err
         return [
-            fit_ornstein_zernike(fp.q, s4[k], err[k], q_fit_max=self.config.q_fit_max)
+            fit_ornstein_zernike(
+                fp.q, s4[k], err[k], q_fit_max=self.config.q_fit_max, xi_max=0.5 * fp.box.min()
+            )
             for k in range(s4.shape[0])
         ]
 
@@ -311,7 +313,9 @@ def compare_predictions(
                 dtype=np.dtype(cfg.dtype),
             )
             fits = [
-                fit_ornstein_zernike(fp.q, fp.s4[k], fp.s4_err[k], q_fit_max=cfg.q_fit_max)
+                fit_ornstein_zernike(
+                    fp.q, fp.s4[k], fp.s4_err[k], q_fit_max=cfg.q_fit_max, xi_max=0.5 * fp.box.min()
+                )
                 for k in range(fp.s4.shape[0])
             ]
             entry[mode] = s4_dict(fp, fits)

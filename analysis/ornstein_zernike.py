@@ -56,12 +56,14 @@ def fit_ornstein_zernike(
     *,
     q_fit_max: float = 1.5,
     min_shells: int = 3,
+    xi_max: float | None = None,
 ) -> OZFit:
     """Fit S4(q) (Q,) on the shells q (Q,) <= ``q_fit_max`` (always at least ``min_shells``).
 
-    s4_err (Q,) standard errors (NaN or None: unweighted).  Returns an :class:`OZFit`; a fit that
-    cannot be done returns ok=False with NaN values rather than raising, so one bad time does not
-    stop an analysis.
+    s4_err (Q,) standard errors (NaN or None: unweighted).  ``xi_max`` (sigma) bounds xi4, e.g.
+    half the box side: a length the box cannot resolve; a fit that ends on this bound is
+    reported as failed.  Returns an :class:`OZFit`; a fit that cannot be done returns ok=False
+    with NaN values rather than raising, so one bad time does not stop an analysis.
     """
     q = np.asarray(q, dtype=np.float64)
     y = np.asarray(s4, dtype=np.float64)
@@ -94,6 +96,8 @@ def fit_ornstein_zernike(
         if ratio > 1
         else 0.5
     )
+    xi_hi = np.inf if xi_max is None else float(xi_max)
+    xi0 = min(xi0, 0.5 * xi_hi)
     chi0 = yf[0] * (1 + (qf[0] * xi0) ** 2)
     try:
         with warnings.catch_warnings():
@@ -105,11 +109,13 @@ def fit_ornstein_zernike(
                 p0=(chi0, xi0),
                 sigma=sig,
                 absolute_sigma=sig is not None,
-                bounds=([0.0, 0.0], [np.inf, np.inf]),
+                bounds=([0.0, 0.0], [np.inf, xi_hi]),
                 maxfev=10000,
             )
     except (RuntimeError, ValueError):
         return bad
+    if popt[1] >= xi_hi * (1 - 1e-6):
+        return bad  # xi4 at the bound: not resolved by this box / these shells
     err = (
         np.sqrt(np.clip(np.diag(pcov), 0, np.inf))
         if np.all(np.isfinite(pcov))

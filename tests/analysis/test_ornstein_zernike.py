@@ -32,3 +32,13 @@ def test_fit_range_and_failures():
     assert bad.to_dict()["xi"] is None
     with pytest.raises(InputError):
         fit_ornstein_zernike(q, y[:-1])
+
+
+def test_xi_beyond_the_box_is_reported_as_failed():
+    q = np.linspace(0.4, 1.5, 8)
+    y = ornstein_zernike(q, 50.0, 20.0)
+    assert fit_ornstein_zernike(q, y).ok
+    capped = fit_ornstein_zernike(q, y, xi_max=3.0)
+    assert not capped.ok and np.isnan(capped.xi)
+    ok = fit_ornstein_zernike(q, ornstein_zernike(q, 2.0, 1.0), xi_max=3.0)
+    assert ok.ok and abs(ok.xi - 1.0) < 1e-6
