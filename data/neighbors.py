@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from vesin import NeighborList
 
 
 def neighbor_pairs(
@@ -16,6 +15,8 @@ def neighbor_pairs(
     cutoff is a pair of its own, so cutoffs beyond half the box are handled.  ``full=False``
     lists each unordered pair once; ``full=True`` lists both directions.
     """
+    from vesin import NeighborList  # vesin imports torch when present: keep glassdyn.data light
+
     pos = np.ascontiguousarray(positions, dtype=np.float64)
     box = np.asarray(box, dtype=np.float64)
     nl = NeighborList(cutoff=float(cutoff), full_list=full)
