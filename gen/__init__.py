@@ -1,1 +1,22 @@
-"""Floor 3: generative samplers of configurations (imports data, simulate, analysis)."""
+"""Floor 3: generative samplers of KA configurations (imports data, simulate, analysis).
+
+Modules:
+
+* :mod:`~glassdyn.gen.frame` - the reference-particle frame that makes log q exactly invariant
+  to common periodic shifts (read its docstring for the design choice);
+* :mod:`~glassdyn.gen.network` - the permutation-equivariant particle transformer (species
+  embeddings, Fourier features, distance-biased attention);
+* :mod:`~glassdyn.gen.coupling` - coupling flow with circular rational-quadratic splines
+  (normflows) on the torus, splits x|yz, y|xz, z|xy;
+* :mod:`~glassdyn.gen.cnf` - continuous flow trained by flow matching on the torus
+  (torchdiffeq; exact or Hutchinson divergence);
+* :mod:`~glassdyn.gen.training` - fit / resume / checkpoints (``glassdyn gen fit``);
+* :mod:`~glassdyn.gen.sampling` - samples, Boltzmann importance weights, Kish ESS,
+  independence Metropolis-Hastings;
+* :mod:`~glassdyn.gen.evaluation`, :mod:`~glassdyn.gen.report` - metrics against held-out MD and
+  the uniform / perturbed-lattice baselines (``glassdyn gen evaluate``);
+* :mod:`~glassdyn.gen.fire` - FIRE minimisation in torch for inherent structures of samples;
+* :mod:`~glassdyn.gen.writers` - samples to a store or extended XYZ (``glassdyn gen sample``).
+
+Nothing heavy is imported here.
+"""

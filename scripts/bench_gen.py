@@ -137,3 +137,85 @@ def make_md_store(
         timings[str(T)] = t_md
         print(f"MD T={T}: {n_configs} configs in {t_md:.1f} s (equilibration {t_equil:.1f} s)", flush=True)
     return timings
+
+
+def time_md(n_configs: int, temperature: float, *, n_particles: int, equil_steps: int, stride_steps: int, seed: int = 3) -> float:
+    """Wall seconds for LAMMPS to produce ``n_configs`` independent configurations from scratch:
+    random start + FIRE, equilibration, then one configuration every ``stride_steps``."""
+    t0 = time.perf_counter()
+    lmp = _ka_lammps(n_particles, 1.2, seed)
+    lmp.command(f"velocity all create {temperature} {seed} dist gaussian")
+    lmp.command(f"fix nvt all nvt temp {temperature} {temperature} 0.5")
+    lmp.command(f"run {equil_steps} pre yes post no")
+    for _ in range(n_configs):
+        lmp.command(f"run {stride_steps} pre no post no")
+        _positions(lmp)
+    lmp.close()
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from glassdyn.gen.report import evaluate, format_table
+    from glassdyn.gen.training import FitConfig, fit, load_run
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", default="out/gen/bench")
+    p.add_argument("--n-particles", type=int, default=160, help="160: L = 5.11 > 2 r_c = 5.0")
+    p.add_argument("--temperatures", type=float, nargs="+", default=[0.8, 1.0], help="training state points")
+    p.add_argument("--eval-temperatures", type=float, nargs="+", default=[0.8])
+    p.add_argument("--train-configs", type=int, default=3000)
+    p.add_argument("--test-configs", type=int, default=256)
+    p.add_argument("--models", nargs="+", default=["flow", "cnf"])
+    p.add_argument("--fit-minutes", type=float, default=20.0, help="only when a run is missing")
+    p.add_argument("--n", type=int, default=256, help="samples per evaluation")
+    p.add_argument("--n-quench", type=int, default=16)
+    p.add_argument("--md-stride", type=int, default=1000, help="decorrelation steps (dt=0.005) between MD configurations")
+    p.add_argument("--md-equil", type=int, default=20000)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    train, test = work / "train.zarr", work / "test.zarr"
+    make_md_store(train, args.temperatures, n_particles=args.n_particles, n_configs=args.train_configs,
+                  stride_steps=200, equil_steps=args.md_equil, seed=1, inherent=False)
+    make_md_store(test, args.temperatures, n_particles=args.n_particles, n_configs=args.test_configs,
+                  stride_steps=args.md_stride, equil_steps=args.md_equil, seed=7, inherent=True)
+    summary = {"n_particles": args.n_particles, "threads": args.threads, "device": "cpu",
+               "gpu": "none on this machine (CPU-only torch build)", "evaluations": [], "md": {}}
+    first = True
+    for kind in args.models:
+        run = work / "runs" / kind
+        if not (run / "checkpoint.pt").exists():
+            fit(train, run, FitConfig(model=kind, epochs=1000, max_minutes=args.fit_minutes, max_configs=600))
+        model, ck = load_run(run)
+        for T in args.eval_temperatures:
+            rep = evaluate(model, ck, test, T, n_samples=args.n, n_quench=args.n_quench, train_store=train,
+                           baselines=first, seed=0)
+            rep["run"] = str(run)
+            rep["epochs_trained"] = len(ck["history"]["epoch"])
+            print(format_table(rep), flush=True)
+            summary["evaluations"].append(rep)
+        first = False
+    # MD cost of the same number of independent configurations, timed in this run
+    for T in args.eval_temperatures:
+        secs = time_md(args.n, T, n_particles=args.n_particles, equil_steps=args.md_equil, stride_steps=args.md_stride)
+        summary["md"][str(T)] = {"n": args.n, "seconds": secs, "configs_per_second": args.n / secs,
+                                 "equil_steps": args.md_equil, "stride_steps": args.md_stride}
+        print(f"MD T={T}: {args.n} independent configurations (equilibration {args.md_equil} + "
+              f"{args.md_stride} steps each) in {secs:.1f} s = {args.n / secs:.3g} configs/s")
+        for rep in summary["evaluations"]:
+            if rep["temperature"] == T:
+                for name, r in rep["results"].items():
+                    if r["samples_per_second"]:
+                        print(f"  {name:8s} {r['samples_per_second']:.3g} samples/s = "
+                              f"{r['samples_per_second'] * secs / args.n:.3g} x MD (CPU, {args.threads} thread)")
+    out = work / "bench_gen.json"
+    out.write_text(json.dumps(summary, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
