@@ -221,7 +221,7 @@ def evaluate_run(
             path = (
                 Path(run_dir) / "latent_distances.png" if latent_png == "auto" else Path(latent_png)
             )
-            plot_latent_distances(latents, path)
+            plot_latent_distances(latents, path, result["held_out"])
             result["latent_png"] = str(path)
     return _clean(result)
 
@@ -243,21 +243,37 @@ def latent_distances(latents: dict[str, np.ndarray]) -> np.ndarray:
     return np.linalg.norm(L[:, None, :] - L[None, :, :], axis=-1)
 
 
-def plot_latent_distances(latents: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
-    """Heat map PNG of :func:`latent_distances`, axes labelled by temperature."""
+def plot_latent_distances(
+    latents: dict[str, np.ndarray], path: str | os.PathLike, held_out: list[float] | None = None
+) -> Path:
+    """Heat map PNG of :func:`latent_distances`, labelled by temperature (held-out ones starred)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     D = latent_distances(latents)
-    names = list(latents)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(names), 1.0 + 0.6 * len(names)))
+    held = {f"{t:g}" for t in (held_out or [])}
+    names = [f"T={n}*" if n in held else f"T={n}" for n in latents]
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(3.0 + 0.7 * n, 2.4 + 0.6 * n))
     im = ax.imshow(D, cmap="viridis")
-    ax.set_xticks(range(len(names)), [f"T={n}" for n in names], rotation=45)
-    ax.set_yticks(range(len(names)), [f"T={n}" for n in names])
-    ax.set_title("T-BOTAN latent distances")
-    fig.colorbar(im, ax=ax, label="|u_T - u_T'|")
+    ax.set_xticks(range(n), names, rotation=45, ha="right")
+    ax.set_yticks(range(n), names)
+    if n <= 12:
+        for a in range(n):
+            for b in range(n):
+                ax.text(
+                    b,
+                    a,
+                    f"{D[a, b]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if D[a, b] < 0.5 * D.max() else "black",
+                )
+    ax.set_title("T-BOTAN temperature latents" + (" (* held out)" if held else ""), fontsize=10)
+    fig.colorbar(im, ax=ax, label="distance of mean latents", shrink=0.8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
