@@ -290,6 +290,9 @@ def _normalization(graphs: list, model) -> None:
     if model.config.edge_head:
         ye = torch.cat([g.y_edge for g in graphs])
         stats.update(edge_mean=ye.mean(0), edge_std=ye.std(0).clamp(min=1e-6))
+    if model.config.node_dim:
+        a = torch.cat([g.node_attr for g in graphs])
+        stats.update(node_attr_mean=a.mean(0), node_attr_std=a.std(0).clamp(min=1e-6))
     t = torch.cat([g.temperature for g in graphs])
     std = t.std() if len(t) > 1 else torch.tensor(0.0)
     stats.update(
@@ -367,7 +370,7 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     from torch_geometric.loader import DataLoader
     from tqdm.auto import tqdm
 
-    from glassdyn.nn.checkpoint import load_checkpoint, save_checkpoint
+    from glassdyn.nn.checkpoint import load_checkpoint, load_state, save_checkpoint
     from glassdyn.nn.dataset import GraphCache, GraphDataset
     from glassdyn.nn.models import ModelConfig, build_model
 
@@ -402,7 +405,7 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     last = out / "last.pt"
     if last.exists():
         ckpt = load_checkpoint(last, kind=config.model, map_location=device)
-        model.load_state_dict(ckpt["model_state"])
+        load_state(model, ckpt["model_state"], last)
         opt.load_state_dict(ckpt["optimizer_state"])
         gen.set_state(ckpt["rng"]["loader"])
         aug.set_state(ckpt["rng"]["augment"])

@@ -82,10 +82,25 @@ def load_model(
     """Rebuild the model from its config and load its weights: (model in eval mode, checkpoint)."""
     ckpt = load_checkpoint(path, kind, map_location)
     model = build_model(ModelConfig(**ckpt["model_config"]))
+    load_state(model, ckpt["model_state"], path)
+    return model.eval(), ckpt
+
+
+# buffers added after the first checkpoints were written; their defaults are what those used
+_OPTIONAL_BUFFERS = {"node_attr_mean", "node_attr_std"}
+
+
+def load_state(model: GraphModel, state: dict, path: str | os.PathLike = "checkpoint") -> None:
+    """``model.load_state_dict`` that accepts checkpoints without the optional buffers."""
     try:
-        model.load_state_dict(ckpt["model_state"])
+        res = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:
         raise InputError(
-            f"checkpoint {path}: weights do not fit the model its config describes ({exc})"
+            f"{path}: weights do not fit the model its config describes ({exc})"
         ) from None
-    return model.eval(), ckpt
+    missing = set(res.missing_keys) - _OPTIONAL_BUFFERS
+    if missing or res.unexpected_keys:
+        raise InputError(
+            f"{path}: weights do not fit the model its config describes "
+            f"(missing {sorted(missing)}, unexpected {sorted(res.unexpected_keys)})"
+        )

@@ -79,6 +79,9 @@ class GraphModel(nn.Module):
     config: ModelConfig
 
     def _init_buffers(self, K: int) -> None:
+        # extra node inputs are standardised with training-set statistics (they can be ~0.1 sigma)
+        self.register_buffer("node_attr_mean", torch.zeros(self.config.node_dim))
+        self.register_buffer("node_attr_std", torch.ones(self.config.node_dim))
         self.register_buffer("node_mean", torch.zeros(K))
         self.register_buffer("node_std", torch.ones(K))
         self.register_buffer("edge_mean", torch.zeros(K))
@@ -109,11 +112,16 @@ class GraphModel(nn.Module):
         return res
 
 
-def node_inputs(data, config: ModelConfig) -> Tensor:
-    """Node input (N, n_types + node_dim): one-hot type, then ``data.node_attr`` if any."""
+def node_inputs(
+    data, config: ModelConfig, mean: Tensor | None = None, std: Tensor | None = None
+) -> Tensor:
+    """Node input (N, n_types + node_dim): one-hot type, then ``(data.node_attr - mean) / std``."""
     x = nn.functional.one_hot(data.types.long(), config.n_types).float()
     if config.node_dim:
-        x = torch.cat([x, data.node_attr.to(x.dtype)], dim=1)
+        attr = data.node_attr.to(x.dtype)
+        if mean is not None:
+            attr = (attr - mean) / std
+        x = torch.cat([x, attr], dim=1)
     return x
 
 
@@ -156,7 +164,9 @@ class Botan(GraphModel):
 
     def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
         edge_index = data.edge_index
-        x0 = self.node_encoder(node_inputs(data, self.config))
+        x0 = self.node_encoder(
+            node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
+        )
         e0 = self.edge_encoder(data.edge_attr)
         N = x0.shape[0]
         dst = edge_index[1]
@@ -209,7 +219,9 @@ class Bapst(GraphModel):
 
     def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
         edge_index = data.edge_index
-        x0 = self.node_encoder(node_inputs(data, self.config))
+        x0 = self.node_encoder(
+            node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
+        )
         e0 = self.edge_encoder(data.edge_attr)
         N = x0.shape[0]
         x, e = x0, e0

@@ -150,3 +150,16 @@ def test_cube_symmetries_are_the_48_distinct_orthogonal_maps():
     out = apply_symmetry(e, S[7])
     torch.testing.assert_close(out[:, :3], e[:, :3] @ S[7].T)
     torch.testing.assert_close(out[:, 3:], e[:, 3:] @ S[7].T)
+
+
+def test_load_state_tolerates_only_the_optional_buffers():
+    from glassdyn.data.errors import InputError
+    from glassdyn.nn.checkpoint import load_state
+
+    model = _model("botan")
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("node_attr_")}
+    load_state(_model("botan"), state)  # a checkpoint written before those buffers existed
+    with pytest.raises(InputError, match="unexpected"):
+        load_state(_model("botan"), {**state, "bogus": torch.zeros(1)})
+    with pytest.raises(InputError, match="do not fit"):
+        load_state(_model("bapst"), state)
