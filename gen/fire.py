@@ -93,3 +93,39 @@ def quench_ka(positions: np.ndarray, types: np.ndarray, box: np.ndarray, cfg: Fi
     x, e, fmax, _ = fire_minimize(efn, torch.as_tensor(np.asarray(positions), dtype=torch.float64), cfg)
     n = x.shape[1]
     return np.mod(x.numpy(), box_np), e.numpy() / n, fmax.numpy()
+
+
+def quench_lammps(positions: np.ndarray, types: np.ndarray, box: np.ndarray, *, ftol: float = 1e-6, maxiter: int = 20000):
+    """FIRE inherent structures with LAMMPS (``glassdyn.simulate.protocols.inherent_structure``),
+    the minimiser of the MD data.  Needs a cubic box and the simulate layout (first N_A particles A).
+    Returns (positions (M, N, 3), energy per particle (M,), max force (M,))."""
+    from glassdyn.simulate.protocols import MinimizerOptions, System, inherent_structure
+
+    types = np.asarray(types)
+    box = np.asarray(box, dtype=np.float64)
+    N = len(types)
+    n_a = int((types == 0).sum())
+    system = System(N, density=N / float(np.prod(box)), fraction_a=n_a / N)
+    if not (np.allclose(box, box[0]) and np.array_equal(system.types, types) and np.isclose(system.box_length, box[0])):
+        raise ValueError("quench_lammps needs a cubic box and types ordered A first (the simulate layout)")
+    opts = MinimizerOptions(ftol=ftol, maxiter=maxiter, maxeval=2 * maxiter)
+    out = [inherent_structure(system, np.mod(p, box), opts) for p in positions]
+    return (np.stack([o.positions for o in out]), np.array([o.energy for o in out]),
+            np.array([o.max_force for o in out]))
+
+
+def quench(positions, types, box):
+    """Inherent structures (positions, energy per particle, max force), each configuration with
+    LAMMPS FIRE when the layout allows it and LAMMPS keeps every atom, otherwise with torch FIRE
+    (which also copes with the overlapping starts of uniform random samples)."""
+    torch_cfg = FireConfig(max_force=1e-3, max_steps=5000)
+    xs, es, fs = [], [], []
+    for p in np.asarray(positions):
+        try:
+            r = quench_lammps(p[None], types, box)
+        except Exception:  # layout not LAMMPS-able, LAMMPS missing, or lost atoms from an overlap
+            r = quench_ka(p[None], types, box, torch_cfg)
+        xs.append(r[0][0])
+        es.append(r[1][0])
+        fs.append(r[2][0])
+    return np.stack(xs), np.array(es), np.array(fs)

@@ -10,7 +10,7 @@ from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.gen import evaluation as ev
 from glassdyn.gen import sampling
-from glassdyn.gen.fire import FireConfig, quench_ka
+from glassdyn.gen.fire import quench
 
 
 def reference_data(store_path, temperature: float, max_configs: int | None = None) -> dict:
@@ -32,7 +32,7 @@ def reference_data(store_path, temperature: float, max_configs: int | None = Non
     return out
 
 
-def score(name, x, logq, types, ref, temperature, *, seconds=None, n_quench=16, fire=FireConfig(max_force=1e-3, max_steps=5000), ref_energy=None):
+def score(name, x, logq, types, ref, temperature, *, seconds=None, n_quench=16, ref_energy=None):
     """Every metric for one set of samples x (M, N, 3) of composition ``types`` (N,), log q (M,)."""
     box = ref["box"]
     N = len(types)
@@ -52,7 +52,7 @@ def score(name, x, logq, types, ref, temperature, *, seconds=None, n_quench=16, 
         "samples_per_second": None if not seconds else len(x) / seconds,
     }
     if n_quench:
-        _, e_is, _ = quench_ka(x[:n_quench], types, box, fire)
+        _, e_is, _ = quench(x[:n_quench], types, box)
         res["is_energy_mean"] = float(np.mean(e_is))
         if ref.get("is_energy") is not None:
             res["is_energy_w1"] = ev.energy_w1(e_is, ref["is_energy"])
