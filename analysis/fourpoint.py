@@ -86,7 +86,12 @@ def s4(
 
 
 def s4_bruteforce(
-    weights: np.ndarray, positions: np.ndarray, box: np.ndarray, *, q_max: float = 2.5
+    weights: np.ndarray,
+    positions: np.ndarray,
+    box: np.ndarray,
+    *,
+    q_max: float = 2.5,
+    subtract_mean: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Plain reference for :func:`s4`: explicit loops over configurations and ALL wave vectors.
 
@@ -119,7 +124,8 @@ def s4_bruteforce(
                 sum_w2 += np.abs(Wq) ** 2
                 sum_w += Wq
         n = C * S
-        per_vector.append((sum_w2 / n - np.abs(sum_w / n) ** 2) / N)
+        disconnected = np.abs(sum_w / n) ** 2 if subtract_mean else 0.0
+        per_vector.append((sum_w2 / n - disconnected) / N)
     norms = np.array([np.linalg.norm(q) for q in vectors])
     key = np.round(norms / norms.min() * 1e9).astype(np.int64)
     uniq = np.unique(key)
@@ -152,7 +158,9 @@ class FourPoint:
         shell_width: float | None = None,
         dtype=np.float64,
         n_particles: int | None = None,
+        subtract_mean: bool = True,
     ):
+        self.subtract_mean = bool(subtract_mean)
         self.wave_vectors = wave_vectors(box, q_max, shell_width=shell_width)
         self.box = self.wave_vectors.box
         self.q_max = float(q_max)
@@ -236,6 +244,8 @@ class FourPoint:
         """(K, M) S4 per half-space wave vector."""
         self._need()
         n = self.n_samples
+        if not self.subtract_mean:
+            return self._sum_w2 / n / self._N
         mean_w = self._sum_w / n
         return (self._sum_w2 / n - (mean_w.real**2 + mean_w.imag**2)) / self._N
 

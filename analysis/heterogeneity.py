@@ -195,7 +195,8 @@ def field_four_point(
 
     field_values (C, K, N); positions (C, N, 3) r(0); box (3,).  ``center`` subtracts the mean of
     each configuration and time over the selected particles (so the static structure factor of the
-    mean does not leak in), ``standardize`` also divides by their standard deviation (compares the
+    mean does not leak in) and then S4 = <|W(q)|^2>/N per configuration, defined even for one
+    configuration; ``standardize`` also divides by their standard deviation (compares the
     spatial structure of two fields independently of their amplitude).  Only particles of
     ``species`` (needs ``types`` (C, N) or (N,)) enter; S4 is normalised by their number.
     """
@@ -224,7 +225,15 @@ def field_four_point(
     if standardize:
         std = np.sqrt((w**2).sum(-1, keepdims=True) / n_sel)
         w = w / np.where(std > 0, std, 1.0)
-    fp = FourPoint(box, q_max=q_max, shell_width=shell_width, dtype=dtype, n_particles=n_sel)
+    # a centred field has no mean to subtract across configurations: S4 = <|W_delta(q)|^2>/N
+    fp = FourPoint(
+        box,
+        q_max=q_max,
+        shell_width=shell_width,
+        dtype=dtype,
+        n_particles=n_sel,
+        subtract_mean=not (center or standardize),
+    )
     return fp.compute(w[:, None], pos)
 
 

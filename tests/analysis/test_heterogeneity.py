@@ -73,8 +73,13 @@ def test_field_four_point_centering():
     box = np.full(3, 5.0)
     fp = field_four_point(f, pos, box, q_max=3.0)
     centred = f - f.mean(-1, keepdims=True)
-    _, ref = s4_bruteforce(centred, pos, box, q_max=3.0)
+    _, ref = s4_bruteforce(centred, pos, box, q_max=3.0, subtract_mean=False)
     np.testing.assert_allclose(fp.s4, ref, rtol=1e-10)
+    # one configuration: the centred field still has a structure factor
+    one = field_four_point(f[:1], pos[:1], box, q_max=3.0).s4
+    _, ref1 = s4_bruteforce(centred[:1], pos[:1], box, q_max=3.0, subtract_mean=False)
+    assert np.all(one > 0)
+    np.testing.assert_allclose(one, ref1, rtol=1e-10)
     # a shift of the field changes nothing once centred; scaling changes nothing once standardized
     np.testing.assert_allclose(field_four_point(f + 3, pos, box, q_max=3.0).s4, fp.s4, rtol=1e-10)
     st = field_four_point(f, pos, box, q_max=3.0, standardize=True).s4
