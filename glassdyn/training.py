@@ -52,7 +52,8 @@ class TrainConfig:
     1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
     shared_decoder: one decoder for node and edge embeddings, as the reference (False: two);
     tune_allocator: on CPU, keep large tensors in glibc's heap (:mod:`glassdyn.nn.allocator`;
-    process-wide, ~1.2-1.5x faster steps on N=4096 graphs).
+    process-wide; measured 0.87x and 1.04x of the default step time on N=4096 in two runs on a
+    loaded machine, i.e. within noise, hence off by default).
     """
 
     data: str
@@ -81,7 +82,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
-    tune_allocator: bool = True
+    tune_allocator: bool = False
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in ("constant", "cosine"):

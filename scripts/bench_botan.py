@@ -12,7 +12,7 @@ Prints, side by side in one run and on the same graph:
                checkout; not part of glassdyn), on the same graph;
   with the ratios to ours, on CPU with ``--threads`` threads (1 by default) and on CUDA if present.
 On CPU every variant also runs with glibc's large-block threshold raised
-(:mod:`glassdyn.nn.allocator`, what ``glassdyn train`` does on CPU), rounds interleaved.
+(:mod:`glassdyn.nn.allocator`, ``TrainConfig(tune_allocator=True)``), rounds interleaved.
 
     OMP_WAIT_POLICY=PASSIVE python scripts/bench_botan.py [--reference ../pyg_botan] [--data STORE]
 
