@@ -118,7 +118,7 @@ def quench(positions, types, box):
     """Inherent structures (positions, energy per particle, max force), each configuration with
     LAMMPS FIRE when the layout allows it and LAMMPS keeps every atom, otherwise with torch FIRE
     (which also copes with the overlapping starts of uniform random samples)."""
-    torch_cfg = FireConfig(max_force=1e-3, max_steps=5000)
+    torch_cfg = FireConfig(max_force=1e-3, max_steps=3000)
     xs, es, fs = [], [], []
     for p in np.asarray(positions):
         try:

@@ -174,6 +174,8 @@ def main(argv=None) -> int:
     p.add_argument("--md-stride", type=int, default=1000, help="decorrelation steps (dt=0.005) between MD configurations")
     p.add_argument("--md-equil", type=int, default=20000)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-baselines", action="store_true", help="skip the uniform / lattice baselines")
+    p.add_argument("--json", default=None, help="output JSON (default WORK/bench_gen.json)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     work = Path(args.work)
@@ -184,7 +186,7 @@ def main(argv=None) -> int:
                   stride_steps=args.md_stride, equil_steps=args.md_equil, seed=7, inherent=True)
     summary = {"n_particles": args.n_particles, "threads": args.threads, "device": "cpu",
                "gpu": "none on this machine (CPU-only torch build)", "evaluations": [], "md": {}}
-    first = True
+    first = not args.no_baselines
     for kind in args.models:
         run = work / "runs" / kind
         if not (run / "checkpoint.pt").exists():
@@ -211,7 +213,7 @@ def main(argv=None) -> int:
                     if r["samples_per_second"]:
                         print(f"  {name:8s} {r['samples_per_second']:.3g} samples/s = "
                               f"{r['samples_per_second'] * secs / args.n:.3g} x MD (CPU, {args.threads} thread)")
-    out = work / "bench_gen.json"
+    out = Path(args.json) if args.json else work / "bench_gen.json"
     out.write_text(json.dumps(summary, indent=2))
     print(f"wrote {out}")
     return 0
