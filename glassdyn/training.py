@@ -232,7 +232,9 @@ def write_run_file(
         "versions": versions(),
         **(extra or {}),
     }
-    (out / RUN_FILE).write_text(json.dumps(info, indent=2))
+    tmp = out / f"{RUN_FILE}.{os.getpid()}.tmp"  # atomic: readers never see half a file
+    tmp.write_text(json.dumps(info, indent=2))
+    os.replace(tmp, out / RUN_FILE)
 
 
 def read_run_file(run_dir: str | os.PathLike) -> dict:
@@ -267,7 +269,8 @@ def train(config: TrainConfig) -> Path:
     _check_resumable(out, config)
     store = Store.open(config.data)
     split, times = plan(store, config)
-    write_run_file(out, config, split, times, {"data_path": str(Path(config.data).resolve())})
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
+        write_run_file(out, config, split, times, {"data_path": str(Path(config.data).resolve())})
     if config.model == "ridge":
         return _train_ridge(store, config, split, out)
     return _train_gnn(store, config, split, out)
@@ -302,11 +305,14 @@ def _normalization(graphs: list, model) -> None:
     model.set_normalization(**stats)
 
 
-def batch_loss(model, batch, config: TrainConfig):
-    """Total loss of one batch (normalised units) and its parts, for training and validation."""
+def batch_loss(model, batch, config: TrainConfig, forward=None):
+    """Total loss of one batch (normalised units) and its parts, for training and validation.
+
+    ``forward`` runs the model (the DDP wrapper when distributed); ``model`` holds the buffers.
+    """
     from glassdyn.nn.losses import botan_loss, heterogeneity_loss, temperature_loss
 
-    out = model(batch)
+    out = (forward or model)(batch)
     y = (batch.y - model.node_mean) / model.node_std
     parts = {}
     if model.config.edge_head:
@@ -371,11 +377,13 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     from torch_geometric.loader import DataLoader
     from tqdm.auto import tqdm
 
+    from glassdyn.distributed import DistContext
     from glassdyn.nn.checkpoint import load_checkpoint, load_state, save_checkpoint
     from glassdyn.nn.dataset import GraphCache, GraphDataset
     from glassdyn.nn.models import ModelConfig, build_model
 
-    device = resolve_device(config.device)
+    ddp = DistContext.from_env(config.device)
+    device = ddp.device if ddp.enabled else resolve_device(config.device)
     if device.type == "cpu" and config.tune_allocator:
         from glassdyn.nn.allocator import tune_for_large_graphs
 
@@ -417,12 +425,16 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
             ckpt["best_epoch"],
             ckpt["history"],
         )
+    train_set = GraphDataset(train_graphs, spec, augment=config.augment, generator=aug)
+    sampler = ddp.sampler(train_set, config.seed)
     loader = DataLoader(
-        GraphDataset(train_graphs, spec, augment=config.augment, generator=aug),
+        train_set,
         batch_size=config.batch_size,
-        shuffle=True,
+        shuffle=sampler is None,
+        sampler=sampler,
         generator=gen,
     )
+    net = ddp.wrap(model)
     val_loader = (
         DataLoader(GraphDataset(val_graphs, spec), batch_size=config.batch_size)
         if val_graphs
@@ -434,16 +446,18 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         desc=f"train {config.model}",
         initial=start,
         total=config.epochs,
-        disable=not config.progress,
+        disable=not (config.progress and ddp.is_main),
     )
     for epoch in bar:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         for group in opt.param_groups:
             group["lr"] = learning_rate(config, epoch)
         losses = []
         for batch in loader:
             batch = batch.to(device)
             opt.zero_grad(set_to_none=True)
-            loss, _parts, _ = batch_loss(model, batch, config)
+            loss, _parts, _ = batch_loss(model, batch, config, forward=net)
             loss.backward()
             if config.grad_clip and config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -470,6 +484,8 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
             "best_epoch": best_epoch,
             "history": history,
         }
+        if not ddp.is_main:
+            continue
         if improved:
             save_checkpoint(out / "best.pt", model, **extra)
         save_checkpoint(
@@ -485,6 +501,8 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         )
         (out / "history.json").write_text(json.dumps(history, indent=1))
     bar.close()
+    ddp.barrier()
+    ddp.close()
     return out
 
 

@@ -233,7 +233,7 @@ class GraphCache:
             data = build_graph(sp, c, spec, targets)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")  # ranks may race
                 torch.save(data.to_dict(), tmp)
                 os.replace(tmp, path)
         self._memory[k] = data
