@@ -31,8 +31,22 @@ class DemoConfig:
     gen_epochs: int | None = None
 
 
-# training lengths per preset: (BOTAN-family epochs, generative-model epochs)
-_EPOCHS = {"tiny": (30, 150), "small": (60, 400)}
+@dataclass(frozen=True)
+class _Size:
+    """Per demo preset: simulation overrides, training epochs, generative-fit wall-time cap."""
+
+    simulate: tuple[str, ...]
+    epochs: int
+    gen_epochs: int
+    gen_minutes: float
+
+
+# tiny: 6 configurations per T (4 train / 1 validation / 1 test) so the GNNs have something
+# to learn from; the simulate preset alone has 3
+_SIZES = {
+    "tiny": _Size(("--configs", "6"), epochs=40, gen_epochs=60, gen_minutes=1.5),
+    "small": _Size((), epochs=60, gen_epochs=200, gen_minutes=10.0),
+}
 
 
 @dataclass(frozen=True)
@@ -53,17 +67,21 @@ class Step:
 
 def plan(cfg: DemoConfig) -> list[Step]:
     """The steps of the demo, in order."""
-    if cfg.preset not in _EPOCHS:
-        raise GlassdynError(f"unknown demo preset {cfg.preset!r}; choose one of {', '.join(_EPOCHS)}")
+    if cfg.preset not in _SIZES:
+        raise GlassdynError(f"unknown demo preset {cfg.preset!r}; choose one of {', '.join(_SIZES)}")
     out = Path(cfg.out)
-    ep, gen_ep = _EPOCHS[cfg.preset]
-    ep = cfg.epochs or ep
-    gen_ep = cfg.gen_epochs or gen_ep
+    size = _SIZES[cfg.preset]
+    ep = cfg.epochs or size.epochs
+    gen_ep = cfg.gen_epochs or size.gen_epochs
     store = out / "data.zarr"
     runs = out / "runs"
     seed = ("--seed", str(cfg.seed))
     steps = [
-        Step("simulate", ("simulate", "--preset", cfg.preset, "--out", str(store), "--workers", str(cfg.workers), *seed), (store,)),
+        Step(
+            "simulate",
+            ("simulate", "--preset", cfg.preset, *size.simulate, "--out", str(store), "--workers", str(cfg.workers), "--no-progress", *seed),
+            (store,),
+        ),
         Step("info", ("info", str(store), "--json"), (out / "info.json",), stdout=out / "info.json"),
     ]
     for model in ("botan", "tbotan", "bapst", "ridge"):
@@ -71,7 +89,7 @@ def plan(cfg: DemoConfig) -> list[Step]:
         steps.append(
             Step(
                 f"train-{model}",
-                ("train", "--data", str(store), "--model", model, "--out", str(run), "--epochs", str(ep), *seed),
+                ("train", "--data", str(store), "--model", model, "--out", str(run), "--epochs", str(ep), "--quiet", *seed),
                 (run,),
             )
         )
@@ -82,7 +100,13 @@ def plan(cfg: DemoConfig) -> list[Step]:
     steps += [
         Step("predict", ("predict", str(runs / "botan"), "--data", str(store), "--out", str(preds)), (preds,)),
         Step("analyze", ("analyze", str(store), "--out", str(out / "analysis"), "--predictions", str(preds)), (out / "analysis" / "heterogeneity.json",)),
-        Step("gen-fit", ("gen", "fit", "--data", str(store), "--model", "flow", "--out", str(runs / "gen"), "--epochs", str(gen_ep), *seed), (runs / "gen",), optional=True),
+        Step(
+            "gen-fit",
+            ("gen", "fit", "--data", str(store), "--model", "flow", "--out", str(runs / "gen"), "--epochs", str(gen_ep),
+             "--max-minutes", f"{size.gen_minutes:g}", *seed),
+            (runs / "gen",),
+            optional=True,
+        ),
         Step("gen-sample", ("gen", "sample", str(runs / "gen"), "--n", "16", "--temperature", "__TLOW__", "--out", str(out / "samples.extxyz")), (out / "samples.extxyz",), optional=True),
         Step("gen-evaluate", ("gen", "evaluate", str(runs / "gen"), "--data", str(store), "--json"), (runs / "gen" / "evaluation.json",), stdout=runs / "gen" / "evaluation.json", optional=True),
     ]
