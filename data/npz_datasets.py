@@ -41,7 +41,9 @@ from glassdyn.data.errors import InputError
 from glassdyn.data.importers import ImportReport, Progress, natural_key, prepare_state
 from glassdyn.data.store import Store
 
-#: BOTAN's times (LJ units) at T = 0.44, indexed by the file's ``tc`` index
+#: BOTAN's times (LJ units) at T = 0.44.  File time indices count from 1: ``tc01`` is 0.13 and
+#: ``tc07`` is 4120, about tau_alpha (pyg_botan's README calls time_index=7 the alpha-relaxation
+#: time; Fs_A(k=7.25) of its tc07 sample is 0.29, near 1/e, where 13000 would be far past it).
 BOTAN_TIMES_T044 = (0.13, 1.3, 13.0, 130.0, 412.0, 1300.0, 4120.0, 13000.0, 41200.0, 130000.0)
 BOTAN_DENSITY = 1.2
 
@@ -172,7 +174,9 @@ def import_botan(
     Configurations are ordered by their id (the store records ids and train/test split in the
     group attr ``import``).  The store's times are the union of the time indices found; a
     configuration lacking one of them is written but not marked done, and the report says
-    which.  ``times``: LJ times indexed by ``tc`` (needed at T != 0.44).
+    which.  ``times``: LJ times of tc01, tc02, ... (file time indices count from 1; needed at
+    T != 0.44, and applied to every temperature imported, so import one temperature at a time
+    when their times differ).
     """
     sources = _select(scan(root, "botan"), temperature, root)
     store = Store.create(out)
@@ -180,7 +184,15 @@ def import_botan(
     for T, src in sources.items():
         ids = sorted(src.files)
         tcs = sorted({tc for per in src.files.values() for tc in per})
-        tvals, notes = _times(T, tcs, times, f"{root} T={T:g}")
+        if tcs[0] < 1:
+            raise InputError(
+                f"{root} T={T:g}: a file has time index tc{tcs[0]:02d}; BOTAN's time indices count from tc01"
+            )
+        if times is None and abs(T - 0.44) < 5e-4 and tcs[-1] > len(BOTAN_TIMES_T044):
+            raise InputError(
+                f"{root} T={T:g}: time index tc{tcs[-1]:02d} is beyond BOTAN's {len(BOTAN_TIMES_T044)} times; pass --times"
+            )
+        tvals, notes = _times(T, [tc - 1 for tc in tcs], times, f"{root} T={T:g}")
         N = src.n_particles
         L = box_length(N, density)
         first = _load(next(iter(src.files[ids[0]].values())), {"positions": (None, N, 3)})
@@ -407,8 +419,9 @@ def export_botan(
     Files: ``out/T0.44/isoconfig_N{N}T0.44_{id}_tc{KK}.npz`` with ``types`` (N,) int8,
     ``initial_positions`` (N, 3) and ``positions`` (R, N, 3) = initial + displacements
     (unwrapped), float64.  Ids and time indices are the BOTAN ones when the store was imported
-    from BOTAN, else id = config + 1 and KK = time index.  BOTAN files carry no box: readers
-    assume a cube of side (N / density)^(1/3), so other boxes are refused; nor times: import
+    from BOTAN, else id = config + 1 and KK = time index + 1.  BOTAN files carry no box: readers
+    assume a cube of side (N / density)^(1/3), so other boxes are refused; nor times (KK counts
+    from 1): import
     such files back with ``times=state.times`` (``--times``) unless they are BOTAN's at T=0.44.
     """
     out = Path(out)
@@ -422,9 +435,8 @@ def export_botan(
     src = state.attrs.get("import") or {}
     from_botan = src.get("format") == "botan"
     ids = src["ids"] if from_botan else [c + 1 for c in range(state.n_configs)]
-    tcs = (
-        src.get("time_indices", list(range(len(times)))) if from_botan else list(range(len(times)))
-    )
+    one_based = list(range(1, len(times) + 1))  # BOTAN's tc indices count from 1
+    tcs = src.get("time_indices", one_based) if from_botan else one_based
     if max(tcs) > 99:
         raise InputError(
             f"BOTAN file names hold two-digit time indices; the store has {len(times)} times"

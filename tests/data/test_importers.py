@@ -36,7 +36,7 @@ def _botan_positions(cid: int, tc: int, x0: np.ndarray) -> np.ndarray:
     return x0[None] + rng.normal(scale=0.3 * (tc + 1), size=(R, N, 3))
 
 
-def write_botan(root, T=0.44, ids=(1, 2, 10), tcs=(0, 3, 7), split="train", skip=()):
+def write_botan(root, T=0.44, ids=(1, 2, 10), tcs=(1, 4, 7), split="train", skip=()):
     """Files in BOTAN's layout ``T0.44/train/isoconfig_N40T0.44_{id}_tc{KK}.npz``."""
     d = root / f"T{T:.2f}" / split
     d.mkdir(parents=True, exist_ok=True)
@@ -84,12 +84,13 @@ def test_botan_import(tmp_path):
     assert rep.written == [0, 1, 2, 3] and not rep.incomplete and not rep.notes
     sp = Store.open(tmp_path / "s.zarr").state(0.44)
     assert (sp.n_configs, sp.n_particles, sp.n_replicas) == (4, N, R)
-    np.testing.assert_array_equal(sp.times, [BOTAN_TIMES_T044[k] for k in (0, 3, 7)])
+    np.testing.assert_array_equal(sp.times, [BOTAN_TIMES_T044[k] for k in (0, 3, 6)])
+    assert sp.times[-1] == 4120.0  # tc07 is BOTAN's alpha time
     imp = sp.attrs["import"]
     assert imp["ids"] == [1, 2, 10, 401] and imp["splits"] == ["train"] * 3 + [
         "test"
     ]  # natural order
-    assert imp["time_indices"] == [0, 3, 7]
+    assert imp["time_indices"] == [1, 4, 7]
     L = box_length(N, 1.2)
     for c, cid in enumerate(imp["ids"]):
         x0, types = _config(cid)
@@ -99,7 +100,7 @@ def test_botan_import(tmp_path):
             sp.read(keys.THERMAL_POSITIONS, c), wrap(x0, np.full(3, L)), atol=1e-6
         )
         disp = sp.read(keys.ISO_DISPLACEMENTS, c)  # (R, K, N, 3)
-        for k, tc in enumerate((0, 3, 7)):
+        for k, tc in enumerate((1, 4, 7)):
             want = _botan_positions(cid, tc, x0) - x0[None]
             np.testing.assert_allclose(disp[:, k], want, rtol=1e-6, atol=1e-5)
         # propensity = replica mean |r(t) - r(0)|, computed independently
@@ -114,14 +115,14 @@ def test_botan_times_other_temperature(tmp_path):
     (rep,) = import_botan(tmp_path / "b", tmp_path / "idx.zarr")
     assert "time INDICES" in rep.notes[0]
     sp = Store.open(tmp_path / "idx.zarr").state(0.5)
-    np.testing.assert_array_equal(sp.times, [1.0, 4.0])
+    np.testing.assert_array_equal(sp.times, [0.0, 3.0])  # 0-based indices of tc01, tc04
     assert sp.attrs["times_are_indices"] is True
     times = [0.1 * 10**k for k in range(5)]
     import_botan(tmp_path / "b", tmp_path / "t.zarr", times=times)
     np.testing.assert_allclose(
-        Store.open(tmp_path / "t.zarr").state(0.5).times, [times[1], times[4]]
+        Store.open(tmp_path / "t.zarr").state(0.5).times, [times[0], times[3]]
     )
-    with pytest.raises(InputError, match="needs at least 5 --times"):
+    with pytest.raises(InputError, match="needs at least 4 --times"):
         import_botan(tmp_path / "b", tmp_path / "u.zarr", times=[1.0, 2.0])
     with pytest.raises(InputError, match="no files at T=0.44"):
         import_botan(tmp_path / "b", tmp_path / "u.zarr", temperature=0.44)
@@ -131,9 +132,9 @@ def test_botan_missing_time_then_resume(tmp_path):
     """A configuration lacking a time file is written but not done; adding it and rerunning
     the same import finishes it and keeps the others."""
     root = tmp_path / "b"
-    write_botan(root, skip={(2, 3)})
+    write_botan(root, skip={(2, 4)})
     (rep,) = import_botan(root, tmp_path / "s.zarr")
-    assert rep.incomplete == {1: "id 2 lacks tc03"}
+    assert rep.incomplete == {1: "id 2 lacks tc04"}
     assert "NOT complete" in "\n".join(rep.lines())
     sp = Store.open(tmp_path / "s.zarr").state(0.44)
     assert list(sp.completed) == [0, 2]
@@ -146,7 +147,7 @@ def test_botan_missing_time_then_resume(tmp_path):
     assert list(sp.completed) == [0, 1, 2]
     x0, _ = _config(2)
     np.testing.assert_allclose(
-        sp.read(keys.ISO_DISPLACEMENTS, 1)[:, 1], _botan_positions(2, 3, x0) - x0, atol=1e-5
+        sp.read(keys.ISO_DISPLACEMENTS, 1)[:, 1], _botan_positions(2, 4, x0) - x0, atol=1e-5
     )
 
 
@@ -171,7 +172,7 @@ def _botan_file(root):
 )
 def test_botan_bad_files(tmp_path, change, match):
     root = tmp_path / "b"
-    write_botan(root, ids=(1,), tcs=(0, 9))
+    write_botan(root, ids=(1,), tcs=(1, 9))
     path = sorted(root.rglob("*.npz"))[-1]  # the tc09 file
     arrays = dict(np.load(path))
     change(arrays)
@@ -183,7 +184,7 @@ def test_botan_bad_files(tmp_path, change, match):
 
 def test_botan_foreign_input(tmp_path):
     root = tmp_path / "b"
-    write_botan(root, ids=(1,), tcs=(0,))
+    write_botan(root, ids=(1,), tcs=(1,))
     path = _botan_file(root)
     path.write_bytes(b"not a zip file at all")
     with pytest.raises(InputError, match="not a readable .npz"):
@@ -195,13 +196,13 @@ def test_botan_foreign_input(tmp_path):
     with pytest.raises(InputError, match="no directory"):
         import_botan(tmp_path / "nowhere", tmp_path / "s.zarr")
     # N in the file name disagrees with the arrays
-    write_botan(tmp_path / "n", ids=(1,), tcs=(0,))
+    write_botan(tmp_path / "n", ids=(1,), tcs=(1,))
     p = _botan_file(tmp_path / "n")
     p.rename(p.with_name(p.name.replace(f"N{N}", "N64")))
     with pytest.raises(InputError, match="has shape"):
         import_botan(tmp_path / "n", tmp_path / "s2.zarr")
     # mismatched N across files of one temperature
-    write_botan(tmp_path / "m", ids=(1, 2), tcs=(0,))
+    write_botan(tmp_path / "m", ids=(1, 2), tcs=(1,))
     p = sorted((tmp_path / "m").rglob("*.npz"))[0]
     p.rename(p.with_name(p.name.replace(f"N{N}", "N64")))
     with pytest.raises(InputError, match="other files at T=0.44 have N="):
@@ -210,7 +211,7 @@ def test_botan_foreign_input(tmp_path):
 
 def test_store_conflicts(tmp_path):
     """Another schema, another source at the same temperature: refused; --overwrite replaces."""
-    write_botan(tmp_path / "b", ids=(1, 2), tcs=(0,))
+    write_botan(tmp_path / "b", ids=(1, 2), tcs=(1,))
     foreign = write_synthetic_store(
         tmp_path / "f.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1
     )
@@ -240,7 +241,7 @@ def test_store_conflicts(tmp_path):
     assert sp.attrs["import"]["format"] == "botan" and list(sp.completed) == [0, 1]
     assert not np.array_equal(sp.read(keys.THERMAL_POSITIONS), before)
     # a data set that grew: same temperature, other ids -> refused rather than mixed
-    write_botan(tmp_path / "b", ids=(3,), tcs=(0,))
+    write_botan(tmp_path / "b", ids=(3,), tcs=(1,))
     with pytest.raises(StoreError, match="--overwrite"):
         import_botan(tmp_path / "b", tmp_path / "sim.zarr")
 
@@ -404,10 +405,10 @@ def test_import_structures_errors(tmp_path):
 
 
 def test_import_command(tmp_path, capsys):
-    write_botan(tmp_path / "b", ids=(1, 2), tcs=(0, 1), skip={(2, 1)})
+    write_botan(tmp_path / "b", ids=(1, 2), tcs=(1, 2), skip={(2, 2)})
     assert main(["import", "botan", str(tmp_path / "b"), "--out", str(tmp_path / "s.zarr")]) == 0
     io = capsys.readouterr()
-    assert "config 1: id 2 lacks tc01" in io.out and "rerun the same command" in io.err
+    assert "config 1: id 2 lacks tc02" in io.out and "rerun the same command" in io.err
     write_glassbench(tmp_path / "g", T=0.5, K=3)
     assert (
         main(
@@ -492,7 +493,7 @@ def test_export_botan_round_trip(tmp_path, capsys):
     sp = src.state(0.8)
     files = export_botan(sp, tmp_path / "out")
     assert len(files) == 3 * len(sp.times)
-    assert files[0].name == f"isoconfig_N{N}T0.80_1_tc00.npz"
+    assert files[0].name == f"isoconfig_N{N}T0.80_1_tc01.npz"
     with np.load(files[0]) as z:
         assert z["positions"].shape == (R, N, 3) and z["types"].dtype == np.int8
     import_botan(tmp_path / "out", tmp_path / "back.zarr", times=list(sp.times))
