@@ -39,13 +39,13 @@ class _Size:
     epochs: int
     gen_epochs: int
     gen_minutes: float
-    gen_samples: int
+    gen_samples: int  # samples per T for `gen evaluate` (baselines: scripts/bench_gen.py)
 
 
 # tiny: 6 configurations per T (4 train / 1 validation / 1 test) so the GNNs have something
 # to learn from; the simulate preset alone has 3
 _SIZES = {
-    "tiny": _Size(("--configs", "6"), epochs=40, gen_epochs=60, gen_minutes=1.5, gen_samples=32),
+    "tiny": _Size(("--configs", "6"), epochs=40, gen_epochs=60, gen_minutes=1.5, gen_samples=16),
     "small": _Size((), epochs=60, gen_epochs=200, gen_minutes=10.0, gen_samples=128),
 }
 
@@ -111,7 +111,7 @@ def plan(cfg: DemoConfig) -> list[Step]:
         Step("gen-sample", ("gen", "sample", str(runs / "gen"), "--n", "16", "--temperature", "__TLOW__", "--out", str(out / "samples.extxyz")), (out / "samples.extxyz",), optional=True),
         Step(
             "gen-evaluate",
-            ("gen", "evaluate", str(runs / "gen"), "--data", str(store), "--n", str(size.gen_samples), "--n-quench", "4", "--json"),
+            ("gen", "evaluate", str(runs / "gen"), "--data", str(store), "--n", str(size.gen_samples), "--n-quench", "1", "--no-baselines", "--json"),
             (runs / "gen" / "evaluation.json",),
             stdout=runs / "gen" / "evaluation.json",
             optional=True,
