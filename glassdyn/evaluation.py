@@ -266,7 +266,7 @@ def plot_latent_distances(
                 ax.text(
                     b,
                     a,
-                    f"{D[a, b]:.2f}",
+                    f"{D[a, b]:.2g}",
                     ha="center",
                     va="center",
                     fontsize=8,

@@ -23,7 +23,7 @@ def find_chromium() -> str | None:
     return None
 
 
-def screenshot(html: Path, png: Path, *, width: int = 1280, height: int = 6000) -> Path:
+def screenshot(html: Path, png: Path, *, width: int = 1280, height: int = 14000) -> Path:
     exe = find_chromium()
     if exe is None:
         raise SystemExit("no chromium found: apt-get install chromium")
