@@ -122,6 +122,31 @@ def _flat(d, prefix="") -> list[tuple[str, object]]:
     return [(prefix.rstrip("."), d)]
 
 
+_GEN_COLUMNS = (
+    ("g(r) L2 (AA+AB+BB)", lambda r: (r.get("rdf_l2") or {}).get("sum")),
+    ("energy W1 (per particle)", lambda r: r.get("energy_w1")),
+    ("close-contact fraction", lambda r: r.get("close_contact_fraction")),
+    ("Kish ESS / n", lambda r: r.get("ess_per_sample")),
+    ("MH acceptance", lambda r: r.get("mh_acceptance")),
+    ("FIRE-quenched energy", lambda r: r.get("is_energy_mean")),
+    ("MD inherent energy", lambda r: r.get("is_energy_md_mean")),
+    ("samples / s", lambda r: r.get("samples_per_second")),
+)
+
+
+def _generative_table(gen: dict) -> str:
+    """One row per (temperature, sampler) of ``glassdyn gen evaluate --json``."""
+    rows = []
+    for ev in gen.get("evaluations", []):
+        for name, res in (ev.get("results") or {}).items():
+            rows.append([f"{ev.get('temperature'):g}", res.get("name", name), res.get("n")]
+                        + [f(res) for _, f in _GEN_COLUMNS])
+    header = ["T", "sampler", "samples"] + [c for c, _ in _GEN_COLUMNS]
+    note = ("<p>Held-out MD configurations of the same store are the reference; "
+            "<code>scripts/bench_gen.py</code> adds the uniform and perturbed-lattice baselines.</p>")
+    return note + _table(header, rows) if rows else _table(["metric", "value"], [[k, v] for k, v in _flat(gen) if not isinstance(v, list)])
+
+
 CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.7em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
@@ -192,7 +217,7 @@ def write_report(run) -> Path:
     gen = data["generative"]
     if gen:
         parts.append("<h2>4. Generative sampler vs held-out MD</h2>")
-        parts.append(_table(["metric", "value"], [[k, v] for k, v in _flat(gen) if not isinstance(v, list)]))
+        parts.append(_generative_table(gen))
         parts.append(_images(out / "runs" / "gen"))
     # commands
     rows = [[r.name, r.status, f"{r.seconds:.1f}", r.error] for r in run.results]

@@ -41,6 +41,10 @@ def _fake_outputs(out: Path) -> None:
     (out / "runs" / "botan" / "evaluation.json").write_text(
         json.dumps({"node_pearson": {"0.64": [0.3, 0.5]}, "edge_pearson": {"0.64": [0.2, 0.4]}, "temperature_mae": None})
     )
+    (out / "runs" / "gen").mkdir(parents=True)
+    (out / "runs" / "gen" / "evaluation.json").write_text(
+        json.dumps({"evaluations": [{"temperature": 0.64, "results": {"model": {"name": "flow", "n": 16, "rdf_l2": {"sum": 3.5}, "close_contact_fraction": 0.25}}}]})
+    )
     (out / "info.json").write_text(json.dumps({"states": [{"temperature": 0.64, "n_particles": 10, "completed": 2, "n_configs": 2, "n_replicas": 2, "times": [1.0, 10.0]}]}))
 
 
@@ -52,6 +56,7 @@ def test_report_is_self_contained(tmp_path):
     assert "data:image/png;base64," in text  # the model figure is embedded
     assert "src=\"http" not in text and "<script" not in text
     assert "BOTAN" in text and "glassdyn simulate" in text
+    assert "<td>flow</td><td>16</td><td>3.5</td>" in text  # generative metrics as a table
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["models"]["botan"]["node_pearson"]["0.64"] == [0.3, 0.5]
 
