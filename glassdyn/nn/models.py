@@ -94,6 +94,12 @@ class GraphModel(nn.Module):
         for name, value in stats.items():
             getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32))
 
+    def reset_parameters(self) -> None:
+        """Re-initialise every sub-layer (the normalisation buffers are kept)."""
+        for m in self.modules():
+            if m is not self and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
     @torch.no_grad()
     def predict(self, data) -> dict[str, Tensor | None]:
         """Physical-unit predictions: node (N, K), edge (E, K) or None, temperature (B,) or None,
@@ -157,11 +163,6 @@ class Botan(GraphModel):
             self.temperature_decoder = MLP(H, H, out=1)
         self._init_buffers(K)
 
-    def reset_parameters(self) -> None:
-        for m in self.modules():
-            if m is not self and hasattr(m, "reset_parameters"):
-                m.reset_parameters()
-
     def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
         edge_index = data.edge_index
         x0 = self.node_encoder(
@@ -211,11 +212,6 @@ class Bapst(GraphModel):
         self.node_update = MLP(3 * H, H)
         self.node_decoder = MLP(H, H, out=K)
         self._init_buffers(K)
-
-    def reset_parameters(self) -> None:
-        for m in self.modules():
-            if m is not self and hasattr(m, "reset_parameters"):
-                m.reset_parameters()
 
     def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
         edge_index = data.edge_index
