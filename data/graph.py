@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from glassdyn.data.box import minimum_image, wrap
 from glassdyn.data.errors import InputError
+from glassdyn.data.neighbors import neighbor_pairs
 
 DEFAULT_CUTOFF = 2.0  # sigma_AA, as in BOTAN and Bapst et al.
 
@@ -55,8 +56,6 @@ def radius_graph(
     periodic image of every pair within ``cutoff`` (an (i, j) pair may then appear more than once,
     and i == j with a non-zero shift); use it for pair sums such as energies in small boxes.
     """
-    from vesin import NeighborList
-
     pos, box = _check_inputs(positions, box)
     if cutoff <= 0:
         raise InputError(f"cutoff must be positive, got {cutoff}")
@@ -66,11 +65,8 @@ def radius_graph(
             "image is not unique; use a larger system, a smaller cutoff or all_images=True"
         )
     pos = wrap(pos, box)
-    nl = NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, D = nl.compute(points=pos, box=np.diag(box), periodic=True, quantities="ijD")
-    i = np.asarray(i, dtype=np.int64)
-    j = np.asarray(j, dtype=np.int64)
-    D = np.asarray(D, dtype=np.float64)
+    i, j, shifts = neighbor_pairs(pos, box, cutoff, full=True)
+    D = pos[j] - pos[i] + shifts * box
     keep = np.einsum("ij,ij->i", D, D) > 1e-24  # drop i == j at zero shift (none expected)
     i, j, D = i[keep], j[keep], D[keep]
     order = np.lexsort((D[:, 2], D[:, 1], D[:, 0], j, i))
