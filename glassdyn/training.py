@@ -13,6 +13,16 @@ The run directory holds ``run.json`` (kind, config, split, times, versions), ``l
 after every epoch: rerunning the same command resumes from it), ``best.pt``, ``history.json``,
 ``graphs/`` (the cached graph samples) and, for ridge, ``ridge.npz``.
 
+BOTAN's published two-phase recipe (Shiba et al., J. Chem. Phys. 158, 084503 (2023); pyg_botan
+starts from such weights): ``pretrain_epochs=E0`` first trains E0 epochs on the edge target
+alone (p = 0; no node, temperature or heterogeneity term) and keeps its own best-on-validation
+checkpoint ``pretrain_best.pt``; then ``epochs=E`` epochs with the node weight ``p`` start from
+those weights with a fresh Adam state.  Epochs are counted globally (0 .. E0+E-1); every history
+record and checkpoint names its ``phase`` (``pretrain`` or ``train``), and an interruption in
+either phase resumes exactly (the phase change is replayed from ``pretrain_best.pt``).
+``init=RUN`` starts the weights from another run's ``best.pt`` (or a checkpoint file) of the
+same architecture; this run's own target statistics are kept.
+
 Targets are standardised per time with the training set's mean and std (stored in the model's
 buffers), so the K times of the multi-time head weigh equally in the loss; predictions come back
 in LJ units.
@@ -23,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +46,8 @@ MODELS = ("botan", "tbotan", "bapst", "ridge")
 RUN_FILE = "run.json"
 # fields that may change between an interrupted run and its resumption
 _RESUMABLE = {"epochs", "device", "progress", "out", "data", "tune_allocator"}
+PRETRAIN, TRAIN = "pretrain", "train"
+PRETRAIN_BEST = "pretrain_best.pt"
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,10 @@ class TrainConfig:
     p: node weight of BOTAN's loss p MSE_node + (1 - p) MSE_edge (Bapst: node only);
     temperature_weight: weight of T-BOTAN's temperature MSE (normalised T);
     heterogeneity_weight: weight of the GlassMLP-style spread / correlation penalty (0 = off);
-    lr_schedule: constant, or cosine decay from lr to lr/100 over the epochs;
+    lr_schedule: constant, or cosine decay from lr to lr/100 over the epochs (of each phase);
+    pretrain_epochs: epochs of edge-only pre-training (p = 0) before the ``epochs`` with ``p``
+    (BOTAN's published recipe; 0 = none); init: a run directory (its best.pt) or checkpoint whose
+    weights start this run (same model architecture);
     lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
     1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
     shared_decoder: one decoder for node and edge embeddings, as the reference (False: two);
@@ -65,6 +80,8 @@ class TrainConfig:
     train_temperatures: tuple[float, ...] | None = None
     epochs: int = 100
     p: float = 0.4
+    pretrain_epochs: int = 0
+    init: str | None = None
     temperature_weight: float = 1.0
     heterogeneity_weight: float = 0.0
     lr: float = 1e-3
@@ -91,6 +108,21 @@ class TrainConfig:
             raise InputError(f"--model must be one of {MODELS}, got {self.model!r}")
         if not 0.0 <= self.p <= 1.0:
             raise InputError(f"--p must lie in [0, 1], got {self.p}")
+        if self.epochs < 0 or self.pretrain_epochs < 0:
+            raise InputError(
+                f"--epochs and --pretrain-epochs must be >= 0, got {self.epochs} and {self.pretrain_epochs}"
+            )
+        if self.pretrain_epochs and self.model not in ("botan", "tbotan"):
+            raise InputError(
+                f"--pretrain-epochs trains on the edge target, which --model {self.model} has no head for; "
+                "use --model botan or tbotan, or drop --pretrain-epochs"
+            )
+        if self.init is not None and self.model == "ridge":
+            raise InputError(
+                "--init starts a network from saved weights; ridge has none to start from"
+            )
+        if self.init is not None:
+            object.__setattr__(self, "init", str(self.init))
         if (
             self.val_fraction < 0
             or self.test_fraction < 0
@@ -101,6 +133,21 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, tuple(v))
+
+    @property
+    def total_epochs(self) -> int:
+        """Pre-training plus training epochs (epochs are numbered 0 .. total_epochs - 1)."""
+        return self.pretrain_epochs + self.epochs
+
+    def phase(self, epoch: int) -> str:
+        """``pretrain`` for the first ``pretrain_epochs`` epochs, ``train`` after."""
+        return PRETRAIN if epoch < self.pretrain_epochs else TRAIN
+
+    def for_phase(self, phase: str) -> TrainConfig:
+        """The loss settings of a phase: pre-training is the edge MSE alone (p = 0, no other term)."""
+        if phase == PRETRAIN:
+            return replace(self, p=0.0, temperature_weight=0.0, heterogeneity_weight=0.0)
+        return self
 
     def graph_spec(self):
         from glassdyn.nn.dataset import GraphSpec
@@ -270,7 +317,17 @@ def train(config: TrainConfig) -> Path:
     store = Store.open(config.data)
     split, times = plan(store, config)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
-        write_run_file(out, config, split, times, {"data_path": str(Path(config.data).resolve())})
+        extra = {"data_path": str(Path(config.data).resolve())}
+        if config.model != "ridge":
+            extra["phases"] = [
+                {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "p": 0.0},
+                {
+                    "phase": TRAIN,
+                    "epochs": [config.pretrain_epochs, config.total_epochs],
+                    "p": config.p,
+                },
+            ][0 if config.pretrain_epochs else 1 :]
+        write_run_file(out, config, split, times, extra)
     if config.model == "ridge":
         return _train_ridge(store, config, split, out)
     return _train_gnn(store, config, split, out)
@@ -341,12 +398,15 @@ def batch_loss(model, batch, config: TrainConfig, forward=None):
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
-    """Learning rate of ``epoch`` (a function of the epoch alone, so resuming reproduces it)."""
+    """Learning rate of (global) ``epoch``: a function of the epoch alone, so resuming reproduces
+    it; the cosine schedule restarts at the phase change (it runs over each phase's epochs)."""
     if config.lr_schedule == "cosine":
         floor = 0.01
-        return config.lr * (
-            floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * epoch / max(config.epochs, 1)))
-        )
+        if epoch < config.pretrain_epochs:
+            e, n = epoch, config.pretrain_epochs
+        else:
+            e, n = epoch - config.pretrain_epochs, config.epochs
+        return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * e / max(n, 1))))
     return config.lr
 
 
@@ -355,21 +415,62 @@ def _validate(model, loader, config, device) -> dict:
 
     from glassdyn.metrics import pearson
 
+    def mean_r(p, t):
+        return np.nanmean([pearson(p[:, k], t[:, k]) for k in range(p.shape[1])])
+
     model.eval()
-    losses, rs = [], []
+    losses, rs, rs_edge = [], [], []
     with torch.no_grad():
         for batch in loader:
             batch = batch.to(device)
             loss, _, out = batch_loss(model, batch, config)
             losses.append(float(loss.detach()))
             m = batch.node_mask.cpu().numpy()
-            p, t = out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]
-            rs.append(np.nanmean([pearson(p[:, k], t[:, k]) for k in range(p.shape[1])]))
+            rs.append(mean_r(out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]))
+            if out.get("edge") is not None:
+                me = batch.edge_mask.cpu().numpy()
+                rs_edge.append(
+                    mean_r(out["edge"].cpu().numpy()[me], batch.y_edge.cpu().numpy()[me])
+                )
     model.train()
-    return {
+    record = {
         "val_loss": float(np.mean(losses)),
         "val_node_pearson": float(np.nanmean(rs)) if rs else float("nan"),
     }
+    if rs_edge:
+        record["val_edge_pearson"] = float(np.nanmean(rs_edge))
+    return record
+
+
+def init_weights(model, source: str | os.PathLike, device=None) -> Path:
+    """Load another run's weights (``source``: run directory -> its best.pt, or a checkpoint file)
+    into ``model``; the architectures must match.  Normalisation buffers are not copied (this
+    run's target statistics stay).  Returns the checkpoint path used."""
+    from glassdyn.nn.checkpoint import load_checkpoint
+
+    src = Path(source)
+    path = src / "best.pt" if src.is_dir() else src
+    if src.is_dir() and not path.exists():
+        raise InputError(
+            f"--init {src}: that run has no best.pt yet; train it first (or pass a checkpoint file)"
+        )
+    ckpt = load_checkpoint(path, map_location=device or "cpu")
+    have, want = ckpt["model_config"], model.config.to_dict()
+    diff = [k for k in want if have.get(k) != want[k]]
+    if diff:
+        what = ", ".join(f"{k}: {have.get(k)!r} there, {want[k]!r} here" for k in diff)
+        raise InputError(
+            f"--init {path}: its model does not match this run's ({what}); --init needs the same "
+            "architecture: use the same --model, --hidden, --steps, --input, --edge-features, "
+            "--times and decoder setting as the run it starts from"
+        )
+    params = {name for name, _ in model.named_parameters()}
+    state = {k: v for k, v in ckpt["model_state"].items() if k in params}
+    missing = params - set(state)
+    if missing:
+        raise InputError(f"--init {path}: the checkpoint lacks weights {sorted(missing)}")
+    model.load_state_dict(state, strict=False)
+    return path
 
 
 def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Path:
@@ -407,11 +508,15 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     model = build_model(mc)
     _normalization(train_graphs, model)
     model.to(device)
+    last = out / "last.pt"
+    init_path = None
+    if config.init is not None:  # checked (and recorded) on resume too: a clear error, not a mix
+        init_path = init_weights(model, config.init, device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     aug = torch.Generator().manual_seed(config.seed + 1)
     start, best, best_epoch, history = 0, math.inf, -1, []
-    last = out / "last.pt"
+    pretrain = {"epochs": config.pretrain_epochs, "best_val": math.inf, "best_epoch": -1}
     if last.exists():
         ckpt = load_checkpoint(last, kind=config.model, map_location=device)
         load_state(model, ckpt["model_state"], last)
@@ -425,6 +530,7 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
             ckpt["best_epoch"],
             ckpt["history"],
         )
+        pretrain = ckpt.get("pretrain", pretrain)
     train_set = GraphDataset(train_graphs, spec, augment=config.augment, generator=aug)
     sampler = ddp.sampler(train_set, config.seed)
     loader = DataLoader(
@@ -442,13 +548,23 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
     )
     model.train()
     bar = tqdm(
-        range(start, config.epochs),
-        desc=f"train {config.model}",
+        range(start, config.total_epochs),
+        desc=f"{config.phase(start)} {config.model}",
         initial=start,
-        total=config.epochs,
+        total=config.total_epochs,
         disable=not (config.progress and ddp.is_main),
     )
     for epoch in bar:
+        phase = config.phase(epoch)
+        if phase == TRAIN and epoch == config.pretrain_epochs > 0:
+            # phase change: start from pre-training's best-on-validation weights, fresh Adam
+            ddp.barrier()  # rank 0 has written pretrain_best.pt
+            ckpt = load_checkpoint(out / PRETRAIN_BEST, kind=config.model, map_location=device)
+            load_state(model, ckpt["model_state"], out / PRETRAIN_BEST)
+            opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+            best, best_epoch = math.inf, -1
+            bar.set_description(f"{TRAIN} {config.model}")
+        phase_config = config.for_phase(phase)
         if sampler is not None:
             sampler.set_epoch(epoch)
         for group in opt.param_groups:
@@ -457,16 +573,16 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         for batch in loader:
             batch = batch.to(device)
             opt.zero_grad(set_to_none=True)
-            loss, _parts, _ = batch_loss(model, batch, config, forward=net)
+            loss, _parts, _ = batch_loss(model, batch, phase_config, forward=net)
             loss.backward()
             if config.grad_clip and config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses):.4f}", refresh=False)
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
+        record = {"epoch": epoch, "phase": phase, "train_loss": float(np.mean(losses))}
         if val_loader is not None:
-            record.update(_validate(model, val_loader, config, device))
+            record.update(_validate(model, val_loader, phase_config, device))
             score = record["val_loss"]
         else:
             score = record["train_loss"]  # no validation configurations: keep the last epoch
@@ -474,20 +590,27 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         improved = score <= best or val_loader is None
         if improved:
             best, best_epoch = score, epoch
-        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
+            if phase == PRETRAIN:
+                pretrain = {**pretrain, "best_val": best, "best_epoch": best_epoch}
+        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "phase")})
         extra = {
             "train_config": config.to_dict(),
             "graph_spec": asdict(spec),
             "split": split,
             "epoch": epoch,
+            "phase": phase,
             "best_val": best,
             "best_epoch": best_epoch,
+            "pretrain": pretrain,
+            "init": str(init_path) if init_path else None,
             "history": history,
         }
         if not ddp.is_main:
             continue
         if improved:
-            save_checkpoint(out / "best.pt", model, **extra)
+            save_checkpoint(
+                out / (PRETRAIN_BEST if phase == PRETRAIN else "best.pt"), model, **extra
+            )
         save_checkpoint(
             last,
             model,
@@ -501,6 +624,11 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         )
         (out / "history.json").write_text(json.dumps(history, indent=1))
     bar.close()
+    if config.epochs == 0 and config.pretrain_epochs > 0 and ddp.is_main:
+        # pre-training only: its best weights are the run's model
+        import shutil
+
+        shutil.copyfile(out / PRETRAIN_BEST, out / "best.pt")
     ddp.barrier()
     ddp.close()
     return out

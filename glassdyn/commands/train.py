@@ -1,4 +1,10 @@
-"""``glassdyn train --data STORE --model {botan,tbotan,bapst,ridge} --out RUN [...]``."""
+"""``glassdyn train --data STORE --model {botan,tbotan,bapst,ridge} --out RUN [...]``.
+
+BOTAN's published recipe (edge pre-training, then p = 0.4 at lr 1e-4)::
+
+    glassdyn train --data ka.zarr --model botan --out runs/botan --times 7 \
+        --pretrain-epochs 50 --epochs 50 --lr 1e-4
+"""
 
 from __future__ import annotations
 
@@ -57,6 +63,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.4,
         help="node weight of the BOTAN loss p MSE_node + (1-p) MSE_edge",
+    )
+    p.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        default=0,
+        metavar="E0",
+        help="BOTAN's published recipe: first E0 epochs on the edge target alone (p=0, best on "
+        "validation kept as pretrain_best.pt), then --epochs with --p from those weights",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="RUN",
+        help="start from the weights of another run (its best.pt) or a checkpoint file; same architecture",
     )
     p.add_argument(
         "--temperature-weight", type=float, default=1.0, help="T-BOTAN temperature loss weight"
@@ -118,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         train_temperatures=args.train_temperatures,
         epochs=args.epochs,
         p=args.p,
+        pretrain_epochs=args.pretrain_epochs,
+        init=args.init,
         temperature_weight=args.temperature_weight,
         heterogeneity_weight=args.heterogeneity_weight,
         lr=args.lr,

@@ -24,7 +24,13 @@ from glassdyn.nn.layers import scatter_mean
 def botan_loss(
     pred_node: Tensor, y: Tensor, pred_edge: Tensor | None, y_edge: Tensor | None, p: float = 0.4
 ) -> Tensor:
-    """``p MSE(node) + (1 - p) MSE(edge)``; node (N, K), edge (E, K) or None (then node MSE only)."""
+    """``p MSE(node) + (1 - p) MSE(edge)``; node (N, K), edge (E, K) or None (then node MSE only).
+
+    ``p = 0`` (BOTAN's edge pre-training) is the edge MSE alone: the node prediction is not part
+    of the graph, so nothing node-only receives a gradient.
+    """
+    if pred_edge is not None and y_edge is not None and p <= 0.0:
+        return torch.mean((pred_edge - y_edge) ** 2)
     node = torch.mean((pred_node - y) ** 2)
     if pred_edge is None or y_edge is None or p >= 1.0:
         return node
