@@ -214,3 +214,27 @@ def test_cosine_schedule_restarts_at_the_phase_change():
     assert learning_rate(cfg, 2) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
     assert learning_rate(cfg, 4) == pytest.approx(1e-3)
     assert learning_rate(cfg, 9) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
+
+
+@pytest.mark.slow
+def test_two_phase_recipe_under_torchrun(tmp_path):
+    """Two DDP processes: rank 0 writes pretrain_best.pt, both ranks start phase 2 from it."""
+    import os
+    import subprocess
+    import sys
+
+    store = tmp_path / "s.zarr"
+    write_synthetic_store(store, temperatures=[0.8], n_configs=6, n_particles=128, n_replicas=2)
+    run = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "glassdyn.cli", "train", "--data", str(store), "--model", "botan", "--out", str(run),
+        "--pretrain-epochs", "2", "--epochs", "1", "--device", "cpu", "--quiet",
+        "--hidden", "16", "--steps", "2",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hist = json.loads((run / "history.json").read_text())
+    assert [h["phase"] for h in hist] == ["pretrain", "pretrain", "train"]
+    assert (run / "pretrain_best.pt").exists() and (run / "best.pt").exists()
