@@ -21,7 +21,8 @@ from glassdyn.training import TrainConfig, read_run_file, require_targets
 
 
 class TrainedRun:
-    """A trained run directory, ready to predict.  ``checkpoint``: best (default) or last."""
+    """A trained run directory, ready to predict.  ``checkpoint``: best (default), last or
+    pretrain_best (runs with edge pre-training)."""
 
     def __init__(self, run_dir: str | os.PathLike, device: str = "cpu", checkpoint: str = "best"):
         self.run_dir = Path(run_dir)
@@ -123,8 +124,12 @@ def evaluate_run(
     temperatures=None,
     part: str = "test",
     latent_png: str | None = "auto",
+    checkpoint: str = "best",
 ) -> dict:
     """Metrics per temperature on ``part`` (test by default) of a run; see the module docstring.
+
+    ``checkpoint``: ``best`` (default), ``last`` or ``pretrain_best`` (the end of BOTAN's edge
+    pre-training phase, for runs trained with ``pretrain_epochs``).
 
     Held-out temperatures (not trained on), and every temperature of a store other than the
     training one, are evaluated on all their completed configurations and listed in ``held_out``.
@@ -135,7 +140,7 @@ def evaluate_run(
     """
     from glassdyn.metrics import MobilityMetrics
 
-    run = TrainedRun(run_dir, device=device)
+    run = TrainedRun(run_dir, device=device, checkpoint=checkpoint)
     store = Store.open(data)
     temps = store.temperatures if temperatures is None else [float(t) for t in temperatures]
     result: dict = {

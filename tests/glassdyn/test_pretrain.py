@@ -93,6 +93,11 @@ def test_two_phase_run_records_both_phases(store_path, tmp_path):
         for k, v in pre["model_state"].items()
         if k.startswith("edge_decoder.")
     )
+    # the end of phase 1 can be evaluated on its own
+    from glassdyn.evaluation import evaluate_run
+
+    res = evaluate_run(run, store_path, checkpoint="pretrain_best", latent_png=None)
+    assert len(res["edge_pearson"]["0.8"]) == 3
     # phase 2 trains the node head, starting from phase 1's weights
     assert any(
         not torch.equal(v, init[k])
