@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from glassdyn.gen import frame
-from glassdyn.gen.network import ParticleTransformer, minimum_image_vectors
+from glassdyn.gen.network import LocalField, ParticleTransformer, minimum_image_vectors
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class CNFConfig:
     pair_channels: int = 16
     r_cut: float = 2.0  # pairwise term cutoff (sigma_AA)
     steps: int = 20  # RK4 steps for sampling and density evaluation
+    network: str = "transformer"  # or "local" (:class:`~glassdyn.gen.network.LocalField`)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -71,19 +72,41 @@ class VectorField(nn.Module):
 
     def forward(self, u, t, tokens, box, Tfeat, free):
         cond = torch.cat([Tfeat, self.time_features(t)], dim=-1)
-        h = self.net.hidden_states(u, tokens, box, cond)
+        pf = self.net.pair_features(u, tokens, box)
+        h = self.net.hidden_states(u, tokens, box, cond, pf)
         v = self.net.head(h)  # (B, N, 3), in length units
         rij = minimum_image_vectors(u, box)  # (B, N, N, 3)
         r = torch.sqrt((rij * rij).sum(-1) + 1e-12)
         rc = min(self.cfg.r_cut, 0.5 * float(box.min()))  # beyond L/2 the minimum image jumps
         env = torch.where(r < rc, torch.cos(0.5 * math.pi * r / rc) ** 2, torch.zeros_like(r))
-        pf = self.net.pair_features(u, tokens, box)
         a = self.node(h)
         g = (self.pair(pf) * (a[:, :, None, :] + a[:, None, :, :])).sum(-1) * env  # (B, N, N)
         eye = torch.eye(u.shape[1], dtype=torch.bool, device=u.device)
         g = g.masked_fill(eye, 0.0)
         v = v + (g[..., None] * rij).sum(2)
         return (v / box) * free[..., None]
+
+
+class LocalVectorField(nn.Module):
+    """v(u, t; T) from :class:`~glassdyn.gen.network.LocalField` (pairs within r_cut only)."""
+
+    def __init__(self, cfg: CNFConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.net = LocalField(2 + 5, hidden=cfg.hidden, r_cut=cfg.r_cut)
+
+    def forward(self, u, t, tokens, box, Tfeat, free):
+        cond = torch.cat([Tfeat, VectorField.time_features(t)], dim=-1)
+        return self.net(u, tokens, box, cond, free) / box
+
+
+def make_field(cfg: CNFConfig) -> nn.Module:
+    """The network named by ``cfg.network``."""
+    if cfg.network == "transformer":
+        return VectorField(cfg)
+    if cfg.network == "local":
+        return LocalVectorField(cfg)
+    raise ValueError(f"unknown network {cfg.network!r}; choose 'transformer' or 'local'")
 
 
 class ContinuousFlow(nn.Module):
@@ -99,9 +122,10 @@ class ContinuousFlow(nn.Module):
     def __init__(self, cfg: CNFConfig = CNFConfig()):
         super().__init__()
         self.cfg = cfg
-        self.field = VectorField(cfg)
+        self.field = make_field(cfg)
         self.divergence = "auto"  # "exact", "hutchinson", or "auto": exact up to EXACT_MAX_PARTICLES
         self.n_probes = 1
+        self.steps = cfg.steps  # RK4 steps; may be changed after loading (more: more accurate)
 
     def _prepare(self, types, ref, T):
         tokens = frame.species_tokens(types, ref)
@@ -163,7 +187,7 @@ class ContinuousFlow(nn.Module):
         f = self._dynamics(tokens, box, Tf, free, eps)
         ts = torch.tensor([t0, t1], dtype=u.dtype, device=u.device)
         lp0 = torch.zeros(u.shape[0], dtype=u.dtype, device=u.device)
-        us, lps = odeint(f, (u, lp0), ts, method="rk4", options={"step_size": 1.0 / self.cfg.steps})
+        us, lps = odeint(f, (u, lp0), ts, method="rk4", options={"step_size": 1.0 / self.steps})
         return us[-1], lps[-1]
 
     def log_prob(self, positions, types, box, T, ref=None):

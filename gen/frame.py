@@ -63,6 +63,11 @@ def species_tokens(types: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return tok
 
 
+def physical_species(tokens: torch.Tensor) -> torch.Tensor:
+    """Tokens -> species 0 (A) / 1 (B): the reference particle is an A particle."""
+    return torch.where(tokens == REFERENCE, torch.zeros_like(tokens), tokens)
+
+
 def log_volume(box: torch.Tensor, n_particles: int) -> torch.Tensor:
     """N log V: q(x) = p(u) exp(-N log V)."""
     return n_particles * torch.log(box).sum()
@@ -71,3 +76,8 @@ def log_volume(box: torch.Tensor, n_particles: int) -> torch.Tensor:
 def temperature_features(T: torch.Tensor) -> torch.Tensor:
     """(B,) temperatures -> (B, 2) conditioning features [T, 1/T] (centred near KA state points)."""
     return torch.stack([T - 0.7, 0.5 / T - 0.7], dim=-1)
+
+
+def temperature_from_features(features: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`temperature_features`: (B, 2) -> (B,) temperatures."""
+    return features[:, 0] + 0.7

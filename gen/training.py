@@ -26,7 +26,7 @@ from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
 from glassdyn.gen.coupling import CouplingFlow, FlowConfig
 
 FORMAT = "glassdyn.gen/1"
-MODELS = ("flow", "cnf")
+MODELS = ("flow", "cnf", "diffusion")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class FitConfig:
     val_fraction: float = 0.1
     max_configs: int | None = None  # per temperature
     energy_weight: float = 0.0  # weight of the reverse-KL term (flow only)
+    score_target: str = "auto"  # diffusion: "denoising", "target" (forces / T), "auto" (target on thermal data)
     max_minutes: float | None = None  # stop (and checkpoint) after this wall time
     seed: int = 0
     arch: dict = field(default_factory=dict)
@@ -57,6 +58,16 @@ class TrainingData:
     box: torch.Tensor
     store: str
     source: str
+    forces: torch.Tensor | None = None  # (M, N, 3) KA forces -grad U, when asked for
+
+    def with_forces(self) -> "TrainingData":
+        """Compute the KA forces -grad U of every configuration (float64)."""
+        from glassdyn.simulate.ka import forces
+
+        box = self.box.double().numpy()
+        pos, types = self.positions.double().numpy(), self.types.numpy()
+        self.forces = torch.as_tensor(np.stack([forces(p, t, box) for p, t in zip(pos, types)]), dtype=torch.float32)
+        return self
 
     @property
     def n_particles(self) -> int:
@@ -109,7 +120,9 @@ def build_model(kind: str, arch: dict | None = None) -> torch.nn.Module:
     if kind == "cnf":
         return ContinuousFlow(CNFConfig(**arch))
     if kind == "diffusion":
-        raise InputError("--model diffusion is not available in this version; use --model cnf (flow matching on the torus)")
+        from glassdyn.gen.diffusion import DiffusionConfig, ScoreDiffusion
+
+        return ScoreDiffusion(DiffusionConfig(**arch))
     raise InputError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
 
 
@@ -119,8 +132,22 @@ def random_reference(types: torch.Tensor, generator: torch.Generator | None = No
     return torch.multinomial(w, 1, generator=generator)[:, 0]
 
 
-def batch_loss(model, x, types, T, box, generator=None, energy_weight: float = 0.0) -> torch.Tensor:
-    """Training loss of one batch: NLL per particle (flow) or the flow-matching loss (cnf)."""
+def uses_target_score(cfg: FitConfig) -> bool:
+    """Whether a diffusion fit regresses on forces / T (target score matching)."""
+    if cfg.score_target not in ("auto", "denoising", "target"):
+        raise InputError(f"score_target must be 'auto', 'denoising' or 'target', got {cfg.score_target!r}")
+    if cfg.model != "diffusion":
+        if cfg.score_target == "target":
+            raise InputError("target score matching applies to --model diffusion only")
+        return False
+    if cfg.score_target == "target" and cfg.source != "thermal":
+        raise InputError("target score matching needs Boltzmann-distributed data: use --source thermal")
+    return cfg.score_target == "target" or (cfg.score_target == "auto" and cfg.source == "thermal")
+
+
+def batch_loss(model, x, types, T, box, generator=None, energy_weight: float = 0.0, forces=None) -> torch.Tensor:
+    """Training loss of one batch: NLL per particle (flow), the flow-matching loss (cnf) or the
+    denoising / target score-matching loss (diffusion; ``forces`` (B, N, 3) switch on the latter)."""
     dtype = next(model.parameters()).dtype
     x, box = x.to(dtype), box.to(dtype)
     ref = random_reference(types, generator)
@@ -129,6 +156,9 @@ def batch_loss(model, x, types, T, box, generator=None, energy_weight: float = 0
         if energy_weight > 0:
             loss = loss + energy_weight * reverse_kl(model, types[0], box, T, generator)
         return loss
+    if model.kind == "diffusion":
+        score = None if forces is None else forces.to(dtype) / T.to(dtype)[:, None, None]
+        return model.denoising_loss(x, types, box, T.to(x.dtype), ref, generator, score)
     return model.flow_matching_loss(x, types, box, T.to(x.dtype), ref, generator)
 
 
@@ -158,8 +188,9 @@ def evaluate_loss(model, data: TrainingData, idx: np.ndarray, batch_size: int, s
     total, count = 0.0, 0
     for s in range(0, len(idx), batch_size):
         b = torch.as_tensor(idx[s : s + batch_size])
+        forces = None if data.forces is None else data.forces[b]
         with torch.enable_grad() if model.kind == "cnf" else torch.no_grad():
-            loss = batch_loss(model, data.positions[b], data.types[b], data.temperature[b], data.box, g)
+            loss = batch_loss(model, data.positions[b], data.types[b], data.temperature[b], data.box, g, forces=forces)
         total += float(loss) * len(b)
         count += len(b)
     return total / max(count, 1)
@@ -192,6 +223,9 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
     data = load_data(store_path, cfg.temperatures, cfg.source, cfg.max_configs)
     if not torch.all(torch.isfinite(data.positions)):
         raise InputError(f"{store_path}: positions contain NaN or inf")
+    if uses_target_score(cfg):
+        log(f"computing KA forces of {len(data.positions)} training configurations (target score matching)")
+        data.with_forces()
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, cfg.arch).float()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -218,6 +252,8 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
     model.to(dev)
     data.positions, data.types, data.temperature = data.positions.to(dev), data.types.to(dev), data.temperature.to(dev)
     data.box = data.box.to(dev)
+    if data.forces is not None:
+        data.forces = data.forces.to(dev)
     g = torch.Generator(device=dev).manual_seed(cfg.seed + start_epoch)
     t_start = time.perf_counter()
     run.mkdir(parents=True, exist_ok=True)
@@ -228,7 +264,8 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
         losses = []
         for s in range(0, len(order), cfg.batch_size):
             b = torch.as_tensor(order[s : s + cfg.batch_size], device=dev)
-            loss = batch_loss(model, data.positions[b], data.types[b], data.temperature[b], data.box, g, cfg.energy_weight)
+            forces = None if data.forces is None else data.forces[b]
+            loss = batch_loss(model, data.positions[b], data.types[b], data.temperature[b], data.box, g, cfg.energy_weight, forces)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"non-finite loss at epoch {epoch}; lower --lr")
             opt.zero_grad()

@@ -82,6 +82,26 @@ def particle_energies(
     return e
 
 
+def forces(positions: np.ndarray, types: np.ndarray, box: np.ndarray, params: KAParameters = KAParameters()) -> np.ndarray:
+    """Forces f = -grad U (N, 3) (numpy, float64; unshifted forces, zero beyond the cutoff).
+
+    -dV/dr = 24 eps [2 (s/r)^12 - (s/r)^6] / r along the pair separation."""
+    box = np.asarray(box, dtype=np.float64)
+    pos = np.mod(np.asarray(positions, dtype=np.float64), box)
+    i, j, s = neighbor_pairs(pos, box, params.max_cutoff)
+    d = pos[j] - pos[i] + s * box  # r_j - r_i
+    r2 = (d * d).sum(1)
+    types = np.asarray(types, dtype=np.int64)
+    ti, tj = types[i], types[j]
+    sr6 = (params.sigma[ti, tj] ** 2 / r2) ** 3
+    mag = np.where(r2 < params.r_cut[ti, tj] ** 2, 24 * params.epsilon[ti, tj] * (2 * sr6 * sr6 - sr6) / r2, 0.0)
+    fij = mag[:, None] * d  # force on j from i
+    f = np.zeros_like(pos)
+    np.add.at(f, j, fij)
+    np.add.at(f, i, -fij)
+    return f
+
+
 def potential_energy(
     positions: np.ndarray, types: np.ndarray, box: np.ndarray, params: KAParameters = KAParameters()
 ) -> float:

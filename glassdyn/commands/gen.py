@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "generative samplers (coupling flow, continuous flow): fit on a store, sample, evaluate against MD"
+HELP = "generative samplers (coupling flow, continuous flow, diffusion): fit on a store, sample, evaluate against MD"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -13,8 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f = sub.add_parser("fit", help="fit a sampler on a store's configurations (resumes an existing run)")
     f.add_argument("--data", required=True, help="training store (glassdyn Zarr)")
     f.add_argument("--model", choices=("flow", "cnf", "diffusion"), default="flow",
-                   help="flow: circular-spline coupling flow; cnf: continuous flow (flow matching); "
-                   "diffusion: not available yet")
+                   help="flow: circular-spline coupling flow; cnf: continuous flow (flow matching on the torus); "
+                   "diffusion: score-based diffusion on the torus (probability-flow ODE)")
     f.add_argument("--out", required=True, help="run directory (checkpoint.pt is written there)")
     f.add_argument("--temperatures", type=float, nargs="+", help="state points to train on (default: all)")
     f.add_argument("--source", choices=("thermal", "inherent"), default="thermal")
@@ -27,6 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--hidden", type=int, help="network width")
     f.add_argument("--layers", type=int, help="coupling layers (flow)")
     f.add_argument("--blocks", type=int, help="transformer blocks per network")
+    f.add_argument("--network", choices=("transformer", "local"),
+                   help="cnf/diffusion network: particle transformer + pair terms (default for cnf), or the "
+                   "cheaper local pair network (default for diffusion)")
+    f.add_argument("--score-target", choices=("auto", "denoising", "target"), default="auto",
+                   help="diffusion: regress on forces / T at small noise (target score matching; auto = on "
+                   "thermal data) or plain denoising score matching")
+    f.add_argument("--no-physics", action="store_true",
+                   help="diffusion: no capped-KA-force term in the score (a purely learned model)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
@@ -36,6 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--temperature", type=float, required=True)
     s.add_argument("--out", required=True, help="a Zarr store (group T...) or a .xyz/.extxyz file")
     s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--steps", type=int, help="ODE steps of cnf / diffusion (default: the run's)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
@@ -46,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--n", type=int, default=256, help="samples per temperature")
     e.add_argument("--n-quench", type=int, default=16, help="samples quenched with FIRE")
     e.add_argument("--no-baselines", action="store_true")
+    e.add_argument("--steps", type=int, help="ODE steps of cnf / diffusion (default: the run's)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)")
 
@@ -62,12 +72,24 @@ def _device(name: str) -> str:
     return name
 
 
+def _set_steps(model, steps) -> None:
+    from glassdyn.data.errors import InputError
+
+    if steps is None:
+        return
+    if not hasattr(model, "steps"):
+        raise InputError(f"--steps applies to cnf and diffusion runs, not to a {model.kind} run")
+    if steps < 1:
+        raise InputError(f"--steps must be positive, got {steps}")
+    model.steps = steps
+
+
 def run(args: argparse.Namespace) -> int:
     return {"fit": _fit, "sample": _sample, "evaluate": _evaluate}[args.gen_command](args)
 
 
 def _fit(args) -> int:
-    from glassdyn.gen.training import FitConfig, build_model, fit
+    from glassdyn.gen.training import FitConfig, build_model, fit, uses_target_score
 
     arch = {}
     if args.hidden:
@@ -80,6 +102,16 @@ def _fit(args) -> int:
 
             raise InputError("--layers applies to --model flow only")
         arch["n_layers"] = args.layers
+    if args.model == "diffusion":
+        arch["network"] = args.network or "local"
+        if args.no_physics:
+            arch["prior_force_cap"] = 0.0
+    elif args.network:
+        if args.model != "cnf":
+            from glassdyn.data.errors import InputError
+
+            raise InputError("--network applies to --model cnf or diffusion")
+        arch["network"] = args.network
     build_model(args.model, arch)  # refuses diffusion / bad settings before reading data
     cfg = FitConfig(
         model=args.model,
@@ -93,7 +125,9 @@ def _fit(args) -> int:
         max_minutes=args.max_minutes,
         seed=args.seed,
         arch=arch,
+        score_target=args.score_target,
     )
+    uses_target_score(cfg)  # refuses a bad combination before reading data
     hist = fit(args.data, args.out, cfg, device=_device(args.device))
     if hist["val_loss"]:
         print(f"run {args.out}: {len(hist['epoch'])} epochs, best validation loss {min(hist['val_loss']):.4f}")
@@ -113,6 +147,7 @@ def _sample(args) -> int:
     if not args.temperature > 0:
         raise InputError(f"--temperature must be positive, got {args.temperature}")
     model, ck = load_run(args.run)
+    _set_steps(model, args.steps)
     temps = ck["data"]["temperatures"]
     if not min(temps) - 1e-9 <= args.temperature <= max(temps) + 1e-9:
         print(f"warning: T={args.temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)")
@@ -139,6 +174,7 @@ def _evaluate(args) -> int:
     from glassdyn.gen.training import load_run
 
     model, ck = load_run(args.run)
+    _set_steps(model, args.steps)
     store = Store.open(args.data)
     temps = args.temperatures or [t for t in ck["data"]["temperatures"] if store.has_state(t)]
     if not temps:

@@ -65,8 +65,11 @@ def test_bad_input(fitted, tmp_path, capsys):
     assert "no store" in capsys.readouterr().err
     assert main(["gen", "fit", "--data", str(store), "--out", str(tmp_path / "r"), "--temperatures", "0.3"]) == 2
     assert "no state point T=0.3" in capsys.readouterr().err
-    assert main(["gen", "fit", "--data", str(store), "--out", str(tmp_path / "r"), "--model", "diffusion"]) == 2
-    assert "diffusion" in capsys.readouterr().err
+    assert main(["gen", "fit", "--data", str(store), "--out", str(tmp_path / "r"), "--model", "diffusion",
+                 "--source", "inherent", "--score-target", "target"]) == 2
+    assert "Boltzmann" in capsys.readouterr().err
+    assert main(["gen", "sample", str(run), "--n", "2", "--temperature", "0.8", "--out", str(tmp_path / "x.xyz"), "--steps", "0"]) == 2
+    assert "--steps" in capsys.readouterr().err
     assert main(["gen", "sample", str(tmp_path / "norun"), "--n", "2", "--temperature", "0.8", "--out", str(tmp_path / "x.xyz")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
     other = tmp_path / "other.zarr"

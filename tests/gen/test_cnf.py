@@ -2,6 +2,7 @@
 log q symmetric, sampling and density evaluation agree, flow matching target is geodesic."""
 
 import numpy as np
+import pytest
 import torch
 
 from glassdyn.gen import frame
@@ -9,9 +10,10 @@ from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
 from glassdyn.testing import random_ka_configuration
 
 
-def _model(seed=0, steps=8):
+def _model(seed=0, steps=8, network="transformer"):
     torch.manual_seed(seed)
-    m = ContinuousFlow(CNFConfig(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps)).double()
+    cfg = CNFConfig(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps, network=network)
+    m = ContinuousFlow(cfg).double()
     with torch.no_grad():
         for p in m.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -24,8 +26,9 @@ def _system(n=5, batch=2, seed=0):
     return types, torch.as_tensor(c.box, dtype=torch.float64), torch.full((batch,), 0.8)
 
 
-def test_exact_divergence_is_trace_of_jacobian():
-    m = _model()
+@pytest.mark.parametrize("network", ["transformer", "local"])
+def test_exact_divergence_is_trace_of_jacobian(network):
+    m = _model(network=network)
     types, box, T = _system()
     ref = torch.as_tensor(frame.reference_index(types.numpy()))
     tokens, free, Tf = m._prepare(types, ref, T)
@@ -49,8 +52,9 @@ def test_exact_divergence_is_trace_of_jacobian():
     assert torch.allclose(est, div, atol=0.1 * div.abs().max().item() + 0.05)
 
 
-def test_log_q_symmetries_and_sample_density_agree():
-    m = _model(seed=1, steps=8)
+@pytest.mark.parametrize("network", ["transformer", "local"])
+def test_log_q_symmetries_and_sample_density_agree(network):
+    m = _model(seed=1, steps=8, network=network)
     types, box, T = _system(n=5, batch=2)
     g = torch.Generator().manual_seed(0)
     x, lq = m.sample(2, types[0], box, 0.8, generator=g)

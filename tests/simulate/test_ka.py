@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from glassdyn.simulate.ka import KAParameters, energy_torch, pair_energy, potential_energy
+from glassdyn.simulate.ka import KAParameters, energy_torch, forces, pair_energy, potential_energy
 from glassdyn.testing import random_ka_configuration
 
 
@@ -57,3 +57,13 @@ def test_torch_energy_matches_numpy_and_force_is_gradient():
     assert float(g[5, 1]) == pytest.approx(fd, rel=1e-5, abs=1e-6)
     batch = energy_torch(torch.stack([x, x]).detach(), conf.types, conf.box)
     assert batch.shape == (2,)
+
+
+def test_numpy_forces_are_the_autograd_gradient():
+    conf = random_ka_configuration(80, seed=4)
+    shifted = conf.positions.astype(np.float64) + conf.box * np.array([2.0, 0.0, -1.0])  # any image
+    f = forces(shifted, conf.types, conf.box)
+    x = torch.tensor(conf.positions, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(energy_torch(x, conf.types, conf.box), x)
+    assert np.allclose(f, -g.numpy(), rtol=1e-10, atol=1e-10)
+    assert np.abs(f.sum(0)).max() < 1e-8 * np.abs(f).max()  # Newton's third law
