@@ -39,7 +39,8 @@ def score(name, x, logq, types, ref, temperature, *, seconds=None, n_quench=16, 
     e = sampling.energies(x, types, box)
     e_ref = ref_energy if ref_energy is not None else sampling.energies(ref["positions"], ref["types"], box) / N
     lw = sampling.log_weights(e, logq, temperature)
-    states, acc = sampling.independence_chain(lw, seed=0)
+    has_density = not np.isnan(np.asarray(logq, dtype=np.float64)).all()  # the diffusion SDE sampler has none
+    acc = sampling.independence_chain(lw, seed=0)[1] if has_density else None
     res = {
         "name": name,
         "n": int(len(x)),
@@ -47,7 +48,7 @@ def score(name, x, logq, types, ref, temperature, *, seconds=None, n_quench=16, 
         "energy_w1": ev.energy_w1(e / N, e_ref),
         "energy_mean": float(np.mean(e / N)),
         "close_contact_fraction": ev.close_contact_fraction(x, types, box),
-        "ess_per_sample": sampling.kish_ess(lw) / len(x),
+        "ess_per_sample": sampling.kish_ess(lw) / len(x) if has_density else None,
         "mh_acceptance": acc,
         "samples_per_second": None if not seconds else len(x) / seconds,
     }
@@ -94,6 +95,10 @@ def evaluate(model, ck: dict, store_path, temperature: float, *, n_samples: int 
     return out
 
 
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
+
+
 def format_table(report: dict) -> str:
     """A plain-text table of one evaluation."""
     rows = [("sampler", "g_AA L2", "g_AB L2", "g_BB L2", "W1(e)", "close", "ESS/n", "MH acc", "e_IS", "samples/s")]
@@ -101,7 +106,7 @@ def format_table(report: dict) -> str:
         g = r["rdf_l2"]
         rows.append((
             name, f"{g['AA']:.3f}", f"{g['AB']:.3f}", f"{g['BB']:.3f}", f"{r['energy_w1']:.3g}",
-            f"{r['close_contact_fraction']:.3f}", f"{r['ess_per_sample']:.3g}", f"{r['mh_acceptance']:.3g}",
+            f"{r['close_contact_fraction']:.3f}", _num(r["ess_per_sample"]), _num(r["mh_acceptance"]),
             f"{r.get('is_energy_mean', float('nan')):.3f}",
             "-" if not r["samples_per_second"] else f"{r['samples_per_second']:.3g}",
         ))

@@ -169,6 +169,9 @@ def main(argv=None) -> int:
     p.add_argument("--test-configs", type=int, default=256)
     p.add_argument("--models", nargs="+", default=["flow", "cnf"])
     p.add_argument("--fit-minutes", type=float, default=20.0, help="only when a run is missing")
+    p.add_argument("--run", action="append", default=[], metavar="KIND=DIR",
+                   help="evaluate this fitted run for model KIND instead of WORK/runs/KIND (repeatable)")
+    p.add_argument("--steps", type=int, help="ODE steps of cnf / diffusion sampling (default: the run's)")
     p.add_argument("--n", type=int, default=256, help="samples per evaluation")
     p.add_argument("--n-quench", type=int, default=16)
     p.add_argument("--md-stride", type=int, default=1000, help="decorrelation steps (dt=0.005) between MD configurations")
@@ -188,15 +191,18 @@ def main(argv=None) -> int:
                "gpu": "none on this machine (CPU-only torch build)", "evaluations": [], "md": {}}
     first = not args.no_baselines
     for kind in args.models:
-        run = work / "runs" / kind
+        run = Path(dict(r.split("=", 1) for r in args.run).get(kind, work / "runs" / kind))
         if not (run / "checkpoint.pt").exists():
             fit(train, run, FitConfig(model=kind, epochs=1000, max_minutes=args.fit_minutes, max_configs=600))
         model, ck = load_run(run)
+        if args.steps and hasattr(model, "steps"):
+            model.steps = args.steps
         for T in args.eval_temperatures:
             rep = evaluate(model, ck, test, T, n_samples=args.n, n_quench=args.n_quench, train_store=train,
                            baselines=first, seed=0)
             rep["run"] = str(run)
             rep["epochs_trained"] = len(ck["history"]["epoch"])
+            rep["steps"] = getattr(model, "steps", None)
             print(format_table(rep), flush=True)
             summary["evaluations"].append(rep)
         first = False

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--temperature", type=float, required=True)
     s.add_argument("--out", required=True, help="a Zarr store (group T...) or a .xyz/.extxyz file")
     s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--steps", type=int, help="ODE steps of cnf / diffusion (default: the run's)")
+    _sampler_arguments(s)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--n", type=int, default=256, help="samples per temperature")
     e.add_argument("--n-quench", type=int, default=16, help="samples quenched with FIRE")
     e.add_argument("--no-baselines", action="store_true")
-    e.add_argument("--steps", type=int, help="ODE steps of cnf / diffusion (default: the run's)")
+    _sampler_arguments(e)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)")
 
@@ -72,16 +72,37 @@ def _device(name: str) -> str:
     return name
 
 
-def _set_steps(model, steps) -> None:
+def _sampler_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sampler", choices=("sde", "ode"),
+                   help="diffusion: reverse SDE with Langevin correction (default; better samples, no "
+                   "density) or the probability-flow ODE (log q, importance weights, Metropolis-Hastings)")
+    p.add_argument("--steps", type=int, help="cnf / diffusion: steps of the sampler (default: the run's)")
+    p.add_argument("--correctors", type=int, help="diffusion SDE: Langevin steps per noise level (default 2)")
+
+
+def _configure_sampler(model, args) -> None:
     from glassdyn.data.errors import InputError
 
-    if steps is None:
-        return
-    if not hasattr(model, "steps"):
-        raise InputError(f"--steps applies to cnf and diffusion runs, not to a {model.kind} run")
-    if steps < 1:
-        raise InputError(f"--steps must be positive, got {steps}")
-    model.steps = steps
+    if model.kind != "diffusion":
+        for flag, value in (("--sampler", args.sampler), ("--correctors", args.correctors)):
+            if value is not None:
+                raise InputError(f"{flag} applies to diffusion runs, not to a {model.kind} run")
+    if args.steps is not None:
+        if not hasattr(model, "steps"):
+            raise InputError(f"--steps applies to cnf and diffusion runs, not to a {model.kind} run")
+        if args.steps < 1:
+            raise InputError(f"--steps must be positive, got {args.steps}")
+    if args.correctors is not None and args.correctors < 0:
+        raise InputError(f"--correctors must be >= 0, got {args.correctors}")
+    if model.kind == "diffusion":
+        model.sampler = args.sampler or "sde"
+        if args.correctors is not None:
+            model.corrector_steps = args.correctors
+        if args.steps is not None and model.sampler == "sde":
+            model.sde_steps = args.steps
+            return
+    if args.steps is not None:
+        model.steps = args.steps
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +124,8 @@ def _fit(args) -> int:
             raise InputError("--layers applies to --model flow only")
         arch["n_layers"] = args.layers
     if args.model == "diffusion":
-        arch["network"] = args.network or "local"
+        if args.network:
+            arch["network"] = args.network
         if args.no_physics:
             arch["prior_force_cap"] = 0.0
     elif args.network:
@@ -147,7 +169,7 @@ def _sample(args) -> int:
     if not args.temperature > 0:
         raise InputError(f"--temperature must be positive, got {args.temperature}")
     model, ck = load_run(args.run)
-    _set_steps(model, args.steps)
+    _configure_sampler(model, args)
     temps = ck["data"]["temperatures"]
     if not min(temps) - 1e-9 <= args.temperature <= max(temps) + 1e-9:
         print(f"warning: T={args.temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)")
@@ -159,8 +181,8 @@ def _sample(args) -> int:
     lw = sampling.log_weights(e, logq, args.temperature)
     write_samples(args.out, x, types, box, args.temperature, energy=e / len(types), log_q=logq, log_w=lw,
                   attrs={"run": str(args.run), "model": ck["kind"]})
-    print(f"wrote {args.n} configurations to {args.out} ({args.n / secs:.3g} samples/s; "
-          f"ESS/n {sampling.kish_ess(lw) / args.n:.3g})")
+    ess = "n/a (the SDE sampler has no tractable density)" if np.isnan(logq).all() else f"{sampling.kish_ess(lw) / args.n:.3g}"
+    print(f"wrote {args.n} configurations to {args.out} ({args.n / secs:.3g} samples/s; ESS/n {ess})")
     return 0
 
 
@@ -174,7 +196,7 @@ def _evaluate(args) -> int:
     from glassdyn.gen.training import load_run
 
     model, ck = load_run(args.run)
-    _set_steps(model, args.steps)
+    _configure_sampler(model, args)
     store = Store.open(args.data)
     temps = args.temperatures or [t for t in ck["data"]["temperatures"] if store.has_state(t)]
     if not temps:

@@ -79,3 +79,27 @@ def test_bad_input(fitted, tmp_path, capsys):
     assert main(["gen", "evaluate", str(run), "--data", str(store), "--temperatures", "0.5", "--n", "2"]) == 2
     assert "T=0.5" in capsys.readouterr().err
     assert main(["gen", "sample", str(run), "--n", "0", "--temperature", "0.8", "--out", str(tmp_path / "x.xyz")]) == 2
+
+
+def test_diffusion_fit_sample_evaluate(fitted, capsys):
+    """The diffusion model end to end: fit (target score matching), SDE samples (no density),
+    ODE samples with log q, evaluation JSON with ESS n/a for the SDE sampler."""
+    tmp, store, _ = fitted
+    run = tmp / "diffusion"
+    assert main(["gen", "fit", "--data", str(store), "--model", "diffusion", "--out", str(run), "--epochs", "1",
+                 "--batch-size", "6", "--hidden", "16", "--temperatures", "0.8", "--device", "cpu"]) == 0
+    assert "target score matching" in capsys.readouterr().out
+    xyz = tmp / "diff.extxyz"
+    assert main(["gen", "sample", str(run), "--n", "2", "--temperature", "0.8", "--out", str(xyz),
+                 "--steps", "4", "--correctors", "1"]) == 0
+    assert "ESS/n n/a" in capsys.readouterr().out
+    assert main(["gen", "sample", str(run), "--n", "2", "--temperature", "0.8", "--out", str(tmp / "ode.extxyz"),
+                 "--sampler", "ode", "--steps", "2"]) == 0
+    assert np.isfinite(read_extxyz(tmp / "ode.extxyz")[0].info["log_q"])
+    js = tmp / "diff.json"
+    assert main(["gen", "evaluate", str(run), "--data", str(store), "--n", "2", "--n-quench", "0", "--no-baselines",
+                 "--steps", "3", "--correctors", "0", "--json", str(js)]) == 0
+    r = json.loads(js.read_text())["evaluations"][0]["results"]["model"]
+    assert r["ess_per_sample"] is None and r["mh_acceptance"] is None and r["samples_per_second"] > 0
+    assert main(["gen", "sample", str(tmp / "run"), "--n", "2", "--temperature", "0.8", "--out", str(xyz), "--sampler", "ode"]) == 2
+    assert "diffusion runs" in capsys.readouterr().err

@@ -68,7 +68,7 @@ def test_sampler_with_the_exact_score_recovers_a_point_mass_and_its_density():
     box = torch.tensor([3.0, 3.0, 3.0], dtype=torch.float64)
     u_star = torch.tensor([0.3, 0.6, 0.85], dtype=torch.float64)
     m.field.net = _ExactPointMass(u_star, box, cfg)
-    m.divergence = "exact"
+    m.divergence, m.sampler = "exact", "ode"
     x, lq = m.sample(64, types, box, 0.8, generator=torch.Generator().manual_seed(0))
     d = x[:, 1] - x[:, 0] - u_star * box
     d = d - box * torch.round(d / box)
@@ -84,6 +84,7 @@ def test_sampler_with_the_exact_score_recovers_a_point_mass_and_its_density():
 @pytest.mark.parametrize("network", ["transformer", "local"])
 def test_log_q_symmetries_and_samples_in_box(network):
     m = _model(seed=1, steps=24, network=network)
+    m.sampler = "ode"
     types, box, T = _system(n=4, batch=2)
     x, lq = m.sample(2, types[0], box, 0.8, generator=torch.Generator().manual_seed(0))
     assert (x >= 0).all() and (x < box).all() and torch.isfinite(lq).all()
@@ -211,3 +212,29 @@ def test_physics_term_is_the_small_noise_score_of_boltzmann_data():
     expected = 1e-4 * forces(pos, types_np, L) / 0.6 * free[0, :, None].numpy()
     assert np.allclose(F.numpy(), expected, rtol=1e-6, atol=1e-12)
     assert float(m.field.denoiser(u, torch.tensor([0.0]), tokens, box, Tf, free).detach().abs().max()) < 1e-12
+
+
+def test_sde_sampler_with_the_exact_score_samples_the_data_law():
+    """Data N(x*, s0^2) per coordinate of each free particle: predictor-corrector samples with the
+    exact score have its mean and spread (after the final Tweedie step the spread is s0^2 / sqrt(s0^2 + sigma_min^2))."""
+    s0 = 0.2
+    cfg = DiffusionConfig(sigma_min=0.02, sde_steps=60, corrector_steps=1, prior_force_cap=0.0)
+    m = ScoreDiffusion(cfg).double().eval()
+    box = torch.tensor([4.0, 4.0, 4.0], dtype=torch.float64)
+    u_star = torch.tensor([0.3, 0.6, 0.85], dtype=torch.float64)
+    m.field.net = _ExactGaussian(u_star, s0, cfg)
+    # 100 independent particles around x* (relative to the reference): Langevin correction with
+    # a signal-to-noise step size is meant for many dimensions
+    types = torch.tensor([0] + [1] * 100)
+    x, lq = m.sample_sde(20, types, box, 0.8, generator=torch.Generator().manual_seed(0))
+    assert torch.isnan(lq).all() and (x >= 0).all() and (x < box).all()
+    d = x[:, 1:] - x[:, :1] - u_star * box
+    d = d - box * torch.round(d / box)
+    assert float(d.mean((0, 1)).abs().max()) < 0.02
+    expected = s0**2 / math.sqrt(s0**2 + 0.02**2)
+    assert abs(float(d.std()) - expected) < 0.1 * expected
+    # a point mass: the Tweedie step lands on it
+    m.field.net = _ExactPointMass(u_star, box, cfg)
+    x, _ = m.sample_sde(8, torch.tensor([0, 1]), box, 0.8, generator=torch.Generator().manual_seed(1))
+    d = x[:, 1] - x[:, 0] - u_star * box
+    assert float((d - box * torch.round(d / box)).abs().max()) < 1e-6

@@ -59,7 +59,7 @@ def test_diffusion_fit_lowers_denoising_loss_and_resumes(store, tmp_path):
     hist2 = fit(store, tmp_path / "diff", FitConfig(**{**cfg.__dict__, "epochs": 9}), log=lambda *a: None)
     assert hist2["epoch"] == list(range(9)) and hist2["train_loss"][:8] == hist["train_loss"]
     m, ck = load_run(tmp_path / "diff")
-    assert ck["kind"] == "diffusion" and m.cfg.sigma_min == 0.01
+    assert ck["kind"] == "diffusion" and m.cfg == m.cfg.__class__(**{**m.cfg.as_dict(), **arch})
 
 
 def test_energy_term_runs(store, tmp_path):
