@@ -82,8 +82,9 @@ class DiffusionConfig:
     sigma_min: float = 0.02  # smallest noise (length units, sigma_AA)
     sigma_max_factor: float = 1.0  # sigma_max = factor * largest box length
     steps: int = 100  # RK4 steps of the probability-flow ODE (uniform in log sigma)
-    sde_steps: int = 200  # noise levels of the stochastic sampler
+    sde_steps: int = 100  # noise levels of the stochastic sampler
     corrector_steps: int = 2  # Langevin corrector steps per noise level
+    snr: float = 0.5  # Langevin step size eps = 2 (snr |z| / |s|)^2 (Song et al.; 0.16 for images)
     network: str = "local"  # or "transformer" (:class:`~glassdyn.gen.cnf.VectorField`)
     sigma_tsm: float = 0.1  # crossover of the target-score / denoising-score blend (length units)
     prior_force_cap: float = 200.0  # physics term: capped KA pair forces (0: none); see module docstring
@@ -185,7 +186,7 @@ class ScoreDiffusion(ContinuousFlow):
         self.divergence = "auto"
         self.n_probes = 1
         self.steps = cfg.steps
-        self.sde_steps, self.corrector_steps = cfg.sde_steps, cfg.corrector_steps
+        self.sde_steps, self.corrector_steps, self.snr = cfg.sde_steps, cfg.corrector_steps, cfg.snr
         self.sampler = "sde"  # what :meth:`sample` uses: "sde" (better samples) or "ode" (with log q)
 
     def sample(self, n, types, box, T, generator=None):
@@ -224,11 +225,13 @@ class ScoreDiffusion(ContinuousFlow):
 
     # ----------------------------------------------------------- stochastic sampler
     @torch.no_grad()
-    def sample_sde(self, n, types, box, T, generator=None, *, corrector_steps: int | None = None, snr: float = 0.16):
+    def sample_sde(self, n, types, box, T, generator=None, *, corrector_steps: int | None = None, snr: float | None = None):
         """n configurations from the reverse-time SDE with Langevin correction (Song et al., ICLR
         2021, predictor-corrector for the VE SDE), ``self.sde_steps`` noise levels with
-        ``corrector_steps`` (default ``self.corrector_steps``) Langevin steps each, then one Tweedie
-        denoising step x + sigma_min^2 s.  Usually closer to the data than the ODE for the same
+        ``corrector_steps`` (default ``self.corrector_steps``) Langevin steps each of signal-to-noise
+        ratio ``snr`` (default ``self.snr``), then one Tweedie denoising step x + sigma_min^2 s.
+        On KA (N=160, T=0.8) a larger snr than the 0.16 used for images brings the samples much
+        closer to MD (g(r) L2 1.64 -> 0.95 from snr 0.16 to 0.5 at 100 levels x 2 correctors).  Usually closer to the data than the ODE for the same
         network, but its density is intractable: log q is returned as NaN (no importance weights).
         """
         dev, dt = box.device, box.dtype
@@ -239,6 +242,7 @@ class ScoreDiffusion(ContinuousFlow):
         u = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=dt, device=dev) * mask
         ts = torch.linspace(0.0, 1.0, self.sde_steps + 1, dtype=dt, device=dev)
         corrector_steps = self.corrector_steps if corrector_steps is None else corrector_steps
+        snr = self.snr if snr is None else snr
 
         def score(u, t):
             tt = t.expand(n)

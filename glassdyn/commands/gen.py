@@ -78,13 +78,14 @@ def _sampler_arguments(p: argparse.ArgumentParser) -> None:
                    "density) or the probability-flow ODE (log q, importance weights, Metropolis-Hastings)")
     p.add_argument("--steps", type=int, help="cnf / diffusion: steps of the sampler (default: the run's)")
     p.add_argument("--correctors", type=int, help="diffusion SDE: Langevin steps per noise level (default 2)")
+    p.add_argument("--snr", type=float, help="diffusion SDE: Langevin signal-to-noise ratio (default 0.5)")
 
 
 def _configure_sampler(model, args) -> None:
     from glassdyn.data.errors import InputError
 
     if model.kind != "diffusion":
-        for flag, value in (("--sampler", args.sampler), ("--correctors", args.correctors)):
+        for flag, value in (("--sampler", args.sampler), ("--correctors", args.correctors), ("--snr", args.snr)):
             if value is not None:
                 raise InputError(f"{flag} applies to diffusion runs, not to a {model.kind} run")
     if args.steps is not None:
@@ -94,10 +95,14 @@ def _configure_sampler(model, args) -> None:
             raise InputError(f"--steps must be positive, got {args.steps}")
     if args.correctors is not None and args.correctors < 0:
         raise InputError(f"--correctors must be >= 0, got {args.correctors}")
+    if args.snr is not None and not args.snr > 0:
+        raise InputError(f"--snr must be positive, got {args.snr}")
     if model.kind == "diffusion":
         model.sampler = args.sampler or "sde"
         if args.correctors is not None:
             model.corrector_steps = args.correctors
+        if args.snr is not None:
+            model.snr = args.snr
         if args.steps is not None and model.sampler == "sde":
             model.sde_steps = args.steps
             return

@@ -218,7 +218,7 @@ def test_sde_sampler_with_the_exact_score_samples_the_data_law():
     """Data N(x*, s0^2) per coordinate of each free particle: predictor-corrector samples with the
     exact score have its mean and spread (after the final Tweedie step the spread is s0^2 / sqrt(s0^2 + sigma_min^2))."""
     s0 = 0.2
-    cfg = DiffusionConfig(sigma_min=0.02, sde_steps=60, corrector_steps=1, prior_force_cap=0.0)
+    cfg = DiffusionConfig(sigma_min=0.02, sde_steps=60, corrector_steps=1, snr=0.16, prior_force_cap=0.0)
     m = ScoreDiffusion(cfg).double().eval()
     box = torch.tensor([4.0, 4.0, 4.0], dtype=torch.float64)
     u_star = torch.tensor([0.3, 0.6, 0.85], dtype=torch.float64)
