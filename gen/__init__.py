@@ -5,11 +5,13 @@ Modules:
 * :mod:`~glassdyn.gen.frame` - the reference-particle frame that makes log q exactly invariant
   to common periodic shifts (read its docstring for the design choice);
 * :mod:`~glassdyn.gen.network` - the permutation-equivariant particle transformer (species
-  embeddings, Fourier features, distance-biased attention);
+  embeddings, Fourier features, distance-biased attention) and the local pair network;
 * :mod:`~glassdyn.gen.coupling` - coupling flow with circular rational-quadratic splines
   (normflows) on the torus, splits x|yz, y|xz, z|xy;
 * :mod:`~glassdyn.gen.cnf` - continuous flow trained by flow matching on the torus
   (torchdiffeq; exact or Hutchinson divergence);
+* :mod:`~glassdyn.gen.diffusion` - score-based diffusion on the torus (target score matching,
+  capped-KA-force physics term; reverse-SDE or probability-flow-ODE sampling);
 * :mod:`~glassdyn.gen.training` - fit / resume / checkpoints (``glassdyn gen fit``);
 * :mod:`~glassdyn.gen.sampling` - samples, Boltzmann importance weights, Kish ESS,
   independence Metropolis-Hastings;
