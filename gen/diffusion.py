@@ -60,7 +60,7 @@ as for the other models.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -72,31 +72,20 @@ IMAGE_RANGE = 7.0  # images summed: |k| <= ceil(IMAGE_RANGE * sigma / L) + 1 (we
 
 
 @dataclass(frozen=True)
-class DiffusionConfig:
-    hidden: int = 64
-    heads: int = 4
-    blocks: int = 3
-    n_freq: int = 4
-    pair_channels: int = 16
-    r_cut: float = 2.0  # pairwise term cutoff (sigma_AA)
+class DiffusionConfig(CNFConfig):
+    """The network fields of :class:`~glassdyn.gen.cnf.CNFConfig` (``steps``: RK4 steps of the
+    probability-flow ODE, uniform in log sigma) plus the noise schedule, samplers and physics term."""
+
+    steps: int = 100
+    network: str = "local"  # or "transformer" (:class:`~glassdyn.gen.cnf.VectorField`)
     sigma_min: float = 0.02  # smallest noise (length units, sigma_AA)
     sigma_max_factor: float = 1.0  # sigma_max = factor * largest box length
-    steps: int = 100  # RK4 steps of the probability-flow ODE (uniform in log sigma)
     sde_steps: int = 100  # noise levels of the stochastic sampler
     corrector_steps: int = 2  # Langevin corrector steps per noise level
     snr: float = 0.5  # Langevin step size eps = 2 (snr |z| / |s|)^2 (Song et al.; 0.16 for images)
-    network: str = "local"  # or "transformer" (:class:`~glassdyn.gen.cnf.VectorField`)
     sigma_tsm: float = 0.1  # crossover of the target-score / denoising-score blend (length units)
     prior_force_cap: float = 200.0  # physics term: capped KA pair forces (0: none); see module docstring
     prior_sigma: float = 0.1  # the physics term fades as exp(-(sigma / prior_sigma)^2)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def field_config(self) -> CNFConfig:
-        return CNFConfig(hidden=self.hidden, heads=self.heads, blocks=self.blocks, n_freq=self.n_freq,
-                         pair_channels=self.pair_channels, r_cut=self.r_cut, steps=self.steps,
-                         network=self.network)
 
 
 def wrapped_normal_score(d: torch.Tensor, sigma: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
@@ -142,7 +131,7 @@ class _ScoreVelocity(nn.Module):
     def __init__(self, cfg: DiffusionConfig):
         super().__init__()
         self.cfg = cfg
-        self.net = make_field(cfg.field_config())
+        self.net = make_field(cfg)
 
     def sigma_bounds(self, box: torch.Tensor) -> tuple[float, float]:
         return float(self.cfg.sigma_min), float(self.cfg.sigma_max_factor * box.max())

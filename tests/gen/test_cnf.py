@@ -7,29 +7,20 @@ import torch
 
 from glassdyn.gen import frame
 from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
-from glassdyn.testing import random_ka_configuration
+
+from .helpers import jitter, small_system
 
 
 def _model(seed=0, steps=8, network="transformer"):
     torch.manual_seed(seed)
     cfg = CNFConfig(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps, network=network)
-    m = ContinuousFlow(cfg).double()
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return m.eval()
-
-
-def _system(n=5, batch=2, seed=0):
-    c = random_ka_configuration(n, seed=seed)
-    types = torch.as_tensor(c.types, dtype=torch.long)[None].expand(batch, -1).clone()
-    return types, torch.as_tensor(c.box, dtype=torch.float64), torch.full((batch,), 0.8)
+    return jitter(ContinuousFlow(cfg))
 
 
 @pytest.mark.parametrize("network", ["transformer", "local"])
 def test_exact_divergence_is_trace_of_jacobian(network):
     m = _model(network=network)
-    types, box, T = _system()
+    types, box, T = small_system()
     ref = torch.as_tensor(frame.reference_index(types.numpy()))
     tokens, free, Tf = m._prepare(types, ref, T)
     u = torch.rand(2, 5, 3) * free[..., None]
@@ -55,7 +46,7 @@ def test_exact_divergence_is_trace_of_jacobian(network):
 @pytest.mark.parametrize("network", ["transformer", "local"])
 def test_log_q_symmetries_and_sample_density_agree(network):
     m = _model(seed=1, steps=8, network=network)
-    types, box, T = _system(n=5, batch=2)
+    types, box, T = small_system(n=5, batch=2)
     g = torch.Generator().manual_seed(0)
     x, lq = m.sample(2, types[0], box, 0.8, generator=g)
     assert (x >= 0).all() and (x < box).all()
@@ -75,7 +66,7 @@ def test_log_q_symmetries_and_sample_density_agree(network):
 def test_flow_matching_loss_is_zero_for_the_geodesic_field():
     """With v = the exact geodesic velocity of a single data point the loss is that of the data."""
     m = _model()
-    types, box, T = _system(n=5, batch=4)
+    types, box, T = small_system(n=5, batch=4)
     ref = torch.as_tensor(frame.reference_index(types.numpy()))
     x = (torch.rand(1, 5, 3) * box).expand(4, -1, -1)
     loss = m.flow_matching_loss(x, types, box, T, ref, torch.Generator().manual_seed(0))

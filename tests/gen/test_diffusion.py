@@ -11,24 +11,15 @@ from torch import nn
 
 from glassdyn.gen import frame
 from glassdyn.gen.diffusion import DiffusionConfig, ScoreDiffusion, wrapped_normal_score
-from glassdyn.testing import random_ka_configuration
+
+from .helpers import jitter, small_system
 
 
 def _model(seed=0, steps=8, **kw):
     torch.manual_seed(seed)
     kw.setdefault("prior_force_cap", 0.0)  # tiny boxes (L < 2 r_c); the physics term is tested apart
     cfg = DiffusionConfig(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps, **kw)
-    m = ScoreDiffusion(cfg).double()
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return m.eval()
-
-
-def _system(n=5, batch=2, seed=0):
-    c = random_ka_configuration(n, seed=seed)
-    types = torch.as_tensor(c.types, dtype=torch.long)[None].expand(batch, -1).clone()
-    return types, torch.as_tensor(c.box, dtype=torch.float64), torch.full((batch,), 0.8)
+    return jitter(ScoreDiffusion(cfg))
 
 
 def test_wrapped_normal_score_brute_force():
@@ -85,7 +76,7 @@ def test_sampler_with_the_exact_score_recovers_a_point_mass_and_its_density():
 def test_log_q_symmetries_and_samples_in_box(network):
     m = _model(seed=1, steps=24, network=network)
     m.sampler = "ode"
-    types, box, T = _system(n=4, batch=2)
+    types, box, T = small_system(n=4, batch=2)
     x, lq = m.sample(2, types[0], box, 0.8, generator=torch.Generator().manual_seed(0))
     assert (x >= 0).all() and (x < box).all() and torch.isfinite(lq).all()
     lp = m.log_prob(x, types, box, T).detach()

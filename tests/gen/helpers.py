@@ -1,0 +1,21 @@
+"""Small systems and randomised models shared by the tests of the continuous models."""
+
+import torch
+
+from glassdyn.testing import random_ka_configuration
+
+
+def jitter(model, scale=0.05):
+    """Perturb every parameter by scale * N(0, 1) (a generic non-trivial model), eval mode, float64."""
+    model = model.double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(scale * torch.randn_like(p))
+    return model.eval()
+
+
+def small_system(n=5, batch=2, seed=0):
+    """types (batch, n) long, box (3,) float64, temperatures (batch,) of a random KA configuration."""
+    c = random_ka_configuration(n, seed=seed)
+    types = torch.as_tensor(c.types, dtype=torch.long)[None].expand(batch, -1).clone()
+    return types, torch.as_tensor(c.box, dtype=torch.float64), torch.full((batch,), 0.8)
