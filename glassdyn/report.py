@@ -143,7 +143,9 @@ def _generative_table(gen: dict) -> str:
                         + [f(res) for _, f in _GEN_COLUMNS])
     header = ["T", "sampler", "samples"] + [c for c, _ in _GEN_COLUMNS]
     note = ("<p>Held-out MD configurations of the same store are the reference; "
-            "<code>scripts/bench_gen.py</code> adds the uniform and perturbed-lattice baselines.</p>")
+            "<code>scripts/bench_gen.py</code> adds the uniform and perturbed-lattice baselines. "
+            "ESS and MH acceptance are blank (&ndash;) for a sampler without a density: the diffusion "
+            "model's reverse-SDE sampler; <code>glassdyn gen evaluate --sampler ode</code> gives them.</p>")
     return note + _table(header, rows) if rows else _table(["metric", "value"], [[k, v] for k, v in _flat(gen) if not isinstance(v, list)])
 
 
