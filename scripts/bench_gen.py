@@ -172,6 +172,7 @@ def main(argv=None) -> int:
     p.add_argument("--run", action="append", default=[], metavar="KIND=DIR",
                    help="evaluate this fitted run for model KIND instead of WORK/runs/KIND (repeatable)")
     p.add_argument("--steps", type=int, help="ODE steps of cnf / diffusion sampling (default: the run's)")
+    p.add_argument("--final-correctors", type=int, default=0, help="diffusion SDE: Langevin steps at the smallest noise")
     p.add_argument("--n", type=int, default=256, help="samples per evaluation")
     p.add_argument("--n-quench", type=int, default=16)
     p.add_argument("--md-stride", type=int, default=1000, help="decorrelation steps (dt=0.005) between MD configurations")
@@ -197,12 +198,15 @@ def main(argv=None) -> int:
         model, ck = load_run(run)
         if args.steps and hasattr(model, "steps"):
             model.steps = args.steps
+        if kind == "diffusion":
+            model.final_correctors = args.final_correctors
         for T in args.eval_temperatures:
             rep = evaluate(model, ck, test, T, n_samples=args.n, n_quench=args.n_quench, train_store=train,
                            baselines=first, seed=0)
             rep["run"] = str(run)
             rep["epochs_trained"] = len(ck["history"]["epoch"])
             rep["steps"] = getattr(model, "steps", None)
+            rep["final_correctors"] = getattr(model, "final_correctors", None)
             print(format_table(rep), flush=True)
             summary["evaluations"].append(rep)
         first = False

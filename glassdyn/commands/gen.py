@@ -79,13 +79,16 @@ def _sampler_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="cnf / diffusion: steps of the sampler (default: the run's)")
     p.add_argument("--correctors", type=int, help="diffusion SDE: Langevin steps per noise level (default 2)")
     p.add_argument("--snr", type=float, help="diffusion SDE: Langevin signal-to-noise ratio (default 0.5)")
+    p.add_argument("--final-correctors", type=int,
+                   help="diffusion SDE: extra Langevin steps at the smallest noise level (default 0)")
 
 
 def _configure_sampler(model, args) -> None:
     from glassdyn.data.errors import InputError
 
     if model.kind != "diffusion":
-        for flag, value in (("--sampler", args.sampler), ("--correctors", args.correctors), ("--snr", args.snr)):
+        for flag, value in (("--sampler", args.sampler), ("--correctors", args.correctors), ("--snr", args.snr),
+                            ("--final-correctors", args.final_correctors)):
             if value is not None:
                 raise InputError(f"{flag} applies to diffusion runs, not to a {model.kind} run")
     if args.steps is not None:
@@ -93,8 +96,9 @@ def _configure_sampler(model, args) -> None:
             raise InputError(f"--steps applies to cnf and diffusion runs, not to a {model.kind} run")
         if args.steps < 1:
             raise InputError(f"--steps must be positive, got {args.steps}")
-    if args.correctors is not None and args.correctors < 0:
-        raise InputError(f"--correctors must be >= 0, got {args.correctors}")
+    for flag, value in (("--correctors", args.correctors), ("--final-correctors", args.final_correctors)):
+        if value is not None and value < 0:
+            raise InputError(f"{flag} must be >= 0, got {value}")
     if args.snr is not None and not args.snr > 0:
         raise InputError(f"--snr must be positive, got {args.snr}")
     if model.kind == "diffusion":
@@ -103,6 +107,8 @@ def _configure_sampler(model, args) -> None:
             model.corrector_steps = args.correctors
         if args.snr is not None:
             model.snr = args.snr
+        if args.final_correctors is not None:
+            model.final_correctors = args.final_correctors
         if args.steps is not None and model.sampler == "sde":
             model.sde_steps = args.steps
             return

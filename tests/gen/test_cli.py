@@ -91,7 +91,7 @@ def test_diffusion_fit_sample_evaluate(fitted, capsys):
     assert "target score matching" in capsys.readouterr().out
     xyz = tmp / "diff.extxyz"
     assert main(["gen", "sample", str(run), "--n", "2", "--temperature", "0.8", "--out", str(xyz),
-                 "--steps", "4", "--correctors", "1"]) == 0
+                 "--steps", "4", "--correctors", "1", "--final-correctors", "2"]) == 0
     assert "ESS/n n/a" in capsys.readouterr().out
     assert main(["gen", "sample", str(run), "--n", "2", "--temperature", "0.8", "--out", str(tmp / "ode.extxyz"),
                  "--sampler", "ode", "--steps", "2"]) == 0

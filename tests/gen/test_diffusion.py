@@ -224,6 +224,13 @@ def test_sde_sampler_with_the_exact_score_samples_the_data_law():
     assert float(d.mean((0, 1)).abs().max()) < 0.02
     expected = s0**2 / math.sqrt(s0**2 + 0.02**2)
     assert abs(float(d.std()) - expected) < 0.1 * expected
+    # extra Langevin steps at sigma_min keep the law (up to the step-size bias)
+    m.final_correctors = 20
+    x, _ = m.sample_sde(20, types, box, 0.8, generator=torch.Generator().manual_seed(2))
+    d = x[:, 1:] - x[:, :1] - u_star * box
+    d = d - box * torch.round(d / box)
+    assert abs(float(d.std()) - expected) < 0.1 * expected
+    m.final_correctors = 0
     # a point mass: the Tweedie step lands on it
     m.field.net = _ExactPointMass(u_star, box, cfg)
     x, _ = m.sample_sde(8, torch.tensor([0, 1]), box, 0.8, generator=torch.Generator().manual_seed(1))
