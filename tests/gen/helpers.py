@@ -19,3 +19,17 @@ def small_system(n=5, batch=2, seed=0):
     c = random_ka_configuration(n, seed=seed)
     types = torch.as_tensor(c.types, dtype=torch.long)[None].expand(batch, -1).clone()
     return types, torch.as_tensor(c.box, dtype=torch.float64), torch.full((batch,), 0.8)
+
+
+def a_permutation(types_row):
+    """An index permutation (N,) that rotates the A particles other than the frame's reference."""
+    import numpy as np
+
+    from glassdyn.gen import frame
+
+    t = np.asarray(types_row)
+    ref = int(frame.reference_index(t)[0])
+    a = [i for i in np.flatnonzero(t == 0) if i != ref]
+    perm = np.arange(len(t))
+    perm[a] = np.roll(a, 1)
+    return torch.as_tensor(perm)

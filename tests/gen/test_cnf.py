@@ -1,14 +1,13 @@
 """Continuous flow: exact divergence = trace of the autograd Jacobian, Hutchinson is unbiased,
 log q symmetric, sampling and density evaluation agree, flow matching target is geodesic."""
 
-import numpy as np
 import pytest
 import torch
 
 from glassdyn.gen import frame
 from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
 
-from .helpers import jitter, small_system
+from .helpers import a_permutation, jitter, small_system
 
 
 def _model(seed=0, steps=8, network="transformer"):
@@ -54,12 +53,7 @@ def test_log_q_symmetries_and_sample_density_agree(network):
     assert torch.allclose(lp, lq, atol=1e-2)  # forward vs backward RK4 of the same ODE
     shifted = m.log_prob(x + torch.tensor([1.3, -0.2, 4.1]), types, box, T).detach()
     assert torch.allclose(shifted, lp, atol=1e-8)
-    t = types[0].numpy()
-    ref = int(frame.reference_index(t)[0])
-    a = [i for i in np.flatnonzero(t == 0) if i != ref]
-    perm = np.arange(5)
-    perm[a] = np.roll(a, 1)
-    p = torch.as_tensor(perm)
+    p = a_permutation(types[0].numpy())
     assert torch.allclose(m.log_prob(x[:, p], types[:, p], box, T).detach(), lp, atol=1e-8)
 
 

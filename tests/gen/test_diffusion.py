@@ -12,7 +12,7 @@ from torch import nn
 from glassdyn.gen import frame
 from glassdyn.gen.diffusion import DiffusionConfig, ScoreDiffusion, wrapped_normal_score
 
-from .helpers import jitter, small_system
+from .helpers import a_permutation, jitter, small_system
 
 
 def _model(seed=0, steps=8, **kw):
@@ -82,12 +82,7 @@ def test_log_q_symmetries_and_samples_in_box(network):
     lp = m.log_prob(x, types, box, T).detach()
     assert torch.allclose(lp, lq, atol=1e-2)
     assert torch.allclose(m.log_prob(x + torch.tensor([0.7, -2.2, 9.1]), types, box, T).detach(), lp, atol=1e-8)
-    t = types[0].numpy()
-    ref = int(frame.reference_index(t)[0])
-    a = [i for i in np.flatnonzero(t == 0) if i != ref]
-    perm = np.arange(4)
-    perm[a] = np.roll(a, 1)
-    p = torch.as_tensor(perm)
+    p = a_permutation(types[0].numpy())
     assert torch.allclose(m.log_prob(x[:, p], types[:, p], box, T).detach(), lp, atol=1e-8)
 
 
