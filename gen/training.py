@@ -1,10 +1,17 @@
 """Fitting the generative models on a store, checkpoints, resume.
 
 A *run* is a directory holding ``checkpoint.pt``: ``state_dict`` (last epoch), ``best_state_dict``
-(lowest validation loss), optimizer state, the model kind and architecture, the
+(lowest validation loss), ``ema_state_dict`` (when fitted with ``ema``), optimizer state, the model kind and architecture, the
 :class:`FitConfig`, the data description (store path, temperatures, N, composition, box) and the
 library versions.  Everything loads on CPU.  Calling :func:`fit` again on the same run resumes
-after the last completed epoch (the configuration must match).
+after the last completed epoch (the configuration must match), drawing the same batches and noise
+as an uninterrupted fit.
+
+``ema`` keeps an exponential moving average of the weights, updated after every optimiser step;
+validation, the kept best weights and therefore sampling use the average (the usual practice for
+score models, whose raw weights jitter at a constant learning rate).  ``init`` starts a new run
+from another run's best weights (fine-tuning): the network shapes must match, while settings that
+do not change the weights (noise range, physics term) may differ and are logged.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from glassdyn.gen.coupling import CouplingFlow, FlowConfig
 
 FORMAT = "glassdyn.gen/1"
 MODELS = ("flow", "cnf", "diffusion")
+SAMPLER_FIELDS = ("steps", "sde_steps", "corrector_steps", "snr")  # sampling settings, not weights
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class FitConfig:
     score_target: str = "auto"  # diffusion: "denoising", "target" (forces / T), "auto" (target on thermal data)
     max_minutes: float | None = None  # stop (and checkpoint) after this wall time
     seed: int = 0
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none), see :func:`fit`
+    init: str | None = None  # start from this run's best weights (fine-tuning; same architecture)
     arch: dict = field(default_factory=dict)
 
 
@@ -220,14 +230,19 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
     """Fit (or resume fitting) a model; returns the history dict.  Writes ``run_dir/checkpoint.pt``."""
     run = Path(run_dir)
     ckpt_path = run / "checkpoint.pt"
+    if not 0.0 <= cfg.ema < 1.0:
+        raise InputError(f"ema must be in [0, 1), got {cfg.ema}")
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, cfg.arch).float()
+    if cfg.init and not ckpt_path.exists():  # checked before the (slow) data loading
+        model.load_state_dict(initial_weights(cfg.init, model, log))
+        log(f"starting from the best weights of {cfg.init}")
     data = load_data(store_path, cfg.temperatures, cfg.source, cfg.max_configs)
     if not torch.all(torch.isfinite(data.positions)):
         raise InputError(f"{store_path}: positions contain NaN or inf")
     if uses_target_score(cfg):
         log(f"computing KA forces of {len(data.positions)} training configurations (target score matching)")
         data.with_forces()
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, cfg.arch).float()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     perm = rng.permutation(len(data.positions))
@@ -236,6 +251,7 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
     history = {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []}
     start_epoch, best = 0, math.inf
     best_state = None
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema > 0 else None
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         if ck.get("fit_key") != _fit_key(cfg):
@@ -247,6 +263,8 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
         opt.load_state_dict(ck["optimizer"])
         history, start_epoch, best = ck["history"], ck["epoch"] + 1, ck["best_val"]
         best_state = ck["best_state_dict"]
+        if ema is not None:
+            ema = ck["ema_state_dict"]
         log(f"resuming {run} after epoch {ck['epoch']}")
     dev = torch.device(device)
     model.to(dev)
@@ -254,13 +272,16 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
     data.box = data.box.to(dev)
     if data.forces is not None:
         data.forces = data.forces.to(dev)
-    g = torch.Generator(device=dev).manual_seed(cfg.seed + start_epoch)
+    if ema is not None:
+        ema = {k: v.to(dev) for k, v in ema.items()}
+    g = torch.Generator(device=dev)
     t_start = time.perf_counter()
     run.mkdir(parents=True, exist_ok=True)
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
         t0 = time.perf_counter()
         order = np.random.default_rng(cfg.seed + epoch).permutation(train_idx)
+        g.manual_seed(cfg.seed + epoch)  # per epoch: a resumed fit draws what an uninterrupted one does
         losses = []
         for s in range(0, len(order), cfg.batch_size):
             b = torch.as_tensor(order[s : s + cfg.batch_size], device=dev)
@@ -272,9 +293,14 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
+            if ema is not None:
+                _ema_update(ema, model, cfg.ema)
             losses.append(float(loss.detach()))
             if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
                 break  # the epoch ends early; checkpointed below
+        if ema is not None:  # validate (and keep as best) the averaged weights
+            raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(ema)
         val = evaluate_loss(model, data, val_idx, cfg.batch_size) if n_val else float(np.mean(losses))
         history["epoch"].append(epoch)
         history["train_loss"].append(float(np.mean(losses)))
@@ -283,15 +309,49 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
         if val < best:
             best = val
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if ema is not None:
+            model.load_state_dict(raw)
         log(f"epoch {epoch}: train {np.mean(losses):.4f}  val {val:.4f}  ({time.perf_counter() - t0:.1f} s)")
-        save_checkpoint(ckpt_path, model, opt, cfg, data, history, epoch, best, best_state)
+        save_checkpoint(ckpt_path, model, opt, cfg, data, history, epoch, best, best_state, ema)
         if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
             log(f"stopping after {cfg.max_minutes} min (checkpoint saved; rerun with more time to continue)")
             break
     return history
 
 
-def save_checkpoint(path, model, opt, cfg, data, history, epoch, best, best_state) -> None:
+def _ema_update(ema: dict, model: torch.nn.Module, decay: float) -> None:
+    """ema <- decay ema + (1 - decay) weights (floating-point entries; others copied)."""
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                ema[k].mul_(decay).add_(v.detach(), alpha=1.0 - decay)
+            else:
+                ema[k].copy_(v)
+
+
+def initial_weights(run_dir, model: torch.nn.Module, log=print) -> dict:
+    """The best weights of another run for ``model`` (``init``): same kind and network shapes.
+
+    Settings that do not change the weights (noise range, physics term, samplers) may differ;
+    they are listed in the log."""
+    src, _ = load_run(run_dir)
+    theirs, ours = src.cfg.as_dict(), model.cfg.as_dict()
+    state, mine = src.state_dict(), model.state_dict()
+    shapes_differ = set(state) != set(mine) or any(state[k].shape != mine[k].shape for k in mine)
+    if src.kind != model.kind or shapes_differ:
+        differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        what = ", ".join(f"{k}: {theirs.get(k)} there, {ours.get(k)} here" for k in differ if k not in SAMPLER_FIELDS)
+        raise InputError(
+            f"--init {run_dir}: that run is a {src.kind} network of another shape than the {model.kind} network "
+            f"asked for ({what or 'different layers'}); pass the same model and architecture options"
+        )
+    changed = sorted(k for k in ours if k not in SAMPLER_FIELDS and theirs.get(k) != ours.get(k))
+    if changed:
+        log("fine-tuning with changed settings: " + ", ".join(f"{k} {theirs.get(k)} -> {ours.get(k)}" for k in changed))
+    return state
+
+
+def save_checkpoint(path, model, opt, cfg, data, history, epoch, best, best_state, ema=None) -> None:
     types0 = data.types[0].cpu().numpy()
     ck = {
         "format": FORMAT,
@@ -302,6 +362,7 @@ def save_checkpoint(path, model, opt, cfg, data, history, epoch, best, best_stat
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "best_state_dict": best_state,
         "best_val": best,
+        "ema_state_dict": None if ema is None else {k: v.detach().cpu().clone() for k, v in ema.items()},
         "optimizer": opt.state_dict(),
         "epoch": epoch,
         "history": history,

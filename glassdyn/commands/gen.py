@@ -24,6 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--max-configs", type=int, help="per temperature")
     f.add_argument("--energy-weight", type=float, default=0.0, help="reverse-KL weight (flow only)")
     f.add_argument("--max-minutes", type=float, help="stop after this wall time (rerun to continue)")
+    f.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="keep an exponential moving average of the weights (e.g. 0.999) and validate, keep "
+                   "and sample with it (usual for diffusion models; default 0: off)")
+    f.add_argument("--init", metavar="RUN", help="start from the best weights of RUN (fine-tuning; same model and "
+                   "architecture options)")
     f.add_argument("--hidden", type=int, help="network width")
     f.add_argument("--layers", type=int, help="coupling layers (flow)")
     f.add_argument("--blocks", type=int, help="transformer blocks per network")
@@ -33,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--score-target", choices=("auto", "denoising", "target"), default="auto",
                    help="diffusion: regress on forces / T at small noise (target score matching; auto = on "
                    "thermal data) or plain denoising score matching")
+    f.add_argument("--physics-sigma", type=float, metavar="SIGMA",
+                   help="diffusion: noise level over which the KA-force term fades, exp(-(sigma/SIGMA)^2) "
+                   "(default 0.1)")
     f.add_argument("--no-physics", action="store_true",
                    help="diffusion: no capped-KA-force term in the score (a purely learned model)")
     f.add_argument("--seed", type=int, default=0)
@@ -139,6 +147,12 @@ def _fit(args) -> int:
             arch["network"] = args.network
         if args.no_physics:
             arch["prior_force_cap"] = 0.0
+        if args.physics_sigma is not None:
+            if not args.physics_sigma > 0:
+                from glassdyn.data.errors import InputError
+
+                raise InputError(f"--physics-sigma must be positive, got {args.physics_sigma}")
+            arch["prior_sigma"] = args.physics_sigma
     elif args.network:
         if args.model != "cnf":
             from glassdyn.data.errors import InputError
@@ -156,6 +170,8 @@ def _fit(args) -> int:
         max_configs=args.max_configs,
         energy_weight=args.energy_weight,
         max_minutes=args.max_minutes,
+        ema=args.ema,
+        init=args.init,
         seed=args.seed,
         arch=arch,
         score_target=args.score_target,

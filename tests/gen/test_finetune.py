@@ -1,0 +1,71 @@
+"""Fine-tuning (``init``) and the moving average of the weights (``ema``) of generative fits."""
+
+import pytest
+import torch
+
+from glassdyn.data.errors import InputError
+from glassdyn.gen.training import FitConfig, _ema_update, build_model, fit, load_run
+from glassdyn.testing import write_synthetic_store
+
+ARCH = dict(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=4)
+QUIET = dict(log=lambda *a: None)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ft") / "s.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=10, n_particles=10, n_replicas=1, times=(1.0,))
+    return path
+
+
+def _equal(a: dict, b: dict) -> bool:
+    return set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ema_update_is_the_moving_average():
+    model = torch.nn.Linear(3, 2)
+    ema = {k: torch.zeros_like(v) for k, v in model.state_dict().items()}
+    _ema_update(ema, model, 0.9)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(ema[k], 0.1 * v)
+    _ema_update(ema, model, 0.9)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(ema[k], 0.19 * v)
+
+
+def test_ema_fit_keeps_the_average_and_resumes_exactly(store, tmp_path):
+    cfg = FitConfig(model="diffusion", epochs=3, batch_size=4, lr=3e-3, arch=ARCH, ema=0.9, val_fraction=0.2)
+    fit(store, tmp_path / "once", cfg, **QUIET)
+    fit(store, tmp_path / "twice", FitConfig(**{**cfg.__dict__, "epochs": 2}), **QUIET)
+    fit(store, tmp_path / "twice", cfg, **QUIET)  # resume for the third epoch
+    a = torch.load(tmp_path / "once" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "twice" / "checkpoint.pt", weights_only=False)
+    assert _equal(a["ema_state_dict"], b["ema_state_dict"]) and _equal(a["state_dict"], b["state_dict"])
+    assert not _equal(a["ema_state_dict"], a["state_dict"])  # the average lags the raw weights
+    # the kept (best) weights are averaged ones: one of the epochs' EMA states, not a raw state
+    assert a["best_val"] == min(a["history"]["val_loss"])
+    if a["history"]["val_loss"][-1] == a["best_val"]:
+        assert _equal(a["best_state_dict"], a["ema_state_dict"])
+    with pytest.raises(InputError, match="ema"):
+        fit(store, tmp_path / "bad", FitConfig(**{**cfg.__dict__, "ema": 1.0}), **QUIET)
+
+
+def test_init_starts_from_the_other_runs_best_weights(store, tmp_path):
+    cfg = FitConfig(model="diffusion", epochs=2, batch_size=4, lr=3e-3, arch=ARCH)
+    fit(store, tmp_path / "base", cfg, **QUIET)
+    base, _ = load_run(tmp_path / "base")
+    # lr 0: one epoch changes nothing, so the fine-tuned weights are exactly the base run's best ones
+    logs = []
+    ft = FitConfig(**{**cfg.__dict__, "epochs": 1, "lr": 0.0, "init": str(tmp_path / "base"),
+                      "arch": {**ARCH, "prior_sigma": 0.05}})
+    fit(store, tmp_path / "ft", ft, log=logs.append)
+    tuned, ck = load_run(tmp_path / "ft", best=False)
+    assert _equal(tuned.state_dict(), base.state_dict())
+    assert ck["fit"]["init"] == str(tmp_path / "base") and tuned.cfg.prior_sigma == 0.05
+    assert any("prior_sigma 0.1 -> 0.05" in line for line in logs)
+    # a network of another shape is refused before any data is read
+    with pytest.raises(InputError, match="another shape"):
+        fit(store, tmp_path / "ft2", FitConfig(**{**ft.__dict__, "arch": {**ARCH, "hidden": 8}}), **QUIET)
+    with pytest.raises(InputError, match="no checkpoint"):
+        fit(store, tmp_path / "ft3", FitConfig(**{**ft.__dict__, "init": str(tmp_path / "nowhere")}), **QUIET)
+    assert build_model("diffusion", ARCH) is not None
