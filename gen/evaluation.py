@@ -9,6 +9,9 @@ Metrics (each function documents its own):
   temperatures never produces one);
 * ``kish_ess`` / n of the Boltzmann importance weights (:mod:`glassdyn.gen.sampling`);
 * inherent-structure energy after a FIRE quench vs the MD inherent structures;
+* ``coordination_numbers``: mean partial coordination numbers (chemical order: in KA the B
+  particles avoid one another, so Z_BB is small; a sampler that mixes the species badly shows it
+  here first);
 * samples per second.
 
 Baselines: uniform random positions, and a Gaussian-perturbed simple-cubic lattice (N of the
@@ -63,6 +66,39 @@ def close_contacts(positions: np.ndarray, types: np.ndarray, box: np.ndarray, fa
         d = np.linalg.norm(np.mod(p, box)[j] - np.mod(p, box)[i] + s * box, axis=1)
         out[k] = int(np.sum(d < factor * sig[t[i], t[j]]))
     return out
+
+
+# first minima of the partial g(r) of KA near T = 0.8 (the usual shells; e.g. Coslovich & Pastore 2007)
+SHELL_CUTOFFS = {"AA": 1.40, "AB": 1.20, "BB": 1.07}
+
+
+def coordination_numbers(positions: np.ndarray, types: np.ndarray, box: np.ndarray, cutoffs=None) -> dict:
+    """Mean number of j neighbours of an i particle within the first shell, for ij in AA, AB
+    (B neighbours of an A), BA (A neighbours of a B), BB, over configurations (M, N, 3);
+    ``cutoffs`` {"AA", "AB", "BB"} (default :data:`SHELL_CUTOFFS`)."""
+    cut = {**SHELL_CUTOFFS, **(cutoffs or {})}
+    box = np.asarray(box, dtype=np.float64)
+    types = np.asarray(types)
+    counts = {k: 0.0 for k in ("AA", "AB", "BA", "BB")}
+    n_a = n_b = 0
+    for k, p in enumerate(positions):
+        t = types if types.ndim == 1 else types[k]
+        p = np.mod(p, box)
+        i, j, sh = neighbor_pairs(p, box, max(cut.values()))
+        d = np.linalg.norm(p[j] - p[i] + sh * box, axis=1)
+        ti, tj = t[i], t[j]
+        kind = np.where(ti == tj, np.where(ti == 0, 0, 2), 1)  # AA, AB, BB (unordered pairs)
+        rc = np.array([cut["AA"], cut["AB"], cut["BB"]])[kind]
+        inside = d < rc
+        counts["AA"] += 2 * np.sum(inside & (kind == 0))
+        counts["BB"] += 2 * np.sum(inside & (kind == 2))
+        n_ab = np.sum(inside & (kind == 1))
+        counts["AB"] += n_ab
+        counts["BA"] += n_ab
+        n_a += int(np.sum(t == 0))
+        n_b += int(np.sum(t == 1))
+    per = {"AA": n_a, "AB": n_a, "BA": n_b, "BB": n_b}
+    return {k: float(counts[k] / per[k]) if per[k] else float("nan") for k in counts}
 
 
 def close_contact_fraction(positions, types, box, factor: float = 0.7) -> float:

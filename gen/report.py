@@ -48,6 +48,7 @@ def score(name, x, logq, types, ref, temperature, *, seconds=None, n_quench=16, 
         "energy_w1": ev.energy_w1(e / N, e_ref),
         "energy_mean": float(np.mean(e / N)),
         "close_contact_fraction": ev.close_contact_fraction(x, types, box),
+        "coordination": ev.coordination_numbers(x, types, box),
         "ess_per_sample": sampling.kish_ess(lw) / len(x) if has_density else None,
         "mh_acceptance": acc,
         "samples_per_second": None if not seconds else len(x) / seconds,
@@ -80,7 +81,8 @@ def evaluate(model, ck: dict, store_path, temperature: float, *, n_samples: int 
     x, logq, secs = sampling.draw(model, n_samples, types, ref["box"], temperature, seed=seed)
     log(f"sampled {n_samples} configurations in {secs:.1f} s")
     out = {"temperature": float(temperature), "n_particles": N, "n_reference": int(len(ref["positions"])),
-           "md_energy_mean": float(np.mean(e_ref)), "results": {}}
+           "md_energy_mean": float(np.mean(e_ref)), "results": {},
+           "md_coordination": ev.coordination_numbers(ref["positions"][:256], ref["types"][:256], ref["box"])}
     out["results"]["model"] = score(ck["kind"], x, logq, types, ref, temperature, seconds=secs, n_quench=n_quench, ref_energy=e_ref)
     if baselines:
         t0 = time.perf_counter()
@@ -101,17 +103,19 @@ def _num(v) -> str:
 
 def format_table(report: dict) -> str:
     """A plain-text table of one evaluation."""
-    rows = [("sampler", "g_AA L2", "g_AB L2", "g_BB L2", "W1(e)", "close", "ESS/n", "MH acc", "e_IS", "samples/s")]
+    rows = [("sampler", "g_AA L2", "g_AB L2", "g_BB L2", "Z_BB", "W1(e)", "close", "ESS/n", "MH acc", "e_IS", "samples/s")]
     for name, r in report["results"].items():
         g = r["rdf_l2"]
         rows.append((
-            name, f"{g['AA']:.3f}", f"{g['AB']:.3f}", f"{g['BB']:.3f}", f"{r['energy_w1']:.3g}",
+            name, f"{g['AA']:.3f}", f"{g['AB']:.3f}", f"{g['BB']:.3f}", _num((r.get("coordination") or {}).get("BB")),
+            f"{r['energy_w1']:.3g}",
             f"{r['close_contact_fraction']:.3f}", _num(r["ess_per_sample"]), _num(r["mh_acceptance"]),
             f"{r.get('is_energy_mean', float('nan')):.3f}",
             "-" if not r["samples_per_second"] else f"{r['samples_per_second']:.3g}",
         ))
     w = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"T={report['temperature']:g}  N={report['n_particles']}  MD e/N={report['md_energy_mean']:.3f}"
-             + (f"  MD e_IS={r0:.3f}" if (r0 := report["results"]["model"].get("is_energy_md_mean")) is not None else "")]
+             + (f"  MD e_IS={r0:.3f}" if (r0 := report["results"]["model"].get("is_energy_md_mean")) is not None else "")
+             + (f"  MD Z_BB={z:.3g}" if (z := report.get("md_coordination", {}).get("BB")) is not None else "")]
     lines += ["  ".join(c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
     return "\n".join(lines)

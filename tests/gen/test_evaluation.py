@@ -100,3 +100,27 @@ def test_lammps_and_torch_quench_reach_minima():
     xu = np.random.default_rng(0).random((1, 64, 3)) * s.box
     _, e3, f3 = quench(xu, s.types, s.box)
     assert np.isfinite(e3[0]) and e3[0] < 0
+
+
+def test_coordination_numbers_brute_force():
+    """Shell counts against a double loop over every pair and its nearest images; small box
+    (L = 3.2 < 2 x 1.4 is not needed: the minimum image is unique below L / 2 = 1.6)."""
+    rng = np.random.default_rng(4)
+    box = np.array([3.2, 3.4, 3.3])
+    x = rng.random((3, 30, 3)) * box
+    types = np.array([0] * 22 + [1] * 8)
+    z = ev.coordination_numbers(x, types, box)
+    cut = np.array([[1.40, 1.20], [1.20, 1.07]])
+    want = np.zeros((2, 2))
+    for p in x:
+        for i in range(30):
+            for j in range(30):
+                if i != j and np.linalg.norm(minimum_image(p[j] - p[i], box)) < cut[types[i], types[j]]:
+                    want[types[i], types[j]] += 1
+    n = np.array([22, 8]) * 3
+    assert z["AA"] == pytest.approx(want[0, 0] / n[0]) and z["AB"] == pytest.approx(want[0, 1] / n[0])
+    assert z["BA"] == pytest.approx(want[1, 0] / n[1]) and z["BB"] == pytest.approx(want[1, 1] / n[1])
+    assert z["AB"] * 22 == pytest.approx(z["BA"] * 8)  # every AB pair counted from both sides
+    # per-configuration types and custom shells
+    z2 = ev.coordination_numbers(x, np.broadcast_to(types, (3, 30)), box, cutoffs={"BB": 0.0})
+    assert z2["BB"] == 0.0 and z2["AA"] == z["AA"]
