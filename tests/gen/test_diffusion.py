@@ -231,3 +231,31 @@ def test_sde_sampler_with_the_exact_score_samples_the_data_law():
     x, _ = m.sample_sde(8, torch.tensor([0, 1]), box, 0.8, generator=torch.Generator().manual_seed(1))
     d = x[:, 1] - x[:, 0] - u_star * box
     assert float((d - box * torch.round(d / box)).abs().max()) < 1e-6
+
+
+def test_renoise_denoise_keeps_the_data_law_with_the_exact_score():
+    """Data drawn from the model's own law come back from any noise level with the same law, the
+    reference particle where it was, and a clear error below sigma_min."""
+    s0 = 0.2
+    cfg = DiffusionConfig(sigma_min=0.02, sde_steps=60, corrector_steps=1, snr=0.16, prior_force_cap=0.0)
+    m = ScoreDiffusion(cfg).double().eval()
+    box = torch.tensor([4.0, 4.0, 4.0], dtype=torch.float64)
+    u_star = torch.tensor([0.3, 0.6, 0.85], dtype=torch.float64)
+    m.field.net = _ExactGaussian(u_star, s0, cfg)
+    types = torch.tensor([0] + [1] * 100)
+    g = torch.Generator().manual_seed(3)
+    origin = torch.rand(20, 1, 3, generator=g, dtype=torch.float64) * box
+    data = origin + u_star * box + s0 * torch.randn(20, 101, 3, generator=g, dtype=torch.float64)
+    data[:, 0] = origin[:, 0]
+    data = torch.remainder(data, box)
+    expected = s0**2 / math.sqrt(s0**2 + 0.02**2)
+    for sigma_start in (0.1, 0.5):
+        x = m.renoise_denoise(data, types, box, 0.8, sigma_start, generator=torch.Generator().manual_seed(4))
+        assert (x >= 0).all() and (x < box).all()
+        assert torch.allclose(x[:, 0], data[:, 0])  # the reference particle stays put
+        d = x[:, 1:] - x[:, :1] - u_star * box
+        d = d - box * torch.round(d / box)
+        assert float(d.mean((0, 1)).abs().max()) < 0.02
+        assert abs(float(d.std()) - expected) < 0.1 * expected
+    with pytest.raises(ValueError, match="sigma_min"):
+        m.renoise_denoise(data, types, box, 0.8, 0.01)
