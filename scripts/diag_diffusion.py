@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     from glassdyn.data.errors import InputError
     from glassdyn.gen import evaluation as ev
     from glassdyn.gen import sampling
+    from glassdyn.gen.fire import quench
     from glassdyn.gen.report import reference_data
     from glassdyn.gen.training import load_run
 
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     p.add_argument("--sigmas", type=float, nargs="+", default=[0.05, 0.2, 0.5, 1.0])
     p.add_argument("--n", type=int, default=16, help="MD configurations renoised per level")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quench", action="store_true", help="also FIRE-quench and report the inherent-structure energy")
     args = p.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     model, ck = load_run(args.run)
@@ -52,6 +54,8 @@ def main(argv=None) -> int:
         g = ev.rdf_l2(x, rest, types, ref["types"][args.n :], box)
         z = ev.coordination_numbers(x, types, box)
         t = "" if secs is None else f"  ({secs:.0f} s)"
+        if args.quench:
+            t = f"  e_IS {np.mean(quench(x, types[0], box)[1]):.3f}" + t
         print(f"{name:>14}  e/N {e.mean():7.3f}  Z_BB {z['BB']:.3f}  Z_AB {z['AB']:.3f}  "
               f"g L2 AA/AB/BB {g['AA']:.3f}/{g['AB']:.3f}/{g['BB']:.3f}{t}", flush=True)
 
