@@ -7,7 +7,8 @@ library versions.  Everything loads on CPU.  Calling :func:`fit` again on the sa
 after the last completed epoch (the configuration must match), drawing the same batches and noise
 as an uninterrupted fit.
 
-``ema`` keeps an exponential moving average of the weights, updated after every optimiser step;
+``ema`` keeps an exponential moving average of the weights, updated after every optimiser step
+(with the usual warm-up of the decay, :func:`ema_decay`);
 validation, the kept best weights and therefore sampling use the average (the usual practice for
 score models, whose raw weights jitter at a constant learning rate).  ``init`` starts a new run
 from another run's best weights (fine-tuning): the network shapes must match, while settings that
@@ -219,11 +220,20 @@ def _versions() -> dict:
 
 
 def _fit_key(cfg: FitConfig) -> dict:
+    """The settings a resumed fit must share (``init`` only matters for the first epoch)."""
     d = asdict(cfg)
-    for k in ("epochs", "max_minutes"):
+    for k in ("epochs", "max_minutes", "init"):
         d.pop(k)
     d["temperatures"] = None if cfg.temperatures is None else [float(t) for t in cfg.temperatures]
     return json.loads(json.dumps(d))
+
+
+def _stored_key(ck: dict) -> dict:
+    """A checkpoint's fit key, with the defaults of settings added since it was written."""
+    defaults = _fit_key(FitConfig())
+    key = dict(ck.get("fit_key") or {})
+    key.pop("init", None)  # keys written before init left the key
+    return {**{k: defaults[k] for k in ("ema",) if k not in key}, **key}
 
 
 def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu", log=print) -> dict:
@@ -254,7 +264,7 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema > 0 else None
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if ck.get("fit_key") != _fit_key(cfg):
+        if _stored_key(ck) != _fit_key(cfg):
             raise InputError(
                 f"{run} holds a run fitted with other settings ({ck.get('fit_key')}); "
                 "use a new --out, or the same settings to resume"
@@ -294,7 +304,7 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             if ema is not None:
-                _ema_update(ema, model, cfg.ema)
+                _ema_update(ema, model, ema_decay(cfg.ema, _optimizer_steps(opt)))
             losses.append(float(loss.detach()))
             if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
                 break  # the epoch ends early; checkpointed below
@@ -317,6 +327,20 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
             log(f"stopping after {cfg.max_minutes} min (checkpoint saved; rerun with more time to continue)")
             break
     return history
+
+
+def ema_decay(decay: float, step: int) -> float:
+    """The decay used at optimiser step ``step`` (1, 2, ...): min(decay, (1 + step) / (10 + step)),
+    so that a short fit's average is not stuck near the initial weights."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+def _optimizer_steps(opt: torch.optim.Optimizer) -> int:
+    """Steps taken by an Adam optimiser (restored with its state on resume)."""
+    for state in opt.state.values():
+        if "step" in state:
+            return int(state["step"])
+    return 0
 
 
 def _ema_update(ema: dict, model: torch.nn.Module, decay: float) -> None:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from glassdyn.data.errors import InputError
-from glassdyn.gen.training import FitConfig, _ema_update, build_model, fit, load_run
+from glassdyn.gen.training import FitConfig, _ema_update, build_model, ema_decay, fit, load_run
 from glassdyn.testing import write_synthetic_store
 
 ARCH = dict(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=4)
@@ -31,6 +31,11 @@ def test_ema_update_is_the_moving_average():
     _ema_update(ema, model, 0.9)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(ema[k], 0.19 * v)
+
+
+def test_ema_decay_warms_up():
+    assert ema_decay(0.999, 1) == pytest.approx(2 / 11) and ema_decay(0.999, 10**6) == 0.999
+    assert all(ema_decay(0.99, k) <= ema_decay(0.99, k + 1) for k in range(1, 2000))
 
 
 def test_ema_fit_keeps_the_average_and_resumes_exactly(store, tmp_path):
@@ -63,9 +68,26 @@ def test_init_starts_from_the_other_runs_best_weights(store, tmp_path):
     assert _equal(tuned.state_dict(), base.state_dict())
     assert ck["fit"]["init"] == str(tmp_path / "base") and tuned.cfg.prior_sigma == 0.05
     assert any("prior_sigma 0.1 -> 0.05" in line for line in logs)
+    # resuming a fine-tuned run does not need --init again
+    fit(store, tmp_path / "ft", FitConfig(**{**ft.__dict__, "epochs": 2, "init": None}), **QUIET)
+    assert load_run(tmp_path / "ft")[1]["epoch"] == 1
     # a network of another shape is refused before any data is read
     with pytest.raises(InputError, match="another shape"):
         fit(store, tmp_path / "ft2", FitConfig(**{**ft.__dict__, "arch": {**ARCH, "hidden": 8}}), **QUIET)
     with pytest.raises(InputError, match="no checkpoint"):
         fit(store, tmp_path / "ft3", FitConfig(**{**ft.__dict__, "init": str(tmp_path / "nowhere")}), **QUIET)
     assert build_model("diffusion", ARCH) is not None
+
+
+def test_runs_written_before_ema_existed_resume(store, tmp_path):
+    cfg = FitConfig(model="diffusion", epochs=1, batch_size=4, lr=3e-3, arch=ARCH)
+    fit(store, tmp_path / "old", cfg, **QUIET)
+    path = tmp_path / "old" / "checkpoint.pt"
+    ck = torch.load(path, weights_only=False)
+    ck["fit_key"].pop("ema")
+    ck.pop("ema_state_dict")
+    torch.save(ck, path)
+    hist = fit(store, tmp_path / "old", FitConfig(**{**cfg.__dict__, "epochs": 2}), **QUIET)
+    assert hist["epoch"] == [0, 1]
+    with pytest.raises(InputError, match="other settings"):  # switching the average on is another fit
+        fit(store, tmp_path / "old", FitConfig(**{**cfg.__dict__, "epochs": 3, "ema": 0.9}), **QUIET)
