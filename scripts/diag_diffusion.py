@@ -37,12 +37,23 @@ def main(argv=None) -> int:
     p.add_argument("--sigmas", type=float, nargs="+", default=[0.05, 0.2, 0.5, 1.0])
     p.add_argument("--n", type=int, default=16, help="MD configurations renoised per level")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--final-correctors", type=int, default=0, help="Langevin steps at the smallest noise")
+    p.add_argument("--levels", type=int, help="noise levels of the SDE sampler (default: the run's)")
+    p.add_argument("--correctors", type=int, help="Langevin steps per level (default: the run's)")
+    p.add_argument("--snr", type=float, help="Langevin signal-to-noise ratio (default: the run's)")
     p.add_argument("--quench", action="store_true", help="also FIRE-quench and report the inherent-structure energy")
     args = p.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     model, ck = load_run(args.run)
     if model.kind != "diffusion":
         raise InputError(f"{args.run} is a {model.kind} run; renoising applies to diffusion runs")
+    model.final_correctors = args.final_correctors
+    if args.snr is not None:
+        model.snr = args.snr
+    if args.levels is not None:
+        model.sde_steps = args.levels
+    if args.correctors is not None:
+        model.corrector_steps = args.correctors
     ref = reference_data(args.data, args.temperature)
     box, types = ref["box"], ref["types"][: args.n]
     x0 = ref["positions"][: args.n]
@@ -56,7 +67,7 @@ def main(argv=None) -> int:
         t = "" if secs is None else f"  ({secs:.0f} s)"
         if args.quench:
             t = f"  e_IS {np.mean(quench(x, types[0], box)[1]):.3f}" + t
-        print(f"{name:>14}  e/N {e.mean():7.3f}  Z_BB {z['BB']:.3f}  Z_AB {z['AB']:.3f}  "
+        print(f"{name:>14}  e/N mean {e.mean():7.3f} median {np.median(e):7.3f}  Z_BB {z['BB']:.3f}  Z_AB {z['AB']:.3f}  "
               f"g L2 AA/AB/BB {g['AA']:.3f}/{g['AB']:.3f}/{g['BB']:.3f}{t}", flush=True)
 
     print(f"{args.run}: {args.n} held-out MD configurations at T={args.temperature:g} (N={N}), renoised and denoised")
