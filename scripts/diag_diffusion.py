@@ -20,6 +20,20 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 
+def small_q_fluctuations(x: np.ndarray, types: np.ndarray, box: np.ndarray) -> tuple[float, float]:
+    """Bhatia-Thornton S_NN and S_CC at the smallest wave vectors (2 pi / L along each axis and face
+    diagonal), averaged: box-scale fluctuations of density and of composition."""
+    t = np.asarray(types)
+    c = np.where(t == 1, 1.0 - np.mean(t == 1), -np.mean(t == 1))  # per-particle concentration contrast
+    snn, scc = [], []
+    for n in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, 0, 1), (0, 1, 1)]:
+        q = 2 * np.pi * np.asarray(n) / box
+        ph = np.exp(1j * (x @ q))  # (M, N)
+        snn.append(np.abs(ph.sum(-1)) ** 2 / x.shape[1])
+        scc.append(np.abs((c * ph).sum(-1)) ** 2 / x.shape[1])
+    return float(np.mean(snn)), float(np.mean(scc))
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -64,7 +78,8 @@ def main(argv=None) -> int:
         e = sampling.energies(x, types, box) / N
         g = ev.rdf_l2(x, rest, types, ref["types"][args.n :], box)
         z = ev.coordination_numbers(x, types, box)
-        t = "" if secs is None else f"  ({secs:.0f} s)"
+        snn, scc = small_q_fluctuations(x, types[0], box)
+        t = f"  S_NN/S_CC(q_min) {snn:.3f}/{scc:.3f}" + ("" if secs is None else f"  ({secs:.0f} s)")
         if args.quench:
             t = f"  e_IS {np.mean(quench(x, types[0], box)[1]):.3f}" + t
         print(f"{name:>14}  e/N mean {e.mean():7.3f} median {np.median(e):7.3f}  Z_BB {z['BB']:.3f}  Z_AB {z['AB']:.3f}  "
