@@ -6,7 +6,7 @@ the reverse SDE come back with their statistics unchanged.  So the drift of ener
 sigma_0, one level at a time, and needs no sampling from the prior:
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/diag_diffusion.py RUN --data out/gen/bench/test.zarr \\
-        --temperature 0.8 --sigmas 0.05 0.2 0.5 1.0 --n 16
+        --temperature 0.8 --sigmas 0.05 0.2 0.5 1.0 --n 16 [--steps 100 --correctors 2 --snr 0.5 --quench]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def small_q_fluctuations(x: np.ndarray, types: np.ndarray, box: np.ndarray) -> t
 def main(argv=None) -> int:
     import torch
 
+    from glassdyn.commands.gen import configure_sampler, sampler_arguments
     from glassdyn.data.errors import InputError
     from glassdyn.gen import evaluation as ev
     from glassdyn.gen import sampling
@@ -51,23 +52,16 @@ def main(argv=None) -> int:
     p.add_argument("--sigmas", type=float, nargs="+", default=[0.05, 0.2, 0.5, 1.0])
     p.add_argument("--n", type=int, default=16, help="MD configurations renoised per level")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--final-correctors", type=int, default=0, help="Langevin steps at the smallest noise")
-    p.add_argument("--levels", type=int, help="noise levels of the SDE sampler (default: the run's)")
-    p.add_argument("--correctors", type=int, help="Langevin steps per level (default: the run's)")
-    p.add_argument("--snr", type=float, help="Langevin signal-to-noise ratio (default: the run's)")
+    sampler_arguments(p)
     p.add_argument("--quench", action="store_true", help="also FIRE-quench and report the inherent-structure energy")
     args = p.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     model, ck = load_run(args.run)
     if model.kind != "diffusion":
         raise InputError(f"{args.run} is a {model.kind} run; renoising applies to diffusion runs")
-    model.final_correctors = args.final_correctors
-    if args.snr is not None:
-        model.snr = args.snr
-    if args.levels is not None:
-        model.sde_steps = args.levels
-    if args.correctors is not None:
-        model.corrector_steps = args.correctors
+    if args.sampler == "ode":
+        raise InputError("renoising runs the reverse SDE; --sampler ode does not apply")
+    configure_sampler(model, args)
     ref = reference_data(args.data, args.temperature)
     box, types = ref["box"], ref["types"][: args.n]
     x0 = ref["positions"][: args.n]
@@ -97,4 +91,12 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    from glassdyn.data.errors import InputError, StoreError
+
+    try:
+        raise SystemExit(main())
+    except (InputError, StoreError) as exc:
+        print(f"diag_diffusion: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--temperature", type=float, required=True)
     s.add_argument("--out", required=True, help="a Zarr store (group T...) or a .xyz/.extxyz file")
     s.add_argument("--batch-size", type=int, default=64)
-    _sampler_arguments(s)
+    sampler_arguments(s)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--n", type=int, default=256, help="samples per temperature")
     e.add_argument("--n-quench", type=int, default=16, help="samples quenched with FIRE")
     e.add_argument("--no-baselines", action="store_true")
-    _sampler_arguments(e)
+    sampler_arguments(e)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)")
 
@@ -80,7 +80,7 @@ def _device(name: str) -> str:
     return name
 
 
-def _sampler_arguments(p: argparse.ArgumentParser) -> None:
+def sampler_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sampler", choices=("sde", "ode"),
                    help="diffusion: reverse SDE with Langevin correction (default; better samples, no "
                    "density) or the probability-flow ODE (log q, importance weights, Metropolis-Hastings)")
@@ -91,7 +91,7 @@ def _sampler_arguments(p: argparse.ArgumentParser) -> None:
                    help="diffusion SDE: extra Langevin steps at the smallest noise level (default 0)")
 
 
-def _configure_sampler(model, args) -> None:
+def configure_sampler(model, args) -> None:
     from glassdyn.data.errors import InputError
 
     if model.kind != "diffusion":
@@ -196,7 +196,7 @@ def _sample(args) -> int:
     if not args.temperature > 0:
         raise InputError(f"--temperature must be positive, got {args.temperature}")
     model, ck = load_run(args.run)
-    _configure_sampler(model, args)
+    configure_sampler(model, args)
     temps = ck["data"]["temperatures"]
     if not min(temps) - 1e-9 <= args.temperature <= max(temps) + 1e-9:
         print(f"warning: T={args.temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)")
@@ -223,7 +223,7 @@ def _evaluate(args) -> int:
     from glassdyn.gen.training import load_run
 
     model, ck = load_run(args.run)
-    _configure_sampler(model, args)
+    configure_sampler(model, args)
     store = Store.open(args.data)
     temps = args.temperatures or [t for t in ck["data"]["temperatures"] if store.has_state(t)]
     if not temps:

@@ -200,18 +200,22 @@ def test_physics_term_is_the_small_noise_score_of_boltzmann_data():
     assert float(m.field.denoiser(u, torch.tensor([0.0]), tokens, box, Tf, free).detach().abs().max()) < 1e-12
 
 
-def test_sde_sampler_with_the_exact_score_samples_the_data_law():
-    """Data N(x*, s0^2) per coordinate of each free particle: predictor-corrector samples with the
-    exact score have its mean and spread (after the final Tweedie step the spread is s0^2 / sqrt(s0^2 + sigma_min^2))."""
-    s0 = 0.2
+def _gaussian_data_model(s0: float = 0.2):
+    """An SDE sampler driven by the exact score of data N(x*, s0^2) per coordinate of each of 100
+    free particles (Langevin correction with a signal-to-noise step size is meant for many
+    dimensions): (model, box, x* / L, types, s0)."""
     cfg = DiffusionConfig(sigma_min=0.02, sde_steps=60, corrector_steps=1, snr=0.16, prior_force_cap=0.0)
     m = ScoreDiffusion(cfg).double().eval()
     box = torch.tensor([4.0, 4.0, 4.0], dtype=torch.float64)
     u_star = torch.tensor([0.3, 0.6, 0.85], dtype=torch.float64)
     m.field.net = _ExactGaussian(u_star, s0, cfg)
-    # 100 independent particles around x* (relative to the reference): Langevin correction with
-    # a signal-to-noise step size is meant for many dimensions
-    types = torch.tensor([0] + [1] * 100)
+    return m, box, u_star, torch.tensor([0] + [1] * 100), s0
+
+
+def test_sde_sampler_with_the_exact_score_samples_the_data_law():
+    """Data N(x*, s0^2) per coordinate of each free particle: predictor-corrector samples with the
+    exact score have its mean and spread (after the final Tweedie step the spread is s0^2 / sqrt(s0^2 + sigma_min^2))."""
+    m, box, u_star, types, s0 = _gaussian_data_model()
     x, lq = m.sample_sde(20, types, box, 0.8, generator=torch.Generator().manual_seed(0))
     assert torch.isnan(lq).all() and (x >= 0).all() and (x < box).all()
     d = x[:, 1:] - x[:, :1] - u_star * box
@@ -227,7 +231,7 @@ def test_sde_sampler_with_the_exact_score_samples_the_data_law():
     assert abs(float(d.std()) - expected) < 0.1 * expected
     m.final_correctors = 0
     # a point mass: the Tweedie step lands on it
-    m.field.net = _ExactPointMass(u_star, box, cfg)
+    m.field.net = _ExactPointMass(u_star, box, m.cfg)
     x, _ = m.sample_sde(8, torch.tensor([0, 1]), box, 0.8, generator=torch.Generator().manual_seed(1))
     d = x[:, 1] - x[:, 0] - u_star * box
     assert float((d - box * torch.round(d / box)).abs().max()) < 1e-6
@@ -236,13 +240,7 @@ def test_sde_sampler_with_the_exact_score_samples_the_data_law():
 def test_renoise_denoise_keeps_the_data_law_with_the_exact_score():
     """Data drawn from the model's own law come back from any noise level with the same law, the
     reference particle where it was, and a clear error below sigma_min."""
-    s0 = 0.2
-    cfg = DiffusionConfig(sigma_min=0.02, sde_steps=60, corrector_steps=1, snr=0.16, prior_force_cap=0.0)
-    m = ScoreDiffusion(cfg).double().eval()
-    box = torch.tensor([4.0, 4.0, 4.0], dtype=torch.float64)
-    u_star = torch.tensor([0.3, 0.6, 0.85], dtype=torch.float64)
-    m.field.net = _ExactGaussian(u_star, s0, cfg)
-    types = torch.tensor([0] + [1] * 100)
+    m, box, u_star, types, s0 = _gaussian_data_model()
     g = torch.Generator().manual_seed(3)
     origin = torch.rand(20, 1, 3, generator=g, dtype=torch.float64) * box
     data = origin + u_star * box + s0 * torch.randn(20, 101, 3, generator=g, dtype=torch.float64)
