@@ -86,8 +86,7 @@ def coordination_numbers(positions: np.ndarray, types: np.ndarray, box: np.ndarr
         p = np.mod(p, box)
         i, j, sh = neighbor_pairs(p, box, max(cut.values()))
         d = np.linalg.norm(p[j] - p[i] + sh * box, axis=1)
-        ti, tj = t[i], t[j]
-        kind = np.where(ti == tj, np.where(ti == 0, 0, 2), 1)  # AA, AB, BB (unordered pairs)
+        kind = t[i] + t[j]  # 0 AA, 1 AB, 2 BB (unordered pairs)
         rc = np.array([cut["AA"], cut["AB"], cut["BB"]])[kind]
         inside = d < rc
         counts["AA"] += 2 * np.sum(inside & (kind == 0))

@@ -362,16 +362,15 @@ def initial_weights(run_dir, model: torch.nn.Module, log=print) -> dict:
     theirs, ours = src.cfg.as_dict(), model.cfg.as_dict()
     state, mine = src.state_dict(), model.state_dict()
     shapes_differ = set(state) != set(mine) or any(state[k].shape != mine[k].shape for k in mine)
+    changed = sorted(k for k in set(theirs) | set(ours) if k not in SAMPLER_FIELDS and theirs.get(k) != ours.get(k))
+    what = ", ".join(f"{k} {theirs.get(k)} -> {ours.get(k)}" for k in changed)
     if src.kind != model.kind or shapes_differ:
-        differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-        what = ", ".join(f"{k}: {theirs.get(k)} there, {ours.get(k)} here" for k in differ if k not in SAMPLER_FIELDS)
         raise InputError(
             f"--init {run_dir}: that run is a {src.kind} network of another shape than the {model.kind} network "
             f"asked for ({what or 'different layers'}); pass the same model and architecture options"
         )
-    changed = sorted(k for k in ours if k not in SAMPLER_FIELDS and theirs.get(k) != ours.get(k))
     if changed:
-        log("fine-tuning with changed settings: " + ", ".join(f"{k} {theirs.get(k)} -> {ours.get(k)}" for k in changed))
+        log("fine-tuning with changed settings: " + what)
     return state
 
 
