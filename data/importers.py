@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.formats import FORMATS, guess_format, read_frames
 from glassdyn.data.frame import SPECIES, Frame
 from glassdyn.data.keys import group_name
+from glassdyn.data.lock import write_lock
 from glassdyn.data.store import StatePoint, Store
 
 Progress = Callable[[int, int], None]  # (configurations handled, total)
@@ -64,6 +67,36 @@ class ImportReport:
 def natural_key(text: str) -> list:
     """Sort key that orders ``x_2`` before ``x_10``."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]
+
+
+@contextmanager
+def importing_into(out: str | os.PathLike) -> Iterator[Store]:
+    """The store an import writes, held under its write lock (one writer at a time).
+
+    Creates it, or reopens it to resume.  If the import fails, nothing it began is left behind
+    to block a retry: a store it created is removed unless some configuration in it was
+    completed, and a state point it created with no completed configuration is deleted.
+    """
+    p = Path(out)
+    with write_lock(p, what="store"):
+        existed = p.exists()
+        store = Store.create(p)
+        before = {name for name, _ in store.root.groups()}
+        try:
+            yield store
+        except BaseException:
+            _roll_back(store, existed, before)
+            raise
+
+
+def _roll_back(store: Store, existed: bool, before: set[str]) -> None:
+    created = [(name, g) for name, g in store.root.groups() if name not in before]
+    empty = [name for name, g in created if not StatePoint(g, store.path).done.any()]
+    if not existed and len(empty) == len(created):
+        shutil.rmtree(store.path, ignore_errors=True)
+        return
+    for name in empty:
+        del store.root[name]
 
 
 def prepare_state(
@@ -187,42 +220,42 @@ def import_structures(
                 f"the files do not state one temperature; pass --temperature T ({len(files)} files)"
             )
         temperature = float(next(iter(temps)))
-    store = Store.create(out)
-    source = {
-        "format": format or "structure files",
-        "path": str(Path(files[0]).resolve().parent),
-        "ids": ids,
-    }
-    sp, _ = prepare_state(
-        store,
-        temperature,
-        source=source,
-        overwrite=overwrite,
-        n_configs=len(frames),
-        n_particles=n,
-        fields=[keys.THERMAL_POSITIONS],
-    )
-    report = ImportReport(str(store.path), float(temperature), len(frames))
-    done = sp.done
-    seen = sorted({name for fr in frames for name in fr.fields})
-    for c, fr in enumerate(frames):
-        if done[c]:
-            report.skipped.append(c)
-        else:
-            conf = fr.configuration()
-            sp.write(
-                c,
-                **{
-                    keys.TYPES: conf.types,
-                    keys.BOX: conf.box,
-                    keys.THERMAL_POSITIONS: conf.positions,
-                },
-            )
-            sp.mark_done(c)
-            report.written.append(c)
-        if progress:
-            progress(c + 1, len(frames))
-    if seen:
-        report.notes.append(f"per-particle columns not imported: {', '.join(seen)}")
-    report.notes.append("thermal structures only: no energies, inherent structures or dynamics")
-    return report
+    with importing_into(out) as store:
+        source = {
+            "format": format or "structure files",
+            "path": str(Path(files[0]).resolve().parent),
+            "ids": ids,
+        }
+        sp, _ = prepare_state(
+            store,
+            temperature,
+            source=source,
+            overwrite=overwrite,
+            n_configs=len(frames),
+            n_particles=n,
+            fields=[keys.THERMAL_POSITIONS],
+        )
+        report = ImportReport(str(store.path), float(temperature), len(frames))
+        done = sp.done
+        seen = sorted({name for fr in frames for name in fr.fields})
+        for c, fr in enumerate(frames):
+            if done[c]:
+                report.skipped.append(c)
+            else:
+                conf = fr.configuration()
+                sp.write(
+                    c,
+                    **{
+                        keys.TYPES: conf.types,
+                        keys.BOX: conf.box,
+                        keys.THERMAL_POSITIONS: conf.positions,
+                    },
+                )
+                sp.mark_done(c)
+                report.written.append(c)
+            if progress:
+                progress(c + 1, len(frames))
+        if seen:
+            report.notes.append(f"per-particle columns not imported: {', '.join(seen)}")
+        report.notes.append("thermal structures only: no energies, inherent structures or dynamics")
+        return report

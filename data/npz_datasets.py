@@ -38,8 +38,7 @@ import numpy as np
 from glassdyn.data import keys
 from glassdyn.data.box import box_length, wrap
 from glassdyn.data.errors import InputError
-from glassdyn.data.importers import ImportReport, Progress, natural_key, prepare_state
-from glassdyn.data.store import Store
+from glassdyn.data.importers import ImportReport, Progress, importing_into, natural_key, prepare_state
 
 #: BOTAN's times (LJ units) at T = 0.44.  File time indices count from 1: ``tc01`` is 0.13 and
 #: ``tc07`` is 4120, about tau_alpha (pyg_botan's README calls time_index=7 the alpha-relaxation
@@ -179,61 +178,61 @@ def import_botan(
     when their times differ).
     """
     sources = _select(scan(root, "botan"), temperature, root)
-    store = Store.create(out)
-    reports = []
-    for T, src in sources.items():
-        ids = sorted(src.files)
-        tcs = sorted({tc for per in src.files.values() for tc in per})
-        if tcs[0] < 1:
-            raise InputError(
-                f"{root} T={T:g}: a file has time index tc{tcs[0]:02d}; BOTAN's time indices count from tc01"
+    with importing_into(out) as store:
+        reports = []
+        for T, src in sources.items():
+            ids = sorted(src.files)
+            tcs = sorted({tc for per in src.files.values() for tc in per})
+            if tcs[0] < 1:
+                raise InputError(
+                    f"{root} T={T:g}: a file has time index tc{tcs[0]:02d}; BOTAN's time indices count from tc01"
+                )
+            if times is None and abs(T - 0.44) < 5e-4 and tcs[-1] > len(BOTAN_TIMES_T044):
+                raise InputError(
+                    f"{root} T={T:g}: time index tc{tcs[-1]:02d} is beyond BOTAN's {len(BOTAN_TIMES_T044)} times; pass --times"
+                )
+            tvals, notes = _times(T, [tc - 1 for tc in tcs], times, f"{root} T={T:g}")
+            N = src.n_particles
+            L = box_length(N, density)
+            first = _load(next(iter(src.files[ids[0]].values())), {"positions": (None, N, 3)})
+            R = int(first["positions"].shape[0])
+            source = {
+                "format": "botan",
+                "path": str(Path(root).resolve()),
+                "ids": ids,
+                "splits": [src.splits[i] for i in ids],
+                "time_indices": tcs,
+            }
+            sp, _ = prepare_state(
+                store,
+                T,
+                source=source,
+                overwrite=overwrite,
+                n_configs=len(ids),
+                n_particles=N,
+                n_replicas=R,
+                times=tvals,
+                fields=[keys.THERMAL_POSITIONS, keys.ISO_DISPLACEMENTS, keys.ISO_PROPENSITY],
+                attrs={"density": density, "times_are_indices": bool(notes), "source": "BOTAN npz"},
             )
-        if times is None and abs(T - 0.44) < 5e-4 and tcs[-1] > len(BOTAN_TIMES_T044):
-            raise InputError(
-                f"{root} T={T:g}: time index tc{tcs[-1]:02d} is beyond BOTAN's {len(BOTAN_TIMES_T044)} times; pass --times"
-            )
-        tvals, notes = _times(T, [tc - 1 for tc in tcs], times, f"{root} T={T:g}")
-        N = src.n_particles
-        L = box_length(N, density)
-        first = _load(next(iter(src.files[ids[0]].values())), {"positions": (None, N, 3)})
-        R = int(first["positions"].shape[0])
-        source = {
-            "format": "botan",
-            "path": str(Path(root).resolve()),
-            "ids": ids,
-            "splits": [src.splits[i] for i in ids],
-            "time_indices": tcs,
-        }
-        sp, _ = prepare_state(
-            store,
-            T,
-            source=source,
-            overwrite=overwrite,
-            n_configs=len(ids),
-            n_particles=N,
-            n_replicas=R,
-            times=tvals,
-            fields=[keys.THERMAL_POSITIONS, keys.ISO_DISPLACEMENTS, keys.ISO_PROPENSITY],
-            attrs={"density": density, "times_are_indices": bool(notes), "source": "BOTAN npz"},
-        )
-        report = ImportReport(str(store.path), T, len(ids), notes=notes)
-        done = sp.done
-        for c, cid in enumerate(ids):
-            if done[c]:
-                report.skipped.append(c)
-            else:
-                missing = _write_botan_config(sp, c, src.files[cid], tcs, N, R, L)
-                report.written.append(c)
-                if missing:
-                    report.incomplete[c] = f"id {cid} lacks " + ", ".join(
-                        f"tc{t:02d}" for t in missing
-                    )
+            report = ImportReport(str(store.path), T, len(ids), notes=notes)
+            done = sp.done
+            for c, cid in enumerate(ids):
+                if done[c]:
+                    report.skipped.append(c)
                 else:
-                    sp.mark_done(c)
-            if progress:
-                progress(c + 1, len(ids))
-        reports.append(report)
-    return reports
+                    missing = _write_botan_config(sp, c, src.files[cid], tcs, N, R, L)
+                    report.written.append(c)
+                    if missing:
+                        report.incomplete[c] = f"id {cid} lacks " + ", ".join(
+                            f"tc{t:02d}" for t in missing
+                        )
+                    else:
+                        sp.mark_done(c)
+                if progress:
+                    progress(c + 1, len(ids))
+            reports.append(report)
+        return reports
 
 
 def _write_botan_config(
@@ -296,103 +295,103 @@ def import_glassbench(
     ``times``: the K LJ times of the ``md_prop`` rows (at T = 0.44 with K = 10: BOTAN's).
     """
     sources = _select(scan(root, "glassbench"), temperature, root)
-    store = Store.create(out)
-    reports = []
-    for T, src in sources.items():
-        ids = sorted(src.files)
-        N = src.n_particles
-        L = box_length(N, density)
-        box = np.full(3, L)
-        first_path = src.files[ids[0]]
-        first = _load(first_path, {"md_prop": (None, None)}, optional=["initial_positions_cage"])
-        K = (
-            first["md_prop"].shape[0]
-            if first["md_prop"].shape[1] == N
-            else first["md_prop"].shape[1]
-        )
-        has_cage = "initial_positions_cage" in first
-        if times is not None and len(times) != K:
-            raise InputError(f"{first_path}: md_prop has {K} times, --times gives {len(times)}")
-        if times is not None or K == len(BOTAN_TIMES_T044):
-            tvals, notes = _times(T, list(range(K)), times, f"{root} T={T:g}")
-        else:
-            tvals = [float(i) for i in range(K)]
-            notes = [
-                f"T={T:g}: md_prop has {K} rows, not BOTAN's 10: isoconfig/times holds indices; pass --times"
-            ]
-        fields = [keys.THERMAL_POSITIONS, keys.INHERENT_POSITIONS, keys.ISO_PROPENSITY]
-        if has_cage:
-            fields.append(keys.INHERENT_CAGE_POSITIONS)
-        source = {
-            "format": "glassbench",
-            "path": str(Path(root).resolve()),
-            "ids": ids,
-            "splits": [src.splits[i] for i in ids],
-        }
-        sp, _ = prepare_state(
-            store,
-            T,
-            source=source,
-            overwrite=overwrite,
-            n_configs=len(ids),
-            n_particles=N,
-            n_replicas=0,
-            times=tvals,
-            fields=fields,
-            attrs={
-                "density": density,
-                "times_are_indices": bool(notes),
-                "source": "GlassBench npz",
-            },
-        )
-        report = ImportReport(str(store.path), T, len(ids), notes=notes)
-        report.notes.append(
-            "GlassBench holds propensity only (no replica displacements, so no edge targets); bb_prop is not imported"
-        )
-        done = sp.done
-        for c, cid in enumerate(ids):
-            if done[c]:
-                report.skipped.append(c)
+    with importing_into(out) as store:
+        reports = []
+        for T, src in sources.items():
+            ids = sorted(src.files)
+            N = src.n_particles
+            L = box_length(N, density)
+            box = np.full(3, L)
+            first_path = src.files[ids[0]]
+            first = _load(first_path, {"md_prop": (None, None)}, optional=["initial_positions_cage"])
+            K = (
+                first["md_prop"].shape[0]
+                if first["md_prop"].shape[1] == N
+                else first["md_prop"].shape[1]
+            )
+            has_cage = "initial_positions_cage" in first
+            if times is not None and len(times) != K:
+                raise InputError(f"{first_path}: md_prop has {K} times, --times gives {len(times)}")
+            if times is not None or K == len(BOTAN_TIMES_T044):
+                tvals, notes = _times(T, list(range(K)), times, f"{root} T={T:g}")
             else:
-                path = src.files[cid]
-                req = {
-                    "types": (N,),
-                    "initial_positions": (N, 3),
-                    "initial_positions_inherent": (N, 3),
-                    "md_prop": (None, None),
-                }
-                if has_cage:
-                    req["initial_positions_cage"] = (N, 3)
-                a = _load(path, req)
-                prop = a["md_prop"]
-                if prop.shape == (N, K) and N != K:
-                    prop = prop.T
-                if prop.shape != (K, N):
-                    raise InputError(
-                        f"{path}: md_prop has shape {a['md_prop'].shape}, expected ({K}, {N}) like {first_path.name}"
-                    )
-                arrays = {
-                    keys.TYPES: _types(a["types"], path),
-                    keys.BOX: box,
-                    keys.THERMAL_POSITIONS: wrap(
-                        a["initial_positions"].astype(np.float64), box
-                    ).astype(np.float32),
-                    keys.INHERENT_POSITIONS: wrap(
-                        a["initial_positions_inherent"].astype(np.float64), box
-                    ).astype(np.float32),
-                    keys.ISO_PROPENSITY: prop.astype(np.float32),
-                }
-                if has_cage:
-                    arrays[keys.INHERENT_CAGE_POSITIONS] = wrap(
-                        a["initial_positions_cage"].astype(np.float64), box
-                    ).astype(np.float32)
-                sp.write(c, **arrays)
-                sp.mark_done(c)
-                report.written.append(c)
-            if progress:
-                progress(c + 1, len(ids))
-        reports.append(report)
-    return reports
+                tvals = [float(i) for i in range(K)]
+                notes = [
+                    f"T={T:g}: md_prop has {K} rows, not BOTAN's 10: isoconfig/times holds indices; pass --times"
+                ]
+            fields = [keys.THERMAL_POSITIONS, keys.INHERENT_POSITIONS, keys.ISO_PROPENSITY]
+            if has_cage:
+                fields.append(keys.INHERENT_CAGE_POSITIONS)
+            source = {
+                "format": "glassbench",
+                "path": str(Path(root).resolve()),
+                "ids": ids,
+                "splits": [src.splits[i] for i in ids],
+            }
+            sp, _ = prepare_state(
+                store,
+                T,
+                source=source,
+                overwrite=overwrite,
+                n_configs=len(ids),
+                n_particles=N,
+                n_replicas=0,
+                times=tvals,
+                fields=fields,
+                attrs={
+                    "density": density,
+                    "times_are_indices": bool(notes),
+                    "source": "GlassBench npz",
+                },
+            )
+            report = ImportReport(str(store.path), T, len(ids), notes=notes)
+            report.notes.append(
+                "GlassBench holds propensity only (no replica displacements, so no edge targets); bb_prop is not imported"
+            )
+            done = sp.done
+            for c, cid in enumerate(ids):
+                if done[c]:
+                    report.skipped.append(c)
+                else:
+                    path = src.files[cid]
+                    req = {
+                        "types": (N,),
+                        "initial_positions": (N, 3),
+                        "initial_positions_inherent": (N, 3),
+                        "md_prop": (None, None),
+                    }
+                    if has_cage:
+                        req["initial_positions_cage"] = (N, 3)
+                    a = _load(path, req)
+                    prop = a["md_prop"]
+                    if prop.shape == (N, K) and N != K:
+                        prop = prop.T
+                    if prop.shape != (K, N):
+                        raise InputError(
+                            f"{path}: md_prop has shape {a['md_prop'].shape}, expected ({K}, {N}) like {first_path.name}"
+                        )
+                    arrays = {
+                        keys.TYPES: _types(a["types"], path),
+                        keys.BOX: box,
+                        keys.THERMAL_POSITIONS: wrap(
+                            a["initial_positions"].astype(np.float64), box
+                        ).astype(np.float32),
+                        keys.INHERENT_POSITIONS: wrap(
+                            a["initial_positions_inherent"].astype(np.float64), box
+                        ).astype(np.float32),
+                        keys.ISO_PROPENSITY: prop.astype(np.float32),
+                    }
+                    if has_cage:
+                        arrays[keys.INHERENT_CAGE_POSITIONS] = wrap(
+                            a["initial_positions_cage"].astype(np.float64), box
+                        ).astype(np.float32)
+                    sp.write(c, **arrays)
+                    sp.mark_done(c)
+                    report.written.append(c)
+                if progress:
+                    progress(c + 1, len(ids))
+            reports.append(report)
+        return reports
 
 
 def _select(sources: dict[float, _Source], temperature: float | None, root) -> dict[float, _Source]:

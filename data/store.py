@@ -14,6 +14,7 @@ absent and the simulation driver recomputes it on resume.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,10 @@ def _shape_and_chunks(field: keys.Field, C: int, N: int, R: int, K: int):
     shape = tuple(sizes[a] for a in field.axes)
     chunks = tuple(1 if a in "CR" else sizes[a] for a in field.axes)
     return shape, chunks
+
+
+def _jsonable(v):
+    return json.loads(json.dumps(v))
 
 
 def _fill(dtype: str):
@@ -71,12 +76,25 @@ class Store:
 
     @classmethod
     def create(cls, path: str | os.PathLike, **attrs) -> Store:
-        """Create a store, or open an existing one of this schema for appending (resume)."""
+        """Create a store, or open an existing one of this schema for appending (resume).
+
+        An existing store is reopened only when it already holds ``attrs`` (the same writer
+        resuming); otherwise StoreError, and nothing on disk has been touched.
+        """
         p = Path(path)
+        if p.exists() and not p.is_dir():
+            raise StoreError(f"{p} exists and is not a store directory; choose another path")
         if p.exists() and any(p.iterdir()):
             store = cls.open(p, mode="r+")
-            if attrs:
-                store.root.attrs.update(attrs)
+            old = store.attrs
+            differ = [k for k in attrs if k not in old or old[k] != _jsonable(attrs[k])]
+            if differ:
+                k = differ[0]
+                raise StoreError(
+                    f"{p} is an existing store (written by {old.get('source', 'glassdyn simulate or import')}) "
+                    f"whose attribute {k!r} is {old.get(k)!r}, not {attrs[k]!r}; it is left as it was: "
+                    "write to a new path"
+                )
             return store
         p.parent.mkdir(parents=True, exist_ok=True)
         root = zarr.open_group(str(p), mode="w")
@@ -181,6 +199,11 @@ def _create(g: zarr.Group, path: str, C: int, N: int, R: int, K: int) -> zarr.Ar
     return grp.create_array(leaf, shape=shape, chunks=chunks, dtype=field.dtype, fill_value=_fill(field.dtype))
 
 
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 class StatePoint:
     """The arrays of one temperature; reads return numpy arrays."""
 
@@ -240,8 +263,22 @@ class StatePoint:
     # ------------------------------------------------------------------- reads
     @property
     def done(self) -> np.ndarray:
-        """(C,) bool: configurations whose every array is written."""
-        return np.asarray(self.array(keys.DONE)[:], dtype=bool)
+        """(C,) bool: configurations whose every array is written.
+
+        A configuration whose ``done`` chunk cannot be read (a damaged file) counts as not done,
+        so readers skip it and ``glassdyn simulate`` recomputes it.
+        """
+        arr = self.array(keys.DONE)
+        try:
+            return np.asarray(arr[:], dtype=bool)
+        except Exception:  # a damaged chunk: decompression raises RuntimeError, reading OSError
+            out = np.zeros(arr.shape[0], dtype=bool)
+            for c in range(arr.shape[0]):
+                try:
+                    out[c] = bool(arr[c])
+                except Exception:
+                    out[c] = False
+            return out
 
     @property
     def completed(self) -> np.ndarray:
@@ -259,7 +296,10 @@ class StatePoint:
         """
         arr = self.array(path)
         if FIELDS[path].axes[0] != "C":
-            return np.asarray(arr[:])
+            try:
+                return np.asarray(arr[:])
+            except Exception as exc:
+                raise StoreError(f"{self.store_path}/{self.name}/{path} cannot be read ({_short(exc)})") from None
         idx = self.completed if configs is None else configs
         if isinstance(idx, (int, np.integer)):
             sel = [int(idx)]
@@ -277,10 +317,51 @@ class StatePoint:
                 f"{self.store_path}/{self.name}: configuration {notdone[0]} is not complete "
                 "(resume the simulation with the same command)"
             )
-        out = arr.get_orthogonal_selection((np.asarray(sel, dtype=np.int64),)) if sel else np.empty((0, *arr.shape[1:]), arr.dtype)
+        out = self._select(path, arr, sel)
         if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
             raise StoreError(f"{self.store_path}/{self.name}/{path} holds NaN or inf values")
         return out[0] if isinstance(idx, (int, np.integer)) else out
+
+    def _select(self, path: str, arr: zarr.Array, sel: list[int]) -> np.ndarray:
+        """Rows ``sel`` of ``arr``; a chunk that cannot be read is a StoreError naming the array
+        and the configuration."""
+        if not sel:
+            return np.empty((0, *arr.shape[1:]), arr.dtype)
+        try:
+            return arr.get_orthogonal_selection((np.asarray(sel, dtype=np.int64),))
+        except Exception:
+            for c in sel:  # find the damaged configuration
+                reason = self._unreadable(arr, c)
+                if reason:
+                    raise StoreError(
+                        f"{self.store_path}/{self.name}/{path}: configuration {c} cannot be read "
+                        f"({reason}); rerun the `glassdyn simulate` or `glassdyn import` that wrote "
+                        "the store to recompute it"
+                    ) from None
+            raise
+
+    @staticmethod
+    def _unreadable(arr: zarr.Array, c: int) -> str | None:
+        try:
+            arr[c]
+        except Exception as exc:
+            return _short(exc)
+        return None
+
+    def damage(self, c: int) -> str | None:
+        """Why configuration ``c`` is damaged, or None: the first per-configuration array whose
+        chunks cannot be read, or whose float values hold NaN (a lost chunk reads as NaN)."""
+        for path in sorted(FIELDS):
+            if FIELDS[path].axes[0] != "C" or path == keys.DONE or not self.has(path):
+                continue
+            arr = self.group[path]
+            try:
+                row = np.asarray(arr[c])
+            except Exception as exc:
+                return f"{path} cannot be read ({_short(exc)})"
+            if row.dtype.kind == "f" and not np.all(np.isfinite(row)):
+                return f"{path} holds NaN or inf (a missing or damaged chunk)"
+        return None
 
     def configuration(self, c: int, which: str = "thermal") -> Configuration:
         """Configuration ``c`` from the thermal or inherent positions."""
@@ -310,6 +391,10 @@ class StatePoint:
 
     def mark_done(self, c: int) -> None:
         self.array(keys.DONE)[c] = True
+
+    def mark_not_done(self, c: int) -> None:
+        """Withdraw configuration ``c`` (e.g. damaged) so that readers skip it until it is rewritten."""
+        self.array(keys.DONE)[c] = False
 
     def update_propensity(self, c: int) -> np.ndarray:
         """Recompute ``isoconfig/propensity`` of configuration ``c`` from its displacements."""

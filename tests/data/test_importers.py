@@ -246,6 +246,60 @@ def test_store_conflicts(tmp_path):
         import_botan(tmp_path / "b", tmp_path / "sim.zarr")
 
 
+def test_failed_import_leaves_nothing_and_the_retry_works(tmp_path, capsys):
+    """A bad first configuration: no skeleton store, and the retry after the fix is not refused."""
+    root = tmp_path / "b"
+    write_botan(root, ids=(1, 2), tcs=(1, 4))
+    bad = sorted(root.rglob("isoconfig_*_1_tc04.npz"))[0]
+    arrays = dict(np.load(bad))
+    np.savez(bad, **{**arrays, "initial_positions": arrays["initial_positions"] + 0.1})
+    out = tmp_path / "s.zarr"
+    assert main(["import", "botan", str(root), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "differ from" in err[0] and bad.name in err[0]
+    assert not out.exists() and not (tmp_path / "s.zarr.lock").exists()
+    for f in root.rglob("isoconfig_*_1_tc*.npz"):  # the fix: drop configuration 1
+        f.unlink()
+    (rep,) = import_botan(root, out)
+    assert rep.written == [0] and Store.open(out).state(0.44).attrs["import"]["ids"] == [2]
+    # into an existing store: the state point it created goes, the rest stays as it was
+    other = write_synthetic_store(tmp_path / "o.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1)
+    write_botan(tmp_path / "c", ids=(1,), tcs=(1, 4))
+    bad = sorted((tmp_path / "c").rglob("*_tc04.npz"))[0]
+    np.savez(bad, **{**arrays, "types": arrays["types"] + 3})
+    with pytest.raises(InputError, match="neither 0/1 nor 1/2"):
+        import_botan(tmp_path / "c", other.path)
+    assert Store.open(other.path).temperatures == [0.8]
+    assert list(Store.open(other.path).state(0.8).completed) == [0]
+
+
+def test_import_refuses_a_store_another_process_writes(tmp_path, capsys):
+    """Two real processes: one holds the store's write lock, `glassdyn import` is refused."""
+    import subprocess
+    import sys
+
+    write_botan(tmp_path / "b", ids=(1,), tcs=(1,))
+    out = tmp_path / "busy.zarr"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom glassdyn.data.lock import write_lock\n"
+         "with write_lock(sys.argv[1], what='store'):\n    print('held', flush=True)\n    time.sleep(60)",
+         str(out)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["import", "botan", str(tmp_path / "b"), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"store {out} is being written by another process (pid {holder.pid}" in err
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone (kill -9 leaves its lock file behind): the lock is stale, the import runs
+    assert main(["import", "botan", str(tmp_path / "b"), "--out", str(out)]) == 0
+
+
 # ------------------------------------------------------------------------------- GlassBench
 
 

@@ -89,3 +89,52 @@ def test_predictions_roundtrip(tmp_path):
     assert back.predicted_temperature is None
     with pytest.raises(StoreError, match="no predictions file"):
         read_predictions(tmp_path / "none.zarr")
+
+
+def _snapshot(path):
+    """Every file under ``path`` with its bytes (to prove nothing on disk changed)."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_create_over_another_writers_store_touches_nothing(tmp_path):
+    from glassdyn.gen.writers import write_samples
+
+    md = write_synthetic_store(tmp_path / "md.zarr", temperatures=(0.8,), n_configs=2, n_particles=16)
+    before = _snapshot(md.path)
+    with pytest.raises(StoreError, match="attribute 'source' is 'glassdyn.testing.write_synthetic_store'"):
+        Store.create(md.path, source="glassdyn gen sample")
+    conf = random_ka_configuration(16, seed=3)
+    # what `glassdyn gen sample --out md.zarr` does, at a temperature the store lacks
+    with pytest.raises(StoreError, match="left as it was: write to a new path"):
+        write_samples(md.path, conf.positions[None], conf.types, conf.box, 0.64)
+    assert _snapshot(md.path) == before
+    # the same writer reopens its own store to resume or add a state point
+    again = Store.create(md.path, source="glassdyn.testing.write_synthetic_store", seed=0)
+    assert again.temperatures == [0.8]
+    with pytest.raises(StoreError, match="not a store directory"):
+        (tmp_path / "file").write_text("x")
+        Store.create(tmp_path / "file")
+
+
+def test_unreadable_chunk_names_array_and_configuration(tmp_path, capsys):
+    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=16)
+    sp = store.state(0.8)
+    good = sp.read(keys.THERMAL_POSITIONS, [0, 2])
+    chunk = tmp_path / "s.zarr" / "T0.800" / "thermal" / "positions" / "c" / "1" / "0" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:5])  # truncated
+    with pytest.raises(StoreError) as err:
+        sp.read(keys.THERMAL_POSITIONS)
+    msg = str(err.value)
+    assert "s.zarr/T0.800/thermal/positions: configuration 1 cannot be read" in msg
+    assert "glassdyn simulate" in msg and "\n" not in msg
+    np.testing.assert_array_equal(sp.read(keys.THERMAL_POSITIONS, [0, 2]), good)  # the rest reads
+    assert sp.damage(1).startswith("thermal/positions cannot be read") and sp.damage(0) is None
+    (tmp_path / "s.zarr" / "T0.800" / "isoconfig" / "propensity" / "c" / "2" / "0" / "0").unlink()
+    assert sp.damage(2) == "isoconfig/propensity holds NaN or inf (a missing or damaged chunk)"
+    # a damaged `done` chunk: that configuration counts as not done, the others still are
+    (tmp_path / "s.zarr" / "T0.800" / "done" / "c" / "0").write_bytes(b"junk")
+    assert list(Store.open(tmp_path / "s.zarr").state(0.8).done) == [False, True, True]
+    # the command line prints the one line, exit 2
+    assert main(["analyze", str(tmp_path / "s.zarr"), "--out", str(tmp_path / "a"), "--no-plots"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("glassdyn analyze: error: ") and "configuration 1 cannot be read" in err[-1]
