@@ -23,6 +23,13 @@ COMMANDS = (
 )
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: a bad argument is one line naming it and ``--help``, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glassdyn",
@@ -30,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         "sample configurations, compute dynamic heterogeneity.",
     )
     parser.add_argument("--version", action="version", version=f"glassdyn {glassdyn.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
+    )
     for name in COMMANDS:
         modname = f"glassdyn.commands.{name}_cmd" if name == "import" else f"glassdyn.commands.{name}"
         try:

@@ -11,14 +11,14 @@ SCHED=${SCHED:?start a Dask cluster (scripts/dask_cluster.py) and export SCHED=t
 OUT=${OUT:-out/botan}
 GPUS=${GPUS:-1}
 EPOCHS=${EPOCHS:-1000}
-TRAIN_T=${TRAIN_T:-"0.44 0.50 0.64 0.80"}   # held out: 0.47 and 0.56
+TRAIN_T=${TRAIN_T:-"0.44,0.50,0.64,0.80"}   # held out: 0.47 and 0.56
 
 glassdyn simulate --preset botan --out "$OUT/data.zarr" --scheduler "$SCHED" --seed 0
 
 for INPUT in ts is ts+is; do
     run="$OUT/runs/tbotan_${INPUT/+/_}"
     args=(train --data "$OUT/data.zarr" --model tbotan --input "$INPUT" --times all
-          --train-temperatures $TRAIN_T --epochs "$EPOCHS" --lr 1e-4 --out "$run")
+          --train-temperatures "$TRAIN_T" --epochs "$EPOCHS" --lr 1e-4 --out "$run")
     if [ "$GPUS" -gt 1 ]; then
         torchrun --standalone --nproc_per_node "$GPUS" -m glassdyn.cli "${args[@]}"
     else

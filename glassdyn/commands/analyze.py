@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 
+from glassdyn.commands.options import positive_floats
+
 HELP = (
     "dynamic heterogeneity of a store: Q(t), Fs(k,t), MSD, alpha2, tau_alpha, chi4(t), S4(q,t) with "
     "Ornstein-Zernike fits (chi4_OZ, xi4), partial g(r) and S(q); predicted vs true S4 with --predictions"
@@ -34,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out", required=True, help="output directory (heterogeneity.json and PNG plots)"
     )
     p.add_argument(
-        "--temperatures", type=float, nargs="+", help="state points to analyse (default: all)"
+        "--temperatures", type=positive_floats, metavar="T[,T...]", help="state points to analyse (default: all)"
     )
     p.add_argument(
         "--predictions",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from glassdyn.commands.options import positive_floats
 import json
 
 HELP = "evaluate a trained run on the test split (Pearson per temperature and time, spread, temperature MAE)"
@@ -17,8 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--temperatures",
-        type=float,
-        nargs="+",
+        type=positive_floats,
+        metavar="T[,T...]",
         default=None,
         help="default: every temperature of the store",
     )

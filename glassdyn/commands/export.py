@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from glassdyn.commands.options import indices_or_all
+
 HELP = "export configurations as LAMMPS data / dump or extended XYZ files (with propensity and predicted mobility), or BOTAN npz"
 
 FORMATS = ("lammps-data", "lammps-dump", "extxyz", "botan")
@@ -19,9 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, help="state point (default: the store's only one)")
     p.add_argument(
         "--config",
-        nargs="+",
-        default=["0"],
-        help="configuration index(es), or 'all' (several go to one dump / extxyz as frames; default 0)",
+        type=indices_or_all,
+        default=(0,),
+        metavar="I[,I...]|all",
+        help="configuration index(es) like 0,3, or 'all' (several go to one dump / extxyz as frames; default 0)",
     )
     p.add_argument(
         "--format",
@@ -73,13 +76,7 @@ def run(args: argparse.Namespace) -> int:
             )
         args.temperature = temps[0]
     sp = store.state(args.temperature)
-    if args.config == ["all"]:
-        configs = [int(c) for c in sp.completed]
-    else:
-        try:
-            configs = [int(c) for c in args.config]
-        except ValueError:
-            raise InputError(f"--config takes integers or 'all', got {args.config}") from None
+    configs = [int(c) for c in sp.completed] if args.config is None else list(args.config)
     if args.format == "botan":
         from glassdyn.data.npz_datasets import export_botan
 
@@ -87,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 "--format botan writes types, initial and replica positions only (no --field, --predictions, --which)"
             )
-        files = export_botan(sp, args.out, configs=None if args.config == ["all"] else configs)
+        files = export_botan(sp, args.out, configs=None if args.config is None else configs)
         print(f"wrote {len(files)} BOTAN files under {args.out}/T{sp.temperature:.2f}")
         return 0
     fmt = args.format or guess_format(args.out)

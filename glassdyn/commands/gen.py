@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from glassdyn.commands.options import positive_floats
+
 HELP = "generative samplers (coupling flow, continuous flow, diffusion): fit on a store, sample, evaluate against MD"
 
 
@@ -16,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="flow: circular-spline coupling flow; cnf: continuous flow (flow matching on the torus); "
                    "diffusion: score-based diffusion on the torus (probability-flow ODE)")
     f.add_argument("--out", required=True, help="run directory (checkpoint.pt is written there)")
-    f.add_argument("--temperatures", type=float, nargs="+", help="state points to train on (default: all)")
+    f.add_argument("--temperatures", type=positive_floats, metavar="T[,T...]", help="state points to train on (default: all)")
     f.add_argument("--source", choices=("thermal", "inherent"), default="thermal")
     f.add_argument("--epochs", type=int, default=20)
     f.add_argument("--batch-size", type=int, default=32)
@@ -59,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e = sub.add_parser("evaluate", help="compare samples with held-out MD configurations (and baselines)")
     e.add_argument("run")
     e.add_argument("--data", required=True, help="held-out store with the same N and density")
-    e.add_argument("--temperatures", type=float, nargs="+", help="default: the run's temperatures found in --data")
+    e.add_argument("--temperatures", type=positive_floats, metavar="T[,T...]", help="default: the run's temperatures found in --data")
     e.add_argument("--n", type=int, default=256, help="samples per temperature")
     e.add_argument("--n-quench", type=int, default=16, help="samples quenched with FIRE")
     e.add_argument("--no-baselines", action="store_true")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from glassdyn.commands.options import positive_floats
+
 HELP = "import BOTAN / GlassBench .npz data sets, LAMMPS dumps / data files or extended XYZ into a store"
 
 KINDS = ("botan", "glassbench", "lammps-dump", "lammps-data", "extxyz")
@@ -27,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--times",
-        type=_floats,
+        type=positive_floats,
         help="comma-separated LJ times: botan, indexed by the files' tcKK; glassbench, the md_prop rows "
         "(default at T=0.44: BOTAN's 0.13,1.3,...,130000)",
     )
@@ -48,15 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace a state point the store already holds at that temperature",
     )
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(t) for t in text.replace(" ", "").split(",") if t]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
 
 
 def _pair(text: str) -> tuple[str, str]:

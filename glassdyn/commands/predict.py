@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from glassdyn.commands.options import positive_floats
+
 HELP = "write a run's predicted mobility (per temperature: configs, times, mobility (C,K,N)) to a predictions file"
 
 
@@ -15,8 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--temperatures",
-        type=float,
-        nargs="+",
+        type=positive_floats,
+        metavar="T[,T...]",
         default=None,
         help="default: every temperature of the store",
     )

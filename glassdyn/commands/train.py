@@ -10,18 +10,9 @@ from __future__ import annotations
 
 import argparse
 
+from glassdyn.commands.options import indices_or_all, positive_floats
+
 HELP = "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN or ridge) on a store; rerun to resume"
-
-
-def _times(value: str):
-    if value == "all":
-        return None
-    try:
-        return tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--times takes 'all' or time indices like '7' or '3,7', got {value!r}"
-        ) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,14 +37,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--times",
-        type=_times,
+        type=indices_or_all,
         default=None,
         help="'all' (default: one multi-time model) or time indices, e.g. 7 or 3,7",
     )
     p.add_argument(
         "--train-temperatures",
-        type=float,
-        nargs="+",
+        type=positive_floats,
+        metavar="T[,T...]",
         default=None,
         help="temperatures to train on (default all); the others are held out for evaluate/predict",
     )

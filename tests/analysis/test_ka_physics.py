@@ -52,7 +52,7 @@ def ka_store(tmp_path_factory):
 
 def test_ka_heterogeneity_trends(ka_store, tmp_path):
     out = tmp_path / "an"
-    assert main(["analyze", ka_store, "--out", str(out), "--temperatures", "0.8", "0.64"]) == 0
+    assert main(["analyze", ka_store, "--out", str(out), "--temperatures", "0.8,0.64"]) == 0
     rep = json.loads((out / "heterogeneity.json").read_text())["temperatures"]
     res = {float(k): v for k, v in rep.items()}
     tau = {T: r["species"]["A"]["tau_alpha"] for T, r in res.items()}

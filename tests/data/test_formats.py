@@ -434,7 +434,7 @@ def test_export_command(tmp_path, store, capsys):
     )
     capsys.readouterr()
     bad = [
-        (["--out", str(tmp_path / "c.data"), "--config", "0", "1"], "holds one configuration"),
+        (["--out", str(tmp_path / "c.data"), "--config", "0,1"], "holds one configuration"),
         (
             ["--out", str(tmp_path / "c.data"), "--field", "propensity", "--time", "0"],
             "carry no per-particle fields",
