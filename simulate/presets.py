@@ -74,7 +74,8 @@ class SimulationSettings:
     """Everything that decides the arrays of a dataset (besides the seed).
 
     Times are LJ units.  Equilibration: a fresh random melt per configuration (``melt``), then NVT
-    (Nose-Hoover, damping ``tdamp``) at T for ``equilibration_tau`` x tau_alpha(T).  Replicas:
+    (Nose-Hoover, damping ``tdamp``) at T for ``equilibration_tau`` x tau_alpha(T), or for exactly
+    ``equilibration_fixed_time`` (LJ time) at every T when it is set.  Replicas:
     ``ensemble`` "nve" (default) or "nvt", sampled at K times: explicit ``times`` (given at
     ``times_temperature`` and scaled by tau_alpha(T) / tau_alpha(times_temperature) at other T),
     else ``n_times`` log-spaced from ``time_min`` to ``time_max_tau`` x tau_alpha(T).
@@ -91,6 +92,7 @@ class SimulationSettings:
     dt: float = 0.005
     tdamp: float = 0.5
     equilibration_tau: float = 10.0
+    equilibration_fixed_time: float | None = None  # LJ time at every T; None: equilibration_tau x tau_alpha(T)
     time_min: float = 0.05
     time_max_tau: float = 3.0
     times: tuple[float, ...] | None = None
@@ -130,22 +132,28 @@ class SimulationSettings:
             bad(f"--configs must be positive, got {self.n_configs}")
         if self.n_replicas < 0:
             bad(f"--replicas must be >= 0, got {self.n_replicas}")
-        if not self.temperatures or any(not (t > 0) for t in self.temperatures):
-            bad(f"--temperatures must be positive, got {self.temperatures}")
+        if not self.temperatures or any(not (0 < t < np.inf) for t in self.temperatures):
+            bad(f"--temperatures must be positive and finite, got {self.temperatures}")
         if len({f"{t:.3f}" for t in self.temperatures}) != len(self.temperatures):
             bad(f"temperatures must differ at three decimals, got {self.temperatures}")
-        if not (self.density > 0 and self.dt > 0 and self.tdamp > 0 and 0 < self.fraction_a <= 1):
-            bad("density, dt, tdamp must be positive and 0 < fraction_a <= 1")
+        for name in ("density", "dt", "tdamp", "time_min", "time_max_tau"):
+            v = getattr(self, name)
+            if not 0 < v < np.inf:
+                bad(f"{name} must be positive and finite, got {v}")
+        if not 0 < self.fraction_a <= 1:
+            bad(f"fraction_a must be in (0, 1], got {self.fraction_a}")
         if self.ensemble not in ("nve", "nvt"):
             bad(f"replica ensemble must be 'nve' or 'nvt', got {self.ensemble!r}")
-        if self.equilibration_tau < 0:
-            bad(f"equilibration must be >= 0 tau_alpha, got {self.equilibration_tau}")
+        if not 0 <= self.equilibration_tau < np.inf:
+            bad(f"--equilibration-tau must be >= 0 and finite, got {self.equilibration_tau}")
+        if self.equilibration_fixed_time is not None and not 0 <= self.equilibration_fixed_time < np.inf:
+            bad(f"--equilibration-time must be >= 0 and finite, got {self.equilibration_fixed_time}")
         if self.times is not None:
             t = np.asarray(self.times)
-            if t.ndim != 1 or len(t) == 0 or np.any(t <= 0) or np.any(np.diff(t) <= 0):
+            if t.ndim != 1 or len(t) == 0 or not np.all((t > 0) & np.isfinite(t)) or np.any(np.diff(t) <= 0):
                 bad(f"--times must be positive and increasing, got {self.times}")
-        elif self.n_times < 1 or not (self.time_min > 0 and self.time_max_tau > 0):
-            bad("n_times, time_min and time_max_tau must be positive")
+        elif self.n_times < 1:
+            bad(f"--n-times must be positive, got {self.n_times}")
         if self.replica_block < 0:
             bad(f"replica block must be >= 0, got {self.replica_block}")
         if self.box_length < 2 * (self.params.max_cutoff + 0.3):
@@ -169,6 +177,9 @@ class SimulationSettings:
         return tau_alpha_estimate(temperature, self.tau_alpha)
 
     def equilibration_time(self, temperature: float) -> float:
+        """NVT equilibration at T in LJ time: the fixed time when set, else equilibration_tau x tau_alpha(T)."""
+        if self.equilibration_fixed_time is not None:
+            return float(self.equilibration_fixed_time)
         return self.equilibration_tau * self.tau(temperature)
 
     def sample_steps(self, temperature: float) -> np.ndarray:

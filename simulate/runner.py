@@ -285,29 +285,63 @@ def simulate(
     progress: bool = True,
     command: Sequence[str] | None = None,
     on_done: Callable[[float, int], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Store:
     """Generate (or complete) the dataset ``settings`` in the store ``out``.
 
     ``workers`` local worker processes (1 thread each) unless ``scheduler`` (a dask scheduler
     address) is given; ``workers=0`` runs every unit in this process without dask.  Only the
-    configurations whose ``done`` flag is missing are computed.  ``on_done(T, c)`` is called
-    after each configuration is marked done.
+    configurations whose ``done`` flag is missing, or whose arrays cannot be read back, are
+    computed.  ``on_done(T, c)`` is called after each configuration is marked done; ``log(line)``
+    receives the plan (MD steps, estimated time) and the damaged configurations found.
+
+    Refuses (before touching the store) a plan whose single MD runs exceed
+    :data:`glassdyn.simulate.cost.MAX_RUN_STEPS` unless their lengths are explicit, and a store
+    another process is writing (:func:`glassdyn.data.lock.write_lock`).
     """
+    from glassdyn.data.lock import write_lock
+    from glassdyn.simulate import cost
+
     settings.validate()
     if seed < 0:
         raise InputError(f"--seed must be >= 0, got {seed}")
     if workers < 0:
         raise InputError(f"--workers must be >= 0, got {workers}")
+    cost.check_limits(settings)
+    with write_lock(out, what="store"):
+        return _simulate_locked(
+            settings, out, seed, workers, scheduler, progress, command, on_done, log or (lambda line: None)
+        )
+
+
+def _damaged_to_missing(store: Store, settings: SimulationSettings, log: Callable[[str], None]) -> None:
+    """Withdraw every done configuration whose arrays cannot be read back, so it is recomputed."""
+    for T in settings.temperatures:
+        sp = store.state(T)
+        for c in sp.completed:
+            reason = sp.damage(int(c))
+            if reason:
+                log(f"T={T:g} configuration {c}: {reason}; recomputing it")
+                sp.mark_not_done(int(c))
+
+
+def _simulate_locked(settings, out, seed, workers, scheduler, progress, command, on_done, log) -> Store:
+    from glassdyn.simulate import cost
     from glassdyn.simulate.engine import lammps_version
 
     version = lammps_version()
     store = open_store(out, settings, seed, version)
     path = str(store.path)
+    _damaged_to_missing(store, settings, log)
     todo = [
         Unit(path, settings, seed, T, int(c))
         for T in settings.temperatures
         for c in store.state(T).missing
     ]
+    counts = {T: sum(1 for u in todo if u.temperature == T) for T in settings.temperatures}
+    plans = [cost.plan_state(settings, T, n) for T, n in counts.items()]
+    for line in cost.describe(plans, None if scheduler else max(1, workers)):
+        log(line)
     # configuration-major order, colder (slower) state points first within a configuration
     todo.sort(key=lambda u: (u.config, u.temperature))
     run_index = _log_run(

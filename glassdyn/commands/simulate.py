@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from glassdyn.commands.options import positive_floats
+
 HELP = "simulate a Kob-Andersen dataset with LAMMPS (thermal + inherent structures, isoconfigurational replicas) into a Zarr store"
 
 EPILOG = """presets:
@@ -13,17 +15,11 @@ EPILOG = """presets:
   botan  N=4096, T=0.44..0.80 (6), 500 configurations, R=32, BOTAN's 10 times (cluster scale)
   ci     N=256, T=1.0,0.8, 4 configurations, R=3, K=4, short equilibration (seconds; tests only)
 
-Rerun the same command to resume an interrupted run: only configurations not marked done are
-computed, and the same --seed gives bit-identical arrays whatever --workers."""
-
-
-def _positive_float_list(text: str) -> list[float]:
-    try:
-        return [float(t) for t in text.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected numbers separated by commas, got {text!r}"
-        ) from None
+Rerun the same command to resume an interrupted run: only configurations not marked done (or
+whose arrays cannot be read back) are computed, and the same --seed gives bit-identical arrays
+whatever --workers.  The plan (MD steps, estimated time) is printed before starting; a single
+MD run longer than 1e8 steps is refused unless its length is explicit (--equilibration-time,
+--times)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--temperatures",
-        type=_positive_float_list,
+        type=positive_floats,
         default=None,
         metavar="T[,T...]",
         help="temperatures (LJ units)",
@@ -70,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--times",
-        type=_positive_float_list,
+        type=positive_floats,
         default=None,
         metavar="t[,t...]",
         help="explicit sampling times (LJ units) instead of the preset's log grid",
@@ -83,7 +79,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="X",
-        help="NVT equilibration length in units of tau_alpha(T)",
+        help="NVT equilibration length in units of tau_alpha(T) (estimated from the preset's table)",
+    )
+    p.add_argument(
+        "--equilibration-time",
+        type=float,
+        default=None,
+        metavar="TIME",
+        help="NVT equilibration length in LJ time units at every temperature, instead of "
+        "--equilibration-tau (needed below the tau_alpha table, where the estimate explodes)",
     )
     p.add_argument(
         "--ensemble",
@@ -121,6 +125,7 @@ def settings_from_args(args: argparse.Namespace):
         n_particles=args.particles,
         n_times=args.n_times,
         equilibration_tau=args.equilibration_tau,
+        equilibration_fixed_time=args.equilibration_time,
         ensemble=args.ensemble,
         replica_block=args.replica_block,
         density=args.density,
@@ -151,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         workers=workers,
         scheduler=args.scheduler,
         progress=not args.no_progress,
+        log=lambda line: print(f"glassdyn simulate: {line}", file=sys.stderr, flush=True),
         command=["glassdyn", *sys.argv[1:]]
         if sys.argv and sys.argv[0].endswith("glassdyn")
         else sys.argv,
