@@ -66,6 +66,11 @@ def test_bad_names_and_values_give_clear_errors():
         (dict(n_configs=0), "--configs"),
         (dict(n_replicas=-1), "--replicas"),
         (dict(temperatures=(0.8, -1.0)), "--temperatures"),
+        (dict(temperatures=(float("inf"),)), "--temperatures must be positive and finite"),
+        (dict(temperatures=(float("nan"),)), "--temperatures must be positive and finite"),
+        (dict(times=(1.0, float("inf"))), "--times"),
+        (dict(dt=float("nan")), "dt must be positive and finite"),
+        (dict(equilibration_fixed_time=float("inf")), "--equilibration-time"),
         (dict(temperatures=(0.8, 0.8001)), "three decimals"),
         (dict(ensemble="npt"), "ensemble"),
         (dict(times=(1.0, 0.5)), "--times"),
@@ -83,3 +88,12 @@ def test_replace_ignores_none_and_physics_excludes_bookkeeping():
     assert a == b
     assert tiny.replace(dt=0.002).physics() != a
     assert tiny.n_replica_blocks() == 1 and tiny.replace(replica_block=3).n_replica_blocks() == 2
+
+
+def test_explicit_equilibration_time_replaces_the_tau_estimate():
+    ci = get_preset("ci")
+    fixed = ci.replace(equilibration_fixed_time=5.0)
+    assert fixed.equilibration_time(0.3) == fixed.equilibration_time(1.0) == 5.0
+    assert ci.equilibration_time(0.8) == 2.0 * ci.tau(0.8)
+    # it decides the arrays: a resume with another value is a different dataset
+    assert fixed.physics() != ci.physics() and ci.physics()["equilibration_fixed_time"] is None
