@@ -144,10 +144,10 @@ class FourPoint:
     zero on B particles for a species-resolved S4).
 
     ``compute(weights (C, S, K, N), positions (C, N, 3))`` adds configurations; results:
-    ``q`` (Q,), ``s4`` (K, Q), ``s4_err`` (K, Q) standard error of the shell-averaged S4 from the
-    scatter of per-configuration blocks (NaN with fewer than 2 configurations; replicas of one
-    configuration are one block since they share r(0)), ``s4_vectors`` (K, M) before shell
-    averaging, ``n_samples``.
+    ``q`` (Q,), ``s4`` (K, Q), ``s4_err`` (K, Q) delete-one-configuration jackknife standard error
+    of the shell-averaged S4, disconnected term included (NaN with fewer than 2 configurations;
+    replicas of one configuration are one block since they share r(0); keeps one (K, M) complex
+    sum per configuration), ``s4_vectors`` (K, M) before shell averaging, ``n_samples``.
     """
 
     def __init__(
@@ -176,10 +176,10 @@ class FourPoint:
     def reset(self) -> FourPoint:
         self._sum_w2 = None
         self._sum_w = None
-        self._block_sum = (
-            None  # sum over configurations of the per-configuration shell mean of |W|^2/N
-        )
-        self._block_sq = None
+        # per configuration (jackknife): shell mean of sum_s |W|^2 (K, Q), sum_s W (K, M), S
+        self._blocks_w2: list[np.ndarray] = []
+        self._blocks_w: list[np.ndarray] = []
+        self._blocks_n: list[int] = []
         self.n_samples = 0
         self.n_configs = 0
         self._N = None
@@ -215,17 +215,16 @@ class FourPoint:
                 K, M = sw2.shape
                 self._sum_w2 = np.zeros((K, M))
                 self._sum_w = np.zeros((K, M), dtype=np.complex128)
-                self._block_sum = np.zeros((K, self.wave_vectors.n_shells))
-                self._block_sq = np.zeros_like(self._block_sum)
             elif sw2.shape != self._sum_w2.shape:
                 raise InputError(
                     f"number of times changed from {self._sum_w2.shape[0]} to {sw2.shape[0]}"
                 )
             self._sum_w2 += sw2
             self._sum_w += sw
-            block = self.wave_vectors.shell_mean(sw2 / n) / N
-            self._block_sum += block
-            self._block_sq += block**2
+            self._blocks_w2.append(self.wave_vectors.shell_mean(sw2))
+            if self.subtract_mean:
+                self._blocks_w.append(sw)
+            self._blocks_n.append(n)
             self.n_samples += n
             self.n_configs += 1
         return self
@@ -256,11 +255,16 @@ class FourPoint:
 
     @property
     def s4_err(self) -> np.ndarray:
-        """(K, Q) standard error of S4 from per-configuration blocks (NaN below 2 configurations)."""
+        """(K, Q) jackknife standard error of S4: sqrt((C-1)/C sum_i (S4_(i) - mean_i S4_(i))^2)
+        with S4_(i) the shell-averaged S4 without configuration i (NaN below 2 configurations)."""
         self._need()
         C = self.n_configs
         if C < 2:
-            return np.full_like(self._block_sum, np.nan)
-        mean = self._block_sum / C
-        var = np.maximum(self._block_sq / C - mean**2, 0.0) * C / (C - 1)
-        return np.sqrt(var / C)
+            return np.full((self._sum_w2.shape[0], self.wave_vectors.n_shells), np.nan)
+        n_rest = self.n_samples - np.asarray(self._blocks_n, dtype=np.float64)[:, None, None]
+        rest = (self.wave_vectors.shell_mean(self._sum_w2) - np.stack(self._blocks_w2)) / n_rest
+        if self.subtract_mean:
+            mean_w = (self._sum_w - np.stack(self._blocks_w)) / n_rest  # (C, K, M)
+            rest = rest - self.wave_vectors.shell_mean(mean_w.real**2 + mean_w.imag**2)
+        rest = rest / self._N  # (C, K, Q) leave-one-out S4
+        return np.sqrt((C - 1) / C * np.sum((rest - rest.mean(axis=0)) ** 2, axis=0))

@@ -94,27 +94,65 @@ def test_field_four_point_centering():
         field_four_point(f, pos, box, species="A")
 
 
-def test_compare_predictions_perfect_and_noisy(store):
+def test_compare_predictions_pearson_per_configuration_then_averaged(store):
+    """Per-configuration affine predictions a_c * true + b_c with large offsets b_c: each
+    configuration's Pearson is exactly sign(a_c), so the average over the four is 0.5 at every
+    time; a pooled Pearson (offsets dominate), a median (1) or a Fisher-z mean (inf) would differ.
+    Only the requested species counts: garbage on B particles leaves the A-only value intact."""
     sp = store.state(0.8)
-    prop = sp.read(keys.ISO_PROPENSITY)
     configs = sp.completed
-    perfect = Predictions(0.8, configs, sp.times[1:], prop[:, 1:].copy())
-    out = compare_predictions(sp, perfect, HeterogeneityConfig(q_max=3.0))
-    np.testing.assert_allclose(
-        out["true"]["centered"]["S4"], out["predicted"]["centered"]["S4"], rtol=1e-12
-    )
-    np.testing.assert_allclose(out["pearson"], 1.0, rtol=1e-6)
-    assert len(out["times"]) == 2
+    true = sp.read(keys.ISO_PROPENSITY).astype(np.float64)  # (C, K, N)
+    types = sp.read(keys.TYPES)
+    slope = np.array([2.0, 0.5, 1.0, -3.0])[:, None, None]
+    offset = np.array([0.0, 50.0, -80.0, 20.0])[:, None, None]
+    pred = slope * true + offset
     rng = np.random.default_rng(0)
-    noisy = Predictions(
-        0.8, configs, sp.times, prop + rng.normal(scale=0.1, size=prop.shape).astype(np.float32)
-    )
-    out = compare_predictions(sp, noisy, HeterogeneityConfig(q_max=3.0))
-    assert np.all(np.array(out["pearson"]) < 1.0)
+    pred_b = np.where(types[:, None, :] == 1, rng.normal(size=pred.shape), pred)
+    out = compare_predictions(sp, Predictions(0.8, configs, sp.times, pred_b.astype(np.float32)),
+                              HeterogeneityConfig(q_max=3.0), species="A")
+    np.testing.assert_allclose(out["pearson"], 0.5, atol=1e-5)
+    pooled = [np.corrcoef(pred[..., k, :].ravel(), true[..., k, :].ravel())[0, 1] for k in range(3)]
+    assert np.all(np.abs(np.array(pooled) - 0.5) > 0.1)
+    total = compare_predictions(sp, Predictions(0.8, configs, sp.times, pred_b.astype(np.float32)),
+                                HeterogeneityConfig(q_max=3.0))
+    assert np.all(np.array(total["pearson"]) < 0.45)  # the B garbage counts with species="total"
+    # heterogeneity of the predicted field: the standardized S4 ignores each configuration's
+    # scale and offset, the centred one scales with a_c^2 (here a single a = 2 for all)
+    out = compare_predictions(sp, Predictions(0.8, configs, sp.times, pred.astype(np.float32)),
+                              HeterogeneityConfig(q_max=3.0))
+    np.testing.assert_allclose(out["predicted"]["standardized"]["S4"], out["true"]["standardized"]["S4"], rtol=1e-4)
+    twice = compare_predictions(sp, Predictions(0.8, configs, sp.times, (2 * true).astype(np.float32)),
+                                HeterogeneityConfig(q_max=3.0))
+    np.testing.assert_allclose(twice["predicted"]["centered"]["S4"], 4 * np.array(twice["true"]["centered"]["S4"]), rtol=1e-5)
+    np.testing.assert_allclose(twice["predicted"]["std"], 2 * np.array(twice["true"]["std"]), rtol=1e-5)
     json.dumps(out)
-    wrong = Predictions(0.8, configs, np.array([123.0]), prop[:, :1])
+    later = Predictions(0.8, configs, sp.times[1:], true[:, 1:].astype(np.float32))
+    assert compare_predictions(sp, later, HeterogeneityConfig(q_max=3.0))["times"] == list(sp.times[1:])
+    wrong = Predictions(0.8, configs, np.array([123.0]), true[:, :1])
     with pytest.raises(InputError, match="not a store time"):
         compare_predictions(sp, wrong)
+
+
+def test_chi4_iso_is_the_replica_part_of_chi4():
+    """Law of total variance, per species: chi4 = (R-1)/R chi4_iso + N_s Var_c(<q>_replicas), with
+    chi4_iso = N_s <Var_replicas(q)> (unbiased); replicas that are all alike give chi4_iso = 0."""
+    from glassdyn.analysis.dynamics import SelfDynamics
+
+    rng = np.random.default_rng(4)
+    C, R, K, N = 5, 6, 2, 30
+    types = (np.arange(N) % 5 == 0).astype(np.int8)
+    scale = rng.uniform(0.1, 0.6, (C, 1, 1, 1, 1))  # configurations differ in mobility
+    disp = rng.normal(size=(C, R, K, N, 3)) * scale
+    sd = SelfDynamics().compute(disp, types)
+    for s, mask in (("A", types == 0), ("B", types == 1), ("total", np.ones(N, bool))):
+        q = (np.linalg.norm(disp, axis=-1) < 0.3)[..., mask].mean(-1)  # (C, R, K) overlaps
+        n_s = mask.sum()
+        between = n_s * q.mean(1).var(0)  # N_s Var_c of the replica means
+        np.testing.assert_allclose(sd.chi4[s], (R - 1) / R * sd.chi4_iso[s] + between, rtol=1e-10)
+        assert np.all(sd.chi4_iso[s] > 0)
+    same = SelfDynamics().compute(np.repeat(disp[:, :1], R, axis=1), types)
+    np.testing.assert_allclose(same.chi4_iso["total"], 0.0, atol=1e-12)
+    assert np.all(same.chi4["total"] > 0)
 
 
 def test_store_without_displacements(tmp_path):

@@ -52,6 +52,21 @@ def test_mobility_metrics_per_config_mean_and_pooled():
         MobilityMetrics(0.5).result()
 
 
+def test_node_pearson_is_the_mean_of_per_configuration_values():
+    """Affine predictions per configuration: Pearson +1, +1, +1, -1 -> 0.5 whatever the offsets
+    (which decide the pooled value); masked-out particles never count."""
+    rng = np.random.default_rng(2)
+    m = MobilityMetrics(0.44)
+    for a, b in ((2.0, 0.0), (0.5, 40.0), (1.0, -60.0), (-3.0, 15.0)):
+        t = rng.random((30, 1))
+        mask = np.arange(30) % 4 != 0
+        p = np.where(mask[:, None], a * t + b, rng.normal(size=(30, 1)))
+        m.compute(p, t, mask)
+    r = m.result()
+    assert r["node_pearson"][0] == pytest.approx(0.5, abs=1e-12)
+    assert abs(r["node_pearson_pooled"][0] - 0.5) > 0.1
+
+
 def test_losses():
     y = torch.randn(10, 2)
     assert float(botan_loss(y, y, None, None)) == 0.0
