@@ -90,9 +90,10 @@ class Store:
             differ = [k for k in attrs if k not in old or old[k] != _jsonable(attrs[k])]
             if differ:
                 k = differ[0]
+                writer = old.get("source") or ("glassdyn simulate" if "simulation" in old else "another writer")
+                what = f"written by {writer}" if k == "source" else f"its {k!r} is {old.get(k)!r}"
                 raise StoreError(
-                    f"{p} is an existing store (written by {old.get('source', 'glassdyn simulate or import')}) "
-                    f"whose attribute {k!r} is {old.get(k)!r}, not {attrs[k]!r}; it is left as it was: "
+                    f"{p} is an existing store ({what}, not {attrs[k]!r}); it is left as it was: "
                     "write to a new path"
                 )
             return store

@@ -101,7 +101,7 @@ def test_create_over_another_writers_store_touches_nothing(tmp_path):
 
     md = write_synthetic_store(tmp_path / "md.zarr", temperatures=(0.8,), n_configs=2, n_particles=16)
     before = _snapshot(md.path)
-    with pytest.raises(StoreError, match="attribute 'source' is 'glassdyn.testing.write_synthetic_store'"):
+    with pytest.raises(StoreError, match="written by glassdyn.testing.write_synthetic_store, not 'glassdyn gen sample'"):
         Store.create(md.path, source="glassdyn gen sample")
     conf = random_ka_configuration(16, seed=3)
     # what `glassdyn gen sample --out md.zarr` does, at a temperature the store lacks
@@ -110,6 +110,8 @@ def test_create_over_another_writers_store_touches_nothing(tmp_path):
     assert _snapshot(md.path) == before
     # the same writer reopens its own store to resume or add a state point
     again = Store.create(md.path, source="glassdyn.testing.write_synthetic_store", seed=0)
+    with pytest.raises(StoreError, match="its 'seed' is 0, not 1"):
+        Store.create(md.path, source="glassdyn.testing.write_synthetic_store", seed=1)
     assert again.temperatures == [0.8]
     with pytest.raises(StoreError, match="not a store directory"):
         (tmp_path / "file").write_text("x")

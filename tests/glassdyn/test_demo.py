@@ -71,3 +71,48 @@ def test_report_renders_in_chromium(tmp_path):
     html = write_report(DemoRun(DemoConfig(out=tmp_path), []))
     png = screenshot(html, tmp_path / "r.png", height=1200)
     assert png.stat().st_size > 10_000
+
+
+def _statuses(out: Path) -> dict[str, str]:
+    return {s["name"]: s["status"] for s in json.loads((out / "summary.json").read_text())["steps"]}
+
+
+def test_failing_step_stops_the_demo_with_exit_2_and_a_report(tmp_path, capfd):
+    """A store the demo did not write sits at out/data.zarr: `simulate` refuses it, the demo stops
+    there (exit 2, one line naming the step and its command) and still writes the report."""
+    from glassdyn.cli import main
+
+    out = tmp_path / "demo"
+    write_synthetic_store(out / "data.zarr", n_configs=1, n_particles=16, n_replicas=1)
+    assert main(["demo", "--preset", "ci", "--out", str(out)]) == 2
+    err = capfd.readouterr().err.strip().splitlines()  # the step runs as a subprocess
+    assert err[-1].startswith("glassdyn demo: error: demo step 'simulate' failed (exit code 2): glassdyn simulate --preset ci")
+    assert any("not written by `glassdyn simulate`" in line for line in err)  # the step's own message
+    assert _statuses(out) == {"simulate": "failed"}
+    assert (out / "report.html").exists() and not (out / "runs").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.lammps
+def test_demo_ci_runs_every_step_and_a_rerun_reuses_them(tmp_path):
+    """The README's main job end to end on the `ci` plan (~1.5 min on 2 idle cores), then a rerun
+    after losing one output: only that step runs again."""
+    from glassdyn.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--preset", "ci", "--out", str(out)]) == 0
+    first = _statuses(out)
+    assert [n for n, s in first.items() if s != "ran"] == []
+    assert len(first) == len(plan(DemoConfig(out=out, preset="ci")))
+    summary = json.loads((out / "summary.json").read_text())
+    for model in ("botan", "tbotan", "bapst", "ridge"):
+        r = summary["models"][model]
+        assert r["split"] == "test" and all(len(v) == 4 for v in r["node_pearson"].values())
+    het = json.loads((out / "analysis" / "heterogeneity.json").read_text())["temperatures"]
+    assert sorted(het) == ["0.800", "1.000"] and "predictions" in het["0.800"]
+    assert (out / "samples.extxyz").exists() and (out / "runs" / "gen" / "evaluation.json").exists()
+    (out / "analysis" / "heterogeneity.json").unlink()
+    assert main(["demo", "--preset", "ci", "--out", str(out)]) == 0
+    again = _statuses(out)
+    assert again.pop("analyze") == "ran"
+    assert set(again.values()) == {"reused"}
