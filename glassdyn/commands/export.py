@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from glassdyn.commands.options import indices_or_all
+from glassdyn.commands.options import indices_or_all, positive_float
 
 HELP = "export configurations as LAMMPS data / dump or extended XYZ files (with propensity and predicted mobility), or BOTAN npz"
 
@@ -18,7 +18,7 @@ FORMATS = ("lammps-data", "lammps-dump", "extxyz", "botan")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("store", help="path of a glassdyn store")
-    p.add_argument("--temperature", type=float, help="state point (default: the store's only one)")
+    p.add_argument("--temperature", type=positive_float, help="state point (default: the store's only one)")
     p.add_argument(
         "--config",
         type=indices_or_all,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from glassdyn.commands.options import positive_floats
+from glassdyn.commands.options import positive_float, positive_floats
 
 HELP = "generative samplers (coupling flow, continuous flow, diffusion): fit on a store, sample, evaluate against MD"
 
@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s = sub.add_parser("sample", help="draw configurations from a fitted run")
     s.add_argument("run", help="run directory from `glassdyn gen fit`")
     s.add_argument("--n", type=int, required=True, help="number of configurations")
-    s.add_argument("--temperature", type=float, required=True)
+    s.add_argument("--temperature", type=positive_float, required=True)
     s.add_argument("--out", required=True, help="a Zarr store (group T...) or a .xyz/.extxyz file")
     s.add_argument("--batch-size", type=int, default=64)
     sampler_arguments(s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from glassdyn.commands.options import positive_floats
+from glassdyn.commands.options import positive_float, positive_floats
 
 HELP = "import BOTAN / GlassBench .npz data sets, LAMMPS dumps / data files or extended XYZ into a store"
 
@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="store to create, or to resume importing into")
     p.add_argument(
         "--temperature",
-        type=float,
+        type=positive_float,
         help="botan/glassbench: import only this temperature; structure files: their temperature "
         "(required unless an extended XYZ states temperature=...)",
     )
@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--density",
-        type=float,
+        type=positive_float,
         default=1.2,
         help="botan/glassbench number density giving the box (default 1.2)",
     )

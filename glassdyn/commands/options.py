@@ -57,6 +57,17 @@ def positive_floats(text: str) -> tuple[float, ...]:
     return float_list(text, positive=True)
 
 
+def positive_float(text: str) -> float:
+    """argparse type of one temperature or density: a finite number > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
+    return v
+
+
 def index_list(text: str) -> tuple[int, ...]:
     """``"0,3,7"`` -> (0, 3, 7): non-negative integers (configuration or time indices)."""
     out = []

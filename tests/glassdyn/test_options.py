@@ -5,7 +5,7 @@ import argparse
 import pytest
 
 from glassdyn.cli import main
-from glassdyn.commands.options import index_list, indices_or_all, positive_floats
+from glassdyn.commands.options import index_list, indices_or_all, positive_float, positive_floats
 
 
 def test_lists_parse_with_commas_and_tolerate_spaces():
@@ -14,6 +14,10 @@ def test_lists_parse_with_commas_and_tolerate_spaces():
     assert positive_floats("1e-3") == (0.001,)
     assert index_list("3, 7") == (3, 7)
     assert indices_or_all("all") is None and indices_or_all("0") == (0,)
+    assert positive_float("0.44") == 0.44
+    for bad in ("inf", "nan", "0", "-1", "0.8,0.6", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            positive_float(bad)
 
 
 @pytest.mark.parametrize(
@@ -55,6 +59,11 @@ def test_bad_lists_are_errors(parser, text, message):
         (["export", "{t}/d", "--out", "{t}/x.xyz", "--config", "1,,2"], "--config"),
         (["gen", "fit", "--data", "{t}/d", "--out", "{t}/g", "--temperatures", "0.8,,0.64"], "--temperatures"),
         (["gen", "evaluate", "{t}/g", "--data", "{t}/d", "--temperatures", "0.8 0.64"], "--temperatures"),
+        # single temperatures and densities: finite and positive too
+        (["import", "extxyz", "{t}/f.xyz", "--out", "{t}/s.zarr", "--temperature", "inf"], "--temperature"),
+        (["import", "botan", "{t}", "--out", "{t}/s.zarr", "--density", "0"], "--density"),
+        (["export", "{t}/d", "--out", "{t}/x.xyz", "--temperature", "nan"], "--temperature"),
+        (["gen", "sample", "{t}/g", "--n", "2", "--out", "{t}/s.xyz", "--temperature", "-0.8"], "--temperature"),
     ],
 )
 def test_every_command_rejects_a_bad_list_in_one_line(tmp_path, capsys, argv, option):
