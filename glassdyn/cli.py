@@ -58,7 +58,21 @@ def main(argv: list[str] | None = None) -> int:
     from glassdyn.data.errors import GlassdynError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        hint = ""
+        try:
+            float(extra[0])
+            hint = "lists of numbers are comma-separated, e.g. --temperatures 0.8,0.64; "
+        except ValueError:
+            pass
+        name = " ".join([args.command] + ([args.gen_command] if getattr(args, "gen_command", None) else []))
+        print(
+            f"glassdyn {name}: error: unrecognized arguments: {' '.join(extra)} "
+            f"({hint}see `glassdyn {name} --help`)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return int(args._run(args) or 0)
     except GlassdynError as exc:

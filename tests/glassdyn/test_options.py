@@ -79,6 +79,12 @@ def test_every_command_rejects_a_bad_list_in_one_line(tmp_path, capsys, argv, op
 
 
 def test_the_old_space_separated_form_is_refused_not_misread(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["analyze", str(tmp_path / "d"), "--out", str(tmp_path / "a"), "--temperatures", "0.8", "0.64"])
-    assert "unrecognized arguments: 0.64" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path / "d"), "--out", str(tmp_path / "a"), "--temperatures", "0.8", "0.64"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "glassdyn analyze: error: unrecognized arguments: 0.64 (lists of numbers are comma-separated, "
+        "e.g. --temperatures 0.8,0.64; see `glassdyn analyze --help`)"
+    )
+    assert main(["gen", "evaluate", "run", "--data", "d", "--bogus"]) == 2
+    assert "glassdyn gen evaluate: error: unrecognized arguments: --bogus (see" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
