@@ -52,7 +52,7 @@ _SIZES = {
                   gen_sampler=("--steps", "50", "--correctors", "1")),
     "small": _Size((), epochs=60, gen_epochs=200, gen_minutes=10.0, gen_samples=128),
     # ci: every step on the `ci` simulation preset (N=256, T=1.0/0.8, too short to equilibrate),
-    # a couple of epochs each: checks the plumbing in about a minute, no physics
+    # a couple of epochs each: checks the plumbing in minutes (1m40s of CPU), no physics
     "ci": _Size(("--configs", "5"), epochs=2, gen_epochs=1, gen_minutes=0.2, gen_samples=2,
                 gen_sampler=("--steps", "5", "--correctors", "1")),
 }

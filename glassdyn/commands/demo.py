@@ -10,7 +10,7 @@ HELP = "simulate, train, predict, analyse and sample on a small KA dataset; writ
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/demo", help="output folder (reruns reuse what it holds; default out/demo)")
     p.add_argument("--preset", default="tiny", choices=["tiny", "small", "ci"],
-                   help="dataset size (default tiny, a few minutes on 2 cores; ci: a one-minute check of every step, no physics)")
+                   help="dataset size (default tiny, a few minutes on 2 cores; ci: a few-minute check of every step, no physics)")
     p.add_argument("--workers", type=int, default=2, help="simulation worker processes (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="override the preset's training epochs")

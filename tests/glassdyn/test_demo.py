@@ -95,7 +95,7 @@ def test_failing_step_stops_the_demo_with_exit_2_and_a_report(tmp_path, capfd):
 @pytest.mark.slow
 @pytest.mark.lammps
 def test_demo_ci_runs_every_step_and_a_rerun_reuses_them(tmp_path):
-    """The README's main job end to end on the `ci` plan (~1.5 min on 2 idle cores), then a rerun
+    """The README's main job end to end on the `ci` plan (1m40s of CPU, 6 min wall on a loaded machine), then a rerun
     after losing one output: only that step runs again."""
     from glassdyn.cli import main
 
