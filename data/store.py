@@ -232,7 +232,7 @@ class StatePoint:
                 keys.ISO_DISPLACEMENTS: "run `glassdyn simulate` with --replicas > 0",
                 keys.ISO_PROPENSITY: "run `glassdyn simulate` with --replicas > 0",
                 keys.ISO_TIMES: "run `glassdyn simulate` with --replicas > 0",
-                keys.INHERENT_POSITIONS: "simulate with inherent structures, or import IS positions",
+                keys.INHERENT_POSITIONS: "run `glassdyn quench STORE` to add inherent structures",
             }.get(path, "the store is incomplete or was written by another tool")
             raise StoreError(f"store {self.store_path} group {self.name} has no {path}; {fix}")
         return self.group[path]
@@ -251,6 +251,19 @@ class StatePoint:
     @property
     def missing(self) -> np.ndarray:
         return np.flatnonzero(~self.done)
+
+    @property
+    def inherent_done(self) -> np.ndarray:
+        """(C,) bool: configurations with a converged inherent structure.
+
+        ``inherent/done`` where ``glassdyn quench`` wrote it; in stores simulated with inherent
+        structures (no such flag), every completed configuration with a finite max force.
+        """
+        if self.has(keys.INHERENT_DONE):
+            return np.asarray(self.array(keys.INHERENT_DONE)[:], dtype=bool) & self.done
+        if self.has(keys.INHERENT_MAX_FORCE):
+            return self.done & np.isfinite(np.asarray(self.array(keys.INHERENT_MAX_FORCE)[:]))
+        return np.zeros(self.n_configs, dtype=bool)
 
     def read(self, path: str, configs=None) -> np.ndarray:
         """Array ``path`` for ``configs`` (None = all completed; an int, slice or index list).
@@ -277,6 +290,14 @@ class StatePoint:
                 f"{self.store_path}/{self.name}: configuration {notdone[0]} is not complete "
                 "(resume the simulation with the same command)"
             )
+        if path in (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY) and self.has(keys.INHERENT_DONE):
+            inh = self.inherent_done
+            lack = [i for i in sel if not inh[i]]
+            if lack:
+                raise StoreError(
+                    f"{self.store_path}/{self.name}: configuration {lack[0]} has no converged inherent "
+                    f"structure; run `glassdyn quench {self.store_path}`"
+                )
         out = arr.get_orthogonal_selection((np.asarray(sel, dtype=np.int64),)) if sel else np.empty((0, *arr.shape[1:]), arr.dtype)
         if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
             raise StoreError(f"{self.store_path}/{self.name}/{path} holds NaN or inf values")
