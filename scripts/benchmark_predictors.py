@@ -40,7 +40,7 @@ from glassdyn.data import keys
 from glassdyn.data.store import Store
 from glassdyn.metrics import pearson
 from glassdyn.nn.baselines import Sample, choose_spec, fit_mlp, fit_ridge, load_sample
-from glassdyn.nn.descriptors import FAMILIES, DescriptorCache, DescriptorSpec
+from glassdyn.nn.descriptors import FAMILIES, DescriptorCache, DescriptorSpec, family_columns
 from glassdyn.training import TrainConfig, plan
 
 
@@ -54,12 +54,29 @@ class Context:
     seed: int
 
 
-def _samples(ctx: Context, part: str, spec: DescriptorSpec) -> list[Sample]:
+def _columns(ctx: Context, families: tuple[str, ...] | None) -> np.ndarray | None:
+    """Columns of the store's full descriptor matrix holding ``families`` (coarse-graining is
+    per column, so a subset of columns is exactly the subset spec's matrix)."""
+    if families is None:
+        return None
+    bad = [f for f in families if f not in ctx.spec.families]
+    if bad:
+        raise SystemExit(f"descriptor family {bad[0]!r} is not available for {ctx.store.path} (quench it first?)")
+    cols = family_columns(ctx.spec)
+    return np.sort(np.concatenate([cols[f] for f in families]))
+
+
+def _sample(ctx: Context, sp, c: int, idx, cols) -> Sample:
+    s = load_sample(sp, c, ctx.spec, ctx.cache, idx)
+    return s if cols is None else Sample(s.X[:, cols], s.types, s.y, s.temperature, s.config)
+
+
+def _samples(ctx: Context, part: str, cols) -> list[Sample]:
     out = []
     for T, s in ctx.split.items():
         sp = ctx.store.state(float(T))
         idx = ctx.times if ctx.times is not None else list(range(len(sp.times)))
-        out += [load_sample(sp, c, spec, ctx.cache, idx) for c in s[part]]
+        out += [_sample(ctx, sp, c, idx, cols) for c in s[part]]
     return out
 
 
@@ -68,11 +85,12 @@ def descriptor_model(kind: str, families: tuple[str, ...] | None):
 
     def fit(ctx: Context):
         spec = ctx.spec if families is None else DescriptorSpec(families=families)
-        train, val = _samples(ctx, "train", spec), _samples(ctx, "val", spec)
+        cols = _columns(ctx, families)
+        train, val = _samples(ctx, "train", cols), _samples(ctx, "val", cols)
         model = fit_ridge(train + val, spec) if kind == "ridge" else fit_mlp(train, val, spec, ctx.seed)
 
         def predict(sp, c):
-            s = load_sample(sp, c, spec, ctx.cache, None)
+            s = _sample(ctx, sp, c, None, cols)
             return {"node": model.predict(s.X, s.types), "edge": None}
 
         return predict

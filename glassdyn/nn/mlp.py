@@ -35,7 +35,11 @@ class MLPSettings:
 
 
 #: the hyper-parameters tried by default (chosen on validation)
-GRID = (MLPSettings(), MLPSettings(hidden=(128, 64), dropout=0.1, weight_decay=1e-3))
+GRID = (
+    MLPSettings(),
+    MLPSettings(hidden=(128, 64), dropout=0.1, weight_decay=1e-3),
+    MLPSettings(hidden=(32,), dropout=0.2, weight_decay=1e-2, lr=3e-4),
+)
 
 
 class DescriptorMLP(nn.Module):
