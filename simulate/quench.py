@@ -171,18 +171,23 @@ def _recorded(sp: StatePoint) -> tuple[MinimizerOptions | None, KAParameters | N
     return (MinimizerOptions(**mini) if mini else None), params
 
 
-def _prepare(sp: StatePoint, options: MinimizerOptions | None, store: Store) -> QuenchUnit | None:
-    """Check the minimiser against the store's, create the IS arrays; the unit template."""
-    had = sp.inherent_done
+def _settings(sp: StatePoint, options: MinimizerOptions | None) -> tuple[MinimizerOptions, KAParameters]:
+    """The FIRE options and potential for ``sp``; refuses options other than those of its IS."""
     rec_opts, rec_params = _recorded(sp)
     opts = options or rec_opts or MinimizerOptions()
-    params = rec_params or KAParameters()
-    if rec_opts is not None and opts != rec_opts and had.any():
-        diff = {k: (v, opts.as_dict()[k]) for k, v in rec_opts.as_dict().items() if opts.as_dict()[k] != v}
+    if rec_opts is not None and opts != rec_opts and sp.inherent_done.any():
+        new = opts.as_dict()
+        diff = {k: (v, new[k]) for k, v in rec_opts.as_dict().items() if new[k] != v}
         raise InputError(
             f"store {sp.store_path} {sp.name} holds inherent structures from another minimiser "
             f"(recorded vs asked: {diff}); the IS depends on it: quench a copy without them instead"
         )
+    return opts, rec_params or KAParameters()
+
+
+def _prepare(store: Store, sp: StatePoint, opts: MinimizerOptions, params: KAParameters) -> StatePoint:
+    """Create the IS arrays (``inherent/done`` from existing IS rows) and record the settings."""
+    had = sp.inherent_done
     created = not sp.has(keys.INHERENT_DONE)
     sp = store.create_state(
         sp.temperature,
@@ -203,7 +208,7 @@ def _prepare(sp: StatePoint, options: MinimizerOptions | None, store: Store) -> 
         }
     )
     sp.group.attrs["quench"] = q
-    return QuenchUnit(str(store.path), sp.temperature, -1, opts, params)
+    return sp
 
 
 def _log(sp: StatePoint, entry: dict, replace_last: bool = False) -> None:
@@ -240,74 +245,66 @@ def quench(
         states = store.states(temperatures)
         if not states:
             raise InputError(f"store {store.path} has no state points to quench")
+        settings = [_settings(sp, options) for sp in states]  # every check before any write
         from glassdyn.simulate.engine import lammps_version
 
-        version = lammps_version()
-        todo, reports = [], {}
-        for sp in states:
-            template = _prepare(sp, options, store)
-            sp = store.state(sp.temperature)
-            inh, done = sp.inherent_done, sp.done
-            reports[sp.temperature] = StateReport(
-                sp.temperature, sp.n_configs, int(inh.sum()), np.flatnonzero(~done).tolist()
-            )
-            todo += [
-                QuenchUnit(template.store, template.temperature, int(c), template.options, template.params)
-                for c in np.flatnonzero(done & ~inh)
-            ]
         entry = {
             "command": list(command) if command is not None else None,
             "workers": workers,
             "scheduler": scheduler,
             "host": os.uname().nodename,
-            "lammps_version": version,
+            "lammps_version": lammps_version(),
             "glassdyn_version": glassdyn.__version__,
             "start": _now(),
             "status": "running",  # stays so when the run is killed
         }
-        count = {T: int(sum(u.temperature == T for u in todo)) for T in reports}
-        for T in reports:
-            _log(store.state(T), {**entry, "to_quench": count[T]})
-        bars = _progress_bars(store, states, progress)
-
-        def finished(res: QuenchResult) -> None:
-            sp = store.state(res.temperature)
-            sp.array(keys.INHERENT_DONE)[res.config] = res.converged  # written last
-            reports[res.temperature].quenched.append(res)
-            if bars:
-                bars[res.temperature].update(1)
-
-        status = "complete"
-        try:
-            if not todo:
-                pass
-            elif workers == 0 and scheduler is None:
-                for u in todo:
-                    finished(quench_unit(u))
-            else:
-                _run_dask(todo, workers, scheduler, finished)
-        except BaseException as exc:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
-            raise
-        finally:
-            for b in bars.values():
-                b.close()
-            for T, r in reports.items():
-                _log(
-                    store.state(T),
-                    {
-                        **entry,
-                        "to_quench": count[T],
-                        "end": _now(),
-                        "status": status,
-                        "quenched": len(r.quenched) - len(r.unconverged),
-                        "unconverged": {str(x.config): x.max_force for x in r.unconverged},
-                    },
-                    replace_last=True,
-                )
+        todo, reports = [], {}
+        for sp, (opts, params) in zip(states, settings):
+            sp = _prepare(store, sp, opts, params)
+            inh, done = sp.inherent_done, sp.done
+            T = sp.temperature
+            reports[T] = StateReport(T, sp.n_configs, int(inh.sum()), np.flatnonzero(~done).tolist())
+            units = [QuenchUnit(str(store.path), T, int(c), opts, params) for c in np.flatnonzero(done & ~inh)]
+            _log(sp, {**entry, "to_quench": len(units)})
+            todo += units
+        _execute(store, states, todo, reports, entry, workers, scheduler, progress)
     for r in reports.values():
         r.quenched.sort(key=lambda x: x.config)
     return QuenchReport(str(store.path), list(reports.values()), time.perf_counter() - t0)
+
+
+def _execute(store, states, todo, reports, entry, workers, scheduler, progress) -> None:
+    """Run the units (in this process or on dask); flag each result; log the run's end."""
+    bars = _progress_bars(store, states, progress)
+
+    def finished(res: QuenchResult) -> None:
+        store.state(res.temperature).array(keys.INHERENT_DONE)[res.config] = res.converged  # last
+        reports[res.temperature].quenched.append(res)
+        if bars:
+            bars[res.temperature].update(1)
+
+    status = "complete"
+    try:
+        if todo and workers == 0 and scheduler is None:
+            for u in todo:
+                finished(quench_unit(u))
+        elif todo:
+            _run_dask(todo, workers, scheduler, finished)
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
+        raise
+    finally:
+        for b in bars.values():
+            b.close()
+        for T, r in reports.items():
+            end = {
+                "to_quench": sum(u.temperature == T for u in todo),
+                "end": _now(),
+                "status": status,
+                "quenched": len(r.quenched) - len(r.unconverged),
+                "unconverged": {str(x.config): x.max_force for x in r.unconverged},
+            }
+            _log(store.state(T), {**entry, **end}, replace_last=True)
 
 
 def _run_dask(todo: list[QuenchUnit], workers: int, scheduler: str | None, finished) -> None:
