@@ -350,5 +350,6 @@ class StatePoint:
             "n_replicas": self.n_replicas,
             "times": None if times is None else [float(t) for t in times],
             "completed": int(self.done.sum()),
+            "inherent": int(self.inherent_done.sum()),
             "arrays": sorted(p for p in FIELDS if self.has(p)),
         }

@@ -38,19 +38,23 @@ def _structures_store(path, positions, types, box, temperature=0.8) -> Store:
     return store
 
 
-def test_quench_equals_simulate_bitwise(tmp_path):
+def test_quench_equals_simulate_bitwise(tmp_path, capsys):
     """A store simulated without IS, then quenched with the same FIRE options, holds exactly the IS
     that `simulate` writes itself (one minimiser, the stored float32 start, a fresh instance)."""
     settings = ci_settings(n_configs=1, n_replicas=0, temperatures=(0.8,))
     with_is = simulate(settings, tmp_path / "a.zarr", seed=3, workers=0, progress=False)
     without = simulate(settings.replace(inherent=False), tmp_path / "b.zarr", seed=3, workers=0, progress=False)
     assert not without.state(0.8).has(keys.INHERENT_POSITIONS)
+    assert main(["info", str(tmp_path / "b.zarr")]) == 0
+    assert "inherent structures: 0/1 (add them with `glassdyn quench`)" in capsys.readouterr().out
     report = quench(tmp_path / "b.zarr", options=CI_FIRE, workers=1, progress=False)  # a dask worker
     assert [len(s.quenched) for s in report.states] == [1] and not report.unconverged
     a, b = with_is.state(0.8), Store.open(tmp_path / "b.zarr").state(0.8)
     for path in (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY, keys.INHERENT_MAX_FORCE):
         np.testing.assert_array_equal(a.read(path), b.read(path))
     assert b.inherent_done.all()
+    assert main(["info", str(tmp_path / "b.zarr")]) == 0
+    assert "inherent structures: 1/1\n" in capsys.readouterr().out
     rec = b.attrs["quench"]
     assert rec["minimizer"]["style"] == "fire" and rec["minimizer"]["ftol"] == 1e-6
     assert rec["runs"][-1]["status"] == "complete" and rec["runs"][-1]["quenched"] == 1
