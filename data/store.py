@@ -283,6 +283,7 @@ class StatePoint:
         bad = [i for i in sel if not 0 <= i < arr.shape[0]]
         if bad:
             raise StoreError(f"{self.store_path}/{self.name}/{path}: configuration {bad[0]} out of range 0..{arr.shape[0] - 1}")
+        self._require_inherent(path, sel)
         done = self.done
         notdone = [i for i in sel if not done[i]]
         if notdone:
@@ -290,6 +291,13 @@ class StatePoint:
                 f"{self.store_path}/{self.name}: configuration {notdone[0]} is not complete "
                 "(resume the simulation with the same command)"
             )
+        out = arr.get_orthogonal_selection((np.asarray(sel, dtype=np.int64),)) if sel else np.empty((0, *arr.shape[1:]), arr.dtype)
+        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
+            raise StoreError(f"{self.store_path}/{self.name}/{path} holds NaN or inf values")
+        return out[0] if isinstance(idx, (int, np.integer)) else out
+
+    def _require_inherent(self, path: str, sel: list[int]) -> None:
+        """Refuse IS positions / energies of configurations ``glassdyn quench`` did not converge."""
         if path in (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY) and self.has(keys.INHERENT_DONE):
             inh = self.inherent_done
             lack = [i for i in sel if not inh[i]]
@@ -298,10 +306,6 @@ class StatePoint:
                     f"{self.store_path}/{self.name}: configuration {lack[0]} has no converged inherent "
                     f"structure; run `glassdyn quench {self.store_path}`"
                 )
-        out = arr.get_orthogonal_selection((np.asarray(sel, dtype=np.int64),)) if sel else np.empty((0, *arr.shape[1:]), arr.dtype)
-        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
-            raise StoreError(f"{self.store_path}/{self.name}/{path} holds NaN or inf values")
-        return out[0] if isinstance(idx, (int, np.integer)) else out
 
     def configuration(self, c: int, which: str = "thermal") -> Configuration:
         """Configuration ``c`` from the thermal or inherent positions."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN, ridge or an MLP on descriptors) on a store; rerun to resume"
+HELP = "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN or ridge) on a store; rerun to resume"
 
 
 def _times(value: str):
