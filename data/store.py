@@ -265,6 +265,17 @@ class StatePoint:
             return self.done & np.isfinite(np.asarray(self.array(keys.INHERENT_MAX_FORCE)[:]))
         return np.zeros(self.n_configs, dtype=bool)
 
+    def _require_inherent(self, path: str, sel: list[int]) -> None:
+        """Refuse IS positions / energies of configurations ``glassdyn quench`` did not converge."""
+        if path in (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY) and self.has(keys.INHERENT_DONE):
+            inh = self.inherent_done
+            lack = [i for i in sel if not inh[i]]
+            if lack:
+                raise StoreError(
+                    f"{self.store_path}/{self.name}: configuration {lack[0]} has no converged inherent "
+                    f"structure; run `glassdyn quench {self.store_path}`"
+                )
+
     def read(self, path: str, configs=None) -> np.ndarray:
         """Array ``path`` for ``configs`` (None = all completed; an int, slice or index list).
 
@@ -295,17 +306,6 @@ class StatePoint:
         if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
             raise StoreError(f"{self.store_path}/{self.name}/{path} holds NaN or inf values")
         return out[0] if isinstance(idx, (int, np.integer)) else out
-
-    def _require_inherent(self, path: str, sel: list[int]) -> None:
-        """Refuse IS positions / energies of configurations ``glassdyn quench`` did not converge."""
-        if path in (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY) and self.has(keys.INHERENT_DONE):
-            inh = self.inherent_done
-            lack = [i for i in sel if not inh[i]]
-            if lack:
-                raise StoreError(
-                    f"{self.store_path}/{self.name}: configuration {lack[0]} has no converged inherent "
-                    f"structure; run `glassdyn quench {self.store_path}`"
-                )
 
     def configuration(self, c: int, which: str = "thermal") -> Configuration:
         """Configuration ``c`` from the thermal or inherent positions."""
