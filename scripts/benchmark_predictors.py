@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.store import Store
+
 from glassdyn.metrics import pearson
 from glassdyn.nn.baselines import Sample, choose_spec, fit_mlp, fit_ridge, load_sample
 from glassdyn.nn.descriptors import FAMILIES, DescriptorCache, DescriptorSpec, family_columns
@@ -61,7 +61,9 @@ def _columns(ctx: Context, families: tuple[str, ...] | None) -> np.ndarray | Non
         return None
     bad = [f for f in families if f not in ctx.spec.families]
     if bad:
-        raise SystemExit(f"descriptor family {bad[0]!r} is not available for {ctx.store.path} (quench it first?)")
+        raise SystemExit(
+            f"descriptor family {bad[0]!r} is not available for {ctx.store.path} (quench it first?)"
+        )
     cols = family_columns(ctx.spec)
     return np.sort(np.concatenate([cols[f] for f in families]))
 
@@ -87,7 +89,9 @@ def descriptor_model(kind: str, families: tuple[str, ...] | None):
         spec = ctx.spec if families is None else DescriptorSpec(families=families)
         cols = _columns(ctx, families)
         train, val = _samples(ctx, "train", cols), _samples(ctx, "val", cols)
-        model = fit_ridge(train + val, spec) if kind == "ridge" else fit_mlp(train, val, spec, ctx.seed)
+        model = (
+            fit_ridge(train + val, spec) if kind == "ridge" else fit_mlp(train, val, spec, ctx.seed)
+        )
 
         def predict(sp, c):
             s = _sample(ctx, sp, c, None, cols)
@@ -149,7 +153,9 @@ def score(ctx: Context, predict) -> dict:
             if out["edge"] is not None:
                 g = build_graph(sp, c, GraphSpec(times=tuple(idx)))
                 sample = out.get("sample")
-                if sample is not None and not np.array_equal(sample.edge_index.numpy(), g.edge_index.numpy()):
+                if sample is not None and not np.array_equal(
+                    sample.edge_index.numpy(), g.edge_index.numpy()
+                ):
                     raise SystemExit("the run's graph differs from the benchmark's (cutoff?)")
                 m = g.edge_mask.numpy()
                 ye = g.y_edge.numpy()
@@ -166,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--models", nargs="+", default=["ridge", "mlp"])
-    ap.add_argument("--ablate", action="store_true", help="ridge on each family alone and without each")
+    ap.add_argument(
+        "--ablate", action="store_true", help="ridge on each family alone and without each"
+    )
     ap.add_argument("--times", default="all", help="'all' or time indices, e.g. 0 or 3,6")
     ap.add_argument("--work", default=None, help="descriptor cache directory (default: in memory)")
     ap.add_argument("--seed", type=int, default=0)
@@ -175,15 +183,21 @@ def main(argv: list[str] | None = None) -> int:
 
     store = Store.open(args.data)
     times = None if args.times == "all" else [int(k) for k in args.times.split(",")]
-    split, _ = plan(store, TrainConfig(data=args.data, out="-", model="ridge", times=times, seed=args.seed))
-    ctx = Context(store, split, times, DescriptorCache(args.work), choose_spec(store, split), args.seed)
+    split, _ = plan(
+        store, TrainConfig(data=args.data, out="-", model="ridge", times=times, seed=args.seed)
+    )
+    ctx = Context(
+        store, split, times, DescriptorCache(args.work), choose_spec(store, split), args.seed
+    )
     names = list(args.models)
     if args.ablate:
         fams = ctx.spec.families
         names += [f"ridge[{f}]" for f in fams]
         names += [f"ridge[{'+'.join(g for g in fams if g != f)}]" for f in fams]
     sizes = {T: (len(s["train"]), len(s["val"]), len(s["test"])) for T, s in split.items()}
-    print(f"store {store.path}: split (train, val, test) per T {sizes}; test configurations {[s['test'] for s in split.values()]}")
+    print(
+        f"store {store.path}: split (train, val, test) per T {sizes}; test configurations {[s['test'] for s in split.values()]}"
+    )
     store_times = {T: store.state(float(T)).times for T in split}
     results = []
     for name in names:
@@ -195,14 +209,26 @@ def main(argv: list[str] | None = None) -> int:
         _print_row(name, seconds, res)
     T0 = next(iter(store_times))
     tl = store_times[T0] if times is None else store_times[T0][times]
-    print(f"times: {[float(t) for t in tl]}; node r: Pearson on A particles, edge r: AA pairs r0 < 1.35; mean +- standard error over test configurations")
+    print(
+        f"times: {[float(t) for t in tl]}; node r: Pearson on A particles, edge r: AA pairs r0 < 1.35; mean +- standard error over test configurations"
+    )
     if args.json:
         out = []
         for name, seconds, res in results:
             row = {"model": name, "train_seconds": seconds, "node_pearson": res["node"].tolist()}
             row["edge_pearson"] = None if res["edge"] is None else res["edge"].tolist()
             out.append(row)
-        Path(args.json).write_text(json.dumps({"store": str(store.path), "split": split, "times": [float(t) for t in tl], "results": out}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "store": str(store.path),
+                    "split": split,
+                    "times": [float(t) for t in tl],
+                    "results": out,
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

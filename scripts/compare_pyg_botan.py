@@ -21,8 +21,8 @@ import argparse
 import re
 
 import numpy as np
-
 from glassdyn.data.store import Store
+
 from glassdyn.evaluation import TrainedRun
 from glassdyn.metrics import pearson
 
@@ -48,17 +48,25 @@ def main() -> None:
         rei = ref[f"edge_index_{k}"]
         n = sp.n_particles
         ours = dict(zip((ei[0] * n + ei[1]).tolist(), range(ei.shape[1])))
-        common = [(m, ours[key]) for m, key in enumerate((rei[0] * n + rei[1]).tolist()) if key in ours]
+        common = [
+            (m, ours[key]) for m, key in enumerate((rei[0] * n + rei[1]).tolist()) if key in ours
+        ]
         a, b = np.array(common).T
         d_node = np.abs(pred["node"][:, 0] - ref[f"node_{k}"]).max()
         d_edge = np.abs(pred["edge"][b, 0] - ref[f"edge_{k}"][a]).max()
         nm, em = data.node_mask.numpy(), data.edge_mask.numpy()
         r_node = pearson(pred["node"][nm, 0], data.y.numpy()[nm, 0])
         r_edge = pearson(pred["edge"][em, 0], data.y_edge.numpy()[em, 0])
-        rows.append((cid, c, ei.shape[1], rei.shape[1], len(common), d_node, d_edge, r_node, r_edge))
-    print(f"{'id':>5} {'config':>6} {'E ours':>8} {'E ref':>8} {'matched':>8} {'max|dnode|':>11} {'max|dedge|':>11} {'node r (A)':>10} {'edge r (AA<1.35)':>16}")
+        rows.append(
+            (cid, c, ei.shape[1], rei.shape[1], len(common), d_node, d_edge, r_node, r_edge)
+        )
+    print(
+        f"{'id':>5} {'config':>6} {'E ours':>8} {'E ref':>8} {'matched':>8} {'max|dnode|':>11} {'max|dedge|':>11} {'node r (A)':>10} {'edge r (AA<1.35)':>16}"
+    )
     for r in rows:
-        print(f"{r[0]:>5} {r[1]:>6} {r[2]:>8} {r[3]:>8} {r[4]:>8} {r[5]:>11.2e} {r[6]:>11.2e} {r[7]:>10.4f} {r[8]:>16.4f}")
+        print(
+            f"{r[0]:>5} {r[1]:>6} {r[2]:>8} {r[3]:>8} {r[4]:>8} {r[5]:>11.2e} {r[6]:>11.2e} {r[7]:>10.4f} {r[8]:>16.4f}"
+        )
     a = np.array([r[5:] for r in rows])
     se = a.std(0, ddof=1) / np.sqrt(len(a)) if len(a) > 1 else np.zeros(4)
     print(f"max |dnode| {a[:, 0].max():.2e}, max |dedge| {a[:, 1].max():.2e}; node Pearson (A) "

@@ -30,8 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
-import glassdyn
 from glassdyn.data import keys
 from glassdyn.data.errors import GlassdynError, InputError
 from glassdyn.data.lock import write_lock
@@ -40,7 +38,14 @@ from glassdyn.simulate import protocols
 from glassdyn.simulate.ka import KAParameters
 from glassdyn.simulate.protocols import MinimizerOptions
 
-FIELDS = (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY, keys.INHERENT_MAX_FORCE, keys.INHERENT_DONE)
+import glassdyn
+
+FIELDS = (
+    keys.INHERENT_POSITIONS,
+    keys.INHERENT_ENERGY,
+    keys.INHERENT_MAX_FORCE,
+    keys.INHERENT_DONE,
+)
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,9 @@ def _recorded(sp: StatePoint) -> tuple[MinimizerOptions | None, KAParameters | N
     return (MinimizerOptions(**mini) if mini else None), params
 
 
-def _settings(sp: StatePoint, options: MinimizerOptions | None) -> tuple[MinimizerOptions, KAParameters]:
+def _settings(
+    sp: StatePoint, options: MinimizerOptions | None
+) -> tuple[MinimizerOptions, KAParameters]:
     """The FIRE options and potential for ``sp``; refuses options other than those of its IS."""
     rec_opts, rec_params = _recorded(sp)
     opts = options or rec_opts or MinimizerOptions()
@@ -185,7 +192,9 @@ def _settings(sp: StatePoint, options: MinimizerOptions | None) -> tuple[Minimiz
     return opts, rec_params or KAParameters()
 
 
-def _prepare(store: Store, sp: StatePoint, opts: MinimizerOptions, params: KAParameters) -> StatePoint:
+def _prepare(
+    store: Store, sp: StatePoint, opts: MinimizerOptions, params: KAParameters
+) -> StatePoint:
     """Create the IS arrays (``inherent/done`` from existing IS rows) and record the settings."""
     had = sp.inherent_done
     created = not sp.has(keys.INHERENT_DONE)
@@ -263,8 +272,13 @@ def quench(
             sp = _prepare(store, sp, opts, params)
             inh, done = sp.inherent_done, sp.done
             T = sp.temperature
-            reports[T] = StateReport(T, sp.n_configs, int(inh.sum()), np.flatnonzero(~done).tolist())
-            units = [QuenchUnit(str(store.path), T, int(c), opts, params) for c in np.flatnonzero(done & ~inh)]
+            reports[T] = StateReport(
+                T, sp.n_configs, int(inh.sum()), np.flatnonzero(~done).tolist()
+            )
+            units = [
+                QuenchUnit(str(store.path), T, int(c), opts, params)
+                for c in np.flatnonzero(done & ~inh)
+            ]
             _log(sp, {**entry, "to_quench": len(units)})
             todo += units
         _execute(store, states, todo, reports, entry, workers, scheduler, progress)
@@ -309,7 +323,6 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
 
 def _run_dask(todo: list[QuenchUnit], workers: int, scheduler: str | None, finished) -> None:
     from dask.distributed import as_completed
-
     from glassdyn.simulate.runner import _local_client
 
     if scheduler is not None:

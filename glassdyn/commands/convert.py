@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "turn foreign model weights (pyg_botan's published BOTAN models) into a glassdyn run directory"
+HELP = (
+    "turn foreign model weights (pyg_botan's published BOTAN models) into a glassdyn run directory"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,7 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from glassdyn.convert import convert_pyg_botan
 
-    out = convert_pyg_botan(args.weights, args.out, data=args.data, time=args.time, overwrite=args.overwrite)
+    out = convert_pyg_botan(
+        args.weights, args.out, data=args.data, time=args.time, overwrite=args.overwrite
+    )
     hint = f" --data {args.data}" if args.data else " --data STORE"
     print(f"run written to {out}; evaluate with `glassdyn evaluate {out}{hint}`")
     return 0

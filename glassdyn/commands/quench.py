@@ -15,7 +15,9 @@ def _floats(text: str) -> list[float]:
     try:
         return [float(t) for t in text.replace(",", " ").split()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
 
 
 def add_quench_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -75,4 +77,6 @@ def run_quench(store, temperatures, workers, scheduler, progress: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_quench(args.store, args.temperatures, args.workers, args.scheduler, not args.no_progress)
+    return run_quench(
+        args.store, args.temperatures, args.workers, args.scheduler, not args.no_progress
+    )

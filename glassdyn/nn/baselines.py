@@ -57,7 +57,9 @@ def load_sample(
     return Sample(cache.get(sp, c, spec), sp.read(keys.TYPES, c), y, sp.temperature, int(c))
 
 
-def choose_spec(store: Store, split: dict, spec: DescriptorSpec = DescriptorSpec()) -> DescriptorSpec:
+def choose_spec(
+    store: Store, split: dict, spec: DescriptorSpec = DescriptorSpec()
+) -> DescriptorSpec:
     """``spec`` with the IS families when every configuration of ``split`` has an inherent
     structure, without them when none has; refuses a store that has them for some only."""
     have, total = 0, 0
@@ -80,7 +82,15 @@ def choose_spec(store: Store, split: dict, spec: DescriptorSpec = DescriptorSpec
 class DescriptorModel:
     """A fitted ridge or MLP baseline: ``predict(X (N, F), types (N,)) -> (N, K)`` in LJ units."""
 
-    def __init__(self, kind: str, spec: DescriptorSpec, mean: np.ndarray, std: np.ndarray, params: dict, meta: dict):
+    def __init__(
+        self,
+        kind: str,
+        spec: DescriptorSpec,
+        mean: np.ndarray,
+        std: np.ndarray,
+        params: dict,
+        meta: dict,
+    ):
         self.kind, self.spec, self.mean, self.std = kind, spec, mean, std
         self.params, self.meta = params, meta
         self._mlp = None
@@ -95,7 +105,9 @@ class DescriptorModel:
 
     def standardise(self, X: np.ndarray) -> np.ndarray:
         if X.shape[1] != len(self.mean):
-            raise InputError(f"{self.kind} model expects {len(self.mean)} descriptors, got {X.shape[1]}")
+            raise InputError(
+                f"{self.kind} model expects {len(self.mean)} descriptors, got {X.shape[1]}"
+            )
         return (X - self.mean) / self.std
 
     def predict(self, X: np.ndarray, types: np.ndarray) -> np.ndarray:
@@ -119,8 +131,12 @@ class DescriptorModel:
             from glassdyn.nn.mlp import DescriptorMLP
 
             s = self.meta["mlp"]
-            net = DescriptorMLP(len(self.mean) + 2, self.n_outputs, tuple(s["hidden"]), s["dropout"])
-            state = {k[4:]: torch.from_numpy(v) for k, v in self.params.items() if k.startswith("mlp.")}
+            net = DescriptorMLP(
+                len(self.mean) + 2, self.n_outputs, tuple(s["hidden"]), s["dropout"]
+            )
+            state = {
+                k[4:]: torch.from_numpy(v) for k, v in self.params.items() if k.startswith("mlp.")
+            }
             net.load_state_dict(state)
             self._mlp = net.eval()
         return self._mlp
@@ -143,7 +159,9 @@ class DescriptorModel:
                     f"{d} holds a ridge model of an earlier glassdyn (other descriptors); retrain it "
                     f"with `glassdyn train --model ridge --out {d}` in a new directory"
                 )
-            raise InputError(f"no baseline model in {d}; train one with `glassdyn train --model ridge|mlp`")
+            raise InputError(
+                f"no baseline model in {d}; train one with `glassdyn train --model ridge|mlp`"
+            )
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
             params = {k: z[k] for k in z.files if k not in ("mean", "std", "meta")}
@@ -174,11 +192,18 @@ def fit_ridge(samples: list[Sample], spec: DescriptorSpec) -> DescriptorModel:
         fit = fit_ridge_loo(groups)
         W[s], b[s], alpha[s] = fit["weights"], fit["intercept"], fit["alpha"]
         cv["AB"[s]] = {"alphas": list(ALPHAS), "cv_pearson": np.asarray(fit["cv_pearson"]).tolist()}
-    meta = {"n_outputs": K, "feature_names": descriptor_names(spec), "alpha": alpha.tolist(), "cv": cv}
+    meta = {
+        "n_outputs": K,
+        "feature_names": descriptor_names(spec),
+        "alpha": alpha.tolist(),
+        "cv": cv,
+    }
     return DescriptorModel("ridge", spec, mean, std, {"weights": W, "intercept": b}, meta)
 
 
-def fit_mlp(train: list[Sample], val: list[Sample], spec: DescriptorSpec, seed: int = 0) -> DescriptorModel:
+def fit_mlp(
+    train: list[Sample], val: list[Sample], spec: DescriptorSpec, seed: int = 0
+) -> DescriptorModel:
     """The GlassMLP-like network; settings of :data:`~glassdyn.nn.mlp.GRID` chosen on ``val``."""
     from glassdyn.nn.mlp import GRID
     from glassdyn.nn.mlp import fit_mlp as fit
@@ -196,14 +221,17 @@ def fit_mlp(train: list[Sample], val: list[Sample], spec: DescriptorSpec, seed: 
     for settings in GRID if val else GRID[:1]:
         net, record = fit(tr, va, settings, seed)
         runs.append((record["val_pearson"] if val else 0.0, net, record))
-    score, net, record = max(runs, key=lambda r: -np.inf if r[0] is None else r[0])
+    _, net, record = max(runs, key=lambda r: -np.inf if r[0] is None else r[0])
     params = {f"mlp.{k}": v.detach().cpu().numpy() for k, v in net.state_dict().items()}
     params |= {"target_mean": ym, "target_std": ys}
     meta = {
         "n_outputs": Y.shape[1],
         "feature_names": descriptor_names(spec),
         "mlp": record["settings"],
-        "grid": [{"settings": r[2]["settings"], "val_pearson": r[0], "best_epoch": r[2]["best_epoch"]} for r in runs],
+        "grid": [
+            {"settings": r[2]["settings"], "val_pearson": r[0], "best_epoch": r[2]["best_epoch"]}
+            for r in runs
+        ],
     }
     return DescriptorModel("mlp", spec, mean, std, params, meta)
 
@@ -238,6 +266,9 @@ def train_baseline(store: Store, config, split: dict, out: str | os.PathLike) ->
     model.save(out)
     report = {k: v for k, v in model.meta.items() if k != "feature_names"}
     report |= {"kind": model.kind, "families": list(spec.families), "n_features": len(model.mean)}
-    report["fit_configs"] = {T: sorted(s["train"] + (s["val"] if config.model == "ridge" else [])) for T, s in split.items()}
+    report["fit_configs"] = {
+        T: sorted(s["train"] + (s["val"] if config.model == "ridge" else []))
+        for T, s in split.items()
+    }
     (out / REPORT_FILE).write_text(json.dumps(report, indent=1))
     return out

@@ -136,7 +136,10 @@ def family_columns(spec: DescriptorSpec) -> dict[str, np.ndarray]:
         local[fam] = np.arange(start, start + n)
         start += n
     L = start
-    return {f: np.concatenate([c + k * L for k in range(1 + len(spec.cg_lengths))]) for f, c in local.items()}
+    return {
+        f: np.concatenate([c + k * L for k in range(1 + len(spec.cg_lengths))])
+        for f, c in local.items()
+    }
 
 
 def _structure(p: ls.Pairs, types: np.ndarray, spec: DescriptorSpec, fam: str) -> np.ndarray:
@@ -168,17 +171,27 @@ def describe(
     p_ts = ls.pairs(thermal, box, spec.pair_cutoff())
     p_is = None
     if any(f.endswith("_is") for f in spec.families):
-        local_cut = max(max(spec.shells) + 5 * spec.shell_width, spec.bond_cutoff, spec.params.max_cutoff)
+        local_cut = max(
+            max(spec.shells) + 5 * spec.shell_width, spec.bond_cutoff, spec.params.max_cutoff
+        )
         p_is = ls.pairs(inherent, box, local_cut)
     cols = []
     for fam in spec.families:
         if fam == "displacement":
-            d = minimum_image(np.asarray(inherent, np.float64) - np.asarray(thermal, np.float64), box)
+            d = minimum_image(
+                np.asarray(inherent, np.float64) - np.asarray(thermal, np.float64), box
+            )
             cols.append(np.linalg.norm(d, axis=1)[:, None])
         else:
-            cols.append(_structure(p_is if fam.endswith("_is") else p_ts, types, spec, fam.removesuffix("_is")))
+            cols.append(
+                _structure(
+                    p_is if fam.endswith("_is") else p_ts, types, spec, fam.removesuffix("_is")
+                )
+            )
     local = np.concatenate(cols, axis=1)
-    blocks = [local] + [ls.coarse_grain(local, p_ts, a, spec.cg_cutoff * a) for a in spec.cg_lengths]
+    blocks = [local] + [
+        ls.coarse_grain(local, p_ts, a, spec.cg_cutoff * a) for a in spec.cg_lengths
+    ]
     return np.concatenate(blocks, axis=1)
 
 
@@ -209,7 +222,9 @@ class DescriptorCache:
         k = self.key(spec, arrays)
         if k in self._memory:
             return self._memory[k]
-        path = self.directory / f"{sp.name}_c{int(c)}_{k}.npy" if self.directory is not None else None
+        path = (
+            self.directory / f"{sp.name}_c{int(c)}_{k}.npy" if self.directory is not None else None
+        )
         if path is not None and path.exists():
             X = np.load(path)
         else:

@@ -86,7 +86,7 @@ def bond_order(p: Pairs, l_max: int, cutoff: float) -> np.ndarray:
     out = np.zeros((p.n, l_max))
     for l in range(1, l_max + 1):
         total = np.zeros(p.n)
-        for m in range(0, l + 1):
+        for m in range(l + 1):
             y = sph_harm_y(l, m, theta, phi)
             re = np.bincount(q.i, weights=y.real, minlength=p.n) * inv_n
             im = np.bincount(q.i, weights=y.imag, minlength=p.n) * inv_n
@@ -96,7 +96,9 @@ def bond_order(p: Pairs, l_max: int, cutoff: float) -> np.ndarray:
     return out
 
 
-def particle_energy(p: Pairs, types: np.ndarray, params: KAParameters = KAParameters()) -> np.ndarray:
+def particle_energy(
+    p: Pairs, types: np.ndarray, params: KAParameters = KAParameters()
+) -> np.ndarray:
     """(N,) KA potential energy per particle, half of each pair energy (pairs to >= r_cut needed)."""
     t = np.asarray(types, dtype=np.int64)
     q = p.within(params.max_cutoff)

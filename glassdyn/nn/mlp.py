@@ -48,7 +48,9 @@ class DescriptorMLP(nn.Module):
     Input (N, F + 2): standardised descriptors then the one-hot type; output (N, K) standardised
     propensity (the caller holds target means / stds)."""
 
-    def __init__(self, n_in: int, n_out: int, hidden: tuple[int, ...] = (64, 32), dropout: float = 0.0):
+    def __init__(
+        self, n_in: int, n_out: int, hidden: tuple[int, ...] = (64, 32), dropout: float = 0.0
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         width = n_in
@@ -122,7 +124,9 @@ def fit_mlp(
             opt.step()
             total += float(loss.detach()) * len(idx)
         score = _val_pearson(model, vset) if vset else float(epoch)
-        history.append({"epoch": epoch, "train_mse": total / len(X), "val_pearson": score if vset else None})
+        history.append(
+            {"epoch": epoch, "train_mse": total / len(X), "val_pearson": score if vset else None}
+        )
         if score > best:
             best, best_state, best_epoch, since = score, copy.deepcopy(model.state_dict()), epoch, 0
         else:

@@ -59,7 +59,9 @@ def check_layout(state: dict, source: str = "checkpoint") -> None:
     want = layout()
     for name, shape in want.items():
         if name not in state:
-            raise InputError(f"{source} is not a pyg_botan BOTAN state_dict: it has no tensor {name!r} {shape}")
+            raise InputError(
+                f"{source} is not a pyg_botan BOTAN state_dict: it has no tensor {name!r} {shape}"
+            )
         if tuple(state[name].shape) != shape:
             raise InputError(
                 f"{source} is not a pyg_botan BOTAN state_dict: tensor {name!r} has shape "
@@ -67,7 +69,9 @@ def check_layout(state: dict, source: str = "checkpoint") -> None:
             )
     extra = [k for k in state if k not in want]
     if extra:
-        raise InputError(f"{source} is not a pyg_botan BOTAN state_dict: unexpected tensor {extra[0]!r}")
+        raise InputError(
+            f"{source} is not a pyg_botan BOTAN state_dict: unexpected tensor {extra[0]!r}"
+        )
 
 
 def model_config() -> ModelConfig:
@@ -116,7 +120,9 @@ def convert_state(state: dict, source: str = "checkpoint") -> Botan:
         for name, value in ours.items():
             target = model.get_parameter(name)
             if target.shape != value.shape:
-                raise RuntimeError(f"pyg_botan conversion: {name} {tuple(value.shape)} vs {tuple(target.shape)}")
+                raise RuntimeError(
+                    f"pyg_botan conversion: {name} {tuple(value.shape)} vs {tuple(target.shape)}"
+                )
             target.copy_(value)
     return model.eval()
 
@@ -125,11 +131,17 @@ def load_state_dict(path: str | os.PathLike) -> dict:
     """The state_dict in a ``.pth`` file written by pyg_botan (``torch.save(model.state_dict())``)."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"no file at {p}: pass a pyg_botan weights file such as initial_model/model1.pth")
+        raise InputError(
+            f"no file at {p}: pass a pyg_botan weights file such as initial_model/model1.pth"
+        )
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise InputError(f"{p} is not a readable torch state_dict ({type(exc).__name__}: {exc})") from None
+        raise InputError(
+            f"{p} is not a readable torch state_dict ({type(exc).__name__}: {exc})"
+        ) from None
     if isinstance(state, dict) and "model_state" in state and "format" in state:
-        raise InputError(f"{p} is a glassdyn checkpoint, not pyg_botan weights; use it with --init directly")
+        raise InputError(
+            f"{p} is a glassdyn checkpoint, not pyg_botan weights; use it with --init directly"
+        )
     return state

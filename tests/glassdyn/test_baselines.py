@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
-
-from glassdyn.cli import main
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
+
+from glassdyn.cli import main
 from glassdyn.metrics import pearson
 from glassdyn.nn.baselines import DescriptorModel, choose_spec
 from glassdyn.nn.descriptors import DescriptorSpec
@@ -38,7 +38,9 @@ def test_loo_cv_equals_refitting_each_fold():
             X = np.concatenate([g[0] for k, g in enumerate(groups) if k != h])
             Y = np.concatenate([g[1] for k, g in enumerate(groups) if k != h])
             xm, ym = X.mean(0), Y.mean(0)
-            W = np.linalg.solve((X - xm).T @ (X - xm) + alpha * len(X) * np.eye(X.shape[1]), (X - xm).T @ (Y - ym))
+            W = np.linalg.solve(
+                (X - xm).T @ (X - xm) + alpha * len(X) * np.eye(X.shape[1]), (X - xm).T @ (Y - ym)
+            )
             P = groups[h][0] @ W + ym - xm @ W
             naive[a] += [pearson(P[:, k], groups[h][1][:, k]) for k in range(2)]
     np.testing.assert_allclose(fit["cv_pearson"], naive / len(groups), rtol=1e-9)
@@ -48,7 +50,9 @@ def test_loo_cv_equals_refitting_each_fold():
     X = np.concatenate([g[0] for g in groups])
     Y = np.concatenate([g[1] for g in groups])
     xm, ym = X.mean(0), Y.mean(0)
-    W = np.linalg.solve((X - xm).T @ (X - xm) + best * len(X) * np.eye(X.shape[1]), (X - xm).T @ (Y[:, 0] - ym[0]))
+    W = np.linalg.solve(
+        (X - xm).T @ (X - xm) + best * len(X) * np.eye(X.shape[1]), (X - xm).T @ (Y[:, 0] - ym[0])
+    )
     np.testing.assert_allclose(fit["weights"][:, 0], W, rtol=1e-8)
     np.testing.assert_allclose(fit["intercept"][0], ym[0] - xm @ W, rtol=1e-8)
 
@@ -73,7 +77,23 @@ def synthetic(tmp_path):
 @pytest.mark.parametrize("model", ["ridge", "mlp"])
 def test_train_evaluate_predict(synthetic, tmp_path, capsys, model):
     run = tmp_path / model
-    assert main(["train", "--data", synthetic, "--model", model, "--out", str(run), "--quiet", "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                synthetic,
+                "--model",
+                model,
+                "--out",
+                str(run),
+                "--quiet",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     report = json.loads((run / "baseline.json").read_text())
     info = json.loads((run / "run.json").read_text())
     split = info["split"]["0.8"]
@@ -83,7 +103,9 @@ def test_train_evaluate_predict(synthetic, tmp_path, capsys, model):
         assert len(report["cv"]["A"]["cv_pearson"]) == len(report["cv"]["A"]["alphas"])
     else:  # trained on train, chosen on validation
         assert report["fit_configs"]["0.8"] == split["train"]
-        assert len(report["grid"]) >= 2 and all(g["val_pearson"] is not None for g in report["grid"])
+        assert len(report["grid"]) >= 2 and all(
+            g["val_pearson"] is not None for g in report["grid"]
+        )
     capsys.readouterr()
     assert main(["evaluate", str(run), "--data", synthetic, "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
@@ -100,7 +122,9 @@ def test_train_evaluate_predict(synthetic, tmp_path, capsys, model):
 
 
 def test_inherent_structures_all_or_none(tmp_path):
-    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=64)
+    store = write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=64
+    )
     split = {"0.8": {"train": [0, 1], "val": [], "test": [2]}}
     assert choose_spec(store, split).inherent
     sp = store.state(0.8)
@@ -119,7 +143,9 @@ def test_recorded_split_is_honoured(synthetic, tmp_path):
         "splits": ["train", "train", "test", "train", "test", "train"],
     }
     run = tmp_path / "r"
-    assert main(["train", "--data", synthetic, "--model", "ridge", "--out", str(run), "--quiet"]) == 0
+    assert (
+        main(["train", "--data", synthetic, "--model", "ridge", "--out", str(run), "--quiet"]) == 0
+    )
     split = json.loads((run / "run.json").read_text())["split"]["0.8"]
     assert split["test"] == [2, 4] and len(split["val"]) == 1
     assert sorted(split["train"] + split["val"]) == [0, 1, 3, 5]

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch.nn.functional import linear, relu
-
-from glassdyn.cli import main
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
+from torch.nn.functional import linear, relu
+
+from glassdyn.cli import main
 from glassdyn.nn.dataset import GraphSpec, graph_from_arrays
 from glassdyn.nn.pyg_botan import convert_state, layout
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
@@ -53,7 +53,11 @@ def published_forward(state: dict, types: np.ndarray, pos: np.ndarray, box: np.n
         e = mlp("network.edge_model.mlp", torch.cat([x[ti], x[tj], e, e0], dim=1))
         received = torch.zeros_like(x).index_add_(0, tj, e)
         x = mlp("network.node_model.mlp", torch.cat([x, x0, received], dim=1))
-    return mlp("decoder", x, True)[:, 0].numpy(), mlp("decoder", e, True)[:, 0].numpy(), np.stack([i, j])
+    return (
+        mlp("decoder", x, True)[:, 0].numpy(),
+        mlp("decoder", e, True)[:, 0].numpy(),
+        np.stack([i, j]),
+    )
 
 
 def test_converted_model_is_the_published_function():
@@ -80,8 +84,14 @@ def test_converted_model_is_the_published_function():
     "change, message",
     [
         (lambda s: s.pop("decoder.fc3.bias"), "no tensor 'decoder.fc3.bias'"),
-        (lambda s: s.__setitem__("edge_encoder.fc1.weight", torch.zeros(H, 6)), "'edge_encoder.fc1.weight' has shape \\(64, 6\\)"),
-        (lambda s: s.__setitem__("network.global_model.fc1.weight", torch.zeros(1)), "unexpected tensor 'network.global_model"),
+        (
+            lambda s: s.__setitem__("edge_encoder.fc1.weight", torch.zeros(H, 6)),
+            "'edge_encoder.fc1.weight' has shape \\(64, 6\\)",
+        ),
+        (
+            lambda s: s.__setitem__("network.global_model.fc1.weight", torch.zeros(1)),
+            "unexpected tensor 'network.global_model",
+        ),
     ],
 )
 def test_other_layouts_name_the_first_mismatching_tensor(tmp_path, capsys, change, message):
@@ -90,7 +100,9 @@ def test_other_layouts_name_the_first_mismatching_tensor(tmp_path, capsys, chang
     torch.save(state, tmp_path / "m.pth")
     with pytest.raises(InputError, match=message):
         convert_state(state)
-    assert main(["convert", "pyg-botan", str(tmp_path / "m.pth"), "--out", str(tmp_path / "run")]) == 2
+    assert (
+        main(["convert", "pyg-botan", str(tmp_path / "m.pth"), "--out", str(tmp_path / "run")]) == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a pyg_botan BOTAN state_dict" in err
     assert not (tmp_path / "run").exists()  # checked before anything is written
@@ -98,20 +110,43 @@ def test_other_layouts_name_the_first_mismatching_tensor(tmp_path, capsys, chang
 
 def test_foreign_files_are_refused(tmp_path, capsys):
     (tmp_path / "junk.pth").write_bytes(b"not a torch file")
-    assert main(["convert", "pyg-botan", str(tmp_path / "junk.pth"), "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(["convert", "pyg-botan", str(tmp_path / "junk.pth"), "--out", str(tmp_path / "r")])
+        == 2
+    )
     assert "not a readable torch state_dict" in capsys.readouterr().err
-    assert main(["convert", "pyg-botan", str(tmp_path / "none.pth"), "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(["convert", "pyg-botan", str(tmp_path / "none.pth"), "--out", str(tmp_path / "r")])
+        == 2
+    )
     assert "no file at" in capsys.readouterr().err
 
 
 def test_converted_run_evaluates_predicts_and_starts_training(tmp_path, capsys):
-    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=128, times=(0.5, 5.0, 50.0))
+    store = write_synthetic_store(
+        tmp_path / "s.zarr",
+        temperatures=(0.8,),
+        n_configs=3,
+        n_particles=128,
+        times=(0.5, 5.0, 50.0),
+    )
     # record a BOTAN-like train/test split on the store, as `import botan` does
-    store.state(0.8).group.attrs["import"] = {"format": "botan", "splits": ["train", "test", "test"]}
+    store.state(0.8).group.attrs["import"] = {
+        "format": "botan",
+        "splits": ["train", "test", "test"],
+    }
     state = random_pyg_botan_state(2)
     torch.save(state, tmp_path / "model1.pth")
     run = tmp_path / "run"
-    argv = ["convert", "pyg-botan", str(tmp_path / "model1.pth"), "--out", str(run), "--data", str(tmp_path / "s.zarr")]
+    argv = [
+        "convert",
+        "pyg-botan",
+        str(tmp_path / "model1.pth"),
+        "--out",
+        str(run),
+        "--data",
+        str(tmp_path / "s.zarr"),
+    ]
     assert main([*argv, "--time", "7"]) == 2 and "has no time 7" in capsys.readouterr().err
     assert main([*argv, "--time", "5"]) == 0
     assert "run written to" in capsys.readouterr().out
@@ -124,13 +159,27 @@ def test_converted_run_evaluates_predicts_and_starts_training(tmp_path, capsys):
 
     sp = Store.open(tmp_path / "s.zarr").state(0.8)
     pred, _ = TrainedRun(run).predict(sp, 1)
-    node_ref, edge_ref, _ = published_forward(state, sp.read(keys.TYPES, 1), sp.read(keys.THERMAL_POSITIONS, 1), sp.read(keys.BOX, 1))
+    node_ref, edge_ref, _ = published_forward(
+        state, sp.read(keys.TYPES, 1), sp.read(keys.THERMAL_POSITIONS, 1), sp.read(keys.BOX, 1)
+    )
     np.testing.assert_allclose(pred["node"][:, 0], node_ref, atol=1e-4 * np.abs(node_ref).max())
     np.testing.assert_allclose(pred["edge"][:, 0], edge_ref, atol=1e-4 * np.abs(edge_ref).max())
     assert main(["evaluate", str(run), "--data", str(tmp_path / "s.zarr"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n_configs"] == {"0.8": 2} and len(result["edge_pearson"]["0.8"]) == 1
-    assert main(["predict", str(run), "--data", str(tmp_path / "s.zarr"), "--out", str(tmp_path / "p.zarr")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                "--data",
+                str(tmp_path / "s.zarr"),
+                "--out",
+                str(tmp_path / "p.zarr"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     # fine-tuning starts from the converted weights
     ft = tmp_path / "ft"

@@ -4,10 +4,11 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.special import sph_harm_y
-
 from glassdyn.data.box import wrap
 from glassdyn.data.errors import InputError
+from glassdyn.simulate.ka import KAParameters, pair_energy
+from scipy.special import sph_harm_y
+
 from glassdyn.nn.descriptors import (
     DescriptorCache,
     DescriptorSpec,
@@ -17,7 +18,6 @@ from glassdyn.nn.descriptors import (
     local_descriptors,
 )
 from glassdyn.nn.local_structure import pairs, particle_energy
-from glassdyn.simulate.ka import KAParameters, pair_energy
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
 
 SPEC = DescriptorSpec(shells=(0.9, 1.3, 2.1), l_max=6, cg_lengths=(0.7, 1.6))  # small but complete
@@ -37,7 +37,10 @@ def brute_force(thermal, types, box, inherent, spec):
     N = len(thermal)
     params = KAParameters()
     loc = []
-    for struct, fams in ((thermal, ("radial", "angular", "energy")), (inherent, ("radial_is", "angular_is", "energy_is"))):
+    for struct, fams in (
+        (thermal, ("radial", "angular", "energy")),
+        (inherent, ("radial_is", "angular_is", "energy_is")),
+    ):
         rows = []
         for i in range(N):
             d, j = _images(struct, i, box)
@@ -48,7 +51,9 @@ def brute_force(thermal, types, box, inherent, spec):
                     for s in (0, 1):
                         for rk in spec.shells:
                             m = (types[j] == s) & (r < max(spec.shells) + 5 * spec.shell_width)
-                            row.append(np.exp(-((r[m] - rk) ** 2) / (2 * spec.shell_width**2)).sum())
+                            row.append(
+                                np.exp(-((r[m] - rk) ** 2) / (2 * spec.shell_width**2)).sum()
+                            )
                 elif fam.startswith("angular"):
                     nb = d[r < spec.bond_cutoff]
                     theta = np.arccos(nb[:, 2] / np.linalg.norm(nb, axis=1))
@@ -112,13 +117,15 @@ def test_descriptors_are_invariant(seed):
     X = describe(x, t, box, xi, SPEC)
     rng = np.random.default_rng(seed)
     R = np.eye(3)[rng.permutation(3)] * rng.choice([-1.0, 1.0], size=3)
-    rot = lambda y: wrap(y @ R.T, box)  # noqa: E731 (cubic box: maps onto itself)
+    rot = lambda y: wrap(y @ R.T, box)
     np.testing.assert_allclose(describe(rot(x), t, box, rot(xi), SPEC), X, rtol=1e-7, atol=1e-9)
     shift = rng.uniform(0, box)
-    tr = lambda y: wrap(y + shift, box)  # noqa: E731
+    tr = lambda y: wrap(y + shift, box)
     np.testing.assert_allclose(describe(tr(x), t, box, tr(xi), SPEC), X, rtol=1e-7, atol=1e-9)
     perm = rng.permutation(len(t))
-    np.testing.assert_allclose(describe(x[perm], t[perm], box, xi[perm], SPEC), X[perm], rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        describe(x[perm], t[perm], box, xi[perm], SPEC), X[perm], rtol=1e-7, atol=1e-9
+    )
     # and not invariant to what matters: swapping the species changes them
     assert not np.allclose(describe(x, 1 - t, box, xi, SPEC), X)
 
@@ -142,7 +149,9 @@ def test_families_spec_and_errors():
 
 
 def test_cache_keys_on_content(tmp_path):
-    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=2, n_particles=64)
+    store = write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=(0.8,), n_configs=2, n_particles=64
+    )
     sp = store.state(0.8)
     cache = DescriptorCache(tmp_path / "cache")
     a = cache.get(sp, 0, SPEC)

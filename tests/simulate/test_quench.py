@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-from glassdyn.cli import main
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.lock import lock_path
@@ -20,6 +19,8 @@ from glassdyn.simulate.quench import quench
 from glassdyn.simulate.runner import simulate
 from glassdyn.simulate.testing import ci_settings
 
+from glassdyn.cli import main
+
 pytestmark = pytest.mark.lammps
 
 CI_FIRE = MinimizerOptions(ftol=1e-6)  # the ci preset's minimiser
@@ -30,10 +31,16 @@ def _structures_store(path, positions, types, box, temperature=0.8) -> Store:
     store = Store.create(path)
     C, N = positions.shape[:2]
     sp = store.create_state(
-        temperature, n_configs=C, n_particles=N, fields=[keys.THERMAL_POSITIONS], attrs={"import": {"format": "test"}}
+        temperature,
+        n_configs=C,
+        n_particles=N,
+        fields=[keys.THERMAL_POSITIONS],
+        attrs={"import": {"format": "test"}},
     )
     for c in range(C):
-        sp.write(c, **{keys.TYPES: types[c], keys.BOX: box[c], keys.THERMAL_POSITIONS: positions[c]})
+        sp.write(
+            c, **{keys.TYPES: types[c], keys.BOX: box[c], keys.THERMAL_POSITIONS: positions[c]}
+        )
         sp.mark_done(c)
     return store
 
@@ -43,11 +50,15 @@ def test_quench_equals_simulate_bitwise(tmp_path, capsys):
     that `simulate` writes itself (one minimiser, the stored float32 start, a fresh instance)."""
     settings = ci_settings(n_configs=1, n_replicas=0, temperatures=(0.8,))
     with_is = simulate(settings, tmp_path / "a.zarr", seed=3, workers=0, progress=False)
-    without = simulate(settings.replace(inherent=False), tmp_path / "b.zarr", seed=3, workers=0, progress=False)
+    without = simulate(
+        settings.replace(inherent=False), tmp_path / "b.zarr", seed=3, workers=0, progress=False
+    )
     assert not without.state(0.8).has(keys.INHERENT_POSITIONS)
     assert main(["info", str(tmp_path / "b.zarr")]) == 0
     assert "inherent structures: 0/1 (add them with `glassdyn quench`)" in capsys.readouterr().out
-    report = quench(tmp_path / "b.zarr", options=CI_FIRE, workers=1, progress=False)  # a dask worker
+    report = quench(
+        tmp_path / "b.zarr", options=CI_FIRE, workers=1, progress=False
+    )  # a dask worker
     assert [len(s.quenched) for s in report.states] == [1] and not report.unconverged
     a, b = with_is.state(0.8), Store.open(tmp_path / "b.zarr").state(0.8)
     for path in (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY, keys.INHERENT_MAX_FORCE):
@@ -102,13 +113,20 @@ def test_quench_uses_each_configurations_types_and_box(tmp_path, reference_store
 def test_unconverged_configurations_are_reported_not_stored(tmp_path, capsys):
     settings = ci_settings(n_configs=1, n_replicas=0, temperatures=(0.8,), inherent=False)
     simulate(settings, tmp_path / "u.zarr", seed=1, workers=0, progress=False)
-    report = quench(tmp_path / "u.zarr", options=MinimizerOptions(maxiter=5, maxeval=10), workers=0, progress=False)
+    report = quench(
+        tmp_path / "u.zarr",
+        options=MinimizerOptions(maxiter=5, maxeval=10),
+        workers=0,
+        progress=False,
+    )
     (bad,) = report.unconverged
     assert bad.config == 0 and bad.max_force > 1e-8 and bad.iterations <= 5
     assert any("did not converge" in line for line in report.lines())
     assert any("NOT stored" in line for line in report.lines())
     sp = Store.open(tmp_path / "u.zarr").state(0.8)
-    assert not sp.inherent_done[0] and sp.attrs["quench"]["runs"][-1]["unconverged"] == {"0": bad.max_force}
+    assert not sp.inherent_done[0] and sp.attrs["quench"]["runs"][-1]["unconverged"] == {
+        "0": bad.max_force
+    }
     assert np.isnan(sp.array(keys.INHERENT_POSITIONS)[0]).all()
     with pytest.raises(StoreError, match="no converged inherent structure.*glassdyn quench"):
         sp.read(keys.INHERENT_POSITIONS, 0)
@@ -116,7 +134,9 @@ def test_unconverged_configurations_are_reported_not_stored(tmp_path, capsys):
     assert main(["quench", str(tmp_path / "u.zarr"), "--workers", "0", "--no-progress"]) == 1
     assert "did not converge" in capsys.readouterr().err
     # no IS is stored yet, so other options are allowed: the default FIRE converges
-    assert not quench(tmp_path / "u.zarr", options=MinimizerOptions(), workers=0, progress=False).unconverged
+    assert not quench(
+        tmp_path / "u.zarr", options=MinimizerOptions(), workers=0, progress=False
+    ).unconverged
     assert Store.open(tmp_path / "u.zarr").state(0.8).inherent_done[0]
 
 
@@ -128,14 +148,27 @@ def test_kill_9_then_resume_gives_identical_arrays(tmp_path, reference_store):
     x, t, box = (sp0.read(k, 0) for k in (keys.THERMAL_POSITIONS, keys.TYPES, keys.BOX))
     rng = np.random.default_rng(1)
     C = 4
-    xs = np.stack([(x + rng.normal(scale=0.02, size=x.shape)) % box for _ in range(C)]).astype(np.float32)
+    xs = np.stack([(x + rng.normal(scale=0.02, size=x.shape)) % box for _ in range(C)]).astype(
+        np.float32
+    )
     for name in ("ref.zarr", "kill.zarr"):
         _structures_store(tmp_path / name, xs, np.stack([t] * C), np.stack([box] * C))
     quench(tmp_path / "ref.zarr", workers=0, progress=False)
     out = tmp_path / "kill.zarr"
-    cmd = [sys.executable, "-m", "glassdyn.cli", "quench", str(out), "--workers", "0", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "glassdyn.cli",
+        "quench",
+        str(out),
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 300
     try:
         while time.time() < deadline and proc.poll() is None:
@@ -154,7 +187,9 @@ def test_kill_9_then_resume_gives_identical_arrays(tmp_path, reference_store):
     killed = Store.open(out).state(0.8)
     n_done = int(killed.inherent_done.sum())
     assert 1 <= n_done < C
-    assert killed.attrs["quench"]["runs"][-1]["status"] == "running"  # the killed run never finished
+    assert (
+        killed.attrs["quench"]["runs"][-1]["status"] == "running"
+    )  # the killed run never finished
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"{C - n_done} quenched, {n_done} already had" in res.stdout
@@ -163,7 +198,9 @@ def test_kill_9_then_resume_gives_identical_arrays(tmp_path, reference_store):
         np.testing.assert_array_equal(a.read(path), b.read(path))
     assert b.inherent_done.all() and not lock_path(out).exists()
     runs = b.attrs["quench"]["runs"]
-    assert [r["status"] for r in runs] == ["running", "complete"] and runs[1]["to_quench"] == C - n_done
+    assert [r["status"] for r in runs] == ["running", "complete"] and runs[1][
+        "to_quench"
+    ] == C - n_done
 
 
 def test_import_botan_with_quench(tmp_path, reference_store, capsys):
@@ -174,13 +211,25 @@ def test_import_botan_with_quench(tmp_path, reference_store, capsys):
     ref = reference_store.state(0.8)
     export_botan(ref, tmp_path / "botan")
     times = ",".join(str(v) for v in ref.times)
-    argv = ["import", "botan", str(tmp_path / "botan"), "--out", str(tmp_path / "s.zarr"), "--times", times]
+    argv = [
+        "import",
+        "botan",
+        str(tmp_path / "botan"),
+        "--out",
+        str(tmp_path / "s.zarr"),
+        "--times",
+        times,
+    ]
     assert main([*argv, "--quench", "--workers", "0"]) == 0
     out = capsys.readouterr().out
     assert "3 quenched" in out and "did not converge" in out
     sp = Store.open(tmp_path / "s.zarr").state(0.8)
-    np.testing.assert_allclose(sp.read(keys.INHERENT_POSITIONS), ref.read(keys.INHERENT_POSITIONS), atol=2e-4)
-    np.testing.assert_allclose(sp.read(keys.INHERENT_ENERGY), ref.read(keys.INHERENT_ENERGY), atol=1e-7)
+    np.testing.assert_allclose(
+        sp.read(keys.INHERENT_POSITIONS), ref.read(keys.INHERENT_POSITIONS), atol=2e-4
+    )
+    np.testing.assert_allclose(
+        sp.read(keys.INHERENT_ENERGY), ref.read(keys.INHERENT_ENERGY), atol=1e-7
+    )
     assert np.all(sp.read(keys.INHERENT_MAX_FORCE) <= 1e-8)
 
 
@@ -188,6 +237,11 @@ def test_command_errors_are_one_line(tmp_path, capsys):
     assert main(["quench", str(tmp_path / "none.zarr")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no store at" in err
-    assert main(["import", "extxyz", str(tmp_path), "--out", str(tmp_path / "x.zarr"), "--workers", "2"]) == 2
+    assert (
+        main(
+            ["import", "extxyz", str(tmp_path), "--out", str(tmp_path / "x.zarr"), "--workers", "2"]
+        )
+        == 2
+    )
     assert "--workers / --scheduler apply with --quench only" in capsys.readouterr().err
     assert not (tmp_path / "x.zarr").exists()
