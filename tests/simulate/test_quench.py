@@ -147,7 +147,7 @@ def test_kill_9_then_resume_gives_identical_arrays(tmp_path, reference_store):
     sp0 = reference_store.state(0.8)
     x, t, box = (sp0.read(k, 0) for k in (keys.THERMAL_POSITIONS, keys.TYPES, keys.BOX))
     rng = np.random.default_rng(1)
-    C = 4
+    C = 6
     xs = np.stack([(x + rng.normal(scale=0.02, size=x.shape)) % box for _ in range(C)]).astype(
         np.float32
     )
