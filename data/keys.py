@@ -17,6 +17,7 @@ THERMAL_ENERGY = "thermal/energy"  # (C,) float64 | potential energy per particl
 INHERENT_POSITIONS = "inherent/positions"  # (C, N, 3) float32 | FIRE-quenched IS, wrapped
 INHERENT_ENERGY = "inherent/energy"  # (C,) float64 | IS potential energy per particle
 INHERENT_MAX_FORCE = "inherent/max_force"  # (C,) float64 | max |F| component at the IS
+INHERENT_DONE = "inherent/done"  # (C,) bool | written last by `glassdyn quench`: IS converged
 ISO_TIMES = "isoconfig/times"  # (K,) float64 | LJ time units, not per configuration
 ISO_DISPLACEMENTS = "isoconfig/displacements"  # (C, R, K, N, 3) float32 | unwrapped r(t)-r(0)
 ISO_PROPENSITY = "isoconfig/propensity"  # (C, K, N) float32 | replica mean of |r(t)-r(0)|
@@ -46,6 +47,7 @@ FIELDS: dict[str, Field] = {
         Field(INHERENT_POSITIONS, "CN3", "float32", "FIRE-quenched inherent structure"),
         Field(INHERENT_ENERGY, "C", "float64", "inherent-structure energy per particle"),
         Field(INHERENT_MAX_FORCE, "C", "float64", "max force component at the IS"),
+        Field(INHERENT_DONE, "C", "bool", "inherent structure quenched and converged"),
         Field(INHERENT_CAGE_POSITIONS, "CN3", "float32", "cage-centre positions"),
         Field(ISO_TIMES, "K", "float64", "isoconfigurational times (LJ units)"),
         Field(ISO_DISPLACEMENTS, "CRKN3", "float32", "unwrapped displacements per replica"),

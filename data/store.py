@@ -256,7 +256,7 @@ class StatePoint:
                 keys.ISO_DISPLACEMENTS: "run `glassdyn simulate` with --replicas > 0",
                 keys.ISO_PROPENSITY: "run `glassdyn simulate` with --replicas > 0",
                 keys.ISO_TIMES: "run `glassdyn simulate` with --replicas > 0",
-                keys.INHERENT_POSITIONS: "simulate with inherent structures, or import IS positions",
+                keys.INHERENT_POSITIONS: "run `glassdyn quench STORE` to add inherent structures",
             }.get(path, "the store is incomplete or was written by another tool")
             raise StoreError(f"store {self.store_path} group {self.name} has no {path}; {fix}")
         return self.group[path]
@@ -290,6 +290,30 @@ class StatePoint:
     def missing(self) -> np.ndarray:
         return np.flatnonzero(~self.done)
 
+    @property
+    def inherent_done(self) -> np.ndarray:
+        """(C,) bool: configurations with a converged inherent structure.
+
+        ``inherent/done`` where ``glassdyn quench`` wrote it; in stores simulated with inherent
+        structures (no such flag), every completed configuration with a finite max force.
+        """
+        if self.has(keys.INHERENT_DONE):
+            return np.asarray(self.array(keys.INHERENT_DONE)[:], dtype=bool) & self.done
+        if self.has(keys.INHERENT_MAX_FORCE):
+            return self.done & np.isfinite(np.asarray(self.array(keys.INHERENT_MAX_FORCE)[:]))
+        return np.zeros(self.n_configs, dtype=bool)
+
+    def _require_inherent(self, path: str, sel: list[int]) -> None:
+        """Refuse IS positions / energies of configurations ``glassdyn quench`` did not converge."""
+        if path in (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY) and self.has(keys.INHERENT_DONE):
+            inh = self.inherent_done
+            lack = [i for i in sel if not inh[i]]
+            if lack:
+                raise StoreError(
+                    f"{self.store_path}/{self.name}: configuration {lack[0]} has no converged inherent "
+                    f"structure; run `glassdyn quench {self.store_path}`"
+                )
+
     def read(self, path: str, configs=None) -> np.ndarray:
         """Array ``path`` for ``configs`` (None = all completed; an int, slice or index list).
 
@@ -311,6 +335,7 @@ class StatePoint:
         bad = [i for i in sel if not 0 <= i < arr.shape[0]]
         if bad:
             raise StoreError(f"{self.store_path}/{self.name}/{path}: configuration {bad[0]} out of range 0..{arr.shape[0] - 1}")
+        self._require_inherent(path, sel)
         done = self.done
         notdone = [i for i in sel if not done[i]]
         if notdone:
@@ -415,5 +440,6 @@ class StatePoint:
             "n_replicas": self.n_replicas,
             "times": None if times is None else [float(t) for t in times],
             "completed": int(self.done.sum()),
+            "inherent": int(self.inherent_done.sum()),
             "arrays": sorted(p for p in FIELDS if self.has(p)),
         }

@@ -11,9 +11,11 @@ import glassdyn
 # name -> module under glassdyn.commands; each stage owns its module
 COMMANDS = (
     "simulate",
+    "quench",
     "info",
     "import",
     "export",
+    "convert",
     "train",
     "evaluate",
     "predict",

@@ -34,10 +34,12 @@ class TrainedRun:
         self.split: dict = info["split"]
         self.times: dict = info["times"]
         self.data_path = Path(info.get("data_path", self.config.data)).resolve()
-        if self.kind == "ridge":
-            from glassdyn.nn.ridge import RidgeModel
+        if self.kind in ("ridge", "mlp"):
+            from glassdyn.nn.baselines import DescriptorModel
+            from glassdyn.nn.descriptors import DescriptorCache
 
-            self.model = RidgeModel.load(self.run_dir / "ridge.npz")
+            self.model = DescriptorModel.load(self.run_dir)
+            self.descriptors = DescriptorCache(self.run_dir / "descriptors")
             self.device = None
         else:
             from glassdyn.nn.checkpoint import load_model
@@ -52,8 +54,8 @@ class TrainedRun:
     @property
     def n_outputs(self) -> int:
         return (
-            int(self.model.weights.shape[1])
-            if self.kind == "ridge"
+            self.model.n_outputs
+            if self.kind in ("ridge", "mlp")
             else self.model.config.n_outputs
         )
 
@@ -75,14 +77,9 @@ class TrainedRun:
         """
         if targets:
             require_targets(sp)
-        if self.kind == "ridge":
-            from glassdyn.nn.descriptors import local_descriptors
-
+        if self.kind in ("ridge", "mlp"):
             types = sp.read(keys.TYPES, c)
-            inh = sp.read(keys.INHERENT_POSITIONS, c) if self.model.inherent else None
-            feats = local_descriptors(
-                sp.read(keys.THERMAL_POSITIONS, c), types, sp.read(keys.BOX, c), inh
-            )
+            feats = self.descriptors.get(sp, c, self.model.spec)
             pred = {
                 "node": self.model.predict(feats, types),
                 "edge": None,
@@ -171,7 +168,7 @@ def evaluate_run(
         lat = []
         for c in configs:
             pred, sample = run.predict(sp, c)
-            if run.kind == "ridge":
+            if run.kind in ("ridge", "mlp"):
                 m.compute(pred["node"], sample["y"], sample["node_mask"])
             else:
                 m.compute(

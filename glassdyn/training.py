@@ -42,7 +42,7 @@ from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import StatePoint, Store
 
-MODELS = ("botan", "tbotan", "bapst", "ridge")
+MODELS = ("botan", "tbotan", "bapst", "ridge", "mlp")
 RUN_FILE = "run.json"
 # fields that may change between an interrupted run and its resumption
 _RESUMABLE = {"epochs", "device", "progress", "out", "data", "tune_allocator"}
@@ -117,9 +117,9 @@ class TrainConfig:
                 f"--pretrain-epochs trains on the edge target, which --model {self.model} has no head for; "
                 "use --model botan or tbotan, or drop --pretrain-epochs"
             )
-        if self.init is not None and self.model == "ridge":
+        if self.init is not None and self.model in ("ridge", "mlp"):
             raise InputError(
-                "--init starts a network from saved weights; ridge has none to start from"
+                f"--init starts a graph network from saved weights; --model {self.model} has none to start from"
             )
         if self.init is not None:
             object.__setattr__(self, "init", str(self.init))
@@ -210,6 +210,25 @@ def split_configs(
     }
 
 
+def recorded_split(
+    completed: np.ndarray, recorded: list[str], seed: int, temperature: float, val_fraction: float
+) -> dict[str, list[int]]:
+    """The dataset's own split (``import.splits``): its test files are the test split, the
+    validation configurations a seeded ``val_fraction`` (at least one) of its training files."""
+    rng = np.random.default_rng([int(seed), round(temperature * 1000)])
+    pool = np.array([c for c in completed if recorded[c] != "test"], dtype=np.int64)
+    perm = pool[rng.permutation(len(pool))]
+    n_val = round(val_fraction * len(pool))
+    if len(pool) >= 2 and val_fraction > 0:
+        n_val = max(n_val, 1)
+    n_val = min(n_val, max(len(pool) - 1, 0))
+    return {
+        "test": sorted(int(c) for c in completed if recorded[c] == "test"),
+        "val": sorted(perm[:n_val].tolist()),
+        "train": sorted(perm[n_val:].tolist()),
+    }
+
+
 def require_targets(sp: StatePoint) -> None:
     """Clear error when a state point has no isoconfigurational displacements."""
     if sp.times is None or not sp.has(keys.ISO_DISPLACEMENTS):
@@ -256,6 +275,9 @@ def plan(
             split[key] = split_configs(
                 completed, config.seed, T, config.val_fraction, config.test_fraction
             )
+            recorded = (sp.attrs.get("import") or {}).get("splits")
+            if recorded and len(recorded) == sp.n_configs and "test" in recorded and "train" in recorded:
+                split[key] = recorded_split(completed, recorded, config.seed, T, config.val_fraction)
             if not split[key]["train"]:
                 raise InputError(
                     f"store {store.path} T={T:g} has {len(completed)} completed configurations: too few to train on"
@@ -318,7 +340,7 @@ def train(config: TrainConfig) -> Path:
     split, times = plan(store, config)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
         extra = {"data_path": str(Path(config.data).resolve())}
-        if config.model != "ridge":
+        if config.model not in ("ridge", "mlp"):
             extra["phases"] = [
                 {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "p": 0.0},
                 {
@@ -328,8 +350,10 @@ def train(config: TrainConfig) -> Path:
                 },
             ][0 if config.pretrain_epochs else 1 :]
         write_run_file(out, config, split, times, extra)
-    if config.model == "ridge":
-        return _train_ridge(store, config, split, out)
+    if config.model in ("ridge", "mlp"):
+        from glassdyn.nn.baselines import train_baseline
+
+        return train_baseline(store, config, split, out)
     return _train_gnn(store, config, split, out)
 
 

@@ -102,20 +102,21 @@ class System:
 
 
 # ------------------------------------------------------------------------ the deck
-def deck(system: System) -> list[str]:
+def deck(system: System, box: np.ndarray | None = None) -> list[str]:
     """LAMMPS commands that define box, potential and integration settings (no atoms yet).
 
     KA pair potential: ``lj/cut`` with per-pair cutoffs 2.5 sigma_ab, truncated and shifted
-    (``pair_modify shift yes``) as in :mod:`glassdyn.simulate.ka`.
+    (``pair_modify shift yes``) as in :mod:`glassdyn.simulate.ka`.  ``box``: (3,) orthorhombic
+    lengths of a stored configuration (default: the system's cube).
     """
     p = system.params
-    L = system.box_length
+    Lx, Ly, Lz = _box(system, box)
     cmds = [
         "units lj",
         "atom_style atomic",
         "atom_modify map array",
         "boundary p p p",
-        f"region box block 0 {L!r} 0 {L!r} 0 {L!r}",
+        f"region box block 0 {Lx!r} 0 {Ly!r} 0 {Lz!r}",
         "create_box 2 box",
         f"mass * {p.mass!r}",
     ]
@@ -151,20 +152,43 @@ def soft_commands(p: KAParameters, prefactor: float) -> list[str]:
     return cmds
 
 
+def _box(system: System, box: np.ndarray | None) -> tuple[float, float, float]:
+    if box is None:
+        return (system.box_length,) * 3
+    b = np.asarray(box, dtype=np.float64)
+    if b.shape != (3,) or not np.all(b > 0):
+        raise SimulationError(f"box must be 3 positive orthorhombic lengths, got {b}")
+    return tuple(float(v) for v in b)
+
+
 def build(
-    system: System, positions: np.ndarray, velocities: np.ndarray | None = None, *, threads: int = 1
+    system: System,
+    positions: np.ndarray,
+    velocities: np.ndarray | None = None,
+    *,
+    threads: int = 1,
+    types: np.ndarray | None = None,
+    box: np.ndarray | None = None,
 ):
-    """A fresh LAMMPS instance holding ``positions`` (N, 3) (and ``velocities``), image flags 0."""
+    """A fresh LAMMPS instance holding ``positions`` (N, 3) (and ``velocities``), image flags 0.
+
+    ``types`` (N,) 0 = A, 1 = B and ``box`` (3,) describe a stored configuration (imported data:
+    any order of species, any orthorhombic box); by default the system's (A first, cube).
+    """
     pos = np.asarray(positions, dtype=np.float64)
     n = system.n_particles
     if pos.shape != (n, 3) or not np.all(np.isfinite(pos)):
         raise SimulationError(f"positions must be finite with shape ({n}, 3), got {pos.shape}")
+    t = system.types if types is None else np.asarray(types)
+    if t.shape != (n,) or not np.all((t == 0) | (t == 1)):
+        raise SimulationError(f"types must be 0 (A) or 1 (B) with shape ({n},), got {t.shape}")
+    lengths = np.asarray(_box(system, box))
     lmp = new_lammps(threads=threads)
-    lmp.commands_list(deck(system))
-    pos = np.mod(pos, system.box_length)
-    pos[pos >= system.box_length] = 0.0
+    lmp.commands_list(deck(system, box))
+    pos = np.mod(pos, lengths)
+    pos[pos >= lengths] = 0.0
     ids = list(range(1, n + 1))
-    types = (system.types.astype(int) + 1).tolist()
+    types = (t.astype(int) + 1).tolist()
     v = None if velocities is None else np.asarray(velocities, dtype=np.float64).ravel().tolist()
     created = lmp.create_atoms(n, ids, types, pos.ravel().tolist(), v)
     if created != n:
@@ -187,9 +211,19 @@ def _by_id(lmp, name: str) -> np.ndarray:
     return out
 
 
-def positions(lmp, system: System, *, unwrapped: bool = False) -> np.ndarray:
-    """(N, 3) float64 positions ordered by atom id; wrapped into [0, L) unless ``unwrapped``."""
+def positions(
+    lmp, system: System, *, unwrapped: bool = False, box: np.ndarray | None = None
+) -> np.ndarray:
+    """(N, 3) float64 positions ordered by atom id; wrapped into [0, L) unless ``unwrapped``
+    (``box``: the lengths the instance was built with, default the system's cube)."""
     x = _by_id(lmp, "x")
+    if box is not None:
+        lengths = np.asarray(_box(system, box))
+        if unwrapped:
+            raise SimulationError("unwrapped positions are only read for the system's own cube")
+        x = np.mod(x, lengths)
+        x[x >= lengths] = 0.0
+        return x
     if unwrapped:
         img = _by_id(lmp, "image").astype(np.int64)
         mask, bits, bits2, imax = (
@@ -335,13 +369,19 @@ class InherentStructure:
 
 
 def inherent_structure(
-    system: System, x: np.ndarray, options: MinimizerOptions = MinimizerOptions()
+    system: System,
+    x: np.ndarray,
+    options: MinimizerOptions = MinimizerOptions(),
+    *,
+    types: np.ndarray | None = None,
+    box: np.ndarray | None = None,
 ) -> InherentStructure:
-    """FIRE-quench configuration ``x`` (N, 3) to its inherent structure."""
-    lmp = build(system, x)
+    """FIRE-quench configuration ``x`` (N, 3) to its inherent structure (``types``, ``box``: of a
+    stored configuration, see :func:`build`)."""
+    lmp = build(system, x, types=types, box=box)
     try:
         lmp.commands_list(options.commands())
-        xi = positions(lmp, system)
+        xi = positions(lmp, system, box=box)
         f = forces(lmp)
         e = potential_energy(lmp) / system.n_particles
         iters = int(lmp.extract_global("ntimestep"))

@@ -50,6 +50,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace a state point the store already holds at that temperature",
     )
+    p.add_argument(
+        "--quench",
+        action="store_true",
+        help="then add FIRE inherent structures to the imported configurations (as `glassdyn quench`)",
+    )
+    from glassdyn.commands.quench import add_quench_options
+
+    add_quench_options(p, prefix="with --quench: ")
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -64,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     from glassdyn.data.errors import InputError
 
+    if not args.quench and (args.workers is not None or args.scheduler is not None):
+        raise InputError("--workers / --scheduler apply with --quench only")
     bar = None
 
     def progress(i: int, n: int) -> None:
@@ -119,4 +129,9 @@ def run(args: argparse.Namespace) -> int:
             "add the missing files and rerun the same command to finish them",
             file=sys.stderr,
         )
+    if args.quench:
+        from glassdyn.commands.quench import run_quench
+
+        temps = sorted({r.temperature for r in reports})
+        return run_quench(args.out, temps, args.workers, args.scheduler, progress=True)
     return 0

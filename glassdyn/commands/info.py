@@ -41,5 +41,6 @@ def run(args: argparse.Namespace) -> int:
             f"  T={s['temperature']:<6g} N={s['n_particles']:<5d} configurations {s['completed']}/{s['n_configs']} complete"
             f"  replicas R={s['n_replicas']}  times [{times}]"
         )
+        print(f"    inherent structures: {s['inherent']}/{s['n_configs']}" + ("" if s["inherent"] else " (add them with `glassdyn quench`)"))
         print(f"    arrays: {', '.join(s['arrays'])}")
     return 0

@@ -1,4 +1,4 @@
-"""``glassdyn train --data STORE --model {botan,tbotan,bapst,ridge} --out RUN [...]``.
+"""``glassdyn train --data STORE --model {botan,tbotan,bapst,ridge,mlp} --out RUN [...]``.
 
 BOTAN's published recipe (edge pre-training, then p = 0.4 at lr 1e-4)::
 
@@ -19,7 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", required=True, help="glassdyn Zarr store with isoconfigurational displacements"
     )
-    p.add_argument("--model", default="botan", choices=("botan", "tbotan", "bapst", "ridge"))
+    p.add_argument(
+        "--model",
+        default="botan",
+        choices=("botan", "tbotan", "bapst", "ridge", "mlp"),
+        help="graph networks, or ridge / mlp on coarse-grained descriptors (IS descriptors added "
+        "when the store has inherent structures: `glassdyn quench`)",
+    )
     p.add_argument(
         "--out", required=True, help="run directory (checkpoints, run.json, cached graphs)"
     )

@@ -1,105 +1,247 @@
-"""Physics-inspired local descriptors of a KA configuration (numpy), for the ridge baseline.
+"""Coarse-grained structural descriptors of a KA configuration, for the ridge and MLP baselines.
 
-Per particle i (all from periodic neighbour lists, never N x N arrays):
+Local descriptors per particle (kernels in :mod:`glassdyn.nn.local_structure`), in *families*:
 
-- radial shell densities per species s: ``G_s(r_k) = sum_{j in s} exp(-(r_ij - r_k)^2 / (2 w^2))``,
-  r_k = 0.8, 1.0, ..., 2.4, w = 0.1 (the "structure functions" of Cubuk et al. 2015);
-- coarse-grained local density per species: neighbour counts within a = 1.2, 1.6, 2.0, 2.5;
-- local potential energy ``e_i = 1/2 sum_j V_ab(r_ij)`` of the thermal and of the inherent
-  structure, KA pair potential (eps AA/AB/BB = 1/1.5/0.5, sigma 1/0.8/0.88, cut at 2.5 sigma_ab,
-  shifted to 0 there), and their averages over particles within 1.5 (i included);
-- TS-to-IS displacement |r_i^IS - r_i^TS| (minimum image) and its average within 1.5.
+| family | columns | needs |
+| --- | --- | --- |
+| ``radial`` | G^A, G^B at shells r_k (2 S) of the thermal structure (TS) | TS |
+| ``angular`` | Steinhardt q_1 .. q_lmax of the TS first shell | TS |
+| ``energy`` | KA potential energy e_i of the TS | TS |
+| ``radial_is``, ``angular_is``, ``energy_is`` | the same of the inherent structure (IS) | IS |
+| ``displacement`` | TS -> IS displacement |r_i^IS - r_i^TS| (minimum image) | IS |
+
+Then each local column is averaged over neighbours at every coarse-graining length a of
+``cg_lengths`` (weights exp(-r/a) within ``cg_cutoff`` x a, on the TS neighbour distances, the
+particle itself included): Boattini, Smallenburg, Filion, PRL 127, 088007 (2021).  The matrix is
+[local, <local>_a1, <local>_a2, ...], (N, F) float64 with F = L (1 + len(cg_lengths)).
+
+Descriptors are computed once per configuration and cached (:class:`DescriptorCache`, keyed by
+the content of the positions, types, box and the spec).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
 import numpy as np
 
+from glassdyn.data import keys
 from glassdyn.data.box import minimum_image
-from glassdyn.data.graph import radius_graph
+from glassdyn.data.errors import InputError
+from glassdyn.data.store import StatePoint
+from glassdyn.nn import local_structure as ls
+from glassdyn.simulate.ka import KAParameters
 
-KA_EPSILON = np.array([[1.0, 1.5], [1.5, 0.5]])
-KA_SIGMA = np.array([[1.0, 0.8], [0.8, 0.88]])
-KA_CUTOFF = 2.5  # in units of sigma_ab
-SHELLS = np.arange(0.8, 2.41, 0.2)
-SHELL_WIDTH = 0.1
-COUNT_RADII = (1.2, 1.6, 2.0, 2.5)
-CG_RADIUS = 1.5
-R_MAX = 2.5  # largest radius any descriptor needs (2.5 sigma_AA)
-
-
-def _pairs(positions: np.ndarray, box: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
-    """Directed pairs within ``cutoff`` and their distances; every periodic image in small boxes."""
-    all_images = cutoff >= 0.5 * float(np.min(box))
-    ei, vec = radius_graph(positions, box, cutoff, all_images=all_images)
-    return ei, np.linalg.norm(vec, axis=1)
+TS_FAMILIES = ("radial", "angular", "energy")
+IS_FAMILIES = ("radial_is", "angular_is", "energy_is", "displacement")
+FAMILIES = TS_FAMILIES + IS_FAMILIES
+CACHE_VERSION = 1  # bump when the content of a descriptor matrix changes
 
 
-def ka_pair_energy(r: np.ndarray, ti: np.ndarray, tj: np.ndarray) -> np.ndarray:
-    """KA pair energy V_ab(r), truncated at 2.5 sigma_ab and shifted: r (P,), types (P,) -> (P,)."""
-    eps = KA_EPSILON[ti, tj]
-    sig = KA_SIGMA[ti, tj]
-    rc = KA_CUTOFF * sig
-    sr6 = (sig / r) ** 6
-    src6 = (1.0 / KA_CUTOFF) ** 6
-    v = 4 * eps * (sr6 * sr6 - sr6) - 4 * eps * (src6 * src6 - src6)
-    return np.where(r < rc, v, 0.0)
+def _default_shells() -> tuple[float, ...]:
+    return tuple(round(0.8 + 0.1 * k, 2) for k in range(18))  # 0.8 .. 2.5
 
 
-def ka_particle_energy(positions: np.ndarray, types: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Potential energy per particle (N,) of the KA mixture, ``e_i = 1/2 sum_j V(r_ij)``."""
-    ei, r = _pairs(positions, box, KA_CUTOFF * KA_SIGMA.max())
-    t = np.asarray(types, dtype=np.int64)
-    v = ka_pair_energy(r, t[ei[0]], t[ei[1]])
-    return 0.5 * np.bincount(ei[0], weights=v, minlength=len(t))
+@dataclass(frozen=True)
+class DescriptorSpec:
+    """What the descriptor matrix holds.  Lengths in sigma_AA.
+
+    families: subset of :data:`FAMILIES` (IS families need inherent structures);
+    shells / shell_width: radial shells r_k and Gaussian width w; l_max / bond_cutoff: q_l for
+    l = 1 .. l_max over neighbours closer than bond_cutoff (first minimum of g(r));
+    cg_lengths: coarse-graining lengths a, weights exp(-r/a) for r < cg_cutoff a.
+    """
+
+    families: tuple[str, ...] = FAMILIES
+    shells: tuple[float, ...] = field(default_factory=_default_shells)
+    shell_width: float = 0.1
+    l_max: int = 8
+    bond_cutoff: float = 1.45
+    cg_lengths: tuple[float, ...] = (1.0, 2.0)
+    cg_cutoff: float = 2.0
+    params: KAParameters = KAParameters()
+
+    def __post_init__(self) -> None:
+        bad = [f for f in self.families if f not in FAMILIES]
+        if bad or not self.families:
+            raise InputError(f"descriptor families must be among {FAMILIES}, got {self.families}")
+        for name in ("families", "shells", "cg_lengths"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if any(a <= 0 for a in self.cg_lengths) or self.l_max < 1 or self.shell_width <= 0:
+            raise InputError("cg lengths and the shell width must be positive, l_max >= 1")
+
+    @property
+    def inherent(self) -> bool:
+        """Whether the spec needs inherent structures."""
+        return any(f in IS_FAMILIES for f in self.families)
+
+    def without_inherent(self) -> DescriptorSpec:
+        """The same spec with the thermal-structure families only."""
+        return replace(self, families=tuple(f for f in self.families if f in TS_FAMILIES))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["params"] = self.params.as_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DescriptorSpec:
+        d = dict(d)
+        d["params"] = KAParameters(**d.get("params", {}))
+        return cls(**d)
+
+    def pair_cutoff(self) -> float:
+        """Largest distance any family or average needs."""
+        radial = max(self.shells) + 5 * self.shell_width
+        cg = self.cg_cutoff * max(self.cg_lengths) if self.cg_lengths else 0.0
+        return max(radial, self.bond_cutoff, self.params.max_cutoff, cg)
 
 
-def _cg_mean(values: np.ndarray, ei: np.ndarray, r: np.ndarray, radius: float) -> np.ndarray:
-    """Average of ``values`` (N,) over i and its neighbours within ``radius``."""
-    m = r < radius
-    n = len(values)
-    total = values + np.bincount(ei[0][m], weights=values[ei[1][m]], minlength=n)
-    count = 1.0 + np.bincount(ei[0][m], minlength=n)
-    return total / count
+def local_names(spec: DescriptorSpec) -> list[str]:
+    """Names of the local (not coarse-grained) columns, in order."""
+    out = []
+    for fam in spec.families:
+        suffix = "_IS" if fam.endswith("_is") else ""
+        base = fam.removesuffix("_is")
+        if base == "radial":
+            out += [f"G{s}{suffix}({r:g})" for s in "AB" for r in spec.shells]
+        elif base == "angular":
+            out += [f"q{l}{suffix}" for l in range(1, spec.l_max + 1)]
+        elif base == "energy":
+            out.append(f"e{suffix}")
+        else:
+            out.append("|r_IS-r_TS|")
+    return out
 
 
-def descriptor_names(inherent: bool = True) -> list[str]:
-    names = [f"G_{s}({r:.1f})" for s in "AB" for r in SHELLS]
-    names += [f"n_{s}(<{a})" for s in "AB" for a in COUNT_RADII]
-    names += ["e_TS", f"<e_TS>_{CG_RADIUS}"]
-    if inherent:
-        names += ["e_IS", f"<e_IS>_{CG_RADIUS}", "|r_IS-r_TS|", f"<|r_IS-r_TS|>_{CG_RADIUS}"]
-    return names
+def descriptor_names(spec: DescriptorSpec | bool) -> list[str]:
+    """Column names of :func:`describe`: local, then ``<name>_a`` per coarse-graining length
+    (a bool: the default spec with / without the IS families, as :func:`local_descriptors`)."""
+    if isinstance(spec, bool):
+        spec = DescriptorSpec() if spec else DescriptorSpec().without_inherent()
+    loc = local_names(spec)
+    return loc + [f"<{n}>_{a:g}" for a in spec.cg_lengths for n in loc]
 
 
+def family_columns(spec: DescriptorSpec) -> dict[str, np.ndarray]:
+    """Column indices of :func:`describe` per family (local and coarse-grained), for ablations."""
+    sizes = {"radial": 2 * len(spec.shells), "angular": spec.l_max, "energy": 1, "displacement": 1}
+    start, local = 0, {}
+    for fam in spec.families:
+        n = sizes[fam.removesuffix("_is")]
+        local[fam] = np.arange(start, start + n)
+        start += n
+    L = start
+    return {
+        f: np.concatenate([c + k * L for k in range(1 + len(spec.cg_lengths))])
+        for f, c in local.items()
+    }
+
+
+def _structure(p: ls.Pairs, types: np.ndarray, spec: DescriptorSpec, fam: str) -> np.ndarray:
+    if fam == "radial":
+        return ls.radial_densities(p, types, np.asarray(spec.shells), spec.shell_width)
+    if fam == "angular":
+        return ls.bond_order(p, spec.l_max, spec.bond_cutoff)
+    return ls.particle_energy(p, types, spec.params)[:, None]
+
+
+def describe(
+    thermal: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    inherent: np.ndarray | None = None,
+    spec: DescriptorSpec = DescriptorSpec(),
+) -> np.ndarray:
+    """The descriptor matrix (N, F) of one configuration (columns: :func:`descriptor_names`).
+
+    thermal / inherent: (N, 3) positions; types (N,) 0 = A, 1 = B; box (3,).
+    """
+    if spec.inherent and inherent is None:
+        raise InputError(
+            f"descriptor families {[f for f in spec.families if f in IS_FAMILIES]} need inherent "
+            "structures; run `glassdyn quench STORE` first"
+        )
+    types = np.asarray(types, dtype=np.int64)
+    box = np.asarray(box, dtype=np.float64)
+    p_ts = ls.pairs(thermal, box, spec.pair_cutoff())
+    p_is = None
+    if any(f.endswith("_is") for f in spec.families):
+        local_cut = max(
+            max(spec.shells) + 5 * spec.shell_width, spec.bond_cutoff, spec.params.max_cutoff
+        )
+        p_is = ls.pairs(inherent, box, local_cut)
+    cols = []
+    for fam in spec.families:
+        if fam == "displacement":
+            d = minimum_image(
+                np.asarray(inherent, np.float64) - np.asarray(thermal, np.float64), box
+            )
+            cols.append(np.linalg.norm(d, axis=1)[:, None])
+        else:
+            cols.append(
+                _structure(
+                    p_is if fam.endswith("_is") else p_ts, types, spec, fam.removesuffix("_is")
+                )
+            )
+    local = np.concatenate(cols, axis=1)
+    blocks = [local] + [
+        ls.coarse_grain(local, p_ts, a, spec.cg_cutoff * a) for a in spec.cg_lengths
+    ]
+    return np.concatenate(blocks, axis=1)
+
+
+class DescriptorCache:
+    """Descriptor matrices kept in memory and (optionally) on disk as ``.npy``, keyed by content
+    (positions, types, box and the spec), so a changed store never serves stale descriptors."""
+
+    def __init__(self, directory: str | os.PathLike | None = None):
+        self.directory = Path(directory) if directory is not None else None
+        self._memory: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def key(spec: DescriptorSpec, arrays: list[np.ndarray]) -> str:
+        h = hashlib.sha1(json.dumps([CACHE_VERSION, spec.to_dict()], sort_keys=True).encode())
+        for a in arrays:
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()[:24]
+
+    def get(self, sp: StatePoint, c: int, spec: DescriptorSpec) -> np.ndarray:
+        """Descriptors (N, F) of configuration ``c`` of ``sp``."""
+        thermal = sp.read(keys.THERMAL_POSITIONS, c)
+        types = sp.read(keys.TYPES, c)
+        box = sp.read(keys.BOX, c)
+        inherent = sp.read(keys.INHERENT_POSITIONS, c) if spec.inherent else None
+        arrays = [thermal, types, box] + ([inherent] if inherent is not None else [])
+        k = self.key(spec, arrays)
+        if k in self._memory:
+            return self._memory[k]
+        path = (
+            self.directory / f"{sp.name}_c{int(c)}_{k}.npy" if self.directory is not None else None
+        )
+        if path is not None and path.exists():
+            X = np.load(path)
+        else:
+            X = describe(thermal, types, box, inherent, spec)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+                np.save(tmp, X)
+                os.replace(tmp, path)
+        self._memory[k] = X
+        return X
+
+
+# ------------------------------------------------------------------ earlier interface
 def local_descriptors(
     positions: np.ndarray, types: np.ndarray, box: np.ndarray, inherent: np.ndarray | None = None
 ) -> np.ndarray:
-    """Descriptor matrix (N, F) in the order of :func:`descriptor_names`; float64."""
-    t = np.asarray(types, dtype=np.int64)
-    N = len(t)
-    ei, r = _pairs(positions, box, R_MAX)
-    tj = t[ei[1]]
-    cols = []
-    for s in (0, 1):
-        sel = tj == s
-        for rk in SHELLS:
-            w = np.exp(-((r[sel] - rk) ** 2) / (2 * SHELL_WIDTH**2))
-            cols.append(np.bincount(ei[0][sel], weights=w, minlength=N))
-    for s in (0, 1):
-        for a in COUNT_RADII:
-            sel = (tj == s) & (r < a)
-            cols.append(np.bincount(ei[0][sel], minlength=N).astype(np.float64))
-    e_ts = ka_particle_energy(positions, t, box)
-    cols += [e_ts, _cg_mean(e_ts, ei, r, CG_RADIUS)]
-    if inherent is not None:
-        e_is = ka_particle_energy(inherent, t, box)
-        dis = np.linalg.norm(
-            minimum_image(
-                np.asarray(inherent, np.float64) - np.asarray(positions, np.float64),
-                np.asarray(box),
-            ),
-            axis=1,
-        )
-        cols += [e_is, _cg_mean(e_is, ei, r, CG_RADIUS), dis, _cg_mean(dis, ei, r, CG_RADIUS)]
-    return np.stack(cols, axis=1)
+    """The default descriptor matrix (N, F): TS families, plus the IS families with ``inherent``."""
+    spec = DescriptorSpec() if inherent is not None else DescriptorSpec().without_inherent()
+    return describe(positions, types, box, inherent, spec)

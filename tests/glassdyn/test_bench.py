@@ -1,7 +1,10 @@
 """The benchmark script runs (tiny graph) and the allocator switch is reversible."""
 
 import importlib.util
+import sys
 from pathlib import Path
+
+import numpy as np
 
 from glassdyn.nn import allocator
 
@@ -47,3 +50,38 @@ def test_compare_script_runs(tmp_path, capsys):
     assert "botan" in out and "bapst" in out and "ridge" in out
     assert (tmp_path / "cmp" / "comparison.json").exists()
     assert mod.alpha_index([1.0, 2.0, 3.0], [0.1, 0.35, 0.5], 0.3) == 1
+
+
+def test_benchmark_predictors_runs_on_the_recorded_split(tmp_path, capsys):
+    """Descriptor baselines, a family ablation and a trained run (converted BOTAN weights) side by
+    side; the store's recorded test files are the test configurations."""
+    import json
+
+    import torch
+
+    from glassdyn.convert import convert_pyg_botan
+    from glassdyn.data.store import Store
+    from glassdyn.nn.pyg_botan import layout
+    from glassdyn.testing import write_synthetic_store
+
+    write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=5, n_particles=128, times=(0.5, 5.0))
+    labels = ["train", "test", "train", "train", "test"]
+    Store.open(tmp_path / "s.zarr", mode="r+").state(0.8).group.attrs["import"] = {"format": "botan", "splits": labels}
+    g = torch.Generator().manual_seed(0)
+    torch.save({k: 0.2 * torch.randn(s, generator=g) for k, s in layout().items()}, tmp_path / "m.pth")
+    convert_pyg_botan(tmp_path / "m.pth", tmp_path / "run", data=tmp_path / "s.zarr", time=5.0)
+    path = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_predictors.py"
+    spec = importlib.util.spec_from_file_location("benchmark_predictors", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["benchmark_predictors"] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    argv = ["--data", str(tmp_path / "s.zarr"), "--models", "ridge", "ridge[energy+displacement]",
+            f"run:{tmp_path / 'run'}", "--times", "1", "--json", str(tmp_path / "b.json")]  # fmt: skip
+    assert mod.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "test configurations [[1, 4]]" in out
+    rows = {r["model"]: r for r in json.loads((tmp_path / "b.json").read_text())["results"]}
+    assert set(rows) == {"ridge", "ridge[energy+displacement]", f"run:{tmp_path / 'run'}"}
+    assert np.array(rows["ridge"]["node_pearson"]).shape == (2, 1) and rows["ridge"]["edge_pearson"] is None
+    assert np.array(rows[f"run:{tmp_path / 'run'}"]["edge_pearson"]).shape == (2, 1)
+    assert np.mean(rows["ridge"]["node_pearson"]) > 0.4  # the synthetic mobility is learnable

@@ -1,18 +1,11 @@
-"""Metrics, losses, KA descriptors and the ridge baseline against plain references."""
+"""Metrics, losses and the ridge baseline against plain references (descriptors: test_descriptors.py)."""
 
-import itertools
 
 import numpy as np
 import pytest
 import torch
 
 from glassdyn.metrics import MobilityMetrics, pearson
-from glassdyn.nn.descriptors import (
-    descriptor_names,
-    ka_pair_energy,
-    ka_particle_energy,
-    local_descriptors,
-)
 from glassdyn.nn.losses import botan_loss, field_statistics, heterogeneity_loss, temperature_loss
 from glassdyn.nn.ridge import RidgeModel, fit_ridge
 from glassdyn.testing import random_ka_configuration
@@ -98,53 +91,6 @@ def test_heterogeneity_loss_penalises_collapse_and_matches_plain_formula():
     sd, corr = field_statistics(y, ei_t, torch.zeros(128, dtype=torch.long), 1)
     assert float(sd[0, 0]) == pytest.approx(dv.std(), rel=1e-4)
     assert float(corr[0, 0]) == pytest.approx(np.mean(dv[ei[0]] * dv[ei[1]]) / dv.var(), rel=1e-3)
-
-
-def _brute_energy(pos, types, box):
-    N = len(pos)
-    e = np.zeros(N)
-    for i, j in itertools.product(range(N), repeat=2):
-        for s in itertools.product((-1, 0, 1), repeat=3):
-            if i == j and s == (0, 0, 0):
-                continue
-            r = np.linalg.norm(pos[j] - pos[i] + np.array(s) * box)
-            e[i] += (
-                0.5 * ka_pair_energy(np.array([r]), np.array([types[i]]), np.array([types[j]]))[0]
-            )
-    return e
-
-
-def test_ka_particle_energy_equals_brute_force_in_a_small_box():
-    conf = random_ka_configuration(30, density=1.2, seed=2)  # L = 2.9 < 2 * 2.5: several images
-    pos = conf.positions.astype(np.float64)
-    np.testing.assert_allclose(
-        ka_particle_energy(pos, conf.types, conf.box),
-        _brute_energy(pos, conf.types, conf.box),
-        atol=1e-9,
-    )
-    # potential: minimum -eps at 2^(1/6) sigma (up to the shift), zero at the cutoff
-    r = np.array([2 ** (1 / 6), 2.5, 2.6])
-    v = ka_pair_energy(r, np.zeros(3, int), np.zeros(3, int))
-    assert (
-        v[0] == pytest.approx(-1 + 0.016316891, abs=1e-6)
-        and v[1] == pytest.approx(0, abs=1e-12)
-        and v[2] == 0
-    )
-
-
-def test_descriptors_count_neighbours_like_brute_force():
-    conf = random_ka_configuration(128, seed=4)
-    X = local_descriptors(conf.positions, conf.types, conf.box, conf.positions)
-    names = descriptor_names(True)
-    assert X.shape == (128, len(names))
-    pos = conf.positions.astype(np.float64)
-    d = pos[None] - pos[:, None]
-    d -= conf.box * np.round(d / conf.box)
-    r = np.linalg.norm(d, axis=-1)
-    np.fill_diagonal(r, np.inf)
-    col = names.index("n_A(<1.6)")
-    np.testing.assert_array_equal(X[:, col], ((r < 1.6) & (conf.types[None] == 0)).sum(1))
-    assert np.all(X[:, names.index("|r_IS-r_TS|")] == 0)
 
 
 def test_ridge_recovers_a_linear_rule(tmp_path):

@@ -177,7 +177,7 @@ def test_bad_inputs_give_clear_messages(store_path, tmp_path):
 def test_ridge_and_commands(store_path, tmp_path, capsys):
     run = str(tmp_path / "ridge")
     assert main(["train", "--data", store_path, "--model", "ridge", "--out", run, "--quiet"]) == 0
-    assert (tmp_path / "ridge" / "ridge.npz").exists()
+    assert (tmp_path / "ridge" / "baseline.npz").exists()
     capsys.readouterr()
     assert main(["evaluate", run, "--data", store_path, "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
