@@ -376,9 +376,20 @@ class StatePoint:
 
     def damage(self, c: int) -> str | None:
         """Why configuration ``c`` is damaged, or None: the first per-configuration array whose
-        chunks cannot be read, or whose float values hold NaN (a lost chunk reads as NaN)."""
+        chunks cannot be read, or whose float values hold NaN (a lost chunk reads as NaN).
+
+        Inherent-structure arrays of a configuration ``glassdyn quench`` has not (yet) converged
+        (``inherent/done`` False) are NaN by design and not damage."""
+        unquenched = False
+        if self.has(keys.INHERENT_DONE):
+            try:
+                unquenched = not bool(self.group[keys.INHERENT_DONE][c])
+            except Exception:  # an unreadable flag: `glassdyn quench` redoes that configuration
+                unquenched = True
         for path in sorted(FIELDS):
             if FIELDS[path].axes[0] != "C" or path == keys.DONE or not self.has(path):
+                continue
+            if unquenched and path.startswith("inherent/"):
                 continue
             arr = self.group[path]
             try:

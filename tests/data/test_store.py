@@ -140,3 +140,19 @@ def test_unreadable_chunk_names_array_and_configuration(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "s.zarr"), "--out", str(tmp_path / "a"), "--no-plots"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("glassdyn analyze: error: ") and "configuration 1 cannot be read" in err[-1]
+
+
+def test_unquenched_inherent_structures_are_not_damage(tmp_path):
+    """NaN inherent arrays of a configuration `glassdyn quench` has not converged are by design;
+    a resumed `simulate` must not recompute it for them, while real damage is still found."""
+    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=16)
+    old = store.state(0.8)
+    sp = store.create_state(0.8, n_configs=3, n_particles=16, n_replicas=old.n_replicas,
+                            times=old.times, fields=[keys.INHERENT_DONE])
+    sp.array(keys.INHERENT_DONE)[:] = [True, False, True]
+    sp.array(keys.INHERENT_POSITIONS)[1] = np.nan  # configuration 1: quench did not converge
+    assert sp.damage(1) is None and sp.damage(0) is None
+    sp.array(keys.INHERENT_POSITIONS)[2] = np.nan  # configuration 2 claims a converged IS: damage
+    assert sp.damage(2) == "inherent/positions holds NaN or inf (a missing or damaged chunk)"
+    sp.array(keys.THERMAL_POSITIONS)[1] = np.nan  # thermal data of an unquenched one: still damage
+    assert sp.damage(1) == "thermal/positions holds NaN or inf (a missing or damaged chunk)"
