@@ -5,19 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from glassdyn.commands.options import positive_floats
+
 HELP = (
     "add FIRE inherent structures (the pinned minimiser of `simulate`) to every configuration "
     "of a store that lacks them; rerun to resume"
 )
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(t) for t in text.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected numbers separated by commas, got {text!r}"
-        ) from None
 
 
 def add_quench_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -39,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("store", help="glassdyn Zarr store (simulated or imported)")
     p.add_argument(
         "--temperatures",
-        type=_floats,
+        type=positive_floats,
         default=None,
         metavar="T[,T...]",
         help="state points to quench (default: all)",
