@@ -199,10 +199,3 @@ def test_block_periodic_log_schedule():
     with pytest.raises(InputError, match="origins must be 'all' or 'blocks'"):
         plan_lags([t], origins="some")
 
-
-def test_relaxation_time_starting_below_one_over_e():
-    """The one tau_alpha definition (issue 15: simulate's copy returned t[0] here)."""
-    from glassdyn.analysis.dynamics import relaxation_time
-
-    tau = relaxation_time(np.array([1.0, 2.0]), np.array([0.2, 0.1]))
-    assert tau == pytest.approx((1 - np.exp(-1)) / (1 - 0.2))  # linear from (0, 1) to (1, 0.2)
