@@ -123,9 +123,16 @@ def plan_lags(
     _, first = np.unique(lag, return_index=True)
     lag_times = np.array([times[traj[a]][target[a]] - times[traj[a]][origin[a]] for a in first])
     return LagPlan(
-        lag_times, np.bincount(lag, minlength=len(chosen)), traj, origin, target, lag,
-        block.astype(np.int64), int(min(n_blocks, len(uo))), origins,
-    )  # fmt: skip
+        lag_times,
+        np.bincount(lag, minlength=len(chosen)),
+        traj,
+        origin,
+        target,
+        lag,
+        block.astype(np.int64),
+        int(min(n_blocks, len(uo))),
+        origins,
+    )
 
 
 def _choose(uniq, counts, resolution, lags, max_lags, min_origins) -> np.ndarray:

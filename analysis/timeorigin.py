@@ -192,7 +192,7 @@ class TimeOriginHeterogeneity:
         """(L,) stat(pair indices of lag l) over the pairs selected by ``keep`` (P,) bool."""
         lag = self.plan.lag
         sel = np.ones(len(lag), bool) if keep is None else keep
-        return np.array([stat(np.flatnonzero(sel & (lag == l))) for l in range(len(self.times))])
+        return np.array([stat(np.flatnonzero(sel & (lag == i))) for i in range(len(self.times))])
 
     def _field(self, s: str, name: str, keep=None) -> np.ndarray:
         self._need()
@@ -273,6 +273,12 @@ class TimeOriginHeterogeneity:
         """(L, Q) shell-averaged S4(q, t)."""
         return self._s4()
 
+    def vector_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per half-space wave vector of ``wave_vectors``: sum over pairs of |W|^2 (L, M), of W
+        (L, M) complex, and the pair counts (L,); S4 estimators other than ours start here."""
+        self._need()
+        return self._w2.sum(0), self._w.sum(0), self._n.sum(0)
+
     @property
     def s4_err(self) -> np.ndarray:
         """(L, Q) leave-one-block-out jackknife error of S4."""
@@ -283,9 +289,9 @@ class TimeOriginHeterogeneity:
         s4, err = self.s4, self.s4_err
         return [
             fit_ornstein_zernike(
-                self.q, s4[l], err[l], q_fit_max=self.config.q_fit_max, xi_max=0.5 * self.box.min()
+                self.q, s4[i], err[i], q_fit_max=self.config.q_fit_max, xi_max=0.5 * self.box.min()
             )
-            for l in range(len(self.times))
+            for i in range(len(self.times))
         ]
 
     def to_dict(self) -> dict:
@@ -307,7 +313,7 @@ class TimeOriginHeterogeneity:
                 "chi4_Fs": chi4_fs[s],
                 "tau_alpha": tau[s],
                 "tau_alpha_err": tau_err[s],
-            }  # fmt: skip
+            }
             for s in self.species
         }
         n_origins_total = len(np.unique(self.plan.trajectory * (1 << 40) + self.plan.origin))

@@ -95,8 +95,15 @@ def analyze_store(
         from glassdyn.data.predictions import read_predictions
 
         preds = read_predictions(predictions)
-    rep = Report({"source": str(store.path), "kind": "store", "store": str(store.path),
-                  "predictions": predictions, "temperatures": {}})  # fmt: skip
+    rep = Report(
+        {
+            "source": str(store.path),
+            "kind": "store",
+            "store": str(store.path),
+            "predictions": predictions,
+            "temperatures": {},
+        }
+    )
     for T in temps:
         sp = store.state(T)
         configs = sp.completed[:max_configs] if max_configs else sp.completed
@@ -150,9 +157,14 @@ def analyze_trajectories(
                 "trajectories of one system together"
             )
     plan = plan_lags(
-        [tr.times for tr in trajs], origins=opt.origins, max_origins=opt.max_origins,
-        max_lags=opt.max_lags, lags=opt.lags, min_origins=opt.min_origins, n_blocks=opt.n_blocks,
-    )  # fmt: skip
+        [tr.times for tr in trajs],
+        origins=opt.origins,
+        max_origins=opt.max_origins,
+        max_lags=opt.max_lags,
+        lags=opt.lags,
+        min_origins=opt.min_origins,
+        n_blocks=opt.n_blocks,
+    )
     acc = TimeOriginHeterogeneity(plan, ref.types, ref.box, cfg)
     structure = structure and opt.structure_frames > 0
     rdf, sf, picks = _structure_objects(ref, opt.structure_frames) if structure else (None,) * 3
@@ -182,11 +194,25 @@ def analyze_trajectories(
     res["source"] = [tr.describe() for tr in trajs]
     res["lag_options"] = asdict(opt)
     if structure:
-        res["structure"] = jsonable({"r": rdf.r, "g": rdf.g, "q": sf.q, "S": sf.result,
-                                     "n_frames": rdf.n_frames, "which": "trajectory frames"})  # fmt: skip
+        res["structure"] = jsonable(
+            {
+                "r": rdf.r,
+                "g": rdf.g,
+                "q": sf.q,
+                "S": sf.result,
+                "n_frames": rdf.n_frames,
+                "which": "trajectory frames",
+            }
+        )
     label = temperature if temperature is not None else "trajectory"
-    rep = Report({"source": [str(tr.path) for tr in trajs], "kind": "trajectory",
-                  "predictions": None, "temperatures": {label_key(label): res}})  # fmt: skip
+    rep = Report(
+        {
+            "source": [str(tr.path) for tr in trajs],
+            "kind": "trajectory",
+            "predictions": None,
+            "temperatures": {label_key(label): res},
+        }
+    )
     rep.results[label] = res
     rep.notes += [tr.truncated for tr in trajs if tr.truncated]
     rep.notes += [

@@ -127,9 +127,9 @@ def minimum_image_step(delta: np.ndarray, box: np.ndarray, frame: int) -> np.nda
         i, ax = np.unravel_index(int(np.argmax(worst)), worst.shape)
         raise InputError(
             f"frames {frame - 1} and {frame} are too far apart to unwrap by continuity: a particle "
-            f"(index {i}) moves {abs(step[i, ax]):.3g} sigma along {'xyz'[ax]}, more than a quarter "
-            f"of the box ({CONTINUITY_LIMIT * box[ax]:.3g}); dump image flags (x y z ix iy iz) or "
-            "unwrapped coordinates (xu yu zu), or dump more often"
+            f"(index {i}) moves {abs(step[i, ax]):.3g} sigma along {'xyz'[ax]}, more than a "
+            f"quarter of the box ({CONTINUITY_LIMIT * box[ax]:.3g}); dump image flags "
+            "(x y z ix iy iz) or unwrapped coordinates (xu yu zu), or dump more often"
         )
     return step
 
@@ -148,7 +148,8 @@ def open_trajectory(
     with neither time nor step, the time between frames; ``format`` "lammps-dump" or "extxyz"
     (default: recognised from the file).
     """
-    from glassdyn.data import trajectory_formats as tf
+    from glassdyn.data.extxyz_trajectory import index_extxyz
+    from glassdyn.data.lammps_trajectory import index_lammps_dump
 
     p = Path(path)
     if not p.is_file():
@@ -157,15 +158,15 @@ def open_trajectory(
         species = tuple(str(s).strip() for s in species)
         if len(species) != 2 or len(set(species)) != 2 or not all(species):
             raise InputError(
-                f"--species needs two different labels, A's then B's (e.g. 1,2), got {list(species)}"
+                f"--species needs two different labels, A's then B's (e.g. 1,2): {list(species)}"
             )
     if dt is not None and not (np.isfinite(dt) and dt > 0):
         raise InputError(f"--dt must be a positive time step, got {dt}")
     fmt = format or _sniff(p)
     if fmt == "lammps-dump":
-        return tf.index_lammps_dump(p, species=species, dt=dt)
+        return index_lammps_dump(p, species=species, dt=dt)
     if fmt == "extxyz":
-        return tf.index_extxyz(p, species=species, dt=dt)
+        return index_extxyz(p, species=species, dt=dt)
     raise InputError(f"unknown trajectory format {fmt!r}; use 'lammps-dump' or 'extxyz'")
 
 
@@ -191,7 +192,7 @@ def map_species(
     defaults: Sequence[tuple[str, str]],
     where: str,
 ) -> tuple[np.ndarray, tuple[str, str]]:
-    """Labels (N,) -> (types (N,) int8 with species[0] -> 0 (A), species[1] -> 1 (B), the pair used).
+    """Labels (N,) -> (types (N,) int8: species[0] -> 0 (A), species[1] -> 1 (B); the pair used).
 
     Without ``species`` the first pair of ``defaults`` that covers every label is used.
     """
@@ -206,3 +207,30 @@ def map_species(
         f"{where}: particle types {found[:5]} do not map to A/B with {told}; name the labels of A "
         f"and B, e.g. --species {hint}" + ("" if len(found) <= 2 else " (KA has two species)")
     )
+
+
+# ------------------------------------------------------------------- helpers of the index passes
+class Truncated(Exception):
+    """The file ends inside a frame."""
+
+
+def skip_lines(fh, n: int, guess: int) -> None:
+    """Advance binary ``fh`` past ``n`` newline-terminated lines; Truncated if it ends first."""
+    left, size = n, max(guess, 1 << 16)
+    while left > 0:
+        block = fh.read(size)
+        if not block:
+            raise Truncated(f"{n - left} of {n} atom lines")
+        nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        if len(nl) >= left:
+            fh.seek(int(nl[left - 1]) + 1 - len(block), 1)
+            return
+        left -= len(nl)
+        size = 1 << 16
+
+
+def read_line(fh) -> bytes:
+    line = fh.readline()
+    if not line:
+        raise Truncated("a header")
+    return line

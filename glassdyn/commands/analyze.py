@@ -80,10 +80,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--species", type=_labels, metavar="A,B", help="labels of A and B (types 1,2; names A,B)"
     )
     t.add_argument(
-        "--origins", choices=("all", "blocks"), default="all",
+        "--origins",
+        choices=("all", "blocks"),
+        default="all",
         help="time origins: every frame, or the first frame of each period of a repeated "
         "log-spaced dump schedule (default all)",
-    )  # fmt: skip
+    )
     t.add_argument("--max-origins", type=int, default=200, help="origins per file (default 200)")
     t.add_argument("--max-lags", type=int, default=40, help="lags, log-spaced bins (default 40)")
     t.add_argument("--min-origins", type=int, default=5, help="origins a lag needs (default 5)")
@@ -99,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from glassdyn.analysis.heterogeneity import HeterogeneityConfig
     from glassdyn.analysis import workflow
+    from glassdyn.analysis.heterogeneity import HeterogeneityConfig
     from glassdyn.data.errors import InputError
 
     if not (args.q_max > 0 and args.a > 0):
@@ -118,26 +120,39 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"no store or trajectory file at {missing[0]}")
     if len(paths) == 1 and paths[0].is_dir():
         rep = workflow.analyze_store(
-            paths[0], cfg, temperatures=args.temperatures, predictions=args.predictions,
-            max_configs=args.max_configs, structure=not args.no_structure,
-        )  # fmt: skip
+            paths[0],
+            cfg,
+            temperatures=args.temperatures,
+            predictions=args.predictions,
+            max_configs=args.max_configs,
+            structure=not args.no_structure,
+        )
     else:
         if any(p.is_dir() for p in paths):
             raise InputError("give one store directory, or trajectory files only")
         if args.predictions or args.temperatures:
             raise InputError(
-                "--predictions and --temperatures apply to stores; for trajectories use --temperature"
+                "--predictions and --temperatures apply to stores; trajectories take --temperature"
             )
         options = workflow.TrajectoryOptions(
-            origins=args.origins, max_origins=args.max_origins, max_lags=args.max_lags,
-            lags=tuple(args.lags) if args.lags else None, min_origins=args.min_origins,
-            chunk_frames=args.chunk_frames, structure_frames=args.structure_frames,
-        )  # fmt: skip
+            origins=args.origins,
+            max_origins=args.max_origins,
+            max_lags=args.max_lags,
+            lags=tuple(args.lags) if args.lags else None,
+            min_origins=args.min_origins,
+            chunk_frames=args.chunk_frames,
+            structure_frames=args.structure_frames,
+        )
         rep = workflow.analyze_trajectories(
-            paths, cfg, options, species=args.species, dt=args.dt,
-            temperature=args.temperature, structure=not args.no_structure,
+            paths,
+            cfg,
+            options,
+            species=args.species,
+            dt=args.dt,
+            temperature=args.temperature,
+            structure=not args.no_structure,
             progress=not args.no_progress,
-        )  # fmt: skip
+        )
     for label, res in rep.results.items():
         print(workflow.summary_line(label, res), file=sys.stderr)
     for note in rep.notes:

@@ -12,15 +12,31 @@ from glassdyn.cli import main
 def dump(tmp_path_factory):
     from glassdyn.simulate.testing import lammps_dumps
 
-    return lammps_dumps(tmp_path_factory.mktemp("cmd"), frames=25, every=20,
-                        styles=("unwrapped",))["unwrapped"]  # fmt: skip
+    return lammps_dumps(tmp_path_factory.mktemp("cmd"), frames=25, every=20, styles=("unwrapped",))[
+        "unwrapped"
+    ]
 
 
 @pytest.mark.lammps
 def test_analyze_a_dump_end_to_end(dump, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["analyze", str(dump), "--out", str(out), "--temperature", "1.0", "--dt", "0.005",
-                 "--max-lags", "8", "--structure-frames", "2", "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "analyze",
+            str(dump),
+            "--out",
+            str(out),
+            "--temperature",
+            "1.0",
+            "--dt",
+            "0.005",
+            "--max-lags",
+            "8",
+            "--structure-frames",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     rep = json.loads((out / "heterogeneity.json").read_text())
     assert rep["kind"] == "trajectory" and rep["source"] == [str(dump)]
@@ -33,7 +49,12 @@ def test_analyze_a_dump_end_to_end(dump, tmp_path, capsys):
         for key in ("Q", "Fs", "MSD", "alpha2", "chi4", "chi4_err", "chi4_Fs"):
             assert len(res["species"][s][key]) == K, (s, key)
     assert len(res["s4"]["S4"]) == K and len(res["s4"]["xi4"]) == K
-    assert res["structure"]["n_frames"] == 2 and set(res["structure"]["g"]) == {"AA", "AB", "BB", "total"}
+    assert res["structure"]["n_frames"] == 2 and set(res["structure"]["g"]) == {
+        "AA",
+        "AB",
+        "BB",
+        "total",
+    }
     for name in ("chi4.png", "dynamics.png", "s4_T1.000.png", "structure_T1.000.png"):
         assert (out / name).stat().st_size > 10_000, name
     err = capsys.readouterr().err
@@ -45,8 +66,19 @@ def test_truncated_file_is_analysed_and_said(dump, tmp_path, capsys):
     raw = dump.read_bytes()
     cut = tmp_path / "cut.lammpstrj"
     cut.write_bytes(raw[:-500])
-    code = main(["analyze", str(cut), "--out", str(tmp_path / "o"), "--max-lags", "4",
-                 "--no-structure", "--no-plots", "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "analyze",
+            str(cut),
+            "--out",
+            str(tmp_path / "o"),
+            "--max-lags",
+            "4",
+            "--no-structure",
+            "--no-plots",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     assert "using the 24 complete frames" in capsys.readouterr().err
     rep = json.loads((tmp_path / "o" / "heterogeneity.json").read_text())

@@ -26,14 +26,18 @@ def runs(tmp_path_factory):
     out = []
     for seed in (0, 1):
         (root / str(seed)).mkdir()
-        out.append(lammps_dumps(root / str(seed), frames=30, every=20, seed=seed,
-                                styles=("unwrapped", "wrapped")))  # fmt: skip
+        out.append(
+            lammps_dumps(
+                root / str(seed), frames=30, every=20, seed=seed, styles=("unwrapped", "wrapped")
+            )
+        )
     return out
 
 
 def _analyze(paths, **options):
-    opts = TrajectoryOptions(**{"max_origins": None, "min_origins": 5, "max_lags": 12,
-                                "structure_frames": 0, **options})  # fmt: skip
+    opts = TrajectoryOptions(
+        **{"max_origins": None, "min_origins": 5, "max_lags": 12, "structure_frames": 0, **options}
+    )
     rep = analyze_trajectories(paths, CFG, opts)
     (res,) = rep.results.values()
     return res
@@ -47,7 +51,9 @@ def _loop_reference(paths, lag_frames, a=0.3):
     masks = {"A": types == 0, "B": types == 1, "total": np.ones(len(types), bool)}
     n = np.arange(-3, 4)
     vecs = np.array([(i, j, k) for i in n for j in n for k in n])
-    half = (vecs[:, 0] > 0) | ((vecs[:, 0] == 0) & ((vecs[:, 1] > 0) | ((vecs[:, 1] == 0) & (vecs[:, 2] > 0))))
+    half = (vecs[:, 0] > 0) | (
+        (vecs[:, 0] == 0) & ((vecs[:, 1] > 0) | ((vecs[:, 1] == 0) & (vecs[:, 2] > 0)))
+    )
     vecs = vecs[half]
     q = 2 * np.pi * vecs / box
     keep = np.linalg.norm(q, axis=1) <= CFG.q_max + 1e-9
@@ -68,7 +74,9 @@ def _loop_reference(paths, lag_frames, a=0.3):
                 for s, mk in masks.items():
                     per[s]["q"].append(w[mk].mean())
                     kr = K[s] * r[mk]
-                    per[s]["fs"].append(np.mean(np.where(kr > 0, np.sin(kr) / np.where(kr > 0, kr, 1), 1)))
+                    per[s]["fs"].append(
+                        np.mean(np.where(kr > 0, np.sin(kr) / np.where(kr > 0, kr, 1), 1))
+                    )
                     per[s]["r2"].append(np.mean(r[mk] ** 2))
                     per[s]["r4"].append(np.mean(r[mk] ** 4))
         for s, mk in masks.items():
@@ -97,8 +105,9 @@ def test_every_quantity_equals_a_plain_time_origin_loop(runs):
     assert res["n_origins"] == ref["origins"] == [30 - m for m in lag_frames]
     for s in ("A", "B", "total"):
         for f in ("Q", "Fs", "MSD", "alpha2", "chi4", "chi4_Fs"):
-            np.testing.assert_allclose(res["species"][s][f], ref[s][f], rtol=1e-9, atol=1e-12,
-                                       err_msg=f"{s} {f}")  # fmt: skip
+            np.testing.assert_allclose(
+                res["species"][s][f], ref[s][f], rtol=1e-9, atol=1e-12, err_msg=f"{s} {f}"
+            )
     np.testing.assert_allclose(res["s4"]["S4"], ref["S4"], rtol=1e-9, atol=1e-12)
     assert max(res["species"]["total"]["chi4"]) > 0.3  # real fluctuations, not a zero test
     # tau_alpha: Fs_A = 1/e by linear interpolation in log t between the bracketing lags
@@ -142,7 +151,9 @@ def test_chunked_equals_one_pass_and_unwrapping_does_not_matter(runs):
             assert other[key] == one[key], (chunk, key)
     wrapped = _analyze([runs[0]["wrapped"]])
     for f in ("Q", "Fs", "MSD", "chi4"):
-        np.testing.assert_allclose(wrapped["species"]["total"][f], one["species"]["total"][f], rtol=1e-9)
+        np.testing.assert_allclose(
+            wrapped["species"]["total"][f], one["species"]["total"][f], rtol=1e-9
+        )
     np.testing.assert_allclose(wrapped["s4"]["S4"], one["s4"]["S4"], rtol=1e-7, atol=1e-10)
 
 
@@ -155,7 +166,9 @@ def test_extxyz_through_ase_gives_the_same_analysis(runs, tmp_path):
     tr = open_trajectory(path)
     frames = []
     for k, (_, x) in enumerate(tr.chunks(1)):
-        atoms = ase.Atoms(numbers=tr.types + 1, positions=np.mod(x[0], tr.box), cell=np.diag(tr.box), pbc=True)
+        atoms = ase.Atoms(
+            numbers=tr.types + 1, positions=np.mod(x[0], tr.box), cell=np.diag(tr.box), pbc=True
+        )
         atoms.info["time"] = float(tr.times[k])
         frames.append(atoms)
     ase.io.write(tmp_path / "run.extxyz", frames, format="extxyz")
@@ -198,4 +211,3 @@ def test_block_periodic_log_schedule():
         plan_lags([t], min_origins=50)
     with pytest.raises(InputError, match="origins must be 'all' or 'blocks'"):
         plan_lags([t], origins="some")
-

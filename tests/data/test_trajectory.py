@@ -28,8 +28,12 @@ def test_every_dump_style_gives_the_same_unwrapped_motion(dumps):
     x = _positions(ref)
     moved = np.abs(x[-1] - x[0]).max()
     assert moved > 0.5  # the run is long enough for unwrapping to matter somewhere
-    expected_modes = {"images": "image flags", "scaled": "image flags", "wrapped": "continuity",
-                      "element": "image flags"}  # fmt: skip
+    expected_modes = {
+        "images": "image flags",
+        "scaled": "image flags",
+        "wrapped": "continuity",
+        "element": "image flags",
+    }
     for style, mode in expected_modes.items():
         tr = open_trajectory(dumps[style])
         assert tr.unwrap == mode, style
@@ -68,8 +72,9 @@ def test_extxyz_through_ase_matches_the_dump(dumps, tmp_path):
     x = _positions(ref)
     frames = []
     for k, xk in enumerate(x):
-        atoms = ase.Atoms(numbers=ref.types + 1, positions=wrap(xk, ref.box),
-                          cell=np.diag(ref.box), pbc=True)  # fmt: skip
+        atoms = ase.Atoms(
+            numbers=ref.types + 1, positions=wrap(xk, ref.box), cell=np.diag(ref.box), pbc=True
+        )
         atoms.info["time"] = float(ref.times[k])
         frames.append(atoms)
     ase.io.write(tmp_path / "t.extxyz", frames, format="extxyz")
@@ -134,11 +139,13 @@ def _columns(old, new):
         (_columns("id type xu yu zu", "id type vx vy vz"), "no position columns"),
         (_columns("id type xu yu zu", "idx type xu yu zu"), "no 'id' column"),
         (lambda f: [f[1], f[0], *f[2:]], "frame 1: TIMESTEP 0 does not increase"),
-        (lambda f: [x.replace("BOX BOUNDS pp pp pp", "BOX BOUNDS pp pp ff") for x in f],
-         "not periodic in every direction"),
+        (
+            lambda f: [x.replace("BOX BOUNDS pp pp pp", "BOX BOUNDS pp pp ff") for x in f],
+            "not periodic in every direction",
+        ),
     ],
-    ids=["particle-count", "tilted-box", "missing-columns", "no-ids", "timestep-order", "not-periodic"],
-)  # fmt: skip
+    ids=["particle-count", "tilted", "missing-columns", "no-ids", "timestep-order", "not-periodic"],
+)
 def test_bad_dumps_are_one_clear_line(dumps, tmp_path, edit, message):
     bad = tmp_path / "bad.lammpstrj"
     bad.write_text("".join(edit(_frames_text(dumps["unwrapped"]))))
@@ -174,8 +181,10 @@ def test_box_that_changes_is_refused(tmp_path):
 
     rng = np.random.default_rng(0)
     types = (np.arange(20) >= 16).astype(int)
-    frames = [Frame(rng.uniform(0, 4, (20, 3)), types, np.full(3, L), info={"timestep": k})
-              for k, L in enumerate((4.0, 4.0, 4.1))]  # fmt: skip
+    frames = [
+        Frame(rng.uniform(0, 4, (20, 3)), types, np.full(3, L), info={"timestep": k})
+        for k, L in enumerate((4.0, 4.0, 4.1))
+    ]
     write_lammps_dump(tmp_path / "npt.dump", frames)
     with pytest.raises(InputError, match="frame 2: box .* differs from frame 0's.*fixed box"):
         open_trajectory(tmp_path / "npt.dump")
@@ -191,8 +200,10 @@ def test_continuity_refuses_frames_too_far_apart(tmp_path):
     x0 = rng.uniform(0, L, (30, 3))
     step = np.zeros((30, 3))
     step[4, 1] = (CONTINUITY_LIMIT + 0.05) * L
-    frames = [Frame(wrap(x0 + s, np.full(3, L)), np.zeros(30, int), np.full(3, L), info={"timestep": k})
-              for k, s in enumerate((0 * step, 0.5 * step, 1.5 * step))]  # fmt: skip
+    frames = [
+        Frame(wrap(x0 + s, np.full(3, L)), np.zeros(30, int), np.full(3, L), info={"timestep": k})
+        for k, s in enumerate((0 * step, 0.5 * step, 1.5 * step))
+    ]
     write_lammps_dump(tmp_path / "far.dump", frames)
     tr = open_trajectory(tmp_path / "far.dump", species=("1", "2"))
     assert tr.unwrap == "continuity"
@@ -202,8 +213,10 @@ def test_continuity_refuses_frames_too_far_apart(tmp_path):
         _positions(tr)
     # a step just below the limit unwraps fine and is recovered exactly
     step[4, 1] = (CONTINUITY_LIMIT - 0.05) * L
-    frames = [Frame(wrap(x0 + s, np.full(3, L)), np.zeros(30, int), np.full(3, L), info={"timestep": k})
-              for k, s in enumerate((0 * step, step, 2 * step))]  # fmt: skip
+    frames = [
+        Frame(wrap(x0 + s, np.full(3, L)), np.zeros(30, int), np.full(3, L), info={"timestep": k})
+        for k, s in enumerate((0 * step, step, 2 * step))
+    ]
     write_lammps_dump(tmp_path / "near.dump", frames)
     x = _positions(open_trajectory(tmp_path / "near.dump"))
     np.testing.assert_allclose(x[2] - x[0], 2 * step, atol=1e-12)

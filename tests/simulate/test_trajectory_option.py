@@ -13,7 +13,9 @@ def test_trajectory_steps_repeat_the_sampling_steps():
     steps = s.trajectory_steps(1.0)
     period = sample[-1]
     block = np.concatenate([[0], sample[:-1]])
-    np.testing.assert_array_equal(steps, np.append(np.concatenate([b * period + block for b in range(3)]), 3 * period))
+    np.testing.assert_array_equal(
+        steps, np.append(np.concatenate([b * period + block for b in range(3)]), 3 * period)
+    )
     # old stores (simulated before the option existed) still resume: no new key when unused
     assert "trajectory_blocks" not in get_preset("ci").physics()
     assert s.physics()["trajectory_blocks"] == 3
@@ -24,16 +26,35 @@ def test_trajectory_steps_repeat_the_sampling_steps():
 @pytest.mark.lammps
 def test_simulate_writes_a_trajectory_that_analyze_reads(tmp_path, capsys):
     from glassdyn.analysis.lags import plan_lags
-    from glassdyn.cli import main
     from glassdyn.data import keys
     from glassdyn.data.box import wrap
     from glassdyn.data.store import Store
     from glassdyn.data.trajectory import open_trajectory
 
+    from glassdyn.cli import main
+
     store = tmp_path / "s.zarr"
-    argv = ["simulate", "--preset", "ci", "--out", str(store), "--configs", "1",
-            "--temperatures", "1.0", "--times", ",".join(map(str, CI_TIMES)), "--replicas", "2",
-            "--trajectory", "3", "--workers", "0", "--no-progress", "--no-inherent"]  # fmt: skip
+    argv = [
+        "simulate",
+        "--preset",
+        "ci",
+        "--out",
+        str(store),
+        "--configs",
+        "1",
+        "--temperatures",
+        "1.0",
+        "--times",
+        ",".join(map(str, CI_TIMES)),
+        "--replicas",
+        "2",
+        "--trajectory",
+        "3",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--no-inherent",
+    ]
     assert main(argv) == 0
     assert "trajectories:" in capsys.readouterr().out
     sp = Store.open(store).state(1.0)
@@ -45,7 +66,7 @@ def test_simulate_writes_a_trajectory_that_analyze_reads(tmp_path, capsys):
     settings = get_preset("ci").replace(times=CI_TIMES, trajectory_blocks=3)
     np.testing.assert_allclose(tr.times, settings.trajectory_steps(1.0) * settings.dt, rtol=1e-12)
     # the run starts from the stored thermal configuration
-    (_, x0), = [next(tr.chunks(1))]
+    ((_, x0),) = [next(tr.chunks(1))]
     np.testing.assert_allclose(wrap(x0[0], tr.box), sp.read(keys.THERMAL_POSITIONS, 0), atol=1e-6)
     # lags from block starts are the isoconfigurational times (compare chi4 time by time)
     plan = plan_lags([tr.times], origins="blocks", min_origins=1, max_lags=100)
