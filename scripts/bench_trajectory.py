@@ -173,20 +173,28 @@ def run(args) -> None:
     ref = None
     if args.reference:
         spec = {
-            "path": str(path),
+            "path": str(path.resolve()),
             "dt": dt,
             "lags": lags,
             "s4_lags": s4_lags,
             "a": a,
             "shells": shells,
             "dk": 0.02,
-            "result": str(args.out / "atooms.json"),
+            "result": str((args.out / "atooms.json").resolve()),
         }
         (args.out / "spec.json").write_text(json.dumps(spec))
         w = time.perf_counter()
+        # run in --out: atooms' Fortran helpers compile into the working directory
         subprocess.run(
-            [args.reference, __file__, str(path), "--atooms-side", str(args.out / "spec.json")],
+            [
+                args.reference,
+                str(Path(__file__).resolve()),
+                str(path.resolve()),
+                "--atooms-side",
+                str((args.out / "spec.json").resolve()),
+            ],
             check=True,
+            cwd=args.out,
         )
         ref = json.loads((args.out / "atooms.json").read_text())
         ref["wall_total"] = time.perf_counter() - w
