@@ -177,10 +177,51 @@ class DumpLayout:
 
 def index_lammps_dump(p: Path, *, species, dt) -> Trajectory:
     """Index a LAMMPS text dump (``dump custom``); see :mod:`glassdyn.data.trajectory`."""
+    scan = _scan_dump(p)
+    first, offsets, bodies = scan["first"], scan["offsets"], scan["bodies"]
+    layout = _dump_columns(first["columns"], species, f"{p} frame 0")
+    defaults = (("1", "2"), ("A", "B")) if layout["label_name"] == "type" else (("A", "B"),)
+    lay = DumpLayout(tuple(first["columns"]), layout, bodies, first["lo"], None, defaults)
+    with open(p, "rb") as fh:
+        fh.seek(int(bodies[0]))
+        raw = fh.read(int(offsets[1] - bodies[0]))
+    table, labels = lay.table(raw, first["n"], f"{p} frame 0")
+    types, pair = map_species(labels, species, defaults, f"{p} frame 0")
+    ids = table[:, layout["id"]]
+    if len(np.unique(ids)) != len(ids):
+        raise InputError(f"{p} frame 0: particle ids repeat; every particle needs its own id")
+    steps = np.asarray(scan["steps"], dtype=np.int64)
+    times = scan["times"]
+    if all(t is not None for t in times):
+        t, source = np.asarray(times) - times[0], "ITEM: TIME of the dump"
+    else:
+        step_dt = LAMMPS_DT if dt is None else float(dt)
+        t = (steps - steps[0]) * step_dt
+        source = f"TIMESTEP x dt, dt = {step_dt:g}" + (
+            " (LAMMPS' lj default; pass --dt if the run used another)" if dt is None else ""
+        )
+    unwrap, trunc = layout["unwrap"], scan["truncated"]
+    return Trajectory(
+        p,
+        "lammps-dump",
+        types,
+        first["box"],
+        t,
+        steps,
+        source,
+        unwrap,
+        trunc,
+        pair,
+        offsets,
+        replace(lay, ids=ids),
+    )
+
+
+def _scan_dump(p: Path) -> dict:
+    """The index pass: frame offsets (F + 1,), atom-line offsets (F,), TIMESTEPs, ITEM: TIME
+    values (or None), frame 0's header, and the truncation message (or None)."""
     offsets, bodies, steps, times = [], [], [], []
-    first: dict | None = None
-    truncated = None
-    guess = 1 << 16
+    first, truncated, guess = None, None, 1 << 16
     with open(p, "rb") as fh:
         while True:
             k, start = len(offsets), fh.tell()
@@ -217,45 +258,17 @@ def index_lammps_dump(p: Path, *, species, dt) -> Trajectory:
             bodies.append(body)
             steps.append(step)
             times.append(_float_or_none(items.get("TIME")))
-        offsets.append(start)  # end of the last complete frame
+        offsets.append(start)  # the end of the last complete frame
     if first is None:
         raise InputError(f"{p}: no frames (empty file?)")
-    layout = _dump_columns(first["columns"], species, f"{p} frame 0")
-    defaults = (("1", "2"), ("A", "B")) if layout["label_name"] == "type" else (("A", "B"),)
-    lay = DumpLayout(
-        tuple(first["columns"]), layout, np.asarray(bodies), first["lo"], None, defaults
-    )
-    with open(p, "rb") as fh:
-        fh.seek(bodies[0])
-        raw = fh.read(offsets[1] - bodies[0])
-    table, labels = lay.table(raw, first["n"], f"{p} frame 0")
-    types, pair = map_species(labels, species, defaults, f"{p} frame 0")
-    ids = table[:, layout["id"]]
-    if len(np.unique(ids)) != len(ids):
-        raise InputError(f"{p} frame 0: particle ids repeat; every particle needs its own id")
-    steps_a = np.asarray(steps, dtype=np.int64)
-    if all(t is not None for t in times):
-        t, source = np.asarray(times) - times[0], "ITEM: TIME of the dump"
-    else:
-        step_dt = LAMMPS_DT if dt is None else float(dt)
-        t = (steps_a - steps_a[0]) * step_dt
-        source = f"TIMESTEP x dt, dt = {step_dt:g}" + (
-            " (LAMMPS' lj default; pass --dt if the run used another)" if dt is None else ""
-        )
-    return Trajectory(
-        p,
-        "lammps-dump",
-        types,
-        first["box"],
-        t,
-        steps_a,
-        source,
-        layout["unwrap"],
-        truncated,
-        pair,
-        np.asarray(offsets, dtype=np.int64),
-        replace(lay, ids=ids),
-    )
+    return {
+        "offsets": np.asarray(offsets, dtype=np.int64),
+        "bodies": np.asarray(bodies, dtype=np.int64),
+        "steps": steps,
+        "times": times,
+        "first": first,
+        "truncated": truncated,
+    }
 
 
 def _dump_counts(items: dict, where: str) -> tuple[int, int]:

@@ -90,9 +90,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--max-lags", type=int, default=40, help="lags, log-spaced bins (default 40)")
     t.add_argument("--min-origins", type=int, default=5, help="origins a lag needs (default 5)")
     t.add_argument("--lags", type=_numbers, metavar="t[,t...]", help="explicit lags (LJ time)")
-    t.add_argument("--chunk-frames", type=int, help="frames parsed at a time (default: 256 MB)")
     t.add_argument(
-        "--structure-frames", type=int, default=5, help="frames for g(r) and S(q) (default 5)"
+        "--chunk-frames", type=int, help="frames parsed at a time (default: 32 MB of positions)"
+    )
+    t.add_argument(
+        "--structure-frames", type=int, default=3, help="frames for g(r) and S(q) (default 3)"
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
