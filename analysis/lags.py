@@ -9,8 +9,9 @@ log-spaced offsets repeated every period P, as ``glassdyn simulate --trajectory`
 the offsets s_k and m P + s_k - s_l.  When more lags are present than asked for, they are grouped
 into ``max_lags`` log-spaced bins and each bin is represented by its lag with the most origins.
 
-Origins: ``"all"`` frames, or ``"blocks"`` (the first frame of each period of a block-periodic
-schedule; every frame of a linear one), thinned to at most ``max_origins`` by a fixed stride.
+Origins: ``"blocks"`` (the first frame of each period of a block-periodic schedule: every frame
+of a linear one), ``"all"`` frames, or ``"auto"`` (blocks when the schedule repeats, else all
+frames), thinned to at most ``max_origins`` by a fixed stride.
 Several trajectories (independent runs of one state point) pool their pairs lag by lag.
 """
 
@@ -64,19 +65,21 @@ def schedule_period(times: np.ndarray, resolution: float) -> int:
 
 
 def candidate_origins(times: np.ndarray, origins: str, resolution: float) -> np.ndarray:
-    """Frames usable as time origins (every frame but the last, or the period starts)."""
+    """Frames usable as time origins: "all" (every frame but the last), "blocks" (the first
+    frame of each period), "auto" (blocks when the schedule repeats, else all)."""
     F = len(times)
-    if origins == "all":
+    if origins not in ("all", "blocks", "auto"):
+        raise InputError(f"origins must be 'auto', 'all' or 'blocks', got {origins!r}")
+    period = schedule_period(times, resolution) if origins != "all" else 1
+    if origins == "all" or (origins == "auto" and period == F):
         return np.arange(F - 1)
-    if origins == "blocks":
-        return np.arange(0, F - 1, schedule_period(times, resolution))
-    raise InputError(f"origins must be 'all' or 'blocks', got {origins!r}")
+    return np.arange(0, F - 1, period)
 
 
 def plan_lags(
     times: Sequence[np.ndarray],
     *,
-    origins: str = "all",
+    origins: str = "auto",
     max_origins: int | None = None,
     max_lags: int = 40,
     lags: Sequence[float] | None = None,

@@ -53,7 +53,7 @@ class TrajectoryOptions:
     gives the same numbers at the same cost); ``structure_frames``: frames (evenly spaced) for
     g(r) and S(q) (S(q) to q = 12 costs ~9 s of CPU per frame at N = 4096)."""
 
-    origins: str = "all"
+    origins: str = "auto"
     max_origins: int | None = 200
     max_lags: int = 40
     lags: tuple[float, ...] | None = None

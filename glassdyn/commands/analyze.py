@@ -81,10 +81,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     t.add_argument(
         "--origins",
-        choices=("all", "blocks"),
-        default="all",
-        help="time origins: every frame, or the first frame of each period of a repeated "
-        "log-spaced dump schedule (default all)",
+        choices=("auto", "blocks", "all"),
+        default="auto",
+        help="time origins: the first frame of each period of a repeated (log-spaced) dump "
+        "schedule, every frame, or auto: blocks when the schedule repeats (every frame of a "
+        "linear one), else all (default auto)",
     )
     t.add_argument("--max-origins", type=int, default=200, help="origins per file (default 200)")
     t.add_argument("--max-lags", type=int, default=40, help="lags, log-spaced bins (default 40)")

@@ -182,7 +182,7 @@ def test_extxyz_through_ase_gives_the_same_analysis(runs, tmp_path):
 # --------------------------------------------------------------------------------- the plan
 def test_linear_schedule_lags_are_multiples_with_all_origins():
     t = np.arange(50) * 0.2
-    plan = plan_lags([t], max_lags=100, min_origins=1)
+    plan = plan_lags([t], origins="all", max_lags=100, min_origins=1)
     np.testing.assert_allclose(plan.lags, np.arange(1, 50) * 0.2)
     assert plan.n_origins.tolist() == list(range(49, 0, -1))
     assert np.all(plan.target - plan.origin == plan.lag + 1)
@@ -209,5 +209,8 @@ def test_block_periodic_log_schedule():
         plan_lags([t], lags=(0.02,))
     with pytest.raises(InputError, match="no lag has 50 time origins"):
         plan_lags([t], min_origins=50)
-    with pytest.raises(InputError, match="origins must be 'all' or 'blocks'"):
+    assert np.array_equal(plan_lags([t], max_lags=100, min_origins=1).origin, plan.origin)  # auto
+    single_log = np.array([0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0])  # no repeated block: auto = all
+    assert set(plan_lags([single_log], min_origins=1).origin.tolist()) == set(range(6))
+    with pytest.raises(InputError, match="origins must be 'auto', 'all' or 'blocks'"):
         plan_lags([t], origins="some")
