@@ -52,16 +52,30 @@ class LagPlan:
         return np.unique(self.origin[self.trajectory == trajectory])
 
 
+# Times are compared on a grid of RESOLUTION x the smallest frame spacing; values within
+# MERGE x that spacing are the same time (ITEM: TIME accumulates rounding: 128.4799999999995).
+RESOLUTION, MERGE = 1e-6, 1e-3
+
+
 def schedule_period(times: np.ndarray, resolution: float) -> int:
     """Frames per period of a block-periodic dump schedule: the smallest K with
     t[k + K] - t[k] the same for every k (1 for a linear schedule; len(times) if none)."""
     key = np.round(np.asarray(times) / resolution).astype(np.int64)
+    tol = MERGE / RESOLUTION
     F = len(key)
     for K in range(1, F // 2 + 1):
         d = key[K:] - key[:-K]
-        if np.all(d == d[0]):
+        if np.all(np.abs(d - d[0]) <= tol):
             return K
     return F
+
+
+def _merge_close(keys: np.ndarray, tol: float) -> np.ndarray:
+    """Each key replaced by the smallest key of its run of sorted unique keys with gaps <= tol."""
+    u = np.unique(keys)
+    start = np.concatenate([[True], np.diff(u) > tol])
+    first = u[start][np.cumsum(start) - 1]
+    return first[np.searchsorted(u, keys)]
 
 
 def candidate_origins(times: np.ndarray, origins: str, resolution: float) -> np.ndarray:
@@ -100,7 +114,7 @@ def plan_lags(
         raise InputError(f"max_origins must be >= 1, got {max_origins}")
     if max_lags < 1 or min_origins < 1 or n_blocks < 2:
         raise InputError("need max_lags >= 1, min_origins >= 1 and n_blocks >= 2")
-    resolution = 1e-6 * min(float(np.diff(t).min()) for t in times)
+    resolution = RESOLUTION * min(float(np.diff(t).min()) for t in times)
     rows = []  # (trajectory, origin, target, key)
     for n, t in enumerate(times):
         key = np.round((t - t[0]) / resolution).astype(np.int64)
@@ -112,6 +126,7 @@ def plan_lags(
         j = o + 1 + (np.arange(len(o)) - np.repeat(np.cumsum(counts) - counts, counts))
         rows.append((np.full(len(o), n), o, j, key[j] - key[o]))
     traj, origin, target, keys = (np.concatenate(c) for c in zip(*rows))
+    keys = _merge_close(keys, MERGE / RESOLUTION)
     uniq, counts = np.unique(keys, return_counts=True)
     chosen = _choose(uniq, counts, resolution, lags, max_lags, min_origins)
     keep = np.isin(keys, chosen)

@@ -205,6 +205,12 @@ def test_block_periodic_log_schedule():
     assert plan.n_origins[lag_steps.tolist().index(100)] == 6  # every block start
     every = plan_lags([t], origins="all", max_lags=100, min_origins=1)
     assert 2 in np.rint(every.lags / 0.005).astype(int)  # 3 - 1 from mid-block origins
+    # times that accumulate rounding (LAMMPS' ITEM: TIME: 128.4799999999995) are the same lags
+    noisy = t + 3e-9 * (-1.0) ** np.arange(len(t))
+    assert schedule_period(noisy, 0.005e-6) == 5
+    wobbly = plan_lags([noisy], origins="blocks", max_lags=100, min_origins=1)
+    np.testing.assert_allclose(wobbly.lags, plan.lags, atol=1e-8)
+    assert wobbly.n_origins.tolist() == plan.n_origins.tolist()
     with pytest.raises(InputError, match="lag 0.02 is not a difference of frame times"):
         plan_lags([t], lags=(0.02,))
     with pytest.raises(InputError, match="no lag has 50 time origins"):
