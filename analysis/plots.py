@@ -150,6 +150,7 @@ def _s4_panel(
     ls="-",
     colors=None,
     labels=True,
+    max_curves=None,
 ):
     import matplotlib
 
@@ -159,7 +160,10 @@ def _s4_panel(
     cmap = matplotlib.colormaps["viridis"]
     K = len(times)
     qq = np.linspace(0, q.max(), 200)
-    for k in range(K):
+    shown = range(K) if not max_curves or K <= max_curves else np.unique(
+        np.linspace(0, K - 1, max_curves).round().astype(int)
+    )
+    for k in shown:
         col = colors[k] if colors is not None else cmap(k / max(K - 1, 1))
         lab = label_fmt.format(times[k]) if labels else None
         if np.all(np.isfinite(E[k])):
@@ -178,12 +182,13 @@ def _s4_panel(
 
 
 def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
-    """S4(q) at every time with the OZ fits (dashed), and xi4(t), chi4_OZ(t) vs chi4(t)."""
+    """S4(q) with the OZ fits (dashed) at every time (12 of them when there are more), and
+    xi4(t), chi4_OZ(t) vs chi4(t)."""
     plt = _plt()
     fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
     times = _arr(result["times"])
     s4 = result["s4"]
-    _s4_panel(a0, s4, times)
+    _s4_panel(a0, s4, times, max_curves=12)  # trajectories have tens of lags
     a0.set_ylabel(r"$S_4(q, t)$")
     n_fit = max((n or 0) for n in s4["fit_shells"]) if s4["fit_shells"] else 0
     q_fit = _arr(s4["q"])[n_fit - 1] if n_fit else float("nan")
