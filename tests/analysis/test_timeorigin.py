@@ -220,3 +220,20 @@ def test_block_periodic_log_schedule():
     assert set(plan_lags([single_log], min_origins=1).origin.tolist()) == set(range(6))
     with pytest.raises(InputError, match="origins must be 'auto', 'all' or 'blocks'"):
         plan_lags([t], origins="some")
+
+
+@pytest.mark.lammps
+def test_s4_does_not_depend_on_the_origin_of_coordinates(runs):
+    """Translating every particle changes each W(q) by a phase only.  An estimator that sums
+    <W(q)> over a shell before taking the modulus (atooms-pp's S4ktOverlap) fails this."""
+    from glassdyn.analysis.timeorigin import TimeOriginHeterogeneity
+
+    tr = open_trajectory(runs[0]["unwrapped"])
+    x = np.concatenate([x for _, x in tr.chunks(100)])
+    plan = plan_lags([tr.times], max_lags=6)
+    s4 = []
+    for shift in ((0.0, 0.0, 0.0), (1.3, 0.7, 2.1)):
+        acc = TimeOriginHeterogeneity(plan, tr.types, tr.box, CFG)
+        s4.append(acc.compute(0, 0, x + np.asarray(shift)).s4)
+    np.testing.assert_allclose(s4[1], s4[0], rtol=1e-9, atol=1e-12)
+    assert np.all(s4[0][-1] > 0)
