@@ -62,6 +62,16 @@ class TrajectoryOptions:
     chunk_frames: int | None = None
     structure_frames: int = 3
 
+    def __post_init__(self):
+        limits = {"max_origins": 1, "max_lags": 1, "min_origins": 1, "n_blocks": 2,
+                  "chunk_frames": 1, "structure_frames": 0}  # fmt: skip
+        for name, low in limits.items():
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise InputError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+        if self.origins not in ("auto", "all", "blocks"):
+            raise InputError(f"--origins must be auto, all or blocks, got {self.origins!r}")
+
 
 @dataclass
 class Report:
@@ -204,7 +214,9 @@ def _stream(trajs, acc, chunk_frames, structure_frames: int, progress: bool) -> 
     rdf, sf, picks = (
         _structure_objects(ref, structure_frames) if structure_frames > 0 else (None,) * 3
     )
-    chunk = chunk_frames or max(1, int(32e6 // (24 * ref.n_particles)))
+    chunk = (
+        chunk_frames if chunk_frames is not None else max(1, int(32e6 // (24 * ref.n_particles)))
+    )
     needed = [int(plan.target[plan.trajectory == t].max(initial=-1)) + 1 for t in range(len(trajs))]
     if picks is not None:
         needed[0] = max(needed[0], int(picks.max()) + 1)

@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.q_max > 0 and args.a > 0):
         raise InputError("--q-max and --a must be positive")
+    if args.temperature is not None and not (0 < args.temperature < float("inf")):
+        raise InputError(f"--temperature must be a finite positive number, got {args.temperature}")
     cfg = HeterogeneityConfig(
         a=args.a,
         q_max=args.q_max,
