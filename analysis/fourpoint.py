@@ -62,6 +62,29 @@ def four_point_sums(
     return sum_w2, sum_w, S
 
 
+def s4_from_sums(
+    sum_w2: np.ndarray,
+    sum_w: np.ndarray,
+    n_samples,
+    n_particles: int,
+    *,
+    subtract_mean: bool = True,
+) -> np.ndarray:
+    """S4 per wave vector from the sums of :func:`four_point_sums` over ``n_samples`` samples.
+
+    sum_w2 (..., M) sum of |W|^2, sum_w (..., M) complex sum of W, n_samples scalar or (...,)
+    broadcastable with a trailing axis: (1/N) [<|W|^2> - |<W>|^2] (the second term only when
+    ``subtract_mean``).
+    """
+    n = np.asarray(n_samples, dtype=np.float64)
+    if n.ndim:
+        n = n[..., None]
+    if not subtract_mean:
+        return sum_w2 / n / n_particles
+    mean_w = sum_w / n
+    return (sum_w2 / n - (mean_w.real**2 + mean_w.imag**2)) / n_particles
+
+
 def s4(
     weights: np.ndarray,
     positions: np.ndarray,
@@ -242,11 +265,9 @@ class FourPoint:
     def s4_vectors(self) -> np.ndarray:
         """(K, M) S4 per half-space wave vector."""
         self._need()
-        n = self.n_samples
-        if not self.subtract_mean:
-            return self._sum_w2 / n / self._N
-        mean_w = self._sum_w / n
-        return (self._sum_w2 / n - (mean_w.real**2 + mean_w.imag**2)) / self._N
+        return s4_from_sums(
+            self._sum_w2, self._sum_w, self.n_samples, self._N, subtract_mean=self.subtract_mean
+        )
 
     @property
     def s4(self) -> np.ndarray:

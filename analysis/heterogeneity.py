@@ -144,12 +144,18 @@ class DynamicHeterogeneity:
 
 def s4_dict(fp: FourPoint, fits: list[OZFit]) -> dict:
     """q, S4 (K, Q), S4 errors and per-time OZ fits as plain lists."""
+    return s4_summary(fp.q, 2 * fp.wave_vectors.counts, fp.s4, fp.s4_err, fits)
+
+
+def s4_summary(q, shell_counts, s4, s4_err, fits: list[OZFit]) -> dict:
+    """The "s4" entry of heterogeneity.json: q (Q,), shell_counts (Q,) (both signs of q),
+    S4 and S4_err (K, Q), and the K OZ fits, as plain lists."""
     return jsonable(
         {
-            "q": fp.q,
-            "shell_counts": 2 * fp.wave_vectors.counts,
-            "S4": fp.s4,
-            "S4_err": fp.s4_err,
+            "q": q,
+            "shell_counts": shell_counts,
+            "S4": s4,
+            "S4_err": s4_err,
             "chi4_OZ": [f.chi4 for f in fits],
             "chi4_OZ_err": [f.chi4_err for f in fits],
             "xi4": [f.xi for f in fits],

@@ -1,7 +1,8 @@
 """Figures of a heterogeneity analysis, drawn from the JSON-ready dicts of ``heterogeneity``
 (so they can be redrawn from ``heterogeneity.json``).  Matplotlib Agg backend; LJ units.
 
-``results`` below is {temperature: DynamicHeterogeneity.to_dict()}.
+``results`` below is {label: DynamicHeterogeneity.to_dict()}; a label is a temperature (float)
+or a name (str, e.g. "trajectory" when a trajectory's temperature is not given).
 """
 
 from __future__ import annotations
@@ -31,13 +32,27 @@ def _arr(x) -> np.ndarray:
     )
 
 
+def label_text(label) -> str:
+    """"T = 0.8" for a temperature, the name otherwise."""
+    return f"T = {label:g}" if isinstance(label, (int, float)) else str(label)
+
+
+def file_tag(label) -> str:
+    """"T0.800" for a temperature, the name otherwise (file names of the figures)."""
+    return f"T{label:.3f}" if isinstance(label, (int, float)) else str(label)
+
+
 def _temp_colors(temps):
     """Cold = blue, hot = red, through purple (no pale middle colour)."""
     from matplotlib.colors import LinearSegmentedColormap
 
     cmap = LinearSegmentedColormap.from_list("cold_hot", ["#1f3fbf", "#8a2be2", "#d62728"])
-    ts = sorted(temps)
+    ts = sorted(temps, key=_order)
     return {T: cmap(0.0 if len(ts) == 1 else i / (len(ts) - 1)) for i, T in enumerate(ts)}
+
+
+def _order(label):
+    return (0, label, "") if isinstance(label, (int, float)) else (1, 0.0, str(label))
 
 
 def _tau(res, species="A"):
@@ -50,7 +65,7 @@ def plot_chi4(results: dict, path: str | Path, species: str = "total") -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.6), constrained_layout=True)
     colors = _temp_colors(results)
-    for T in sorted(results):
+    for T in sorted(results, key=_order):
         res = results[T]
         t = _arr(res["times"])
         sp = res["species"][species]
@@ -62,7 +77,7 @@ def plot_chi4(results: dict, path: str | Path, species: str = "total") -> Path:
             fmt="o-",
             capsize=3,
             color=colors[T],
-            label=f"T = {T:g}",
+            label=label_text(T),
         )
         tau = _tau(res)
         if np.isfinite(tau):
@@ -85,11 +100,11 @@ def plot_dynamics(results: dict, path: str | Path) -> Path:
     plt = _plt()
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.6), constrained_layout=True)
     colors = _temp_colors(results)
-    for T in sorted(results):
+    for T in sorted(results, key=_order):
         res = results[T]
         t = _arr(res["times"])
         sA = res["species"].get("A", res["species"]["total"])
-        kw = {"color": colors[T], "marker": "o", "ms": 4, "label": f"T = {T:g}"}
+        kw = {"color": colors[T], "marker": "o", "ms": 4, "label": label_text(T)}
         axes[0, 0].plot(t, _arr(sA["Fs"]), **kw)
         tau = _tau(res)
         if np.isfinite(tau):
@@ -135,6 +150,7 @@ def _s4_panel(
     ls="-",
     colors=None,
     labels=True,
+    max_curves=None,
 ):
     import matplotlib
 
@@ -144,7 +160,10 @@ def _s4_panel(
     cmap = matplotlib.colormaps["viridis"]
     K = len(times)
     qq = np.linspace(0, q.max(), 200)
-    for k in range(K):
+    shown = range(K) if not max_curves or K <= max_curves else np.unique(
+        np.linspace(0, K - 1, max_curves).round().astype(int)
+    )
+    for k in shown:
         col = colors[k] if colors is not None else cmap(k / max(K - 1, 1))
         lab = label_fmt.format(times[k]) if labels else None
         if np.all(np.isfinite(E[k])):
@@ -163,16 +182,17 @@ def _s4_panel(
 
 
 def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
-    """S4(q) at every time with the OZ fits (dashed), and xi4(t), chi4_OZ(t) vs chi4(t)."""
+    """S4(q) with the OZ fits (dashed) at every time (12 of them when there are more), and
+    xi4(t), chi4_OZ(t) vs chi4(t)."""
     plt = _plt()
     fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
     times = _arr(result["times"])
     s4 = result["s4"]
-    _s4_panel(a0, s4, times)
+    _s4_panel(a0, s4, times, max_curves=12)  # trajectories have tens of lags
     a0.set_ylabel(r"$S_4(q, t)$")
     n_fit = max((n or 0) for n in s4["fit_shells"]) if s4["fit_shells"] else 0
     q_fit = _arr(s4["q"])[n_fit - 1] if n_fit else float("nan")
-    a0.set_title(f"T = {temperature:g}; dashed: OZ fit on q ≤ {q_fit:.2f} ({n_fit} shells)")
+    a0.set_title(f"{label_text(temperature)}; dashed: OZ fit on q ≤ {q_fit:.2f} ({n_fit} shells)")
     a0.legend(frameon=False, fontsize=8, ncol=2)
     xi, xe = _arr(s4["xi4"]), _arr(s4["xi4_err"])
     a1.errorbar(times, xi, yerr=np.nan_to_num(xe), fmt="o-", capsize=3)
@@ -223,7 +243,7 @@ def plot_predicted_s4(comparison: dict, temperature: float, path: str | Path) ->
         )
         unit = r"[$\sigma^2$]" if mode == "centered" else "(unit variance)"
         ax.set_ylabel(rf"$S_4(q)$ of the {mode} field {unit}")
-    axes[0].set_title(f"T = {temperature:g}: true propensity (solid) vs predicted (dotted)")
+    axes[0].set_title(f"{label_text(temperature)}: true propensity (solid) vs predicted (dotted)")
     axes[1].set_title("same, fields scaled to unit variance per configuration")
     axes[0].legend(frameon=False, fontsize=8, ncol=2)
     ax = axes[2]
@@ -283,7 +303,7 @@ def plot_structure(structure: dict, temperature: float, path: str | Path) -> Pat
     a0.axhline(1, color="gray", lw=0.8)
     a0.set_xlabel(r"$r$  [$\sigma_{AA}$]")
     a0.set_ylabel(r"$g_{\alpha\beta}(r)$")
-    a0.set_title(f"T = {temperature:g}, {structure['n_frames']} configurations")
+    a0.set_title(f"{label_text(temperature)}, {structure['n_frames']} configurations")
     a0.legend(frameon=False)
     q = _arr(structure["q"])
     for k, col in zip(("AA", "AB", "BB", "total"), ("C0", "C1", "C2", "k")):

@@ -33,8 +33,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
+    from glassdyn.analysis.heterogeneity import analyze_state
     from glassdyn.simulate.presets import get_preset
-    from glassdyn.simulate.relaxation import tau_alpha
     from glassdyn.simulate.runner import simulate
 
     rows = []
@@ -62,7 +62,8 @@ def main() -> None:
                 workers=args.workers,
                 progress=False,
             )
-            tau, t, fs = tau_alpha(store.state(T))
+            dyn = analyze_state(store.state(T)).dynamics
+            tau, fs = dyn.tau_alpha["A"], dyn.fs["A"]
             rows.append((n, T, est, tau, time.time() - t0))
             print(
                 f"N={n:<5d} T={T:<5g} tau_alpha estimate {est:6.2f}  measured {tau:6.2f}   "

@@ -11,7 +11,7 @@ after 10 tau_alpha of NVT; an earlier estimate gave 8.1 at 0.64), roughly 27 at 
 and 4000 at 0.44 (the literature's order of magnitude; BOTAN's time 4120 at T=0.44 is about
 tau_alpha).  N=256 (presets ``tiny`` and ``ci``) has its own measured table, ``TAU_ALPHA_N256``.  Between and beyond the table, log(tau_alpha) is interpolated linearly in 1/T.
 Presets use these only to size equilibration and sampling times; the values used are recorded
-in the store, and :mod:`glassdyn.simulate.relaxation` measures tau_alpha from the data.
+in the store; ``glassdyn analyze`` (:mod:`glassdyn.analysis.dynamics`) measures tau_alpha from the data.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
+from glassdyn.data.box import box_length
 from glassdyn.data.errors import InputError
 from glassdyn.simulate.ka import KAParameters
 from glassdyn.simulate.protocols import Melt, MinimizerOptions, System
@@ -106,6 +107,7 @@ class SimulationSettings:
     replica_block: int = (
         0  # replicas per work unit; 0 = all replicas of a configuration in one unit
     )
+    trajectory_blocks: int = 0  # one long run per configuration: blocks of the sampling times
     description: str = field(default="", compare=False)
 
     def replace(self, **changes) -> SimulationSettings:
@@ -156,6 +158,8 @@ class SimulationSettings:
             bad(f"--n-times must be positive, got {self.n_times}")
         if self.replica_block < 0:
             bad(f"replica block must be >= 0, got {self.replica_block}")
+        if self.trajectory_blocks < 0:
+            bad(f"--trajectory must be >= 0 blocks, got {self.trajectory_blocks}")
         if self.box_length < 2 * (self.params.max_cutoff + 0.3):
             bad(
                 f"N={self.n_particles} at density {self.density} gives a box of {self.box_length:.3f}, "
@@ -165,7 +169,7 @@ class SimulationSettings:
     # -------------------------------------------------------------- derived
     @property
     def box_length(self) -> float:
-        return float((self.n_particles / self.density) ** (1.0 / 3.0))
+        return box_length(self.n_particles, self.density)
 
     def system(self) -> System:
         return System(
@@ -195,6 +199,17 @@ class SimulationSettings:
             steps[k] = max(steps[k], steps[k - 1] + 1)
         return steps
 
+    def trajectory_steps(self, temperature: float) -> np.ndarray:
+        """(F,) MD steps of the frames of the long trajectory at T: ``trajectory_blocks`` blocks
+        of period P = the last sampling step, each dumped at 0 and the other sampling steps
+        (block-periodic log spacing), and a last frame at blocks x P.  Lags from the start of a
+        block are the isoconfigurational times, so both chi4 compare time by time."""
+        sample = self.sample_steps(temperature)
+        offsets = np.concatenate([[0], sample[:-1]])
+        period = int(sample[-1])
+        blocks = np.arange(self.trajectory_blocks, dtype=np.int64)[:, None] * period
+        return np.append((blocks + offsets).ravel(), self.trajectory_blocks * period)
+
     def times_at(self, temperature: float) -> np.ndarray:
         """(K,) sampling times at T in LJ units (multiples of dt)."""
         return self.sample_steps(temperature) * self.dt
@@ -219,6 +234,8 @@ class SimulationSettings:
         d = self.as_dict()
         for k in ("name", "description", "temperatures", "replica_block"):
             d.pop(k)
+        if not self.trajectory_blocks:
+            d.pop("trajectory_blocks")  # stores simulated before the option existed resume
         return d
 
 

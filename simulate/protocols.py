@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from glassdyn.data.box import box_length
 from glassdyn.data.errors import GlassdynError
 from glassdyn.simulate.engine import new_lammps
 from glassdyn.simulate.ka import KAParameters
@@ -83,7 +84,7 @@ class System:
 
     @property
     def box_length(self) -> float:
-        return float((self.n_particles / self.density) ** (1.0 / 3.0))
+        return box_length(self.n_particles, self.density)
 
     @property
     def box(self) -> np.ndarray:
@@ -433,6 +434,51 @@ def replica(
     if not np.all(np.isfinite(out)):
         raise SimulationError(f"replica at T={temperature:g} produced non-finite displacements")
     return out
+
+
+def trajectory(
+    system: System,
+    x0: np.ndarray,
+    temperature: float,
+    dump_steps: np.ndarray,
+    rng: np.random.Generator,
+    path,
+    *,
+    ensemble: str = "nve",
+    chunk: int = 10_000,
+) -> int:
+    """One long run from ``x0`` (N, 3) with Maxwell-Boltzmann velocities at ``temperature`` from
+    ``rng``, written as a LAMMPS text dump at ``dump_steps`` (F,) (increasing, from 0):
+    ``id type xu yu zu``, sorted by id, with ``ITEM: TIME`` (dump_modify time yes) and 10
+    significant digits.  Same integrator as :func:`replica`.  Returns the number of frames.
+    """
+    steps = np.asarray(dump_steps, dtype=np.int64)
+    if steps.ndim != 1 or steps[0] != 0 or np.any(np.diff(steps) <= 0):
+        raise SimulationError(f"dump steps must start at 0 and increase, got {steps[:5]}...")
+    v = maxwell_boltzmann(rng, system.n_particles, temperature, system.params.mass)
+    lmp = build(system, x0, v)
+    dump = (
+        f"write_dump all custom {path} id type xu yu zu modify sort id time yes "
+        "format float %.10g append yes"
+    )
+    try:
+        if ensemble == "nve":
+            lmp.command("fix integrate all nve")
+        elif ensemble == "nvt":
+            _nvt(lmp, system, temperature)
+        else:
+            raise SimulationError(f"unknown ensemble {ensemble!r}; use 'nve' or 'nvt'")
+        lmp.command("run 0 post no")
+        done = 0
+        for target in steps:
+            while done < target:
+                n = int(min(chunk, target - done))
+                lmp.command(f"run {n} pre no post no")
+                done += n
+            lmp.command(dump)
+    finally:
+        lmp.close()
+    return len(steps)
 
 
 def thermo_trace(

@@ -48,10 +48,11 @@ from glassdyn.simulate.presets import SimulationSettings
 
 import glassdyn
 
-STREAM_MELT, STREAM_REPLICA = 0, 1
+STREAM_MELT, STREAM_REPLICA, STREAM_TRAJECTORY = 0, 1, 2
 SEED_RULE = (
     "numpy PCG64 seeded by SeedSequence([seed, round(1000 T), c, stream, r]); "
-    "stream 0 = melt positions and velocities of configuration c, stream 1 = velocities of replica r"
+    "stream 0 = melt positions and velocities of configuration c, stream 1 = velocities of replica r, "
+    "stream 2 = velocities of the long trajectory"
 )
 
 
@@ -137,6 +138,35 @@ def replica_unit(unit: Unit, x0: np.ndarray, r0: int, r1: int) -> int:
     return r1 - r0
 
 
+def trajectory_path(store: str | os.PathLike, temperature: float, config: int) -> Path:
+    """Where ``--trajectory`` writes configuration ``config`` at T: beside the store, in
+    ``STORE.trajectories/T0.800/config0000.lammpstrj``."""
+    from glassdyn.data.keys import group_name
+
+    return Path(f"{store}.trajectories") / group_name(temperature) / f"config{config:04d}.lammpstrj"
+
+
+def trajectory_unit(unit: Unit, x0: np.ndarray) -> int:
+    """The long trajectory of configuration ``unit.config`` (written whole, then renamed)."""
+    s = unit.settings
+    path = trajectory_path(unit.store, unit.temperature, unit.config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    rng = unit_rng(unit.seed, unit.temperature, unit.config, STREAM_TRAJECTORY)
+    try:
+        frames = protocols.trajectory(
+            s.system(), x0, unit.temperature, s.trajectory_steps(unit.temperature), rng, partial,
+            ensemble=s.ensemble,
+        )  # fmt: skip
+    except GlassdynError:
+        raise
+    except Exception as exc:
+        raise protocols.SimulationError(f"{unit.where()} trajectory: LAMMPS failed: {exc}") from exc
+    os.replace(partial, path)
+    return frames
+
+
 def finish_unit(unit: Unit) -> None:
     """Propensity from all replicas, then ``done`` (written last)."""
     sp = unit.state()
@@ -184,11 +214,27 @@ def state_attrs(
         "times": [float(t) for t in settings.times_at(temperature)],
         "sample_steps": [int(k) for k in settings.sample_steps(temperature)],
         "n_replicas": settings.n_replicas,
+        "trajectory": _trajectory_attrs(settings, temperature),
         "minimizer": settings.minimizer.as_dict() if settings.inherent else None,
         "seeds": {"seed": int(seed), "rule": SEED_RULE},
         "lammps_version": lammps_version,
         "glassdyn_version": glassdyn.__version__,
         "lammps_deck": protocols.deck(system),
+    }
+
+
+def _trajectory_attrs(settings: SimulationSettings, temperature: float) -> dict | None:
+    if not settings.trajectory_blocks:
+        return None
+    steps = settings.trajectory_steps(temperature)
+    return {
+        "files": "STORE.trajectories/" + keys.group_name(temperature) + "/configCCCC.lammpstrj",
+        "format": "LAMMPS text dump: id type xu yu zu, ITEM: TIME",
+        "blocks": settings.trajectory_blocks,
+        "frames": len(steps),
+        "period_steps": int(steps[-1] // settings.trajectory_blocks),
+        "block_steps": [int(k) for k in steps[: len(steps) // settings.trajectory_blocks]],
+        "ensemble": settings.ensemble,
     }
 
 
@@ -383,6 +429,8 @@ def _simulate_locked(settings, out, seed, workers, scheduler, progress, command,
                 x0 = prepare_unit(u)
                 for r0, r1 in _blocks(settings):
                     replica_unit(u, x0, r0, r1)
+                if settings.trajectory_blocks:
+                    trajectory_unit(u, x0)
                 finished(u)
         else:
             _run_dask(todo, settings, workers, scheduler, finished)
@@ -412,7 +460,7 @@ def _run_dask(
         client, cluster = Client(scheduler), None
     else:
         client, cluster = _local_client(
-            max(1, min(workers, len(todo) * max(1, settings.n_replica_blocks())))
+            max(1, min(workers, len(todo) * max(1, settings.n_replica_blocks() + (settings.trajectory_blocks > 0))))
         )
     blocks = _blocks(settings)
     try:
@@ -423,14 +471,14 @@ def _run_dask(
         for i, u in enumerate(todo):
             # ready replica blocks run before new melts, so configurations complete in order
             prep = client.submit(prepare_unit, u, pure=False, priority=-i)
-            if not blocks:
-                futures.append(prep)
-                owner[prep.key] = u
-                pending[u] = 1
-                continue
-            pending[u] = len(blocks)
-            for r0, r1 in blocks:
-                f = client.submit(replica_unit, u, prep, r0, r1, pure=False, priority=2 * n - i)
+            after = [client.submit(replica_unit, u, prep, r0, r1, pure=False, priority=2 * n - i)
+                     for r0, r1 in blocks]  # fmt: skip
+            if settings.trajectory_blocks:
+                after.append(client.submit(trajectory_unit, u, prep, pure=False, priority=2 * n - i))
+            if not after:
+                after = [prep]
+            pending[u] = len(after)
+            for f in after:
                 futures.append(f)
                 owner[f.key] = u
         for fut in as_completed(futures):

@@ -57,3 +57,57 @@ def assert_same_arrays(
                 raise AssertionError(
                     f"T={T} {path}: arrays differ (max |diff| {np.abs(xa.astype(float) - xb.astype(float)).max():.3g})"
                 )
+
+
+DUMP_STYLES = {
+    "unwrapped": "id type xu yu zu",
+    "images": "id type x y z ix iy iz",
+    "scaled": "id type xs ys zs ix iy iz",
+    "wrapped": "id type x y z",
+    "element": "id element x y z ix iy iz",
+}
+
+
+def lammps_dumps(
+    directory,
+    *,
+    n_particles: int = 256,
+    temperature: float = 1.0,
+    every: int = 20,
+    frames: int = 20,
+    seed: int = 0,
+    styles: Sequence[str] = tuple(DUMP_STYLES),
+) -> dict:
+    """One real KA NVT run dumped in several column styles at once (same frames in every file).
+
+    A short melt (soft push-off, 500 NVT steps at ``temperature``) then ``frames`` frames every
+    ``every`` steps (dt 0.005, 10 significant digits, unsorted as LAMMPS writes them).  Returns
+    {style: path} for the styles of ``DUMP_STYLES`` asked for (elements named A / B).
+    """
+    from pathlib import Path
+
+    from glassdyn.simulate import protocols
+
+    system = protocols.System(n_particles)
+    rng = np.random.default_rng(seed)
+    lmp = protocols.build(system, protocols.random_positions(rng, system))
+    out = {}
+    try:
+        lmp.commands_list(protocols.soft_commands(system.params, 20.0))
+        lmp.commands_list(["min_style fire", "minimize 0.0 1e-3 1000 10000"])
+        lmp.commands_list(protocols.pair_commands(system.params))
+        lmp.command(f"velocity all create {temperature!r} {seed + 1} dist gaussian")
+        lmp.command(f"fix thermostat all nvt temp {temperature!r} {temperature!r} 0.5")
+        lmp.command("run 500")
+        lmp.command("reset_timestep 0")
+        for i, style in enumerate(styles):
+            path = Path(directory) / f"{style}.lammpstrj"
+            out[style] = path
+            lmp.command(f"dump d{i} all custom {every} {path} {DUMP_STYLES[style]}")
+            lmp.command(f"dump_modify d{i} format float %.10g")
+            if style == "element":
+                lmp.command(f"dump_modify d{i} element A B")
+        lmp.command(f"run {every * (frames - 1)}")
+    finally:
+        lmp.close()
+    return out

@@ -1,20 +1,6 @@
-"""``glassdyn analyze STORE --out DIR [--temperatures ...] [--predictions FILE] [--q-max 2.5]``.
-
-Writes ``DIR/heterogeneity.json``::
-
-    {"store", "predictions", "temperatures": {"0.640": {
-        "temperature", "times" (K,), "n_configs", "n_samples", "config" (analysis parameters),
-        "species": {"A"|"B"|"total": {"k", "Q", "Fs", "MSD", "alpha2", "chi4", "chi4_err", "chi4_iso",
-                                     "chi4_Fs" (K,), "tau_alpha", "tau_alpha_err"}},
-        "s4": {"q" (Q,), "shell_counts" (Q,), "S4" (K, Q), "S4_err" (K, Q),
-               "chi4_OZ", "chi4_OZ_err", "xi4", "xi4_err", "fit_shells", "fit_ok" (K,)},
-        "structure": {"r", "g": {"AA", "AB", "BB", "total"}, "q", "S": {...}, "n_frames"},
-        "predictions": {"times", "configs", "pearson" (K',), "true"|"predicted":
-                        {"centered"|"standardized": <like "s4">, "std" (K',)}}}}}
-
-(null where a value is undefined, e.g. tau_alpha when Fs never reaches 1/e), and PNGs:
-chi4.png, dynamics.png, s4_T*.png, structure_T*.png, s4_predicted_T*.png.
-"""
+"""``glassdyn analyze PATH... --out DIR``: a store's state points, or trajectories (LAMMPS text
+dumps, extended XYZ) averaged over time origins.  The workflow and the JSON layout live in
+:mod:`glassdyn.analysis.workflow`; this module parses the options and prints."""
 
 from __future__ import annotations
 
@@ -23,14 +9,41 @@ import argparse
 from glassdyn.commands.options import positive_floats
 
 HELP = (
-    "dynamic heterogeneity of a store: Q(t), Fs(k,t), MSD, alpha2, tau_alpha, chi4(t), S4(q,t) with "
-    "Ornstein-Zernike fits (chi4_OZ, xi4), partial g(r) and S(q); predicted vs true S4 with --predictions"
+    "dynamic heterogeneity of a store or of trajectories (LAMMPS dumps, extended XYZ): Q(t), "
+    "Fs(k,t), MSD, alpha2, tau_alpha, chi4(t), S4(q,t) with Ornstein-Zernike fits (chi4_OZ, xi4), "
+    "partial g(r) and S(q); predicted vs true S4 with --predictions"
 )
+
+EPILOG = """A store gives isoconfigurational averages (configurations x replicas at the stored
+times); trajectories give time-origin averages: for each lag t (a difference of frame times
+present in the file), the pairs of frames (origin, origin + t); chi4 is the fluctuation of the
+overlap over the origins.  Several trajectory files are independent runs of one state point.
+Positions: xu yu zu, x y z (or xs ys zs) with ix iy iz, or without image flags unwrapped by
+continuity.  Times: ITEM: TIME, else TIMESTEP x --dt (default 0.005); extended XYZ time=."""
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+    return values
+
+
+def _labels(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",")]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EPILOG
     p.add_argument(
-        "store", help="path of a glassdyn Zarr store with isoconfigurational displacements"
+        "store",
+        nargs="+",
+        metavar="PATH",
+        help="a glassdyn Zarr store with isoconfigurational displacements, or trajectory files",
     )
     p.add_argument(
         "--out", required=True, help="output directory (heterogeneity.json and PNG plots)"
@@ -60,38 +73,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-structure", action="store_true", help="skip g(r) and S(q)")
     p.add_argument("--no-plots", action="store_true", help="write only heterogeneity.json")
+    t = p.add_argument_group("trajectories")
+    t.add_argument("--temperature", type=float, help="temperature of the trajectories (a label)")
+    t.add_argument(
+        "--dt", type=float, help="MD time step (dumps without ITEM: TIME; default 0.005)"
+    )
+    t.add_argument(
+        "--species", type=_labels, metavar="A,B", help="labels of A and B (types 1,2; names A,B)"
+    )
+    t.add_argument(
+        "--origins",
+        choices=("auto", "blocks", "all"),
+        default="auto",
+        help="time origins: the first frame of each period of a repeated (log-spaced) dump "
+        "schedule, every frame, or auto: blocks when the schedule repeats (every frame of a "
+        "linear one), else all (default auto)",
+    )
+    t.add_argument("--max-origins", type=int, default=200, help="origins per file (default 200)")
+    t.add_argument("--max-lags", type=int, default=40, help="lags, log-spaced bins (default 40)")
+    t.add_argument("--min-origins", type=int, default=5, help="origins a lag needs (default 5)")
+    t.add_argument("--lags", type=_numbers, metavar="t[,t...]", help="explicit lags (LJ time)")
+    t.add_argument(
+        "--chunk-frames", type=int, help="frames parsed at a time (default: 32 MB of positions)"
+    )
+    t.add_argument(
+        "--structure-frames", type=int, default=3, help="frames for g(r) and S(q) (default 3)"
+    )
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import sys
-    import time
     from pathlib import Path
 
-    import numpy as np
-
-    from glassdyn.analysis import plots
-    from glassdyn.analysis.heterogeneity import (
-        HeterogeneityConfig,
-        analyze_state,
-        compare_predictions,
-        jsonable,
-    )
-    from glassdyn.analysis.structure import state_structure
+    from glassdyn.analysis import workflow
+    from glassdyn.analysis.heterogeneity import HeterogeneityConfig
     from glassdyn.data.errors import InputError
-    from glassdyn.data.store import Store
 
-    if args.q_max <= 0 or args.a <= 0:
+    if not (args.q_max > 0 and args.a > 0):
         raise InputError("--q-max and --a must be positive")
-    store = Store.open(args.store)
-    temps = args.temperatures or store.temperatures
-    if not temps:
-        raise InputError(f"store {args.store} has no state points")
-    preds = None
-    if args.predictions:
-        from glassdyn.data.predictions import read_predictions
-
-        preds = read_predictions(args.predictions)
+    if args.temperature is not None and not (0 < args.temperature < float("inf")):
+        raise InputError(f"--temperature must be a finite positive number, got {args.temperature}")
     cfg = HeterogeneityConfig(
         a=args.a,
         q_max=args.q_max,
@@ -99,68 +121,49 @@ def run(args: argparse.Namespace) -> int:
         s4_species=args.s4_species,
         dtype="float32" if args.float32 else "float64",
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report = {"store": str(store.path), "predictions": args.predictions, "temperatures": {}}
-    results, comparisons = {}, {}
-    for T in temps:
-        sp = store.state(T)
-        configs = sp.completed
-        if args.max_configs:
-            configs = configs[: args.max_configs]
-        t0 = time.perf_counter()
-        dh = analyze_state(sp, cfg, configs=configs)
-        res = dh.to_dict()
-        res["temperature"] = sp.temperature
-        res["seconds"] = time.perf_counter() - t0
-        if not args.no_structure:
-            res["structure"] = jsonable(state_structure(sp, configs))
-        main_sp = res["species"].get("A", res["species"]["total"])
-        tau, tau_err = main_sp["tau_alpha"], main_sp["tau_alpha_err"]
-        chi = np.array([np.nan if v is None else v for v in res["species"]["total"]["chi4"]])
-        chi_err = np.array(
-            [np.nan if v is None else v for v in res["species"]["total"]["chi4_err"]]
+    paths = [Path(p) for p in args.store]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise InputError(f"no store or trajectory file at {missing[0]}")
+    if len(paths) == 1 and paths[0].is_dir():
+        rep = workflow.analyze_store(
+            paths[0],
+            cfg,
+            temperatures=args.temperatures,
+            predictions=args.predictions,
+            max_configs=args.max_configs,
+            structure=not args.no_structure,
         )
-        k = int(np.nanargmax(chi))
-        tau_txt = (
-            "not reached (sample longer times)"
-            if tau is None
-            else f"{tau:.4g} +- {tau_err if tau_err is not None else float('nan'):.2g}"
+    else:
+        if any(p.is_dir() for p in paths):
+            raise InputError("give one store directory, or trajectory files only")
+        if args.predictions or args.temperatures:
+            raise InputError(
+                "--predictions and --temperatures apply to stores; trajectories take --temperature"
+            )
+        options = workflow.TrajectoryOptions(
+            origins=args.origins,
+            max_origins=args.max_origins,
+            max_lags=args.max_lags,
+            lags=tuple(args.lags) if args.lags else None,
+            min_origins=args.min_origins,
+            chunk_frames=args.chunk_frames,
+            structure_frames=args.structure_frames,
         )
-        print(
-            f"T={sp.temperature:g}: {dh.dynamics.n_configs} configurations x {dh.dynamics.n_samples // max(dh.dynamics.n_configs, 1)} replicas,"
-            f" tau_alpha(A)={tau_txt}, max chi4={chi[k]:.4g} +- {chi_err[k]:.2g} at t={res['times'][k]:.4g}"
-            f"  ({res['seconds']:.1f} s)",
-            file=sys.stderr,
+        rep = workflow.analyze_trajectories(
+            paths,
+            cfg,
+            options,
+            species=args.species,
+            dt=args.dt,
+            temperature=args.temperature,
+            structure=not args.no_structure,
+            progress=not args.no_progress,
         )
-        if preds is not None:
-            match = [p for t, p in preds.items() if abs(t - sp.temperature) < 5e-4]
-            if match:
-                comparisons[sp.temperature] = compare_predictions(
-                    sp, match[0], cfg, species=cfg.s4_species
-                )
-                res["predictions"] = comparisons[sp.temperature]
-            else:
-                print(
-                    f"T={sp.temperature:g}: no predictions at this temperature in {args.predictions}",
-                    file=sys.stderr,
-                )
-        results[sp.temperature] = res
-        report["temperatures"][f"{sp.temperature:.3f}"] = res
-    path = out / "heterogeneity.json"
-    path.write_text(json.dumps(jsonable(report), indent=1))
-    written = [path]
-    if not args.no_plots:
-        written.append(plots.plot_chi4(results, out / "chi4.png"))
-        written.append(plots.plot_dynamics(results, out / "dynamics.png"))
-        for T, res in results.items():
-            written.append(plots.plot_s4(res, T, out / f"s4_T{T:.3f}.png"))
-            if "structure" in res:
-                written.append(
-                    plots.plot_structure(res["structure"], T, out / f"structure_T{T:.3f}.png")
-                )
-        for T, comp in comparisons.items():
-            written.append(plots.plot_predicted_s4(comp, T, out / f"s4_predicted_T{T:.3f}.png"))
-    for p in written:
+    for label, res in rep.results.items():
+        print(workflow.summary_line(label, res), file=sys.stderr)
+    for note in rep.notes:
+        print(note, file=sys.stderr)
+    for p in workflow.write_report(rep, args.out, plots=not args.no_plots):
         print(p)
     return 0

@@ -104,6 +104,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--density", type=float, default=None, help="number density (default 1.2)")
     p.add_argument("--dt", type=float, default=None, help="MD time step (default 0.005)")
+    p.add_argument(
+        "--trajectory",
+        type=int,
+        default=None,
+        metavar="BLOCKS",
+        help="also run one long trajectory per configuration: BLOCKS repetitions of the sampling "
+        "times (log-spaced dumps), written to STORE.trajectories/ for `glassdyn analyze`",
+    )
     p.add_argument("--no-inherent", action="store_true", help="skip the FIRE inherent structures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -113,7 +121,7 @@ def settings_from_args(args: argparse.Namespace):
     from glassdyn.data.errors import InputError
     from glassdyn.simulate.presets import get_preset
 
-    for name in ("configs", "replicas", "particles", "n_times", "replica_block"):
+    for name in ("configs", "replicas", "particles", "n_times", "replica_block", "trajectory"):
         v = getattr(args, name, None)
         if v is not None and v < 0:
             raise InputError(f"--{name.replace('_', '-')} must be >= 0, got {v}")
@@ -130,6 +138,7 @@ def settings_from_args(args: argparse.Namespace):
         replica_block=args.replica_block,
         density=args.density,
         dt=args.dt,
+        trajectory_blocks=getattr(args, "trajectory", None),
     )
     if args.times is not None:
         changes.update(times=args.times, times_temperature=None)
@@ -161,4 +170,9 @@ def run(args: argparse.Namespace) -> int:
         if sys.argv and sys.argv[0].endswith("glassdyn")
         else sys.argv,
     )
+    if settings.trajectory_blocks:
+        print(
+            f"trajectories: {args.out}.trajectories/T*/config*.lammpstrj "
+            "(analyse with `glassdyn analyze FILE... --temperature T --out DIR`)"
+        )
     return info.run(argparse.Namespace(store=args.out, json=False))

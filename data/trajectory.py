@@ -1,0 +1,236 @@
+"""Trajectories read once, in chunks: LAMMPS text dumps and multi-frame extended XYZ.
+
+:func:`open_trajectory` indexes the file in one cheap pass (headers only; atom lines are skipped,
+not parsed) and refuses bad input before any heavy work, with one line naming the frame and the
+fix: a changing particle count, a box that is tilted, not periodic or changing, missing columns,
+types that do not map to A/B, steps that do not increase.  A truncated last frame is dropped and
+reported (:attr:`Trajectory.truncated`).  :meth:`Trajectory.chunks` then parses the frames in
+order, a chunk at a time, and yields their unwrapped positions sorted by particle id:
+
+- ``xu yu zu`` (or scaled ``xsu ysu zsu``): unwrapped by LAMMPS;
+- ``x y z`` or scaled ``xs ys zs`` with image flags ``ix iy iz``: x + i L;
+- without image flags (and for extended XYZ): by continuity, adding the minimum-image step
+  between consecutive frames.  That is safe only while no particle moves half a box between two
+  frames, so a step longer than a quarter of the box is refused (dump image flags instead).
+
+Times (LJ units, from the first frame): LAMMPS ``ITEM: TIME`` when dumped, else TIMESTEP x
+``dt``; extended XYZ ``time=`` (or ``Time``, ``t``), else ``timestep=`` / ``step=`` x dt, else
+frame index x dt.  Species: LAMMPS ``type`` (default 1 = A, 2 = B) or ``element`` names (A, B);
+extended XYZ species (A, B; or H, He as ASE reads glassdyn's files); ``species=(a, b)`` names
+the labels of A and B.  Boxes are orthorhombic, periodic and fixed; the origin is moved to 0.
+
+Shapes: times (F,) float64; positions (n, N, 3) float64; types (N,) int8 (0 = A, 1 = B); box (3,).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from glassdyn.data.errors import InputError
+
+LAMMPS_DT = 0.005  # LAMMPS' default timestep for `units lj`
+CONTINUITY_LIMIT = 0.25  # largest minimum-image step between frames, in box lengths
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """An indexed trajectory file (see the module docstring); frames are parsed by :meth:`chunks`.
+
+    format "lammps-dump" or "extxyz"; types (N,) int8; box (3,) lengths; times (F,) float64 LJ
+    units from the first frame; steps (F,) int64 TIMESTEP or None; time_source says how the
+    times were obtained; unwrap "unwrapped", "image flags" or "continuity"; truncated a message
+    when the last frame was incomplete and dropped (else None); species the labels (A, B);
+    offsets (F + 1,) byte offset of each frame and of the end of the last one; layout the
+    format's parser (``parse(trajectory, raw bytes, start, stop) -> list of (N, 3)``).
+    """
+
+    path: Path
+    format: str
+    types: np.ndarray
+    box: np.ndarray
+    times: np.ndarray
+    steps: np.ndarray | None
+    time_source: str
+    unwrap: str
+    truncated: str | None
+    species: tuple[str, str]
+    offsets: np.ndarray
+    layout: object
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.times.shape[0])
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.types.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"Trajectory({str(self.path)!r}, {self.format}, frames={self.n_frames}, "
+            f"N={self.n_particles}, box={self.box.tolist()}, unwrap={self.unwrap!r})"
+        )
+
+    def describe(self) -> dict:
+        """JSON-ready summary: path, format, frames, N, box, time range, unwrapping, truncation."""
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "n_frames": self.n_frames,
+            "n_particles": self.n_particles,
+            "n_a": int(np.sum(self.types == 0)),
+            "box": self.box.tolist(),
+            "time_span": float(self.times[-1]),
+            "time_source": self.time_source,
+            "unwrap": self.unwrap,
+            "species": list(self.species),
+            "truncated": self.truncated,
+        }
+
+    def chunks(self, chunk_frames: int = 256) -> Iterator[tuple[int, np.ndarray]]:
+        """(first frame index, unwrapped positions (n, N, 3) float64), n <= ``chunk_frames``,
+        for the frames in order; each frame is parsed once."""
+        if chunk_frames < 1:
+            raise InputError(f"chunk_frames must be >= 1, got {chunk_frames}")
+        previous = None  # (as read, unwrapped) positions of the last frame, for continuity
+        with open(self.path, "rb") as fh:
+            for start in range(0, self.n_frames, chunk_frames):
+                stop = min(start + chunk_frames, self.n_frames)
+                fh.seek(int(self.offsets[start]))
+                raw = fh.read(int(self.offsets[stop] - self.offsets[start]))
+                frames = self.layout.parse(self, raw, start, stop)
+                out = np.empty((stop - start, self.n_particles, 3))
+                for a, x in enumerate(frames):
+                    if self.unwrap == "continuity":
+                        if previous is None:
+                            unwrapped = x
+                        else:
+                            unwrapped = previous[1] + minimum_image_step(
+                                x - previous[0], self.box, start + a
+                            )
+                        previous = (x, unwrapped)
+                        x = unwrapped
+                    out[a] = x
+                yield start, out
+
+
+def minimum_image_step(delta: np.ndarray, box: np.ndarray, frame: int) -> np.ndarray:
+    """The step (N, 3) between two consecutive frames (``frame`` - 1, ``frame``) under minimum
+    image; InputError when one exceeds ``CONTINUITY_LIMIT`` box lengths (unwrapping unsafe)."""
+    step = delta - box * np.round(delta / box)
+    worst = np.abs(step) / box
+    if worst.max() > CONTINUITY_LIMIT:
+        i, ax = np.unravel_index(int(np.argmax(worst)), worst.shape)
+        raise InputError(
+            f"frames {frame - 1} and {frame} are too far apart to unwrap by continuity: a particle "
+            f"(index {i}) moves {abs(step[i, ax]):.3g} sigma along {'xyz'[ax]}, more than a "
+            f"quarter of the box ({CONTINUITY_LIMIT * box[ax]:.3g}); dump image flags "
+            "(x y z ix iy iz) or unwrapped coordinates (xu yu zu), or dump more often"
+        )
+    return step
+
+
+def open_trajectory(
+    path: str | os.PathLike,
+    *,
+    species: Sequence[str] | None = None,
+    dt: float | None = None,
+    format: str | None = None,
+) -> Trajectory:
+    """Index a LAMMPS text dump or an extended XYZ file (see the module docstring).
+
+    ``species`` (label of A, label of B): LAMMPS types or names; ``dt``: the MD timestep for
+    dumps without ``ITEM: TIME`` (default 0.005, LAMMPS' lj default) or, for extended XYZ frames
+    with neither time nor step, the time between frames; ``format`` "lammps-dump" or "extxyz"
+    (default: recognised from the file).
+    """
+    from glassdyn.data.extxyz_trajectory import index_extxyz
+    from glassdyn.data.lammps_trajectory import index_lammps_dump
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no trajectory file at {p}")
+    if species is not None:
+        species = tuple(str(s).strip() for s in species)
+        if len(species) != 2 or len(set(species)) != 2 or not all(species):
+            raise InputError(
+                f"--species needs two different labels, A's then B's (e.g. 1,2): {list(species)}"
+            )
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise InputError(f"--dt must be a positive time step, got {dt}")
+    fmt = format or _sniff(p)
+    if fmt == "lammps-dump":
+        return index_lammps_dump(p, species=species, dt=dt)
+    if fmt == "extxyz":
+        return index_extxyz(p, species=species, dt=dt)
+    raise InputError(f"unknown trajectory format {fmt!r}; use 'lammps-dump' or 'extxyz'")
+
+
+def _sniff(p: Path) -> str:
+    if p.suffix.lower() in (".xyz", ".extxyz"):
+        return "extxyz"
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    first = next((ln.strip() for ln in head.splitlines() if ln.strip()), b"")
+    if first.startswith(b"ITEM:"):
+        return "lammps-dump"
+    if first.isdigit():
+        return "extxyz"
+    raise InputError(
+        f"{p} is neither a LAMMPS text dump (starting with 'ITEM: TIMESTEP') nor an extended XYZ "
+        "file (starting with the number of atoms); binary dumps are not read: dump as text"
+    )
+
+
+def map_species(
+    labels: np.ndarray,
+    species: Sequence[str] | None,
+    defaults: Sequence[tuple[str, str]],
+    where: str,
+) -> tuple[np.ndarray, tuple[str, str]]:
+    """Labels (N,) -> (types (N,) int8: species[0] -> 0 (A), species[1] -> 1 (B); the pair used).
+
+    Without ``species`` the first pair of ``defaults`` that covers every label is used.
+    """
+    labels = np.asarray(labels).astype(str)
+    found = sorted(set(np.unique(labels).tolist()))
+    for pair in [tuple(species)] if species is not None else list(defaults):
+        if set(found) <= set(pair):
+            return np.where(labels == pair[1], 1, 0).astype(np.int8), pair
+    hint = ",".join(found) if len(found) == 2 else "A_LABEL,B_LABEL"
+    told = f"--species {','.join(species)}" if species is not None else "the default labels"
+    raise InputError(
+        f"{where}: particle types {found[:5]} do not map to A/B with {told}; name the labels of A "
+        f"and B, e.g. --species {hint}" + ("" if len(found) <= 2 else " (KA has two species)")
+    )
+
+
+# ------------------------------------------------------------------- helpers of the index passes
+class Truncated(Exception):
+    """The file ends inside a frame."""
+
+
+def skip_lines(fh, n: int, guess: int) -> None:
+    """Advance binary ``fh`` past ``n`` newline-terminated lines; Truncated if it ends first."""
+    left, size = n, max(guess, 1 << 16)
+    while left > 0:
+        block = fh.read(size)
+        if not block:
+            raise Truncated(f"{n - left} of {n} atom lines")
+        nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        if len(nl) >= left:
+            fh.seek(int(nl[left - 1]) + 1 - len(block), 1)
+            return
+        left -= len(nl)
+        size = 1 << 16
+
+
+def read_line(fh) -> bytes:
+    line = fh.readline()
+    if not line:
+        raise Truncated("a header")
+    return line
