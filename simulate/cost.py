@@ -45,6 +45,7 @@ class StatePlan:
     fire_iterations: int
     n_replicas: int
     replica_steps: int  # length of one replica run (its last sampling step)
+    trajectory_steps: int = 0  # length of the long trajectory (--trajectory BLOCKS), 0 = none
 
     @property
     def steps_per_config(self) -> int:
@@ -53,6 +54,7 @@ class StatePlan:
             + self.equilibration_steps
             + self.fire_iterations
             + self.n_replicas * self.replica_steps
+            + self.trajectory_steps
         )
 
     @property
@@ -72,6 +74,9 @@ def plan_state(settings: SimulationSettings, temperature: float, n_configs: int)
         fire_iterations=fire_iterations_estimate(settings.n_particles) if settings.inherent else 0,
         n_replicas=settings.n_replicas,
         replica_steps=int(settings.sample_steps(temperature)[-1]) if settings.n_replicas else 0,
+        trajectory_steps=(
+            int(settings.trajectory_steps(temperature)[-1]) if settings.trajectory_blocks else 0
+        ),
     )
 
 
@@ -129,6 +134,15 @@ def check_limits(settings: SimulationSettings) -> None:
                     f"beyond the limit of {MAX_RUN_STEPS:.0e}; give the sampling times explicitly with "
                     "--times (LJ time units), or choose a warmer temperature"
                 )
+            traj_steps = settings.trajectory_blocks * rep_steps
+            if settings.trajectory_blocks and not times_explicit and not traj_steps <= MAX_RUN_STEPS:
+                raise InputError(
+                    f"T={T:g}: --trajectory {settings.trajectory_blocks} blocks of "
+                    f"{rep_steps * settings.dt:.3g} LJ time ({where}) plan {traj_steps:.3g} MD steps "
+                    f"(~{core_time(traj_steps * N)} on one core), beyond the limit of "
+                    f"{MAX_RUN_STEPS:.0e}; give the sampling times explicitly with --times, use fewer "
+                    "blocks, or choose a warmer temperature"
+                )
 
 
 def describe(plans: list[StatePlan], workers: int | None) -> list[str]:
@@ -149,6 +163,8 @@ def describe(plans: list[StatePlan], workers: int | None) -> list[str]:
             parts.append(f"FIRE ~{p.fire_iterations}")
         if p.n_replicas:
             parts.append(f"{p.n_replicas} replicas x {p.replica_steps}")
+        if p.trajectory_steps:
+            parts.append(f"trajectory {p.trajectory_steps}")
         lines.append(f"  T={p.temperature:g}: {p.n_configs} x ({' + '.join(parts)} steps)")
     total = sum(p.atom_steps for p in todo)
     line = (

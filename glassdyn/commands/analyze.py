@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from glassdyn.commands.options import positive_floats
+from glassdyn.commands.options import positive_float, positive_floats
 
 HELP = (
     "dynamic heterogeneity of a store or of trajectories (LAMMPS dumps, extended XYZ): Q(t), "
@@ -20,16 +20,6 @@ present in the file), the pairs of frames (origin, origin + t); chi4 is the fluc
 overlap over the origins.  Several trajectory files are independent runs of one state point.
 Positions: xu yu zu, x y z (or xs ys zs) with ix iy iz, or without image flags unwrapped by
 continuity.  Times: ITEM: TIME, else TIMESTEP x --dt (default 0.005); extended XYZ time=."""
-
-
-def _numbers(text: str) -> list[float]:
-    try:
-        values = [float(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected numbers separated by commas, got {text!r}"
-        ) from None
-    return values
 
 
 def _labels(text: str) -> list[str]:
@@ -74,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-structure", action="store_true", help="skip g(r) and S(q)")
     p.add_argument("--no-plots", action="store_true", help="write only heterogeneity.json")
     t = p.add_argument_group("trajectories")
-    t.add_argument("--temperature", type=float, help="temperature of the trajectories (a label)")
+    t.add_argument("--temperature", type=positive_float, help="temperature of the trajectories (a label)")
     t.add_argument(
         "--dt", type=float, help="MD time step (dumps without ITEM: TIME; default 0.005)"
     )
@@ -92,7 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--max-origins", type=int, default=200, help="origins per file (default 200)")
     t.add_argument("--max-lags", type=int, default=40, help="lags, log-spaced bins (default 40)")
     t.add_argument("--min-origins", type=int, default=5, help="origins a lag needs (default 5)")
-    t.add_argument("--lags", type=_numbers, metavar="t[,t...]", help="explicit lags (LJ time)")
+    t.add_argument("--lags", type=positive_floats, metavar="t[,t...]", help="explicit lags (LJ time)")
     t.add_argument(
         "--chunk-frames", type=int, help="frames parsed at a time (default: 32 MB of positions)"
     )
@@ -112,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.q_max > 0 and args.a > 0):
         raise InputError("--q-max and --a must be positive")
-    if args.temperature is not None and not (0 < args.temperature < float("inf")):
-        raise InputError(f"--temperature must be a finite positive number, got {args.temperature}")
     cfg = HeterogeneityConfig(
         a=args.a,
         q_max=args.q_max,

@@ -76,6 +76,13 @@ def test_explicit_lengths_pass_the_limit():
     assert "  T=0.64: 3 x (melt 3000 + NVT 21800 (tau_alpha ~ 10.9) + FIRE ~4480 + 4 replicas x 6540 steps)" in lines
     assert lines[-1] == f"  total {total:.3g} atom-steps: ~29 s on one core (at ~2.1 M atom-steps/s per core), ~14 s on 2 workers"
     assert describe([plan_state(tiny, 0.8, 0)], workers=1)[0].endswith("nothing to compute")
+    # --trajectory 5: one more run of 5 sampling periods per configuration, counted and limited
+    traj = plan_state(tiny.replace(trajectory_blocks=5), 0.8, 3)
+    assert traj.trajectory_steps == 5 * 2160
+    assert traj.steps_per_config == per_config[0.8] + 5 * 2160
+    assert any("+ trajectory 10800 steps)" in line for line in describe([traj], workers=1))
+    with pytest.raises(InputError, match="--trajectory 100000 blocks .* fewer blocks"):
+        check_limits(tiny.replace(trajectory_blocks=100_000))
 
 
 @pytest.mark.lammps
