@@ -329,7 +329,9 @@ def train(config: TrainConfig) -> Path:
             ][0 if config.pretrain_epochs else 1 :]
         write_run_file(out, config, split, times, extra)
     if config.model == "ridge":
-        return _train_ridge(store, config, split, out)
+        from glassdyn.nn.ridge import train_ridge
+
+        return train_ridge(store, config, split, out)
     return _train_gnn(store, config, split, out)
 
 
@@ -631,36 +633,4 @@ def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Pat
         shutil.copyfile(out / PRETRAIN_BEST, out / "best.pt")
     ddp.barrier()
     ddp.close()
-    return out
-
-
-def _ridge_samples(store: Store, split: dict, part: str, spec, inherent: bool) -> list:
-    from glassdyn.nn.descriptors import local_descriptors
-
-    samples = []
-    for T, s in split.items():
-        sp = store.state(float(T))
-        for c in s[part]:
-            idx = spec.time_indices(len(sp.times))
-            feats = local_descriptors(
-                sp.read(keys.THERMAL_POSITIONS, c),
-                sp.read(keys.TYPES, c),
-                sp.read(keys.BOX, c),
-                sp.read(keys.INHERENT_POSITIONS, c) if inherent else None,
-            )
-            y = sp.read(keys.ISO_PROPENSITY, c)[idx].T  # (N, K)
-            samples.append((feats, sp.read(keys.TYPES, c), y))
-    return samples
-
-
-def _train_ridge(store: Store, config: TrainConfig, split: dict, out: Path) -> Path:
-    from glassdyn.nn.descriptors import descriptor_names
-    from glassdyn.nn.ridge import fit_ridge
-
-    spec = config.graph_spec()
-    inherent = all(store.state(float(T)).has(keys.INHERENT_POSITIONS) for T in split)
-    train_s = _ridge_samples(store, split, "train", spec, inherent)
-    val_s = _ridge_samples(store, split, "val", spec, inherent)
-    model = fit_ridge(train_s, val_s, descriptor_names(inherent), inherent)
-    model.save(out / "ridge.npz")
     return out

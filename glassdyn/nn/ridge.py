@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from glassdyn.data import keys
 from glassdyn.data.errors import InputError
+from glassdyn.data.store import Store
 
 ALPHAS = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
@@ -119,3 +121,37 @@ def fit_ridge(
                     best = (score, w, c, a)
             _, W[s, k], b[s, k], A[s, k] = best
     return RidgeModel(feature_names, mean, std, W, b, A, inherent)
+
+
+def ridge_samples(store: Store, split: dict, part: str, spec, inherent: bool) -> list:
+    """(descriptors (N, F), types (N,), propensity (N, K)) of every configuration of ``part``."""
+    from glassdyn.nn.descriptors import local_descriptors
+
+    samples = []
+    for T, s in split.items():
+        sp = store.state(float(T))
+        for c in s[part]:
+            idx = spec.time_indices(len(sp.times))
+            feats = local_descriptors(
+                sp.read(keys.THERMAL_POSITIONS, c),
+                sp.read(keys.TYPES, c),
+                sp.read(keys.BOX, c),
+                sp.read(keys.INHERENT_POSITIONS, c) if inherent else None,
+            )
+            y = sp.read(keys.ISO_PROPENSITY, c)[idx].T  # (N, K)
+            samples.append((feats, sp.read(keys.TYPES, c), y))
+    return samples
+
+
+def train_ridge(store: Store, config, split: dict, out: Path) -> Path:
+    """Fit the ridge baseline on the ``train`` configurations of ``split`` (alpha chosen on ``val``)
+    and write ``out/ridge.npz``; ``config`` is the run's :class:`glassdyn.training.TrainConfig`."""
+    from glassdyn.nn.descriptors import descriptor_names
+
+    spec = config.graph_spec()
+    inherent = all(store.state(float(T)).has(keys.INHERENT_POSITIONS) for T in split)
+    train_s = ridge_samples(store, split, "train", spec, inherent)
+    val_s = ridge_samples(store, split, "val", spec, inherent)
+    model = fit_ridge(train_s, val_s, descriptor_names(inherent), inherent)
+    model.save(out / "ridge.npz")
+    return out
