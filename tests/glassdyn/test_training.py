@@ -36,7 +36,7 @@ def test_split_is_deterministic_and_disjoint():
         != a
     )
     one = split_configs(np.arange(1), 0, 0.8, 0.1, 0.2)
-    assert one == {"train": [0], "val": [], "test": []}
+    assert one == {"train": [0], "val": [], "test": [], "source": "seed"}
 
 
 def test_botan_overfits_one_configuration(store_path):
@@ -45,7 +45,8 @@ def test_botan_overfits_one_configuration(store_path):
 
     from glassdyn.nn.dataset import GraphSpec, build_graph
     from glassdyn.nn.models import ModelConfig, build_model
-    from glassdyn.training import _normalization, batch_loss
+    from glassdyn.nn.training_loop import _normalization
+    from glassdyn.training import batch_loss
 
     g = build_graph(Store.open(store_path).state(0.8), 0, GraphSpec(times=(2,)))
     torch.manual_seed(0)
@@ -95,13 +96,13 @@ def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path,
     assert res["n_configs"]["0.64"] == 4 and res["n_configs"]["0.8"] == 1
     assert res["edge_pearson"] is None and res["temperature_mae"] is None
     assert len(res["mean_pred"]["0.64"]) == 3 and len(res["std_true"]["0.64"]) == 3
-    # another store (here a copy): all its configurations are unseen, none is skipped
-    import shutil
-
-    shutil.copytree(store_path, tmp_path / "copy.zarr")
-    other = evaluate_run(run, tmp_path / "copy.zarr")
+    # another store: all its configurations are unseen, none is skipped
+    other_path = tmp_path / "other.zarr"
+    write_synthetic_store(other_path, temperatures=(0.64, 0.8), n_configs=3, n_particles=128, seed=5)
+    other = evaluate_run(run, other_path)
     assert other["same_store"] is False and other["held_out"] == [0.64, 0.8]
-    assert other["n_configs"] == {"0.64": 4, "0.8": 4}
+    assert other["n_configs"] == {"0.64": 3, "0.8": 3}
+    assert other["configs"]["0.8"] == {"from": "store", "n": 3, "ids": [0, 1, 2], "excluded_training": 0}
 
 
 def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
