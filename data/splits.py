@@ -281,3 +281,37 @@ def _holds(sp: StatePoint, recorded: dict) -> bool:
         if c >= len(done) or not done[c] or identity(sp, c) != ident:
             return False
     return True
+
+
+def check_same_data(run_dir, old: dict, fp: dict, split: dict, data) -> None:
+    """Refuse to resume the run of ``run.json`` ``old`` on data with fingerprint ``fp`` and split
+    ``split`` (from store ``data``) unless both are the ones it started with.
+
+    A run written before fingerprints existed resumes only on the store path it recorded."""
+    from pathlib import Path
+
+    if "fingerprint" in old:
+        why = fingerprint_difference(old["fingerprint"], fp)
+        if why:
+            raise InputError(
+                f"{run_dir} was trained on other data than {data} ({why}); a run resumes only "
+                "on the data it started with: pass that store, or use another --out"
+            )
+    elif Path(old.get("data_path", "")).resolve() != Path(data).resolve():
+        raise InputError(
+            f"{run_dir} was written by glassdyn {old.get('versions', {}).get('glassdyn', '?')} "
+            f"without a data fingerprint; it resumes only on the store it was trained on "
+            f"({old.get('data_path')}): pass that store, or use another --out"
+        )
+    if _trained_parts(old["split"]) != _trained_parts(split):
+        raise InputError(
+            f"{run_dir} holds a run with another train / validation / test split than {data} "
+            "gives now (the store's recorded split changed?); use another --out"
+        )
+
+
+def _trained_parts(split: dict) -> dict:
+    """The configurations of each part at the training temperatures (held-out ones may grow)."""
+    return {
+        k: {p: list(s.get(p, [])) for p in PARTS} for k, s in split.items() if not s.get("held_out")
+    }

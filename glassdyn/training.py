@@ -42,7 +42,7 @@ from pathlib import Path
 from glassdyn.data import keys, runs
 from glassdyn.data.errors import InputError
 from glassdyn.data.runs import RUN_FILE, read_run_file, resolve_device  # noqa: F401  (public names)
-from glassdyn.data.splits import fingerprint, fingerprint_difference, plan_splits, split_configs  # noqa: F401
+from glassdyn.data.splits import check_same_data, fingerprint, plan_splits, split_configs  # noqa: F401
 from glassdyn.data.store import StatePoint, Store
 
 MODELS = ("botan", "tbotan", "bapst", "ridge")
@@ -300,39 +300,15 @@ def check_previous_run(out: Path, config: TrainConfig, split: dict, fp: dict) ->
         )
     prev = TrainConfig.from_dict(old["train_config"])
     runs.check_resume(out, prev.to_dict(), config.to_dict())
-    if "fingerprint" in old:
-        why = fingerprint_difference(old["fingerprint"], fp)
-        if why:
-            raise InputError(
-                f"{out} was trained on other data than {config.data} ({why}); a run resumes only "
-                "on the data it started with: pass that store, or use another --out"
-            )
-    elif Path(old.get("data_path", prev.data)).resolve() != Path(config.data).resolve():
-        raise InputError(
-            f"{out} was written by glassdyn {old.get('versions', {}).get('glassdyn', '?')} without "
-            f"a data fingerprint; it resumes only on the store it was trained on "
-            f"({old.get('data_path', prev.data)}): pass that store, or use another --out"
-        )
-    if _parts(old["split"]) != _parts(split):
-        raise InputError(
-            f"{out} holds a run with another train / validation / test split than {config.data} "
-            "gives now (the store's recorded split changed?); use another --out"
-        )
+    if "data_path" not in old:  # runs of the first versions recorded the path in the config
+        old = {**old, "data_path": str(Path(prev.data).resolve())}
+    check_same_data(out, old, fp, split, config.data)
     last = out / runs.LAST
     if last.exists() and config.model != "ridge":
         epoch = int(runs.load_torch(last, fix=f"delete it to restart {out}")["epoch"])
         need = [PRETRAIN_BEST] if config.pretrain_epochs else []
         runs.require_checkpoints(out, need + ([runs.BEST] if epoch >= config.pretrain_epochs else []))
     return old
-
-
-def _parts(split: dict) -> dict:
-    """The configurations of each part at the training temperatures (held-out ones may grow)."""
-    return {
-        k: {p: list(s.get(p, [])) for p in ("train", "val", "test")}
-        for k, s in split.items()
-        if not s.get("held_out")
-    }
 
 
 def _write_run_file(

@@ -39,7 +39,7 @@ def test_flow_fit_lowers_nll_and_resumes(store, tmp_path):
     assert ck["data"]["n_particles"] == 12 and ck["data"]["temperatures"] == [0.6, 0.8]
     assert all(v.device.type == "cpu" for v in m.state_dict().values())
     assert set(ck["versions"]) >= {"glassdyn", "torch", "normflows", "torchdiffeq"}
-    with pytest.raises(InputError, match="other settings"):
+    with pytest.raises(InputError, match="different settings.*lr: 0.003 there, 0.01 now"):
         fit(store, run, FitConfig(**{**cfg.__dict__, "lr": 1e-2}), log=lambda *a: None)
 
 
