@@ -122,9 +122,8 @@ def load_torch(path: str | os.PathLike, fix: str, map_location="cpu") -> dict:
     try:
         obj = torch.load(p, map_location=map_location, weights_only=False)
     except Exception as exc:  # truncated zip, pickle garbage, foreign format: all the same to a user
-        raise InputError(
-            f"{p} is not a readable checkpoint ({type(exc).__name__}: {str(exc)[:120]}); {fix}"
-        ) from None
+        why = str(exc).strip().splitlines()[0].split(". ")[0][:120] if str(exc).strip() else ""
+        raise InputError(f"{p} is not a readable checkpoint ({type(exc).__name__}: {why}); {fix}") from None
     if not isinstance(obj, dict):
         raise InputError(f"{p} is not a glassdyn checkpoint (a {type(obj).__name__}); {fix}")
     return obj
