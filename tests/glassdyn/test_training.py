@@ -39,22 +39,34 @@ def test_split_is_deterministic_and_disjoint():
     assert one == {"train": [0], "val": [], "test": [], "source": "seed"}
 
 
-def test_botan_overfits_one_configuration(store_path):
-    """The learning test: BOTAN memorises the propensity of one configuration (Pearson > 0.99)."""
+def test_botan_overfits_one_configuration_in_lj_units(tmp_path):
+    """The learning test: BOTAN memorises the propensity of one configuration (Pearson > 0.99),
+    and ``predict`` returns it in LJ units: on a store whose propensity has mean ~11 and std ~6
+    (displacements x 5), the predicted mean and spread match the true ones.  A predict that
+    skipped the std (or the mean) of the normalisation, or normalised with other statistics,
+    fails."""
+    from glassdyn.data import keys
     from glassdyn.data.store import Store
-
     from glassdyn.nn.dataset import GraphSpec, build_graph
     from glassdyn.nn.models import ModelConfig, build_model
     from glassdyn.nn.training_loop import _normalization
     from glassdyn.training import batch_loss
 
-    g = build_graph(Store.open(store_path).state(0.8), 0, GraphSpec(times=(2,)))
+    path = tmp_path / "x5.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=1, n_particles=128)
+    sp = Store.open(path, mode="r+").state(0.8)
+    sp.write(0, **{keys.ISO_DISPLACEMENTS: 5 * sp.read(keys.ISO_DISPLACEMENTS, 0)})
+    sp.update_propensity(0)
+    g = build_graph(Store.open(path).state(0.8), 0, GraphSpec(times=(2,)))
+    m = g.node_mask.numpy()
+    y = g.y[m, 0].numpy()
+    assert y.mean() > 5 and y.std() > 3  # far from the normalised 0 and 1
     torch.manual_seed(0)
     model = build_model(ModelConfig(kind="botan", hidden=32, steps=3))
     _normalization([g], model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=300)
-    cfg = TrainConfig(data=store_path, out="unused", p=1.0)
+    cfg = TrainConfig(data=str(path), out="unused", p=1.0)
     for _ in range(300):
         opt.zero_grad()
         loss, _, _ = batch_loss(model, g, cfg)
@@ -62,9 +74,10 @@ def test_botan_overfits_one_configuration(store_path):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-    pred = model.predict(g)["node"][:, 0].numpy()
-    m = g.node_mask.numpy()
-    assert pearson(pred[m], g.y[m, 0].numpy()) > 0.99
+    pred = model.predict(g)["node"][:, 0].numpy()[m]
+    assert pearson(pred, y) > 0.99
+    assert pred.mean() == pytest.approx(y.mean(), rel=0.02)
+    assert pred.std() == pytest.approx(y.std(), rel=0.05)
 
 
 def test_tbotan_on_two_temperatures_and_latent_heatmap(store_path, tmp_path):
