@@ -121,9 +121,13 @@ def load_torch(path: str | os.PathLike, fix: str, map_location="cpu") -> dict:
         raise InputError(f"no checkpoint at {p}; {fix}")
     try:
         obj = torch.load(p, map_location=map_location, weights_only=False)
-    except Exception as exc:  # truncated zip, pickle garbage, foreign format: all the same to a user
+    except (
+        Exception
+    ) as exc:  # truncated zip, pickle garbage, foreign format: all the same to a user
         why = str(exc).strip().splitlines()[0].split(". ")[0][:120] if str(exc).strip() else ""
-        raise InputError(f"{p} is not a readable checkpoint ({type(exc).__name__}: {why}); {fix}") from None
+        raise InputError(
+            f"{p} is not a readable checkpoint ({type(exc).__name__}: {why}); {fix}"
+        ) from None
     if not isinstance(obj, dict):
         raise InputError(f"{p} is not a glassdyn checkpoint (a {type(obj).__name__}); {fix}")
     return obj
@@ -156,13 +160,19 @@ def resolve_device(name: str = "auto"):
     return torch.device(name)
 
 
-def progress(iterable=None, *, desc: str = "", total: int | None = None, enabled: bool = True,
-             initial: int = 0, leave: bool = True):
+def progress(
+    iterable=None,
+    *,
+    desc: str = "",
+    total: int | None = None,
+    enabled: bool = True,
+    initial: int = 0,
+    leave: bool = True,
+):
     """A tqdm progress bar (on stderr; disabled when ``enabled`` is False)."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, total=total, initial=initial, leave=leave,
-                disable=not enabled)
+    return tqdm(iterable, desc=desc, total=total, initial=initial, leave=leave, disable=not enabled)
 
 
 # ------------------------------------------------------------------------ run directory
@@ -177,11 +187,14 @@ def read_run_file(run_dir: str | os.PathLike) -> dict:
     return read_json(p, what="run file")
 
 
-def check_resume(run_dir: str | os.PathLike, old: dict, new: dict,
-                 resumable: frozenset[str] = RESUMABLE) -> None:
+def check_resume(
+    run_dir: str | os.PathLike, old: dict, new: dict, resumable: frozenset[str] = RESUMABLE
+) -> None:
     """Refuse to resume ``run_dir`` (config ``old``) with config ``new`` when a field outside
     ``resumable`` differs; the message names the first such field."""
-    diff = [k for k in sorted(set(old) | set(new)) if k not in resumable and old.get(k) != new.get(k)]
+    diff = [
+        k for k in sorted(set(old) | set(new)) if k not in resumable and old.get(k) != new.get(k)
+    ]
     if diff:
         k = diff[0]
         raise InputError(

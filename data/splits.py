@@ -178,8 +178,7 @@ def state_fingerprint(sp: StatePoint, configs: Iterable[int], fields: Sequence[s
     }
 
 
-def fingerprint(store: Store, split: dict[str, dict], fields: Sequence[str],
-                progress=None) -> dict:
+def fingerprint(store: Store, split: dict[str, dict], fields: Sequence[str], progress=None) -> dict:
     """Fingerprint of the configurations of ``split`` (every part) in ``store``.
 
     ``fields``: the store paths the trainer reads per configuration (e.g. types, box, thermal
@@ -255,11 +254,15 @@ def unseen_configs(
     """
     same = recorded is not None and split_entry is not None and _holds(sp, recorded)
     if same:
-        configs = list(split_entry["test"]) if split_entry.get("held_out") else list(split_entry[part])
+        configs = (
+            list(split_entry["test"]) if split_entry.get("held_out") else list(split_entry[part])
+        )
         changed = []
         if fields is not None:
             changed = [
-                c for c in configs if content_digest(sp, c, fields) != recorded["content"].get(str(c))
+                c
+                for c in configs
+                if content_digest(sp, c, fields) != recorded["content"].get(str(c))
             ]
         return {"from": "split", "configs": configs, "excluded": [], "changed": changed}
     if part != "test" and not (split_entry or {}).get("held_out"):

@@ -57,8 +57,10 @@ def check_previous(run: Path, cfg: FitConfig, split: dict, fp: dict, data) -> di
         return None
     old = runs.read_run_file(run)
     if "fit_config" not in old:
-        raise InputError(f"{run} holds a {old.get('kind')!r} run of `glassdyn train`, not a generative fit; "
-                         "use another --out")
+        raise InputError(
+            f"{run} holds a {old.get('kind')!r} run of `glassdyn train`, not a generative fit; "
+            "use another --out"
+        )
     runs.check_resume(run, old["fit_config"], cfg.to_dict())
     check_same_data(run, old, fp, split, data)
     if (run / runs.LAST).exists():
@@ -78,17 +80,23 @@ def _data_record(data: TrainingData, store_path) -> dict:
     }
 
 
-def write_run_file(run: Path, cfg: FitConfig, split: dict, fp: dict, data: TrainingData, store_path) -> None:
-    runs.write_json(run / runs.RUN_FILE, {
-        "kind": cfg.model,
-        "format": FORMAT,
-        "fit_config": cfg.to_dict(),
-        "split": split,
-        "fingerprint": fp,
-        "data_path": str(Path(store_path).resolve()),
-        "data": _data_record(data, store_path),
-        "versions": runs.versions(),
-    }, indent=2)
+def write_run_file(
+    run: Path, cfg: FitConfig, split: dict, fp: dict, data: TrainingData, store_path
+) -> None:
+    runs.write_json(
+        run / runs.RUN_FILE,
+        {
+            "kind": cfg.model,
+            "format": FORMAT,
+            "fit_config": cfg.to_dict(),
+            "split": split,
+            "fingerprint": fp,
+            "data_path": str(Path(store_path).resolve()),
+            "data": _data_record(data, store_path),
+            "versions": runs.versions(),
+        },
+        indent=2,
+    )
 
 
 def restore(state: FitState, path: Path) -> None:
@@ -97,8 +105,10 @@ def restore(state: FitState, path: Path) -> None:
         state.model.load_state_dict(ck["state_dict"])
         state.opt.load_state_dict(ck["optimizer"])
     except (KeyError, RuntimeError, ValueError) as exc:
-        raise InputError(f"{path} does not fit the model its run describes ({type(exc).__name__}); "
-                         "fit into a new --out") from None
+        raise InputError(
+            f"{path} does not fit the model its run describes ({type(exc).__name__}); "
+            "fit into a new --out"
+        ) from None
     state.history, state.epoch = ck["history"], ck["epoch"] + 1
     state.best, state.best_epoch = ck["best_val"], ck["best_epoch"]
     if state.ema is not None:
@@ -119,17 +129,29 @@ def save(run: Path, cfg: FitConfig, state: FitState, data: TrainingData, improve
     }
     if improved:
         weights = state.ema if state.ema is not None else model.state_dict()
-        runs.save_torch(run / runs.BEST, {**common, "state_dict": {k: v.detach().cpu().clone() for k, v in weights.items()},
-                                          "epoch": state.best_epoch, "val_loss": state.best})
-    runs.save_torch(run / runs.LAST, {
-        **common,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "ema_state_dict": None if state.ema is None else {k: v.detach().cpu().clone() for k, v in state.ema.items()},
-        "optimizer": state.opt.state_dict(),
-        "epoch": state.epoch - 1,
-        "best_val": state.best,
-        "best_epoch": state.best_epoch,
-    })
+        runs.save_torch(
+            run / runs.BEST,
+            {
+                **common,
+                "state_dict": {k: v.detach().cpu().clone() for k, v in weights.items()},
+                "epoch": state.best_epoch,
+                "val_loss": state.best,
+            },
+        )
+    runs.save_torch(
+        run / runs.LAST,
+        {
+            **common,
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "ema_state_dict": None
+            if state.ema is None
+            else {k: v.detach().cpu().clone() for k, v in state.ema.items()},
+            "optimizer": state.opt.state_dict(),
+            "epoch": state.epoch - 1,
+            "best_val": state.best,
+            "best_epoch": state.best_epoch,
+        },
+    )
     h = state.history
     runs.write_json(run / runs.HISTORY, [dict(zip(h, v)) for v in zip(*h.values())])
 
@@ -138,7 +160,9 @@ def load_checkpoint(path: Path, fix: str) -> dict:
     """A generative checkpoint (either format); one clear error when missing, damaged or foreign."""
     ck = runs.load_torch(path, fix=fix)
     if ck.get("format") not in (FORMAT, OLD_FORMAT):
-        raise InputError(f"{path} is not a glassdyn.gen checkpoint (format {ck.get('format')!r}); {fix}")
+        raise InputError(
+            f"{path} is not a glassdyn.gen checkpoint (format {ck.get('format')!r}); {fix}"
+        )
     return ck
 
 
@@ -172,8 +196,10 @@ def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise InputError(f"{path}: the weights do not fit the {ck['kind']} model it describes "
-                         f"({str(exc)[:120]}); fit into a new --out") from None
+        raise InputError(
+            f"{path}: the weights do not fit the {ck['kind']} model it describes "
+            f"({str(exc)[:120]}); fit into a new --out"
+        ) from None
     return model.to(device).eval(), ck
 
 
@@ -186,7 +212,11 @@ def initial_weights(run_dir, model: torch.nn.Module, log=print) -> dict:
     theirs, ours = src.cfg.as_dict(), model.cfg.as_dict()
     state, mine = src.state_dict(), model.state_dict()
     shapes_differ = set(state) != set(mine) or any(state[k].shape != mine[k].shape for k in mine)
-    changed = sorted(k for k in set(theirs) | set(ours) if k not in SAMPLER_FIELDS and theirs.get(k) != ours.get(k))
+    changed = sorted(
+        k
+        for k in set(theirs) | set(ours)
+        if k not in SAMPLER_FIELDS and theirs.get(k) != ours.get(k)
+    )
     what = ", ".join(f"{k} {theirs.get(k)} -> {ours.get(k)}" for k in changed)
     if src.kind != model.kind or shapes_differ:
         raise InputError(

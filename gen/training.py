@@ -30,12 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from glassdyn.data import keys, runs
 from glassdyn.data.errors import GlassdynError, InputError, StoreError
 from glassdyn.data.splits import fingerprint, plan_splits, temperature_key
-from glassdyn.gen import frame
-
 from glassdyn.gen.checkpoints import (  # noqa: F401  (public names of this module before the split)
     FORMAT,
     MODELS,
@@ -46,6 +43,13 @@ from glassdyn.gen.checkpoints import (  # noqa: F401  (public names of this modu
     restore,
     save,
     write_run_file,
+)
+from glassdyn.gen.losses import (  # noqa: F401  (public names of this module before the split)
+    batch_loss,
+    evaluate_loss,
+    random_reference,
+    reverse_kl,
+    uses_target_score,
 )
 
 
@@ -65,10 +69,14 @@ class FitConfig:
     test_fraction: float = 0.2
     max_configs: int | None = None  # per temperature
     energy_weight: float = 0.0  # weight of the reverse-KL term (flow only)
-    score_target: str = "auto"  # diffusion: "denoising", "target" (forces / T), "auto" (target on thermal data)
+    score_target: str = (
+        "auto"  # diffusion: "denoising", "target" (forces / T), "auto" (target on thermal data)
+    )
     max_minutes: float | None = None  # stop (and checkpoint) after this wall time
     seed: int = 0
-    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none), see :func:`fit`
+    ema: float = (
+        0.0  # decay of an exponential moving average of the weights (0: none), see :func:`fit`
+    )
     init: str | None = None  # start from this run's best weights (fine-tuning; same architecture)
     arch: dict = field(default_factory=dict)
 
@@ -82,14 +90,33 @@ class FitConfig:
         checks = (
             ("--epochs", self.epochs, self.epochs >= 1, ">= 1 (nothing would be fitted)"),
             ("--batch-size", self.batch_size, self.batch_size >= 1, ">= 1"),
-            ("--lr", self.lr, math.isfinite(self.lr) and self.lr > 0, "a positive number, e.g. 1e-3"),
+            (
+                "--lr",
+                self.lr,
+                math.isfinite(self.lr) and self.lr > 0,
+                "a positive number, e.g. 1e-3",
+            ),
             ("--ema", self.ema, 0.0 <= self.ema < 1.0, "in [0, 1), e.g. 0.999 (0: off)"),
             ("--energy-weight", self.energy_weight, self.energy_weight >= 0, ">= 0"),
-            ("--max-configs", self.max_configs, self.max_configs is None or self.max_configs >= 1, ">= 1"),
-            ("--max-minutes", self.max_minutes, self.max_minutes is None or self.max_minutes > 0, "positive"),
+            (
+                "--max-configs",
+                self.max_configs,
+                self.max_configs is None or self.max_configs >= 1,
+                ">= 1",
+            ),
+            (
+                "--max-minutes",
+                self.max_minutes,
+                self.max_minutes is None or self.max_minutes > 0,
+                "positive",
+            ),
             ("--val-fraction", self.val_fraction, 0 <= self.val_fraction < 1, "in [0, 1)"),
-            ("--test-fraction", self.test_fraction, 0 <= self.test_fraction < 1 - self.val_fraction,
-             "in [0, 1 - val_fraction)"),
+            (
+                "--test-fraction",
+                self.test_fraction,
+                0 <= self.test_fraction < 1 - self.val_fraction,
+                "in [0, 1 - val_fraction)",
+            ),
         )
         for flag, value, ok, want in checks:
             if not ok:
@@ -126,7 +153,9 @@ class TrainingData:
 
         box = self.box.double().numpy()
         pos, types = self.positions.double().numpy(), self.types.numpy()
-        self.forces = torch.as_tensor(np.stack([forces(p, t, box) for p, t in zip(pos, types)]), dtype=torch.float32)
+        self.forces = torch.as_tensor(
+            np.stack([forces(p, t, box) for p, t in zip(pos, types)]), dtype=torch.float32
+        )
         return self
 
     @property
@@ -149,8 +178,14 @@ def fit_temperatures(store, temperatures=None) -> list[float]:
     return temps
 
 
-def load_data(store_path, temperatures=None, source: str = "thermal", max_configs: int | None = None,
-              split: dict | None = None, parts=("train", "val")) -> TrainingData:
+def load_data(
+    store_path,
+    temperatures=None,
+    source: str = "thermal",
+    max_configs: int | None = None,
+    split: dict | None = None,
+    parts=("train", "val"),
+) -> TrainingData:
     """Configurations of a store at the given temperatures (all by default): with ``split``
     (:func:`glassdyn.data.splits.plan_splits`) those of ``parts``, else every completed one."""
     from glassdyn.data.store import Store
@@ -171,7 +206,9 @@ def load_data(store_path, temperatures=None, source: str = "thermal", max_config
             idx = np.array([c for p in parts for c in s[p]], dtype=np.int64)
             lab = [p for p in parts for _ in s[p]]
         if len(idx) == 0:
-            raise StoreError(f"store {store_path} group {sp.name} has no completed configuration to fit on")
+            raise StoreError(
+                f"store {store_path} group {sp.name} has no completed configuration to fit on"
+            )
         pos.append(sp.read(path, idx))
         typ.append(sp.read(keys.TYPES, idx))
         boxes.append(sp.read(keys.BOX, idx))
@@ -179,10 +216,14 @@ def load_data(store_path, temperatures=None, source: str = "thermal", max_config
         labels += lab
     ns = {p.shape[1] for p in pos}
     if len(ns) > 1:
-        raise InputError(f"state points of {store_path} have different N {sorted(ns)}; fit one N per model")
+        raise InputError(
+            f"state points of {store_path} have different N {sorted(ns)}; fit one N per model"
+        )
     box = np.concatenate(boxes)
     if not np.allclose(box, box[0], rtol=1e-6):
-        raise InputError(f"{store_path}: boxes differ between configurations; the samplers need one box per run")
+        raise InputError(
+            f"{store_path}: boxes differ between configurations; the samplers need one box per run"
+        )
     return TrainingData(
         torch.as_tensor(np.concatenate(pos), dtype=torch.float32),
         torch.as_tensor(np.concatenate(typ), dtype=torch.long),
@@ -192,76 +233,6 @@ def load_data(store_path, temperatures=None, source: str = "thermal", max_config
         source,
         part=np.array(labels),
     )
-
-
-def random_reference(types: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A uniformly chosen A particle per configuration: types (B, N) -> (B,) long."""
-    w = (types == 0).float()
-    return torch.multinomial(w, 1, generator=generator)[:, 0]
-
-
-def uses_target_score(cfg: FitConfig) -> bool:
-    """Whether a diffusion fit regresses on forces / T (target score matching)."""
-    if cfg.score_target not in ("auto", "denoising", "target"):
-        raise InputError(f"score_target must be 'auto', 'denoising' or 'target', got {cfg.score_target!r}")
-    if cfg.model != "diffusion":
-        if cfg.score_target == "target":
-            raise InputError("target score matching applies to --model diffusion only")
-        return False
-    if cfg.score_target == "target" and cfg.source != "thermal":
-        raise InputError("target score matching needs Boltzmann-distributed data: use --source thermal")
-    return cfg.score_target == "target" or (cfg.score_target == "auto" and cfg.source == "thermal")
-
-
-def batch_loss(model, x, types, T, box, generator=None, energy_weight: float = 0.0, forces=None) -> torch.Tensor:
-    """Training loss of one batch: NLL per particle (flow), the flow-matching loss (cnf) or the
-    denoising / target score-matching loss (diffusion; ``forces`` (B, N, 3) switch on the latter)."""
-    dtype = next(model.parameters()).dtype
-    x, box = x.to(dtype), box.to(dtype)
-    ref = random_reference(types, generator)
-    if model.kind == "flow":
-        loss = -model.log_prob(x, types, box, T.to(x.dtype), ref).mean() / x.shape[1]
-        if energy_weight > 0:
-            loss = loss + energy_weight * reverse_kl(model, types[0], box, T, generator)
-        return loss
-    if model.kind == "diffusion":
-        score = None if forces is None else forces.to(dtype) / T.to(dtype)[:, None, None]
-        return model.denoising_loss(x, types, box, T.to(x.dtype), ref, generator, score)
-    return model.flow_matching_loss(x, types, box, T.to(x.dtype), ref, generator)
-
-
-def reverse_kl(model, types, box, T, generator=None, e_max: float = 10.0) -> torch.Tensor:
-    """E_q[U/T + log q] / N with model samples at the batch temperatures; U per particle is
-    softened above ``e_max`` (log growth) so a rare overlap does not blow up the gradient."""
-    from glassdyn.simulate.ka import energy_torch
-
-    n = len(T)
-    N = len(types)
-    dev = box.device
-    types_b = types.long()[None].expand(n, -1)
-    ref = torch.as_tensor(frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
-    z = torch.rand(n, N, 3, generator=generator, dtype=box.dtype, device=dev)
-    u, ld = model.forward_u(z, types_b, box, T.to(box.dtype), ref)
-    x = u * box
-    U = energy_torch(x, types.cpu().numpy(), box.cpu().numpy()) / N
-    U = torch.where(U > e_max, e_max + torch.log1p(torch.clamp(U - e_max, min=0)), U)
-    logq = -ld - frame.log_volume(box, N)
-    return (U / T.to(U.dtype) + logq / N).mean()
-
-
-@torch.no_grad()
-def evaluate_loss(model, data: TrainingData, idx: np.ndarray, batch_size: int, seed: int = 1234) -> float:
-    g = torch.Generator().manual_seed(seed)
-    model.eval()
-    total, count = 0.0, 0
-    for s in range(0, len(idx), batch_size):
-        b = torch.as_tensor(idx[s : s + batch_size])
-        forces = None if data.forces is None else data.forces[b]
-        with torch.enable_grad() if model.kind == "cnf" else torch.no_grad():
-            loss = batch_loss(model, data.positions[b], data.types[b], data.temperature[b], data.box, g, forces=forces)
-        total += float(loss) * len(b)
-        count += len(b)
-    return total / max(count, 1)
 
 
 @dataclass
@@ -277,7 +248,9 @@ class FitState:
     best_epoch: int = -1
 
 
-def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu", log=print) -> dict:
+def fit(
+    store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu", log=print
+) -> dict:
     """Fit (or resume fitting) a model into ``run_dir``; returns the history dict.
 
     Every input (settings, store, split, data fingerprint, a previous run, ``init``) is checked
@@ -288,8 +261,14 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
     uses_target_score(cfg)  # refuses a bad combination before reading data
     store = Store.open(store_path)
     temps = fit_temperatures(store, cfg.temperatures)
-    split = plan_splits(store, temps, seed=cfg.seed, val_fraction=cfg.val_fraction,
-                        test_fraction=cfg.test_fraction, max_configs=cfg.max_configs)
+    split = plan_splits(
+        store,
+        temps,
+        seed=cfg.seed,
+        val_fraction=cfg.val_fraction,
+        test_fraction=cfg.test_fraction,
+        max_configs=cfg.max_configs,
+    )
     fp = fingerprint(store, split, cfg.data_fields())
     previous = check_previous(run, cfg, split, fp, store_path)
     torch.manual_seed(cfg.seed)
@@ -299,11 +278,16 @@ def fit(store_path, run_dir, cfg: FitConfig = FitConfig(), *, device: str = "cpu
         log(f"starting from the best weights of {cfg.init}")
     data = load_data(store_path, temps, cfg.source, split=split)
     if uses_target_score(cfg):
-        log(f"computing KA forces of {len(data.positions)} training configurations (target score matching)")
+        log(
+            f"computing KA forces of {len(data.positions)} training configurations (target score matching)"
+        )
         data.with_forces()
-    state = FitState(model, torch.optim.Adam(model.parameters(), lr=cfg.lr),
-                      {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema > 0 else None,
-                      {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []})
+    state = FitState(
+        model,
+        torch.optim.Adam(model.parameters(), lr=cfg.lr),
+        {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema > 0 else None,
+        {"epoch": [], "train_loss": [], "val_loss": [], "seconds": []},
+    )
     if previous is not None and (run / runs.LAST).exists():
         restore(state, run / runs.LAST)
         log(f"resuming {run} after epoch {state.epoch - 1}")
@@ -323,25 +307,39 @@ def _epochs(run: Path, cfg: FitConfig, state: FitState, data: TrainingData, dev,
     for epoch in range(state.epoch, cfg.epochs):
         t0 = time.perf_counter()
         order = np.random.default_rng(cfg.seed + epoch).permutation(train_idx)
-        g.manual_seed(cfg.seed + epoch)  # per epoch: a resumed fit draws what an uninterrupted one does
+        g.manual_seed(
+            cfg.seed + epoch
+        )  # per epoch: a resumed fit draws what an uninterrupted one does
         losses = _train_epoch(state, data, order, cfg, g, dev, epoch, deadline)
-        val = _validation_loss(state, data, val_idx, cfg) if len(val_idx) else float(np.mean(losses))
+        val = (
+            _validation_loss(state, data, val_idx, cfg) if len(val_idx) else float(np.mean(losses))
+        )
         h = state.history
-        for name, v in (("epoch", epoch), ("train_loss", float(np.mean(losses))), ("val_loss", val),
-                        ("seconds", time.perf_counter() - t0)):
+        for name, v in (
+            ("epoch", epoch),
+            ("train_loss", float(np.mean(losses))),
+            ("val_loss", val),
+            ("seconds", time.perf_counter() - t0),
+        ):
             h[name].append(v)
         improved = val < state.best
         if improved:
             state.best, state.best_epoch = val, epoch
         state.epoch = epoch + 1
-        log(f"epoch {epoch}: train {np.mean(losses):.4f}  val {val:.4f}  ({time.perf_counter() - t0:.1f} s)")
+        log(
+            f"epoch {epoch}: train {np.mean(losses):.4f}  val {val:.4f}  ({time.perf_counter() - t0:.1f} s)"
+        )
         save(run, cfg, state, data, improved)
         if deadline is not None and time.perf_counter() > deadline:
-            log(f"stopping after {cfg.max_minutes} min (checkpoint saved; rerun with more time to continue)")
+            log(
+                f"stopping after {cfg.max_minutes} min (checkpoint saved; rerun with more time to continue)"
+            )
             break
 
 
-def _train_epoch(state: FitState, data: TrainingData, order, cfg: FitConfig, g, dev, epoch, deadline) -> list:
+def _train_epoch(
+    state: FitState, data: TrainingData, order, cfg: FitConfig, g, dev, epoch, deadline
+) -> list:
     """One pass over the training configurations in ``order``; returns the batch losses."""
     model, opt = state.model, state.opt
     model.train()
@@ -349,8 +347,16 @@ def _train_epoch(state: FitState, data: TrainingData, order, cfg: FitConfig, g, 
     for s in range(0, len(order), cfg.batch_size):
         b = torch.as_tensor(order[s : s + cfg.batch_size], device=dev)
         forces = None if data.forces is None else data.forces[b]
-        loss = batch_loss(model, data.positions[b], data.types[b], data.temperature[b], data.box, g,
-                          cfg.energy_weight, forces)
+        loss = batch_loss(
+            model,
+            data.positions[b],
+            data.types[b],
+            data.temperature[b],
+            data.box,
+            g,
+            cfg.energy_weight,
+            forces,
+        )
         if not torch.isfinite(loss):
             raise GlassdynError(
                 f"the training loss became {float(loss)} at epoch {epoch}; lower --lr and fit into a new --out"
@@ -381,7 +387,11 @@ def _validation_loss(state: FitState, data: TrainingData, val_idx, cfg: FitConfi
 
 def _to_device(state: FitState, data: TrainingData, dev) -> None:
     state.model.to(dev)
-    data.positions, data.types, data.temperature = data.positions.to(dev), data.types.to(dev), data.temperature.to(dev)
+    data.positions, data.types, data.temperature = (
+        data.positions.to(dev),
+        data.types.to(dev),
+        data.temperature.to(dev),
+    )
     data.box = data.box.to(dev)
     if data.forces is not None:
         data.forces = data.forces.to(dev)
@@ -411,5 +421,3 @@ def _ema_update(ema: dict, model: torch.nn.Module, decay: float) -> None:
                 ema[k].mul_(decay).add_(v.detach(), alpha=1.0 - decay)
             else:
                 ema[k].copy_(v)
-
-

@@ -84,10 +84,20 @@ class TrainedRun:
         if fp is None:  # an old run whose store is gone: the old rule, by path
             same = Path(sp.store_path).resolve() == self.data_path and key in self.split
             if same:
-                return {"from": "split", "configs": self.configs(sp.temperature, part),
-                        "excluded": [], "changed": [], "unchecked": True}
-            return {"from": "store", "configs": sp.completed.tolist(), "excluded": [],
-                    "changed": [], "unchecked": True}
+                return {
+                    "from": "split",
+                    "configs": self.configs(sp.temperature, part),
+                    "excluded": [],
+                    "changed": [],
+                    "unchecked": True,
+                }
+            return {
+                "from": "store",
+                "configs": sp.completed.tolist(),
+                "excluded": [],
+                "changed": [],
+                "unchecked": True,
+            }
         return unseen_configs(
             sp,
             part,
@@ -221,13 +231,34 @@ def evaluate_run(
             result["held_out"].append(T)
         if lat is not None:
             latents[key] = lat
-    trained = [k for k in result["configs"] if not run.split.get(k, {"held_out": True}).get("held_out")]
+    trained = [
+        k for k in result["configs"] if not run.split.get(k, {"held_out": True}).get("held_out")
+    ]
     # the store holds the run's own training data (wherever it lies): scored on its split
-    result["same_store"] = bool(trained) and all(result["configs"][k]["from"] == "split" for k in trained)
+    result["same_store"] = bool(trained) and all(
+        result["configs"][k]["from"] == "split" for k in trained
+    )
     if not per_t:
         raise InputError(
             f"nothing to evaluate: no {part} configurations with targets in {store.path}"
         )
+    _collect(result, per_t)
+    if latents:
+        result["latent_distances"] = {
+            "temperatures": list(latents),
+            "matrix": latent_distances(latents).tolist(),
+        }
+        if latent_png:
+            path = (
+                Path(run_dir) / "latent_distances.png" if latent_png == "auto" else Path(latent_png)
+            )
+            plot_latent_distances(latents, path, result["held_out"])
+            result["latent_png"] = str(path)
+    return clean_json(result)
+
+
+def _collect(result: dict, per_t: dict[str, dict]) -> None:
+    """Gather the per-temperature metrics into ``result[name][T]``, and the temperature MAEs."""
     for name in (
         "node_pearson",
         "node_pearson_pooled",
@@ -247,18 +278,6 @@ def evaluate_run(
     result["temperature_mae_per_T"] = (
         {k: v["temperature_mae"] for k, v in per_t.items()} if maes else None
     )
-    if latents:
-        result["latent_distances"] = {
-            "temperatures": list(latents),
-            "matrix": latent_distances(latents).tolist(),
-        }
-        if latent_png:
-            path = (
-                Path(run_dir) / "latent_distances.png" if latent_png == "auto" else Path(latent_png)
-            )
-            plot_latent_distances(latents, path, result["held_out"])
-            result["latent_png"] = str(path)
-    return clean_json(result)
 
 
 def record_selection(result: dict, key: str, sel: dict, sp: StatePoint) -> None:

@@ -49,7 +49,11 @@ MODELS = ("botan", "tbotan", "bapst", "ridge")
 PRETRAIN, TRAIN = "pretrain", "train"
 PRETRAIN_BEST = "pretrain_best.pt"
 RIDGE_FIELDS = (
-    keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.INHERENT_POSITIONS, keys.ISO_PROPENSITY,
+    keys.TYPES,
+    keys.BOX,
+    keys.THERMAL_POSITIONS,
+    keys.INHERENT_POSITIONS,
+    keys.ISO_PROPENSITY,
 )
 
 
@@ -307,7 +311,9 @@ def check_previous_run(out: Path, config: TrainConfig, split: dict, fp: dict) ->
     if last.exists() and config.model != "ridge":
         epoch = int(runs.load_torch(last, fix=f"delete it to restart {out}")["epoch"])
         need = [PRETRAIN_BEST] if config.pretrain_epochs else []
-        runs.require_checkpoints(out, need + ([runs.BEST] if epoch >= config.pretrain_epochs else []))
+        runs.require_checkpoints(
+            out, need + ([runs.BEST] if epoch >= config.pretrain_epochs else [])
+        )
     return old
 
 
@@ -325,11 +331,17 @@ def _write_run_file(
         "versions": runs.versions(),
     }
     if previous is not None and previous.get("versions") != info["versions"]:
-        info["started_with_versions"] = previous.get("started_with_versions", previous.get("versions"))
+        info["started_with_versions"] = previous.get(
+            "started_with_versions", previous.get("versions")
+        )
     if config.model != "ridge":
         info["phases"] = [
             {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "p": 0.0},
-            {"phase": TRAIN, "epochs": [config.pretrain_epochs, config.total_epochs], "p": config.p},
+            {
+                "phase": TRAIN,
+                "epochs": [config.pretrain_epochs, config.total_epochs],
+                "p": config.p,
+            },
         ][0 if config.pretrain_epochs else 1 :]
     runs.write_json(out / RUN_FILE, info, indent=2)
 

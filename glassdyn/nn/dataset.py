@@ -224,20 +224,35 @@ class GraphCache:
         self.directory = Path(directory) if directory is not None else None
         self._memory: dict[str, Data] = {}
 
-    def key(self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool, digest: str | None = None) -> str:
+    def key(
+        self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool, digest: str | None = None
+    ) -> str:
         """``digest``: the content digest of ``graph_fields(spec, targets)`` when the caller has
         it already (a run's data fingerprint); computed from the store otherwise."""
         if digest is None:
             digest = content_digest(sp, c, graph_fields(spec, targets))
         h = hashlib.sha1(
             json.dumps(
-                [CACHE_VERSION, asdict(spec), sp.temperature, int(c), targets, digest, sp.n_replicas]
+                [
+                    CACHE_VERSION,
+                    asdict(spec),
+                    sp.temperature,
+                    int(c),
+                    targets,
+                    digest,
+                    sp.n_replicas,
+                ]
             ).encode()
         )
         return f"{sp.name}_c{int(c)}_{h.hexdigest()[:16]}"
 
     def get(
-        self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True, digest: str | None = None
+        self,
+        sp: StatePoint,
+        c: int,
+        spec: GraphSpec,
+        targets: bool = True,
+        digest: str | None = None,
     ) -> Data:
         k = self.key(sp, c, spec, targets, digest)
         if k in self._memory:

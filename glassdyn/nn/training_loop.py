@@ -165,7 +165,11 @@ def _start(config: TrainConfig, spec, train_graphs: list, out: Path, device) -> 
     state.loader_rng.set_state(ckpt["rng"]["loader"])
     state.augment_rng.set_state(ckpt["rng"]["augment"])
     torch.set_rng_state(ckpt["rng"]["torch"])
-    state.epoch, state.best, state.best_epoch = ckpt["epoch"] + 1, ckpt["best_val"], ckpt["best_epoch"]
+    state.epoch, state.best, state.best_epoch = (
+        ckpt["epoch"] + 1,
+        ckpt["best_val"],
+        ckpt["best_epoch"],
+    )
     state.history = ckpt["history"]
     state.pretrain = ckpt.get("pretrain", state.pretrain)
     state.init = ckpt.get("init")

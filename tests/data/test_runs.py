@@ -23,15 +23,26 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
 
     with pytest.raises(OSError):
         runs.atomic_write(p, half_then_crash)
-    assert p.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["f.json"]  # no temp file left
+    assert p.read_text() == "old" and sorted(os.listdir(tmp_path)) == [
+        "f.json"
+    ]  # no temp file left
     runs.atomic_write(p, lambda tmp: tmp.write_text("new"))
     assert p.read_text() == "new"
 
 
 def test_json_is_cleaned_and_damage_is_one_clear_error(tmp_path):
-    obj = {"a": float("nan"), "b": [np.float32(1.5), np.int64(3), (1, float("inf"))], "c": np.arange(2),
-           "d": tmp_path}
-    assert runs.clean_json(obj) == {"a": None, "b": [1.5, 3, [1, None]], "c": [0, 1], "d": str(tmp_path)}
+    obj = {
+        "a": float("nan"),
+        "b": [np.float32(1.5), np.int64(3), (1, float("inf"))],
+        "c": np.arange(2),
+        "d": tmp_path,
+    }
+    assert runs.clean_json(obj) == {
+        "a": None,
+        "b": [1.5, 3, [1, None]],
+        "c": [0, 1],
+        "d": str(tmp_path),
+    }
     runs.write_json(tmp_path / "x.json", obj)
     assert json.loads((tmp_path / "x.json").read_text())["a"] is None  # strict JSON: no NaN token
     (tmp_path / "bad.json").write_text('{"a": 1')
@@ -50,8 +61,18 @@ def test_versions_and_the_data_floor_stay_free_of_torch():
 
 def test_resume_policy_names_the_first_field_that_may_not_change(tmp_path):
     old = {"epochs": 5, "lr": 1e-3, "data": "a.zarr", "max_minutes": 1.0, "init": "r", "seed": 0}
-    runs.check_resume(tmp_path, old, {**old, "epochs": 9, "data": "moved.zarr", "max_minutes": None,
-                                      "init": None, "device": "cpu"})
+    runs.check_resume(
+        tmp_path,
+        old,
+        {
+            **old,
+            "epochs": 9,
+            "data": "moved.zarr",
+            "max_minutes": None,
+            "init": None,
+            "device": "cpu",
+        },
+    )
     with pytest.raises(InputError, match=r"different settings \(lr: 0.001 there, 0.01 now\)"):
         runs.check_resume(tmp_path, old, {**old, "lr": 1e-2, "seed": 1})
     with pytest.raises(InputError, match="seed"):
@@ -80,8 +101,16 @@ def test_run_directory_refuses_a_second_writer(tmp_path):
     out = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        lock_path(out).write_text(json.dumps({"pid": holder.pid, "host": os.uname().nodename,
-                                              "started": "now", "command": "glassdyn train"}))
+        lock_path(out).write_text(
+            json.dumps(
+                {
+                    "pid": holder.pid,
+                    "host": os.uname().nodename,
+                    "started": "now",
+                    "command": "glassdyn train",
+                }
+            )
+        )
         with pytest.raises(LockError, match=f"run directory .*pid {holder.pid}"):
             with runs.run_directory(out):
                 pass

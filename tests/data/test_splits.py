@@ -61,7 +61,10 @@ def test_plan_honours_import_splits_recorded_in_the_store(tmp_path):
     path = tmp_path / "b.zarr"
     write_synthetic_store(path, temperatures=(0.44, 0.8), n_configs=6, n_particles=32, n_replicas=1)
     sp = Store.open(path, mode="r+").state(0.44)
-    sp.group.attrs["import"] = {"format": "botan", "splits": ["test", "train", "train", "test", "train", "train"]}
+    sp.group.attrs["import"] = {
+        "format": "botan",
+        "splits": ["test", "train", "train", "test", "train", "train"],
+    }
     split = plan_splits(Store.open(path), [0.44, 0.8], seed=0, val_fraction=0.1, test_fraction=0.2)
     assert split["0.44"]["test"] == [0, 3] and split["0.44"]["source"] == "import.splits"
     assert set(split["0.44"]["val"]) < {1, 2, 4, 5} and len(split["0.44"]["val"]) == 1
@@ -69,7 +72,9 @@ def test_plan_honours_import_splits_recorded_in_the_store(tmp_path):
 
 
 def test_fingerprint_follows_content_not_path(store_path, tmp_path):
-    split = plan_splits(Store.open(store_path), [0.64, 0.8], seed=0, val_fraction=0.2, test_fraction=0.2)
+    split = plan_splits(
+        Store.open(store_path), [0.64, 0.8], seed=0, val_fraction=0.2, test_fraction=0.2
+    )
     fp = fingerprint(Store.open(store_path), split, FIELDS)
     moved = tmp_path / "elsewhere" / "moved.zarr"
     shutil.copytree(store_path, moved)
@@ -80,13 +85,20 @@ def test_fingerprint_follows_content_not_path(store_path, tmp_path):
     d[1, 0, 5, 0] += 1e-3
     sp.write(2, **{keys.ISO_DISPLACEMENTS: d})
     fp2 = fingerprint(Store.open(moved), split, FIELDS)
-    assert fingerprint_difference(fp, fp2) == "T=0.8: the data (positions or targets) of configuration 2 changed"
+    assert (
+        fingerprint_difference(fp, fp2)
+        == "T=0.8: the data (positions or targets) of configuration 2 changed"
+    )
     assert fp2["states"]["0.8"]["identity"] == fp["states"]["0.8"]["identity"]  # same structures
     # without the displacements among the fields, nothing changed
     few = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS)
-    assert fingerprint(Store.open(moved), split, few) == fingerprint(Store.open(store_path), split, few)
+    assert fingerprint(Store.open(moved), split, few) == fingerprint(
+        Store.open(store_path), split, few
+    )
     other = tmp_path / "other.zarr"
-    write_synthetic_store(other, temperatures=(0.64, 0.8), n_configs=5, n_particles=32, n_replicas=2, seed=9)
+    write_synthetic_store(
+        other, temperatures=(0.64, 0.8), n_configs=5, n_particles=32, n_replicas=2, seed=9
+    )
     why = fingerprint_difference(fp, fingerprint(Store.open(other), split, FIELDS))
     assert why.startswith("T=0.64: the structure of configuration")
 

@@ -19,10 +19,28 @@ FLOW = ["--model", "flow", "--hidden", "16", "--layers", "3", "--blocks", "1", "
 def fitted(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("genbad")
     store = tmp / "s.zarr"
-    write_synthetic_store(store, temperatures=(0.8,), n_configs=10, n_particles=16, n_replicas=1, times=(1.0,))
+    write_synthetic_store(
+        store, temperatures=(0.8,), n_configs=10, n_particles=16, n_replicas=1, times=(1.0,)
+    )
     run = tmp / "run"
-    assert main(["gen", "fit", "--data", str(store), "--out", str(run), "--epochs", "1", "--batch-size", "4",
-                 *FLOW]) == 0
+    assert (
+        main(
+            [
+                "gen",
+                "fit",
+                "--data",
+                str(store),
+                "--out",
+                str(run),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                *FLOW,
+            ]
+        )
+        == 0
+    )
     return tmp, store, run
 
 
@@ -33,12 +51,15 @@ def _one_line(capsys, text):
     return lines[0]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
-    (["--lr", "-1"], "--lr must be a positive number"),
-    (["--epochs", "0"], "--epochs must be >= 1 (nothing would be fitted), got 0"),
-    (["--epochs", "-1"], "--epochs must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+        (["--lr", "-1"], "--lr must be a positive number"),
+        (["--epochs", "0"], "--epochs must be >= 1 (nothing would be fitted), got 0"),
+        (["--epochs", "-1"], "--epochs must be >= 1"),
+    ],
+)
 def test_numbers_no_fit_can_use_are_refused(fitted, tmp_path, capsys, args, message):
     _, store, _ = fitted
     out = tmp_path / "r"
@@ -59,12 +80,42 @@ def test_damaged_checkpoints_are_one_clear_line(fitted, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(run, broken)
     _truncate(broken / "last.pt")
-    assert main(["gen", "fit", "--data", str(store), "--out", str(broken), "--epochs", "2", "--batch-size", "4",
-                 *FLOW]) == 2
+    assert (
+        main(
+            [
+                "gen",
+                "fit",
+                "--data",
+                str(store),
+                "--out",
+                str(broken),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "4",
+                *FLOW,
+            ]
+        )
+        == 2
+    )
     _one_line(capsys, "last.pt is not a readable checkpoint")
     _truncate(broken / "best.pt", 0.3)
-    assert main(["gen", "sample", str(broken), "--n", "2", "--temperature", "0.8", "--out",
-                 str(tmp_path / "x.extxyz")]) == 2
+    assert (
+        main(
+            [
+                "gen",
+                "sample",
+                str(broken),
+                "--n",
+                "2",
+                "--temperature",
+                "0.8",
+                "--out",
+                str(tmp_path / "x.extxyz"),
+            ]
+        )
+        == 2
+    )
     _one_line(capsys, "best.pt is not a readable checkpoint")
     assert not (tmp_path / "x.extxyz").exists()
 
@@ -73,7 +124,21 @@ def test_sample_never_overwrites_without_being_asked(fitted, tmp_path, capsys):
     _, store, run = fitted
 
     def sample(out, T="0.8", n="2", *extra):
-        return main(["gen", "sample", str(run), "--n", n, "--temperature", T, "--quiet", "--out", str(out), *extra])
+        return main(
+            [
+                "gen",
+                "sample",
+                str(run),
+                "--n",
+                n,
+                "--temperature",
+                T,
+                "--quiet",
+                "--out",
+                str(out),
+                *extra,
+            ]
+        )
 
     xyz = tmp_path / "s.extxyz"
     xyz.write_text("precious\n")
@@ -86,14 +151,19 @@ def test_sample_never_overwrites_without_being_asked(fitted, tmp_path, capsys):
     for T in ("0.8", "0.7"):
         assert sample(store, T) == 2
         _one_line(capsys, "is a store of MD data (T0.800)")
-    assert digest == {p: hashlib.sha1(p.read_bytes()).hexdigest() for p in store.rglob("*") if p.is_file()}
+    assert digest == {
+        p: hashlib.sha1(p.read_bytes()).hexdigest() for p in store.rglob("*") if p.is_file()
+    }
     # a store of samples: a second temperature is added, the same one needs --overwrite
     samples = tmp_path / "samples.zarr"
     assert sample(samples) == 0 and sample(samples, "0.7") == 0
     assert sample(samples) == 2
     _one_line(capsys, "already holds generated samples at T=0.8")
     assert sample(samples, "0.8", "3", "--overwrite") == 0
-    assert Store.open(samples).state(0.8).n_configs == 3 and Store.open(samples).temperatures == [0.7, 0.8]
+    assert Store.open(samples).state(0.8).n_configs == 3 and Store.open(samples).temperatures == [
+        0.7,
+        0.8,
+    ]
 
 
 def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, capsys):
@@ -103,22 +173,70 @@ def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, ca
     best = torch.load(run / "best.pt", weights_only=False)
     old = tmp_path / "old"
     old.mkdir()
-    torch.save({
-        "format": "glassdyn.gen/1", "kind": last["kind"], "arch": last["arch"], "fit": last["fit"],
-        "fit_key": {}, "state_dict": last["state_dict"], "best_state_dict": best["state_dict"],
-        "best_val": last["best_val"], "ema_state_dict": None, "optimizer": last["optimizer"],
-        "epoch": last["epoch"], "history": last["history"], "data": last["data"], "versions": last["versions"],
-    }, old / "checkpoint.pt")
+    torch.save(
+        {
+            "format": "glassdyn.gen/1",
+            "kind": last["kind"],
+            "arch": last["arch"],
+            "fit": last["fit"],
+            "fit_key": {},
+            "state_dict": last["state_dict"],
+            "best_state_dict": best["state_dict"],
+            "best_val": last["best_val"],
+            "ema_state_dict": None,
+            "optimizer": last["optimizer"],
+            "epoch": last["epoch"],
+            "history": last["history"],
+            "data": last["data"],
+            "versions": last["versions"],
+        },
+        old / "checkpoint.pt",
+    )
     model, ck = load_run(old)
     ref, _ = load_run(run)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values())
+    )
     assert ck["split"] is None and ck["data"]["n_particles"] == 16
-    assert main(["gen", "sample", str(old), "--n", "2", "--temperature", "0.8", "--quiet",
-                 "--out", str(tmp_path / "o.extxyz")]) == 0
-    assert main(["gen", "fit", "--data", str(store), "--out", str(old), "--epochs", "2", *FLOW]) == 2
+    assert (
+        main(
+            [
+                "gen",
+                "sample",
+                str(old),
+                "--n",
+                "2",
+                "--temperature",
+                "0.8",
+                "--quiet",
+                "--out",
+                str(tmp_path / "o.extxyz"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["gen", "fit", "--data", str(store), "--out", str(old), "--epochs", "2", *FLOW]) == 2
+    )
     _one_line(capsys, "holds a fit in the first format (glassdyn.gen/1")
     # it trained on (nearly) every configuration of its store, so that store is no reference
-    assert main(["gen", "evaluate", str(old), "--data", str(store), "--n", "2", "--n-quench", "0",
-                 "--no-baselines", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "gen",
+                "evaluate",
+                str(old),
+                "--data",
+                str(store),
+                "--n",
+                "2",
+                "--n-quench",
+                "0",
+                "--no-baselines",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     _one_line(capsys, "format glassdyn.gen/1, no recorded split")
     assert np.isfinite(ck["best_val"])

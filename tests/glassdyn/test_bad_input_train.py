@@ -37,8 +37,9 @@ def _train(store, out, *extra):
         (["--hidden", "0"], "--hidden must be >= 1"),
     ],
 )
-def test_numbers_no_training_can_use_are_refused_before_anything_is_written(store_path, tmp_path, capsys, args,
-                                                                           message):
+def test_numbers_no_training_can_use_are_refused_before_anything_is_written(
+    store_path, tmp_path, capsys, args, message
+):
     out = tmp_path / "run"
     assert _train(store_path, out, *args) == 2
     err = capsys.readouterr().err
@@ -60,8 +61,27 @@ def test_a_failed_first_attempt_leaves_no_run_directory(store_path, tmp_path, ca
     assert _train(store_path, src, "--epochs", "1") == 0
     out = tmp_path / "bad"
     # --init of another architecture is only found once the model is built (inside the run)
-    assert main(["train", "--data", store_path, "--out", str(out), "--model", "bapst", "--hidden", "16",
-                 "--steps", "1", "--init", str(src), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                store_path,
+                "--out",
+                str(out),
+                "--model",
+                "bapst",
+                "--hidden",
+                "16",
+                "--steps",
+                "1",
+                "--init",
+                str(src),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "does not match" in capsys.readouterr().err
     assert not out.exists() and not lock_path(out).exists()
 
@@ -70,10 +90,21 @@ def test_a_second_writer_of_the_run_directory_is_refused(store_path, tmp_path, c
     out = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        lock_path(out).write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(),
-                                              "started": "now", "command": "glassdyn train"}))
+        lock_path(out).write_text(
+            json.dumps(
+                {
+                    "pid": holder.pid,
+                    "host": socket.gethostname(),
+                    "started": "now",
+                    "command": "glassdyn train",
+                }
+            )
+        )
         assert _train(store_path, out, "--epochs", "1") == 2
-        assert f"run directory {out} is being written by another process (pid {holder.pid}" in capsys.readouterr().err
+        assert (
+            f"run directory {out} is being written by another process (pid {holder.pid}"
+            in capsys.readouterr().err
+        )
         assert not out.exists()
     finally:
         holder.kill()

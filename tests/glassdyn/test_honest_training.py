@@ -22,7 +22,9 @@ SMALL = {"hidden": 8, "steps": 1, "progress": False}
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("honest") / "s.zarr"
-    write_synthetic_store(path, temperatures=(0.64, 0.8), n_configs=6, n_particles=128, n_replicas=2)
+    write_synthetic_store(
+        path, temperatures=(0.64, 0.8), n_configs=6, n_particles=128, n_replicas=2
+    )
     return str(path)
 
 
@@ -41,8 +43,16 @@ def test_test_and_held_out_configurations_never_reach_training(store_path, tmp_p
 
     monkeypatch.setattr(GraphCache, "get", get)
     monkeypatch.setattr(training_loop, "_normalization", norm)
-    run = train(TrainConfig(data=store_path, out=str(tmp_path / "r"), model="botan", epochs=1,
-                            train_temperatures=(0.8,), **SMALL))
+    run = train(
+        TrainConfig(
+            data=store_path,
+            out=str(tmp_path / "r"),
+            model="botan",
+            epochs=1,
+            train_temperatures=(0.8,),
+            **SMALL,
+        )
+    )
     split = json.loads((run / "run.json").read_text())["split"]
     s = split["0.8"]
     parts = [set(s[p]) for p in ("train", "val", "test")]
@@ -70,7 +80,9 @@ def test_ridge_reads_no_test_configuration(store_path, tmp_path, monkeypatch):
         return real(self, path, configs)
 
     monkeypatch.setattr(StatePoint, "read", read)
-    run = train(TrainConfig(data=store_path, out=str(tmp_path / "ridge"), model="ridge", progress=False))
+    run = train(
+        TrainConfig(data=store_path, out=str(tmp_path / "ridge"), model="ridge", progress=False)
+    )
     split = json.loads((run / "run.json").read_text())["split"]
     want = {(T, c) for T, s in split.items() for c in s["train"] + s["val"]}
     assert reads == want and not reads & {(T, c) for T, s in split.items() for c in s["test"]}
@@ -79,8 +91,15 @@ def test_ridge_reads_no_test_configuration(store_path, tmp_path, monkeypatch):
 def test_best_checkpoint_is_the_lowest_validation_loss_of_its_phase(store_path, tmp_path):
     """With edge pre-training: pretrain_best.pt is the best pre-training epoch, best.pt the best
     epoch of the main phase, and its weights really give the recorded validation loss."""
-    cfg = TrainConfig(data=store_path, out=str(tmp_path / "r"), model="botan", pretrain_epochs=3, epochs=4,
-                      lr=3e-3, **SMALL)
+    cfg = TrainConfig(
+        data=store_path,
+        out=str(tmp_path / "r"),
+        model="botan",
+        pretrain_epochs=3,
+        epochs=4,
+        lr=3e-3,
+        **SMALL,
+    )
     run = train(cfg)
     hist = json.loads((run / "history.json").read_text())
     main = [h for h in hist if h["phase"] == "train"]
@@ -93,9 +112,15 @@ def test_best_checkpoint_is_the_lowest_validation_loss_of_its_phase(store_path, 
 
     split = json.loads((run / "run.json").read_text())["split"]
     store = Store.open(store_path)
-    graphs = [build_graph(store.state(float(T)), c, GraphSpec()) for T, s in split.items() for c in s["val"]]
+    graphs = [
+        build_graph(store.state(float(T)), c, GraphSpec())
+        for T, s in split.items()
+        for c in s["val"]
+    ]
     model, _ = load_model(run / "best.pt")
-    rec = training_loop.validate(model, DataLoader(GraphDataset(graphs, GraphSpec()), batch_size=1), cfg, "cpu")
+    rec = training_loop.validate(
+        model, DataLoader(GraphDataset(graphs, GraphSpec()), batch_size=1), cfg, "cpu"
+    )
     assert rec["val_loss"] == pytest.approx(best["best_val"], rel=1e-5)
     assert best["best_val"] == pytest.approx(min(h["val_loss"] for h in main), rel=1e-12)
 
@@ -109,15 +134,24 @@ def test_tbotan_learns_a_temperature_the_structure_encodes(tmp_path):
     from glassdyn.nn.models import ModelConfig, build_model
 
     path = tmp_path / "t.zarr"
-    write_synthetic_store(path, temperatures=(0.5, 1.0), n_configs=3, n_particles=128, n_replicas=2, times=(1.0,))
+    write_synthetic_store(
+        path, temperatures=(0.5, 1.0), n_configs=3, n_particles=128, n_replicas=2, times=(1.0,)
+    )
     store = Store.open(path, mode="r+")
     for T in (0.5, 1.0):
         sp, f = store.state(T), 1.0 + 0.15 * (T - 0.5) / 0.5
         for c in range(3):
-            sp.write(c, **{keys.THERMAL_POSITIONS: sp.read(keys.THERMAL_POSITIONS, c) * f,
-                           keys.BOX: sp.read(keys.BOX, c) * f})
+            sp.write(
+                c,
+                **{
+                    keys.THERMAL_POSITIONS: sp.read(keys.THERMAL_POSITIONS, c) * f,
+                    keys.BOX: sp.read(keys.BOX, c) * f,
+                },
+            )
     spec = GraphSpec(edge_features="invariant")
-    graphs = {T: [build_graph(Store.open(path).state(T), c, spec) for c in range(3)] for T in (0.5, 1.0)}
+    graphs = {
+        T: [build_graph(Store.open(path).state(T), c, spec) for c in range(3)] for T in (0.5, 1.0)
+    }
     seen = graphs[0.5][:2] + graphs[1.0][:2]
     torch.manual_seed(0)
     model = build_model(ModelConfig(kind="tbotan", edge_dim=spec.edge_dim, hidden=16, steps=2))
@@ -128,5 +162,8 @@ def test_tbotan_learns_a_temperature_the_structure_encodes(tmp_path):
         opt.zero_grad()
         batch_loss(model, batch, cfg)[0].backward()
         opt.step()
-    err = [abs(float(model.predict(g)["temperature"][0]) - T) for T, g in ((0.5, graphs[0.5][2]), (1.0, graphs[1.0][2]))]
+    err = [
+        abs(float(model.predict(g)["temperature"][0]) - T)
+        for T, g in ((0.5, graphs[0.5][2]), (1.0, graphs[1.0][2]))
+    ]
     assert max(err) < 0.05, err

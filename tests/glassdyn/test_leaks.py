@@ -46,9 +46,13 @@ def test_resume_on_another_store_is_refused_and_a_moved_store_resumes(store_path
     out = tmp_path / "r"
     train(TrainConfig(data=str(store_path), out=str(out), epochs=1, **SMALL))
     other = tmp_path / "other.zarr"
-    write_synthetic_store(other, temperatures=(0.8,), n_configs=5, n_particles=128, n_replicas=2, seed=3)
+    write_synthetic_store(
+        other, temperatures=(0.8,), n_configs=5, n_particles=128, n_replicas=2, seed=3
+    )
     before = (out / "last.pt").read_bytes()
-    with pytest.raises(InputError, match="was trained on other data than .*other.zarr .*structure of configuration"):
+    with pytest.raises(
+        InputError, match="was trained on other data than .*other.zarr .*structure of configuration"
+    ):
         train(TrainConfig(data=str(other), out=str(out), epochs=2, **SMALL))
     assert (out / "last.pt").read_bytes() == before  # nothing touched
     moved = tmp_path / "moved.zarr"
@@ -77,9 +81,13 @@ def test_evaluate_never_scores_training_configurations_of_another_store(run, sto
     """A store that re-assembles two training configurations with a new one: only the new one counts."""
     sp = Store.open(store_path).state(0.8)
     mixed = tmp_path / "mixed.zarr"
-    dst = Store.create(mixed).create_state(0.8, n_configs=3, n_particles=128, n_replicas=2, times=sp.times)
+    dst = Store.create(mixed).create_state(
+        0.8, n_configs=3, n_particles=128, n_replicas=2, times=sp.times
+    )
     fresh = tmp_path / "fresh.zarr"
-    write_synthetic_store(fresh, temperatures=(0.8,), n_configs=1, n_particles=128, n_replicas=2, seed=11)
+    write_synthetic_store(
+        fresh, temperatures=(0.8,), n_configs=1, n_particles=128, n_replicas=2, seed=11
+    )
     srcs = [(sp, c) for c in _split(run)["train"][:2]] + [(Store.open(fresh).state(0.8), 0)]
     fields = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.ISO_DISPLACEMENTS)
     for k, (s, c) in enumerate(srcs):
@@ -113,8 +121,27 @@ def test_training_honours_the_split_a_botan_import_records(tmp_path):
     labels = ["train", "test", "train", "train", "test", "train", "train", "train"]
     sp.group.attrs["import"] = {"format": "botan", "ids": list(range(8)), "splits": labels}
     out = tmp_path / "r"
-    assert main(["train", "--data", str(path), "--model", "bapst", "--out", str(out), "--epochs", "1",
-                 "--hidden", "8", "--steps", "1", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(path),
+                "--model",
+                "bapst",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--steps",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     s = json.loads((out / "run.json").read_text())["split"]["0.44"]
     assert s["test"] == [1, 4] and s["source"] == "import.splits"
     assert set(s["val"]) <= {0, 2, 3, 5, 6, 7} and len(s["val"]) == 1

@@ -156,7 +156,9 @@ def test_invariant_features_give_rotation_invariance(conf, kind, input_):
     # the same rotation changes a vector-input model's predictions: the check can fail
     vspec = GraphSpec(input=input_)
     torch.manual_seed(0)
-    vec = build_model(ModelConfig(kind=kind, node_dim=vspec.node_dim, edge_dim=vspec.edge_dim, hidden=16, steps=3))
+    vec = build_model(
+        ModelConfig(kind=kind, node_dim=vspec.node_dim, edge_dim=vspec.edge_dim, hidden=16, steps=3)
+    )
     va = vec.eval()(graph_from_arrays(vspec, conf.types, box, x, inh))["node"]
     vb = vec(graph_from_arrays(vspec, conf.types, box, xr, inhr))["node"]
     assert (va - vb).abs().max() > 1e-2 * va.std() > 1e3 * (a["node"] - b["node"]).abs().max()

@@ -111,11 +111,18 @@ def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path,
     assert len(res["mean_pred"]["0.64"]) == 3 and len(res["std_true"]["0.64"]) == 3
     # another store: all its configurations are unseen, none is skipped
     other_path = tmp_path / "other.zarr"
-    write_synthetic_store(other_path, temperatures=(0.64, 0.8), n_configs=3, n_particles=128, seed=5)
+    write_synthetic_store(
+        other_path, temperatures=(0.64, 0.8), n_configs=3, n_particles=128, seed=5
+    )
     other = evaluate_run(run, other_path)
     assert other["same_store"] is False and other["held_out"] == [0.64, 0.8]
     assert other["n_configs"] == {"0.64": 3, "0.8": 3}
-    assert other["configs"]["0.8"] == {"from": "store", "n": 3, "ids": [0, 1, 2], "excluded_training": 0}
+    assert other["configs"]["0.8"] == {
+        "from": "store",
+        "n": 3,
+        "ids": [0, 1, 2],
+        "excluded_training": 0,
+    }
 
 
 def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
