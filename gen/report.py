@@ -36,14 +36,13 @@ def held_out_reference(ck: dict, store_path, temperature: float) -> dict:
     if split is not None and fp is not None:
         sel = unseen_configs(sp, "test", split.get(key), fp["states"].get(key), training_identities(fp, split))
         unchecked, why = False, "the fit trained or validated on"
+        fix = "compare with the run's own store (its test split is used) or a store of unseen configurations"
     else:  # glassdyn.gen/1 recorded no split: it trained on (almost) every configuration of its store
         sel, unchecked = _first_format_selection(ck, sp)
         why = f"the fit (format glassdyn.gen/1, no recorded split) trained on in {ck['data']['store']}"
+        fix = "compare with a store of configurations it never saw"
     if sel["excluded"]:
-        raise InputError(
-            f"{store_path} T={key}: {len(sel['excluded'])} of its configurations are ones {why}; "
-            "compare with the run's own store (its test split is used) or a store of unseen configurations"
-        )
+        raise InputError(f"{store_path} T={key}: {len(sel['excluded'])} of its configurations are ones {why}; {fix}")
     if not sel["configs"]:
         raise InputError(
             f"{store_path} T={key} has no held-out configuration for this run (its test split there is empty); "

@@ -71,6 +71,12 @@ def test_evaluate_on_a_copy_scores_the_test_split_only(run, store_path, tmp_path
     test = _split(run)["test"]
     assert res["n_configs"]["0.8"] == len(test) == 1  # not the 5 configurations it holds
     assert res["configs"]["0.8"]["ids"] == test and res["same_store"] is True
+    # re-simulated targets of the scored configuration: scored as they are now, with a warning
+    sp = Store.open(copy, mode="r+").state(0.8)
+    sp.write(test[0], **{keys.ISO_DISPLACEMENTS: 2 * sp.read(keys.ISO_DISPLACEMENTS, test[0])})
+    res = evaluate_run(run, copy, latent_png=None)
+    assert res["configs"]["0.8"]["ids"] == test
+    assert any("differs from what the run recorded" in w for w in res["warnings"])
     predict_run(run, copy, tmp_path / "p.zarr")
     from glassdyn.data.predictions import read_predictions
 

@@ -269,3 +269,29 @@ def test_gnn_commands_and_predictions_file(store_path, tmp_path, capsys):
     pred, data = r.predict(Store.open(store_path).state(0.64), 2)
     np.testing.assert_allclose(preds[0.64].mobility[2], pred["node"].T, rtol=1e-5)
     assert np.isfinite(pearson(pred["node"][:, 0], data.y[:, 0].numpy()))
+
+
+def test_runs_written_before_fingerprints_evaluate_and_resume_on_their_store(store_path, tmp_path):
+    """run.json as the first versions wrote it (no fingerprint, no split source): evaluate still
+    scores the test split, found by content from the store it recorded; resuming works on that
+    store and is refused, naming the version, on another path."""
+    import shutil
+
+    out = train(
+        TrainConfig(data=store_path, out=str(tmp_path / "old"), model="bapst", epochs=1, **SMALL)
+    )
+    info = json.loads((out / "run.json").read_text())
+    test = info["split"]["0.8"]["test"]
+    info.pop("fingerprint")
+    for s in info["split"].values():
+        s.pop("source", None)
+    info["versions"] = {"glassdyn": "0.1.0"}
+    (out / "run.json").write_text(json.dumps(info))
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(store_path, copy)
+    res = evaluate_run(out, copy, latent_png=None)
+    assert res["configs"]["0.8"]["ids"] == test and not res["warnings"]
+    with pytest.raises(InputError, match="written by glassdyn 0.1.0 without a data fingerprint"):
+        train(TrainConfig(data=str(copy), out=str(out), model="bapst", epochs=2, **SMALL))
+    train(TrainConfig(data=store_path, out=str(out), model="bapst", epochs=2, **SMALL))
+    assert "fingerprint" in json.loads((out / "run.json").read_text())
