@@ -130,7 +130,7 @@ def score(name, x, logq, types, ref, temperature, *, seconds=None, n_quench=4, r
     return res
 
 
-def evaluate(model, ck: dict, store_path, temperature: float, *, n_samples: int = 32, n_quench: int = 4,
+def evaluate(model, ck: dict, store_path, temperature: float, *, n_samples: int = 16, n_quench: int = 4,
              max_reference: int | None = None, train_store=None, seed: int = 0, baselines: bool = True,
              minimiser: str | None = None, log=print, progress: bool = False) -> dict:
     """Model samples vs held-out MD at ``temperature``; the uniform and lattice baselines alongside.
