@@ -183,11 +183,6 @@ class TrainConfig:
 
 def _check_numbers(c: TrainConfig) -> None:
     """One clear line for a number no training can run with (before anything is read or written)."""
-    if c.model != "ridge" and c.total_epochs < 1:
-        raise InputError(
-            f"--epochs must be >= 1 (or --pretrain-epochs >= 1 for a pre-training-only run), got "
-            f"--epochs {c.epochs} --pretrain-epochs {c.pretrain_epochs}: nothing would be trained"
-        )
     if c.epochs < 0 or c.pretrain_epochs < 0:
         raise InputError(
             f"--epochs and --pretrain-epochs must be >= 0, got {c.epochs} and {c.pretrain_epochs}"
@@ -272,6 +267,11 @@ def train(config: TrainConfig) -> Path:
     Every input is checked (store, split, data fingerprint, a previous run in ``out``) before the
     run directory is created or touched; under ``torchrun`` only rank 0 writes."""
     out = Path(config.out)
+    if config.model != "ridge" and config.total_epochs < 1:  # a config may hold 0 (converted runs)
+        raise InputError(
+            f"--epochs must be >= 1 (or --pretrain-epochs >= 1 for a pre-training-only run), got "
+            f"--epochs {config.epochs} --pretrain-epochs {config.pretrain_epochs}: nothing would be trained"
+        )
     store = Store.open(config.data)
     split, times = plan(store, config)
     trained = {k: s for k, s in split.items() if not s.get("held_out")}
@@ -280,7 +280,7 @@ def train(config: TrainConfig) -> Path:
     previous = check_previous_run(out, config, split, fp) if main else None
     with runs.run_directory(out, lock=main):
         if main:
-            _write_run_file(out, config, split, times, fp, previous)
+            write_run_file(out, config, split, times, _run_record(config, fp, previous))
         if config.model == "ridge":
             from glassdyn.nn.ridge import train_ridge
 
@@ -317,23 +317,19 @@ def check_previous_run(out: Path, config: TrainConfig, split: dict, fp: dict) ->
     return old
 
 
-def _write_run_file(
-    out: Path, config: TrainConfig, split: dict, times: dict, fp: dict, previous: dict | None
+def write_run_file(
+    out: Path, config: TrainConfig, split: dict, times: dict, extra: dict | None = None
 ) -> None:
+    """Write ``run.json``: kind, config, graph spec, split, times, versions, the phases of a
+    network, and ``extra`` (the data fingerprint and path; a converted run's source)."""
     info = {
         "kind": config.model,
         "train_config": config.to_dict(),
         "graph_spec": asdict(config.graph_spec()),
         "split": split,
         "times": times,
-        "fingerprint": fp,
-        "data_path": str(Path(config.data).resolve()),
         "versions": runs.versions(),
     }
-    if previous is not None and previous.get("versions") != info["versions"]:
-        info["started_with_versions"] = previous.get(
-            "started_with_versions", previous.get("versions")
-        )
     if config.model != "ridge":
         info["phases"] = [
             {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "p": 0.0},
@@ -343,7 +339,18 @@ def _write_run_file(
                 "p": config.p,
             },
         ][0 if config.pretrain_epochs else 1 :]
-    runs.write_json(out / RUN_FILE, info, indent=2)
+    runs.write_json(out / RUN_FILE, {**info, **(extra or {})}, indent=2)
+
+
+def _run_record(config: TrainConfig, fp: dict, previous: dict | None) -> dict:
+    """What ``train`` adds to run.json: the data fingerprint and path, and the versions the run
+    started with when a resumption runs on others."""
+    extra = {"fingerprint": fp, "data_path": str(Path(config.data).resolve())}
+    if previous is not None and previous.get("versions") != runs.versions():
+        extra["started_with_versions"] = previous.get(
+            "started_with_versions", previous.get("versions")
+        )
+    return extra
 
 
 # --------------------------------------------------------------------------- losses

@@ -33,7 +33,7 @@ def _train(store, out, *extra):
         (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
         (["--lr", "-1"], "--lr must be a positive number, e.g. 1e-3, got -1.0"),
         (["--epochs", "0"], "--epochs must be >= 1 (or --pretrain-epochs >= 1"),
-        (["--epochs", "-1"], "--epochs must be >= 1"),
+        (["--epochs", "-1"], "--epochs and --pretrain-epochs must be >= 0, got -1 and 0"),
         (["--hidden", "0"], "--hidden must be >= 1"),
     ],
 )
