@@ -12,12 +12,15 @@ Modules:
   (torchdiffeq; exact or Hutchinson divergence);
 * :mod:`~glassdyn.gen.diffusion` - score-based diffusion on the torus (target score matching,
   capped-KA-force physics term; reverse-SDE or probability-flow-ODE sampling);
-* :mod:`~glassdyn.gen.training` - fit / resume / checkpoints (``glassdyn gen fit``);
+* :mod:`~glassdyn.gen.training` - fit / resume on the split of :mod:`glassdyn.data.splits`
+  (``glassdyn gen fit``); :mod:`~glassdyn.gen.losses` - the losses per model;
+  :mod:`~glassdyn.gen.checkpoints` - run.json, best.pt, last.pt, loading, resume checks;
 * :mod:`~glassdyn.gen.sampling` - samples, Boltzmann importance weights, Kish ESS,
   independence Metropolis-Hastings;
 * :mod:`~glassdyn.gen.evaluation`, :mod:`~glassdyn.gen.report` - metrics against held-out MD and
   the uniform / perturbed-lattice baselines (``glassdyn gen evaluate``);
-* :mod:`~glassdyn.gen.fire` - FIRE minimisation in torch for inherent structures of samples;
+* :mod:`~glassdyn.gen.fire` - FIRE minimisation in torch, and one pinned minimiser (LAMMPS or
+  torch FIRE) per evaluation for inherent structures of samples;
 * :mod:`~glassdyn.gen.writers` - samples to a store or extended XYZ (``glassdyn gen sample``).
 
 Nothing heavy is imported here.

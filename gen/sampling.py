@@ -23,11 +23,14 @@ from glassdyn.data.errors import InputError
 
 
 def draw(model, n: int, types: np.ndarray, box: np.ndarray, temperature: float, *, batch_size: int = 64, seed: int = 0,
-         device: str = "cpu", dtype: torch.dtype | None = None):
+         device: str = "cpu", dtype: torch.dtype | None = None, progress: bool = False):
     """n samples of a fitted model: positions (n, N, 3) float64 in [0, L), log q (n,), seconds.
 
     ``dtype``: arithmetic of the sampler, default the model's ``sample_dtype`` (float64 for the
-    flows, whose log-determinants sum many terms; float32 for the diffusion ODE)."""
+    flows, whose log-determinants sum many terms; float32 for the diffusion ODE); ``progress``:
+    a progress bar counting samples (it moves once per batch)."""
+    from glassdyn.data.runs import progress as bar
+
     dtype = dtype or getattr(model, "sample_dtype", torch.float64)
     g = torch.Generator(device=device).manual_seed(int(seed))
     box_t = torch.as_tensor(np.asarray(box, dtype=np.float64), dtype=dtype, device=device)
@@ -35,12 +38,15 @@ def draw(model, n: int, types: np.ndarray, box: np.ndarray, temperature: float, 
     model = model.to(device=device, dtype=dtype)
     xs, lqs = [], []
     t0 = time.perf_counter()
+    pbar = bar(total=n, desc=f"sampling T={float(temperature):g}", enabled=progress, leave=False)
     with torch.no_grad():
         for s in range(0, n, batch_size):
             m = min(batch_size, n - s)
             x, lq = model.sample(m, types_t, box_t, float(temperature), generator=g)
             xs.append(x.detach().cpu().double().numpy())
             lqs.append(lq.detach().cpu().double().numpy())
+            pbar.update(m)
+    pbar.close()
     seconds = time.perf_counter() - t0
     return np.concatenate(xs), np.concatenate(lqs), seconds
 

@@ -5,11 +5,18 @@ one configuration at a time in LJ units.  :func:`evaluate_run` computes the metr
 :mod:`glassdyn.metrics` per temperature on the test split of the training temperatures and on all
 configurations of held-out temperatures; for T-BOTAN it also writes a heat map of the distances
 between the temperature latents (mean global feature per temperature).
+
+Which configurations are scored is decided by content, not by path
+(:func:`glassdyn.data.splits.unseen_configs`): a store holding the run's own configurations (a
+copy or a moved store included) is scored on the run's test split; any other store on every
+configuration whose structure the run did not train or validate on.  A training configuration is
+never scored as test data.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +24,9 @@ import numpy as np
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import StatePoint, Store
-from glassdyn.training import TrainConfig, read_run_file, require_targets
+from glassdyn.data.runs import clean_json, read_run_file, resolve_device
+from glassdyn.data.splits import training_identities, unseen_configs
+from glassdyn.training import TrainConfig, require_targets
 
 
 class TrainedRun:
@@ -27,6 +36,11 @@ class TrainedRun:
     def __init__(self, run_dir: str | os.PathLike, device: str = "cpu", checkpoint: str = "best"):
         self.run_dir = Path(run_dir)
         info = read_run_file(self.run_dir)
+        if "train_config" not in info:
+            raise InputError(
+                f"{run_dir} is a {info.get('kind')!r} run, not one of `glassdyn train`; "
+                "use the command that wrote it"
+            )
         self.info = info
         self.kind: str = info["kind"]
         self.config = TrainConfig.from_dict(info["train_config"])
@@ -34,6 +48,7 @@ class TrainedRun:
         self.split: dict = info["split"]
         self.times: dict = info["times"]
         self.data_path = Path(info.get("data_path", self.config.data)).resolve()
+        self._fingerprint = info.get("fingerprint")
         if self.kind in ("ridge", "mlp"):
             from glassdyn.nn.baselines import DescriptorModel
             from glassdyn.nn.descriptors import DescriptorCache
@@ -43,13 +58,56 @@ class TrainedRun:
             self.device = None
         else:
             from glassdyn.nn.checkpoint import load_model
-            from glassdyn.training import resolve_device
 
             self.device = resolve_device(device)
             self.model, self.checkpoint = load_model(
                 self.run_dir / f"{checkpoint}.pt", kind=self.kind, map_location="cpu"
             )
             self.model.to(self.device)
+
+    @property
+    def fingerprint(self) -> dict | None:
+        """The run's data fingerprint; for a run written before fingerprints existed, recomputed
+        from the store it recorded (None when that store is gone)."""
+        if self._fingerprint is None and self.data_path.exists():
+            from glassdyn.data.splits import fingerprint
+
+            trained = {k: s for k, s in self.split.items() if not s.get("held_out")}
+            self._fingerprint = fingerprint(
+                Store.open(self.data_path), trained, self.config.data_fields()
+            )
+        return self._fingerprint
+
+    def scored_configs(self, sp: StatePoint, part: str = "test") -> dict:
+        """Which configurations of ``sp`` may be scored as ``part`` (see the module docstring):
+        ``{"from": "split" | "store", "configs", "excluded", "changed"}``."""
+        key = f"{sp.temperature:g}"
+        fp = self.fingerprint
+        if fp is None:  # an old run whose store is gone: the old rule, by path
+            same = Path(sp.store_path).resolve() == self.data_path and key in self.split
+            if same:
+                return {
+                    "from": "split",
+                    "configs": self.configs(sp.temperature, part),
+                    "excluded": [],
+                    "changed": [],
+                    "unchecked": True,
+                }
+            return {
+                "from": "store",
+                "configs": sp.completed.tolist(),
+                "excluded": [],
+                "changed": [],
+                "unchecked": True,
+            }
+        return unseen_configs(
+            sp,
+            part,
+            self.split.get(key),
+            fp["states"].get(key),
+            training_identities(fp, self.split),
+            fp.get("fields"),
+        )
 
     @property
     def n_outputs(self) -> int:
@@ -135,8 +193,6 @@ def evaluate_run(
     "temperature_mae": float or None, ...}`` with per-time ``mean``/``std`` of predicted and true
     propensity (A particles), pooled Pearsons, the times and the held-out temperatures.
     """
-    from glassdyn.metrics import MobilityMetrics
-
     run = TrainedRun(run_dir, device=device, checkpoint=checkpoint)
     store = Store.open(data)
     temps = store.temperatures if temperatures is None else [float(t) for t in temperatures]
@@ -147,54 +203,59 @@ def evaluate_run(
         "temperatures": [],
         "held_out": [],
         "times": {},
+        "configs": {},
+        "warnings": [],
     }
     per_t: dict[str, dict] = {}
     latents: dict[str, np.ndarray] = {}
-    # another store than the one trained on: every completed configuration is unseen data
-    same_store = Path(data).resolve() == run.data_path
-    result["same_store"] = same_store
     for T in temps:
         sp = store.state(T)
-        key = f"{T:g}"
-        external = not same_store or key not in run.split
         if sp.times is None:
             continue
         require_targets(sp)
         _check_times(run, sp)
-        configs = sp.completed.tolist() if external else run.configs(T, part)
-        if not configs:
+        key = f"{T:g}"
+        sel = run.scored_configs(sp, part)
+        record_selection(result, key, sel, sp)
+        if not sel["configs"]:
             continue
-        m = MobilityMetrics(T)
-        lat = []
-        for c in configs:
-            pred, sample = run.predict(sp, c)
-            if run.kind in ("ridge", "mlp"):
-                m.compute(pred["node"], sample["y"], sample["node_mask"])
-            else:
-                m.compute(
-                    pred["node"],
-                    sample.y.numpy(),
-                    sample.node_mask.numpy(),
-                    pred["edge"],
-                    None if pred["edge"] is None else sample.y_edge.numpy(),
-                    sample.edge_mask.numpy(),
-                    pred["temperature"],
-                )
-            if pred["latent"] is not None:
-                lat.append(pred["latent"])
-        per_t[key] = m.result()
+        per_t[key], lat = _score_state(run, sp, sel["configs"])
         result["temperatures"].append(T)
         result["times"][key] = run.times.get(
             key, [float(sp.times[k]) for k in run.spec.time_indices(len(sp.times))]
         )
-        if external or run.split[key].get("held_out"):
+        if sel["from"] == "store" or run.split[key].get("held_out"):
             result["held_out"].append(T)
-        if lat:
-            latents[key] = np.mean(lat, axis=0)
+        if lat is not None:
+            latents[key] = lat
+    trained = [
+        k for k in result["configs"] if not run.split.get(k, {"held_out": True}).get("held_out")
+    ]
+    # the store holds the run's own training data (wherever it lies): scored on its split
+    result["same_store"] = bool(trained) and all(
+        result["configs"][k]["from"] == "split" for k in trained
+    )
     if not per_t:
         raise InputError(
             f"nothing to evaluate: no {part} configurations with targets in {store.path}"
         )
+    _collect(result, per_t)
+    if latents:
+        result["latent_distances"] = {
+            "temperatures": list(latents),
+            "matrix": latent_distances(latents).tolist(),
+        }
+        if latent_png:
+            path = (
+                Path(run_dir) / "latent_distances.png" if latent_png == "auto" else Path(latent_png)
+            )
+            plot_latent_distances(latents, path, result["held_out"])
+            result["latent_png"] = str(path)
+    return clean_json(result)
+
+
+def _collect(result: dict, per_t: dict[str, dict]) -> None:
+    """Gather the per-temperature metrics into ``result[name][T]``, and the temperature MAEs."""
     for name in (
         "node_pearson",
         "node_pearson_pooled",
@@ -214,29 +275,58 @@ def evaluate_run(
     result["temperature_mae_per_T"] = (
         {k: v["temperature_mae"] for k, v in per_t.items()} if maes else None
     )
-    if latents:
-        result["latent_distances"] = {
-            "temperatures": list(latents),
-            "matrix": latent_distances(latents).tolist(),
-        }
-        if latent_png:
-            path = (
-                Path(run_dir) / "latent_distances.png" if latent_png == "auto" else Path(latent_png)
+
+
+def record_selection(result: dict, key: str, sel: dict, sp: StatePoint) -> None:
+    """Say in ``result`` which configurations of temperature ``key`` are scored, and warn (in
+    ``result["warnings"]``) about excluded training configurations and changed data."""
+    result["configs"][key] = {
+        "from": sel["from"],
+        "n": len(sel["configs"]),
+        "ids": list(sel["configs"]),
+        "excluded_training": len(sel["excluded"]),
+    }
+    where = f"{sp.store_path} T={key}"
+    if sel["excluded"]:
+        result["warnings"].append(
+            f"{where}: {len(sel['excluded'])} configurations are ones the run trained or validated "
+            f"on; they are not scored ({len(sel['configs'])} are)"
+        )
+    if sel["changed"]:
+        result["warnings"].append(
+            f"{where}: the data of configurations {sel['changed'][:5]} differs from what the run "
+            "recorded (re-simulated targets?); the scores compare with the store as it is now"
+        )
+    if sel.get("unchecked"):
+        result["warnings"].append(
+            f"{where}: the run predates data fingerprints and its store is gone, so the scored "
+            "configurations were chosen by path only"
+        )
+
+
+def _score_state(run: TrainedRun, sp: StatePoint, configs: list[int]):
+    """(metrics of :class:`glassdyn.metrics.MobilityMetrics`, mean T-BOTAN latent or None)."""
+    from glassdyn.metrics import MobilityMetrics
+
+    m = MobilityMetrics(sp.temperature)
+    lat = []
+    for c in configs:
+        pred, sample = run.predict(sp, c)
+        if run.kind in ("ridge", "mlp"):
+            m.compute(pred["node"], sample["y"], sample["node_mask"])
+        else:
+            m.compute(
+                pred["node"],
+                sample.y.numpy(),
+                sample.node_mask.numpy(),
+                pred["edge"],
+                None if pred["edge"] is None else sample.y_edge.numpy(),
+                sample.edge_mask.numpy(),
+                pred["temperature"],
             )
-            plot_latent_distances(latents, path, result["held_out"])
-            result["latent_png"] = str(path)
-    return _clean(result)
-
-
-def _clean(obj):
-    """NaN -> None, so the JSON output is valid JSON."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+        if pred["latent"] is not None:
+            lat.append(pred["latent"])
+    return m.result(), (np.mean(lat, axis=0) if lat else None)
 
 
 def latent_distances(latents: dict[str, np.ndarray]) -> np.ndarray:
@@ -285,12 +375,17 @@ def plot_latent_distances(
 
 
 def predict_run(
-    run_dir, data, out, device: str = "cpu", temperatures=None, part: str = "test"
+    run_dir, data, out, device: str = "cpu", temperatures=None, part: str = "test", log=None
 ) -> Path:
     """Write predictions of a run for ``part`` configurations (test, val, train or all) of every
-    (or the given) temperature with :func:`glassdyn.data.predictions.write_predictions`."""
+    (or the given) temperature with :func:`glassdyn.data.predictions.write_predictions`.
+
+    ``part`` test / val / train is chosen as in :func:`evaluate_run` (a training configuration is
+    never predicted as test); ``all`` is every completed configuration.  ``log`` receives
+    warnings (default: printed to stderr)."""
     from glassdyn.data.predictions import Predictions, write_predictions
 
+    log = log or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
     run = TrainedRun(run_dir, device=device)
     store = Store.open(data)
     temps = store.temperatures if temperatures is None else [float(t) for t in temperatures]
@@ -298,11 +393,15 @@ def predict_run(
     for T in temps:
         sp = store.state(T)
         key = f"{T:g}"
-        same_store = Path(data).resolve() == run.data_path
-        if part == "all" or key not in run.split or not same_store:
+        if part == "all":
             configs = sp.completed.tolist()
         else:
-            configs = run.configs(T, part)
+            note: dict = {"configs": {}, "warnings": []}
+            sel = run.scored_configs(sp, part)
+            record_selection(note, key, sel, sp)
+            for w in note["warnings"]:
+                log(w)
+            configs = sel["configs"]
         if not configs:
             continue
         if sp.times is not None:

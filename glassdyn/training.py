@@ -5,13 +5,17 @@
 >>> # equivalent: glassdyn train --data out/ka.zarr --model botan --out out/runs/botan --epochs 50
 
 The completed configurations of each *training* temperature are split, deterministically from
-the seed, into train / validation / test; the best checkpoint (``best.pt``) is chosen on the
-validation loss only; the test split is never looked at here.  Temperatures of the store that are
-not training temperatures are held out whole (all their configurations are test data).
+the seed, into train / validation / test (:mod:`glassdyn.data.splits`; a store that records its
+dataset's own train / test files, e.g. a BOTAN import, keeps its test files as the test split);
+the best checkpoint (``best.pt``) is chosen on the validation loss only; the test split is never
+looked at here.  Temperatures of the store that are not training temperatures are held out whole
+(all their configurations are test data).
 
-The run directory holds ``run.json`` (kind, config, split, times, versions), ``last.pt`` (written
-after every epoch: rerunning the same command resumes from it), ``best.pt``, ``history.json``,
-``graphs/`` (the cached graph samples) and, for ridge, ``ridge.npz``.
+The run directory (:mod:`glassdyn.data.runs`) holds ``run.json`` (kind, config, split, data
+fingerprint, times, versions), ``last.pt`` (written after every epoch: rerunning the same command
+resumes from it), ``best.pt``, ``history.json``, ``graphs/`` (the cached graph samples) and, for
+ridge, ``ridge.npz``.  A rerun on data with another fingerprint, or with other settings than the
+resumable ones (:data:`glassdyn.data.runs.RESUMABLE`), is refused.
 
 BOTAN's published two-phase recipe (Shiba et al., J. Chem. Phys. 158, 084503 (2023); pyg_botan
 starts from such weights): ``pretrain_epochs=E0`` first trains E0 epochs on the edge target
@@ -25,29 +29,33 @@ same architecture; this run's own target statistics are kept.
 
 Targets are standardised per time with the training set's mean and std (stored in the model's
 buffers), so the K times of the multi-time head weigh equally in the loss; predictions come back
-in LJ units.
+in LJ units.  The epoch loop itself is :mod:`glassdyn.nn.training_loop`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-import numpy as np
-
-from glassdyn.data import keys
+from glassdyn.data import keys, runs
 from glassdyn.data.errors import InputError
+from glassdyn.data.runs import RUN_FILE, read_run_file, resolve_device  # noqa: F401  (public names)
+from glassdyn.data.splits import check_same_data, fingerprint, plan_splits, split_configs  # noqa: F401
 from glassdyn.data.store import StatePoint, Store
 
 MODELS = ("botan", "tbotan", "bapst", "ridge", "mlp")
-RUN_FILE = "run.json"
-# fields that may change between an interrupted run and its resumption
-_RESUMABLE = {"epochs", "device", "progress", "out", "data", "tune_allocator"}
+BASELINES = ("ridge", "mlp")  # descriptor models (glassdyn.nn.baselines): no epochs, no weights
 PRETRAIN, TRAIN = "pretrain", "train"
 PRETRAIN_BEST = "pretrain_best.pt"
+BASELINE_FIELDS = (
+    keys.TYPES,
+    keys.BOX,
+    keys.THERMAL_POSITIONS,
+    keys.INHERENT_POSITIONS,
+    keys.ISO_PROPENSITY,
+)
 
 
 @dataclass(frozen=True)
@@ -108,16 +116,13 @@ class TrainConfig:
             raise InputError(f"--model must be one of {MODELS}, got {self.model!r}")
         if not 0.0 <= self.p <= 1.0:
             raise InputError(f"--p must lie in [0, 1], got {self.p}")
-        if self.epochs < 0 or self.pretrain_epochs < 0:
-            raise InputError(
-                f"--epochs and --pretrain-epochs must be >= 0, got {self.epochs} and {self.pretrain_epochs}"
-            )
+        _check_numbers(self)
         if self.pretrain_epochs and self.model not in ("botan", "tbotan"):
             raise InputError(
                 f"--pretrain-epochs trains on the edge target, which --model {self.model} has no head for; "
                 "use --model botan or tbotan, or drop --pretrain-epochs"
             )
-        if self.init is not None and self.model in ("ridge", "mlp"):
+        if self.init is not None and self.model in BASELINES:
             raise InputError(
                 f"--init starts a graph network from saved weights; --model {self.model} has none to start from"
             )
@@ -156,6 +161,14 @@ class TrainConfig:
             input=self.input, edge_features=self.edge_features, cutoff=self.cutoff, times=self.times
         )
 
+    def data_fields(self) -> tuple[str, ...]:
+        """The store paths this run reads per configuration (what its data fingerprint covers)."""
+        if self.model in BASELINES:
+            return BASELINE_FIELDS
+        from glassdyn.nn.dataset import graph_fields
+
+        return graph_fields(self.graph_spec(), targets=True)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         for name in ("times", "train_temperatures"):
@@ -169,66 +182,29 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def resolve_device(name: str = "auto"):
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+def _check_numbers(c: TrainConfig) -> None:
+    """One clear line for a number no training can run with (before anything is read or written)."""
+    if c.epochs < 0 or c.pretrain_epochs < 0:
         raise InputError(
-            "--device cuda asked for, but torch sees no CUDA device; use --device cpu or auto"
+            f"--epochs and --pretrain-epochs must be >= 0, got {c.epochs} and {c.pretrain_epochs}"
         )
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise InputError(f"--device must be auto, cpu or cuda[:N], got {name!r}")
-    return torch.device(name)
+    checks = (
+        ("--batch-size", c.batch_size, c.batch_size >= 1, ">= 1"),
+        ("--lr", c.lr, math.isfinite(c.lr) and c.lr > 0, "a positive number, e.g. 1e-3"),
+        ("--hidden", c.hidden, c.hidden >= 1, ">= 1 (the MLP width, e.g. 64)"),
+        ("--steps", c.steps, c.steps >= 0, ">= 0 (message-passing steps, e.g. 7)"),
+        ("--grad-clip", c.grad_clip, c.grad_clip >= 0, ">= 0 (0: no clipping)"),
+        ("--cutoff", c.cutoff, math.isfinite(c.cutoff) and c.cutoff > 0, "positive (sigma_AA)"),
+        ("--temperature-weight", c.temperature_weight, c.temperature_weight >= 0, ">= 0"),
+        ("--heterogeneity-weight", c.heterogeneity_weight, c.heterogeneity_weight >= 0, ">= 0"),
+        ("--max-configs", c.max_configs, c.max_configs is None or c.max_configs >= 1, ">= 1"),
+    )
+    for flag, value, ok, want in checks:
+        if not ok:
+            raise InputError(f"{flag} must be {want}, got {value}")
 
 
 # --------------------------------------------------------------------------- data split
-def split_configs(
-    completed: np.ndarray, seed: int, temperature: float, val_fraction: float, test_fraction: float
-) -> dict[str, list[int]]:
-    """Deterministic train / val / test split of configuration indices at one temperature.
-
-    At least one test and one validation configuration when there are three or more.
-    """
-    completed = np.asarray(completed, dtype=np.int64)
-    C = len(completed)
-    rng = np.random.default_rng([int(seed), round(temperature * 1000)])
-    perm = completed[rng.permutation(C)]
-    n_test = round(test_fraction * C)
-    n_val = round(val_fraction * C)
-    if C >= 3:
-        n_test = max(n_test, 1 if test_fraction > 0 else 0)
-        n_val = max(n_val, 1 if val_fraction > 0 else 0)
-    n_test = min(n_test, max(C - 1, 0))
-    n_val = min(n_val, max(C - 1 - n_test, 0))
-    return {
-        "test": sorted(perm[:n_test].tolist()),
-        "val": sorted(perm[n_test : n_test + n_val].tolist()),
-        "train": sorted(perm[n_test + n_val :].tolist()),
-    }
-
-
-def recorded_split(
-    completed: np.ndarray, recorded: list[str], seed: int, temperature: float, val_fraction: float
-) -> dict[str, list[int]]:
-    """The dataset's own split (``import.splits``): its test files are the test split, the
-    validation configurations a seeded ``val_fraction`` (at least one) of its training files."""
-    rng = np.random.default_rng([int(seed), round(temperature * 1000)])
-    pool = np.array([c for c in completed if recorded[c] != "test"], dtype=np.int64)
-    perm = pool[rng.permutation(len(pool))]
-    n_val = round(val_fraction * len(pool))
-    if len(pool) >= 2 and val_fraction > 0:
-        n_val = max(n_val, 1)
-    n_val = min(n_val, max(len(pool) - 1, 0))
-    return {
-        "test": sorted(int(c) for c in completed if recorded[c] == "test"),
-        "val": sorted(perm[:n_val].tolist()),
-        "train": sorted(perm[n_val:].tolist()),
-    }
-
-
 def require_targets(sp: StatePoint) -> None:
     """Clear error when a state point has no isoconfigurational displacements."""
     if sp.times is None or not sp.has(keys.ISO_DISPLACEMENTS):
@@ -249,143 +225,136 @@ def plan(
     for T in train_temps:
         store.state(T)  # clear StoreError naming the temperatures the store has
     spec = config.graph_spec()
-    split: dict[str, dict[str, list[int]]] = {}
-    times: dict[str, list[float]] = {}
+    training, held_out, times = [], [], {}
     n_times = None
     for T in all_temps:
         sp = store.state(T)
-        training = any(abs(T - t) < 5e-4 for t in train_temps)
-        if training:
+        is_training = any(abs(T - t) < 5e-4 for t in train_temps)
+        if is_training:
             require_targets(sp)
         if sp.times is None:
             continue
         idx = spec.time_indices(len(sp.times))
-        if training:
+        if is_training:
             if n_times is not None and len(idx) != n_times:
                 raise InputError(
                     f"temperatures of {store.path} have different numbers of selected times ({n_times} vs {len(idx)} at T={T:g}); pass --times"
                 )
             n_times = len(idx)
-        completed = sp.completed
-        if config.max_configs is not None:
-            completed = completed[: config.max_configs]
-        key = f"{T:g}"
-        times[key] = [float(sp.times[k]) for k in idx]
-        if training:
-            split[key] = split_configs(
-                completed, config.seed, T, config.val_fraction, config.test_fraction
+        times[f"{T:g}"] = [float(sp.times[k]) for k in idx]
+        (training if is_training else held_out).append(T)
+    split = plan_splits(
+        store,
+        training,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
+        max_configs=config.max_configs,
+        held_out=held_out,
+    )
+    for T in training:
+        if not split[f"{T:g}"]["train"]:
+            raise InputError(
+                f"store {store.path} T={T:g} has {len(store.state(T).completed)} completed "
+                "configurations: too few to train on"
             )
-            recorded = (sp.attrs.get("import") or {}).get("splits")
-            if recorded and len(recorded) == sp.n_configs and "test" in recorded and "train" in recorded:
-                split[key] = recorded_split(completed, recorded, config.seed, T, config.val_fraction)
-            if not split[key]["train"]:
-                raise InputError(
-                    f"store {store.path} T={T:g} has {len(completed)} completed configurations: too few to train on"
-                )
-        else:
-            split[key] = {"train": [], "val": [], "test": completed.tolist(), "held_out": True}
     return split, times
+
+
+# --------------------------------------------------------------------------- training
+def train(config: TrainConfig) -> Path:
+    """Train (or resume) the run ``config`` describes; returns the run directory.
+
+    Every input is checked (store, split, data fingerprint, a previous run in ``out``) before the
+    run directory is created or touched; under ``torchrun`` only rank 0 writes."""
+    out = Path(config.out)
+    if config.model not in BASELINES and config.total_epochs < 1:  # a config may hold 0 (converted runs)
+        raise InputError(
+            f"--epochs must be >= 1 (or --pretrain-epochs >= 1 for a pre-training-only run), got "
+            f"--epochs {config.epochs} --pretrain-epochs {config.pretrain_epochs}: nothing would be trained"
+        )
+    store = Store.open(config.data)
+    split, times = plan(store, config)
+    trained = {k: s for k, s in split.items() if not s.get("held_out")}
+    fp = fingerprint(store, trained, config.data_fields())
+    main = int(os.environ.get("RANK", "0")) == 0
+    previous = check_previous_run(out, config, split, fp) if main else None
+    with runs.run_directory(out, lock=main):
+        if main:
+            write_run_file(out, config, split, times, _run_record(config, fp, previous))
+        if config.model in BASELINES:
+            from glassdyn.nn.baselines import train_baseline
+
+            return train_baseline(store, config, split, out)
+        from glassdyn.nn.training_loop import train_gnn
+
+        return train_gnn(store, config, split, out, fp)
+
+
+def check_previous_run(out: Path, config: TrainConfig, split: dict, fp: dict) -> dict | None:
+    """The run.json of a run already in ``out`` (None when there is none), once resuming it with
+    ``config`` on data with fingerprint ``fp`` is safe; otherwise one clear error."""
+    if not (out / RUN_FILE).exists():
+        if out.exists() and (out / runs.LAST).exists():
+            raise InputError(f"{out} holds {runs.LAST} but no {RUN_FILE}; use another --out")
+        return None
+    old = read_run_file(out)
+    if "train_config" not in old:
+        raise InputError(
+            f"{out} holds a run of another kind ({old.get('kind')!r}); use another --out"
+        )
+    prev = TrainConfig.from_dict(old["train_config"])
+    runs.check_resume(out, prev.to_dict(), config.to_dict())
+    if "data_path" not in old:  # runs of the first versions recorded the path in the config
+        old = {**old, "data_path": str(Path(prev.data).resolve())}
+    check_same_data(out, old, fp, split, config.data)
+    last = out / runs.LAST
+    if last.exists() and config.model not in BASELINES:
+        epoch = int(runs.load_torch(last, fix=f"delete it to restart {out}")["epoch"])
+        need = [PRETRAIN_BEST] if config.pretrain_epochs else []
+        runs.require_checkpoints(
+            out, need + ([runs.BEST] if epoch >= config.pretrain_epochs else [])
+        )
+    return old
 
 
 def write_run_file(
     out: Path, config: TrainConfig, split: dict, times: dict, extra: dict | None = None
 ) -> None:
-    from glassdyn.nn.checkpoint import versions
-
+    """Write ``run.json``: kind, config, graph spec, split, times, versions, the phases of a
+    network, and ``extra`` (the data fingerprint and path; a converted run's source)."""
     info = {
         "kind": config.model,
         "train_config": config.to_dict(),
         "graph_spec": asdict(config.graph_spec()),
         "split": split,
         "times": times,
-        "versions": versions(),
-        **(extra or {}),
+        "versions": runs.versions(),
     }
-    tmp = out / f"{RUN_FILE}.{os.getpid()}.tmp"  # atomic: readers never see half a file
-    tmp.write_text(json.dumps(info, indent=2))
-    os.replace(tmp, out / RUN_FILE)
+    if config.model not in BASELINES:
+        info["phases"] = [
+            {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "p": 0.0},
+            {
+                "phase": TRAIN,
+                "epochs": [config.pretrain_epochs, config.total_epochs],
+                "p": config.p,
+            },
+        ][0 if config.pretrain_epochs else 1 :]
+    runs.write_json(out / RUN_FILE, {**info, **(extra or {})}, indent=2)
 
 
-def read_run_file(run_dir: str | os.PathLike) -> dict:
-    p = Path(run_dir) / RUN_FILE
-    if not p.exists():
-        raise InputError(
-            f"{run_dir} is not a glassdyn run directory (no {RUN_FILE}); train one with `glassdyn train --out {run_dir}`"
+def _run_record(config: TrainConfig, fp: dict, previous: dict | None) -> dict:
+    """What ``train`` adds to run.json: the data fingerprint and path, and the versions the run
+    started with when a resumption runs on others."""
+    extra = {"fingerprint": fp, "data_path": str(Path(config.data).resolve())}
+    if previous is not None and previous.get("versions") != runs.versions():
+        extra["started_with_versions"] = previous.get(
+            "started_with_versions", previous.get("versions")
         )
-    return json.loads(p.read_text())
+    return extra
 
 
-def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
-    p = run_dir / RUN_FILE
-    if not p.exists():
-        return
-    old = TrainConfig.from_dict(read_run_file(run_dir)["train_config"]).to_dict()
-    new = config.to_dict()
-    diff = [k for k in new if k not in _RESUMABLE and old.get(k) != new[k]]
-    if diff:
-        k = diff[0]
-        raise InputError(
-            f"{run_dir} holds a run with different settings ({k}: {old.get(k)!r} there, {new[k]!r} now); "
-            "use another --out, or the same settings to resume it"
-        )
-
-
-# --------------------------------------------------------------------------- training
-def train(config: TrainConfig) -> Path:
-    """Train (or resume) the run ``config`` describes; returns the run directory."""
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_resumable(out, config)
-    store = Store.open(config.data)
-    split, times = plan(store, config)
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
-        extra = {"data_path": str(Path(config.data).resolve())}
-        if config.model not in ("ridge", "mlp"):
-            extra["phases"] = [
-                {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "p": 0.0},
-                {
-                    "phase": TRAIN,
-                    "epochs": [config.pretrain_epochs, config.total_epochs],
-                    "p": config.p,
-                },
-            ][0 if config.pretrain_epochs else 1 :]
-        write_run_file(out, config, split, times, extra)
-    if config.model in ("ridge", "mlp"):
-        from glassdyn.nn.baselines import train_baseline
-
-        return train_baseline(store, config, split, out)
-    return _train_gnn(store, config, split, out)
-
-
-def _graphs(store: Store, split: dict, part: str, spec, cache, progress: bool = False) -> list:
-    from tqdm.auto import tqdm
-
-    todo = [(float(T), c) for T, s in split.items() for c in s[part]]
-    return [
-        cache.get(store.state(T), c, spec)
-        for T, c in tqdm(todo, desc=f"graphs ({part})", disable=not progress, leave=False)
-    ]
-
-
-def _normalization(graphs: list, model) -> None:
-    import torch
-
-    y = torch.cat([g.y for g in graphs])
-    stats = {"node_mean": y.mean(0), "node_std": y.std(0).clamp(min=1e-6)}
-    if model.config.edge_head:
-        ye = torch.cat([g.y_edge for g in graphs])
-        stats.update(edge_mean=ye.mean(0), edge_std=ye.std(0).clamp(min=1e-6))
-    if model.config.node_dim:
-        a = torch.cat([g.node_attr for g in graphs])
-        stats.update(node_attr_mean=a.mean(0), node_attr_std=a.std(0).clamp(min=1e-6))
-    t = torch.cat([g.temperature for g in graphs])
-    std = t.std() if len(t) > 1 else torch.tensor(0.0)
-    stats.update(
-        temperature_mean=t.mean(), temperature_std=std if std > 1e-6 else torch.tensor(1.0)
-    )
-    model.set_normalization(**stats)
-
-
+# --------------------------------------------------------------------------- losses
 def batch_loss(model, batch, config: TrainConfig, forward=None):
     """Total loss of one batch (normalised units) and its parts, for training and validation.
 
@@ -432,259 +401,3 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
             e, n = epoch - config.pretrain_epochs, config.epochs
         return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * e / max(n, 1))))
     return config.lr
-
-
-def _validate(model, loader, config, device) -> dict:
-    import torch
-
-    from glassdyn.metrics import pearson
-
-    def mean_r(p, t):
-        return np.nanmean([pearson(p[:, k], t[:, k]) for k in range(p.shape[1])])
-
-    model.eval()
-    losses, rs, rs_edge = [], [], []
-    with torch.no_grad():
-        for batch in loader:
-            batch = batch.to(device)
-            loss, _, out = batch_loss(model, batch, config)
-            losses.append(float(loss.detach()))
-            m = batch.node_mask.cpu().numpy()
-            rs.append(mean_r(out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]))
-            if out.get("edge") is not None:
-                me = batch.edge_mask.cpu().numpy()
-                rs_edge.append(
-                    mean_r(out["edge"].cpu().numpy()[me], batch.y_edge.cpu().numpy()[me])
-                )
-    model.train()
-    record = {
-        "val_loss": float(np.mean(losses)),
-        "val_node_pearson": float(np.nanmean(rs)) if rs else float("nan"),
-    }
-    if rs_edge:
-        record["val_edge_pearson"] = float(np.nanmean(rs_edge))
-    return record
-
-
-def init_weights(model, source: str | os.PathLike, device=None) -> Path:
-    """Load another run's weights (``source``: run directory -> its best.pt, or a checkpoint file)
-    into ``model``; the architectures must match.  Normalisation buffers are not copied (this
-    run's target statistics stay).  Returns the checkpoint path used."""
-    from glassdyn.nn.checkpoint import load_checkpoint
-
-    src = Path(source)
-    path = src / "best.pt" if src.is_dir() else src
-    if src.is_dir() and not path.exists():
-        raise InputError(
-            f"--init {src}: that run has no best.pt yet; train it first (or pass a checkpoint file)"
-        )
-    ckpt = load_checkpoint(path, map_location=device or "cpu")
-    have, want = ckpt["model_config"], model.config.to_dict()
-    diff = [k for k in want if have.get(k) != want[k]]
-    if diff:
-        what = ", ".join(f"{k}: {have.get(k)!r} there, {want[k]!r} here" for k in diff)
-        raise InputError(
-            f"--init {path}: its model does not match this run's ({what}); --init needs the same "
-            "architecture: use the same --model, --hidden, --steps, --input, --edge-features, "
-            "--times and decoder setting as the run it starts from"
-        )
-    params = {name for name, _ in model.named_parameters()}
-    state = {k: v for k, v in ckpt["model_state"].items() if k in params}
-    missing = params - set(state)
-    if missing:
-        raise InputError(f"--init {path}: the checkpoint lacks weights {sorted(missing)}")
-    model.load_state_dict(state, strict=False)
-    return path
-
-
-def _train_gnn(store: Store, config: TrainConfig, split: dict, out: Path) -> Path:
-    import torch
-    from torch_geometric.loader import DataLoader
-    from tqdm.auto import tqdm
-
-    from glassdyn.distributed import DistContext
-    from glassdyn.nn.checkpoint import load_checkpoint, load_state, save_checkpoint
-    from glassdyn.nn.dataset import GraphCache, GraphDataset
-    from glassdyn.nn.models import ModelConfig, build_model
-
-    ddp = DistContext.from_env(config.device)
-    device = ddp.device if ddp.enabled else resolve_device(config.device)
-    if device.type == "cpu" and config.tune_allocator:
-        from glassdyn.nn.allocator import tune_for_large_graphs
-
-        tune_for_large_graphs()
-    spec = config.graph_spec()
-    cache = GraphCache(out / "graphs")
-    train_graphs = _graphs(store, split, "train", spec, cache, config.progress)
-    val_graphs = _graphs(store, split, "val", spec, cache, config.progress)
-    K = train_graphs[0].y.shape[1]
-    torch.manual_seed(config.seed)
-    mc = ModelConfig(
-        kind=config.model,
-        n_types=2,
-        node_dim=spec.node_dim,
-        edge_dim=spec.edge_dim,
-        n_outputs=K,
-        hidden=config.hidden,
-        steps=config.steps,
-        shared_decoder=config.shared_decoder,
-    )
-    model = build_model(mc)
-    _normalization(train_graphs, model)
-    model.to(device)
-    last = out / "last.pt"
-    init_path = None
-    if config.init is not None:  # checked (and recorded) on resume too: a clear error, not a mix
-        init_path = init_weights(model, config.init, device)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    gen = torch.Generator().manual_seed(config.seed)
-    aug = torch.Generator().manual_seed(config.seed + 1)
-    start, best, best_epoch, history = 0, math.inf, -1, []
-    pretrain = {"epochs": config.pretrain_epochs, "best_val": math.inf, "best_epoch": -1}
-    if last.exists():
-        ckpt = load_checkpoint(last, kind=config.model, map_location=device)
-        load_state(model, ckpt["model_state"], last)
-        opt.load_state_dict(ckpt["optimizer_state"])
-        gen.set_state(ckpt["rng"]["loader"])
-        aug.set_state(ckpt["rng"]["augment"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        start, best, best_epoch, history = (
-            ckpt["epoch"] + 1,
-            ckpt["best_val"],
-            ckpt["best_epoch"],
-            ckpt["history"],
-        )
-        pretrain = ckpt.get("pretrain", pretrain)
-    train_set = GraphDataset(train_graphs, spec, augment=config.augment, generator=aug)
-    sampler = ddp.sampler(train_set, config.seed)
-    loader = DataLoader(
-        train_set,
-        batch_size=config.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=gen,
-    )
-    net = ddp.wrap(model)
-    val_loader = (
-        DataLoader(GraphDataset(val_graphs, spec), batch_size=config.batch_size)
-        if val_graphs
-        else None
-    )
-    model.train()
-    bar = tqdm(
-        range(start, config.total_epochs),
-        desc=f"{config.phase(start)} {config.model}",
-        initial=start,
-        total=config.total_epochs,
-        disable=not (config.progress and ddp.is_main),
-    )
-    for epoch in bar:
-        phase = config.phase(epoch)
-        if phase == TRAIN and epoch == config.pretrain_epochs > 0:
-            # phase change: start from pre-training's best-on-validation weights, fresh Adam
-            ddp.barrier()  # rank 0 has written pretrain_best.pt
-            ckpt = load_checkpoint(out / PRETRAIN_BEST, kind=config.model, map_location=device)
-            load_state(model, ckpt["model_state"], out / PRETRAIN_BEST)
-            opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-            best, best_epoch = math.inf, -1
-            bar.set_description(f"{TRAIN} {config.model}")
-        phase_config = config.for_phase(phase)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(config, epoch)
-        losses = []
-        for batch in loader:
-            batch = batch.to(device)
-            opt.zero_grad(set_to_none=True)
-            loss, _parts, _ = batch_loss(model, batch, phase_config, forward=net)
-            loss.backward()
-            if config.grad_clip and config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            opt.step()
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses):.4f}", refresh=False)
-        record = {"epoch": epoch, "phase": phase, "train_loss": float(np.mean(losses))}
-        if val_loader is not None:
-            record.update(_validate(model, val_loader, phase_config, device))
-            score = record["val_loss"]
-        else:
-            score = record["train_loss"]  # no validation configurations: keep the last epoch
-        history.append(record)
-        improved = score <= best or val_loader is None
-        if improved:
-            best, best_epoch = score, epoch
-            if phase == PRETRAIN:
-                pretrain = {**pretrain, "best_val": best, "best_epoch": best_epoch}
-        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "phase")})
-        extra = {
-            "train_config": config.to_dict(),
-            "graph_spec": asdict(spec),
-            "split": split,
-            "epoch": epoch,
-            "phase": phase,
-            "best_val": best,
-            "best_epoch": best_epoch,
-            "pretrain": pretrain,
-            "init": str(init_path) if init_path else None,
-            "history": history,
-        }
-        if not ddp.is_main:
-            continue
-        if improved:
-            save_checkpoint(
-                out / (PRETRAIN_BEST if phase == PRETRAIN else "best.pt"), model, **extra
-            )
-        save_checkpoint(
-            last,
-            model,
-            optimizer_state=opt.state_dict(),
-            rng={
-                "loader": gen.get_state(),
-                "augment": aug.get_state(),
-                "torch": torch.get_rng_state(),
-            },
-            **extra,
-        )
-        (out / "history.json").write_text(json.dumps(history, indent=1))
-    bar.close()
-    if config.epochs == 0 and config.pretrain_epochs > 0 and ddp.is_main:
-        # pre-training only: its best weights are the run's model
-        import shutil
-
-        shutil.copyfile(out / PRETRAIN_BEST, out / "best.pt")
-    ddp.barrier()
-    ddp.close()
-    return out
-
-
-def _ridge_samples(store: Store, split: dict, part: str, spec, inherent: bool) -> list:
-    from glassdyn.nn.descriptors import local_descriptors
-
-    samples = []
-    for T, s in split.items():
-        sp = store.state(float(T))
-        for c in s[part]:
-            idx = spec.time_indices(len(sp.times))
-            feats = local_descriptors(
-                sp.read(keys.THERMAL_POSITIONS, c),
-                sp.read(keys.TYPES, c),
-                sp.read(keys.BOX, c),
-                sp.read(keys.INHERENT_POSITIONS, c) if inherent else None,
-            )
-            y = sp.read(keys.ISO_PROPENSITY, c)[idx].T  # (N, K)
-            samples.append((feats, sp.read(keys.TYPES, c), y))
-    return samples
-
-
-def _train_ridge(store: Store, config: TrainConfig, split: dict, out: Path) -> Path:
-    from glassdyn.nn.descriptors import descriptor_names
-    from glassdyn.nn.ridge import fit_ridge
-
-    spec = config.graph_spec()
-    inherent = all(store.state(float(T)).has(keys.INHERENT_POSITIONS) for T in split)
-    train_s = _ridge_samples(store, split, "train", spec, inherent)
-    val_s = _ridge_samples(store, split, "val", spec, inherent)
-    model = fit_ridge(train_s, val_s, descriptor_names(inherent), inherent)
-    model.save(out / "ridge.npz")
-    return out

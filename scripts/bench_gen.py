@@ -193,8 +193,9 @@ def main(argv=None) -> int:
     first = not args.no_baselines
     for kind in args.models:
         run = Path(dict(r.split("=", 1) for r in args.run).get(kind, work / "runs" / kind))
-        if not (run / "checkpoint.pt").exists():
-            fit(train, run, FitConfig(model=kind, epochs=1000, max_minutes=args.fit_minutes, max_configs=600))
+        if not any((run / f).exists() for f in ("best.pt", "checkpoint.pt")):  # the test store is separate
+            fit(train, run, FitConfig(model=kind, epochs=1000, max_minutes=args.fit_minutes, max_configs=600,
+                                      test_fraction=0.0))
         model, ck = load_run(run)
         if args.steps and hasattr(model, "steps"):
             model.steps = args.steps

@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     from glassdyn.gen import evaluation as ev
     from glassdyn.gen import sampling
     from glassdyn.gen.fire import quench
-    from glassdyn.gen.report import reference_data
+    from glassdyn.gen.report import held_out_reference, reference_data
     from glassdyn.gen.training import load_run
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,7 +62,8 @@ def main(argv=None) -> int:
     if args.sampler == "ode":
         raise InputError("renoising runs the reverse SDE; --sampler ode does not apply")
     configure_sampler(model, args)
-    ref = reference_data(args.data, args.temperature)
+    held = held_out_reference(ck, args.data, args.temperature)  # never the fit's own configurations
+    ref = reference_data(args.data, args.temperature, held["configs"])
     box, types = ref["box"], ref["types"][: args.n]
     x0 = ref["positions"][: args.n]
     N = types.shape[1]
@@ -75,7 +76,8 @@ def main(argv=None) -> int:
         snn, scc = small_q_fluctuations(x, types[0], box)
         t = f"  S_NN/S_CC(q_min) {snn:.3f}/{scc:.3f}" + ("" if secs is None else f"  ({secs:.0f} s)")
         if args.quench:
-            t = f"  e_IS {np.mean(quench(x, types[0], box)[1]):.3f}" + t
+            q = quench(x, types[0], box)
+            t = f"  e_IS {np.mean(q.energy[q.converged]):.3f} ({q.minimiser}, {q.converged.sum()}/{len(x)})" + t
         print(f"{name:>14}  e/N mean {e.mean():7.3f} median {np.median(e):7.3f}  Z_BB {z['BB']:.3f}  Z_AB {z['AB']:.3f}  "
               f"g L2 AA/AB/BB {g['AA']:.3f}/{g['AB']:.3f}/{g['BB']:.3f}{t}", flush=True)
 

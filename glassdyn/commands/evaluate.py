@@ -6,6 +6,7 @@ import argparse
 
 from glassdyn.commands.options import positive_floats
 import json
+import sys
 
 HELP = "evaluate a trained run on the test split (Pearson per temperature and time, spread, temperature MAE)"
 
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     res = evaluate_run(
         args.run, args.data, device=args.device, temperatures=args.temperatures, part=args.split
     )
+    for w in res.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -51,7 +54,11 @@ def run(args: argparse.Namespace) -> int:
         f"{res['model']} ({res['input']}) on the {res['split']} split; held-out temperatures: {res['held_out'] or 'none'}"
     )
     for T in res["node_pearson"]:
-        print(f"T={T}  ({res['n_configs'][T]} configurations)  times {_fmt(res['times'][T])}")
+        sel = res["configs"][T]
+        src = "the run's split" if sel["from"] == "split" else "every unseen configuration"
+        print(
+            f"T={T}  ({res['n_configs'][T]} configurations: {src})  times {_fmt(res['times'][T])}"
+        )
         print(f"  node Pearson (A)        {_fmt(res['node_pearson'][T])}")
         if res["edge_pearson"]:
             print(f"  edge Pearson (AA<1.35)  {_fmt(res['edge_pearson'][T])}")

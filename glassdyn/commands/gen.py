@@ -14,16 +14,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     f = sub.add_parser("fit", help="fit a sampler on a store's configurations (resumes an existing run)")
     f.add_argument("--data", required=True, help="training store (glassdyn Zarr)")
-    f.add_argument("--model", choices=("flow", "cnf", "diffusion"), default="flow",
-                   help="flow: circular-spline coupling flow; cnf: continuous flow (flow matching on the torus); "
-                   "diffusion: score-based diffusion on the torus (probability-flow ODE)")
-    f.add_argument("--out", required=True, help="run directory (checkpoint.pt is written there)")
+    f.add_argument("--model", choices=("flow", "cnf", "diffusion"), default="diffusion",
+                   help="diffusion (default: the model whose samples are physical): score-based diffusion on the "
+                   "torus; flow: circular-spline coupling flow; cnf: continuous flow (flow matching on the torus)")
+    f.add_argument("--out", required=True, help="run directory (run.json, best.pt, last.pt, history.json)")
     f.add_argument("--temperatures", type=positive_floats, metavar="T[,T...]", help="state points to train on (default: all)")
     f.add_argument("--source", choices=("thermal", "inherent"), default="thermal")
     f.add_argument("--epochs", type=int, default=20)
     f.add_argument("--batch-size", type=int, default=32)
     f.add_argument("--lr", type=float, default=1e-3)
     f.add_argument("--max-configs", type=int, help="per temperature")
+    f.add_argument("--val-fraction", type=float, default=0.1, help="validation configurations per temperature")
+    f.add_argument("--test-fraction", type=float, default=0.2,
+                   help="test configurations per temperature, never fitted on (what `gen evaluate` compares with)")
     f.add_argument("--energy-weight", type=float, default=0.0, help="reverse-KL weight (flow only)")
     f.add_argument("--max-minutes", type=float, help="stop after this wall time (rerun to continue)")
     f.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
@@ -52,34 +55,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("run", help="run directory from `glassdyn gen fit`")
     s.add_argument("--n", type=int, required=True, help="number of configurations")
     s.add_argument("--temperature", type=positive_float, required=True)
-    s.add_argument("--out", required=True, help="a Zarr store (group T...) or a .xyz/.extxyz file")
+    s.add_argument("--out", required=True, help="a new Zarr store (group T...) or a .xyz/.extxyz file")
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace an existing .extxyz file, or the samples at this temperature of a store of samples")
     s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     sampler_arguments(s)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
     e = sub.add_parser("evaluate", help="compare samples with held-out MD configurations (and baselines)")
     e.add_argument("run")
-    e.add_argument("--data", required=True, help="held-out store with the same N and density")
+    e.add_argument("--data", required=True,
+                   help="the run's own store (its test split is the reference) or a store of unseen configurations "
+                   "with the same N and density")
     e.add_argument("--temperatures", type=positive_floats, metavar="T[,T...]", help="default: the run's temperatures found in --data")
-    e.add_argument("--n", type=int, default=256, help="samples per temperature")
-    e.add_argument("--n-quench", type=int, default=16, help="samples quenched with FIRE")
+    e.add_argument("--n", type=int, default=16,
+                   help="samples per temperature (default sized for a first look: the default diffusion sampler "
+                   "took 16 s per N=256 sample on one busy CPU core; --steps 50 --correctors 1 is ~3x faster)")
+    e.add_argument("--n-quench", type=int, default=4,
+                   help="samples (and MD configurations) quenched with FIRE per sampler")
+    e.add_argument("--minimiser", choices=("auto", "lammps", "torch"), default="auto",
+                   help="one minimiser for every quench of the evaluation: LAMMPS FIRE with simulate's pinned "
+                   "options (auto, when it takes the layout) or torch FIRE (copes with overlapping starts)")
     e.add_argument("--no-baselines", action="store_true")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
     sampler_arguments(e)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)")
 
 
 def _device(name: str) -> str:
-    import torch
+    from glassdyn.data.runs import resolve_device
 
-    from glassdyn.data.errors import InputError
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
-    return name
+    return str(resolve_device(name))
 
 
 def sampler_arguments(p: argparse.ArgumentParser) -> None:
@@ -133,42 +142,16 @@ def run(args: argparse.Namespace) -> int:
 def _fit(args) -> int:
     from glassdyn.gen.training import FitConfig, build_model, fit, uses_target_score
 
-    arch = {}
-    if args.hidden:
-        arch["hidden"] = args.hidden
-    if args.blocks:
-        arch["blocks"] = args.blocks
-    if args.layers:
-        if args.model != "flow":
-            from glassdyn.data.errors import InputError
-
-            raise InputError("--layers applies to --model flow only")
-        arch["n_layers"] = args.layers
-    if args.model == "diffusion":
-        if args.network:
-            arch["network"] = args.network
-        if args.no_physics:
-            arch["prior_force_cap"] = 0.0
-        if args.physics_sigma is not None:
-            if not args.physics_sigma > 0:
-                from glassdyn.data.errors import InputError
-
-                raise InputError(f"--physics-sigma must be positive, got {args.physics_sigma}")
-            arch["prior_sigma"] = args.physics_sigma
-    elif args.network:
-        if args.model != "cnf":
-            from glassdyn.data.errors import InputError
-
-            raise InputError("--network applies to --model cnf or diffusion")
-        arch["network"] = args.network
-    build_model(args.model, arch)  # refuses diffusion / bad settings before reading data
-    cfg = FitConfig(
+    arch = _architecture(args)
+    cfg = FitConfig(  # checks every number before anything is read
         model=args.model,
         temperatures=tuple(args.temperatures) if args.temperatures else None,
         source=args.source,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
         max_configs=args.max_configs,
         energy_weight=args.energy_weight,
         max_minutes=args.max_minutes,
@@ -178,11 +161,43 @@ def _fit(args) -> int:
         arch=arch,
         score_target=args.score_target,
     )
+    build_model(args.model, arch)  # refuses bad settings before reading data
     uses_target_score(cfg)  # refuses a bad combination before reading data
     hist = fit(args.data, args.out, cfg, device=_device(args.device))
     if hist["val_loss"]:
         print(f"run {args.out}: {len(hist['epoch'])} epochs, best validation loss {min(hist['val_loss']):.4f}")
     return 0
+
+
+def _architecture(args) -> dict:
+    """The network settings given on the command line (the rest are the model's defaults)."""
+    from glassdyn.data.errors import InputError
+
+    arch = {}
+    if args.hidden is not None:
+        if args.hidden < 1:
+            raise InputError(f"--hidden must be >= 1, got {args.hidden}")
+        arch["hidden"] = args.hidden
+    if args.blocks is not None:
+        arch["blocks"] = args.blocks
+    if args.layers:
+        if args.model != "flow":
+            raise InputError("--layers applies to --model flow only")
+        arch["n_layers"] = args.layers
+    if args.model == "diffusion":
+        if args.network:
+            arch["network"] = args.network
+        if args.no_physics:
+            arch["prior_force_cap"] = 0.0
+        if args.physics_sigma is not None:
+            if not args.physics_sigma > 0:
+                raise InputError(f"--physics-sigma must be positive, got {args.physics_sigma}")
+            arch["prior_sigma"] = args.physics_sigma
+    elif args.network:
+        if args.model != "cnf":
+            raise InputError("--network applies to --model cnf or diffusion")
+        arch["network"] = args.network
+    return arch
 
 
 def _sample(args) -> int:
@@ -191,12 +206,15 @@ def _sample(args) -> int:
     from glassdyn.data.errors import InputError
     from glassdyn.gen import sampling
     from glassdyn.gen.training import load_run
-    from glassdyn.gen.writers import write_samples
+    from glassdyn.gen.writers import check_output, write_samples
 
     if args.n < 1:
         raise InputError(f"--n must be positive, got {args.n}")
     if not args.temperature > 0:
         raise InputError(f"--temperature must be positive, got {args.temperature}")
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_output(args.out, args.temperature, args.overwrite)  # before the (slow) sampling
     model, ck = load_run(args.run)
     configure_sampler(model, args)
     temps = ck["data"]["temperatures"]
@@ -205,11 +223,11 @@ def _sample(args) -> int:
     types = np.asarray(ck["data"]["types"], dtype=np.int8)
     box = np.asarray(ck["data"]["box"], dtype=np.float64)
     x, logq, secs = sampling.draw(model, args.n, types, box, args.temperature, batch_size=args.batch_size,
-                                  seed=args.seed, device=_device(args.device))
+                                  seed=args.seed, device=_device(args.device), progress=not args.quiet)
     e = sampling.energies(x, types, box)
     lw = sampling.log_weights(e, logq, args.temperature)
     write_samples(args.out, x, types, box, args.temperature, energy=e / len(types), log_q=logq, log_w=lw,
-                  attrs={"run": str(args.run), "model": ck["kind"]})
+                  attrs={"run": str(args.run), "model": ck["kind"]}, overwrite=args.overwrite)
     ess = "n/a (the SDE sampler has no tractable density)" if np.isnan(logq).all() else f"{sampling.kish_ess(lw) / args.n:.3g}"
     print(f"wrote {args.n} configurations to {args.out} ({args.n / secs:.3g} samples/s; ESS/n {ess})")
     return 0
@@ -233,11 +251,15 @@ def _evaluate(args) -> int:
             f"{args.data} has none of the run's temperatures {ck['data']['temperatures']} (it has {store.temperatures}); "
             "pass --temperatures"
         )
+    if args.n < 1 or args.n_quench < 0:
+        raise InputError(f"--n must be >= 1 and --n-quench >= 0, got {args.n} and {args.n_quench}")
     quiet = args.json == "-"
+    minimiser = None if args.minimiser == "auto" else args.minimiser
     reports = []
     for T in temps:
         rep = evaluate(model, ck, args.data, T, n_samples=args.n, n_quench=args.n_quench, seed=args.seed,
-                       baselines=not args.no_baselines, log=(lambda *a: None) if quiet else print)
+                       baselines=not args.no_baselines, minimiser=minimiser,
+                       log=(lambda *a: None) if quiet else print, progress=not args.quiet)
         reports.append(rep)
         if not quiet:
             print(format_table(rep))

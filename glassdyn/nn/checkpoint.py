@@ -11,29 +11,15 @@ GPU opens on a laptop.
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 
 import torch
 
-import glassdyn
 from glassdyn.data.errors import InputError
+from glassdyn.data.runs import load_torch, save_torch, versions
 from glassdyn.nn.models import GraphModel, ModelConfig, build_model
 
 FORMAT = "glassdyn-checkpoint/1"
-
-
-def versions() -> dict[str, str]:
-    import numpy
-    import torch_geometric
-
-    return {
-        "glassdyn": glassdyn.__version__,
-        "torch": torch.__version__,
-        "torch_geometric": torch_geometric.__version__,
-        "numpy": numpy.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None:
@@ -46,9 +32,7 @@ def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None
         "versions": versions(),
         **extra,
     }
-    tmp = p.with_name(p.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, p)
+    save_torch(p, state)
 
 
 def load_checkpoint(
@@ -56,15 +40,11 @@ def load_checkpoint(
 ) -> dict:
     """The checkpoint dict; ``kind`` (botan / tbotan / bapst) checks which model it holds."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"no checkpoint at {p}: train one with `glassdyn train --out {p.parent}`")
-    try:
-        ckpt = torch.load(p, map_location=map_location, weights_only=False)
-    except Exception as exc:
-        raise InputError(
-            f"{p} is not a readable checkpoint ({type(exc).__name__}: {exc})"
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    fix = f"train one with `glassdyn train --out {p.parent}`"
+    if p.exists():
+        fix = "restore it, or train into a new --out"
+    ckpt = load_torch(p, fix=fix, map_location=map_location)
+    if ckpt.get("format") != FORMAT:
         raise InputError(
             f"{p} is not a glassdyn checkpoint (format {FORMAT!r}); was it written by another program?"
         )

@@ -42,11 +42,13 @@ from glassdyn.data import keys
 from glassdyn.data.box import minimum_image
 from glassdyn.data.errors import InputError
 from glassdyn.data.graph import edge_targets, node_propensity, pair_vectors, radius_graph
+from glassdyn.data.runs import atomic_write
+from glassdyn.data.splits import content_digest
 from glassdyn.data.store import StatePoint
 
 INPUTS = ("ts", "is", "ts+is")
 EDGE_FEATURES = ("vector", "invariant")
-CACHE_VERSION = 2  # bump when the content of a sample changes
+CACHE_VERSION = 3  # bump when the content of a sample or of its key changes
 AA_PAIR_CUTOFF = 1.35  # BOTAN's evaluation: AA pairs with r0 < 1.35 (first neighbour shell)
 
 
@@ -197,33 +199,62 @@ def build_graph(sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -
     )
 
 
+def graph_fields(spec: GraphSpec, targets: bool = True) -> tuple[str, ...]:
+    """The store paths a graph sample is built from (what its cache key must cover)."""
+    fields = [keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS]
+    if spec.input != "ts":
+        fields.append(keys.INHERENT_POSITIONS)
+    if targets:
+        fields.append(keys.ISO_DISPLACEMENTS)
+    return tuple(fields)
+
+
 class GraphCache:
     """Built graphs kept in memory and (optionally) on disk, keyed by content.
 
-    The key hashes the spec, the temperature, the configuration index and the input positions,
-    types and box, so a regenerated store never serves stale graphs.  Building (neighbour list and
-    targets from all replicas) happens once per configuration, not once per epoch.
+    The key hashes the spec, the temperature, the configuration index and the content digest
+    (:func:`glassdyn.data.splits.content_digest`) of every array the sample is built from:
+    types, box, positions and, with targets, the displacements and times.  A regenerated store,
+    or one whose displacements changed, never serves stale graphs or targets.  Building
+    (neighbour list and targets from all replicas) happens once per configuration, not once per
+    epoch.
     """
 
     def __init__(self, directory: str | os.PathLike | None = None):
         self.directory = Path(directory) if directory is not None else None
         self._memory: dict[str, Data] = {}
 
-    def key(self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool) -> str:
+    def key(
+        self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool, digest: str | None = None
+    ) -> str:
+        """``digest``: the content digest of ``graph_fields(spec, targets)`` when the caller has
+        it already (a run's data fingerprint); computed from the store otherwise."""
+        if digest is None:
+            digest = content_digest(sp, c, graph_fields(spec, targets))
         h = hashlib.sha1(
-            json.dumps([CACHE_VERSION, asdict(spec), sp.temperature, int(c), targets]).encode()
+            json.dumps(
+                [
+                    CACHE_VERSION,
+                    asdict(spec),
+                    sp.temperature,
+                    int(c),
+                    targets,
+                    digest,
+                    sp.n_replicas,
+                ]
+            ).encode()
         )
-        h.update(np.ascontiguousarray(sp.read(keys.THERMAL_POSITIONS, c)).tobytes())
-        h.update(np.ascontiguousarray(sp.read(keys.TYPES, c)).tobytes())
-        h.update(np.ascontiguousarray(sp.read(keys.BOX, c)).tobytes())
-        if spec.input != "ts":
-            h.update(np.ascontiguousarray(sp.read(keys.INHERENT_POSITIONS, c)).tobytes())
-        if targets and sp.times is not None:
-            h.update(np.asarray(sp.times).tobytes() + str(sp.n_replicas).encode())
         return f"{sp.name}_c{int(c)}_{h.hexdigest()[:16]}"
 
-    def get(self, sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -> Data:
-        k = self.key(sp, c, spec, targets)
+    def get(
+        self,
+        sp: StatePoint,
+        c: int,
+        spec: GraphSpec,
+        targets: bool = True,
+        digest: str | None = None,
+    ) -> Data:
+        k = self.key(sp, c, spec, targets, digest)
         if k in self._memory:
             return self._memory[k]
         path = self.directory / f"{k}.pt" if self.directory is not None else None
@@ -233,9 +264,7 @@ class GraphCache:
             data = build_graph(sp, c, spec, targets)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")  # ranks may race
-                torch.save(data.to_dict(), tmp)
-                os.replace(tmp, path)
+                atomic_write(path, lambda tmp: torch.save(data.to_dict(), tmp))
         self._memory[k] = data
         return data
 

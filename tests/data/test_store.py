@@ -5,6 +5,7 @@ import pytest
 
 from glassdyn.cli import main
 from glassdyn.data import Store, StoreError, keys
+from glassdyn.data.errors import InputError
 from glassdyn.data.box import minimum_image, wrap
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
 
@@ -104,8 +105,9 @@ def test_create_over_another_writers_store_touches_nothing(tmp_path):
     with pytest.raises(StoreError, match="written by glassdyn.testing.write_synthetic_store, not 'glassdyn gen sample'"):
         Store.create(md.path, source="glassdyn gen sample")
     conf = random_ka_configuration(16, seed=3)
-    # what `glassdyn gen sample --out md.zarr` does, at a temperature the store lacks
-    with pytest.raises(StoreError, match="left as it was: write to a new path"):
+    # what `glassdyn gen sample --out md.zarr` does, at a temperature the store lacks: refused by
+    # gen.writers.check_output before Store.create is reached
+    with pytest.raises(InputError, match="is a store of MD data"):
         write_samples(md.path, conf.positions[None], conf.types, conf.box, 0.64)
     assert _snapshot(md.path) == before
     # the same writer reopens its own store to resume or add a state point

@@ -22,7 +22,7 @@ def fitted(tmp_path_factory):
     run = tmp / "run"
     rc = main(["gen", "fit", "--data", str(store), "--model", "flow", "--out", str(run), "--epochs", "2",
                "--batch-size", "4", "--seed", "1", "--device", "cpu", *ARCH])
-    assert rc == 0 and (run / "checkpoint.pt").exists()
+    assert rc == 0 and all((run / f).exists() for f in ("run.json", "best.pt", "last.pt", "history.json"))
     return tmp, store, run
 
 
@@ -46,9 +46,13 @@ def test_evaluate_json(fitted, capsys):
     tmp, store, run = fitted
     js = tmp / "eval.json"
     rc = main(["gen", "evaluate", str(run), "--data", str(store), "--temperatures", "0.8", "--n", "4",
-               "--n-quench", "1", "--json", str(js)])
+               "--n-quench", "1", "--minimiser", "torch", "--json", str(js)])
     assert rc == 0
     rep = json.loads(js.read_text())["evaluations"][0]
+    # the reference is the run's test split of its own store, and the JSON says so
+    test = json.loads((run / "run.json").read_text())["split"]["0.8"]["test"]
+    assert rep["reference"]["from"] == "split" and rep["reference"]["configs"] == test == [test[0]]
+    assert rep["minimiser"].startswith("torch FIRE") and rep["results"]["model"]["quench"]["n"] == 1
     assert set(rep["results"]) == {"model", "uniform", "lattice"}
     r = rep["results"]["model"]
     for k in ("rdf_l2", "energy_w1", "close_contact_fraction", "ess_per_sample", "mh_acceptance",
@@ -101,5 +105,6 @@ def test_diffusion_fit_sample_evaluate(fitted, capsys):
                  "--steps", "3", "--correctors", "0", "--json", str(js)]) == 0
     r = json.loads(js.read_text())["evaluations"][0]["results"]["model"]
     assert r["ess_per_sample"] is None and r["mh_acceptance"] is None and r["samples_per_second"] > 0
-    assert main(["gen", "sample", str(tmp / "run"), "--n", "2", "--temperature", "0.8", "--out", str(xyz), "--sampler", "ode"]) == 2
+    assert main(["gen", "sample", str(tmp / "run"), "--n", "2", "--temperature", "0.8", "--out", str(tmp / "new.xyz"),
+                 "--sampler", "ode"]) == 2
     assert "diffusion runs" in capsys.readouterr().err

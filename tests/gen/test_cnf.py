@@ -58,12 +58,35 @@ def test_log_q_symmetries_and_sample_density_agree(network):
 
 
 def test_flow_matching_loss_is_zero_for_the_geodesic_field():
-    """With v = the exact geodesic velocity of a single data point the loss is that of the data."""
+    """For one data point x1, the exact field is the geodesic velocity wrap(u1 - u) / (1 - t) on the
+    torus: its loss vanishes, and any other field (here shifted by 1e-2) has a loss of its squared
+    error in length units.  A loss with the wrong target (unwrapped difference, wrong
+    interpolation) or units fails."""
     m = _model()
     types, box, T = small_system(n=5, batch=4)
     ref = torch.as_tensor(frame.reference_index(types.numpy()))
-    x = (torch.rand(1, 5, 3) * box).expand(4, -1, -1)
-    loss = m.flow_matching_loss(x, types, box, T, ref, torch.Generator().manual_seed(0))
-    assert torch.isfinite(loss) and loss > 0
-    loss.backward()
+    x = (torch.rand(1, 5, 3, generator=torch.Generator().manual_seed(3)) * box).expand(4, -1, -1)
+    u1 = frame.to_frame(x, box, ref)
+
+    class Geodesic(torch.nn.Module):
+        def __init__(self, shift=0.0):
+            super().__init__()
+            self.shift = shift
+
+        def forward(self, u, t, tokens, box, Tf, free):
+            d = u1 - u
+            d = d - torch.round(d)
+            return (d / (1 - t)[:, None, None] + self.shift) * free[..., None]
+
+    own = m.flow_matching_loss(x, types, box, T, ref, torch.Generator().manual_seed(0))
+    assert torch.isfinite(own) and own > 0
+    own.backward()
     assert all(p.grad is not None for p in m.field.parameters() if p.requires_grad)
+    m.field = Geodesic()
+    for seed in range(5):
+        loss = m.flow_matching_loss(x, types, box, T, ref, torch.Generator().manual_seed(seed))
+        assert float(loss) < 1e-20
+    m.field = Geodesic(shift=1e-2)
+    loss = m.flow_matching_loss(x, types, box, T, ref, torch.Generator().manual_seed(0))
+    # (1e-2 L)^2 per component on the 4 free particles, averaged over particles and components
+    assert float(loss) == pytest.approx(float((1e-2 * box) ** 2 @ torch.ones(3)) / 3, rel=1e-6)

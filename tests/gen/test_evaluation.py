@@ -92,14 +92,20 @@ def test_lammps_and_torch_quench_reach_minima():
     assert el[0] < e0 and et[0] < e0
     assert abs(el[0] - et[0]) < 0.3  # both land in a KA minimum (not necessarily the same one)
     assert np.isclose(particle_energies(xl[0], s.types, s.box).mean(), el[0], atol=1e-6)
-    # shuffled types are not the simulate layout, overlapping starts lose atoms in LAMMPS:
-    # quench falls back to torch FIRE in both cases
+    # one minimiser per call: LAMMPS when it takes the layout (the same minimum as quench_lammps)
+    q = quench(x0, s.types, s.box)
+    assert q.minimiser == "lammps" and q.energy[0] == pytest.approx(el[0]) and q.converged.all()
+    # shuffled types are not the simulate layout: torch FIRE for the whole call
     t = s.types[::-1].copy()
-    _, e2, _ = quench(x0, t, s.box)
-    assert e2[0] < particle_energies(x0[0], t, s.box).mean()
+    q2 = quench(x0, t, s.box)
+    assert q2.minimiser == "torch" and q2.energy[0] < particle_energies(x0[0], t, s.box).mean()
+    # an overlapping start loses atoms in LAMMPS: reported as failed, never quenched by another minimiser
     xu = np.random.default_rng(0).random((1, 64, 3)) * s.box
-    _, e3, f3 = quench(xu, s.types, s.box)
-    assert np.isfinite(e3[0]) and e3[0] < 0
+    q3 = quench(np.concatenate([x0, xu]), s.types, s.box, "lammps")
+    assert q3.failed == [1] and np.isnan(q3.energy[1]) and q3.converged.tolist() == [True, False]
+    assert q3.summary()["minimiser"].startswith("lammps FIRE") and q3.summary()["converged"] == 1
+    q4 = quench(xu, s.types, s.box, "torch")
+    assert np.isfinite(q4.energy[0]) and q4.energy[0] < 0
 
 
 def test_coordination_numbers_brute_force():

@@ -39,7 +39,7 @@ def test_flow_fit_lowers_nll_and_resumes(store, tmp_path):
     assert ck["data"]["n_particles"] == 12 and ck["data"]["temperatures"] == [0.6, 0.8]
     assert all(v.device.type == "cpu" for v in m.state_dict().values())
     assert set(ck["versions"]) >= {"glassdyn", "torch", "normflows", "torchdiffeq"}
-    with pytest.raises(InputError, match="other settings"):
+    with pytest.raises(InputError, match="different settings.*lr: 0.003 there, 0.01 now"):
         fit(store, run, FitConfig(**{**cfg.__dict__, "lr": 1e-2}), log=lambda *a: None)
 
 
@@ -85,3 +85,34 @@ def test_random_reference_picks_a_particles():
     for _ in range(20):
         ref = random_reference(types, g)
         assert (types[torch.arange(2), ref] == 0).all()
+
+
+def test_fit_never_reads_test_configurations_and_trains_on_train_only(store, tmp_path, monkeypatch):
+    import json
+
+    from glassdyn.data import keys
+    from glassdyn.data.store import StatePoint
+    from glassdyn.gen import training
+
+    reads, orders = set(), []
+    real_read, real_epoch = StatePoint.read, training._train_epoch
+
+    def read(self, path, configs=None):
+        if path == keys.THERMAL_POSITIONS:
+            reads.update((f"{self.temperature:g}", int(c)) for c in np.atleast_1d(configs))
+        return real_read(self, path, configs)
+
+    def epoch(state, data, order, *a):
+        orders.append(set(data.part[order]))
+        return real_epoch(state, data, order, *a)
+
+    monkeypatch.setattr(StatePoint, "read", read)
+    monkeypatch.setattr(training, "_train_epoch", epoch)
+    cfg = FitConfig(model="flow", epochs=2, batch_size=6, arch=TINY_FLOW)
+    fit(store, tmp_path / "r", cfg, log=lambda *a: None)
+    split = json.loads((tmp_path / "r" / "run.json").read_text())["split"]
+    for T, s in split.items():
+        parts = [set(s[p]) for p in ("train", "val", "test")]
+        assert set().union(*parts) == set(range(12)) and sum(map(len, parts)) == 12 and len(s["test"]) == 2
+    assert reads == {(T, c) for T, s in split.items() for c in s["train"] + s["val"]}
+    assert orders == [{"train"}, {"train"}]

@@ -7,13 +7,14 @@ import torch
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
 
-from glassdyn import training
+from glassdyn.nn import training_loop
 from glassdyn.cli import main
 from glassdyn.nn.checkpoint import load_checkpoint
 from glassdyn.nn.dataset import GraphSpec, build_graph
 from glassdyn.nn.models import ModelConfig, build_model
 from glassdyn.testing import write_synthetic_store
-from glassdyn.training import TrainConfig, batch_loss, init_weights, train
+from glassdyn.nn.training_loop import init_weights
+from glassdyn.training import TrainConfig, batch_loss, train
 
 SMALL = {"hidden": 16, "steps": 2, "progress": False}
 
@@ -38,7 +39,7 @@ def test_pretraining_loss_has_no_node_term(store_path):
     model = build_model(
         ModelConfig(kind="botan", n_outputs=2, hidden=16, steps=2, shared_decoder=False)
     )
-    training._normalization([g], model)
+    training_loop._normalization([g], model)
     cfg = TrainConfig(data=store_path, out="unused", pretrain_epochs=1, heterogeneity_weight=1.0)
     pre = cfg.for_phase("pretrain")
     assert (pre.p, pre.heterogeneity_weight, pre.temperature_weight) == (0.0, 0.0, 0.0)
@@ -117,7 +118,7 @@ def test_pretrain_only_run_is_usable(store_path, tmp_path):
 
 def _interrupt_at(monkeypatch, n_validations: int):
     """Make training stop (as a kill would) inside epoch ``n_validations`` before its checkpoints."""
-    real, calls = training._validate, {"n": 0}
+    real, calls = training_loop.validate, {"n": 0}
 
     def validate(*a, **k):
         if calls["n"] == n_validations:
@@ -125,7 +126,7 @@ def _interrupt_at(monkeypatch, n_validations: int):
         calls["n"] += 1
         return real(*a, **k)
 
-    monkeypatch.setattr(training, "_validate", validate)
+    monkeypatch.setattr(training_loop, "validate", validate)
 
 
 @pytest.mark.parametrize("stop", [1, 3, 4], ids=["mid-pretrain", "at-boundary", "mid-train"])

@@ -36,24 +36,37 @@ def test_split_is_deterministic_and_disjoint():
         != a
     )
     one = split_configs(np.arange(1), 0, 0.8, 0.1, 0.2)
-    assert one == {"train": [0], "val": [], "test": []}
+    assert one == {"train": [0], "val": [], "test": [], "source": "seed"}
 
 
-def test_botan_overfits_one_configuration(store_path):
-    """The learning test: BOTAN memorises the propensity of one configuration (Pearson > 0.99)."""
+def test_botan_overfits_one_configuration_in_lj_units(tmp_path):
+    """The learning test: BOTAN memorises the propensity of one configuration (Pearson > 0.99),
+    and ``predict`` returns it in LJ units: on a store whose propensity has mean ~11 and std ~6
+    (displacements x 5), the predicted mean and spread match the true ones.  A predict that
+    skipped the std (or the mean) of the normalisation, or normalised with other statistics,
+    fails."""
+    from glassdyn.data import keys
     from glassdyn.data.store import Store
-
     from glassdyn.nn.dataset import GraphSpec, build_graph
     from glassdyn.nn.models import ModelConfig, build_model
-    from glassdyn.training import _normalization, batch_loss
+    from glassdyn.nn.training_loop import _normalization
+    from glassdyn.training import batch_loss
 
-    g = build_graph(Store.open(store_path).state(0.8), 0, GraphSpec(times=(2,)))
+    path = tmp_path / "x5.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=1, n_particles=128)
+    sp = Store.open(path, mode="r+").state(0.8)
+    sp.write(0, **{keys.ISO_DISPLACEMENTS: 5 * sp.read(keys.ISO_DISPLACEMENTS, 0)})
+    sp.update_propensity(0)
+    g = build_graph(Store.open(path).state(0.8), 0, GraphSpec(times=(2,)))
+    m = g.node_mask.numpy()
+    y = g.y[m, 0].numpy()
+    assert y.mean() > 5 and y.std() > 3  # far from the normalised 0 and 1
     torch.manual_seed(0)
     model = build_model(ModelConfig(kind="botan", hidden=32, steps=3))
     _normalization([g], model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=300)
-    cfg = TrainConfig(data=store_path, out="unused", p=1.0)
+    cfg = TrainConfig(data=str(path), out="unused", p=1.0)
     for _ in range(300):
         opt.zero_grad()
         loss, _, _ = batch_loss(model, g, cfg)
@@ -61,9 +74,10 @@ def test_botan_overfits_one_configuration(store_path):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-    pred = model.predict(g)["node"][:, 0].numpy()
-    m = g.node_mask.numpy()
-    assert pearson(pred[m], g.y[m, 0].numpy()) > 0.99
+    pred = model.predict(g)["node"][:, 0].numpy()[m]
+    assert pearson(pred, y) > 0.99
+    assert pred.mean() == pytest.approx(y.mean(), rel=0.02)
+    assert pred.std() == pytest.approx(y.std(), rel=0.05)
 
 
 def test_tbotan_on_two_temperatures_and_latent_heatmap(store_path, tmp_path):
@@ -95,13 +109,20 @@ def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path,
     assert res["n_configs"]["0.64"] == 4 and res["n_configs"]["0.8"] == 1
     assert res["edge_pearson"] is None and res["temperature_mae"] is None
     assert len(res["mean_pred"]["0.64"]) == 3 and len(res["std_true"]["0.64"]) == 3
-    # another store (here a copy): all its configurations are unseen, none is skipped
-    import shutil
-
-    shutil.copytree(store_path, tmp_path / "copy.zarr")
-    other = evaluate_run(run, tmp_path / "copy.zarr")
+    # another store: all its configurations are unseen, none is skipped
+    other_path = tmp_path / "other.zarr"
+    write_synthetic_store(
+        other_path, temperatures=(0.64, 0.8), n_configs=3, n_particles=128, seed=5
+    )
+    other = evaluate_run(run, other_path)
     assert other["same_store"] is False and other["held_out"] == [0.64, 0.8]
-    assert other["n_configs"] == {"0.64": 4, "0.8": 4}
+    assert other["n_configs"] == {"0.64": 3, "0.8": 3}
+    assert other["configs"]["0.8"] == {
+        "from": "store",
+        "n": 3,
+        "ids": [0, 1, 2],
+        "excluded_training": 0,
+    }
 
 
 def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
@@ -248,3 +269,29 @@ def test_gnn_commands_and_predictions_file(store_path, tmp_path, capsys):
     pred, data = r.predict(Store.open(store_path).state(0.64), 2)
     np.testing.assert_allclose(preds[0.64].mobility[2], pred["node"].T, rtol=1e-5)
     assert np.isfinite(pearson(pred["node"][:, 0], data.y[:, 0].numpy()))
+
+
+def test_runs_written_before_fingerprints_evaluate_and_resume_on_their_store(store_path, tmp_path):
+    """run.json as the first versions wrote it (no fingerprint, no split source): evaluate still
+    scores the test split, found by content from the store it recorded; resuming works on that
+    store and is refused, naming the version, on another path."""
+    import shutil
+
+    out = train(
+        TrainConfig(data=store_path, out=str(tmp_path / "old"), model="bapst", epochs=1, **SMALL)
+    )
+    info = json.loads((out / "run.json").read_text())
+    test = info["split"]["0.8"]["test"]
+    info.pop("fingerprint")
+    for s in info["split"].values():
+        s.pop("source", None)
+    info["versions"] = {"glassdyn": "0.1.0"}
+    (out / "run.json").write_text(json.dumps(info))
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(store_path, copy)
+    res = evaluate_run(out, copy, latent_png=None)
+    assert res["configs"]["0.8"]["ids"] == test and not res["warnings"]
+    with pytest.raises(InputError, match="written by glassdyn 0.1.0 without a data fingerprint"):
+        train(TrainConfig(data=str(copy), out=str(out), model="bapst", epochs=2, **SMALL))
+    train(TrainConfig(data=store_path, out=str(out), model="bapst", epochs=2, **SMALL))
+    assert "fingerprint" in json.loads((out / "run.json").read_text())

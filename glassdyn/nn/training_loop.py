@@ -1,0 +1,345 @@
+"""The epoch loop of the graph networks (BOTAN, T-BOTAN, Bapst), called by
+:func:`glassdyn.training.train` once the run directory is checked and locked.
+
+One epoch: a shuffled pass over the training graphs (cube-symmetry augmentation, Adam, gradient
+clipping), the validation loss and Pearsons, then ``best.pt`` (lowest validation loss of the
+phase), ``last.pt`` (everything needed to resume bit for bit) and ``history.json``.  Under
+``torchrun`` every rank trains on its shard and only rank 0 writes (:mod:`glassdyn.distributed`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from glassdyn.data import runs
+from glassdyn.data.errors import GlassdynError, InputError
+from glassdyn.data.store import Store
+from glassdyn.training import PRETRAIN, PRETRAIN_BEST, TRAIN, TrainConfig, batch_loss, learning_rate
+
+
+@dataclass
+class LoopState:
+    """What one epoch hands to the next (and ``last.pt`` keeps): the model and optimiser, the
+    loader / augmentation generators, the next epoch, the best validation loss of the current
+    phase and its epoch, the history, pre-training's best, and the ``init`` checkpoint used."""
+
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    loader_rng: torch.Generator
+    augment_rng: torch.Generator
+    epoch: int = 0
+    best: float = math.inf
+    best_epoch: int = -1
+    history: list | None = None
+    pretrain: dict | None = None
+    init: str | None = None
+
+
+def train_gnn(store: Store, config: TrainConfig, split: dict, out: Path, fp: dict) -> Path:
+    """Train (or resume) a graph network into ``out``; ``fp`` is the run's data fingerprint (its
+    per-configuration digests key the graph cache)."""
+    from glassdyn.distributed import DistContext
+    from glassdyn.nn.dataset import GraphCache
+
+    ddp = DistContext.from_env(config.device)
+    device = ddp.device if ddp.enabled else runs.resolve_device(config.device)
+    if device.type == "cpu" and config.tune_allocator:
+        from glassdyn.nn.allocator import tune_for_large_graphs
+
+        tune_for_large_graphs()
+    spec = config.graph_spec()
+    cache = GraphCache(out / "graphs")
+    digests = {k: s["content"] for k, s in fp["states"].items()}
+    graphs = {
+        part: load_graphs(store, split, part, spec, cache, digests, config.progress)
+        for part in ("train", "val")
+    }
+    state = _start(config, spec, graphs["train"], out, device)
+    loader, sampler, val_loader = _loaders(config, spec, graphs, state, ddp)
+    net = ddp.wrap(state.model)
+    bar = runs.progress(
+        range(state.epoch, config.total_epochs),
+        desc=f"{config.phase(state.epoch)} {config.model}",
+        initial=state.epoch,
+        total=config.total_epochs,
+        enabled=config.progress and ddp.is_main,
+    )
+    for epoch in bar:
+        phase = config.phase(epoch)
+        if phase == TRAIN and epoch == config.pretrain_epochs > 0:
+            ddp.barrier()  # rank 0 has written pretrain_best.pt
+            _enter_main_phase(state, config, out, device)
+            bar.set_description(f"{TRAIN} {config.model}")
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        phase_config = config.for_phase(phase)
+        record = {"epoch": epoch, "phase": phase}
+        record["train_loss"] = _train_epoch(net, state, loader, phase_config, epoch, device, bar)
+        if val_loader is not None:
+            record.update(validate(state.model, val_loader, phase_config, device))
+        improved = _keep_best(state, record, has_validation=val_loader is not None)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "phase")})
+        if ddp.is_main:
+            _save_epoch(out, state, config, spec, split, record, improved)
+    bar.close()
+    if config.epochs == 0 and ddp.is_main:  # pre-training only: its best weights are the model
+        shutil.copyfile(out / PRETRAIN_BEST, out / runs.BEST)
+    ddp.barrier()
+    ddp.close()
+    return out
+
+
+def load_graphs(store, split, part, spec, cache, digests=None, progress=False) -> list:
+    """The graph samples of ``part`` of ``split`` (cached; ``digests[T][c]`` are the content
+    digests of the fingerprint, so the cache need not re-read the store to key them)."""
+    todo = [(T, c) for T, s in split.items() for c in s[part]]
+    bar = runs.progress(todo, desc=f"graphs ({part})", enabled=progress, leave=False)
+    return [
+        cache.get(store.state(float(T)), c, spec, digest=(digests or {}).get(T, {}).get(str(c)))
+        for T, c in bar
+    ]
+
+
+def _normalization(graphs: list, model) -> None:
+    """Set the model's target (and node-input, temperature) statistics from ``graphs``: the
+    training graphs only, never validation or test ones."""
+    y = torch.cat([g.y for g in graphs])
+    stats = {"node_mean": y.mean(0), "node_std": y.std(0).clamp(min=1e-6)}
+    if model.config.edge_head:
+        ye = torch.cat([g.y_edge for g in graphs])
+        stats.update(edge_mean=ye.mean(0), edge_std=ye.std(0).clamp(min=1e-6))
+    if model.config.node_dim:
+        a = torch.cat([g.node_attr for g in graphs])
+        stats.update(node_attr_mean=a.mean(0), node_attr_std=a.std(0).clamp(min=1e-6))
+    t = torch.cat([g.temperature for g in graphs])
+    std = t.std() if len(t) > 1 else torch.tensor(0.0)
+    stats.update(
+        temperature_mean=t.mean(), temperature_std=std if std > 1e-6 else torch.tensor(1.0)
+    )
+    model.set_normalization(**stats)
+
+
+def _start(config: TrainConfig, spec, train_graphs: list, out: Path, device) -> LoopState:
+    """The model (seeded, normalised on the training graphs) and the loop state: fresh (from
+    ``init`` weights when asked) or restored from ``last.pt``."""
+    from glassdyn.nn.checkpoint import load_checkpoint, load_state
+    from glassdyn.nn.models import ModelConfig, build_model
+
+    torch.manual_seed(config.seed)
+    mc = ModelConfig(
+        kind=config.model,
+        n_types=2,
+        node_dim=spec.node_dim,
+        edge_dim=spec.edge_dim,
+        n_outputs=train_graphs[0].y.shape[1],
+        hidden=config.hidden,
+        steps=config.steps,
+        shared_decoder=config.shared_decoder,
+    )
+    model = build_model(mc)
+    _normalization(train_graphs, model)
+    model.to(device)
+    state = LoopState(
+        model=model,
+        opt=torch.optim.Adam(model.parameters(), lr=config.lr),
+        loader_rng=torch.Generator().manual_seed(config.seed),
+        augment_rng=torch.Generator().manual_seed(config.seed + 1),
+        history=[],
+        pretrain={"epochs": config.pretrain_epochs, "best_val": math.inf, "best_epoch": -1},
+    )
+    last = out / runs.LAST
+    if not last.exists():
+        if config.init is not None:
+            state.init = str(init_weights(model, config.init, device))
+        return state
+    ckpt = load_checkpoint(last, kind=config.model, map_location=device)
+    load_state(model, ckpt["model_state"], last)
+    state.opt.load_state_dict(ckpt["optimizer_state"])
+    state.loader_rng.set_state(ckpt["rng"]["loader"])
+    state.augment_rng.set_state(ckpt["rng"]["augment"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    state.epoch, state.best, state.best_epoch = (
+        ckpt["epoch"] + 1,
+        ckpt["best_val"],
+        ckpt["best_epoch"],
+    )
+    state.history = ckpt["history"]
+    state.pretrain = ckpt.get("pretrain", state.pretrain)
+    state.init = ckpt.get("init")
+    return state
+
+
+def _loaders(config: TrainConfig, spec, graphs: dict, state: LoopState, ddp):
+    """(training loader, its DDP sampler or None, validation loader or None)."""
+    from torch_geometric.loader import DataLoader
+
+    from glassdyn.nn.dataset import GraphDataset
+
+    train_set = GraphDataset(
+        graphs["train"], spec, augment=config.augment, generator=state.augment_rng
+    )
+    sampler = ddp.sampler(train_set, config.seed)
+    loader = DataLoader(
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=state.loader_rng,
+    )
+    val_loader = None
+    if graphs["val"]:
+        val_loader = DataLoader(GraphDataset(graphs["val"], spec), batch_size=config.batch_size)
+    return loader, sampler, val_loader
+
+
+def _enter_main_phase(state: LoopState, config: TrainConfig, out: Path, device) -> None:
+    """Phase change: start from pre-training's best-on-validation weights with a fresh Adam."""
+    from glassdyn.nn.checkpoint import load_checkpoint, load_state
+
+    ckpt = load_checkpoint(out / PRETRAIN_BEST, kind=config.model, map_location=device)
+    load_state(state.model, ckpt["model_state"], out / PRETRAIN_BEST)
+    state.opt = torch.optim.Adam(state.model.parameters(), lr=config.lr)
+    state.best, state.best_epoch = math.inf, -1
+
+
+def _train_epoch(net, state: LoopState, loader, phase_config, epoch: int, device, bar) -> float:
+    """One pass over the training graphs; returns the mean loss (normalised units)."""
+    model, opt = state.model, state.opt
+    for group in opt.param_groups:
+        group["lr"] = learning_rate(phase_config, epoch)
+    model.train()
+    losses = []
+    for batch in loader:
+        batch = batch.to(device)
+        opt.zero_grad(set_to_none=True)
+        loss, _parts, _ = batch_loss(model, batch, phase_config, forward=net)
+        if not torch.isfinite(loss):
+            raise GlassdynError(
+                f"the training loss became {float(loss)} at epoch {epoch}; lower --lr (or "
+                "--grad-clip) and train into a new --out"
+            )
+        loss.backward()
+        if phase_config.grad_clip and phase_config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), phase_config.grad_clip)
+        opt.step()
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{np.mean(losses):.4f}", refresh=False)
+    return float(np.mean(losses))
+
+
+def validate(model, loader, config: TrainConfig, device) -> dict:
+    """Validation loss and mean per-configuration Pearsons (node on A, edge on AA < 1.35)."""
+    from glassdyn.metrics import pearson
+
+    def mean_r(p, t):
+        return np.nanmean([pearson(p[:, k], t[:, k]) for k in range(p.shape[1])])
+
+    model.eval()
+    losses, rs, rs_edge = [], [], []
+    with torch.no_grad():
+        for batch in loader:
+            batch = batch.to(device)
+            loss, _, out = batch_loss(model, batch, config)
+            losses.append(float(loss.detach()))
+            m = batch.node_mask.cpu().numpy()
+            rs.append(mean_r(out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]))
+            if out.get("edge") is not None:
+                me = batch.edge_mask.cpu().numpy()
+                rs_edge.append(
+                    mean_r(out["edge"].cpu().numpy()[me], batch.y_edge.cpu().numpy()[me])
+                )
+    model.train()
+    record = {
+        "val_loss": float(np.mean(losses)),
+        "val_node_pearson": float(np.nanmean(rs)) if rs else float("nan"),
+    }
+    if rs_edge:
+        record["val_edge_pearson"] = float(np.nanmean(rs_edge))
+    return record
+
+
+def _keep_best(state: LoopState, record: dict, has_validation: bool) -> bool:
+    """Whether this epoch is the best of its phase so far (lowest validation loss; without
+    validation configurations the last epoch); updates ``state``."""
+    epoch = record["epoch"]
+    if has_validation and not math.isfinite(record["val_loss"]):
+        raise GlassdynError(
+            f"the validation loss is {record['val_loss']} at epoch {epoch}; lower --lr and train "
+            "into a new --out"
+        )
+    score = record["val_loss"] if has_validation else record["train_loss"]
+    state.history.append(record)
+    improved = score <= state.best or not has_validation
+    if improved:
+        state.best, state.best_epoch = score, epoch
+        if record["phase"] == PRETRAIN:
+            state.pretrain = {**state.pretrain, "best_val": score, "best_epoch": epoch}
+    return improved
+
+
+def _save_epoch(out: Path, state: LoopState, config, spec, split, record: dict, improved: bool):
+    """``best.pt`` (or ``pretrain_best.pt``) when improved, then ``last.pt`` and ``history.json``."""
+    from glassdyn.nn.checkpoint import save_checkpoint
+
+    extra = {
+        "train_config": config.to_dict(),
+        "graph_spec": asdict(spec),
+        "split": split,
+        "epoch": record["epoch"],
+        "phase": record["phase"],
+        "best_val": state.best,
+        "best_epoch": state.best_epoch,
+        "pretrain": state.pretrain,
+        "init": state.init,
+        "history": state.history,
+    }
+    if improved:
+        name = PRETRAIN_BEST if record["phase"] == PRETRAIN else runs.BEST
+        save_checkpoint(out / name, state.model, **extra)
+    rng = {
+        "loader": state.loader_rng.get_state(),
+        "augment": state.augment_rng.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    save_checkpoint(
+        out / runs.LAST, state.model, optimizer_state=state.opt.state_dict(), rng=rng, **extra
+    )
+    runs.write_json(out / runs.HISTORY, state.history)
+
+
+def init_weights(model, source: str | os.PathLike, device=None) -> Path:
+    """Load another run's weights (``source``: run directory -> its best.pt, or a checkpoint file)
+    into ``model``; the architectures must match.  Normalisation buffers are not copied (this
+    run's target statistics stay).  Returns the checkpoint path used."""
+    from glassdyn.nn.checkpoint import load_checkpoint
+
+    src = Path(source)
+    path = src / runs.BEST if src.is_dir() else src
+    if src.is_dir() and not path.exists():
+        raise InputError(
+            f"--init {src}: that run has no best.pt yet; train it first (or pass a checkpoint file)"
+        )
+    ckpt = load_checkpoint(path, map_location=device or "cpu")
+    have, want = ckpt["model_config"], model.config.to_dict()
+    diff = [k for k in want if have.get(k) != want[k]]
+    if diff:
+        what = ", ".join(f"{k}: {have.get(k)!r} there, {want[k]!r} here" for k in diff)
+        raise InputError(
+            f"--init {path}: its model does not match this run's ({what}); --init needs the same "
+            "architecture: use the same --model, --hidden, --steps, --input, --edge-features, "
+            "--times and decoder setting as the run it starts from"
+        )
+    params = {name for name, _ in model.named_parameters()}
+    state = {k: v for k, v in ckpt["model_state"].items() if k in params}
+    missing = params - set(state)
+    if missing:
+        raise InputError(f"--init {path}: the checkpoint lacks weights {sorted(missing)}")
+    model.load_state_dict(state, strict=False)
+    return path
