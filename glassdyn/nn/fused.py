@@ -51,7 +51,8 @@ def _linear(x: Tensor, w: Tensor, b: Tensor | None = None, relu: bool = False) -
     or when that op is missing, ``addmm``.  It has no ``out=``: callers use its result as it is
     (a copy into another buffer costs what oneDNN saves).
     """
-    if ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and _onednn_works():
+    cpu_dtype = x.dtype in (torch.float32, torch.bfloat16)
+    if ONEDNN and x.device.type == "cpu" and cpu_dtype and _onednn_works():
         return torch.ops.mkldnn._linear_pointwise(x, w, b, "relu" if relu else "none", [], "")
     y = torch.mm(x, w.t()) if b is None else torch.addmm(b, x, w.t())
     return y.relu_() if relu else y
@@ -60,6 +61,12 @@ def _linear(x: Tensor, w: Tensor, b: Tensor | None = None, relu: bool = False) -
 def _relu_backward_(grad: Tensor, result: Tensor) -> Tensor:
     """``grad *= (result > 0)`` in place (``result`` is the output of a ReLU)."""
     return torch.ops.aten.threshold_backward.grad_input(grad, result, 0.0, grad_input=grad)
+
+
+def _compute_dtype(t: Tensor) -> torch.dtype:
+    """The autocast dtype when autocast is on for ``t``'s device (bfloat16 on CPU), else t's."""
+    device = t.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else t.dtype
 
 
 def _chunks(n: int):
@@ -79,14 +86,17 @@ class _WeightGrad:
         self._ones = None
 
     def add(self, g: Tensor, x: Tensor) -> None:
-        if self.narrow:
-            self.w.addmm_(x.t(), g)
-        else:
-            self.w.addmm_(g.t(), x)
-        if self.b is not None:
-            if self._ones is None or self._ones.shape[0] < g.shape[0]:
-                self._ones = g.new_ones(g.shape[0])
-            self.b.addmv_(g.t(), self._ones[: g.shape[0]])
+        if self._ones is None or self._ones.shape[0] < g.shape[0]:
+            self._ones = g.new_ones(g.shape[0])
+        ones = self._ones[: g.shape[0]]
+        if g.dtype == self.w.dtype:
+            self.w.addmm_(x.t(), g) if self.narrow else self.w.addmm_(g.t(), x)
+            if self.b is not None:
+                self.b.addmv_(g.t(), ones)
+        else:  # low-precision products of one chunk, summed over chunks in the weight's dtype
+            self.w += (x.t().mm(g) if self.narrow else g.t().mm(x)).to(self.w.dtype)
+            if self.b is not None:
+                self.b += g.sum(0, dtype=self.b.dtype)
 
     def weight(self) -> Tensor:
         return self.w.t() if self.narrow else self.w
@@ -108,17 +118,26 @@ class MessageStep(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, P, Q, e, c, We, W2, b2, src, dst):
-        N, H = P.shape
-        E = e.shape[0]
-        h = P.new_empty((E, H))
-        table = torch.cat([P, Q])  # (2N, H); edge k sums rows src_k and N + dst_k
-        pairs = torch.stack([src, dst + N], dim=1)
-        for a, b in _chunks(E):
-            g = torch.nn.functional.embedding_bag(pairs[a:b], table, mode="sum")
-            g += c[a:b]
-            torch.add(g, _linear(e[a:b], We), out=h[a:b]).relu_()
-        out = _linear(h, W2, b2, relu=True)
-        m = out.new_zeros((N, out.shape[1])).index_add_(0, dst, out)
+        cd = _compute_dtype(P)
+        with torch.autocast(P.device.type, enabled=False):
+            P, Q, e, c, We, W2, b2 = (t.to(cd) for t in (P, Q, e, c, We, W2, b2))
+            N, H = P.shape
+            E = e.shape[0]
+            h = P.new_empty((E, H))
+            table = torch.cat([P, Q])  # (2N, H); edge k sums rows src_k and N + dst_k
+            pairs = torch.stack([src, dst + N], dim=1)
+            for a, b in _chunks(E):
+                g = torch.nn.functional.embedding_bag(pairs[a:b], table, mode="sum")
+                g += c[a:b]
+                torch.add(g, _linear(e[a:b], We), out=h[a:b]).relu_()
+            out = _linear(h, W2, b2, relu=True)
+            acc = torch.float64 if cd == torch.float64 else torch.float32
+            m = out.new_zeros((N, out.shape[1]), dtype=acc)  # sums in float32 at least
+            if out.dtype == m.dtype:
+                m.index_add_(0, dst, out)
+            else:
+                for a, b in _chunks(E):
+                    m.index_add_(0, dst[a:b], out[a:b].to(m.dtype))
         ctx.save_for_backward(h, out, e, We, W2, src, dst)
         ctx.set_materialize_grads(False)
         ctx.n_nodes = N
@@ -130,28 +149,36 @@ class MessageStep(torch.autograd.Function):
         h, out, e, We, W2, src, dst = ctx.saved_tensors
         if g_out is None and g_m is None:
             return (None,) * 9
+        with torch.autocast(h.device.type, enabled=False):
+            return MessageStep._backward(ctx, h, out, e, We, W2, src, dst, g_out, g_m)
+
+    @staticmethod
+    def _backward(ctx, h, out, e, We, W2, src, dst, g_out, g_m):
         E, H = h.shape
         N = ctx.n_nodes
-        need_e = ctx.needs_input_grad[2]
+        cd = h.dtype  # compute dtype of the forward pass; sums (weights, scatters) in float32
+        acc = torch.float64 if cd == torch.float64 else torch.float32
         need_e = ctx.needs_input_grad[2]
         ge = e.new_empty(e.shape) if need_e else None
         gc = h.new_empty((E, H))  # dL/dc = dL/dh (pre-activation), also scattered to P and Q
-        gP, gQ = h.new_zeros((N, H)), h.new_zeros((N, H))
-        gWe, gW2 = _WeightGrad(We, bias=False), _WeightGrad(W2, bias=True)
+        gP, gQ = h.new_zeros((N, H), dtype=acc), h.new_zeros((N, H), dtype=acc)
+        gWe = _WeightGrad(We.to(acc), bias=False)
+        gW2 = _WeightGrad(W2.to(acc), bias=True)
         for a, b in _chunks(E):
             # dL/de' = incoming gradient of e' + dL/dm gathered at the target of each edge
             if g_m is not None:
-                g = g_m.index_select(0, dst[a:b])
+                g = g_m.index_select(0, dst[a:b]).to(cd)
                 if g_out is not None:
                     g += g_out[a:b]
             else:
-                g = g_out[a:b].clone()
+                g = g_out[a:b].to(cd, copy=True)
             _relu_backward_(g, out[a:b])
             gW2.add(g, h[a:b])
             gh = _relu_backward_(torch.mm(g, W2, out=gc[a:b]), h[a:b])
             gWe.add(gh, e[a:b])
             if need_e:
                 torch.mm(gh, We, out=ge[a:b])
+            gh = gh.to(acc)
             gP.index_add_(0, src[a:b], gh)
             gQ.index_add_(0, dst[a:b], gh)
         return gP, gQ, ge, gc, gWe.weight(), gW2.weight(), gW2.b, None, None
@@ -165,10 +192,13 @@ class EdgeMLPFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, relu_last, *params):
-        weights, biases = params[0::2], params[1::2]
-        acts = [x]
-        for i, (w, bias) in enumerate(zip(weights, biases)):
-            acts.append(_linear(acts[-1], w, bias, relu=i < len(weights) - 1 or relu_last))
+        cd = _compute_dtype(x)
+        with torch.autocast(x.device.type, enabled=False):
+            weights = [w.to(cd) for w in params[0::2]]
+            biases = [b.to(cd) for b in params[1::2]]
+            acts = [x.to(cd)]
+            for i, (w, bias) in enumerate(zip(weights, biases)):
+                acts.append(_linear(acts[-1], w, bias, relu=i < len(weights) - 1 or relu_last))
         ctx.save_for_backward(*acts, *weights)
         ctx.relu_last = relu_last
         return acts[-1]
@@ -176,14 +206,21 @@ class EdgeMLPFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, g_y):
+        with torch.autocast(g_y.device.type, enabled=False):
+            return EdgeMLPFunction._backward(ctx, g_y)
+
+    @staticmethod
+    def _backward(ctx, g_y):
         saved = ctx.saved_tensors
         n = len(saved) // 2
         acts, weights = saved[: n + 1], saved[n + 1 :]
-        grads = [_WeightGrad(w, bias=True) for w in weights]
+        cd = acts[0].dtype
+        acc = torch.float64 if cd == torch.float64 else torch.float32
+        grads = [_WeightGrad(w.to(acc), bias=True) for w in weights]
         need_x = ctx.needs_input_grad[0]
         gx = acts[0].new_empty(acts[0].shape) if need_x else None
         for a, b in _chunks(acts[0].shape[0]):
-            g = g_y[a:b].clone()
+            g = g_y[a:b].to(cd, copy=True)
             if ctx.relu_last:
                 _relu_backward_(g, acts[n][a:b])
             for i in range(n - 1, -1, -1):

@@ -98,7 +98,7 @@ class EdgeMLP(nn.Module):
         h = self.lin_src(a).index_select(0, src)
         h += self.lin_dst(b).index_select(0, dst)
         h += const
-        h.addmm_(e, self.lin_edge.weight.t())
+        h.addmm_(e, self.lin_edge.weight.t().to(h.dtype))  # in place: no autocast, cast here
         h.relu_()
         return self.fc2(h).relu_()
 

@@ -166,3 +166,56 @@ def test_batch_equals_graphs_one_by_one(graphs, kind):
             out["temperature"], torch.cat([s["temperature"] for s in singles])
         )
     _assert_same(g_batch, g_single, "batch gradient")
+
+
+def test_bf16_autocast_close_to_float32(graphs):
+    """Under bfloat16 autocast the fused path computes in bfloat16 (sums in float32) and stays
+    within bfloat16 round-off of the float32 reference, as autograd's own autocast does."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="botan", n_outputs=2, hidden=32, steps=3))
+    res = {}
+    for name, kw, low in (("ref", {"naive": True}, False), ("bf16", {}, True)):
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=low):
+            out = model(graphs[0], **kw)
+        _loss({k: v.float() if torch.is_tensor(v) else v for k, v in out.items()}).backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        res[name] = (out["node"].float().detach(), out["edge"].float().detach(), grads)
+    assert out["edge"].dtype == torch.bfloat16  # it did run in bfloat16
+    for i, what in enumerate(("node", "edge", "gradient")):
+        ref, got = res["ref"][i], res["bf16"][i]
+        assert ((got - ref).norm() / ref.norm()).item() < 0.03, what
+        assert torch.isfinite(got).all()
+
+
+@pytest.mark.slow
+def test_bf16_training_overfits_one_configuration(tmp_path):
+    """The learning test in bfloat16: TrainConfig(precision="bf16") memorises one configuration's
+    propensity (Pearson > 0.98), as float32 does (test_training)."""
+    from glassdyn.data.store import Store
+
+    from glassdyn.metrics import pearson
+    from glassdyn.nn.dataset import build_graph
+    from glassdyn.testing import write_synthetic_store
+    from glassdyn.training import TrainConfig, _normalization, batch_loss
+
+    path = tmp_path / "s.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=1, n_particles=128)
+    g = build_graph(Store.open(path).state(0.8), 0, GraphSpec(times=(2,)))
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="botan", hidden=32, steps=3))
+    _normalization([g], model)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=300)
+    cfg = TrainConfig(data=str(path), out="unused", p=1.0, precision="bf16")
+    for _ in range(300):
+        opt.zero_grad()
+        loss, _, _ = batch_loss(model, g, cfg)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pred = model.predict(g)["node"][:, 0].float().numpy()
+    m = g.node_mask.numpy()
+    assert pearson(pred[m], g.y[m, 0].numpy()) > 0.98
