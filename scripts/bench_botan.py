@@ -11,6 +11,8 @@ Prints, side by side in one run and on the same graph:
                products gathered, constant block hoisted), the previous default;
   ``naive``  : the same model and weights with the plain gather-concatenate-Linear edge update
                as the reference writes it;
+  ``bf16``   : ours under bfloat16 autocast (``TrainConfig(precision="bf16")``; reported apart
+               from the float32 figures);
   ``pyg_botan``: the reference model itself (``--reference PATH`` to a h3-Open-BDEC/pyg_botan
                checkout; not part of glassdyn), on the same graph;
   ``ours B=k``: ours on a mini-batch of k graphs (``--batch``; k configurations of the store),
@@ -102,10 +104,11 @@ def load_reference(path):
     return ref_model, ref_data
 
 
-VARIANTS = {  # name: keyword arguments of Botan.forward
+VARIANTS = {  # name: keyword arguments of Botan.forward (bf16: under bfloat16 autocast)
     "ours": {},
     "split": {"fused": False},
     "naive": {"naive": True},
+    "bf16": {"bf16": True},
 }
 
 
@@ -131,10 +134,14 @@ def make_steps(device, graphs, ref_model, args):
 
     def ours_step(d, kwargs):
         yn, ye = targets(d)
+        kwargs = dict(kwargs)
+        low = kwargs.pop("bf16", False)
 
         def step():
             opt.zero_grad(set_to_none=True)
-            out = ours(d, **kwargs)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=low):
+                out = ours(d, **kwargs)
+            out = {k: v.float() if torch.is_tensor(v) else v for k, v in out.items()}
             loss = p * torch.mean((out["node"] - yn) ** 2) + (1 - p) * torch.mean(
                 (out["edge"] - ye) ** 2
             )

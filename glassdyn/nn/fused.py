@@ -13,7 +13,12 @@ into a fresh tensor.  The functions here compute the same maths with:
   ``ones @ g`` (a matrix-vector product, faster than ``g.sum(0)`` here); weight gradients
   accumulated chunk by chunk, oriented so that a narrow input (the 3 columns of a pair vector)
   does not hit the slow ``(64, E) @ (E, 3)`` shape of a generic GEMM (measured 9x slower than
-  ``(3, E) @ (E, 64)``).
+  ``(3, E) @ (E, 64)``);
+- **oneDNN** for the forward row products (:func:`_linear`, ReLU fused; 1.3x faster than MKL's
+  sgemm here); the backward keeps MKL, whose products write straight into chunk views;
+- **bfloat16 under autocast**: inside ``torch.autocast(..., dtype=torch.bfloat16)`` the products
+  and the saved edge tensors are bfloat16, while aggregations, scatters and weight gradients
+  are summed in float32 (``TrainConfig(precision="bf16")``).
 
 :class:`MessageStep` is one message-passing step (edge update + aggregation at the target),
 :class:`EdgeMLPFunction` an ``MLP`` (``Linear``/``ReLU`` stack) applied to edge rows.  Their
