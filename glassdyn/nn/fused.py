@@ -14,8 +14,9 @@ into a fresh tensor.  The functions here compute the same maths with:
   accumulated chunk by chunk, oriented so that a narrow input (the 3 columns of a pair vector)
   does not hit the slow ``(64, E) @ (E, 3)`` shape of a generic GEMM (measured 9x slower than
   ``(3, E) @ (E, 64)``);
-- **oneDNN** for the forward row products (:func:`_linear`, ReLU fused; 1.3x faster than MKL's
-  sgemm here); the backward keeps MKL, whose products write straight into chunk views;
+- **oneDNN** for the full-size forward row products (:func:`_linear`, ReLU fused; 1.3x faster
+  than MKL's sgemm here); products on chunks stay with MKL, which writes (or accumulates) straight
+  into chunk views (oneDNN on chunks plus a copy measured slower);
 - **bfloat16 under autocast**: inside ``torch.autocast(..., dtype=torch.bfloat16)`` the products
   and the saved edge tensors are bfloat16, while aggregations, scatters and weight gradients
   are summed in float32 (``TrainConfig(precision="bf16")``).
@@ -133,8 +134,7 @@ class MessageStep(torch.autograd.Function):
             pairs = torch.stack([src, dst + N], dim=1)
             for a, b in _chunks(E):
                 g = torch.nn.functional.embedding_bag(pairs[a:b], table, mode="sum")
-                g += c[a:b]
-                torch.add(g, _linear(e[a:b], We), out=h[a:b]).relu_()
+                torch.add(g, c[a:b], out=h[a:b]).addmm_(e[a:b], We.t()).relu_()
             out = _linear(h, W2, b2, relu=True)
             acc = torch.float64 if cd == torch.float64 else torch.float32
             m = out.new_zeros((N, out.shape[1]), dtype=acc)  # sums in float32 at least
