@@ -45,7 +45,7 @@ HISTORY = "history.json"
 # (or minutes to spend), where to run, what to print, where the files are (the data is checked by
 # its fingerprint, not its path) and the starting weights (``init`` only matters before epoch 0).
 RESUMABLE = frozenset(
-    {"epochs", "max_minutes", "device", "progress", "out", "data", "tune_allocator", "init"}
+    {"epochs", "max_minutes", "device", "progress", "out", "data", "tune_allocator", "precision", "init"}
 )
 
 PACKAGES = ("glassdyn", "numpy", "zarr", "torch", "torch_geometric", "normflows", "torchdiffeq")

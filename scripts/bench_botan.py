@@ -1,20 +1,30 @@
-"""Training-step time of BOTAN on one N=4096 KA-like graph: ours vs the plain implementation.
+"""Training-step time of BOTAN on one N=4096 KA graph: ours vs the plain implementation.
 
 Prints, side by side in one run and on the same graph:
 
 - graph + targets build: vesin neighbour list + edge targets (ours) vs the reference's dense
   N x N numpy build (only with ``--reference``);
-- one training step (forward, p MSE_node + (1-p) MSE_edge, backward, Adam) of
-  ``ours``   : split first edge layer (per-node products gathered), constant block hoisted;
+- one training step (forward, p MSE_node + (1-p) MSE_edge, backward, gradient clipping, Adam) of
+  ``ours``   : the default path: fused message-passing steps and edge MLPs with hand-written
+               backward (:mod:`glassdyn.nn.fused`), edges sorted by target;
+  ``split``  : the same model with autograd through the split first edge layer (per-node
+               products gathered, constant block hoisted), the previous default;
   ``naive``  : the same model and weights with the plain gather-concatenate-Linear edge update
                as the reference writes it;
+  ``bf16``   : ours under bfloat16 autocast (``TrainConfig(precision="bf16")``; reported apart
+               from the float32 figures);
   ``pyg_botan``: the reference model itself (``--reference PATH`` to a h3-Open-BDEC/pyg_botan
                checkout; not part of glassdyn), on the same graph;
-  with the ratios to ours, on CPU with ``--threads`` threads (1 by default) and on CUDA if present.
-On CPU every variant also runs with glibc's large-block threshold raised
-(:mod:`glassdyn.nn.allocator`, ``TrainConfig(tune_allocator=True)``), rounds interleaved.
+  ``ours B=k``: ours on a mini-batch of k graphs (``--batch``; k configurations of the store),
+               reported per graph;
+  as the median wall time and the median CPU time of the process (user + system: it does not
+  count time spent waiting for a core, which dominates wall time on a loaded machine), with the
+  ratios to ours, on CPU with ``--threads`` threads (1 by default) and on CUDA if present.
+On CPU the variants run with glibc's default large-block threshold and then with it raised
+(:mod:`glassdyn.nn.allocator`, ``TrainConfig(tune_allocator=True)``), each as its own block of
+interleaved rounds.
 
-    OMP_WAIT_POLICY=PASSIVE python scripts/bench_botan.py [--reference ../pyg_botan] [--data STORE]
+    OMP_NUM_THREADS=1 python scripts/bench_botan.py [--reference ../pyg_botan] [--data STORE]
 
 The graph is a KA-like configuration (``glassdyn.testing.random_ka_configuration``, N=4096 at
 density 1.2, ~143k directed edges at r < 2), or the first configuration of ``--data`` (a real
@@ -38,7 +48,8 @@ import numpy as np
 import torch
 
 
-def load_configuration(args):
+def load_configurations(args, count: int = 1):
+    """``count`` configurations: [(positions, types, box, displacements or None, label)]."""
     from glassdyn.testing import random_ka_configuration
 
     if args.data:
@@ -46,28 +57,31 @@ def load_configuration(args):
 
         st = Store.open(args.data)
         sp = st.state(st.temperatures[0])
-        c = int(sp.completed[0])
-        conf = sp.configuration(c)
-        disp = sp.read("isoconfig/displacements", c) if sp.has("isoconfig/displacements") else None
-        return (
-            conf.positions,
-            conf.types,
-            conf.box,
-            disp,
-            f"{args.data} T={sp.temperature:g} config {c}",
-        )
+        out = []
+        for c in (int(c) for c in sp.completed[:count]):
+            conf = sp.configuration(c)
+            disp = None
+            if sp.has("isoconfig/displacements"):
+                disp = sp.read("isoconfig/displacements", c)
+            label = f"{args.data} T={sp.temperature:g} config {c}"
+            out.append((conf.positions, conf.types, conf.box, disp, label))
+        return out
     if args.reference:
-        files = sorted(
-            glob.glob(os.path.join(args.reference, "small_data", "T0.44", "train", "*.npz"))
-        )
+        pattern = os.path.join(args.reference, "small_data", "T0.44", "train", "*.npz")
+        files = sorted(glob.glob(pattern))[:count]
         if files:
-            z = np.load(files[0])
-            box = np.full(3, (4096 / 1.2) ** (1 / 3))
-            pos = z["initial_positions"]
-            disp = (z["positions"] - pos[None])[:, None]  # (R, 1, N, 3)
-            return pos, z["types"], box, disp, files[0]
-    conf = random_ka_configuration(args.n, seed=0)
-    return conf.positions, conf.types, conf.box, None, f"random_ka_configuration(N={args.n})"
+            out = []
+            for f in files:
+                z = np.load(f)
+                box = np.full(3, (4096 / 1.2) ** (1 / 3))
+                pos = z["initial_positions"]
+                disp = (z["positions"] - pos[None])[:, None]  # (R, 1, N, 3)
+                out.append((pos, z["types"], box, disp, f))
+            return out
+    return [
+        (c.positions, c.types, c.box, None, f"random_ka_configuration(N={args.n}, seed={i})")
+        for i, c in ((i, random_ka_configuration(args.n, seed=i)) for i in range(count))
+    ]
 
 
 def load_reference(path):
@@ -85,28 +99,49 @@ def load_reference(path):
 
     try:
         import load_data as ref_data
-    except Exception:
+    except ImportError:
         ref_data = None
     return ref_model, ref_data
 
 
-def make_steps(device, data, ref_model):
-    """{variant: one training step} on ``device``; all variants see the same graph and targets."""
+VARIANTS = {  # name: keyword arguments of Botan.forward (bf16: under bfloat16 autocast)
+    "ours": {},
+    "split": {"fused": False},
+    "naive": {"naive": True},
+    "bf16": {"bf16": True},
+}
+
+
+def make_steps(device, graphs, ref_model, args):
+    """{variant: (one training step, graphs per step)} on ``device``; all variants see the same
+    first graph and targets (batches: the first k graphs)."""
+    from torch_geometric.data import Batch
+
     from glassdyn.nn.models import ModelConfig, build_model
 
-    data = data.to(device)
-    E = data.edge_index.shape[1]
-    yn = torch.randn(data.num_nodes, 1, device=device)
-    ye = torch.randn(E, 1, device=device)
+    data = graphs[0].to(device)
     p = 0.4
     torch.manual_seed(0)
     ours = build_model(ModelConfig(kind="botan", n_outputs=1)).to(device)
     opt = torch.optim.Adam(ours.parameters(), lr=1e-4)
 
-    def ours_step(naive):
+    def targets(d):
+        g = torch.Generator().manual_seed(1)
+        return (
+            torch.randn(d.num_nodes, 1, generator=g).to(device),
+            torch.randn(d.edge_index.shape[1], 1, generator=g).to(device),
+        )
+
+    def ours_step(d, kwargs):
+        yn, ye = targets(d)
+        kwargs = dict(kwargs)
+        low = kwargs.pop("bf16", False)
+
         def step():
             opt.zero_grad(set_to_none=True)
-            out = ours(data, naive=naive)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=low):
+                out = ours(d, **kwargs)
+            out = {k: v.float() if torch.is_tensor(v) else v for k, v in out.items()}
             loss = p * torch.mean((out["node"] - yn) ** 2) + (1 - p) * torch.mean(
                 (out["edge"] - ye) ** 2
             )
@@ -116,7 +151,11 @@ def make_steps(device, data, ref_model):
 
         return step
 
-    steps = {"ours": ours_step(False), "naive": ours_step(True)}
+    steps = {v: (ours_step(data, VARIANTS[v]), 1) for v in args.variants}
+    for k in args.batch:
+        if k > 1:
+            batch = Batch.from_data_list(graphs[:k]).to(device)
+            steps[f"ours B={k}"] = (ours_step(batch, {}), k)
     if ref_model is not None:
         from torch_geometric.data import Data
 
@@ -125,6 +164,7 @@ def make_steps(device, data, ref_model):
         rdata = Data(
             x=data.types.float()[:, None], edge_index=data.edge_index, edge_attr=data.edge_attr
         ).to(device)
+        yn, ye = targets(data)
 
         def ref_step():
             ref_opt.zero_grad()
@@ -136,40 +176,81 @@ def make_steps(device, data, ref_model):
             torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
             ref_opt.step()
 
-        steps["pyg_botan"] = ref_step
+        steps["pyg_botan"] = (ref_step, 1)
     return steps
 
 
-def bench_device(device, data, ref_model, args):
-    """Median step time per (allocator mode, variant), variants interleaved round by round so
-    that load changes on a shared machine hit all of them alike."""
+def bench_device(device, graphs, ref_model, args):
+    """Median (wall, CPU) seconds per graph for each (allocator mode, variant).  Variants are
+    interleaved round by round so that load changes on a shared machine hit all of them alike;
+    the allocator modes run as separate blocks (each with its own warm-up round), since switching
+    glibc's thresholds every step would trim the heap and undo the tuned mode (warm pages)."""
     from glassdyn.nn import allocator
 
-    steps = make_steps(device, data, ref_model)
-    modes = (
-        ["default", "tuned"]
-        if device.type == "cpu" and allocator.restore_default()
-        else ["default"]
-    )
-    times = {(m, v): [] for m in modes for v in steps}
+    steps = make_steps(device, graphs, ref_model, args)
+    modes = ["default"]
+    if device.type == "cpu" and allocator.restore_default():
+        modes = {"default": ["default"], "tuned": ["tuned"], "both": ["default", "tuned"]}[
+            args.allocator
+        ]
+    times = {(m, v): ([], []) for m in modes for v in steps}
     mem = {}
-    for rep in range(args.repeats + 1):  # round 0 is the warm-up
-        for mode in modes:
-            if device.type == "cpu":
-                allocator.tune_for_large_graphs() if mode == "tuned" else allocator.restore_default()
-            for name, step in steps.items():
+    for mode in modes:
+        if device.type == "cpu":
+            allocator.tune_for_large_graphs() if mode == "tuned" else allocator.restore_default()
+        for rep in range(args.repeats + 1):  # round 0 is the warm-up
+            for name, (step, k) in steps.items():
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 step()
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                     mem[name] = torch.cuda.max_memory_allocated() / 2**30
                 if rep > 0:
-                    times[(mode, name)].append(time.perf_counter() - t)
+                    times[(mode, name)][0].append((time.perf_counter() - t) / k)
+                    times[(mode, name)][1].append((time.process_time() - c) / k)
     allocator.restore_default()
-    return {k: statistics.median(v) for k, v in times.items()}, mem
+    res = {key: (statistics.median(w), statistics.median(c)) for key, (w, c) in times.items()}
+    return res, mem
+
+
+def report(res, mem, device) -> None:
+    """Per mode: each variant's wall and CPU time (per graph) and its ratio to ours; then the
+    speed-ups over pyg_botan."""
+    cpu = device.type == "cpu"
+    modes = list(dict.fromkeys(m for m, _ in res))
+    for mode in modes:
+        bw, bc = res[(mode, "ours")]
+        for (m, name), (w, c) in res.items():
+            if m != mode:
+                continue
+            alloc = f" [{mode} allocator]" if cpu else ""
+            line = f"  {name:<10}{alloc:<22} wall {w:8.4f} s {w / bw:5.2f}x ours"
+            if cpu:
+                line += f"   cpu {c:8.4f} s {c / bc:5.2f}x ours"
+            if name in mem:
+                line += f"  peak {mem[name]:.2f} GiB"
+            print(line)
+    what = "wall / cpu" if cpu else "wall"
+
+    def ratio(a, b):
+        r = f"{res[a][0] / res[b][0]:.2f}x"
+        return r + (f" / {res[a][1] / res[b][1]:.2f}x" if cpu else "")
+
+    for mode in modes:
+        if (mode, "pyg_botan") in res:
+            key = (mode, "pyg_botan"), (mode, "ours")
+            print(
+                f"  speed-up over pyg_botan, both with the {mode} allocator ({what}): {ratio(*key)}"
+            )
+    if ("default", "pyg_botan") in res and ("tuned", "ours") in res:
+        key = ("default", "pyg_botan"), ("tuned", "ours")
+        print(
+            f"  speed-up over pyg_botan as shipped (default allocator), ours tuned ({what}): "
+            f"{ratio(*key)}"
+        )
 
 
 def main(argv=None):
@@ -190,13 +271,43 @@ def main(argv=None):
     ap.add_argument(
         "--devices", default="auto", help="auto (cpu, and cuda if present) | cpu | cuda"
     )
+    ap.add_argument(
+        "--variants",
+        default="ours,split,naive",
+        help=f"comma-separated, from {','.join(VARIANTS)} (pyg_botan is added by --reference)",
+    )
+    ap.add_argument(
+        "--allocator",
+        choices=("default", "tuned", "both"),
+        default="both",
+        help="glibc large-block setting(s) on CPU, each a separate block of rounds",
+    )
+    ap.add_argument(
+        "--batch",
+        default="1",
+        help="comma-separated mini-batch sizes k for 'ours B=k' (k configurations of the store), "
+        "e.g. 1,2,4; times are per graph",
+    )
     args = ap.parse_args(argv)
+    try:
+        args.batch = sorted({int(k) for k in args.batch.split(",")})
+    except ValueError:
+        ap.error(f"--batch must be comma-separated integers, got {args.batch!r}")
+    if args.batch[0] < 1:
+        ap.error("--batch sizes must be >= 1")
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown or "ours" not in args.variants:
+        ap.error(f"--variants must include ours and come from {','.join(VARIANTS)}, got {unknown}")
     torch.set_num_threads(args.threads)
 
     from glassdyn.data.graph import edge_targets, node_propensity, radius_graph
     from torch_geometric.data import Data
 
-    pos, types, box, disp, source = load_configuration(args)
+    confs = load_configurations(args, max(args.batch))
+    if len(confs) < max(args.batch):
+        ap.error(f"--batch {max(args.batch)} needs as many configurations, found {len(confs)}")
+    pos, types, box, disp, source = confs[0]
     t = time.perf_counter()
     ei, vec = radius_graph(pos, box)
     t_graph = time.perf_counter() - t
@@ -234,12 +345,17 @@ def main(argv=None):
                 line += f" + targets {time.perf_counter() - t:.3f} s"
             print(line)
 
-    data = Data(
-        types=torch.as_tensor(np.asarray(types), dtype=torch.long),
-        edge_index=torch.from_numpy(ei),
-        edge_attr=torch.from_numpy(vec.astype(np.float32)),
-        num_nodes=len(types),
-    )
+    graphs = []
+    for i, (pos_i, types_i, box_i, _, _) in enumerate(confs):
+        ei_i, vec_i = (ei, vec) if i == 0 else radius_graph(pos_i, box_i)
+        graphs.append(
+            Data(
+                types=torch.as_tensor(np.asarray(types_i), dtype=torch.long),
+                edge_index=torch.from_numpy(ei_i),
+                edge_attr=torch.from_numpy(vec_i.astype(np.float32)),
+                num_nodes=len(types_i),
+            )
+        )
     devices = (
         ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         if args.devices == "auto"
@@ -252,26 +368,12 @@ def main(argv=None):
             if dev == "cpu"
             else torch.cuda.get_device_name(0)
         )
-        res, mem = bench_device(device, data, ref_model, args)
+        res, mem = bench_device(device, graphs, ref_model, args)
         print(
-            f"train step on {label}, torch {torch.__version__}, median of {args.repeats} interleaved rounds:"
+            f"train step on {label}, torch {torch.__version__}, median of {args.repeats} "
+            "interleaved rounds (per graph):"
         )
-        base = res[("default", "ours")]
-        for (mode, name), t in res.items():
-            alloc = f" [{mode} allocator]" if device.type == "cpu" else ""
-            extra = f"  peak {mem[name]:.2f} GiB" if name in mem else ""
-            print(f"  {name:<10}{alloc:<22} {t:8.4f} s  {t / base:5.2f}x ours-default{extra}")
-        if ("default", "pyg_botan") in res:
-            ref = res[("default", "pyg_botan")]
-            print(
-                f"  speed-up over pyg_botan as shipped: {ref / base:.2f}x (same allocator)", end=""
-            )
-            if ("tuned", "ours") in res:
-                print(
-                    f", {ref / res[('tuned', 'ours')]:.2f}x with glassdyn's allocator setting",
-                    end="",
-                )
-            print()
+        report(res, mem, device)
     return 0
 
 

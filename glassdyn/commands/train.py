@@ -115,6 +115,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="bf16: forward under bfloat16 autocast (faster on CPUs with avx512_bf16 and GPUs)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -154,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         progress=not args.quiet,
+        precision=args.precision,
     )
     out = train(config)
     print(f"run written to {out}; evaluate with `glassdyn evaluate {out} --data {args.data}`")

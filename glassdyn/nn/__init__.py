@@ -4,6 +4,8 @@
   cube-symmetry augmentation, cache);
 - :mod:`glassdyn.nn.models`: BOTAN, T-BOTAN, the Bapst et al. GNN (:func:`build_model`);
 - :mod:`glassdyn.nn.layers`: MLPs and the split-first-layer edge update;
+- :mod:`glassdyn.nn.fused`: their CPU hot path (message-passing step, edge MLPs) with
+  hand-written backward passes;
 - :mod:`glassdyn.nn.losses`: BOTAN loss, temperature loss, dynamic-heterogeneity penalty;
 - :mod:`glassdyn.nn.descriptors`, :mod:`glassdyn.nn.ridge`: the local-descriptor ridge baseline;
 - :mod:`glassdyn.nn.checkpoint`: checkpoints (state_dict + config + versions).

@@ -10,13 +10,16 @@ results, instead of gathering node features onto the E ~ 40 N edges and multiply
 ``W_c c + b`` term of a block that stays fixed over the message-passing steps (the encoded edge
 input) is computed once per forward pass (:meth:`EdgeMLP.constant`).  Same function, same
 parameters as one ``Linear`` over the concatenation (:meth:`EdgeMLP.forward_naive` is that plain
-version, used by the tests and the benchmark).
+version, used by the tests and the benchmark).  :meth:`EdgeMLP.message` and :meth:`MLP.fused`
+compute the same functions with the hand-written backward passes of :mod:`glassdyn.nn.fused`.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from glassdyn.nn.fused import EdgeMLPFunction, MessageStep
 
 
 class MLP(nn.Module):
@@ -42,6 +45,13 @@ class MLP(nn.Module):
         x = self.fc1(x).relu_()
         x = self.fc2(x).relu_()
         return self.fc3(x) if self.fc3 is not None else x
+
+    def fused(self, x: Tensor) -> Tensor:
+        """Same function as :meth:`forward`, with the hand-written chunked backward of
+        :class:`glassdyn.nn.fused.EdgeMLPFunction` (for the E rows of edges)."""
+        layers = [m for m in (self.fc1, self.fc2, self.fc3) if m is not None]
+        params = [t for m in layers for t in (m.weight, m.bias)]
+        return EdgeMLPFunction.apply(x, self.fc3 is None, *params)
 
     def __repr__(self) -> str:
         out = f", out={self.fc3.out_features}" if self.fc3 is not None else ""
@@ -88,9 +98,27 @@ class EdgeMLP(nn.Module):
         h = self.lin_src(a).index_select(0, src)
         h += self.lin_dst(b).index_select(0, dst)
         h += const
-        h.addmm_(e, self.lin_edge.weight.t())
+        h.addmm_(e, self.lin_edge.weight.t().to(h.dtype))  # in place: no autocast, cast here
         h.relu_()
         return self.fc2(h).relu_()
+
+    def message(
+        self, a: Tensor, b: Tensor, e: Tensor, const: Tensor, edge_index: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Fused step: ``(forward(a, b, e, const, edge_index), scatter_sum of it at the target)``,
+        (E, hidden) and (N, hidden), with the hand-written backward of
+        :class:`glassdyn.nn.fused.MessageStep` (less memory traffic; same function)."""
+        return MessageStep.apply(
+            self.lin_src(a),
+            self.lin_dst(b),
+            e,
+            const,
+            self.lin_edge.weight,
+            self.fc2.weight,
+            self.fc2.bias,
+            edge_index[0],
+            edge_index[1],
+        )
 
     def forward_naive(
         self, a: Tensor, b: Tensor, e: Tensor, c: Tensor, edge_index: Tensor
@@ -119,3 +147,24 @@ def scatter_mean(src: Tensor, index: Tensor, n: int) -> Tensor:
     total = scatter_sum(src, index, n)
     count = torch.bincount(index, minlength=n).clamp(min=1).to(src.dtype)
     return total / count[:, None]
+
+
+def sort_by_target(edge_index: Tensor, *edge_tensors: Tensor) -> tuple[Tensor | None, ...]:
+    """Edges reordered by target ``edge_index[1]`` (stable), for sequential scatters at the target.
+
+    Returns ``(order, edge_index[:, order], *(t[order] for t in edge_tensors))``; ``order`` (E,)
+    is None (and nothing is copied) when the targets are already non-decreasing.  Undo with
+    :func:`restore_order`.
+    """
+    dst = edge_index[1]
+    if dst.numel() < 2 or bool((dst[1:] >= dst[:-1]).all()):
+        return (None, edge_index, *edge_tensors)
+    order = torch.sort(dst, stable=True).indices
+    return (order, edge_index[:, order], *(t[order] for t in edge_tensors))
+
+
+def restore_order(y: Tensor, order: Tensor | None) -> Tensor:
+    """Rows of ``y`` (E, ...) computed on edges ``order`` put back in the original edge order."""
+    if order is None:
+        return y
+    return y.new_empty(y.shape).index_copy(0, order, y)

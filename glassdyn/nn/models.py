@@ -33,7 +33,14 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from glassdyn.nn.layers import MLP, EdgeMLP, scatter_mean, scatter_sum
+from glassdyn.nn.layers import (
+    MLP,
+    EdgeMLP,
+    restore_order,
+    scatter_mean,
+    scatter_sum,
+    sort_by_target,
+)
 
 KINDS = ("botan", "tbotan", "bapst")
 
@@ -144,8 +151,11 @@ class Botan(GraphModel):
     ``forward(data, naive=False)`` takes a PyG ``Data``/``Batch`` with ``types`` (N,) long,
     ``edge_index`` (2, E), ``edge_attr`` (E, edge_dim) and optionally ``batch`` (N,), and returns a
     dict: ``node`` (N, K), ``edge`` (E, K), ``temperature`` (B,) or None, ``latent`` (B, H) or None,
-    all normalised.  ``naive=True`` runs the same function with the plain gather-concatenate edge
-    update of the reference implementation (for tests and benchmarks).
+    all normalised.  Three implementations of the same function: the default (``fused=True``)
+    sorts edges by target internally and runs the message-passing steps and the edge MLPs
+    through the hand-written backward of :mod:`glassdyn.nn.fused` (the fast CPU path);
+    ``fused=False`` is autograd through the split first edge layer; ``naive=True`` the plain
+    gather-concatenate edge update of the reference implementation (tests and benchmarks).
     """
 
     def __init__(self, config: ModelConfig):
@@ -163,12 +173,15 @@ class Botan(GraphModel):
             self.temperature_decoder = MLP(H, H, out=1)
         self._init_buffers(K)
 
-    def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
-        edge_index = data.edge_index
+    def forward(self, data, naive: bool = False, fused: bool = True) -> dict[str, Tensor | None]:
+        order, edge_index, edge_attr = None, data.edge_index, data.edge_attr
+        if fused and not naive:  # internally by target; outputs in the caller's edge order
+            order, edge_index, edge_attr = sort_by_target(edge_index, edge_attr)
         x0 = self.node_encoder(
             node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
         )
-        e0 = self.edge_encoder(data.edge_attr)
+        fast = fused and not naive
+        e0 = self.edge_encoder.fused(edge_attr) if fast else self.edge_encoder(edge_attr)
         N = x0.shape[0]
         dst = edge_index[1]
         x, e = x0, e0
@@ -180,14 +193,20 @@ class Botan(GraphModel):
         for _ in range(self.config.steps):
             if naive:
                 e = self.edge_update.forward_naive(x, x, e, e0, edge_index)
+                m = scatter_sum(e, dst, N)
+            elif fused:
+                e, m = self.edge_update.message(x, x, e, const, edge_index)
             else:
                 e = self.edge_update(x, x, e, const, edge_index)
-            x = self.node_update(torch.cat([x, x0, scatter_sum(e, dst, N)], dim=1))
+                m = scatter_sum(e, dst, N)
+            x = self.node_update(torch.cat([x, x0, m], dim=1))
             if u is not None:
                 u = self.global_update(torch.cat([u, scatter_mean(x, batch, u.shape[0])], dim=1))
         return {
             "node": self.node_decoder(x),
-            "edge": self.edge_decoder(e),
+            "edge": restore_order(
+                self.edge_decoder.fused(e) if fast else self.edge_decoder(e), order
+            ),
             "temperature": self.temperature_decoder(u)[:, 0] if u is not None else None,
             "latent": u,
         }
@@ -199,7 +218,8 @@ class Botan(GraphModel):
 
 class Bapst(GraphModel):
     """The Bapst et al. (2020) graph network: encode, 7 shared steps with skip concatenation,
-    node decoder only.  Same inputs and output dict as :class:`Botan` (``edge`` is None)."""
+    node decoder only.  Same inputs, output dict (``edge`` is None) and ``naive`` / ``fused``
+    switches as :class:`Botan`."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -213,12 +233,18 @@ class Bapst(GraphModel):
         self.node_decoder = MLP(H, H, out=K)
         self._init_buffers(K)
 
-    def forward(self, data, naive: bool = False) -> dict[str, Tensor | None]:
-        edge_index = data.edge_index
+    def forward(self, data, naive: bool = False, fused: bool = True) -> dict[str, Tensor | None]:
+        edge_index, edge_attr = data.edge_index, data.edge_attr
+        if fused and not naive:  # the order of edges does not change the node output
+            _, edge_index, edge_attr = sort_by_target(edge_index, edge_attr)
         x0 = self.node_encoder(
             node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
         )
-        e0 = self.edge_encoder(data.edge_attr)
+        e0 = (
+            self.edge_encoder.fused(edge_attr)
+            if fused and not naive
+            else self.edge_encoder(edge_attr)
+        )
         N = x0.shape[0]
         x, e = x0, e0
         const = None if naive else self.edge_update.constant(e0)
@@ -226,9 +252,13 @@ class Bapst(GraphModel):
             xx = torch.cat([x, x0], dim=1)
             if naive:
                 e = self.edge_update.forward_naive(xx, xx, e, e0, edge_index)
+                m = scatter_sum(e, edge_index[1], N)
+            elif fused:
+                e, m = self.edge_update.message(xx, xx, e, const, edge_index)
             else:
                 e = self.edge_update(xx, xx, e, const, edge_index)
-            x = self.node_update(torch.cat([scatter_sum(e, edge_index[1], N), x, x0], dim=1))
+                m = scatter_sum(e, edge_index[1], N)
+            x = self.node_update(torch.cat([m, x, x0], dim=1))
         return {"node": self.node_decoder(x), "edge": None, "temperature": None, "latent": None}
 
     def __repr__(self) -> str:

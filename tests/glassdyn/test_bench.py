@@ -20,9 +20,12 @@ def test_bench_script_runs_on_a_small_graph(capsys):
     spec = importlib.util.spec_from_file_location("bench_botan", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.main(["--n", "128", "--repeats", "1", "--devices", "cpu"]) == 0
+    argv = ["--n", "128", "--repeats", "1", "--devices", "cpu", "--batch", "1,2"]
+    assert mod.main(argv) == 0
     out = capsys.readouterr().out
-    assert "ours" in out and "naive" in out and "x ours-default" in out
+    for variant in ("ours ", "split ", "naive ", "ours B=2 "):
+        assert f"  {variant}" in out, variant
+    assert "x ours" in out and "cpu" in out
 
 
 def test_compare_script_runs(tmp_path, capsys):

@@ -57,13 +57,14 @@ def test_scatter_helpers():
 
 
 @pytest.mark.parametrize("kind", ["botan", "tbotan", "bapst"])
-def test_fast_forward_and_gradients_equal_naive(kind, conf):
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "split"])
+def test_fast_forward_and_gradients_equal_naive(kind, fused, conf):
     data = graph_from_arrays(GraphSpec(), conf.types, conf.box, conf.positions)
     model = _model(kind).train()
     outs, grads = [], []
-    for naive in (False, True):
+    for kw in ({"fused": fused}, {"naive": True}):
         model.zero_grad()
-        out = model(data, naive=naive)
+        out = model(data, **kw)
         loss = out["node"].square().mean() + (
             out["edge"].square().mean() if out["edge"] is not None else 0
         )
