@@ -59,6 +59,18 @@ BASELINE_FIELDS = (
 )
 
 
+# what runs written before a field existed were trained with (run.json lacks the field)
+LEGACY = {
+    "node_features": "type",
+    "node_vectors": False,
+    "skip": False,
+    "readout_hops": 0,
+    "shared_decoder": True,
+}
+INPUT_CHOICES = ("auto", "ts", "is", "ts+is")
+NODE_FEATURE_CHOICES = ("auto", "type", "descriptors")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training job.  ``data``: store path; ``out``: run directory.
@@ -74,7 +86,14 @@ class TrainConfig:
     weights start this run (same model architecture);
     lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
     1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
-    shared_decoder: one decoder for node and edge embeddings, as the reference (False: two);
+    shared_decoder: one decoder for node and edge embeddings, as the reference (False: two;
+    None: two with a coarse-grained readout, else one);
+    input / node_features / node_vectors / skip: the inputs (see :mod:`glassdyn.nn.dataset`) and
+    the linear skip of :class:`~glassdyn.nn.models.Botan`; ``auto`` / None resolve against the
+    store (:func:`resolve_inputs`): with inherent structures ts+is, descriptors, TS -> IS vectors
+    and the skip; without, ts, descriptors and the skip;
+    readout_hops: coarse-grained node readout (0 = BOTAN's plain decoder);
+    max_minutes: stop cleanly after the epoch that passes this wall time (rerun to continue);
     tune_allocator: on CPU, keep large tensors in glibc's heap (:mod:`glassdyn.nn.allocator`;
     process-wide; measured 1.35 s instead of 2.13 s of CPU time per N=4096 BOTAN step, hence on
     by default);
@@ -85,7 +104,7 @@ class TrainConfig:
     data: str
     out: str
     model: str = "botan"
-    input: str = "ts"
+    input: str = "auto"
     edge_features: str = "vector"
     times: tuple[int, ...] | None = None
     train_temperatures: tuple[float, ...] | None = None
@@ -101,7 +120,12 @@ class TrainConfig:
     batch_size: int = 1
     hidden: int = 64
     steps: int = 7
-    shared_decoder: bool = True
+    shared_decoder: bool | None = None
+    node_features: str = "auto"
+    node_vectors: bool | None = None
+    skip: bool | None = None
+    readout_hops: int = 2
+    max_minutes: float | None = None
     cutoff: float = 2.0
     augment: bool = True
     val_fraction: float = 0.1
@@ -120,6 +144,24 @@ class TrainConfig:
             raise InputError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
         if self.model not in MODELS:
             raise InputError(f"--model must be one of {MODELS}, got {self.model!r}")
+        if self.input not in INPUT_CHOICES:
+            raise InputError(f"--input must be one of {INPUT_CHOICES}, got {self.input!r}")
+        if self.node_features not in NODE_FEATURE_CHOICES:
+            raise InputError(
+                f"--node-features must be one of {NODE_FEATURE_CHOICES}, got {self.node_features!r}"
+            )
+        if self.node_vectors and self.input == "ts":
+            raise InputError(
+                "--node-vectors feeds the TS -> IS displacement: it needs --input ts+is or is "
+                "(and inherent structures: `glassdyn quench STORE`)"
+            )
+        if self.skip and self.node_features == "type":
+            raise InputError("--skip is a linear map of the descriptors: it needs --node-features descriptors")
+        if self.readout_hops and self.shared_decoder:
+            raise InputError(
+                "a coarse-grained readout (--readout-hops > 0) decodes nodes and edges separately: "
+                "drop --shared-decoder or pass --readout-hops 0"
+            )
         if not 0.0 <= self.p <= 1.0:
             raise InputError(f"--p must lie in [0, 1], got {self.p}")
         _check_numbers(self)
@@ -160,11 +202,27 @@ class TrainConfig:
             return replace(self, p=0.0, temperature_weight=0.0, heterogeneity_weight=0.0)
         return self
 
+    @property
+    def resolved(self) -> bool:
+        """Whether no input setting is left to ``auto`` (see :func:`resolve_inputs`)."""
+        return self.input != "auto" and self.node_features != "auto" and None not in (
+            self.node_vectors,
+            self.skip,
+            self.shared_decoder,
+        )
+
     def graph_spec(self):
         from glassdyn.nn.dataset import GraphSpec
 
+        if not self.resolved:
+            raise InputError("internal: resolve the 'auto' inputs against a store first")
         return GraphSpec(
-            input=self.input, edge_features=self.edge_features, cutoff=self.cutoff, times=self.times
+            input=self.input,
+            edge_features=self.edge_features,
+            cutoff=self.cutoff,
+            times=self.times,
+            node_features=self.node_features,
+            node_vectors=self.node_vectors,
         )
 
     def data_fields(self) -> tuple[str, ...]:
@@ -184,8 +242,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        """A config from run.json; fields a run predates take the values it was trained with."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{**LEGACY, **{k: v for k, v in d.items() if k in names}})
 
 
 def _check_numbers(c: TrainConfig) -> None:
@@ -204,6 +263,13 @@ def _check_numbers(c: TrainConfig) -> None:
         ("--temperature-weight", c.temperature_weight, c.temperature_weight >= 0, ">= 0"),
         ("--heterogeneity-weight", c.heterogeneity_weight, c.heterogeneity_weight >= 0, ">= 0"),
         ("--max-configs", c.max_configs, c.max_configs is None or c.max_configs >= 1, ">= 1"),
+        ("--readout-hops", c.readout_hops, c.readout_hops >= 0, ">= 0 (0: BOTAN's plain decoder)"),
+        (
+            "--max-minutes",
+            c.max_minutes,
+            c.max_minutes is None or (math.isfinite(c.max_minutes) and c.max_minutes > 0),
+            "a positive number of minutes",
+        ),
     )
     for flag, value, ok, want in checks:
         if not ok:
@@ -218,6 +284,48 @@ def require_targets(sp: StatePoint) -> None:
             f"store {sp.store_path} group {sp.name} has no {keys.ISO_DISPLACEMENTS}: training needs "
             "isoconfigurational runs; run `glassdyn simulate` with --replicas > 0"
         )
+
+
+def resolve_inputs(store: Store, config: TrainConfig) -> TrainConfig:
+    """``config`` with its ``auto`` inputs decided by the store (what was measured best, see the
+    README): a graph network on a store whose training temperatures all have inherent structures
+    reads ts+is with the coarse-grained descriptors of both structures, the TS -> IS vectors and
+    the ridge-started linear skip; without inherent structures, ts with the thermal descriptors
+    and the skip.  A store with inherent structures for only some configurations is refused for
+    ``auto`` (quench the rest); explicit settings are checked the same way."""
+    if config.model in BASELINES:
+        return config
+    temps = list(config.train_temperatures) if config.train_temperatures else store.temperatures
+    have = total = 0
+    for T in temps:
+        sp = store.state(T)
+        done = sp.completed
+        have += int(sp.inherent_done[done].sum()) if len(done) else 0
+        total += len(done)
+    inherent = total > 0 and have == total
+    if config.input == "auto" and 0 < have < total:
+        raise InputError(
+            f"store {store.path} has inherent structures for {have} of its {total} completed "
+            f"configurations; run `glassdyn quench {store.path}` for the others, or pass --input ts"
+        )
+    if config.input not in ("auto", "ts") and not inherent:
+        raise InputError(
+            f"--input {config.input} needs inherent structures for every configuration; store "
+            f"{store.path} has {have} of {total}: run `glassdyn quench {store.path}` first"
+        )
+    inp = ("ts+is" if inherent else "ts") if config.input == "auto" else config.input
+    feats = "descriptors" if config.node_features == "auto" else config.node_features
+    vectors = inp != "ts" if config.node_vectors is None else config.node_vectors
+    skip = feats == "descriptors" if config.skip is None else config.skip
+    shared = config.readout_hops == 0 if config.shared_decoder is None else config.shared_decoder
+    return replace(
+        config,
+        input=inp,
+        node_features=feats,
+        node_vectors=vectors,
+        skip=skip,
+        shared_decoder=shared,
+    )
 
 
 def plan(
@@ -280,6 +388,7 @@ def train(config: TrainConfig) -> Path:
             f"--epochs {config.epochs} --pretrain-epochs {config.pretrain_epochs}: nothing would be trained"
         )
     store = Store.open(config.data)
+    config = resolve_inputs(store, config)
     split, times = plan(store, config)
     trained = {k: s for k, s in split.items() if not s.get("held_out")}
     fp = fingerprint(store, trained, config.data_fields())

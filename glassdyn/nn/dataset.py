@@ -7,8 +7,11 @@ One sample = one configuration at one temperature, a PyG ``Data`` with
 | ``types`` | (N,) int64 | 0 = A, 1 = B |
 | ``edge_index`` | (2, E) int64 | directed pairs (i, j), r < cutoff, of the *input* structure |
 | ``edge_attr`` | (E, F) float32 | edge input (see :class:`GraphSpec`) |
+| ``edge_length`` | (E,) float32 | pair distance in the input structure (coarse-grained readout) |
 | ``y`` | (N, K) float32 | node propensity, replica mean of abs displacement (LJ lengths) |
 | ``y_edge`` | (E, K) float32 | BOTAN edge target, replica mean of the pair-distance change |
+| ``node_attr`` | (N, F) float32 | extra node inputs (ts+is: \|r_IS - r_TS\|; descriptors) |
+| ``node_vec`` | (N, 3) float32 | TS -> IS displacement r_IS - r_TS (``node_vectors``) |
 | ``node_mask`` | (N,) bool | A particles (metrics) |
 | ``edge_mask`` | (E,) bool | AA pairs with thermal r0 < 1.35 (metrics) |
 | ``temperature`` | (1,) float32 | state point temperature |
@@ -22,6 +25,14 @@ pair vectors carry only differences of it).  ``edge_features="invariant"``
 replaces vectors by rotation-invariant features: |r_ij| (F = 1), or for ``ts+is``
 (|r_ij^TS|, |r_ij^IS|, |r_ij^IS - r_ij^TS|) (F = 3).  Targets are always measured from the
 thermal positions (where the trajectories start), on the pairs of the input graph.
+
+Node inputs beyond the type: ``node_features="descriptors"`` appends the coarse-grained
+descriptors of :mod:`glassdyn.nn.descriptors` (Boattini et al. 2021: radial densities, q_l, KA
+energy of the TS and, with an IS input, of the IS, and the TS -> IS displacement, averaged over
+neighbours at 1 and 2 sigma) to ``node_attr``; they are rotation, translation and permutation
+invariant.  ``node_vectors=True`` adds each particle's TS -> IS displacement *vector*
+``node_vec`` (the input of EIGNN, the best published model at t ~ tau_alpha); it is rotated
+with the edge vectors by the cube-symmetry augmentation.
 """
 
 from __future__ import annotations
@@ -48,7 +59,8 @@ from glassdyn.data.store import StatePoint
 
 INPUTS = ("ts", "is", "ts+is")
 EDGE_FEATURES = ("vector", "invariant")
-CACHE_VERSION = 3  # bump when the content of a sample or of its key changes
+NODE_FEATURES = ("type", "descriptors")
+CACHE_VERSION = 4  # bump when the content of a sample or of its key changes
 AA_PAIR_CUTOFF = 1.35  # BOTAN's evaluation: AA pairs with r0 < 1.35 (first neighbour shell)
 
 
@@ -64,10 +76,16 @@ class GraphSpec:
     edge_features: str = "vector"
     cutoff: float = 2.0
     times: tuple[int, ...] | None = None
+    node_features: str = "type"
+    node_vectors: bool = False
 
     def __post_init__(self) -> None:
         if self.input not in INPUTS:
             raise InputError(f"input must be one of {INPUTS}, got {self.input!r}")
+        if self.node_features not in NODE_FEATURES:
+            raise InputError(f"node_features must be one of {NODE_FEATURES}, got {self.node_features!r}")
+        if self.node_vectors and self.input == "ts":
+            raise InputError("node_vectors (the TS -> IS displacement) need --input is or ts+is")
         if self.edge_features not in EDGE_FEATURES:
             raise InputError(
                 f"edge_features must be one of {EDGE_FEATURES}, got {self.edge_features!r}"
@@ -81,10 +99,28 @@ class GraphSpec:
             return 6 if self.input == "ts+is" else 3
         return 3 if self.input == "ts+is" else 1
 
+    def descriptor_spec(self):
+        """The coarse-grained descriptors fed as node inputs (``node_features="descriptors"``):
+        those of the thermal structure, plus the inherent structure's for ``is`` / ``ts+is``."""
+        from glassdyn.nn.descriptors import DescriptorSpec
+
+        spec = DescriptorSpec()
+        return spec if self.input != "ts" else spec.without_inherent()
+
     @property
     def node_dim(self) -> int:
-        """Extra node inputs besides the type: 1 (|r_IS - r_TS|) for ts+is, else 0."""
-        return 1 if self.input == "ts+is" else 0
+        """Extra node inputs besides the type: 1 (|r_IS - r_TS|) for ts+is, plus the descriptors."""
+        n = 1 if self.input == "ts+is" else 0
+        if self.node_features == "descriptors":
+            from glassdyn.nn.descriptors import descriptor_names
+
+            n += len(descriptor_names(self.descriptor_spec()))
+        return n
+
+    @property
+    def node_vec_dim(self) -> int:
+        """Per-node 3-vectors (rotated with the edge vectors by the augmentation): 3 or 0."""
+        return 3 if self.node_vectors else 0
 
     @property
     def vector_blocks(self) -> int:
@@ -146,6 +182,7 @@ def graph_from_arrays(
         types=torch.from_numpy(types),
         edge_index=torch.from_numpy(ei),
         edge_attr=torch.from_numpy(edge_inputs(spec, ts_vec, is_vec).astype(np.float32)),
+        edge_length=torch.from_numpy(np.linalg.norm(vec, axis=1).astype(np.float32)),
         node_mask=torch.from_numpy(types == 0),
         edge_mask=torch.from_numpy(
             (types[ei[0]] == 0) & (types[ei[1]] == 0) & (r0 < AA_PAIR_CUTOFF)
@@ -154,13 +191,22 @@ def graph_from_arrays(
         config=torch.tensor([config], dtype=torch.long),
         num_nodes=len(types),
     )
-    if spec.node_dim:
-        d = minimum_image(
-            np.asarray(inherent, np.float64) - np.asarray(thermal, np.float64), np.asarray(box)
-        )
-        data.node_attr = torch.from_numpy(
-            np.linalg.norm(d, axis=1, keepdims=True).astype(np.float32)
-        )
+    if spec.node_dim or spec.node_vectors:
+        attrs = []
+        if inherent is not None:
+            d = minimum_image(
+                np.asarray(inherent, np.float64) - np.asarray(thermal, np.float64), np.asarray(box)
+            )
+            if spec.input == "ts+is":
+                attrs.append(np.linalg.norm(d, axis=1, keepdims=True))
+            if spec.node_vectors:
+                data.node_vec = torch.from_numpy(d.astype(np.float32))
+        if spec.node_features == "descriptors":
+            from glassdyn.nn.descriptors import describe
+
+            attrs.append(describe(thermal, types, box, inherent, spec.descriptor_spec()))
+        if attrs:
+            data.node_attr = torch.from_numpy(np.concatenate(attrs, axis=1).astype(np.float32))
     if displacements is not None:
         data.y = torch.from_numpy(node_propensity(displacements).T.astype(np.float32))  # (N, K)
         data.y_edge = torch.from_numpy(
@@ -313,6 +359,8 @@ class GraphDataset(torch.utils.data.Dataset):
         if not self.augment:
             return g
         s = int(torch.randint(len(self._sym), (1,), generator=self.generator))
-        g = copy.copy(g)  # shallow: only edge_attr is replaced
+        g = copy.copy(g)  # shallow: only the vector inputs are replaced
         g.edge_attr = apply_symmetry(g.edge_attr, self._sym[s])
+        if getattr(g, "node_vec", None) is not None:
+            g.node_vec = apply_symmetry(g.node_vec, self._sym[s])
         return g

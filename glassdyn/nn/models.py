@@ -63,10 +63,15 @@ class ModelConfig:
     hidden: int = 64
     steps: int = 7
     shared_decoder: bool = True
+    node_vec_dim: int = 0
+    skip: bool = False
+    readout_hops: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"model kind must be one of {KINDS}, got {self.kind!r}")
+        if self.readout_hops and self.shared_decoder:
+            raise ValueError("a coarse-grained readout (readout_hops > 0) needs separate decoders")
 
     @property
     def global_feature(self) -> bool:
@@ -95,6 +100,17 @@ class GraphModel(nn.Module):
         self.register_buffer("edge_std", torch.ones(K))
         self.register_buffer("temperature_mean", torch.zeros(()))
         self.register_buffer("temperature_std", torch.ones(()))
+        if self.config.skip:
+            # linear skip from the standardised node inputs to the node output, per species:
+            # node += z @ skip_weight[type] + skip_bias[type]  (normalised units)
+            self.skip_weight = nn.Parameter(torch.zeros(self.config.n_types, self.config.node_dim, K))
+            self.skip_bias = nn.Parameter(torch.zeros(self.config.n_types, K))
+
+    def skip_term(self, data) -> Tensor:
+        """The linear skip (N, K) of the standardised node inputs, per species."""
+        z = (data.node_attr.to(self.skip_weight.dtype) - self.node_attr_mean) / self.node_attr_std
+        t = data.types.long()
+        return torch.einsum("nf,nfk->nk", z, self.skip_weight[t]) + self.skip_bias[t]
 
     def set_normalization(self, **stats: Tensor) -> None:
         """Set buffers, e.g. ``node_mean=(K,)``; the names are those of the buffers."""
@@ -135,7 +151,25 @@ def node_inputs(
         if mean is not None:
             attr = (attr - mean) / std
         x = torch.cat([x, attr], dim=1)
+    if config.node_vec_dim:
+        x = torch.cat([x, data.node_vec.to(x.dtype)], dim=1)
     return x
+
+
+def coarse_grained(x: Tensor, edge_index: Tensor, r: Tensor, hops: int, length: float = 1.0) -> Tensor:
+    """``[x, C x, C^2 x, ..., C^hops x]`` (N, (1 + hops) H): repeated neighbour averages with the
+    weights of Boattini et al. (PRL 127, 088007 (2021)), ``(C x)_j = (x_j + sum_i w_ij x_i) /
+    (1 + sum_i w_ij)``, ``w_ij = exp(-r_ij / length)`` over the graph's edges; h hops reach h
+    graph radii, a coarse-graining length growing like sqrt(h)."""
+    src, dst = edge_index[0], edge_index[1]
+    N = x.shape[0]
+    w = torch.exp(-r / length).to(x.dtype)[:, None]
+    norm = 1.0 + scatter_sum(w, dst, N)
+    out, h = [x], x
+    for _ in range(hops):
+        h = (h + scatter_sum(w * h.index_select(0, src), dst, N)) / norm
+        out.append(h)
+    return torch.cat(out, dim=1)
 
 
 def _num_graphs(data, n_nodes: int, device) -> tuple[Tensor, int]:
@@ -162,11 +196,11 @@ class Botan(GraphModel):
         super().__init__()
         self.config = config
         H, K = config.hidden, config.n_outputs
-        self.node_encoder = MLP(config.n_types + config.node_dim, H)
+        self.node_encoder = MLP(config.n_types + config.node_dim + config.node_vec_dim, H)
         self.edge_encoder = MLP(config.edge_dim, H)
         self.edge_update = EdgeMLP(n_node=H, n_edge=H, n_const=H, hidden=H)
         self.node_update = MLP(3 * H, H)
-        self.node_decoder = MLP(H, H, out=K)
+        self.node_decoder = MLP(H * (1 + config.readout_hops), H, out=K)
         self.edge_decoder = self.node_decoder if config.shared_decoder else MLP(H, H, out=K)
         if config.global_feature:
             self.global_update = MLP(2 * H, H)
@@ -175,8 +209,9 @@ class Botan(GraphModel):
 
     def forward(self, data, naive: bool = False, fused: bool = True) -> dict[str, Tensor | None]:
         order, edge_index, edge_attr = None, data.edge_index, data.edge_attr
+        lengths = (data.edge_length,) if self.config.readout_hops else ()
         if fused and not naive:  # internally by target; outputs in the caller's edge order
-            order, edge_index, edge_attr = sort_by_target(edge_index, edge_attr)
+            order, edge_index, edge_attr, *lengths = sort_by_target(edge_index, edge_attr, *lengths)
         x0 = self.node_encoder(
             node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
         )
@@ -202,8 +237,13 @@ class Botan(GraphModel):
             x = self.node_update(torch.cat([x, x0, m], dim=1))
             if u is not None:
                 u = self.global_update(torch.cat([u, scatter_mean(x, batch, u.shape[0])], dim=1))
+        if self.config.readout_hops:
+            x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)
+        node = self.node_decoder(x)
+        if self.config.skip:
+            node = node + self.skip_term(data)
         return {
-            "node": self.node_decoder(x),
+            "node": node,
             "edge": restore_order(
                 self.edge_decoder.fused(e) if fast else self.edge_decoder(e), order
             ),
@@ -225,18 +265,19 @@ class Bapst(GraphModel):
         super().__init__()
         self.config = config
         H, K = config.hidden, config.n_outputs
-        self.node_encoder = MLP(config.n_types + config.node_dim, H)
+        self.node_encoder = MLP(config.n_types + config.node_dim + config.node_vec_dim, H)
         self.edge_encoder = MLP(config.edge_dim, H)
         # edge input [e, e0, x_src, x0_src, x_dst, x0_dst]: node blocks are [x, x0] (2H)
         self.edge_update = EdgeMLP(n_node=2 * H, n_edge=H, n_const=H, hidden=H)
         self.node_update = MLP(3 * H, H)
-        self.node_decoder = MLP(H, H, out=K)
+        self.node_decoder = MLP(H * (1 + config.readout_hops), H, out=K)
         self._init_buffers(K)
 
     def forward(self, data, naive: bool = False, fused: bool = True) -> dict[str, Tensor | None]:
         edge_index, edge_attr = data.edge_index, data.edge_attr
+        lengths = (data.edge_length,) if self.config.readout_hops else ()
         if fused and not naive:  # the order of edges does not change the node output
-            _, edge_index, edge_attr = sort_by_target(edge_index, edge_attr)
+            _, edge_index, edge_attr, *lengths = sort_by_target(edge_index, edge_attr, *lengths)
         x0 = self.node_encoder(
             node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
         )
@@ -259,7 +300,12 @@ class Bapst(GraphModel):
                 e = self.edge_update(xx, xx, e, const, edge_index)
                 m = scatter_sum(e, edge_index[1], N)
             x = self.node_update(torch.cat([m, x, x0], dim=1))
-        return {"node": self.node_decoder(x), "edge": None, "temperature": None, "latent": None}
+        if self.config.readout_hops:
+            x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)
+        node = self.node_decoder(x)
+        if self.config.skip:
+            node = node + self.skip_term(data)
+        return {"node": node, "edge": None, "temperature": None, "latent": None}
 
     def __repr__(self) -> str:
         c = self.config

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,6 +73,7 @@ def train_gnn(store: Store, config: TrainConfig, split: dict, out: Path, fp: dic
         total=config.total_epochs,
         enabled=config.progress and ddp.is_main,
     )
+    started = time.monotonic()
     for epoch in bar:
         phase = config.phase(epoch)
         if phase == TRAIN and epoch == config.pretrain_epochs > 0:
@@ -88,12 +91,29 @@ def train_gnn(store: Store, config: TrainConfig, split: dict, out: Path, fp: dic
         bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "phase")})
         if ddp.is_main:
             _save_epoch(out, state, config, spec, split, record, improved)
+        if config.max_minutes is not None and _out_of_time(started, config.max_minutes, ddp):
+            if ddp.is_main and epoch + 1 < config.total_epochs:
+                print(
+                    f"glassdyn train: stopped after epoch {epoch + 1} of {config.total_epochs} "
+                    f"(--max-minutes {config.max_minutes:g}); rerun the same command to continue",
+                    file=sys.stderr,
+                )
+            bar.close()
+            ddp.barrier()
+            ddp.close()
+            return out
     bar.close()
     if config.epochs == 0 and ddp.is_main:  # pre-training only: its best weights are the model
         shutil.copyfile(out / PRETRAIN_BEST, out / runs.BEST)
     ddp.barrier()
     ddp.close()
     return out
+
+
+def _out_of_time(started: float, max_minutes: float, ddp) -> bool:
+    """Whether ``max_minutes`` have passed (rank 0 decides, so every rank stops together)."""
+    done = torch.tensor([float(time.monotonic() - started >= 60.0 * max_minutes)])
+    return bool(ddp.broadcast(done)[0]) if ddp.enabled else bool(done[0])
 
 
 def load_graphs(store, split, part, spec, cache, digests=None, progress=False) -> list:
@@ -142,9 +162,14 @@ def _start(config: TrainConfig, spec, train_graphs: list, out: Path, device) -> 
         hidden=config.hidden,
         steps=config.steps,
         shared_decoder=config.shared_decoder,
+        node_vec_dim=spec.node_vec_dim,
+        skip=config.skip,
+        readout_hops=config.readout_hops,
     )
     model = build_model(mc)
     _normalization(train_graphs, model)
+    if mc.skip:
+        init_skip(model, train_graphs)
     model.to(device)
     state = LoopState(
         model=model,
@@ -242,12 +267,13 @@ def validate(model, loader, config: TrainConfig, device) -> dict:
         return np.nanmean([pearson(p[:, k], t[:, k]) for k in range(p.shape[1])])
 
     model.eval()
-    losses, rs, rs_edge = [], [], []
+    losses, scores, rs, rs_edge = [], [], [], []
     with torch.no_grad():
         for batch in loader:
             batch = batch.to(device)
-            loss, _, out = batch_loss(model, batch, config)
+            loss, parts, out = batch_loss(model, batch, config)
             losses.append(float(loss.detach()))
+            scores.append(_selection_score(model, batch, out, parts, config, float(loss)))
             m = batch.node_mask.cpu().numpy()
             rs.append(mean_r(out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]))
             if out.get("edge") is not None:
@@ -258,6 +284,7 @@ def validate(model, loader, config: TrainConfig, device) -> dict:
     model.train()
     record = {
         "val_loss": float(np.mean(losses)),
+        "val_select": float(np.mean(scores)),
         "val_node_pearson": float(np.nanmean(rs)) if rs else float("nan"),
     }
     if rs_edge:
@@ -265,16 +292,29 @@ def validate(model, loader, config: TrainConfig, device) -> dict:
     return record
 
 
+def _selection_score(model, batch, out, parts: dict, config: TrainConfig, loss: float) -> float:
+    """What a checkpoint is chosen on: in pre-training (p = 0) its loss, the edge MSE; in the
+    main phase the node MSE (normalised) plus the temperature and heterogeneity terms, without
+    BOTAN's auxiliary edge term, so that the kept model is the best propensity predictor."""
+    if config.p <= 0.0 or out.get("edge") is None:
+        return loss
+    y = (batch.y - model.node_mean) / model.node_std
+    score = float(torch.mean((out["node"] - y) ** 2))
+    score += config.temperature_weight * parts.get("temperature", 0.0)
+    return score + config.heterogeneity_weight * parts.get("heterogeneity", 0.0)
+
+
 def _keep_best(state: LoopState, record: dict, has_validation: bool) -> bool:
-    """Whether this epoch is the best of its phase so far (lowest validation loss; without
-    validation configurations the last epoch); updates ``state``."""
+    """Whether this epoch is the best of its phase so far (lowest validation selection score,
+    :func:`_selection_score`; without validation configurations the last epoch); updates
+    ``state``."""
     epoch = record["epoch"]
     if has_validation and not math.isfinite(record["val_loss"]):
         raise GlassdynError(
             f"the validation loss is {record['val_loss']} at epoch {epoch}; lower --lr and train "
             "into a new --out"
         )
-    score = record["val_loss"] if has_validation else record["train_loss"]
+    score = record.get("val_select", record.get("val_loss")) if has_validation else record["train_loss"]
     state.history.append(record)
     improved = score <= state.best or not has_validation
     if improved:
@@ -314,11 +354,36 @@ def _save_epoch(out: Path, state: LoopState, config, spec, split, record: dict, 
     runs.write_json(out / runs.HISTORY, state.history)
 
 
+def init_skip(model, graphs: list, alpha: float = 1e-3) -> None:
+    """Start the linear skip at the ridge solution on the training graphs (standardised inputs,
+    normalised targets; per species and time): the network then learns a correction to the best
+    linear model of its descriptors instead of starting from nothing."""
+    with torch.no_grad():
+        z = torch.cat([(g.node_attr - model.node_attr_mean) / model.node_attr_std for g in graphs])
+        y = torch.cat([(g.y - model.node_mean) / model.node_std for g in graphs])
+        t = torch.cat([g.types for g in graphs])
+        for s in range(model.config.n_types):
+            m = t == s
+            if int(m.sum()) < 2:
+                continue
+            zs, ys = z[m].double(), y[m].double()
+            zm, ym = zs.mean(0), ys.mean(0)
+            zc = zs - zm
+            gram = zc.T @ zc + alpha * len(zc) * torch.eye(zc.shape[1], dtype=zc.dtype)
+            w = torch.linalg.solve(gram, zc.T @ (ys - ym))  # (F, K)
+            model.skip_weight[s] = w.float()
+            model.skip_bias[s] = (ym - zm @ w).float()
+
+
 def init_weights(model, source: str | os.PathLike, device=None) -> Path:
     """Load another run's weights (``source``: run directory -> its best.pt, or a checkpoint file)
-    into ``model``; the architectures must match.  Normalisation buffers are not copied (this
-    run's target statistics stay).  Returns the checkpoint path used."""
+    into ``model``.  The architectures must match, except that this model may read more inputs
+    (descriptors, TS -> IS vectors, IS pair vectors: :mod:`glassdyn.nn.transfer` starts their
+    weights at zero) and have a linear skip or a BOTAN -> T-BOTAN global feature the source lacks
+    (kept at their initialisation).  Normalisation buffers are not copied (this run's target
+    statistics stay).  Returns the checkpoint path used."""
     from glassdyn.nn.checkpoint import load_checkpoint
+    from glassdyn.nn.transfer import GROWABLE, transfer_state
 
     src = Path(source)
     path = src / runs.BEST if src.is_dir() else src
@@ -328,18 +393,20 @@ def init_weights(model, source: str | os.PathLike, device=None) -> Path:
         )
     ckpt = load_checkpoint(path, map_location=device or "cpu")
     have, want = ckpt["model_config"], model.config.to_dict()
-    diff = [k for k in want if have.get(k) != want[k]]
+    defaults = {"node_vec_dim": 0, "skip": False, "readout_hops": 0}
+    diff = [
+        k
+        for k in want
+        if k not in GROWABLE
+        and have.get(k, defaults.get(k)) != want[k]
+        and not (k == "kind" and (have.get(k), want[k]) == ("botan", "tbotan"))
+    ]
     if diff:
         what = ", ".join(f"{k}: {have.get(k)!r} there, {want[k]!r} here" for k in diff)
         raise InputError(
             f"--init {path}: its model does not match this run's ({what}); --init needs the same "
-            "architecture: use the same --model, --hidden, --steps, --input, --edge-features, "
-            "--times and decoder setting as the run it starts from"
+            "architecture (--model, --hidden, --steps, --times, --readout-hops, decoder setting); "
+            "extra node / edge inputs and the skip are fine"
         )
-    params = {name for name, _ in model.named_parameters()}
-    state = {k: v for k, v in ckpt["model_state"].items() if k in params}
-    missing = params - set(state)
-    if missing:
-        raise InputError(f"--init {path}: the checkpoint lacks weights {sorted(missing)}")
-    model.load_state_dict(state, strict=False)
+    transfer_state(model, ckpt["model_state"], f"--init {path}")
     return path
