@@ -81,6 +81,16 @@ class DistContext:
             dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=seed
         )
 
+    def broadcast(self, tensor):
+        """``tensor`` as rank 0 holds it, on every rank (a no-op when not distributed)."""
+        if not self.enabled:
+            return tensor
+        import torch.distributed as dist
+
+        t = tensor.to(self.device)
+        dist.broadcast(t, src=0)
+        return t.cpu()
+
     def barrier(self) -> None:
         if self.enabled:
             import torch.distributed as dist

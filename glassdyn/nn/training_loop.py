@@ -113,7 +113,7 @@ def train_gnn(store: Store, config: TrainConfig, split: dict, out: Path, fp: dic
 def _out_of_time(started: float, max_minutes: float, ddp) -> bool:
     """Whether ``max_minutes`` have passed (rank 0 decides, so every rank stops together)."""
     done = torch.tensor([float(time.monotonic() - started >= 60.0 * max_minutes)])
-    return bool(ddp.broadcast(done)[0]) if ddp.enabled else bool(done[0])
+    return bool(ddp.broadcast(done)[0])
 
 
 def load_graphs(store, split, part, spec, cache, digests=None, progress=False) -> list:
