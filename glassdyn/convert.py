@@ -97,6 +97,10 @@ def convert_pyg_botan(
         hidden=model.config.hidden,
         steps=model.config.steps,
         shared_decoder=True,
+        node_features="type",  # the published layout: type in, BOTAN's plain decoder out
+        node_vectors=False,
+        skip=False,
+        readout_hops=0,
         cutoff=2.0,
     )
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()

@@ -293,8 +293,16 @@ def resolve_inputs(store: Store, config: TrainConfig) -> TrainConfig:
     the ridge-started linear skip; without inherent structures, ts with the thermal descriptors
     and the skip.  A store with inherent structures for only some configurations is refused for
     ``auto`` (quench the rest); explicit settings are checked the same way."""
-    if config.model in BASELINES:
-        return config
+    if config.model in BASELINES:  # descriptor models read no graph: any settled value will do
+        return replace(
+            config,
+            input="ts" if config.input == "auto" else config.input,
+            node_features="type" if config.node_features == "auto" else config.node_features,
+            node_vectors=bool(config.node_vectors),
+            skip=bool(config.skip),
+            shared_decoder=config.shared_decoder is not False,
+            readout_hops=0,
+        )
     temps = list(config.train_temperatures) if config.train_temperatures else store.temperatures
     have = total = 0
     for T in temps:
@@ -338,7 +346,9 @@ def plan(
     train_temps = list(config.train_temperatures) if config.train_temperatures else all_temps
     for T in train_temps:
         store.state(T)  # clear StoreError naming the temperatures the store has
-    spec = config.graph_spec()
+    from glassdyn.nn.dataset import GraphSpec
+
+    spec = GraphSpec(times=config.times)  # the time selection (the inputs do not matter here)
     training, held_out, times = [], [], {}
     n_times = None
     for T in all_temps:

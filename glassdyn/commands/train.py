@@ -31,9 +31,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--input",
-        default="ts",
-        choices=("ts", "is", "ts+is"),
-        help="thermal structure, inherent structure or both",
+        default="auto",
+        choices=("auto", "ts", "is", "ts+is"),
+        help="thermal structure, inherent structure or both (auto: ts+is when every configuration "
+        "has an inherent structure, else ts)",
+    )
+    p.add_argument(
+        "--node-features",
+        default="auto",
+        choices=("auto", "type", "descriptors"),
+        help="graph networks' node input: the particle type alone (BOTAN as published) or with the "
+        "coarse-grained descriptors of the input structures (auto: descriptors)",
+    )
+    p.add_argument(
+        "--node-vectors",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="feed each particle's TS -> IS displacement vector (default: with inherent structures)",
+    )
+    p.add_argument(
+        "--skip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a linear skip from the descriptors to the node output, started at the ridge solution "
+        "(default: with descriptors)",
+    )
+    p.add_argument(
+        "--readout-hops",
+        type=int,
+        default=2,
+        help="coarse-grained node readout: decode [x, C x, C^2 x] with C the neighbour average of "
+        "Boattini et al. (0: BOTAN's plain decoder; default 2)",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop cleanly after the epoch that passes this wall time; rerun the same command to "
+        "continue",
     )
     p.add_argument(
         "--edge-features",
@@ -96,9 +131,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--steps", type=int, default=7, help="message-passing steps")
     p.add_argument(
-        "--separate-decoders",
-        action="store_true",
-        help="one decoder for nodes and one for edges (the reference shares one)",
+        "--shared-decoder",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one decoder for nodes and edges, as the reference (default: shared unless "
+        "--readout-hops > 0)",
     )
     p.add_argument("--cutoff", type=float, default=2.0, help="graph radius (sigma_AA)")
     p.add_argument("--no-augment", action="store_true", help="no cube-symmetry augmentation")
@@ -151,7 +188,12 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         hidden=args.hidden,
         steps=args.steps,
-        shared_decoder=not args.separate_decoders,
+        shared_decoder=args.shared_decoder,
+        node_features=args.node_features,
+        node_vectors=args.node_vectors,
+        skip=args.skip,
+        readout_hops=args.readout_hops,
+        max_minutes=args.max_minutes,
         cutoff=args.cutoff,
         augment=not args.no_augment,
         val_fraction=args.val_fraction,

@@ -10,7 +10,7 @@ One sample = one configuration at one temperature, a PyG ``Data`` with
 | ``edge_length`` | (E,) float32 | pair distance in the input structure (coarse-grained readout) |
 | ``y`` | (N, K) float32 | node propensity, replica mean of abs displacement (LJ lengths) |
 | ``y_edge`` | (E, K) float32 | BOTAN edge target, replica mean of the pair-distance change |
-| ``node_attr`` | (N, F) float32 | extra node inputs (ts+is: \|r_IS - r_TS\|; descriptors) |
+| ``node_attr`` | (N, F) float32 | extra node inputs (ts+is: the TS -> IS distance; the descriptors) |
 | ``node_vec`` | (N, 3) float32 | TS -> IS displacement r_IS - r_TS (``node_vectors``) |
 | ``node_mask`` | (N,) bool | A particles (metrics) |
 | ``edge_mask`` | (E,) bool | AA pairs with thermal r0 < 1.35 (metrics) |
@@ -218,6 +218,11 @@ def graph_from_arrays(
 def build_graph(sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -> Data:
     """Graph sample of configuration ``c`` of state point ``sp`` (reads the store)."""
     thermal = sp.read(keys.THERMAL_POSITIONS, c)
+    if spec.input != "ts" and not (sp.has(keys.INHERENT_POSITIONS) and sp.inherent_done[c]):
+        raise InputError(
+            f"store {sp.store_path} {sp.name}: configuration {c} has no inherent structure, which "
+            f"this model reads (input {spec.input}); run `glassdyn quench {sp.store_path}`"
+        )
     inherent = sp.read(keys.INHERENT_POSITIONS, c) if spec.input != "ts" else None
     disp = None
     if targets:

@@ -5,7 +5,8 @@ published edge-pretrained weights) can start a model that sees *more* inputs: de
 TS -> IS displacements as extra node inputs, inherent-structure pair vectors as extra edge
 inputs.  The extra inputs enter only through the first Linear of the node and edge encoders, as
 extra columns after the old ones (node input: one-hot type, then node_attr, then node_vec; edge
-input: thermal vector, then inherent vector).  :func:`transfer_state` copies every tensor of the
+input: thermal vector, then inherent vector); a coarse-grained readout likewise only adds columns
+to the node decoder's first Linear ([x, C x, C^2 x, ...]).  :func:`transfer_state` copies every tensor of the
 same shape and, for those two first layers, the old columns, with the new columns set to zero, so
 the new model computes exactly the old function until training moves the new weights.  Tensors
 the source lacks (the linear skip; T-BOTAN's global feature when a BOTAN starts a T-BOTAN) keep
@@ -19,9 +20,11 @@ import torch
 from glassdyn.data.errors import InputError
 
 # first layers whose input may grow by trailing columns
-WIDENABLE = ("node_encoder.fc1.weight", "edge_encoder.fc1.weight")
-# ModelConfig fields that may differ between the source and the model (more inputs, the skip)
-GROWABLE = ("node_dim", "edge_dim", "node_vec_dim", "skip")
+WIDENABLE = ("node_encoder.fc1.weight", "edge_encoder.fc1.weight", "node_decoder.fc1.weight")
+# ModelConfig fields that may differ between the source and the model: more inputs, the skip, a
+# coarse-grained readout (the node decoder reads [x, C x, ...]: new columns start at zero) and
+# separate decoders (a shared decoder's state_dict also lists it as ``edge_decoder``)
+GROWABLE = ("node_dim", "edge_dim", "node_vec_dim", "skip", "readout_hops", "shared_decoder")
 # parameters a source may lack: the linear skip, and T-BOTAN's global feature started from BOTAN
 NEW_PARTS = ("skip_", "global_update.", "temperature_decoder.")
 

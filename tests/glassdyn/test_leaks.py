@@ -95,7 +95,8 @@ def test_evaluate_never_scores_training_configurations_of_another_store(run, sto
         fresh, temperatures=(0.8,), n_configs=1, n_particles=128, n_replicas=2, seed=11
     )
     srcs = [(sp, c) for c in _split(run)["train"][:2]] + [(Store.open(fresh).state(0.8), 0)]
-    fields = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.ISO_DISPLACEMENTS)
+    fields = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.INHERENT_POSITIONS, keys.INHERENT_MAX_FORCE,
+              keys.ISO_DISPLACEMENTS)
     for k, (s, c) in enumerate(srcs):
         dst.write(k, **{f: s.read(f, c) for f in fields})
         dst.update_propensity(k)

@@ -251,7 +251,7 @@ def test_gnn_commands_and_predictions_file(store_path, tmp_path, capsys):
                 "--quiet",
                 "--heterogeneity-weight",
                 "0.1",
-                "--separate-decoders",
+                "--no-shared-decoder",
             ]
         )
         == 0
