@@ -11,7 +11,8 @@ then decode ``m_i = g(x_i)`` (propensity) and ``e_ij = g(e_ij)`` (change of pair
 in the reference, one decoder ``g`` serves nodes and edges (``shared_decoder=True``); here it has
 K outputs, one per isoconfigurational time (multi-time head).
 
-**T-BOTAN** (``global_feature=True``): a global vector ``u`` (B, H), ``u0 = 0``, is updated after
+**T-BOTAN** (``global_feature=True``): a global vector ``u`` (B, H), ``u0 = mean_i x0_i`` (the
+pooled encoded node inputs, so descriptors such as the local energy reach it at once), is updated after
 every node update from the mean-pooled node states, ``u <- phi_u([u, mean_i x_i])``; nothing flows
 back to nodes or edges.  A decoder ``g_T(u)`` predicts the temperature; ``u`` after the last step
 is the temperature latent.
@@ -223,7 +224,7 @@ class Botan(GraphModel):
         u = None
         if self.config.global_feature:
             batch, B = _num_graphs(data, N, x0.device)
-            u = x0.new_zeros((B, self.config.hidden))
+            u = scatter_mean(x0, batch, B)  # the pooled encoded inputs
         const = None if naive else self.edge_update.constant(e0)
         for _ in range(self.config.steps):
             if naive:
