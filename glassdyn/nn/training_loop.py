@@ -354,25 +354,34 @@ def _save_epoch(out: Path, state: LoopState, config, spec, split, record: dict, 
     runs.write_json(out / runs.HISTORY, state.history)
 
 
-def init_skip(model, graphs: list, alpha: float = 1e-3) -> None:
-    """Start the linear skip at the ridge solution on the training graphs (standardised inputs,
-    normalised targets; per species and time): the network then learns a correction to the best
-    linear model of its descriptors instead of starting from nothing."""
+def init_skip(model, graphs: list) -> dict:
+    """Set the linear skip to the ridge solution on the training graphs (standardised inputs,
+    normalised targets; per species and time), its strength chosen by leave-one-configuration-out
+    cross-validation over those graphs (:func:`glassdyn.nn.ridge_cv.fit_ridge_loo`, as the ridge
+    baseline).  The skip stays fixed in training: the network learns a correction to the best
+    linear model of its descriptors instead of starting from nothing.  Returns the chosen
+    strengths per species."""
+    from glassdyn.nn.ridge_cv import fit_ridge_loo
+
+    chosen = {}
     with torch.no_grad():
-        z = torch.cat([(g.node_attr - model.node_attr_mean) / model.node_attr_std for g in graphs])
-        y = torch.cat([(g.y - model.node_mean) / model.node_std for g in graphs])
-        t = torch.cat([g.types for g in graphs])
         for s in range(model.config.n_types):
-            m = t == s
-            if int(m.sum()) < 2:
+            groups = []
+            for g in graphs:
+                m = g.types == s
+                z = (g.node_attr[m] - model.node_attr_mean) / model.node_attr_std
+                y = (g.y[m] - model.node_mean) / model.node_std
+                if int(m.sum()) > 1:
+                    groups.append((z.double().numpy(), y.double().numpy()))
+            if not groups:
                 continue
-            zs, ys = z[m].double(), y[m].double()
-            zm, ym = zs.mean(0), ys.mean(0)
-            zc = zs - zm
-            gram = zc.T @ zc + alpha * len(zc) * torch.eye(zc.shape[1], dtype=zc.dtype)
-            w = torch.linalg.solve(gram, zc.T @ (ys - ym))  # (F, K)
-            model.skip_weight[s] = w.float()
-            model.skip_bias[s] = (ym - zm @ w).float()
+            fit = fit_ridge_loo(groups)
+            model.skip_weight[s] = torch.as_tensor(fit["weights"], dtype=torch.float32)
+            model.skip_bias[s] = torch.as_tensor(fit["intercept"], dtype=torch.float32)
+            chosen["AB"[s] if s < 2 else str(s)] = np.asarray(fit["alpha"]).tolist()
+    model.skip_weight.requires_grad_(False)
+    model.skip_bias.requires_grad_(False)
+    return chosen
 
 
 def init_weights(model, source: str | os.PathLike, device=None) -> Path:

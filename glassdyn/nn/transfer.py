@@ -9,8 +9,8 @@ input: thermal vector, then inherent vector); a coarse-grained readout likewise 
 to the node decoder's first Linear ([x, C x, C^2 x, ...]).  :func:`transfer_state` copies every tensor of the
 same shape and, for those two first layers, the old columns, with the new columns set to zero, so
 the new model computes exactly the old function until training moves the new weights.  Tensors
-the source lacks (the linear skip; T-BOTAN's global feature when a BOTAN starts a T-BOTAN) keep
-their initial values.
+the source lacks (T-BOTAN's global feature when a BOTAN starts a T-BOTAN) keep their initial
+values, and the linear skip is never copied: it is the ridge fit of this run's training data.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def transfer_state(model: torch.nn.Module, state: dict, source: str = "checkpoin
     widened = []
     with torch.no_grad():
         for name, p in model.named_parameters():
+            if name.startswith("skip_"):
+                continue  # the linear skip is this run's ridge fit on its own training data
             if name not in state:
                 if name.startswith(NEW_PARTS):
                     continue  # new parts keep their initialisation (the skip: ridge)

@@ -184,8 +184,9 @@ def test_transfer_from_plain_botan_keeps_its_function(conf):
         transfer_state(dst, {k: v for k, v in src.state_dict().items() if "node_update" not in k})
 
 
-def test_skip_starts_at_the_ridge_solution(conf):
-    """init_skip is ridge per species on the standardised inputs, normalised targets."""
+def test_skip_is_the_cross_validated_ridge_solution(conf):
+    """init_skip is ridge per species and time on the standardised inputs, normalised targets,
+    with the strength of the leave-one-configuration-out ridge baseline, and stays fixed."""
     rng = np.random.default_rng(2)
     graphs = []
     for seed in range(3):
@@ -200,18 +201,21 @@ def test_skip_starts_at_the_ridge_solution(conf):
     model.set_normalization(
         node_attr_mean=a.mean(0), node_attr_std=a.std(0).clamp(min=1e-6), node_mean=y.mean(0), node_std=y.std(0)
     )
-    init_skip(model, graphs, alpha=1e-3)
+    alphas = init_skip(model, graphs)
+    assert not model.skip_weight.requires_grad  # fixed during training
     z = ((a - model.node_attr_mean) / model.node_attr_std).double().numpy()
     yn = ((y - model.node_mean) / model.node_std).double().numpy()
     t = torch.cat([g.types for g in graphs]).numpy()
     for s in (0, 1):
         zs, ys = z[t == s], yn[t == s]
-        zc = zs - zs.mean(0)
-        w = np.linalg.solve(zc.T @ zc + 1e-3 * len(zs) * np.eye(zs.shape[1]), zc.T @ (ys - ys.mean(0)))
-        np.testing.assert_allclose(model.skip_weight[s].detach().double().numpy(), w, rtol=2e-3, atol=2e-4)
+        zc, yc = zs - zs.mean(0), ys - ys.mean(0)
+        for k in range(2):  # the strength chosen by cross-validation, per time
+            lam = alphas["AB"[s]][k] * len(zs)
+            w = np.linalg.solve(zc.T @ zc + lam * np.eye(zs.shape[1]), zc.T @ yc[:, k])
+            np.testing.assert_allclose(model.skip_weight[s, :, k].double().numpy(), w, rtol=2e-3, atol=2e-4)
     pred = model.skip_term(graphs[0]).detach().numpy()
-    want = np.einsum("nf,nfk->nk", z[:128], model.skip_weight.detach().double().numpy()[t[:128]])
-    want += model.skip_bias.detach().double().numpy()[t[:128]]
+    want = np.einsum("nf,nfk->nk", z[:128], model.skip_weight.double().numpy()[t[:128]])
+    want += model.skip_bias.double().numpy()[t[:128]]
     np.testing.assert_allclose(pred, want, rtol=1e-4, atol=1e-4)
 
 
