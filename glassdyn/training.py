@@ -86,6 +86,9 @@ class TrainConfig:
     weights start this run (same model architecture);
     lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
     1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
+    max_configs: the first N completed configurations per temperature; max_train: train on the
+    first N training configurations of each temperature's split only (validation and test
+    unchanged, subsets nested: learning curves);
     shared_decoder: one decoder for node and edge embeddings, as the reference (False: two;
     None: two with a coarse-grained readout, else one);
     input / node_features / node_vectors / skip: the inputs (see :mod:`glassdyn.nn.dataset`) and
@@ -131,6 +134,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     max_configs: int | None = None
+    max_train: int | None = None
     seed: int = 0
     device: str = "auto"
     progress: bool = True
@@ -263,6 +267,7 @@ def _check_numbers(c: TrainConfig) -> None:
         ("--temperature-weight", c.temperature_weight, c.temperature_weight >= 0, ">= 0"),
         ("--heterogeneity-weight", c.heterogeneity_weight, c.heterogeneity_weight >= 0, ">= 0"),
         ("--max-configs", c.max_configs, c.max_configs is None or c.max_configs >= 1, ">= 1"),
+        ("--max-train", c.max_train, c.max_train is None or c.max_train >= 1, ">= 1"),
         ("--readout-hops", c.readout_hops, c.readout_hops >= 0, ">= 0 (0: BOTAN's plain decoder)"),
         (
             "--max-minutes",
@@ -377,6 +382,8 @@ def plan(
         held_out=held_out,
     )
     for T in training:
+        if config.max_train is not None:  # learning curves: nested subsets, same val / test
+            split[f"{T:g}"]["train"] = split[f"{T:g}"]["train"][: config.max_train]
         if not split[f"{T:g}"]["train"]:
             raise InputError(
                 f"store {store.path} T={T:g} has {len(store.state(T).completed)} completed "

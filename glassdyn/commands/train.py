@@ -147,6 +147,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="use at most this many configurations per temperature",
     )
+    p.add_argument(
+        "--max-train",
+        type=int,
+        default=None,
+        help="train on the first N training configurations per temperature only (validation and "
+        "test unchanged; for learning curves)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument(
@@ -199,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
         max_configs=args.max_configs,
+        max_train=args.max_train,
         seed=args.seed,
         device=args.device,
         progress=not args.quiet,

@@ -265,3 +265,18 @@ def test_max_minutes_stops_after_an_epoch_and_the_rerun_continues(tmp_path, caps
     train(TrainConfig(**cfg))  # the same command without the limit (or with it, again) resumes
     hist = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [0, 1, 2]
+
+
+def test_max_train_keeps_validation_and_test_and_nests_the_training_subsets(tmp_path):
+    from glassdyn.training import plan
+
+    path = tmp_path / "s.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=10, n_particles=128, n_replicas=2)
+    store = Store.open(path)
+    full, _ = plan(store, TrainConfig(data=str(path), out="r"))
+    parts = [plan(store, TrainConfig(data=str(path), out="r", max_train=n))[0]["0.8"] for n in (1, 3)]
+    for n, part in zip((1, 3), parts):
+        assert part["train"] == full["0.8"]["train"][:n]
+        assert (part["val"], part["test"]) == (full["0.8"]["val"], full["0.8"]["test"])
+    with pytest.raises(InputError, match="--max-train must be >= 1"):
+        TrainConfig(data=str(path), out="r", max_train=0)
