@@ -14,7 +14,7 @@ looked at here.  Temperatures of the store that are not training temperatures ar
 The run directory (:mod:`glassdyn.data.runs`) holds ``run.json`` (kind, config, split, data
 fingerprint, times, versions), ``last.pt`` (written after every epoch: rerunning the same command
 resumes from it), ``best.pt``, ``history.json``, ``graphs/`` (the cached graph samples) and, for
-ridge, ``ridge.npz``.  A rerun on data with another fingerprint, or with other settings than the
+the descriptor baselines, their model file and ``descriptors/`` (:mod:`glassdyn.nn.baselines`).  A rerun on data with another fingerprint, or with other settings than the
 resumable ones (:data:`glassdyn.data.runs.RESUMABLE`), is refused.
 
 BOTAN's published two-phase recipe (Shiba et al., J. Chem. Phys. 158, 084503 (2023); pyg_botan
