@@ -435,7 +435,7 @@ def check_previous_run(out: Path, config: TrainConfig, split: dict, fp: dict) ->
     check_same_data(out, old, fp, split, config.data)
     last = out / runs.LAST
     if last.exists() and config.model not in BASELINES:
-        epoch = int(runs.load_torch(last, fix=f"delete it to restart {out}")["epoch"])
+        epoch = int(runs.load_torch(last, fix=f"delete it to restart {out}")[runs.CKPT_EPOCH])
         need = [PRETRAIN_BEST] if config.pretrain_epochs else []
         runs.require_checkpoints(
             out, need + ([runs.BEST] if epoch >= config.pretrain_epochs else [])

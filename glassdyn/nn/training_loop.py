@@ -185,17 +185,17 @@ def _start(config: TrainConfig, spec, train_graphs: list, out: Path, device) -> 
             state.init = str(init_weights(model, config.init, device))
         return state
     ckpt = load_checkpoint(last, kind=config.model, map_location=device)
-    load_state(model, ckpt["model_state"], last)
-    state.opt.load_state_dict(ckpt["optimizer_state"])
+    load_state(model, ckpt[runs.CKPT_STATE_DICT], last)
+    state.opt.load_state_dict(ckpt[runs.CKPT_OPTIMIZER_STATE])
     state.loader_rng.set_state(ckpt["rng"]["loader"])
     state.augment_rng.set_state(ckpt["rng"]["augment"])
     torch.set_rng_state(ckpt["rng"]["torch"])
     state.epoch, state.best, state.best_epoch = (
-        ckpt["epoch"] + 1,
-        ckpt["best_val"],
-        ckpt["best_epoch"],
+        ckpt[runs.CKPT_EPOCH] + 1,
+        ckpt[runs.CKPT_BEST_VAL],
+        ckpt[runs.CKPT_BEST_EPOCH],
     )
-    state.history = ckpt["history"]
+    state.history = ckpt[runs.CKPT_HISTORY]
     state.pretrain = ckpt.get("pretrain", state.pretrain)
     state.init = ckpt.get("init")
     return state
@@ -229,7 +229,7 @@ def _enter_main_phase(state: LoopState, config: TrainConfig, out: Path, device) 
     from glassdyn.nn.checkpoint import load_checkpoint, load_state
 
     ckpt = load_checkpoint(out / PRETRAIN_BEST, kind=config.model, map_location=device)
-    load_state(state.model, ckpt["model_state"], out / PRETRAIN_BEST)
+    load_state(state.model, ckpt[runs.CKPT_STATE_DICT], out / PRETRAIN_BEST)
     state.opt = torch.optim.Adam(state.model.parameters(), lr=config.lr)
     state.best, state.best_epoch = math.inf, -1
 
@@ -329,16 +329,16 @@ def _save_epoch(out: Path, state: LoopState, config, spec, split, record: dict, 
     from glassdyn.nn.checkpoint import save_checkpoint
 
     extra = {
-        "train_config": config.to_dict(),
+        runs.CKPT_TRAIN_CONFIG: config.to_dict(),
         "graph_spec": asdict(spec),
         "split": split,
-        "epoch": record["epoch"],
+        runs.CKPT_EPOCH: record["epoch"],
         "phase": record["phase"],
-        "best_val": state.best,
-        "best_epoch": state.best_epoch,
+        runs.CKPT_BEST_VAL: state.best,
+        runs.CKPT_BEST_EPOCH: state.best_epoch,
         "pretrain": state.pretrain,
         "init": state.init,
-        "history": state.history,
+        runs.CKPT_HISTORY: state.history,
     }
     if improved:
         name = PRETRAIN_BEST if record["phase"] == PRETRAIN else runs.BEST
@@ -348,9 +348,8 @@ def _save_epoch(out: Path, state: LoopState, config, spec, split, record: dict, 
         "augment": state.augment_rng.get_state(),
         "torch": torch.get_rng_state(),
     }
-    save_checkpoint(
-        out / runs.LAST, state.model, optimizer_state=state.opt.state_dict(), rng=rng, **extra
-    )
+    extra = {**extra, runs.CKPT_OPTIMIZER_STATE: state.opt.state_dict(), "rng": rng}
+    save_checkpoint(out / runs.LAST, state.model, **extra)
     runs.write_json(out / runs.HISTORY, state.history)
 
 
@@ -392,7 +391,7 @@ def init_weights(model, source: str | os.PathLike, device=None) -> Path:
             f"--init {src}: that run has no best.pt yet; train it first (or pass a checkpoint file)"
         )
     ckpt = load_checkpoint(path, map_location=device or "cpu")
-    have, want = ckpt["model_config"], model.config.to_dict()
+    have, want = ckpt[runs.CKPT_MODEL_CONFIG], model.config.to_dict()
     defaults = {"node_vec_dim": 0, "skip": False, "readout_hops": 0}
     diff = [
         k
@@ -408,5 +407,5 @@ def init_weights(model, source: str | os.PathLike, device=None) -> Path:
             "architecture (--model, --hidden, --steps, --times, --readout-hops, decoder setting); "
             "extra node / edge inputs and the skip are fine"
         )
-    transfer_state(model, ckpt["model_state"], f"--init {path}")
+    transfer_state(model, ckpt[runs.CKPT_STATE_DICT], f"--init {path}")
     return path

@@ -177,14 +177,14 @@ def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, ca
         {
             "format": "glassdyn.gen/1",
             "kind": last["kind"],
-            "arch": last["arch"],
-            "fit": last["fit"],
+            "arch": last["model_config"],
+            "fit": last["train_config"],
             "fit_key": {},
             "state_dict": last["state_dict"],
             "best_state_dict": best["state_dict"],
             "best_val": last["best_val"],
             "ema_state_dict": None,
-            "optimizer": last["optimizer"],
+            "optimizer": last["optimizer_state"],
             "epoch": last["epoch"],
             "history": last["history"],
             "data": last["data"],
@@ -240,3 +240,31 @@ def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, ca
     )
     _one_line(capsys, "format glassdyn.gen/1, no recorded split")
     assert np.isfinite(ck["best_val"])
+
+
+def test_second_format_runs_load_and_resume(fitted, tmp_path):
+    """A run as glassdyn.gen/2 wrote it (keys arch / fit / optimizer / val_loss): it samples the
+    same weights and resumes; its next checkpoints are written in today's format."""
+    import shutil
+
+    _, store, run = fitted
+    old = tmp_path / "v2"
+    shutil.copytree(run, old)
+    back = {"model_config": "arch", "train_config": "fit", "optimizer_state": "optimizer"}
+    for name in ("last.pt", "best.pt"):
+        ck = torch.load(old / name, weights_only=False)
+        ck = {back.get(k, k): v for k, v in ck.items()}
+        if name == "best.pt":
+            ck["val_loss"] = ck.pop("best_val")
+            ck.pop("best_epoch")
+        torch.save({**ck, "format": "glassdyn.gen/2"}, old / name)
+    model, ck = load_run(old)
+    ref, ref_ck = load_run(run)
+    assert ck["format"] == "glassdyn.gen/2" and ck["best_val"] == ref_ck["best_val"]
+    assert ck["train_config"] == ref_ck["train_config"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values()))
+    args = ["gen", "fit", "--data", str(store), "--out", str(old), "--epochs", "2", "--batch-size", "4"]
+    assert main([*args, *FLOW]) == 0
+    last = torch.load(old / "last.pt", weights_only=False)
+    assert last["format"] == "glassdyn.gen/3" and last["epoch"] == 1
+    assert last["history"]["epoch"] == [0, 1]
