@@ -42,6 +42,7 @@ from pathlib import Path
 from glassdyn.data import keys, runs
 from glassdyn.data.errors import InputError
 from glassdyn.data.runs import RUN_FILE, read_run_file, resolve_device  # noqa: F401  (public names)
+from glassdyn.data.settings import setting
 from glassdyn.data.splits import check_same_data, fingerprint, plan_splits, split_configs  # noqa: F401
 from glassdyn.data.store import StatePoint, Store
 
@@ -73,69 +74,119 @@ NODE_FEATURE_CHOICES = ("auto", "type", "descriptors")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training job.  ``data``: store path; ``out``: run directory.
+    """One training job: each field says what it does (its help is ``glassdyn train --help``).
 
-    times: indices into the store's times (None = all K, one multi-time model);
-    train_temperatures: the temperatures trained on (None = all in the store);
-    p: node weight of BOTAN's loss p MSE_node + (1 - p) MSE_edge (Bapst: node only);
-    temperature_weight: weight of T-BOTAN's temperature MSE (normalised T);
-    heterogeneity_weight: weight of the GlassMLP-style spread / correlation penalty (0 = off);
-    lr_schedule: constant, or cosine decay from lr to lr/100 over the epochs (of each phase);
-    pretrain_epochs: epochs of edge-only pre-training (p = 0) before the ``epochs`` with ``p``
-    (BOTAN's published recipe; 0 = none); init: a run directory (its best.pt) or checkpoint whose
-    weights start this run (same model architecture);
-    lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
-    1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
-    shared_decoder: one decoder for node and edge embeddings, as the reference (False: two;
-    None: two with a coarse-grained readout, else one);
-    input / node_features / node_vectors / skip: the inputs (see :mod:`glassdyn.nn.dataset`) and
-    the linear skip of :class:`~glassdyn.nn.models.Botan`; ``auto`` / None resolve against the
-    store (:func:`resolve_inputs`): with inherent structures ts+is, descriptors, TS -> IS vectors
-    and the skip; without, ts, descriptors and the skip;
-    readout_hops: coarse-grained node readout (0 = BOTAN's plain decoder);
-    max_minutes: stop cleanly after the epoch that passes this wall time (rerun to continue);
-    tune_allocator: on CPU, keep large tensors in glibc's heap (:mod:`glassdyn.nn.allocator`;
-    process-wide; measured 1.35 s instead of 2.13 s of CPU time per N=4096 BOTAN step, hence on
-    by default);
-    precision: fp32, or bf16 (the forward pass under ``torch.autocast`` with bfloat16: products
-    in bfloat16, sums and weights in float32; on a CPU with avx512_bf16 ~1.6x faster steps).
+    The ``auto`` / None inputs resolve against the store (:func:`resolve_inputs`): with inherent
+    structures ts+is, descriptors, TS -> IS vectors and the skip; without, ts, descriptors and
+    the skip.  The loss is BOTAN's p MSE_node + (1 - p) MSE_edge (Bapst: node only) plus
+    T-BOTAN's temperature term and the optional heterogeneity penalty; targets are normalised
+    per time.  ``lr`` 1e-3 converges faster from scratch; the reference uses 1e-4 after
+    pre-training.
     """
 
-    data: str
-    out: str
-    model: str = "botan"
-    input: str = "auto"
-    edge_features: str = "vector"
-    times: tuple[int, ...] | None = None
-    train_temperatures: tuple[float, ...] | None = None
-    epochs: int = 100
-    p: float = 0.4
-    pretrain_epochs: int = 0
-    init: str | None = None
-    temperature_weight: float = 1.0
-    heterogeneity_weight: float = 0.0
-    lr: float = 1e-3
-    lr_schedule: str = "constant"
-    grad_clip: float = 1.0
-    batch_size: int = 1
-    hidden: int = 64
-    steps: int = 7
-    shared_decoder: bool | None = None
-    node_features: str = "auto"
-    node_vectors: bool | None = None
-    skip: bool | None = None
-    readout_hops: int = 2
-    max_minutes: float | None = None
-    cutoff: float = 2.0
-    augment: bool = True
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    max_configs: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    progress: bool = True
-    tune_allocator: bool = True
-    precision: str = "fp32"
+    data: str = setting(help="glassdyn Zarr store with isoconfigurational displacements")
+    out: str = setting(help="run directory (checkpoints, run.json, cached graphs)")
+    model: str = setting(
+        "botan",
+        "graph networks, or ridge / mlp on coarse-grained descriptors (IS descriptors added "
+        "when the store has inherent structures: `glassdyn quench`)",
+        choices=MODELS,
+    )
+    input: str = setting(
+        "auto",
+        "thermal structure, inherent structure or both (auto: ts+is when every configuration "
+        "has an inherent structure, else ts)",
+        choices=INPUT_CHOICES,
+    )
+    edge_features: str = setting(
+        "vector",
+        "relative vectors with cube-symmetry augmentation (BOTAN) or rotation-invariant features",
+        choices=("vector", "invariant"),
+    )
+    times: tuple[int, ...] | None = setting(
+        None, "'all' (default: one multi-time model) or time indices, e.g. 7 or 3,7"
+    )
+    train_temperatures: tuple[float, ...] | None = setting(
+        None,
+        "temperatures to train on (default all); the others are held out for evaluate/predict",
+    )
+    epochs: int = setting(100, "training epochs (after --pretrain-epochs)")
+    p: float = setting(0.4, "node weight of the BOTAN loss p MSE_node + (1-p) MSE_edge")
+    pretrain_epochs: int = setting(
+        0,
+        "BOTAN's published recipe: first E0 epochs on the edge target alone (p=0, best on "
+        "validation kept as pretrain_best.pt), then --epochs with --p from those weights",
+    )
+    init: str | None = setting(
+        None,
+        "start from the weights of another run (its best.pt) or a checkpoint file; same "
+        "architecture (extra inputs start at zero)",
+    )
+    temperature_weight: float = setting(1.0, "T-BOTAN temperature loss weight (normalised T)")
+    heterogeneity_weight: float = setting(
+        0.0, "weight of the GlassMLP-style spread/correlation penalty (0 = off)"
+    )
+    lr: float = setting(1e-3, "Adam learning rate")
+    lr_schedule: str = setting(
+        "constant",
+        "constant (as published) or cosine decay to lr/100 over the epochs (of each phase)",
+        choices=("constant", "cosine"),
+    )
+    grad_clip: float = setting(1.0, "gradient-norm clipping (0: none)")
+    batch_size: int = setting(1, "graphs per optimiser step")
+    hidden: int = setting(64, "MLP width")
+    steps: int = setting(7, "message-passing steps")
+    shared_decoder: bool | None = setting(
+        None,
+        "one decoder for nodes and edges, as the reference (default: shared unless "
+        "--readout-hops > 0)",
+    )
+    node_features: str = setting(
+        "auto",
+        "graph networks' node input: the particle type alone (BOTAN as published) or with the "
+        "coarse-grained descriptors of the input structures (auto: descriptors)",
+        choices=NODE_FEATURE_CHOICES,
+    )
+    node_vectors: bool | None = setting(
+        None,
+        "feed each particle's TS -> IS displacement vector (default: with inherent structures)",
+    )
+    skip: bool | None = setting(
+        None,
+        "a linear skip from the descriptors to the node output, started at the ridge solution "
+        "(default: with descriptors)",
+    )
+    readout_hops: int = setting(
+        2,
+        "coarse-grained node readout: decode [x, C x, C^2 x] with C the neighbour average of "
+        "Boattini et al. (0: BOTAN's plain decoder)",
+    )
+    max_minutes: float | None = setting(
+        None,
+        "stop cleanly after the epoch that passes this wall time; rerun the same command to "
+        "continue",
+    )
+    cutoff: float = setting(2.0, "graph radius (sigma_AA)")
+    augment: bool = setting(True, "cube-symmetry augmentation of the training graphs")
+    val_fraction: float = setting(0.1, "validation configurations per temperature")
+    test_fraction: float = setting(0.2, "test configurations per temperature, never trained on")
+    max_configs: int | None = setting(
+        None, "use at most this many configurations per temperature"
+    )
+    seed: int = setting(0, "seed of the split, the initial weights and the batches")
+    device: str = setting("auto", "auto | cpu | cuda[:N]")
+    progress: bool = setting(True, "progress bars")
+    tune_allocator: bool = setting(
+        True,
+        "on CPU, keep large tensors in glibc's heap (glassdyn.nn.allocator; process-wide; "
+        "measured 1.35 s instead of 2.13 s of CPU time per N=4096 BOTAN step)",
+    )
+    precision: str = setting(
+        "fp32",
+        "bf16: forward under bfloat16 autocast (products in bfloat16, sums and weights in "
+        "float32; faster on CPUs with avx512_bf16 and GPUs)",
+        choices=PRECISIONS,
+    )
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
