@@ -23,8 +23,9 @@ import torch
 from glassdyn.data import runs
 from glassdyn.data.errors import InputError
 from glassdyn.data.splits import check_same_data
-from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
-from glassdyn.gen.coupling import CouplingFlow, FlowConfig
+from glassdyn.gen.cnf import ContinuousFlow
+from glassdyn.gen.coupling import CouplingFlow
+from glassdyn.gen.options import MODELS, as_model_config  # noqa: F401  (MODELS: public name)
 
 FORMAT = "glassdyn.gen/3"
 OLD_FORMAT, OLD_FILE = "glassdyn.gen/1", "checkpoint.pt"  # one file, no split: loads, never resumes
@@ -35,24 +36,23 @@ _RENAMES = {  # keys of the earlier formats -> today's
     "val_loss": runs.CKPT_BEST_VAL,
 }
 _EARLIER = ("glassdyn.gen/2", OLD_FORMAT)
-MODELS = ("flow", "cnf", "diffusion")
 if TYPE_CHECKING:  # annotations only: training imports this module
     from glassdyn.gen.training import FitConfig, FitState, TrainingData
 
 SAMPLER_FIELDS = ("steps", "sde_steps", "corrector_steps", "snr")  # sampling settings, not weights
 
 
-def build_model(kind: str, arch: dict | None = None) -> torch.nn.Module:
-    arch = dict(arch or {})
+def build_model(kind: str, arch=None) -> torch.nn.Module:
+    """The untrained model ``kind`` with network config ``arch`` (a config, a dict of its fields,
+    or None for the defaults: :func:`glassdyn.gen.options.as_model_config`)."""
+    cfg = as_model_config(kind, arch)
     if kind == "flow":
-        return CouplingFlow(FlowConfig(**arch))
+        return CouplingFlow(cfg)
     if kind == "cnf":
-        return ContinuousFlow(CNFConfig(**arch))
-    if kind == "diffusion":
-        from glassdyn.gen.diffusion import DiffusionConfig, ScoreDiffusion
+        return ContinuousFlow(cfg)
+    from glassdyn.gen.diffusion import ScoreDiffusion
 
-        return ScoreDiffusion(DiffusionConfig(**arch))
-    raise InputError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
+    return ScoreDiffusion(cfg)
 
 
 def check_previous(run: Path, cfg: FitConfig, split: dict, fp: dict, data) -> dict | None:
@@ -72,7 +72,7 @@ def check_previous(run: Path, cfg: FitConfig, split: dict, fp: dict, data) -> di
             f"{run} holds a {old.get('kind')!r} run of `glassdyn train`, not a generative fit; "
             "use another --out"
         )
-    runs.check_resume(run, old["fit_config"], cfg.to_dict())
+    runs.check_resume(run, type(cfg).from_dict(old["fit_config"]).to_dict(), cfg.to_dict())
     check_same_data(run, old, fp, split, data)
     if (run / runs.LAST).exists():
         load_checkpoint(run / runs.LAST, fix=f"delete {run} to fit it again from scratch")
