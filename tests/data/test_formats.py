@@ -5,9 +5,11 @@ import pytest
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.extxyz import parse_comment, read_extxyz, write_extxyz
+from glassdyn.data.export import frame_from_store
 from glassdyn.data.formats import (
     FORMATS,
-    frame_from_store,
+    HOLDS,
+    check_holds,
     from_ase,
     guess_format,
     read_frames,
@@ -378,6 +380,19 @@ def test_frame_from_store(tmp_path, store):
         frame_from_store(sp, 0, predictions=read_predictions(tmp_path / "p.zarr"), time_index=0)
 
 
+def test_what_each_format_holds():
+    assert set(HOLDS) == set(FORMATS)
+    for fmt in ("lammps-dump", "extxyz"):
+        check_holds(fmt, 3, fields=True)
+    check_holds("lammps-data", 1)
+    with pytest.raises(InputError, match="a LAMMPS data file holds one configuration, got 2"):
+        check_holds("lammps-data", 2)
+    with pytest.raises(InputError, match="carries no per-particle fields; use --format lammps-dump or extxyz"):
+        check_holds("lammps-data", 1, fields=True)
+    with pytest.raises(InputError, match="unknown format 'cfg'"):
+        check_holds("cfg", 1)
+
+
 def test_export_command(tmp_path, store, capsys):
     sp = store.state(0.8)
     mob = _predictions(tmp_path, sp)
@@ -437,7 +452,7 @@ def test_export_command(tmp_path, store, capsys):
         (["--out", str(tmp_path / "c.data"), "--config", "0,1"], "holds one configuration"),
         (
             ["--out", str(tmp_path / "c.data"), "--field", "propensity", "--time", "0"],
-            "carry no per-particle fields",
+            "carries no per-particle fields",
         ),
         (["--out", str(tmp_path / "c.xyz"), "--field", "propensity"], "choose one with --time"),
         (["--out", str(tmp_path / "c.xyz"), "--temperature", "0.5"], "no state point T=0.5"),
