@@ -68,6 +68,8 @@ LEGACY = {
     "readout_hops": 0,
     "shared_decoder": True,
 }
+# fields run.json files of earlier versions name otherwise: old name -> TrainConfig field
+RENAMED = {"p": "node_weight"}
 INPUT_CHOICES = ("auto", "ts", "is", "ts+is")
 NODE_FEATURE_CHOICES = ("auto", "type", "descriptors")
 
@@ -111,7 +113,10 @@ class TrainConfig:
         "temperatures to train on (default all); the others are held out for evaluate/predict",
     )
     epochs: int = setting(100, "training epochs (after --pretrain-epochs)")
-    p: float = setting(0.4, "node weight of the BOTAN loss p MSE_node + (1-p) MSE_edge")
+    node_weight: float = setting(
+        0.4,
+        "node weight p of the BOTAN loss p MSE_node + (1-p) MSE_edge (BOTAN's paper calls it p)",
+    )
     pretrain_epochs: int = setting(
         0,
         "BOTAN's published recipe: first E0 epochs on the edge target alone (p=0, best on "
@@ -213,8 +218,8 @@ class TrainConfig:
                 "a coarse-grained readout (--readout-hops > 0) decodes nodes and edges separately: "
                 "drop --shared-decoder or pass --readout-hops 0"
             )
-        if not 0.0 <= self.p <= 1.0:
-            raise InputError(f"--p must lie in [0, 1], got {self.p}")
+        if not 0.0 <= self.node_weight <= 1.0:
+            raise InputError(f"--p (--node-weight) must lie in [0, 1], got {self.node_weight}")
         _check_numbers(self)
         if self.pretrain_epochs and self.model not in ("botan", "tbotan"):
             raise InputError(
@@ -250,7 +255,7 @@ class TrainConfig:
     def for_phase(self, phase: str) -> TrainConfig:
         """The loss settings of a phase: pre-training is the edge MSE alone (p = 0, no other term)."""
         if phase == PRETRAIN:
-            return replace(self, p=0.0, temperature_weight=0.0, heterogeneity_weight=0.0)
+            return replace(self, node_weight=0.0, temperature_weight=0.0, heterogeneity_weight=0.0)
         return self
 
     @property
@@ -293,8 +298,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        """A config from run.json; fields a run predates take the values it was trained with."""
+        """A config from run.json; fields a run predates take the values it was trained with,
+        fields it knew by another name (:data:`RENAMED`) are read under their new one."""
         names = {f.name for f in fields(cls)}
+        d = {RENAMED.get(k, k): v for k, v in d.items()}
         return cls(**{**LEGACY, **{k: v for k, v in d.items() if k in names}})
 
 
@@ -509,11 +516,11 @@ def write_run_file(
     }
     if config.model not in BASELINES:
         info["phases"] = [
-            {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "p": 0.0},
+            {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "node_weight": 0.0},
             {
                 "phase": TRAIN,
                 "epochs": [config.pretrain_epochs, config.total_epochs],
-                "p": config.p,
+                "node_weight": config.node_weight,
             },
         ][0 if config.pretrain_epochs else 1 :]
     runs.write_json(out / RUN_FILE, {**info, **(extra or {})}, indent=2)
@@ -549,7 +556,7 @@ def batch_loss(model, batch, config: TrainConfig, forward=None):
     parts = {}
     if model.config.edge_head:
         ye = (batch.y_edge - model.edge_mean) / model.edge_std
-        loss = botan_loss(out["node"], y, out["edge"], ye, config.p)
+        loss = botan_loss(out["node"], y, out["edge"], ye, config.node_weight)
     else:
         loss = botan_loss(out["node"], y, None, None)
     parts["mobility"] = float(loss.detach())

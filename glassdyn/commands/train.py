@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add("times", type=indices_or_all)
     add("train_temperatures", type=positive_floats, metavar="T[,T...]")
     add("epochs")
-    add("p")
+    add("node_weight", "--p", "--node-weight", metavar="P")
     add("pretrain_epochs", metavar="E0")
     add("init", metavar="RUN")
     for name in ("temperature_weight", "heterogeneity_weight", "lr", "lr_schedule", "grad_clip"):

@@ -296,7 +296,7 @@ def _selection_score(model, batch, out, parts: dict, config: TrainConfig, loss: 
     """What a checkpoint is chosen on: in pre-training (p = 0) its loss, the edge MSE; in the
     main phase the node MSE (normalised) plus the temperature and heterogeneity terms, without
     BOTAN's auxiliary edge term, so that the kept model is the best propensity predictor."""
-    if config.p <= 0.0 or out.get("edge") is None:
+    if config.node_weight <= 0.0 or out.get("edge") is None:
         return loss
     y = (batch.y - model.node_mean) / model.node_std
     score = float(torch.mean((out["node"] - y) ** 2))

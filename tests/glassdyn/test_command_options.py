@@ -18,7 +18,7 @@ from glassdyn.training import MODELS, TrainConfig
 TRAIN_FLAGS = (
     "--data --model --out --input --node-features --node-vectors --no-node-vectors --skip "
     "--no-skip --readout-hops --max-minutes --edge-features --times --train-temperatures "
-    "--epochs --p --pretrain-epochs --init --temperature-weight --heterogeneity-weight --lr "
+    "--epochs --p --node-weight --pretrain-epochs --init --temperature-weight --heterogeneity-weight --lr "
     "--lr-schedule --grad-clip --batch-size --hidden --steps --shared-decoder "
     "--no-shared-decoder --cutoff --no-augment --val-fraction --test-fraction --max-configs "
     "--seed --device --threads --precision --quiet"
@@ -65,7 +65,7 @@ def test_train_flags_set_their_fields():
     ).split()
     cfg = settings_from_args(TrainConfig, p.parse_args(argv))
     want = dict(
-        model="tbotan", times=(3, 7), train_temperatures=(0.8, 0.64), p=0.25, augment=False,
+        model="tbotan", times=(3, 7), train_temperatures=(0.8, 0.64), node_weight=0.25, augment=False,
         progress=False, skip=False, node_vectors=True, shared_decoder=False, readout_hops=0,
         epochs=3, max_minutes=2.5, lr=1e-4, input="ts+is", precision="bf16", max_configs=5,
     )  # fmt: skip
@@ -137,3 +137,9 @@ def test_sampler_options_set_the_model_and_refuse_what_it_has_not():
                          (dict(correctors=-1), "--correctors must be >= 0")):  # fmt: skip
         with pytest.raises(InputError, match=message):
             SamplerOptions(**bad)
+
+
+def test_run_files_that_name_the_node_weight_p_still_load():
+    cfg = TrainConfig(data="s", out="o", node_weight=0.3)
+    old = {("p" if k == "node_weight" else k): v for k, v in cfg.to_dict().items()}
+    assert TrainConfig.from_dict(old) == cfg

@@ -207,7 +207,7 @@ def test_bf16_training_overfits_one_configuration(tmp_path):
     _normalization([g], model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=300)
-    cfg = TrainConfig(data=str(path), out="unused", p=1.0, precision="bf16")
+    cfg = TrainConfig(data=str(path), out="unused", node_weight=1.0, precision="bf16")
     for _ in range(300):
         opt.zero_grad()
         loss, _, _ = batch_loss(model, g, cfg)

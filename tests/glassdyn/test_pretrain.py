@@ -42,7 +42,7 @@ def test_pretraining_loss_has_no_node_term(store_path):
     training_loop._normalization([g], model)
     cfg = TrainConfig(data=store_path, out="unused", pretrain_epochs=1, heterogeneity_weight=1.0)
     pre = cfg.for_phase("pretrain")
-    assert (pre.p, pre.heterogeneity_weight, pre.temperature_weight) == (0.0, 0.0, 0.0)
+    assert (pre.node_weight, pre.heterogeneity_weight, pre.temperature_weight) == (0.0, 0.0, 0.0)
     assert cfg.for_phase("train") is cfg
     loss, parts, out = batch_loss(model, g, pre)
     ye = (g.y_edge - model.edge_mean) / model.edge_std
@@ -72,8 +72,8 @@ def test_two_phase_run_records_both_phases(store_path, tmp_path):
     assert all("val_edge_pearson" in h for h in hist)
     info = json.loads((run / "run.json").read_text())
     assert info["phases"] == [
-        {"phase": "pretrain", "epochs": [0, 3], "p": 0.0},
-        {"phase": "train", "epochs": [3, 5], "p": 0.4},
+        {"phase": "pretrain", "epochs": [0, 3], "node_weight": 0.0},
+        {"phase": "train", "epochs": [3, 5], "node_weight": 0.4},
     ]
     pre = load_checkpoint(run / "pretrain_best.pt")
     best = load_checkpoint(run / "best.pt")

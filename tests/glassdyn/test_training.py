@@ -66,7 +66,7 @@ def test_botan_overfits_one_configuration_in_lj_units(tmp_path):
     _normalization([g], model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=300)
-    cfg = TrainConfig(data=str(path), out="unused", p=1.0)
+    cfg = TrainConfig(data=str(path), out="unused", node_weight=1.0)
     for _ in range(300):
         opt.zero_grad()
         loss, _, _ = batch_loss(model, g, cfg)
@@ -305,6 +305,7 @@ def test_runs_written_before_fingerprints_evaluate_and_resume_on_their_store(sto
     info = json.loads((out / "run.json").read_text())
     test = info["split"]["0.8"]["test"]
     info.pop("fingerprint")
+    info["train_config"]["p"] = info["train_config"].pop("node_weight")  # its name until 2026-11
     for s in info["split"].values():
         s.pop("source", None)
     info["versions"] = {"glassdyn": "0.1.0"}
