@@ -197,7 +197,8 @@ def test_bf16_training_overfits_one_configuration(tmp_path):
     from glassdyn.metrics import pearson
     from glassdyn.nn.dataset import build_graph
     from glassdyn.testing import write_synthetic_store
-    from glassdyn.training import TrainConfig, _normalization, batch_loss
+    from glassdyn.nn.training_loop import _normalization
+    from glassdyn.training import TrainConfig, batch_loss
 
     path = tmp_path / "s.zarr"
     write_synthetic_store(path, temperatures=(0.8,), n_configs=1, n_particles=128)
