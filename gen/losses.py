@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from glassdyn.data.errors import InputError
-from glassdyn.gen import frame
+from glassdyn.gen import reference_frame
 
 if TYPE_CHECKING:  # annotations only: training imports this module
     from glassdyn.gen.training import FitConfig, TrainingData
@@ -72,13 +72,13 @@ def reverse_kl(model, types, box, T, generator=None, e_max: float = 10.0) -> tor
     N = len(types)
     dev = box.device
     types_b = types.long()[None].expand(n, -1)
-    ref = torch.as_tensor(frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
+    ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
     z = torch.rand(n, N, 3, generator=generator, dtype=box.dtype, device=dev)
     u, ld = model.forward_u(z, types_b, box, T.to(box.dtype), ref)
     x = u * box
     U = energy_torch(x, types.cpu().numpy(), box.cpu().numpy()) / N
     U = torch.where(U > e_max, e_max + torch.log1p(torch.clamp(U - e_max, min=0)), U)
-    logq = -ld - frame.log_volume(box, N)
+    logq = -ld - reference_frame.log_volume(box, N)
     return (U / T.to(U.dtype) + logq / N).mean()
 
 

@@ -8,7 +8,7 @@ Steps (each cached under --work so a rerun only redoes what is missing):
    (equilibration + decorrelation) that the sampler is compared with.
 2. Fit a model (``glassdyn.gen.training.fit``) unless a checkpoint exists.
 3. Evaluate samples vs held-out MD, and the uniform and perturbed-lattice baselines, on every
-   metric (``glassdyn.gen.evaluation``); print a table and write JSON.
+   metric (``glassdyn.gen.metrics``); print a table and write JSON.
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_gen.py --work out/gen/bench
 """
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     import torch
 
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.report import evaluate, format_table
+    from glassdyn.gen.evaluation import evaluate, format_table
     from glassdyn.gen.training import FitConfig, fit, load_run
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -39,11 +39,11 @@ def main(argv=None) -> int:
 
     from glassdyn.commands.options import add_setting, settings_from_args
     from glassdyn.data.errors import InputError
-    from glassdyn.gen import evaluation as ev
+    from glassdyn.gen import metrics
     from glassdyn.gen import sampling
     from glassdyn.gen.fire import quench
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.report import held_out_reference, reference_data
+    from glassdyn.gen.evaluation import held_out_reference, reference_data
     from glassdyn.gen.training import load_run
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,8 +73,8 @@ def main(argv=None) -> int:
 
     def row(name, x, secs=None):
         e = sampling.energies(x, types, box) / N
-        g = ev.rdf_l2(x, rest, types, ref["types"][args.n :], box)
-        z = ev.coordination_numbers(x, types, box)
+        g = metrics.rdf_l2(x, rest, types, ref["types"][args.n :], box)
+        z = metrics.coordination_numbers(x, types, box)
         snn, scc = small_q_fluctuations(x, types[0], box)
         t = f"  S_NN/S_CC(q_min) {snn:.3f}/{scc:.3f}" + ("" if secs is None else f"  ({secs:.0f} s)")
         if args.quench:

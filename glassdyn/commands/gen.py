@@ -153,7 +153,7 @@ def _evaluate(args) -> int:
     from glassdyn.data.errors import InputError
     from glassdyn.data.store import Store
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.report import evaluate, format_table
+    from glassdyn.gen.evaluation import evaluate, format_table
     from glassdyn.gen.training import load_run
 
     sampler = settings_from_args(SamplerOptions, args)

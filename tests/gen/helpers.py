@@ -25,10 +25,10 @@ def a_permutation(types_row):
     """An index permutation (N,) that rotates the A particles other than the frame's reference."""
     import numpy as np
 
-    from glassdyn.gen import frame
+    from glassdyn.gen import reference_frame
 
     t = np.asarray(types_row)
-    ref = int(frame.reference_index(t)[0])
+    ref = int(reference_frame.reference_index(t)[0])
     a = [i for i in np.flatnonzero(t == 0) if i != ref]
     perm = np.arange(len(t))
     perm[a] = np.roll(a, 1)
