@@ -545,6 +545,7 @@ def batch_loss(model, batch, config: TrainConfig, forward=None):
     """
     import torch
 
+    from glassdyn.nn import keys as nk
     from glassdyn.nn.losses import botan_loss, heterogeneity_loss, temperature_loss
 
     low = config.precision == "bf16"
@@ -556,19 +557,20 @@ def batch_loss(model, batch, config: TrainConfig, forward=None):
     parts = {}
     if model.config.edge_head:
         ye = (batch.y_edge - model.edge_mean) / model.edge_std
-        loss = botan_loss(out["node"], y, out["edge"], ye, config.node_weight)
+        loss = botan_loss(out[nk.NODE], y, out[nk.EDGE], ye, config.node_weight)
     else:
-        loss = botan_loss(out["node"], y, None, None)
+        loss = botan_loss(out[nk.NODE], y, None, None)
     parts["mobility"] = float(loss.detach())
-    if out["temperature"] is not None and config.temperature_weight > 0:
+    if out[nk.OUT_TEMPERATURE] is not None and config.temperature_weight > 0:
         tl = temperature_loss(
-            out["temperature"], (batch.temperature - model.temperature_mean) / model.temperature_std
+            out[nk.OUT_TEMPERATURE],
+            (batch.temperature - model.temperature_mean) / model.temperature_std,
         )
         parts["temperature"] = float(tl.detach())
         loss = loss + config.temperature_weight * tl
     if config.heterogeneity_weight > 0:
         hl = heterogeneity_loss(
-            out["node"],
+            out[nk.NODE],
             y,
             batch.edge_index,
             getattr(batch, "batch", None),

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from glassdyn.nn import keys as nk
 from glassdyn.nn.layers import (
     MLP,
     EdgeMLP,
@@ -129,15 +130,16 @@ class GraphModel(nn.Module):
         latent (B, H) or None."""
         out = self(data)
         res = {
-            "node": out["node"] * self.node_std + self.node_mean,
-            "edge": None,
-            "temperature": None,
-            "latent": out["latent"],
+            nk.NODE: out[nk.NODE] * self.node_std + self.node_mean,
+            nk.EDGE: None,
+            nk.OUT_TEMPERATURE: None,
+            nk.LATENT: out[nk.LATENT],
         }
-        if out["edge"] is not None:
-            res["edge"] = out["edge"] * self.edge_std + self.edge_mean
-        if out["temperature"] is not None:
-            res["temperature"] = out["temperature"] * self.temperature_std + self.temperature_mean
+        if out[nk.EDGE] is not None:
+            res[nk.EDGE] = out[nk.EDGE] * self.edge_std + self.edge_mean
+        if out[nk.OUT_TEMPERATURE] is not None:
+            t = out[nk.OUT_TEMPERATURE]
+            res[nk.OUT_TEMPERATURE] = t * self.temperature_std + self.temperature_mean
         return res
 
 
@@ -243,12 +245,12 @@ class Botan(GraphModel):
         if self.config.skip:
             node = node + self.skip_term(data)
         return {
-            "node": node,
-            "edge": restore_order(
+            nk.NODE: node,
+            nk.EDGE: restore_order(
                 self.edge_decoder.fused(e) if fast else self.edge_decoder(e), order
             ),
-            "temperature": self.temperature_decoder(u)[:, 0] if u is not None else None,
-            "latent": u,
+            nk.OUT_TEMPERATURE: self.temperature_decoder(u)[:, 0] if u is not None else None,
+            nk.LATENT: u,
         }
 
     def __repr__(self) -> str:
@@ -305,7 +307,7 @@ class Bapst(GraphModel):
         node = self.node_decoder(x)
         if self.config.skip:
             node = node + self.skip_term(data)
-        return {"node": node, "edge": None, "temperature": None, "latent": None}
+        return {nk.NODE: node, nk.EDGE: None, nk.OUT_TEMPERATURE: None, nk.LATENT: None}
 
     def __repr__(self) -> str:
         c = self.config

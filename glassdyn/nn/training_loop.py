@@ -23,6 +23,7 @@ import torch
 from glassdyn.data import runs
 from glassdyn.data.errors import GlassdynError, InputError
 from glassdyn.data.store import Store
+from glassdyn.nn import keys as nk
 from glassdyn.training import PRETRAIN, PRETRAIN_BEST, TRAIN, TrainConfig, batch_loss, learning_rate
 
 
@@ -275,11 +276,11 @@ def validate(model, loader, config: TrainConfig, device) -> dict:
             losses.append(float(loss.detach()))
             scores.append(_selection_score(model, batch, out, parts, config, float(loss)))
             m = batch.node_mask.cpu().numpy()
-            rs.append(mean_r(out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]))
-            if out.get("edge") is not None:
+            rs.append(mean_r(out[nk.NODE].cpu().numpy()[m], batch.y.cpu().numpy()[m]))
+            if out.get(nk.EDGE) is not None:
                 me = batch.edge_mask.cpu().numpy()
                 rs_edge.append(
-                    mean_r(out["edge"].cpu().numpy()[me], batch.y_edge.cpu().numpy()[me])
+                    mean_r(out[nk.EDGE].cpu().numpy()[me], batch.y_edge.cpu().numpy()[me])
                 )
     model.train()
     record = {
@@ -296,10 +297,10 @@ def _selection_score(model, batch, out, parts: dict, config: TrainConfig, loss: 
     """What a checkpoint is chosen on: in pre-training (p = 0) its loss, the edge MSE; in the
     main phase the node MSE (normalised) plus the temperature and heterogeneity terms, without
     BOTAN's auxiliary edge term, so that the kept model is the best propensity predictor."""
-    if config.node_weight <= 0.0 or out.get("edge") is None:
+    if config.node_weight <= 0.0 or out.get(nk.EDGE) is None:
         return loss
     y = (batch.y - model.node_mean) / model.node_std
-    score = float(torch.mean((out["node"] - y) ** 2))
+    score = float(torch.mean((out[nk.NODE] - y) ** 2))
     score += config.temperature_weight * parts.get("temperature", 0.0)
     return score + config.heterogeneity_weight * parts.get("heterogeneity", 0.0)
 
