@@ -32,14 +32,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.utils import scatter
 
 from glassdyn.nn import keys as nk
 from glassdyn.nn.layers import (
     MLP,
     EdgeMLP,
     restore_order,
-    scatter_mean,
-    scatter_sum,
     sort_by_target,
 )
 
@@ -166,10 +165,10 @@ def coarse_grained(x: Tensor, edge_index: Tensor, r: Tensor, hops: int, length: 
     src, dst = edge_index[0], edge_index[1]
     N = x.shape[0]
     w = torch.exp(-r / length).to(x.dtype)[:, None]
-    norm = 1.0 + scatter_sum(w, dst, N)
+    norm = 1.0 + scatter(w, dst, 0, N)
     out, h = [x], x
     for _ in range(hops):
-        h = (h + scatter_sum(w * h.index_select(0, src), dst, N)) / norm
+        h = (h + scatter(w * h.index_select(0, src), dst, 0, N)) / norm
         out.append(h)
     return torch.cat(out, dim=1)
 
@@ -230,15 +229,16 @@ class Botan(GraphModel):
         for _ in range(self.config.steps):
             if naive:
                 e = self.edge_update.forward_naive(x, x, e, e0, edge_index)
-                m = scatter_sum(e, dst, N)
+                m = scatter(e, dst, 0, N)
             elif fused:
                 e, m = self.edge_update.message(x, x, e, const, edge_index)
             else:
                 e = self.edge_update(x, x, e, const, edge_index)
-                m = scatter_sum(e, dst, N)
+                m = scatter(e, dst, 0, N)
             x = self.node_update(torch.cat([x, x0, m], dim=1))
             if u is not None:
-                u = self.global_update(torch.cat([u, scatter_mean(x, batch, u.shape[0])], dim=1))
+                pooled = scatter(x, batch, 0, u.shape[0], reduce="mean")
+                u = self.global_update(torch.cat([u, pooled], dim=1))
         if self.config.readout_hops:
             x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)
         node = self.node_decoder(x)
@@ -295,12 +295,12 @@ class Bapst(GraphModel):
             xx = torch.cat([x, x0], dim=1)
             if naive:
                 e = self.edge_update.forward_naive(xx, xx, e, e0, edge_index)
-                m = scatter_sum(e, edge_index[1], N)
+                m = scatter(e, edge_index[1], 0, N)
             elif fused:
                 e, m = self.edge_update.message(xx, xx, e, const, edge_index)
             else:
                 e = self.edge_update(xx, xx, e, const, edge_index)
-                m = scatter_sum(e, edge_index[1], N)
+                m = scatter(e, edge_index[1], 0, N)
             x = self.node_update(torch.cat([m, x, x0], dim=1))
         if self.config.readout_hops:
             x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from glassdyn.nn.dataset import GraphSpec, apply_symmetry, cube_symmetries, graph_from_arrays
-from glassdyn.nn.layers import EdgeMLP, scatter_mean, scatter_sum
+from glassdyn.nn.layers import EdgeMLP
 from glassdyn.nn.models import ModelConfig, build_model
 from glassdyn.testing import (
     assert_cube_symmetry_invariant,
@@ -47,13 +47,6 @@ def test_edge_mlp_split_equals_linear_on_concatenation():
     torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(naive, ref, atol=1e-5, rtol=1e-5)
     assert "EdgeMLP" in repr(mlp)
-
-
-def test_scatter_helpers():
-    src = torch.tensor([[1.0], [2.0], [4.0]])
-    idx = torch.tensor([0, 0, 2])
-    assert scatter_sum(src, idx, 3).ravel().tolist() == [3.0, 0.0, 4.0]
-    assert scatter_mean(src, idx, 3).ravel().tolist() == [1.5, 0.0, 4.0]
 
 
 @pytest.mark.parametrize("kind", ["botan", "tbotan", "bapst"])
