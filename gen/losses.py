@@ -63,6 +63,22 @@ def batch_loss(
     return model.flow_matching_loss(x, types, box, T.to(x.dtype), ref, generator)
 
 
+def data_loss(
+    model, data: TrainingData, rows: torch.Tensor, generator=None, energy_weight: float = 0.0
+) -> torch.Tensor:
+    """:func:`batch_loss` of the configurations ``rows`` (indices into axis 0) of ``data``."""
+    return batch_loss(
+        model,
+        data.positions[rows],
+        data.types[rows],
+        data.temperature[rows],
+        data.box,
+        generator,
+        energy_weight,
+        None if data.forces is None else data.forces[rows],
+    )
+
+
 def reverse_kl(model, types, box, T, generator=None, e_max: float = 10.0) -> torch.Tensor:
     """E_q[U/T + log q] / N with model samples at the batch temperatures; U per particle is
     softened above ``e_max`` (log growth) so a rare overlap does not blow up the gradient."""
@@ -91,17 +107,8 @@ def evaluate_loss(
     total, count = 0.0, 0
     for s in range(0, len(idx), batch_size):
         b = torch.as_tensor(idx[s : s + batch_size])
-        forces = None if data.forces is None else data.forces[b]
         with torch.enable_grad() if model.kind == "cnf" else torch.no_grad():
-            loss = batch_loss(
-                model,
-                data.positions[b],
-                data.types[b],
-                data.temperature[b],
-                data.box,
-                g,
-                forces=forces,
-            )
+            loss = data_loss(model, data, b, g)
         total += float(loss) * len(b)
         count += len(b)
     return total / max(count, 1)

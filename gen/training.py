@@ -50,6 +50,7 @@ from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import MODELS, as_model_config
 from glassdyn.gen.losses import (  # noqa: F401  (public names of this module before the split)
     batch_loss,
+    data_loss,
     evaluate_loss,
     random_reference,
     reverse_kl,
@@ -384,17 +385,7 @@ def _train_epoch(
     losses = []
     for s in range(0, len(order), cfg.batch_size):
         b = torch.as_tensor(order[s : s + cfg.batch_size], device=dev)
-        forces = None if data.forces is None else data.forces[b]
-        loss = batch_loss(
-            model,
-            data.positions[b],
-            data.types[b],
-            data.temperature[b],
-            data.box,
-            g,
-            cfg.energy_weight,
-            forces,
-        )
+        loss = data_loss(model, data, b, g, cfg.energy_weight)
         if not torch.isfinite(loss):
             raise GlassdynError(
                 f"the training loss became {float(loss)} at epoch {epoch}; lower --lr and fit into a new --out"
