@@ -4,6 +4,9 @@ import torch
 
 from glassdyn.testing import random_ka_configuration
 
+# a small coupling flow on the command line (the fit of the `flow_fit` fixture, conftest.py)
+FLOW = ["--model", "flow", "--hidden", "16", "--layers", "3", "--blocks", "1", "--device", "cpu"]
+
 
 def jitter(model, scale=0.05):
     """Perturb every parameter by scale * N(0, 1) (a generic non-trivial model), eval mode, float64."""

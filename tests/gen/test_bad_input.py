@@ -12,36 +12,7 @@ from glassdyn.data.store import Store
 from glassdyn.gen.training import load_run
 from glassdyn.testing import write_synthetic_store
 
-FLOW = ["--model", "flow", "--hidden", "16", "--layers", "3", "--blocks", "1", "--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("genbad")
-    store = tmp / "s.zarr"
-    write_synthetic_store(
-        store, temperatures=(0.8,), n_configs=10, n_particles=16, n_replicas=1, times=(1.0,)
-    )
-    run = tmp / "run"
-    assert (
-        main(
-            [
-                "gen",
-                "fit",
-                "--data",
-                str(store),
-                "--out",
-                str(run),
-                "--epochs",
-                "1",
-                "--batch-size",
-                "4",
-                *FLOW,
-            ]
-        )
-        == 0
-    )
-    return tmp, store, run
+from .helpers import FLOW
 
 
 def _one_line(capsys, text):
@@ -60,8 +31,8 @@ def _one_line(capsys, text):
         (["--epochs", "-1"], "--epochs must be >= 1"),
     ],
 )
-def test_numbers_no_fit_can_use_are_refused(fitted, tmp_path, capsys, args, message):
-    _, store, _ = fitted
+def test_numbers_no_fit_can_use_are_refused(flow_fit, tmp_path, capsys, args, message):
+    _, store, _ = flow_fit
     out = tmp_path / "r"
     assert main(["gen", "fit", "--data", str(store), "--out", str(out), *FLOW, *args]) == 2
     _one_line(capsys, message)
@@ -73,10 +44,10 @@ def _truncate(path, fraction=0.5):
     path.write_bytes(data[: int(len(data) * fraction)])
 
 
-def test_damaged_checkpoints_are_one_clear_line(fitted, tmp_path, capsys):
+def test_damaged_checkpoints_are_one_clear_line(flow_fit, tmp_path, capsys):
     import shutil
 
-    _, store, run = fitted
+    _, store, run = flow_fit
     broken = tmp_path / "broken"
     shutil.copytree(run, broken)
     _truncate(broken / "last.pt")
@@ -120,8 +91,8 @@ def test_damaged_checkpoints_are_one_clear_line(fitted, tmp_path, capsys):
     assert not (tmp_path / "x.extxyz").exists()
 
 
-def test_sample_never_overwrites_without_being_asked(fitted, tmp_path, capsys):
-    _, store, run = fitted
+def test_sample_never_overwrites_without_being_asked(flow_fit, tmp_path, capsys):
+    _, store, run = flow_fit
 
     def sample(out, T="0.8", n="2", *extra):
         return main(
@@ -166,9 +137,9 @@ def test_sample_never_overwrites_without_being_asked(fitted, tmp_path, capsys):
     ]
 
 
-def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, capsys):
+def test_first_format_runs_load_and_sample_but_never_resume(flow_fit, tmp_path, capsys):
     """A run as glassdyn.gen/1 wrote it (one checkpoint.pt, no split)."""
-    _, store, run = fitted
+    _, store, run = flow_fit
     last = torch.load(run / "last.pt", weights_only=False)
     best = torch.load(run / "best.pt", weights_only=False)
     old = tmp_path / "old"
@@ -242,12 +213,12 @@ def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, ca
     assert np.isfinite(ck["best_val"])
 
 
-def test_second_format_runs_load_and_resume(fitted, tmp_path):
+def test_second_format_runs_load_and_resume(flow_fit, tmp_path):
     """A run as glassdyn.gen/2 wrote it (keys arch / fit / optimizer / val_loss): it samples the
     same weights and resumes; its next checkpoints are written in today's format."""
     import shutil
 
-    _, store, run = fitted
+    _, store, run = flow_fit
     old = tmp_path / "v2"
     shutil.copytree(run, old)
     back = {"model_config": "arch", "train_config": "fit", "optimizer_state": "optimizer"}
