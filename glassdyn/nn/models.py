@@ -40,6 +40,7 @@ from glassdyn.nn.layers import (
     EdgeMLP,
     restore_order,
     sort_by_target,
+    sum_at_target,
 )
 
 KINDS = ("botan", "tbotan", "bapst")
@@ -229,12 +230,12 @@ class Botan(GraphModel):
         for _ in range(self.config.steps):
             if naive:
                 e = self.edge_update.forward_naive(x, x, e, e0, edge_index)
-                m = scatter(e, dst, 0, N)
+                m = sum_at_target(e, dst, N)
             elif fused:
                 e, m = self.edge_update.message(x, x, e, const, edge_index)
             else:
                 e = self.edge_update(x, x, e, const, edge_index)
-                m = scatter(e, dst, 0, N)
+                m = sum_at_target(e, dst, N)
             x = self.node_update(torch.cat([x, x0, m], dim=1))
             if u is not None:
                 pooled = scatter(x, batch, 0, u.shape[0], reduce="mean")
@@ -295,12 +296,12 @@ class Bapst(GraphModel):
             xx = torch.cat([x, x0], dim=1)
             if naive:
                 e = self.edge_update.forward_naive(xx, xx, e, e0, edge_index)
-                m = scatter(e, edge_index[1], 0, N)
+                m = sum_at_target(e, edge_index[1], N)
             elif fused:
                 e, m = self.edge_update.message(xx, xx, e, const, edge_index)
             else:
                 e = self.edge_update(xx, xx, e, const, edge_index)
-                m = scatter(e, edge_index[1], 0, N)
+                m = sum_at_target(e, edge_index[1], N)
             x = self.node_update(torch.cat([m, x, x0], dim=1))
         if self.config.readout_hops:
             x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)

@@ -49,6 +49,17 @@ def test_edge_mlp_split_equals_linear_on_concatenation():
     assert "EdgeMLP" in repr(mlp)
 
 
+def test_sum_at_target_is_the_sum_of_pyg_scatter():
+    from torch_geometric.utils import scatter
+
+    from glassdyn.nn.layers import sum_at_target
+
+    src = torch.randn(50, 4, dtype=torch.float64)
+    idx = torch.randint(0, 9, (50,))
+    torch.testing.assert_close(sum_at_target(src, idx, 12), scatter(src, idx, 0, 12))
+    assert sum_at_target(src, idx, 12)[9:].abs().sum() == 0  # bins no edge points to
+
+
 @pytest.mark.parametrize("kind", ["botan", "tbotan", "bapst"])
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "split"])
 def test_fast_forward_and_gradients_equal_naive(kind, fused, conf):
