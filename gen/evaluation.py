@@ -162,15 +162,22 @@ def evaluate(model, ck: dict, store_path, temperature: float, *, n_samples: int 
     kw = dict(n_quench=n_quench, ref_energy=e_ref, minimiser=minimiser, ref_is=ref_is, progress=progress)
     out["results"]["model"] = score(ck["kind"], x, logq, types, ref, temperature, seconds=secs, **kw)
     if baselines:
-        t0 = time.perf_counter()
-        xu, lu = metrics.uniform_baseline(n_samples, types, ref["box"], seed)
-        out["results"]["uniform"] = score("uniform", xu, lu, types, ref, temperature, seconds=time.perf_counter() - t0, **kw)
         tune = _lattice_tuning_data(ck, sel, store_path, temperature, train_store, ref)
-        sigma, _ = metrics.tune_lattice_sigma(tune["positions"][:64], types, ref["box"], seed=seed + 1, ref_types=tune["types"][:64])
-        t0 = time.perf_counter()
-        xl, ll = metrics.lattice_baseline(n_samples, types, ref["box"], sigma, seed)
-        out["results"]["lattice"] = score("lattice", xl, ll, types, ref, temperature, seconds=time.perf_counter() - t0, **kw)
-        out["results"]["lattice"]["sigma"] = sigma
+        out["results"].update(_baselines(n_samples, types, ref, temperature, tune, seed, kw))
+    return out
+
+
+def _baselines(n_samples, types, ref, temperature, tune, seed, kw) -> dict:
+    """The uniform and the perturbed-lattice baselines, scored as the model is; the lattice width
+    is tuned on ``tune`` (training configurations, or the reference itself)."""
+    t0 = time.perf_counter()
+    xu, lu = metrics.uniform_baseline(n_samples, types, ref["box"], seed)
+    out = {"uniform": score("uniform", xu, lu, types, ref, temperature, seconds=time.perf_counter() - t0, **kw)}
+    sigma, _ = metrics.tune_lattice_sigma(tune["positions"][:64], types, ref["box"], seed=seed + 1, ref_types=tune["types"][:64])
+    t0 = time.perf_counter()
+    xl, ll = metrics.lattice_baseline(n_samples, types, ref["box"], sigma, seed)
+    out["lattice"] = score("lattice", xl, ll, types, ref, temperature, seconds=time.perf_counter() - t0, **kw)
+    out["lattice"]["sigma"] = sigma
     return out
 
 
