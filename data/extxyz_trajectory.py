@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from glassdyn.data.errors import InputError
+from glassdyn.data.frame import orthorhombic_box
 from glassdyn.data.trajectory import Trajectory, Truncated, map_species, read_line, skip_lines
 
 _TIME_KEYS = ("time", "Time", "t")
@@ -82,17 +83,10 @@ def _xyz_header(fh, where: str) -> tuple[int, dict] | None:
 def _xyz_box(info: dict, where: str) -> np.ndarray:
     if "Lattice" not in info:
         raise InputError(f'{where}: no Lattice="..." in the comment line; a periodic box is needed')
-    cell = np.asarray(info["Lattice"], dtype=np.float64).reshape(3, 3)
-    off = cell - np.diag(np.diag(cell))
-    if np.abs(off).max() > 1e-9 * max(np.abs(cell).max(), 1.0):
-        raise InputError(
-            f"{where}: the cell is not orthorhombic (off-diagonal {off[off != 0].tolist()[:3]}); "
-            "glassdyn handles orthorhombic boxes only"
-        )
+    box = orthorhombic_box(np.asarray(info["Lattice"], dtype=np.float64), where)
     pbc = info.get("pbc", [True, True, True])
     if not np.all(np.asarray(pbc, dtype=bool)):
         raise InputError(f"{where}: pbc={pbc}; the box must be periodic in every direction")
-    box = np.diag(cell).copy()
     if not np.all(box > 0):
         raise InputError(f"{where}: box lengths must be positive, got {box.tolist()}")
     return box

@@ -48,6 +48,21 @@ RESUMABLE = frozenset(
     {"epochs", "max_minutes", "device", "progress", "out", "data", "tune_allocator", "precision", "init"}
 )
 
+# Keys of a checkpoint dict (``best.pt``, ``last.pt``: a ``torch.save`` of a plain dict) of either
+# trainer, said once.  Each trainer adds its own keys (glassdyn train: graph_spec, split, rng,
+# phase, pretrain, init; gen fit: data, ema_state_dict).
+CKPT_FORMAT = "format"  # str | glassdyn-checkpoint/N (glassdyn train) or glassdyn.gen/N (gen fit)
+CKPT_KIND = "kind"  # str | botan, tbotan, bapst / flow, cnf, diffusion
+CKPT_MODEL_CONFIG = "model_config"  # dict | the settings that rebuild the network
+CKPT_STATE_DICT = "state_dict"  # {name: tensor} | the weights, on CPU
+CKPT_TRAIN_CONFIG = "train_config"  # dict | the run's TrainConfig / FitConfig
+CKPT_OPTIMIZER_STATE = "optimizer_state"  # dict | Adam's state_dict (last.pt)
+CKPT_EPOCH = "epoch"  # int | the epoch these weights are from
+CKPT_BEST_VAL = "best_val"  # float | lowest validation loss so far (best.pt: its own)
+CKPT_BEST_EPOCH = "best_epoch"  # int | the epoch of best_val
+CKPT_HISTORY = "history"  # the epochs' records so far
+CKPT_VERSIONS = "versions"  # {package: version} | see versions()
+
 PACKAGES = ("glassdyn", "numpy", "zarr", "torch", "torch_geometric", "normflows", "torchdiffeq")
 
 
@@ -131,6 +146,14 @@ def load_torch(path: str | os.PathLike, fix: str, map_location="cpu") -> dict:
     if not isinstance(obj, dict):
         raise InputError(f"{p} is not a glassdyn checkpoint (a {type(obj).__name__}); {fix}")
     return obj
+
+
+def upgrade_checkpoint(ck: dict, renames: dict[str, str], format: str) -> dict:
+    """A checkpoint dict of an earlier format under today's keys: ``renames`` maps its old keys to
+    the ``CKPT_*`` names, ``format`` is today's format string (nothing else changes)."""
+    out = {renames.get(k, k): v for k, v in ck.items()}
+    out[CKPT_FORMAT] = format
+    return out
 
 
 # ------------------------------------------------------------------------ environment

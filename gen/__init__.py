@@ -2,7 +2,7 @@
 
 Modules:
 
-* :mod:`~glassdyn.gen.frame` - the reference-particle frame that makes log q exactly invariant
+* :mod:`~glassdyn.gen.reference_frame` - the reference-particle frame that makes log q exactly invariant
   to common periodic shifts (read its docstring for the design choice);
 * :mod:`~glassdyn.gen.network` - the permutation-equivariant particle transformer (species
   embeddings, Fourier features, distance-biased attention) and the local pair network;
@@ -17,8 +17,11 @@ Modules:
   :mod:`~glassdyn.gen.checkpoints` - run.json, best.pt, last.pt, loading, resume checks;
 * :mod:`~glassdyn.gen.sampling` - samples, Boltzmann importance weights, Kish ESS,
   independence Metropolis-Hastings;
-* :mod:`~glassdyn.gen.evaluation`, :mod:`~glassdyn.gen.report` - metrics against held-out MD and
-  the uniform / perturbed-lattice baselines (``glassdyn gen evaluate``);
+* :mod:`~glassdyn.gen.metrics` - the formulas of sample quality against held-out MD and the
+  uniform / perturbed-lattice baselines; :mod:`~glassdyn.gen.evaluation` - the workflow of
+  ``glassdyn gen evaluate`` (as :mod:`glassdyn.metrics` and :mod:`glassdyn.evaluation` are for
+  the mobility predictors);
+* :mod:`~glassdyn.gen.options` - the network options of a fit and the sampler options;
 * :mod:`~glassdyn.gen.fire` - FIRE minimisation in torch, and one pinned minimiser (LAMMPS or
   torch FIRE) per evaluation for inherent structures of samples;
 * :mod:`~glassdyn.gen.writers` - samples to a store or extended XYZ (``glassdyn gen sample``).

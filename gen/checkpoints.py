@@ -1,11 +1,15 @@
 """Run directories of the generative fits: run.json, checkpoints, loading, resume checks.
 
 Layout and file writing are :mod:`glassdyn.data.runs` (shared with ``glassdyn train``); this
-module says what a generative run's files hold.  ``last.pt``: format, kind, architecture, fit
-config, data description, history, raw weights, moving average, optimiser state, epoch, best
-validation loss and epoch.  ``best.pt``: the same description with the weights of the epoch of
-lowest validation loss (the moving average when fitted with ``ema``).  Runs of the first format
-(``glassdyn.gen/1``, one ``checkpoint.pt`` without a split) load through :func:`load_run` too.
+module says what a generative run's files hold, under the checkpoint keys both trainers share
+(``CKPT_*`` of :mod:`glassdyn.data.runs`).  ``last.pt``: format, kind, model config (the network
+settings), train config (the :class:`~glassdyn.gen.training.FitConfig`), ``data`` (the data
+description), history, raw weights, ``ema_state_dict`` (the moving average), optimiser state,
+epoch, best validation loss and epoch.  ``best.pt``: the same description with the weights of the
+epoch of lowest validation loss (the moving average when fitted with ``ema``).  Checkpoints of
+``glassdyn.gen/2`` (``arch``, ``fit``, ``optimizer``, ``val_loss``) load under today's keys, and
+runs of the first format (``glassdyn.gen/1``, one ``checkpoint.pt`` without a split) load through
+:func:`load_run` too.
 """
 
 from __future__ import annotations
@@ -19,29 +23,36 @@ import torch
 from glassdyn.data import runs
 from glassdyn.data.errors import InputError
 from glassdyn.data.splits import check_same_data
-from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
-from glassdyn.gen.coupling import CouplingFlow, FlowConfig
+from glassdyn.gen.cnf import ContinuousFlow
+from glassdyn.gen.coupling import CouplingFlow
+from glassdyn.gen.options import MODELS, as_model_config  # noqa: F401  (MODELS: public name)
 
-FORMAT = "glassdyn.gen/2"
+FORMAT = "glassdyn.gen/3"
 OLD_FORMAT, OLD_FILE = "glassdyn.gen/1", "checkpoint.pt"  # one file, no split: loads, never resumes
-MODELS = ("flow", "cnf", "diffusion")
+_RENAMES = {  # keys of the earlier formats -> today's
+    "arch": runs.CKPT_MODEL_CONFIG,
+    "fit": runs.CKPT_TRAIN_CONFIG,
+    "optimizer": runs.CKPT_OPTIMIZER_STATE,
+    "val_loss": runs.CKPT_BEST_VAL,
+}
+_EARLIER = ("glassdyn.gen/2", OLD_FORMAT)
 if TYPE_CHECKING:  # annotations only: training imports this module
     from glassdyn.gen.training import FitConfig, FitState, TrainingData
 
 SAMPLER_FIELDS = ("steps", "sde_steps", "corrector_steps", "snr")  # sampling settings, not weights
 
 
-def build_model(kind: str, arch: dict | None = None) -> torch.nn.Module:
-    arch = dict(arch or {})
+def build_model(kind: str, arch=None) -> torch.nn.Module:
+    """The untrained model ``kind`` with network config ``arch`` (a config, a dict of its fields,
+    or None for the defaults: :func:`glassdyn.gen.options.as_model_config`)."""
+    cfg = as_model_config(kind, arch)
     if kind == "flow":
-        return CouplingFlow(FlowConfig(**arch))
+        return CouplingFlow(cfg)
     if kind == "cnf":
-        return ContinuousFlow(CNFConfig(**arch))
-    if kind == "diffusion":
-        from glassdyn.gen.diffusion import DiffusionConfig, ScoreDiffusion
+        return ContinuousFlow(cfg)
+    from glassdyn.gen.diffusion import ScoreDiffusion
 
-        return ScoreDiffusion(DiffusionConfig(**arch))
-    raise InputError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
+    return ScoreDiffusion(cfg)
 
 
 def check_previous(run: Path, cfg: FitConfig, split: dict, fp: dict, data) -> dict | None:
@@ -61,7 +72,7 @@ def check_previous(run: Path, cfg: FitConfig, split: dict, fp: dict, data) -> di
             f"{run} holds a {old.get('kind')!r} run of `glassdyn train`, not a generative fit; "
             "use another --out"
         )
-    runs.check_resume(run, old["fit_config"], cfg.to_dict())
+    runs.check_resume(run, type(cfg).from_dict(old["fit_config"]).to_dict(), cfg.to_dict())
     check_same_data(run, old, fp, split, data)
     if (run / runs.LAST).exists():
         load_checkpoint(run / runs.LAST, fix=f"delete {run} to fit it again from scratch")
@@ -102,15 +113,15 @@ def write_run_file(
 def restore(state: FitState, path: Path) -> None:
     ck = load_checkpoint(path, fix="delete the run directory to fit it again from scratch")
     try:
-        state.model.load_state_dict(ck["state_dict"])
-        state.opt.load_state_dict(ck["optimizer"])
+        state.model.load_state_dict(ck[runs.CKPT_STATE_DICT])
+        state.opt.load_state_dict(ck[runs.CKPT_OPTIMIZER_STATE])
     except (KeyError, RuntimeError, ValueError) as exc:
         raise InputError(
             f"{path} does not fit the model its run describes ({type(exc).__name__}); "
             "fit into a new --out"
         ) from None
-    state.history, state.epoch = ck["history"], ck["epoch"] + 1
-    state.best, state.best_epoch = ck["best_val"], ck["best_epoch"]
+    state.history, state.epoch = ck[runs.CKPT_HISTORY], ck[runs.CKPT_EPOCH] + 1
+    state.best, state.best_epoch = ck[runs.CKPT_BEST_VAL], ck[runs.CKPT_BEST_EPOCH]
     if state.ema is not None:
         state.ema = ck["ema_state_dict"]
 
@@ -119,13 +130,13 @@ def save(run: Path, cfg: FitConfig, state: FitState, data: TrainingData, improve
     """``best.pt`` when improved (the averaged weights with ``ema``), ``last.pt``, ``history.json``."""
     model = state.model
     common = {
-        "format": FORMAT,
-        "kind": model.kind,
-        "arch": model.cfg.as_dict(),
-        "fit": asdict(cfg),
+        runs.CKPT_FORMAT: FORMAT,
+        runs.CKPT_KIND: model.kind,
+        runs.CKPT_MODEL_CONFIG: model.cfg.as_dict(),
+        runs.CKPT_TRAIN_CONFIG: asdict(cfg),
         "data": _data_record(data, data.store),
-        "history": state.history,
-        "versions": runs.versions(),
+        runs.CKPT_HISTORY: state.history,
+        runs.CKPT_VERSIONS: runs.versions(),
     }
     if improved:
         weights = state.ema if state.ema is not None else model.state_dict()
@@ -133,23 +144,24 @@ def save(run: Path, cfg: FitConfig, state: FitState, data: TrainingData, improve
             run / runs.BEST,
             {
                 **common,
-                "state_dict": {k: v.detach().cpu().clone() for k, v in weights.items()},
-                "epoch": state.best_epoch,
-                "val_loss": state.best,
+                runs.CKPT_STATE_DICT: {k: v.detach().cpu().clone() for k, v in weights.items()},
+                runs.CKPT_EPOCH: state.best_epoch,
+                runs.CKPT_BEST_VAL: state.best,
+                runs.CKPT_BEST_EPOCH: state.best_epoch,
             },
         )
     runs.save_torch(
         run / runs.LAST,
         {
             **common,
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            runs.CKPT_STATE_DICT: {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "ema_state_dict": None
             if state.ema is None
             else {k: v.detach().cpu().clone() for k, v in state.ema.items()},
-            "optimizer": state.opt.state_dict(),
-            "epoch": state.epoch - 1,
-            "best_val": state.best,
-            "best_epoch": state.best_epoch,
+            runs.CKPT_OPTIMIZER_STATE: state.opt.state_dict(),
+            runs.CKPT_EPOCH: state.epoch - 1,
+            runs.CKPT_BEST_VAL: state.best,
+            runs.CKPT_BEST_EPOCH: state.best_epoch,
         },
     )
     h = state.history
@@ -157,11 +169,16 @@ def save(run: Path, cfg: FitConfig, state: FitState, data: TrainingData, improve
 
 
 def load_checkpoint(path: Path, fix: str) -> dict:
-    """A generative checkpoint (either format); one clear error when missing, damaged or foreign."""
+    """A generative checkpoint (any format, under today's keys; ``format`` stays the file's);
+    one clear error when missing, damaged or foreign."""
     ck = runs.load_torch(path, fix=fix)
-    if ck.get("format") not in (FORMAT, OLD_FORMAT):
+    have = ck.get(runs.CKPT_FORMAT)
+    if have in _EARLIER:
+        return {**runs.upgrade_checkpoint(ck, _RENAMES, FORMAT), runs.CKPT_FORMAT: have}
+    if have != FORMAT:
         raise InputError(
-            f"{path} is not a glassdyn.gen checkpoint (format {ck.get('format')!r}); {fix}"
+            f"{path} is not a glassdyn.gen checkpoint (format {have!r}; this glassdyn reads "
+            f"{', '.join((FORMAT, *_EARLIER))}); {fix}"
         )
     return ck
 
@@ -169,8 +186,8 @@ def load_checkpoint(path: Path, fix: str) -> dict:
 def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
     """(model in eval mode, checkpoint dict) from a run directory or checkpoint file.
 
-    The dict holds ``kind``, ``arch``, ``fit``, ``data``, ``history``, ``epoch`` and, for runs of
-    the current format, the ``split`` and ``fingerprint`` of run.json (None for
+    The dict holds ``kind``, ``model_config``, ``train_config``, ``data``, ``history``, ``epoch``
+    and, for runs with a run.json, the ``split`` and ``fingerprint`` it records (None for
     ``glassdyn.gen/1`` runs, which recorded neither)."""
     p = Path(run_dir)
     fix = f"fit one with `glassdyn gen fit --out {run_dir}`"
@@ -184,20 +201,20 @@ def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
     else:
         path = p
     ck = load_checkpoint(path, fix=f"restore it, or {fix}" if path.exists() else fix)
-    if ck["format"] == OLD_FORMAT:
+    if ck[runs.CKPT_FORMAT] == OLD_FORMAT:
         use_best = best and ck.get("best_state_dict") is not None
-        state = ck["best_state_dict"] if use_best else ck["state_dict"]
+        state = ck["best_state_dict"] if use_best else ck[runs.CKPT_STATE_DICT]
         ck = {**ck, "split": None, "fingerprint": None}
     else:
-        state = ck["state_dict"]
+        state = ck[runs.CKPT_STATE_DICT]
         info = runs.read_run_file(path.parent) if (path.parent / runs.RUN_FILE).exists() else {}
         ck = {**ck, "split": info.get("split"), "fingerprint": info.get("fingerprint")}
-    model = build_model(ck["kind"], ck["arch"])
+    model = build_model(ck[runs.CKPT_KIND], ck[runs.CKPT_MODEL_CONFIG])
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise InputError(
-            f"{path}: the weights do not fit the {ck['kind']} model it describes "
+            f"{path}: the weights do not fit the {ck[runs.CKPT_KIND]} model it describes "
             f"({str(exc)[:120]}); fit into a new --out"
         ) from None
     return model.to(device).eval(), ck

@@ -1,7 +1,7 @@
 """Continuous normalizing flow on the periodic box, trained by flow matching on the torus.
 
 Vector field v_theta(u, t; T) on the fractional coordinates u in [0, 1)^{3N} (reference frame of
-:mod:`glassdyn.gen.frame`, the reference particle does not move).  Training: Riemannian flow
+:mod:`glassdyn.gen.reference_frame`, the reference particle does not move).  Training: Riemannian flow
 matching (Chen & Lipman, ICLR 2024) with geodesic paths on the flat torus from uniform noise z to
 a data point u1,
 
@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from glassdyn.gen import frame
+from glassdyn.gen import reference_frame
 from glassdyn.gen.network import LocalField, ParticleTransformer, minimum_image_vectors
 
 
@@ -128,14 +128,14 @@ class ContinuousFlow(nn.Module):
         self.steps = cfg.steps  # RK4 steps; may be changed after loading (more: more accurate)
 
     def _prepare(self, types, ref, T):
-        tokens = frame.species_tokens(types, ref)
-        return tokens, tokens != frame.REFERENCE, frame.temperature_features(T)
+        tokens = reference_frame.species_tokens(types, ref)
+        return tokens, tokens != reference_frame.REFERENCE, reference_frame.temperature_features(T)
 
     # ---------------------------------------------------------------- training
     def flow_matching_loss(self, positions, types, box, T, ref, generator=None):
         """Mean squared error of the vector field against the geodesic target (scalar)."""
         tokens, free, Tf = self._prepare(types, ref, T)
-        u1 = frame.to_frame(positions, box, ref)
+        u1 = reference_frame.to_frame(positions, box, ref)
         B = u1.shape[0]
         z = torch.rand(u1.shape, generator=generator, dtype=u1.dtype, device=u1.device)
         t = torch.rand(B, generator=generator, dtype=u1.dtype, device=u1.device)
@@ -193,22 +193,22 @@ class ContinuousFlow(nn.Module):
     def log_prob(self, positions, types, box, T, ref=None):
         """log q(x) (B,), integrating the ODE backwards from the data to the uniform base."""
         if ref is None:
-            ref = torch.as_tensor(frame.reference_index(types.cpu().numpy()), device=positions.device)
+            ref = torch.as_tensor(reference_frame.reference_index(types.cpu().numpy()), device=positions.device)
         tokens, free, Tf = self._prepare(types, ref, T)
-        u = frame.to_frame(positions, box, ref)
+        u = reference_frame.to_frame(positions, box, ref)
         _, dlp = self._integrate(u, tokens, box, Tf, free, 1.0, 0.0)
         # backwards from t=1 with lambda(1) = 0: lambda(0) = int_0^1 div v dt = log p_0 - log p_1, log p_0 = 0
-        return -dlp - frame.log_volume(box, positions.shape[1])
+        return -dlp - reference_frame.log_volume(box, positions.shape[1])
 
     def sample(self, n, types, box, T, generator=None):
         """n configurations (n, N, 3) in [0, L) and their log q (n,) at temperature T."""
         dev = box.device
         types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
+        ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
         tokens, free, Tf = self._prepare(types_b, ref, torch.full((n,), float(T), dtype=box.dtype, device=dev))
         z = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=box.dtype, device=dev) * free[..., None]
         with torch.no_grad():
             u, dlp = self._integrate(z, tokens, box, Tf, free, 0.0, 1.0, generator)
         u = torch.remainder(u.detach(), 1.0)
         origin = torch.rand(n, 3, generator=generator, dtype=box.dtype, device=dev) * box
-        return frame.from_frame(u, box, origin), dlp.detach() - frame.log_volume(box, types_b.shape[1])
+        return reference_frame.from_frame(u, box, origin), dlp.detach() - reference_frame.log_volume(box, types_b.shape[1])

@@ -11,7 +11,7 @@ RQS is the circular rational-quadratic spline of Durkan et al. (NeurIPS 2019) / 
 the circle; both are diffeomorphisms of the circle.  The Jacobian is triangular:
 log|det| = sum_i log RQS'(u_{i,d}).  NN is :class:`~glassdyn.gen.network.ParticleTransformer`,
 so the flow is equivariant under permutations of particles and its parameter count does not depend
-on N.  The base is uniform on the torus; the frame (:mod:`glassdyn.gen.frame`) makes log q exactly
+on N.  The base is uniform on the torus; the frame (:mod:`glassdyn.gen.reference_frame`) makes log q exactly
 invariant to common shifts.  Direction: ``forward`` maps base z -> data u (sampling),
 ``inverse`` maps u -> z (density evaluation).
 """
@@ -25,7 +25,7 @@ import torch
 from normflows.utils.splines import DEFAULT_MIN_DERIVATIVE, rational_quadratic_spline
 from torch import nn
 
-from glassdyn.gen import frame
+from glassdyn.gen import reference_frame
 from glassdyn.gen.network import ParticleTransformer
 
 
@@ -102,9 +102,9 @@ class CouplingFlow(nn.Module):
         self.layers = nn.ModuleList([CircularCoupling(layer % 3, cfg) for layer in range(cfg.n_layers)])
 
     def _prepare(self, types, ref, T):
-        tokens = frame.species_tokens(types, ref)
-        free = tokens != frame.REFERENCE
-        return tokens, free, frame.temperature_features(T)
+        tokens = reference_frame.species_tokens(types, ref)
+        free = tokens != reference_frame.REFERENCE
+        return tokens, free, reference_frame.temperature_features(T)
 
     def forward_u(self, z, types, box, T, ref):
         """Base (B, N, 3) in [0, 1) -> frame coordinates u; returns (u, log|det dz->u| (B,))."""
@@ -129,10 +129,10 @@ class CouplingFlow(nn.Module):
 
         ``ref`` (B,) picks the reference particle (default: the first A particle)."""
         if ref is None:
-            ref = torch.as_tensor(frame.reference_index(types.cpu().numpy()), device=positions.device)
-        u = frame.to_frame(positions, box, ref)
+            ref = torch.as_tensor(reference_frame.reference_index(types.cpu().numpy()), device=positions.device)
+        u = reference_frame.to_frame(positions, box, ref)
         _, ld = self.inverse_u(u, types, box, T, ref)
-        return ld - frame.log_volume(box, positions.shape[1])
+        return ld - reference_frame.log_volume(box, positions.shape[1])
 
     def sample(self, n, types, box, T, generator=None):
         """n configurations at temperature T with the composition ``types`` (N,).
@@ -140,10 +140,10 @@ class CouplingFlow(nn.Module):
         Returns positions (n, N, 3) in [0, L) and log q (n,)."""
         dev = box.device
         types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
+        ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
         z = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=box.dtype, device=dev)
         z[torch.arange(n), ref] = 0.0
         u, ld = self.forward_u(z, types_b, box, torch.full((n,), float(T), dtype=box.dtype, device=dev), ref)
         origin = torch.rand(n, 3, generator=generator, dtype=box.dtype, device=dev) * box
-        x = frame.from_frame(u, box, origin)
-        return x, -ld - frame.log_volume(box, types_b.shape[1])
+        x = reference_frame.from_frame(u, box, origin)
+        return x, -ld - reference_frame.log_volume(box, types_b.shape[1])

@@ -1,7 +1,7 @@
 """Score-based diffusion on the periodic box (variance-exploding, wrapped Gaussian noise).
 
 Forward process on the free fractional coordinates of the reference frame
-(:mod:`glassdyn.gen.frame`): each length coordinate gets Gaussian noise of width sigma and is
+(:mod:`glassdyn.gen.reference_frame`): each length coordinate gets Gaussian noise of width sigma and is
 wrapped into the box,
 
     x_sigma = (x_0 + sigma eps) mod L,       sigma in [sigma_min, sigma_max],  sigma_max = L,
@@ -65,7 +65,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from glassdyn.gen import frame
+from glassdyn.gen import reference_frame
 from glassdyn.gen.cnf import CNFConfig, ContinuousFlow, make_field
 
 IMAGE_RANGE = 7.0  # images summed: |k| <= ceil(IMAGE_RANGE * sigma / L) + 1 (weights below e^-24)
@@ -143,8 +143,8 @@ class _ScoreVelocity(nn.Module):
     def prior(self, u, tokens, box, Tf, free, sig):
         """The physics term exp(-(sigma / sigma_p)^2) sigma f_cap(x) / T (B, N, 3), length units."""
         w = torch.exp(-((sig / self.cfg.prior_sigma) ** 2))
-        T = frame.temperature_from_features(Tf)
-        f = capped_ka_forces(u * box, frame.physical_species(tokens), box, self.cfg.prior_force_cap)
+        T = reference_frame.temperature_from_features(Tf)
+        f = capped_ka_forces(u * box, reference_frame.physical_species(tokens), box, self.cfg.prior_force_cap)
         return (w * sig / T)[:, None, None] * f * free[..., None]
 
     def denoiser(self, u, t, tokens, box, Tf, free):
@@ -194,7 +194,7 @@ class ScoreDiffusion(ContinuousFlow):
         configurations (any frame: only the free particles' rows are used); when given, the target
         is the target-score / denoising-score blend of the module docstring."""
         tokens, free, Tf = self._prepare(types, ref, T)
-        u0 = frame.to_frame(positions, box, ref)
+        u0 = reference_frame.to_frame(positions, box, ref)
         B = u0.shape[0]
         t = torch.rand(B, generator=generator, dtype=u0.dtype, device=u0.device)
         sig = self.field.sigma(t, box)
@@ -227,12 +227,12 @@ class ScoreDiffusion(ContinuousFlow):
         """
         dev, dt = box.device, box.dtype
         types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
+        ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
         tokens, free, Tf = self._prepare(types_b, ref, torch.full((n,), float(T), dtype=dt, device=dev))
         u = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=dt, device=dev) * free[..., None].to(dt)
         u = self._reverse_sde(u, 0, tokens, box, Tf, free, generator, corrector_steps, snr)
         origin = torch.rand(n, 3, generator=generator, dtype=dt, device=dev) * box
-        return frame.from_frame(u, box, origin), torch.full((n,), float("nan"), dtype=dt, device=dev)
+        return reference_frame.from_frame(u, box, origin), torch.full((n,), float("nan"), dtype=dt, device=dev)
 
     @torch.no_grad()
     def renoise_denoise(self, positions, types, box, T, sigma_start: float, generator=None):
@@ -246,7 +246,7 @@ class ScoreDiffusion(ContinuousFlow):
         positions = positions.to(dev, dt)
         B, N, _ = positions.shape
         types_b = types.to(dev).long()[None].expand(B, -1) if types.dim() == 1 else types.to(dev).long()
-        ref = torch.as_tensor(frame.reference_index(types_b.cpu().numpy()), device=dev)
+        ref = torch.as_tensor(reference_frame.reference_index(types_b.cpu().numpy()), device=dev)
         tokens, free, Tf = self._prepare(types_b, ref, torch.full((B,), float(T), dtype=dt, device=dev))
         ts = torch.linspace(0.0, 1.0, self.sde_steps + 1, dtype=dt, device=dev)
         sig = self.field.sigma(ts, box)
@@ -255,9 +255,9 @@ class ScoreDiffusion(ContinuousFlow):
         k0 = int((sig > sigma_start).sum())
         mask = free[..., None].to(dt)
         noise = torch.randn(positions.shape, generator=generator, dtype=dt, device=dev)
-        u = torch.remainder(frame.to_frame(positions, box, ref) + sig[k0] * noise * mask / box, 1.0) * mask
+        u = torch.remainder(reference_frame.to_frame(positions, box, ref) + sig[k0] * noise * mask / box, 1.0) * mask
         u = self._reverse_sde(u, k0, tokens, box, Tf, free, generator)
-        return frame.from_frame(u, box, positions[torch.arange(B), ref])
+        return reference_frame.from_frame(u, box, positions[torch.arange(B), ref])
 
     def _reverse_sde(self, u, k0, tokens, box, Tf, free, generator=None, corrector_steps=None, snr=None):
         """Predictor-corrector from noise level k0 of the ``sde_steps + 1`` levels to sigma_min, the

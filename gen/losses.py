@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from glassdyn.data.errors import InputError
-from glassdyn.gen import frame
+from glassdyn.gen import reference_frame
 
 if TYPE_CHECKING:  # annotations only: training imports this module
     from glassdyn.gen.training import FitConfig, TrainingData
@@ -63,6 +63,22 @@ def batch_loss(
     return model.flow_matching_loss(x, types, box, T.to(x.dtype), ref, generator)
 
 
+def data_loss(
+    model, data: TrainingData, rows: torch.Tensor, generator=None, energy_weight: float = 0.0
+) -> torch.Tensor:
+    """:func:`batch_loss` of the configurations ``rows`` (indices into axis 0) of ``data``."""
+    return batch_loss(
+        model,
+        data.positions[rows],
+        data.types[rows],
+        data.temperature[rows],
+        data.box,
+        generator,
+        energy_weight,
+        None if data.forces is None else data.forces[rows],
+    )
+
+
 def reverse_kl(model, types, box, T, generator=None, e_max: float = 10.0) -> torch.Tensor:
     """E_q[U/T + log q] / N with model samples at the batch temperatures; U per particle is
     softened above ``e_max`` (log growth) so a rare overlap does not blow up the gradient."""
@@ -72,13 +88,13 @@ def reverse_kl(model, types, box, T, generator=None, e_max: float = 10.0) -> tor
     N = len(types)
     dev = box.device
     types_b = types.long()[None].expand(n, -1)
-    ref = torch.as_tensor(frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
+    ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
     z = torch.rand(n, N, 3, generator=generator, dtype=box.dtype, device=dev)
     u, ld = model.forward_u(z, types_b, box, T.to(box.dtype), ref)
     x = u * box
     U = energy_torch(x, types.cpu().numpy(), box.cpu().numpy()) / N
     U = torch.where(U > e_max, e_max + torch.log1p(torch.clamp(U - e_max, min=0)), U)
-    logq = -ld - frame.log_volume(box, N)
+    logq = -ld - reference_frame.log_volume(box, N)
     return (U / T.to(U.dtype) + logq / N).mean()
 
 
@@ -91,17 +107,8 @@ def evaluate_loss(
     total, count = 0.0, 0
     for s in range(0, len(idx), batch_size):
         b = torch.as_tensor(idx[s : s + batch_size])
-        forces = None if data.forces is None else data.forces[b]
         with torch.enable_grad() if model.kind == "cnf" else torch.no_grad():
-            loss = batch_loss(
-                model,
-                data.positions[b],
-                data.types[b],
-                data.temperature[b],
-                data.box,
-                g,
-                forces=forces,
-            )
+            loss = data_loss(model, data, b, g)
         total += float(loss) * len(b)
         count += len(b)
     return total / max(count, 1)

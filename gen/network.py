@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from glassdyn.gen.frame import physical_species
+from glassdyn.gen.reference_frame import physical_species
 
 
 def fourier_features(u: torch.Tensor, n_freq: int) -> torch.Tensor:

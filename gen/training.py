@@ -25,17 +25,17 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from glassdyn.data import keys, runs
 from glassdyn.data.errors import GlassdynError, InputError, StoreError
+from glassdyn.data.settings import setting
 from glassdyn.data.splits import fingerprint, plan_splits, temperature_key
 from glassdyn.gen.checkpoints import (  # noqa: F401  (public names of this module before the split)
     FORMAT,
-    MODELS,
     build_model,
     check_previous,
     initial_weights,
@@ -44,8 +44,13 @@ from glassdyn.gen.checkpoints import (  # noqa: F401  (public names of this modu
     save,
     write_run_file,
 )
+from glassdyn.gen.cnf import CNFConfig
+from glassdyn.gen.coupling import FlowConfig
+from glassdyn.gen.diffusion import DiffusionConfig
+from glassdyn.gen.options import MODELS, as_model_config
 from glassdyn.gen.losses import (  # noqa: F401  (public names of this module before the split)
     batch_loss,
+    data_loss,
     evaluate_loss,
     random_reference,
     reverse_kl,
@@ -55,34 +60,62 @@ from glassdyn.gen.losses import (  # noqa: F401  (public names of this module be
 
 @dataclass(frozen=True)
 class FitConfig:
-    """How to fit.  ``arch`` holds the keyword arguments of FlowConfig / CNFConfig /
-    DiffusionConfig; ``val_fraction`` / ``test_fraction`` split each temperature's configurations
-    as ``glassdyn train`` does (a store's recorded split, e.g. a BOTAN import, is honoured)."""
+    """How to fit: each field says what it does (its help is ``glassdyn gen fit --help``).
 
-    model: str = "diffusion"  # the model whose samples are physical (README, measured)
-    temperatures: tuple[float, ...] | None = None  # None = every state point of the store
-    source: str = "thermal"  # or "inherent"
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 1e-3
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    max_configs: int | None = None  # per temperature
-    energy_weight: float = 0.0  # weight of the reverse-KL term (flow only)
-    score_target: str = (
-        "auto"  # diffusion: "denoising", "target" (forces / T), "auto" (target on thermal data)
+    ``arch`` is the model's typed network config (:class:`~glassdyn.gen.coupling.FlowConfig`,
+    :class:`~glassdyn.gen.cnf.CNFConfig`, :class:`~glassdyn.gen.diffusion.DiffusionConfig`; a
+    dict of its fields is converted, None means its defaults: :mod:`glassdyn.gen.options`);
+    ``val_fraction`` / ``test_fraction`` split each temperature's configurations as
+    ``glassdyn train`` does (a store's recorded split, e.g. a BOTAN import, is honoured)."""
+
+    model: str = setting(
+        "diffusion",  # the model whose samples are physical (README, measured)
+        "diffusion (the model whose samples are physical): score-based diffusion on the torus; "
+        "flow: circular-spline coupling flow; cnf: continuous flow (flow matching on the torus)",
+        choices=MODELS,
     )
-    max_minutes: float | None = None  # stop (and checkpoint) after this wall time
-    seed: int = 0
-    ema: float = (
-        0.0  # decay of an exponential moving average of the weights (0: none), see :func:`fit`
+    temperatures: tuple[float, ...] | None = setting(
+        None, "state points to train on (default: all)"
     )
-    init: str | None = None  # start from this run's best weights (fine-tuning; same architecture)
-    arch: dict = field(default_factory=dict)
+    source: str = setting(
+        "thermal", "the positions fitted on", choices=("thermal", "inherent")
+    )
+    epochs: int = setting(20, "training epochs")
+    batch_size: int = setting(32, "configurations per optimiser step")
+    lr: float = setting(1e-3, "Adam learning rate")
+    val_fraction: float = setting(0.1, "validation configurations per temperature")
+    test_fraction: float = setting(
+        0.2,
+        "test configurations per temperature, never fitted on (what `gen evaluate` compares with)",
+    )
+    max_configs: int | None = setting(None, "use at most this many configurations per temperature")
+    energy_weight: float = setting(0.0, "reverse-KL weight (flow only)")
+    score_target: str = setting(
+        "auto",
+        "diffusion: regress on forces / T at small noise (target score matching; auto = on "
+        "thermal data) or plain denoising score matching",
+        choices=("auto", "denoising", "target"),
+    )
+    max_minutes: float | None = setting(
+        None, "stop after this wall time, with a checkpoint (rerun to continue)"
+    )
+    seed: int = setting(0, "seed of the split, the initial weights, the batches and the noise")
+    ema: float = setting(
+        0.0,
+        "keep an exponential moving average of the weights (e.g. 0.999) and validate, keep and "
+        "sample with it (usual for diffusion models; 0: off)",
+    )
+    init: str | None = setting(
+        None,
+        "start from the best weights of RUN (fine-tuning; same model and architecture options)",
+    )
+    arch: FlowConfig | CNFConfig | DiffusionConfig | None = None  # see the class docstring
+    progress: bool = setting(True, "a progress bar over the epochs")
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        object.__setattr__(self, "arch", as_model_config(self.model, self.arch))
         if self.source not in ("thermal", "inherent"):
             raise InputError(f"source must be 'thermal' or 'inherent', got {self.source!r}")
         if self.temperatures is not None:
@@ -125,6 +158,13 @@ class FitConfig:
     def to_dict(self) -> dict:
         """The config as JSON would give it back (lists, plain floats)."""
         return json.loads(json.dumps(runs.clean_json(asdict(self))))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FitConfig:
+        """A config from run.json (fields a run predates take their defaults; the ``arch`` of
+        earlier runs, the settings given on the command line only, completes to the full one)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
     def data_fields(self) -> tuple[str, ...]:
         """The store paths a fit reads per configuration (what its data fingerprint covers)."""
@@ -304,37 +344,36 @@ def _epochs(run: Path, cfg: FitConfig, state: FitState, data: TrainingData, dev,
     train_idx, val_idx = data.indices("train"), data.indices("val")
     g = torch.Generator(device=dev)
     deadline = None if cfg.max_minutes is None else time.perf_counter() + 60 * cfg.max_minutes
-    for epoch in range(state.epoch, cfg.epochs):
+    bar = runs.progress(
+        range(state.epoch, cfg.epochs),
+        desc=f"fit {cfg.model}",
+        initial=state.epoch,
+        total=cfg.epochs,
+        enabled=cfg.progress,
+    )
+    for epoch in bar:
         t0 = time.perf_counter()
         order = np.random.default_rng(cfg.seed + epoch).permutation(train_idx)
-        g.manual_seed(
-            cfg.seed + epoch
-        )  # per epoch: a resumed fit draws what an uninterrupted one does
+        g.manual_seed(cfg.seed + epoch)  # per epoch: a resumed fit draws what an uninterrupted one does
         losses = _train_epoch(state, data, order, cfg, g, dev, epoch, deadline)
-        val = (
-            _validation_loss(state, data, val_idx, cfg) if len(val_idx) else float(np.mean(losses))
-        )
-        h = state.history
-        for name, v in (
-            ("epoch", epoch),
-            ("train_loss", float(np.mean(losses))),
-            ("val_loss", val),
-            ("seconds", time.perf_counter() - t0),
-        ):
-            h[name].append(v)
+        train_loss = float(np.mean(losses))
+        val = _validation_loss(state, data, val_idx, cfg) if len(val_idx) else train_loss
+        record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val}
+        for name, v in {**record, "seconds": time.perf_counter() - t0}.items():
+            state.history[name].append(v)
         improved = val < state.best
         if improved:
             state.best, state.best_epoch = val, epoch
         state.epoch = epoch + 1
-        log(
-            f"epoch {epoch}: train {np.mean(losses):.4f}  val {val:.4f}  ({time.perf_counter() - t0:.1f} s)"
-        )
+        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val:.4f}")
         save(run, cfg, state, data, improved)
         if deadline is not None and time.perf_counter() > deadline:
+            bar.close()
             log(
                 f"stopping after {cfg.max_minutes} min (checkpoint saved; rerun with more time to continue)"
             )
             break
+    bar.close()
 
 
 def _train_epoch(
@@ -346,17 +385,7 @@ def _train_epoch(
     losses = []
     for s in range(0, len(order), cfg.batch_size):
         b = torch.as_tensor(order[s : s + cfg.batch_size], device=dev)
-        forces = None if data.forces is None else data.forces[b]
-        loss = batch_loss(
-            model,
-            data.positions[b],
-            data.types[b],
-            data.temperature[b],
-            data.box,
-            g,
-            cfg.energy_weight,
-            forces,
-        )
+        loss = data_loss(model, data, b, g, cfg.energy_weight)
         if not torch.isfinite(loss):
             raise GlassdynError(
                 f"the training loss became {float(loss)} at epoch {epoch}; lower --lr and fit into a new --out"

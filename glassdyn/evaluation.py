@@ -26,6 +26,7 @@ from glassdyn.data.errors import InputError
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.data.runs import clean_json, read_run_file, resolve_device
 from glassdyn.data.splits import training_identities, unseen_configs
+from glassdyn.nn import keys as nk
 from glassdyn.training import TrainConfig, require_targets
 
 
@@ -129,9 +130,9 @@ class TrainedRun:
     def predict(self, sp: StatePoint, c: int, targets: bool = True) -> tuple[dict, object]:
         """Predictions (numpy, LJ units) for configuration ``c`` and the sample they came from.
 
-        Returns ({"node": (N, K), "edge": (E, K) or None, "temperature": float or None,
-        "latent": (H,) or None}, sample) where sample is the graph ``Data`` (GNN runs) or a dict
-        with ``y`` and ``node_mask`` (ridge).
+        Returns the outputs of :mod:`glassdyn.nn.keys` (node (N, K), edge (E, K) or None,
+        temperature a float or None, latent (H,) or None) and the sample: the graph ``Data``
+        (GNN runs) or a dict with ``y`` and ``node_mask`` (descriptor baselines).
         """
         if targets:
             require_targets(sp)
@@ -139,25 +140,26 @@ class TrainedRun:
             types = sp.read(keys.TYPES, c)
             feats = self.descriptors.get(sp, c, self.model.spec)
             pred = {
-                "node": self.model.predict(feats, types),
-                "edge": None,
-                "temperature": None,
-                "latent": None,
+                nk.NODE: self.model.predict(feats, types),
+                nk.EDGE: None,
+                nk.OUT_TEMPERATURE: None,
+                nk.LATENT: None,
             }
-            sample = {"node_mask": types == 0}
+            sample = {nk.NODE_MASK: types == 0}
             if targets:
                 idx = self.spec.time_indices(len(sp.times))
-                sample["y"] = sp.read(keys.ISO_PROPENSITY, c)[idx].T
+                sample[nk.Y] = sp.read(keys.ISO_PROPENSITY, c)[idx].T
             return pred, sample
         from glassdyn.nn.dataset import build_graph
 
         data = build_graph(sp, c, self.spec, targets=targets)
         out = self.model.predict(data.to(self.device))
+        t = out[nk.OUT_TEMPERATURE]
         res = {
-            "node": out["node"].cpu().numpy(),
-            "edge": None if out["edge"] is None else out["edge"].cpu().numpy(),
-            "temperature": None if out["temperature"] is None else float(out["temperature"][0]),
-            "latent": None if out["latent"] is None else out["latent"][0].cpu().numpy(),
+            nk.NODE: out[nk.NODE].cpu().numpy(),
+            nk.EDGE: None if out[nk.EDGE] is None else out[nk.EDGE].cpu().numpy(),
+            nk.OUT_TEMPERATURE: None if t is None else float(t[0]),
+            nk.LATENT: None if out[nk.LATENT] is None else out[nk.LATENT][0].cpu().numpy(),
         }
         return res, data.cpu()
 
@@ -313,19 +315,19 @@ def _score_state(run: TrainedRun, sp: StatePoint, configs: list[int]):
     for c in configs:
         pred, sample = run.predict(sp, c)
         if run.kind in ("ridge", "mlp"):
-            m.compute(pred["node"], sample["y"], sample["node_mask"])
+            m.compute(pred[nk.NODE], sample[nk.Y], sample[nk.NODE_MASK])
         else:
             m.compute(
-                pred["node"],
+                pred[nk.NODE],
                 sample.y.numpy(),
                 sample.node_mask.numpy(),
-                pred["edge"],
-                None if pred["edge"] is None else sample.y_edge.numpy(),
+                pred[nk.EDGE],
+                None if pred[nk.EDGE] is None else sample.y_edge.numpy(),
                 sample.edge_mask.numpy(),
-                pred["temperature"],
+                pred[nk.OUT_TEMPERATURE],
             )
-        if pred["latent"] is not None:
-            lat.append(pred["latent"])
+        if pred[nk.LATENT] is not None:
+            lat.append(pred[nk.LATENT])
     return m.result(), (np.mean(lat, axis=0) if lat else None)
 
 
@@ -412,8 +414,8 @@ def predict_run(
         mob, temp = [], []
         for c in configs:
             pred, _ = run.predict(sp, c, targets=False)
-            mob.append(pred["node"].T)
-            temp.append(pred["temperature"])
+            mob.append(pred[nk.NODE].T)
+            temp.append(pred[nk.OUT_TEMPERATURE])
         preds.append(
             Predictions(
                 temperature=T,

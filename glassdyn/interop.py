@@ -14,6 +14,7 @@ then ``pip install --no-deps glassdyn``.
 from __future__ import annotations
 
 from glassdyn.data.errors import GlassdynError
+from glassdyn.nn import keys as nk
 
 DGL_HINT = (
     "DGL is an optional extra: `pip install glassdyn[dgl]`. Its PyPI wheels (dgl <= 2.1.0) need "
@@ -66,13 +67,13 @@ def to_dgl(data):
 
     if hasattr(data, "to_data_list") and getattr(data, "num_graphs", None):
         return dgl.batch([to_dgl(d) for d in data.to_data_list()])
-    if getattr(data, "edge_index", None) is None:
+    if getattr(data, nk.EDGE_INDEX, None) is None:
         raise GlassdynError("to_dgl: the graph has no edge_index")
     n_nodes, n_edges = int(data.num_nodes), int(data.edge_index.size(1))
     src, dst = data.edge_index
     g = dgl.graph((src, dst), num_nodes=n_nodes)
     for key, value in data.items():
-        if key == "edge_index" or not torch.is_tensor(value):
+        if key == nk.EDGE_INDEX or not torch.is_tensor(value):
             continue
         kind = _kind(data, key, value, n_nodes, n_edges)
         if kind == "node":

@@ -16,6 +16,7 @@ from glassdyn.data import keys
 from glassdyn.data.box import box_length, minimum_image, wrap
 from glassdyn.data.records import Configuration
 from glassdyn.data.store import Store
+from glassdyn.nn import keys as nk
 
 
 def random_ka_configuration(
@@ -162,6 +163,6 @@ def graph_predictor(model, spec=None):
     def predict(conf: Configuration) -> np.ndarray:
         data = graph_from_arrays(spec, conf.types, conf.box, conf.positions, conf.positions)
         with torch.no_grad():
-            return model.predict(data)["node"].numpy()
+            return model.predict(data)[nk.NODE].numpy()
 
     return predict

@@ -14,7 +14,7 @@ looked at here.  Temperatures of the store that are not training temperatures ar
 The run directory (:mod:`glassdyn.data.runs`) holds ``run.json`` (kind, config, split, data
 fingerprint, times, versions), ``last.pt`` (written after every epoch: rerunning the same command
 resumes from it), ``best.pt``, ``history.json``, ``graphs/`` (the cached graph samples) and, for
-ridge, ``ridge.npz``.  A rerun on data with another fingerprint, or with other settings than the
+the descriptor baselines, their model file and ``descriptors/`` (:mod:`glassdyn.nn.baselines`).  A rerun on data with another fingerprint, or with other settings than the
 resumable ones (:data:`glassdyn.data.runs.RESUMABLE`), is refused.
 
 BOTAN's published two-phase recipe (Shiba et al., J. Chem. Phys. 158, 084503 (2023); pyg_botan
@@ -29,14 +29,15 @@ same architecture; this run's own target statistics are kept.
 
 Targets are standardised per time with the training set's mean and std (stored in the model's
 buffers), so the K times of the multi-time head weigh equally in the loss; predictions come back
-in LJ units.  The epoch loop itself is :mod:`glassdyn.nn.training_loop`.
+in LJ units.  The settings are :class:`glassdyn.train_config.TrainConfig`; the epoch loop itself is
+:mod:`glassdyn.nn.training_loop`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from glassdyn.data import keys, runs
@@ -45,240 +46,20 @@ from glassdyn.data.runs import RUN_FILE, read_run_file, resolve_device  # noqa: 
 from glassdyn.data.splits import check_same_data, fingerprint, plan_splits, split_configs  # noqa: F401
 from glassdyn.data.store import StatePoint, Store
 
-MODELS = ("botan", "tbotan", "bapst", "ridge", "mlp")
-BASELINES = ("ridge", "mlp")  # descriptor models (glassdyn.nn.baselines): no epochs, no weights
-PRECISIONS = ("fp32", "bf16")
-PRETRAIN, TRAIN = "pretrain", "train"
-PRETRAIN_BEST = "pretrain_best.pt"
-BASELINE_FIELDS = (
-    keys.TYPES,
-    keys.BOX,
-    keys.THERMAL_POSITIONS,
-    keys.INHERENT_POSITIONS,
-    keys.ISO_PROPENSITY,
+from glassdyn.train_config import (  # noqa: F401  (public names of this module)
+    BASELINE_FIELDS,
+    BASELINES,
+    INPUT_CHOICES,
+    LEGACY,
+    MODELS,
+    NODE_FEATURE_CHOICES,
+    PRECISIONS,
+    PRETRAIN,
+    PRETRAIN_BEST,
+    RENAMED,
+    TRAIN,
+    TrainConfig,
 )
-
-
-# what runs written before a field existed were trained with (run.json lacks the field)
-LEGACY = {
-    "node_features": "type",
-    "node_vectors": False,
-    "skip": False,
-    "readout_hops": 0,
-    "shared_decoder": True,
-}
-INPUT_CHOICES = ("auto", "ts", "is", "ts+is")
-NODE_FEATURE_CHOICES = ("auto", "type", "descriptors")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """One training job.  ``data``: store path; ``out``: run directory.
-
-    times: indices into the store's times (None = all K, one multi-time model);
-    train_temperatures: the temperatures trained on (None = all in the store);
-    p: node weight of BOTAN's loss p MSE_node + (1 - p) MSE_edge (Bapst: node only);
-    temperature_weight: weight of T-BOTAN's temperature MSE (normalised T);
-    heterogeneity_weight: weight of the GlassMLP-style spread / correlation penalty (0 = off);
-    lr_schedule: constant, or cosine decay from lr to lr/100 over the epochs (of each phase);
-    pretrain_epochs: epochs of edge-only pre-training (p = 0) before the ``epochs`` with ``p``
-    (BOTAN's published recipe; 0 = none); init: a run directory (its best.pt) or checkpoint whose
-    weights start this run (same model architecture);
-    lr, grad_clip, batch_size: Adam settings (the reference uses lr 1e-4 after pre-training;
-    1e-3 converges faster from scratch); val_fraction / test_fraction: per-temperature split;
-    max_configs: the first N completed configurations per temperature; max_train: train on the
-    first N training configurations of each temperature's split only (validation and test
-    unchanged, subsets nested: learning curves);
-    shared_decoder: one decoder for node and edge embeddings, as the reference (False: two;
-    None: two with a coarse-grained readout, else one);
-    input / node_features / node_vectors / skip: the inputs (see :mod:`glassdyn.nn.dataset`) and
-    the linear skip of :class:`~glassdyn.nn.models.Botan`; ``auto`` / None resolve against the
-    store (:func:`resolve_inputs`): with inherent structures ts+is, descriptors, TS -> IS vectors
-    and the skip; without, ts, descriptors and the skip;
-    readout_hops: coarse-grained node readout (0 = BOTAN's plain decoder);
-    max_minutes: stop cleanly after the epoch that passes this wall time (rerun to continue);
-    tune_allocator: on CPU, keep large tensors in glibc's heap (:mod:`glassdyn.nn.allocator`;
-    process-wide; measured 1.35 s instead of 2.13 s of CPU time per N=4096 BOTAN step, hence on
-    by default);
-    precision: fp32, or bf16 (the forward pass under ``torch.autocast`` with bfloat16: products
-    in bfloat16, sums and weights in float32; on a CPU with avx512_bf16 ~1.6x faster steps).
-    """
-
-    data: str
-    out: str
-    model: str = "botan"
-    input: str = "auto"
-    edge_features: str = "vector"
-    times: tuple[int, ...] | None = None
-    train_temperatures: tuple[float, ...] | None = None
-    epochs: int = 100
-    p: float = 0.4
-    pretrain_epochs: int = 0
-    init: str | None = None
-    temperature_weight: float = 1.0
-    heterogeneity_weight: float = 0.0
-    lr: float = 1e-3
-    lr_schedule: str = "constant"
-    grad_clip: float = 1.0
-    batch_size: int = 1
-    hidden: int = 64
-    steps: int = 7
-    shared_decoder: bool | None = None
-    node_features: str = "auto"
-    node_vectors: bool | None = None
-    skip: bool | None = None
-    readout_hops: int = 2
-    max_minutes: float | None = None
-    cutoff: float = 2.0
-    augment: bool = True
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    max_configs: int | None = None
-    max_train: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    progress: bool = True
-    tune_allocator: bool = True
-    precision: str = "fp32"
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise InputError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise InputError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
-        if self.model not in MODELS:
-            raise InputError(f"--model must be one of {MODELS}, got {self.model!r}")
-        if self.input not in INPUT_CHOICES:
-            raise InputError(f"--input must be one of {INPUT_CHOICES}, got {self.input!r}")
-        if self.node_features not in NODE_FEATURE_CHOICES:
-            raise InputError(
-                f"--node-features must be one of {NODE_FEATURE_CHOICES}, got {self.node_features!r}"
-            )
-        if self.node_vectors and self.input == "ts":
-            raise InputError(
-                "--node-vectors feeds the TS -> IS displacement: it needs --input ts+is or is "
-                "(and inherent structures: `glassdyn quench STORE`)"
-            )
-        if self.skip and self.node_features == "type":
-            raise InputError("--skip is a linear map of the descriptors: it needs --node-features descriptors")
-        if self.readout_hops and self.shared_decoder:
-            raise InputError(
-                "a coarse-grained readout (--readout-hops > 0) decodes nodes and edges separately: "
-                "drop --shared-decoder or pass --readout-hops 0"
-            )
-        if not 0.0 <= self.p <= 1.0:
-            raise InputError(f"--p must lie in [0, 1], got {self.p}")
-        _check_numbers(self)
-        if self.pretrain_epochs and self.model not in ("botan", "tbotan"):
-            raise InputError(
-                f"--pretrain-epochs trains on the edge target, which --model {self.model} has no head for; "
-                "use --model botan or tbotan, or drop --pretrain-epochs"
-            )
-        if self.init is not None and self.model in BASELINES:
-            raise InputError(
-                f"--init starts a graph network from saved weights; --model {self.model} has none to start from"
-            )
-        if self.init is not None:
-            object.__setattr__(self, "init", str(self.init))
-        if (
-            self.val_fraction < 0
-            or self.test_fraction < 0
-            or self.val_fraction + self.test_fraction >= 1
-        ):
-            raise InputError("val_fraction and test_fraction must be >= 0 and sum to less than 1")
-        for name in ("times", "train_temperatures"):
-            v = getattr(self, name)
-            if v is not None:
-                object.__setattr__(self, name, tuple(v))
-
-    @property
-    def total_epochs(self) -> int:
-        """Pre-training plus training epochs (epochs are numbered 0 .. total_epochs - 1)."""
-        return self.pretrain_epochs + self.epochs
-
-    def phase(self, epoch: int) -> str:
-        """``pretrain`` for the first ``pretrain_epochs`` epochs, ``train`` after."""
-        return PRETRAIN if epoch < self.pretrain_epochs else TRAIN
-
-    def for_phase(self, phase: str) -> TrainConfig:
-        """The loss settings of a phase: pre-training is the edge MSE alone (p = 0, no other term)."""
-        if phase == PRETRAIN:
-            return replace(self, p=0.0, temperature_weight=0.0, heterogeneity_weight=0.0)
-        return self
-
-    @property
-    def resolved(self) -> bool:
-        """Whether no input setting is left to ``auto`` (see :func:`resolve_inputs`)."""
-        return self.input != "auto" and self.node_features != "auto" and None not in (
-            self.node_vectors,
-            self.skip,
-            self.shared_decoder,
-        )
-
-    def graph_spec(self):
-        from glassdyn.nn.dataset import GraphSpec
-
-        if not self.resolved:
-            raise InputError("internal: resolve the 'auto' inputs against a store first")
-        return GraphSpec(
-            input=self.input,
-            edge_features=self.edge_features,
-            cutoff=self.cutoff,
-            times=self.times,
-            node_features=self.node_features,
-            node_vectors=self.node_vectors,
-        )
-
-    def data_fields(self) -> tuple[str, ...]:
-        """The store paths this run reads per configuration (what its data fingerprint covers)."""
-        if self.model in BASELINES:
-            return BASELINE_FIELDS
-        from glassdyn.nn.dataset import graph_fields
-
-        return graph_fields(self.graph_spec(), targets=True)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        for name in ("times", "train_temperatures"):
-            if d[name] is not None:
-                d[name] = list(d[name])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        """A config from run.json; fields a run predates take the values it was trained with."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{**LEGACY, **{k: v for k, v in d.items() if k in names}})
-
-
-def _check_numbers(c: TrainConfig) -> None:
-    """One clear line for a number no training can run with (before anything is read or written)."""
-    if c.epochs < 0 or c.pretrain_epochs < 0:
-        raise InputError(
-            f"--epochs and --pretrain-epochs must be >= 0, got {c.epochs} and {c.pretrain_epochs}"
-        )
-    checks = (
-        ("--batch-size", c.batch_size, c.batch_size >= 1, ">= 1"),
-        ("--lr", c.lr, math.isfinite(c.lr) and c.lr > 0, "a positive number, e.g. 1e-3"),
-        ("--hidden", c.hidden, c.hidden >= 1, ">= 1 (the MLP width, e.g. 64)"),
-        ("--steps", c.steps, c.steps >= 0, ">= 0 (message-passing steps, e.g. 7)"),
-        ("--grad-clip", c.grad_clip, c.grad_clip >= 0, ">= 0 (0: no clipping)"),
-        ("--cutoff", c.cutoff, math.isfinite(c.cutoff) and c.cutoff > 0, "positive (sigma_AA)"),
-        ("--temperature-weight", c.temperature_weight, c.temperature_weight >= 0, ">= 0"),
-        ("--heterogeneity-weight", c.heterogeneity_weight, c.heterogeneity_weight >= 0, ">= 0"),
-        ("--max-configs", c.max_configs, c.max_configs is None or c.max_configs >= 1, ">= 1"),
-        ("--max-train", c.max_train, c.max_train is None or c.max_train >= 1, ">= 1"),
-        ("--readout-hops", c.readout_hops, c.readout_hops >= 0, ">= 0 (0: BOTAN's plain decoder)"),
-        (
-            "--max-minutes",
-            c.max_minutes,
-            c.max_minutes is None or (math.isfinite(c.max_minutes) and c.max_minutes > 0),
-            "a positive number of minutes",
-        ),
-    )
-    for flag, value, ok, want in checks:
-        if not ok:
-            raise InputError(f"{flag} must be {want}, got {value}")
 
 
 # --------------------------------------------------------------------------- data split
@@ -442,7 +223,7 @@ def check_previous_run(out: Path, config: TrainConfig, split: dict, fp: dict) ->
     check_same_data(out, old, fp, split, config.data)
     last = out / runs.LAST
     if last.exists() and config.model not in BASELINES:
-        epoch = int(runs.load_torch(last, fix=f"delete it to restart {out}")["epoch"])
+        epoch = int(runs.load_torch(last, fix=f"delete it to restart {out}")[runs.CKPT_EPOCH])
         need = [PRETRAIN_BEST] if config.pretrain_epochs else []
         runs.require_checkpoints(
             out, need + ([runs.BEST] if epoch >= config.pretrain_epochs else [])
@@ -465,11 +246,11 @@ def write_run_file(
     }
     if config.model not in BASELINES:
         info["phases"] = [
-            {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "p": 0.0},
+            {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "node_weight": 0.0},
             {
                 "phase": TRAIN,
                 "epochs": [config.pretrain_epochs, config.total_epochs],
-                "p": config.p,
+                "node_weight": config.node_weight,
             },
         ][0 if config.pretrain_epochs else 1 :]
     runs.write_json(out / RUN_FILE, {**info, **(extra or {})}, indent=2)
@@ -494,6 +275,7 @@ def batch_loss(model, batch, config: TrainConfig, forward=None):
     """
     import torch
 
+    from glassdyn.nn import keys as nk
     from glassdyn.nn.losses import botan_loss, heterogeneity_loss, temperature_loss
 
     low = config.precision == "bf16"
@@ -505,19 +287,20 @@ def batch_loss(model, batch, config: TrainConfig, forward=None):
     parts = {}
     if model.config.edge_head:
         ye = (batch.y_edge - model.edge_mean) / model.edge_std
-        loss = botan_loss(out["node"], y, out["edge"], ye, config.p)
+        loss = botan_loss(out[nk.NODE], y, out[nk.EDGE], ye, config.node_weight)
     else:
-        loss = botan_loss(out["node"], y, None, None)
+        loss = botan_loss(out[nk.NODE], y, None, None)
     parts["mobility"] = float(loss.detach())
-    if out["temperature"] is not None and config.temperature_weight > 0:
+    if out[nk.OUT_TEMPERATURE] is not None and config.temperature_weight > 0:
         tl = temperature_loss(
-            out["temperature"], (batch.temperature - model.temperature_mean) / model.temperature_std
+            out[nk.OUT_TEMPERATURE],
+            (batch.temperature - model.temperature_mean) / model.temperature_std,
         )
         parts["temperature"] = float(tl.detach())
         loss = loss + config.temperature_weight * tl
     if config.heterogeneity_weight > 0:
         hl = heterogeneity_loss(
-            out["node"],
+            out[nk.NODE],
             y,
             batch.edge_index,
             getattr(batch, "batch", None),

@@ -117,6 +117,7 @@ def make_steps(device, graphs, ref_model, args):
     first graph and targets (batches: the first k graphs)."""
     from torch_geometric.data import Batch
 
+    from glassdyn.nn import keys as nk
     from glassdyn.nn.models import ModelConfig, build_model
 
     data = graphs[0].to(device)
@@ -142,8 +143,8 @@ def make_steps(device, graphs, ref_model, args):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=low):
                 out = ours(d, **kwargs)
             out = {k: v.float() if torch.is_tensor(v) else v for k, v in out.items()}
-            loss = p * torch.mean((out["node"] - yn) ** 2) + (1 - p) * torch.mean(
-                (out["edge"] - ye) ** 2
+            loss = p * torch.mean((out[nk.NODE] - yn) ** 2) + (1 - p) * torch.mean(
+                (out[nk.EDGE] - ye) ** 2
             )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)

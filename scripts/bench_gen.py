@@ -8,7 +8,7 @@ Steps (each cached under --work so a rerun only redoes what is missing):
    (equilibration + decorrelation) that the sampler is compared with.
 2. Fit a model (``glassdyn.gen.training.fit``) unless a checkpoint exists.
 3. Evaluate samples vs held-out MD, and the uniform and perturbed-lattice baselines, on every
-   metric (``glassdyn.gen.evaluation``); print a table and write JSON.
+   metric (``glassdyn.gen.metrics``); print a table and write JSON.
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_gen.py --work out/gen/bench
 """
@@ -157,7 +157,8 @@ def time_md(n_configs: int, temperature: float, *, n_particles: int, equil_steps
 def main(argv=None) -> int:
     import torch
 
-    from glassdyn.gen.report import evaluate, format_table
+    from glassdyn.gen.options import SamplerOptions
+    from glassdyn.gen.evaluation import evaluate, format_table
     from glassdyn.gen.training import FitConfig, fit, load_run
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -171,7 +172,8 @@ def main(argv=None) -> int:
     p.add_argument("--fit-minutes", type=float, default=20.0, help="only when a run is missing")
     p.add_argument("--run", action="append", default=[], metavar="KIND=DIR",
                    help="evaluate this fitted run for model KIND instead of WORK/runs/KIND (repeatable)")
-    p.add_argument("--steps", type=int, help="ODE steps of cnf / diffusion sampling (default: the run's)")
+    p.add_argument("--steps", type=int, help="steps of the cnf / diffusion sampler, as `glassdyn gen sample "
+                   "--steps` (default: the run's)")
     p.add_argument("--final-correctors", type=int, default=0, help="diffusion SDE: Langevin steps at the smallest noise")
     p.add_argument("--n", type=int, default=256, help="samples per evaluation")
     p.add_argument("--n-quench", type=int, default=16)
@@ -197,10 +199,10 @@ def main(argv=None) -> int:
             fit(train, run, FitConfig(model=kind, epochs=1000, max_minutes=args.fit_minutes, max_configs=600,
                                       test_fraction=0.0))
         model, ck = load_run(run)
-        if args.steps and hasattr(model, "steps"):
-            model.steps = args.steps
-        if kind == "diffusion":
-            model.final_correctors = args.final_correctors
+        SamplerOptions(
+            steps=args.steps if hasattr(model, "steps") else None,
+            final_correctors=args.final_correctors if kind == "diffusion" else None,
+        ).apply(model)
         for T in args.eval_temperatures:
             rep = evaluate(model, ck, test, T, n_samples=args.n, n_quench=args.n_quench, train_store=train,
                            baselines=first, seed=0)

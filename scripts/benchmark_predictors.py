@@ -39,6 +39,7 @@ from glassdyn.data import keys
 from glassdyn.data.store import Store
 
 from glassdyn.metrics import pearson
+from glassdyn.nn import keys as nk
 from glassdyn.nn.baselines import Sample, choose_spec, fit_mlp, fit_ridge, load_sample
 from glassdyn.nn.descriptors import FAMILIES, DescriptorCache, DescriptorSpec, family_columns
 from glassdyn.training import TrainConfig, plan
@@ -95,7 +96,7 @@ def descriptor_model(kind: str, families: tuple[str, ...] | None):
 
         def predict(sp, c):
             s = _sample(ctx, sp, c, None, cols)
-            return {"node": model.predict(s.X, s.types), "edge": None}
+            return {nk.NODE: model.predict(s.X, s.types), nk.EDGE: None}
 
         return predict
 
@@ -112,7 +113,7 @@ def run_model(path: str):
 
         def predict(sp, c):
             pred, sample = run.predict(sp, c, targets=False)
-            return {"node": pred["node"], "edge": pred["edge"], "sample": sample}
+            return {nk.NODE: pred[nk.NODE], nk.EDGE: pred[nk.EDGE], "sample": sample}
 
         return predict
 
@@ -149,8 +150,8 @@ def score(ctx: Context, predict) -> dict:
             out = predict(sp, c)
             y = np.asarray(sp.read(keys.ISO_PROPENSITY, c), dtype=np.float64)[idx].T
             a = sp.read(keys.TYPES, c) == 0
-            node.append([pearson(out["node"][a, k], y[a, k]) for k in range(len(idx))])
-            if out["edge"] is not None:
+            node.append([pearson(out[nk.NODE][a, k], y[a, k]) for k in range(len(idx))])
+            if out[nk.EDGE] is not None:
                 g = build_graph(sp, c, GraphSpec(times=tuple(idx)))
                 sample = out.get("sample")
                 if sample is not None and not np.array_equal(
@@ -159,7 +160,7 @@ def score(ctx: Context, predict) -> dict:
                     raise SystemExit("the run's graph differs from the benchmark's (cutoff?)")
                 m = g.edge_mask.numpy()
                 ye = g.y_edge.numpy()
-                edge.append([pearson(out["edge"][m, k], ye[m, k]) for k in range(len(idx))])
+                edge.append([pearson(out[nk.EDGE][m, k], ye[m, k]) for k in range(len(idx))])
     return {"node": np.array(node), "edge": np.array(edge) if edge else None}
 
 

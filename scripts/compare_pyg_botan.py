@@ -25,6 +25,7 @@ from glassdyn.data.store import Store
 
 from glassdyn.evaluation import TrainedRun
 from glassdyn.metrics import pearson
+from glassdyn.nn import keys as nk
 
 
 def main() -> None:
@@ -52,11 +53,11 @@ def main() -> None:
             (m, ours[key]) for m, key in enumerate((rei[0] * n + rei[1]).tolist()) if key in ours
         ]
         a, b = np.array(common).T
-        d_node = np.abs(pred["node"][:, 0] - ref[f"node_{k}"]).max()
-        d_edge = np.abs(pred["edge"][b, 0] - ref[f"edge_{k}"][a]).max()
+        d_node = np.abs(pred[nk.NODE][:, 0] - ref[f"node_{k}"]).max()
+        d_edge = np.abs(pred[nk.EDGE][b, 0] - ref[f"edge_{k}"][a]).max()
         nm, em = data.node_mask.numpy(), data.edge_mask.numpy()
-        r_node = pearson(pred["node"][nm, 0], data.y.numpy()[nm, 0])
-        r_edge = pearson(pred["edge"][em, 0], data.y_edge.numpy()[em, 0])
+        r_node = pearson(pred[nk.NODE][nm, 0], data.y.numpy()[nm, 0])
+        r_edge = pearson(pred[nk.EDGE][em, 0], data.y_edge.numpy()[em, 0])
         rows.append(
             (cid, c, ei.shape[1], rei.shape[1], len(common), d_node, d_edge, r_node, r_edge)
         )

@@ -37,12 +37,13 @@ def small_q_fluctuations(x: np.ndarray, types: np.ndarray, box: np.ndarray) -> t
 def main(argv=None) -> int:
     import torch
 
-    from glassdyn.commands.gen import configure_sampler, sampler_arguments
+    from glassdyn.commands.options import add_setting, settings_from_args
     from glassdyn.data.errors import InputError
-    from glassdyn.gen import evaluation as ev
+    from glassdyn.gen import metrics
     from glassdyn.gen import sampling
     from glassdyn.gen.fire import quench
-    from glassdyn.gen.report import held_out_reference, reference_data
+    from glassdyn.gen.options import SamplerOptions
+    from glassdyn.gen.evaluation import held_out_reference, reference_data
     from glassdyn.gen.training import load_run
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,7 +53,8 @@ def main(argv=None) -> int:
     p.add_argument("--sigmas", type=float, nargs="+", default=[0.05, 0.2, 0.5, 1.0])
     p.add_argument("--n", type=int, default=16, help="MD configurations renoised per level")
     p.add_argument("--seed", type=int, default=0)
-    sampler_arguments(p)
+    for name in ("sampler", "steps", "correctors", "snr", "final_correctors"):
+        add_setting(p, SamplerOptions, name)
     p.add_argument("--quench", action="store_true", help="also FIRE-quench and report the inherent-structure energy")
     args = p.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
         raise InputError(f"{args.run} is a {model.kind} run; renoising applies to diffusion runs")
     if args.sampler == "ode":
         raise InputError("renoising runs the reverse SDE; --sampler ode does not apply")
-    configure_sampler(model, args)
+    settings_from_args(SamplerOptions, args).apply(model)
     held = held_out_reference(ck, args.data, args.temperature)  # never the fit's own configurations
     ref = reference_data(args.data, args.temperature, held["configs"])
     box, types = ref["box"], ref["types"][: args.n]
@@ -71,8 +73,8 @@ def main(argv=None) -> int:
 
     def row(name, x, secs=None):
         e = sampling.energies(x, types, box) / N
-        g = ev.rdf_l2(x, rest, types, ref["types"][args.n :], box)
-        z = ev.coordination_numbers(x, types, box)
+        g = metrics.rdf_l2(x, rest, types, ref["types"][args.n :], box)
+        z = metrics.coordination_numbers(x, types, box)
         snn, scc = small_q_fluctuations(x, types[0], box)
         t = f"  S_NN/S_CC(q_min) {snn:.3f}/{scc:.3f}" + ("" if secs is None else f"  ({secs:.0f} s)")
         if args.quench:

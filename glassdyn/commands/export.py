@@ -2,7 +2,8 @@
 
 Writes stored configurations as files LAMMPS, OVITO and ASE open, optionally with per-particle
 ``propensity`` (from the store) and predicted ``mobility`` (from ``glassdyn predict``'s file) at
-one time, so particles can be coloured by (predicted) mobility in OVITO.
+one time, so particles can be coloured by (predicted) mobility in OVITO.  What each format can
+hold is decided by :mod:`glassdyn.data.export` and :mod:`glassdyn.data.formats`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from glassdyn.commands.options import indices_or_all, positive_float
 
 HELP = "export configurations as LAMMPS data / dump or extended XYZ files (with propensity and predicted mobility), or BOTAN npz"
 
-FORMATS = ("lammps-data", "lammps-dump", "extxyz", "botan")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from glassdyn.data.export import EXPORT_FORMATS
+
     p.add_argument("store", help="path of a glassdyn store")
     p.add_argument("--temperature", type=positive_float, help="state point (default: the store's only one)")
     p.add_argument(
@@ -28,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=EXPORT_FORMATS,
         help="output format (default: from the --out suffix .data, .dump, .xyz); botan: a directory "
         "of BOTAN .npz files (isoconfigurational data, for h3-Open-BDEC/pyg_botan)",
     )
@@ -58,66 +59,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
+    from glassdyn.data.export import export_store
 
-    from glassdyn.data.errors import InputError
-    from glassdyn.data.formats import frame_from_store, guess_format, write_frames
-    from glassdyn.data.predictions import read_predictions
-    from glassdyn.data.store import Store
-
-    store = Store.open(args.store)
-    if args.temperature is None:
-        temps = store.temperatures
-        if not temps:
-            raise InputError(f"{args.store} holds no state points yet")
-        if len(temps) != 1:
-            raise InputError(
-                f"{args.store} holds temperatures {temps}; choose one with --temperature"
-            )
-        args.temperature = temps[0]
-    sp = store.state(args.temperature)
-    configs = [int(c) for c in sp.completed] if args.config is None else list(args.config)
-    if args.format == "botan":
-        from glassdyn.data.npz_datasets import export_botan
-
-        if args.field or args.predictions or args.which != "thermal":
-            raise InputError(
-                "--format botan writes types, initial and replica positions only (no --field, --predictions, --which)"
-            )
-        files = export_botan(sp, args.out, configs=None if args.config is None else configs)
-        print(f"wrote {len(files)} BOTAN files under {args.out}/T{sp.temperature:.2f}")
-        return 0
-    fmt = args.format or guess_format(args.out)
-    if not configs:
-        raise InputError(
-            f"{args.store} T={args.temperature:g} has no completed configurations to export"
-        )
-    if fmt == "lammps-data" and len(configs) > 1:
-        raise InputError(
-            "a LAMMPS data file holds one configuration; use --format lammps-dump or extxyz for several"
-        )
-    if fmt == "lammps-data" and (args.field or args.predictions):
-        raise InputError(
-            "LAMMPS data files carry no per-particle fields; use --format lammps-dump or extxyz for --field / --predictions"
-        )
-    preds = read_predictions(args.predictions) if args.predictions else None
-    frames = [
-        frame_from_store(
-            sp, c, which=args.which, fields=args.field, time_index=args.time, predictions=preds
-        )
-        for c in configs
-    ]
-    kwargs = (
-        {
-            "title": f"glassdyn {args.store} T={args.temperature:g} config {configs[0]} ({args.which})"
-        }
-        if fmt == "lammps-data"
-        else {}
+    done = export_store(
+        args.store,
+        args.out,
+        temperature=args.temperature,
+        configs=args.config,
+        format=args.format,
+        which=args.which,
+        fields=args.field,
+        time_index=args.time,
+        predictions=args.predictions,
     )
-    write_frames(args.out, frames, fmt, **kwargs)
-    cols = ", ".join(frames[0].fields) or "none"
-    n = int(np.sum([fr.n_particles for fr in frames]))
+    if done["format"] == "botan":
+        print(f"wrote {len(done['files'])} BOTAN files under {args.out}/T{done['temperature']:.2f}")
+        return 0
+    cols = ", ".join(done["columns"]) or "none"
     print(
-        f"wrote {args.out} ({fmt}): {len(frames)} configuration(s) {configs[:10]}, {n} particles, per-particle columns: {cols}"
+        f"wrote {args.out} ({done['format']}): {len(done['configs'])} configuration(s) "
+        f"{done['configs'][:10]}, {done['particles']} particles, per-particle columns: {cols}"
     )
     return 0

@@ -87,3 +87,65 @@ def index_list(text: str) -> tuple[int, ...]:
 def indices_or_all(text: str) -> tuple[int, ...] | None:
     """``"all"`` -> None, else :func:`index_list`."""
     return None if str(text).strip() == "all" else index_list(text)
+
+
+# ------------------------------------------------------------------ options from dataclasses
+def _field(cls, name: str):
+    import dataclasses
+
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f
+    raise AttributeError(f"{cls.__name__} has no field {name!r}")
+
+
+def _value_type(cls, name: str):
+    """The type a field holds: ``X`` for ``X | None``."""
+    import types
+    import typing
+
+    hint = typing.get_type_hints(cls)[name]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0] if len(args) == 1 else hint
+    return hint
+
+
+def add_setting(parser: argparse.ArgumentParser, cls, name: str, *flags: str, **kwargs) -> None:
+    """Add the option that sets field ``name`` of the dataclass ``cls``: its default, and the help
+    and choices of :func:`glassdyn.data.settings.setting`, unless ``kwargs`` say otherwise.
+
+    The flag is ``--name-with-dashes`` unless ``flags`` are given; a ``bool`` field becomes a
+    ``--x / --no-x`` switch; ``int``, ``float`` and ``str`` fields parse as such; the help of an
+    option with a default ends with it."""
+    import dataclasses
+
+    f = _field(cls, name)
+    kw: dict = {"dest": name}
+    if f.default is not dataclasses.MISSING:
+        kw["default"] = f.default
+    else:
+        kw["required"] = True
+    if f.metadata.get("help"):
+        kw["help"] = f.metadata["help"]
+    if "choices" in f.metadata:
+        kw["choices"] = f.metadata["choices"]
+    kind = _value_type(cls, name)
+    if "action" not in kwargs:
+        if kind is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif kind in (int, float, str) and "choices" not in kw:
+            kw["type"] = kind
+    kw.update(kwargs)
+    if kw.get("help") and kw.get("default") is not None and "action" not in kw:
+        kw["help"] += " (default: %(default)s)"
+    parser.add_argument(*(flags or ("--" + name.replace("_", "-"),)), **kw)
+
+
+def settings_from_args(cls, args: argparse.Namespace, **overrides):
+    """An instance of the dataclass ``cls`` from the parsed options named after its fields
+    (fields without an option keep their defaults; ``overrides`` win)."""
+    import dataclasses
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    return cls(**{**given, **overrides})

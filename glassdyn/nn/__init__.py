@@ -7,7 +7,8 @@
 - :mod:`glassdyn.nn.fused`: their CPU hot path (message-passing step, edge MLPs) with
   hand-written backward passes;
 - :mod:`glassdyn.nn.losses`: BOTAN loss, temperature loss, dynamic-heterogeneity penalty;
-- :mod:`glassdyn.nn.descriptors`, :mod:`glassdyn.nn.ridge`: the local-descriptor ridge baseline;
+- :mod:`glassdyn.nn.descriptors`, :mod:`glassdyn.nn.baselines`, :mod:`glassdyn.nn.ridge_cv`: the
+  coarse-grained descriptors and the ridge / MLP baselines on them;
 - :mod:`glassdyn.nn.checkpoint`: checkpoints (state_dict + config + versions).
 
 Training, evaluation and prediction: :mod:`glassdyn.training`, :mod:`glassdyn.evaluation`.

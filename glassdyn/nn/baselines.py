@@ -28,6 +28,7 @@ import numpy as np
 
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
+from glassdyn.data.runs import atomic_write
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.nn.descriptors import DescriptorCache, DescriptorSpec, descriptor_names
 
@@ -144,10 +145,13 @@ class DescriptorModel:
     def save(self, directory: str | os.PathLike) -> Path:
         path = Path(directory) / MODEL_FILE
         meta = {**self.meta, "kind": self.kind, "spec": self.spec.to_dict()}
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, mean=self.mean, std=self.std, meta=np.array(json.dumps(meta)), **self.params)
-        os.replace(tmp, path)
-        return path
+        arrays = {"mean": self.mean, "std": self.std, "meta": np.array(json.dumps(meta)), **self.params}
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:  # a file object: numpy adds no suffix to the name
+                np.savez(fh, **arrays)
+
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> DescriptorModel:

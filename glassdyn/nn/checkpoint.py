@@ -1,11 +1,13 @@
 """Checkpoints: ``state_dict`` + the config that built the model + versions; load on any device.
 
-A checkpoint is a ``torch.save`` of a plain dict (format ``glassdyn-checkpoint/1``):
-``model_config`` (a :class:`~glassdyn.nn.models.ModelConfig` as a dict), ``model_state``,
-``train_config``, ``graph_spec``, ``versions`` and, for resuming, ``optimizer_state``, ``epoch``,
-RNG states and the history.  Nothing is looked up by internal names: the model is rebuilt from
-``model_config`` and loaded with ``map_location`` (CPU by default), so a checkpoint written on a
-GPU opens on a laptop.
+A checkpoint is a ``torch.save`` of a plain dict (format ``glassdyn-checkpoint/2``) with the keys
+both trainers share (:mod:`glassdyn.data.runs`, ``CKPT_*``): ``kind``, ``model_config`` (a
+:class:`~glassdyn.nn.models.ModelConfig` as a dict), ``state_dict``, ``train_config``,
+``versions`` and, for resuming, ``optimizer_state``, ``epoch``, the history; ``glassdyn train``
+adds ``graph_spec``, ``split`` and the RNG states.  Nothing is looked up by internal names: the
+model is rebuilt from ``model_config`` and loaded with ``map_location`` (CPU by default), so a
+checkpoint written on a GPU opens on a laptop.  Checkpoints of the first format
+(``glassdyn-checkpoint/1``: ``model_state`` for the weights, no ``kind``) load as well.
 """
 
 from __future__ import annotations
@@ -15,40 +17,49 @@ from pathlib import Path
 
 import torch
 
+from glassdyn.data import runs
 from glassdyn.data.errors import InputError
 from glassdyn.data.runs import load_torch, save_torch, versions
 from glassdyn.nn.models import GraphModel, ModelConfig, build_model
 
-FORMAT = "glassdyn-checkpoint/1"
+FORMAT = "glassdyn-checkpoint/2"
+# earlier formats and how their keys map to today's
+_EARLIER = {"glassdyn-checkpoint/1": {"model_state": runs.CKPT_STATE_DICT}}
 
 
 def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None:
     """Write atomically (a crash mid-write never leaves a truncated checkpoint)."""
-    p = Path(path)
     state = {
-        "format": FORMAT,
-        "model_config": model.config.to_dict(),
-        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "versions": versions(),
+        runs.CKPT_FORMAT: FORMAT,
+        runs.CKPT_KIND: model.config.kind,
+        runs.CKPT_MODEL_CONFIG: model.config.to_dict(),
+        runs.CKPT_STATE_DICT: {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        runs.CKPT_VERSIONS: versions(),
         **extra,
     }
-    save_torch(p, state)
+    save_torch(Path(path), state)
 
 
 def load_checkpoint(
     path: str | os.PathLike, kind: str | None = None, map_location: str | torch.device = "cpu"
 ) -> dict:
-    """The checkpoint dict; ``kind`` (botan / tbotan / bapst) checks which model it holds."""
+    """The checkpoint dict (under today's keys); ``kind`` (botan / tbotan / bapst) checks which
+    model it holds."""
     p = Path(path)
     fix = f"train one with `glassdyn train --out {p.parent}`"
     if p.exists():
         fix = "restore it, or train into a new --out"
     ckpt = load_torch(p, fix=fix, map_location=map_location)
-    if ckpt.get("format") != FORMAT:
+    have_format = ckpt.get(runs.CKPT_FORMAT)
+    if have_format in _EARLIER:
+        ckpt = runs.upgrade_checkpoint(ckpt, _EARLIER[have_format], FORMAT)
+        ckpt[runs.CKPT_KIND] = ckpt[runs.CKPT_MODEL_CONFIG].get("kind")
+    elif have_format != FORMAT:
         raise InputError(
-            f"{p} is not a glassdyn checkpoint (format {FORMAT!r}); was it written by another program?"
+            f"{p} is not a glassdyn checkpoint (format {have_format!r}, this glassdyn reads "
+            f"{FORMAT} and {', '.join(_EARLIER)}); was it written by another program?"
         )
-    have = ckpt["model_config"].get("kind")
+    have = ckpt[runs.CKPT_KIND]
     if kind is not None and have != kind:
         raise InputError(
             f"checkpoint {p} holds a {have!r} model, not a {kind!r} one; pass a {kind} run or use --model {have}"
@@ -61,8 +72,8 @@ def load_model(
 ) -> tuple[GraphModel, dict]:
     """Rebuild the model from its config and load its weights: (model in eval mode, checkpoint)."""
     ckpt = load_checkpoint(path, kind, map_location)
-    model = build_model(ModelConfig(**ckpt["model_config"]))
-    load_state(model, ckpt["model_state"], path)
+    model = build_model(ModelConfig(**ckpt[runs.CKPT_MODEL_CONFIG]))
+    load_state(model, ckpt[runs.CKPT_STATE_DICT], path)
     return model.eval(), ckpt
 
 

@@ -1,21 +1,7 @@
 """Graph samples built from the store: inputs, targets, masks, cube-symmetry augmentation, cache.
 
-One sample = one configuration at one temperature, a PyG ``Data`` with
-
-| field | shape, dtype | meaning |
-| --- | --- | --- |
-| ``types`` | (N,) int64 | 0 = A, 1 = B |
-| ``edge_index`` | (2, E) int64 | directed pairs (i, j), r < cutoff, of the *input* structure |
-| ``edge_attr`` | (E, F) float32 | edge input (see :class:`GraphSpec`) |
-| ``edge_length`` | (E,) float32 | pair distance in the input structure (coarse-grained readout) |
-| ``y`` | (N, K) float32 | node propensity, replica mean of abs displacement (LJ lengths) |
-| ``y_edge`` | (E, K) float32 | BOTAN edge target, replica mean of the pair-distance change |
-| ``node_attr`` | (N, F) float32 | extra node inputs (ts+is: the TS -> IS distance; the descriptors) |
-| ``node_vec`` | (N, 3) float32 | TS -> IS displacement r_IS - r_TS (``node_vectors``) |
-| ``node_mask`` | (N,) bool | A particles (metrics) |
-| ``edge_mask`` | (E,) bool | AA pairs with thermal r0 < 1.35 (metrics) |
-| ``temperature`` | (1,) float32 | state point temperature |
-| ``config`` | (1,) int64 | configuration index in the store |
+One sample = one configuration at one temperature, a PyG ``Data`` whose fields (names, shapes,
+meaning) are declared in :mod:`glassdyn.nn.keys`.
 
 Inputs: ``ts`` uses the thermal structure's graph and vectors; ``is`` the inherent structure's
 graph and vectors; ``ts+is`` the thermal graph with *both* vectors of each pair as edge input
@@ -56,6 +42,7 @@ from glassdyn.data.graph import edge_targets, node_propensity, pair_vectors, rad
 from glassdyn.data.runs import atomic_write
 from glassdyn.data.splits import content_digest
 from glassdyn.data.store import StatePoint
+from glassdyn.nn import keys as nk
 
 INPUTS = ("ts", "is", "ts+is")
 EDGE_FEATURES = ("vector", "invariant")
@@ -366,6 +353,6 @@ class GraphDataset(torch.utils.data.Dataset):
         s = int(torch.randint(len(self._sym), (1,), generator=self.generator))
         g = copy.copy(g)  # shallow: only the vector inputs are replaced
         g.edge_attr = apply_symmetry(g.edge_attr, self._sym[s])
-        if getattr(g, "node_vec", None) is not None:
+        if getattr(g, nk.NODE_VEC, None) is not None:
             g.node_vec = apply_symmetry(g.node_vec, self._sym[s])
         return g

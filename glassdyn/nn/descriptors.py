@@ -32,6 +32,7 @@ import numpy as np
 from glassdyn.data import keys
 from glassdyn.data.box import minimum_image
 from glassdyn.data.errors import InputError
+from glassdyn.data.runs import atomic_write
 from glassdyn.data.store import StatePoint
 from glassdyn.nn import local_structure as ls
 from glassdyn.simulate.ka import KAParameters
@@ -231,9 +232,7 @@ class DescriptorCache:
             X = describe(thermal, types, box, inherent, spec)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-                np.save(tmp, X)
-                os.replace(tmp, path)
+                atomic_write(path, lambda tmp: _save_npy(tmp, X))
         self._memory[k] = X
         return X
 
@@ -245,3 +244,8 @@ def local_descriptors(
     """The default descriptor matrix (N, F): TS families, plus the IS families with ``inherent``."""
     spec = DescriptorSpec() if inherent is not None else DescriptorSpec().without_inherent()
     return describe(positions, types, box, inherent, spec)
+
+
+def _save_npy(path: Path, X: np.ndarray) -> None:
+    with open(path, "wb") as fh:  # a file object: numpy adds no suffix to the name
+        np.save(fh, X)

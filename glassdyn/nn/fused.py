@@ -116,10 +116,10 @@ class MessageStep(torch.autograd.Function):
         m_n  = sum_{k: dst_k = n} e'_k                          (N, H)
 
     i.e. :meth:`glassdyn.nn.layers.EdgeMLP.forward` (``P = W_a a``, ``Q = W_b b`` per node,
-    ``c`` the constant block) followed by ``scatter_sum`` at the target.  Shapes: P, Q (N, H);
-    e (E, H_e); c (E, H); We (H, H_e); W2 (H, H); b2 (H,); src, dst (E,) int64.  Fastest with
-    edges sorted by ``dst`` (sequential scatter and gather at the target).  Saves ``h`` and ``e'``
-    for backward (``e`` is the caller's tensor).
+    ``c`` the constant block) followed by its sum at the target (what ``scatter`` of
+    torch_geometric does).  Shapes: P, Q (N, H); e (E, H_e); c (E, H); We (H, H_e); W2 (H, H);
+    b2 (H,); src, dst (E,) int64.  Fastest with edges sorted by ``dst`` (sequential scatter and
+    gather at the target).  Saves ``h`` and ``e'`` for backward (``e`` is the caller's tensor).
     """
 
     @staticmethod

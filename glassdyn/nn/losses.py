@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-from glassdyn.nn.layers import scatter_mean
+from torch_geometric.utils import scatter
 
 
 def botan_loss(
@@ -47,11 +46,11 @@ def field_statistics(
     m: Tensor, edge_index: Tensor, batch: Tensor, n_graphs: int, eps: float = 1e-8
 ) -> tuple[Tensor, Tensor]:
     """Per-graph spread and neighbour correlation of a field ``m`` (N, K): (B, K) each."""
-    mean = scatter_mean(m, batch, n_graphs)
+    mean = scatter(m, batch, 0, n_graphs, reduce="mean")
     dm = m - mean[batch]
-    var = scatter_mean(dm * dm, batch, n_graphs)
+    var = scatter(dm * dm, batch, 0, n_graphs, reduce="mean")
     prod = dm[edge_index[0]] * dm[edge_index[1]]
-    cov = scatter_mean(prod, batch[edge_index[0]], n_graphs)
+    cov = scatter(prod, batch[edge_index[0]], 0, n_graphs, reduce="mean")
     return torch.sqrt(var + eps), cov / (var + eps)
 
 

@@ -33,14 +33,15 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.utils import scatter
 
+from glassdyn.nn import keys as nk
 from glassdyn.nn.layers import (
     MLP,
     EdgeMLP,
     restore_order,
-    scatter_mean,
-    scatter_sum,
     sort_by_target,
+    sum_at_target,
 )
 
 KINDS = ("botan", "tbotan", "bapst")
@@ -130,15 +131,16 @@ class GraphModel(nn.Module):
         latent (B, H) or None."""
         out = self(data)
         res = {
-            "node": out["node"] * self.node_std + self.node_mean,
-            "edge": None,
-            "temperature": None,
-            "latent": out["latent"],
+            nk.NODE: out[nk.NODE] * self.node_std + self.node_mean,
+            nk.EDGE: None,
+            nk.OUT_TEMPERATURE: None,
+            nk.LATENT: out[nk.LATENT],
         }
-        if out["edge"] is not None:
-            res["edge"] = out["edge"] * self.edge_std + self.edge_mean
-        if out["temperature"] is not None:
-            res["temperature"] = out["temperature"] * self.temperature_std + self.temperature_mean
+        if out[nk.EDGE] is not None:
+            res[nk.EDGE] = out[nk.EDGE] * self.edge_std + self.edge_mean
+        if out[nk.OUT_TEMPERATURE] is not None:
+            t = out[nk.OUT_TEMPERATURE]
+            res[nk.OUT_TEMPERATURE] = t * self.temperature_std + self.temperature_mean
         return res
 
 
@@ -165,10 +167,10 @@ def coarse_grained(x: Tensor, edge_index: Tensor, r: Tensor, hops: int, length: 
     src, dst = edge_index[0], edge_index[1]
     N = x.shape[0]
     w = torch.exp(-r / length).to(x.dtype)[:, None]
-    norm = 1.0 + scatter_sum(w, dst, N)
+    norm = 1.0 + scatter(w, dst, 0, N)
     out, h = [x], x
     for _ in range(hops):
-        h = (h + scatter_sum(w * h.index_select(0, src), dst, N)) / norm
+        h = (h + scatter(w * h.index_select(0, src), dst, 0, N)) / norm
         out.append(h)
     return torch.cat(out, dim=1)
 
@@ -229,27 +231,28 @@ class Botan(GraphModel):
         for _ in range(self.config.steps):
             if naive:
                 e = self.edge_update.forward_naive(x, x, e, e0, edge_index)
-                m = scatter_sum(e, dst, N)
+                m = sum_at_target(e, dst, N)
             elif fused:
                 e, m = self.edge_update.message(x, x, e, const, edge_index)
             else:
                 e = self.edge_update(x, x, e, const, edge_index)
-                m = scatter_sum(e, dst, N)
+                m = sum_at_target(e, dst, N)
             x = self.node_update(torch.cat([x, x0, m], dim=1))
             if u is not None:
-                u = self.global_update(torch.cat([u, scatter_mean(x, batch, u.shape[0])], dim=1))
+                pooled = scatter(x, batch, 0, u.shape[0], reduce="mean")
+                u = self.global_update(torch.cat([u, pooled], dim=1))
         if self.config.readout_hops:
             x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)
         node = self.node_decoder(x)
         if self.config.skip:
             node = node + self.skip_term(data)
         return {
-            "node": node,
-            "edge": restore_order(
+            nk.NODE: node,
+            nk.EDGE: restore_order(
                 self.edge_decoder.fused(e) if fast else self.edge_decoder(e), order
             ),
-            "temperature": self.temperature_decoder(u)[:, 0] if u is not None else None,
-            "latent": u,
+            nk.OUT_TEMPERATURE: self.temperature_decoder(u)[:, 0] if u is not None else None,
+            nk.LATENT: u,
         }
 
     def __repr__(self) -> str:
@@ -294,19 +297,19 @@ class Bapst(GraphModel):
             xx = torch.cat([x, x0], dim=1)
             if naive:
                 e = self.edge_update.forward_naive(xx, xx, e, e0, edge_index)
-                m = scatter_sum(e, edge_index[1], N)
+                m = sum_at_target(e, edge_index[1], N)
             elif fused:
                 e, m = self.edge_update.message(xx, xx, e, const, edge_index)
             else:
                 e = self.edge_update(xx, xx, e, const, edge_index)
-                m = scatter_sum(e, edge_index[1], N)
+                m = sum_at_target(e, edge_index[1], N)
             x = self.node_update(torch.cat([m, x, x0], dim=1))
         if self.config.readout_hops:
             x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)
         node = self.node_decoder(x)
         if self.config.skip:
             node = node + self.skip_term(data)
-        return {"node": node, "edge": None, "temperature": None, "latent": None}
+        return {nk.NODE: node, nk.EDGE: None, nk.OUT_TEMPERATURE: None, nk.LATENT: None}
 
     def __repr__(self) -> str:
         c = self.config

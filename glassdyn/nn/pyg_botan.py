@@ -140,7 +140,7 @@ def load_state_dict(path: str | os.PathLike) -> dict:
         raise InputError(
             f"{p} is not a readable torch state_dict ({type(exc).__name__}: {exc})"
         ) from None
-    if isinstance(state, dict) and "model_state" in state and "format" in state:
+    if isinstance(state, dict) and "format" in state:
         raise InputError(
             f"{p} is a glassdyn checkpoint, not pyg_botan weights; use it with --init directly"
         )

@@ -23,6 +23,7 @@ import torch
 from glassdyn.data import runs
 from glassdyn.data.errors import GlassdynError, InputError
 from glassdyn.data.store import Store
+from glassdyn.nn import keys as nk
 from glassdyn.training import PRETRAIN, PRETRAIN_BEST, TRAIN, TrainConfig, batch_loss, learning_rate
 
 
@@ -185,17 +186,17 @@ def _start(config: TrainConfig, spec, train_graphs: list, out: Path, device) -> 
             state.init = str(init_weights(model, config.init, device))
         return state
     ckpt = load_checkpoint(last, kind=config.model, map_location=device)
-    load_state(model, ckpt["model_state"], last)
-    state.opt.load_state_dict(ckpt["optimizer_state"])
+    load_state(model, ckpt[runs.CKPT_STATE_DICT], last)
+    state.opt.load_state_dict(ckpt[runs.CKPT_OPTIMIZER_STATE])
     state.loader_rng.set_state(ckpt["rng"]["loader"])
     state.augment_rng.set_state(ckpt["rng"]["augment"])
     torch.set_rng_state(ckpt["rng"]["torch"])
     state.epoch, state.best, state.best_epoch = (
-        ckpt["epoch"] + 1,
-        ckpt["best_val"],
-        ckpt["best_epoch"],
+        ckpt[runs.CKPT_EPOCH] + 1,
+        ckpt[runs.CKPT_BEST_VAL],
+        ckpt[runs.CKPT_BEST_EPOCH],
     )
-    state.history = ckpt["history"]
+    state.history = ckpt[runs.CKPT_HISTORY]
     state.pretrain = ckpt.get("pretrain", state.pretrain)
     state.init = ckpt.get("init")
     return state
@@ -229,7 +230,7 @@ def _enter_main_phase(state: LoopState, config: TrainConfig, out: Path, device) 
     from glassdyn.nn.checkpoint import load_checkpoint, load_state
 
     ckpt = load_checkpoint(out / PRETRAIN_BEST, kind=config.model, map_location=device)
-    load_state(state.model, ckpt["model_state"], out / PRETRAIN_BEST)
+    load_state(state.model, ckpt[runs.CKPT_STATE_DICT], out / PRETRAIN_BEST)
     state.opt = torch.optim.Adam(state.model.parameters(), lr=config.lr)
     state.best, state.best_epoch = math.inf, -1
 
@@ -275,11 +276,11 @@ def validate(model, loader, config: TrainConfig, device) -> dict:
             losses.append(float(loss.detach()))
             scores.append(_selection_score(model, batch, out, parts, config, float(loss)))
             m = batch.node_mask.cpu().numpy()
-            rs.append(mean_r(out["node"].cpu().numpy()[m], batch.y.cpu().numpy()[m]))
-            if out.get("edge") is not None:
+            rs.append(mean_r(out[nk.NODE].cpu().numpy()[m], batch.y.cpu().numpy()[m]))
+            if out.get(nk.EDGE) is not None:
                 me = batch.edge_mask.cpu().numpy()
                 rs_edge.append(
-                    mean_r(out["edge"].cpu().numpy()[me], batch.y_edge.cpu().numpy()[me])
+                    mean_r(out[nk.EDGE].cpu().numpy()[me], batch.y_edge.cpu().numpy()[me])
                 )
     model.train()
     record = {
@@ -296,10 +297,10 @@ def _selection_score(model, batch, out, parts: dict, config: TrainConfig, loss: 
     """What a checkpoint is chosen on: in pre-training (p = 0) its loss, the edge MSE; in the
     main phase the node MSE (normalised) plus the temperature and heterogeneity terms, without
     BOTAN's auxiliary edge term, so that the kept model is the best propensity predictor."""
-    if config.p <= 0.0 or out.get("edge") is None:
+    if config.node_weight <= 0.0 or out.get(nk.EDGE) is None:
         return loss
     y = (batch.y - model.node_mean) / model.node_std
-    score = float(torch.mean((out["node"] - y) ** 2))
+    score = float(torch.mean((out[nk.NODE] - y) ** 2))
     score += config.temperature_weight * parts.get("temperature", 0.0)
     return score + config.heterogeneity_weight * parts.get("heterogeneity", 0.0)
 
@@ -329,16 +330,16 @@ def _save_epoch(out: Path, state: LoopState, config, spec, split, record: dict, 
     from glassdyn.nn.checkpoint import save_checkpoint
 
     extra = {
-        "train_config": config.to_dict(),
+        runs.CKPT_TRAIN_CONFIG: config.to_dict(),
         "graph_spec": asdict(spec),
         "split": split,
-        "epoch": record["epoch"],
+        runs.CKPT_EPOCH: record["epoch"],
         "phase": record["phase"],
-        "best_val": state.best,
-        "best_epoch": state.best_epoch,
+        runs.CKPT_BEST_VAL: state.best,
+        runs.CKPT_BEST_EPOCH: state.best_epoch,
         "pretrain": state.pretrain,
         "init": state.init,
-        "history": state.history,
+        runs.CKPT_HISTORY: state.history,
     }
     if improved:
         name = PRETRAIN_BEST if record["phase"] == PRETRAIN else runs.BEST
@@ -348,9 +349,8 @@ def _save_epoch(out: Path, state: LoopState, config, spec, split, record: dict, 
         "augment": state.augment_rng.get_state(),
         "torch": torch.get_rng_state(),
     }
-    save_checkpoint(
-        out / runs.LAST, state.model, optimizer_state=state.opt.state_dict(), rng=rng, **extra
-    )
+    extra = {**extra, runs.CKPT_OPTIMIZER_STATE: state.opt.state_dict(), "rng": rng}
+    save_checkpoint(out / runs.LAST, state.model, **extra)
     runs.write_json(out / runs.HISTORY, state.history)
 
 
@@ -401,7 +401,7 @@ def init_weights(model, source: str | os.PathLike, device=None) -> Path:
             f"--init {src}: that run has no best.pt yet; train it first (or pass a checkpoint file)"
         )
     ckpt = load_checkpoint(path, map_location=device or "cpu")
-    have, want = ckpt["model_config"], model.config.to_dict()
+    have, want = ckpt[runs.CKPT_MODEL_CONFIG], model.config.to_dict()
     defaults = {"node_vec_dim": 0, "skip": False, "readout_hops": 0}
     diff = [
         k
@@ -417,5 +417,5 @@ def init_weights(model, source: str | os.PathLike, device=None) -> Path:
             "architecture (--model, --hidden, --steps, --times, --readout-hops, decoder setting); "
             "extra node / edge inputs and the skip are fine"
         )
-    transfer_state(model, ckpt["model_state"], f"--init {path}")
+    transfer_state(model, ckpt[runs.CKPT_STATE_DICT], f"--init {path}")
     return path

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
-from glassdyn.data.extxyz import parse_comment, read_extxyz, write_extxyz
+from glassdyn.data.extxyz import read_extxyz, write_extxyz
+from glassdyn.data.export import frame_from_store
 from glassdyn.data.formats import (
     FORMATS,
-    frame_from_store,
+    HOLDS,
+    check_holds,
     from_ase,
     guess_format,
     read_frames,
@@ -93,18 +95,12 @@ def test_extxyz_info_round_trip(tmp_path):
         np.zeros((2, 3)),
         [0, 1],
         [2.0, 2.0, 2.0],
-        info={"temperature": 0.44, "note": "two words", "flag": True, "k": 3},
+        info={"temperature": 0.44, "note": 'two "quoted" words', "flag": True, "k": 3},
     )
     write_extxyz(tmp_path / "i.xyz", fr)
     (back,) = read_extxyz(tmp_path / "i.xyz")
-    assert back.info == {"temperature": 0.44, "note": "two words", "flag": True, "k": 3}
-    assert parse_comment('a=1 b="x y" c=T d=2.5 e') == {
-        "a": 1,
-        "b": "x y",
-        "c": True,
-        "d": 2.5,
-        "e": True,
-    }
+    assert back.info == {"temperature": 0.44, "note": 'two "quoted" words', "flag": True, "k": 3}
+    assert type(back.info["k"]) is int and type(back.info["temperature"]) is float
 
 
 # --------------------------------------------------------------------------- other readers
@@ -303,11 +299,13 @@ def test_bad_extxyz(tmp_path):
         "not orthorhombic": '2\nLattice="2 0 0 0.4 2 0 0 0 2" Properties=species:S:1:pos:R:3\nA 0 0 0\nB 1 1 1\n',
         "no Lattice": "2\nProperties=species:S:1:pos:R:3\nA 0 0 0\nB 1 1 1\n",
         "periodic in every direction": f'2\n{ok} pbc="T T F"\nA 0 0 0\nB 1 1 1\n',
-        "declares 3 atoms": f"3\n{ok}\nA 0 0 0\nB 1 1 1\n",
-        "has 3 values": f"2\n{ok}\nA 0 0\nB 1 1 1\n",
+        "Frame has 2 atoms, expected 3": f"3\n{ok}\nA 0 0 0\nB 1 1 1\n",
+        "is not an extended XYZ file ASE can read": f"2\n{ok}\nA 0 0\nB 1 1 1\n",
         "are not A/B": f"2\n{ok}\nA 0 0 0\nC 1 1 1\n",
         "NaN": f"2\n{ok}\nA 0 0 nan\nB 1 1 1\n",
-        "number of atoms": "two\nx\n",
+        "Expected xyz header": "two\nx\n",
+        "Properties needs species and pos": f"2\n{ok.replace('species:S:1:', '')}\n0 0 0\n1 1 1\n",
+        "no frames": "",
     }
     for match, text in cases.items():
         p = tmp_path / "b.xyz"
@@ -378,6 +376,19 @@ def test_frame_from_store(tmp_path, store):
         frame_from_store(sp, 0, predictions=read_predictions(tmp_path / "p.zarr"), time_index=0)
 
 
+def test_what_each_format_holds():
+    assert set(HOLDS) == set(FORMATS)
+    for fmt in ("lammps-dump", "extxyz"):
+        check_holds(fmt, 3, fields=True)
+    check_holds("lammps-data", 1)
+    with pytest.raises(InputError, match="a LAMMPS data file holds one configuration, got 2"):
+        check_holds("lammps-data", 2)
+    with pytest.raises(InputError, match="carries no per-particle fields; use --format lammps-dump or extxyz"):
+        check_holds("lammps-data", 1, fields=True)
+    with pytest.raises(InputError, match="unknown format 'cfg'"):
+        check_holds("cfg", 1)
+
+
 def test_export_command(tmp_path, store, capsys):
     sp = store.state(0.8)
     mob = _predictions(tmp_path, sp)
@@ -437,7 +448,7 @@ def test_export_command(tmp_path, store, capsys):
         (["--out", str(tmp_path / "c.data"), "--config", "0,1"], "holds one configuration"),
         (
             ["--out", str(tmp_path / "c.data"), "--field", "propensity", "--time", "0"],
-            "carry no per-particle fields",
+            "carries no per-particle fields",
         ),
         (["--out", str(tmp_path / "c.xyz"), "--field", "propensity"], "choose one with --time"),
         (["--out", str(tmp_path / "c.xyz"), "--temperature", "0.5"], "no state point T=0.5"),

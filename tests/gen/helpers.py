@@ -4,6 +4,9 @@ import torch
 
 from glassdyn.testing import random_ka_configuration
 
+# a small coupling flow on the command line (the fit of the `flow_fit` fixture, conftest.py)
+FLOW = ["--model", "flow", "--hidden", "16", "--layers", "3", "--blocks", "1", "--device", "cpu"]
+
 
 def jitter(model, scale=0.05):
     """Perturb every parameter by scale * N(0, 1) (a generic non-trivial model), eval mode, float64."""
@@ -25,10 +28,10 @@ def a_permutation(types_row):
     """An index permutation (N,) that rotates the A particles other than the frame's reference."""
     import numpy as np
 
-    from glassdyn.gen import frame
+    from glassdyn.gen import reference_frame
 
     t = np.asarray(types_row)
-    ref = int(frame.reference_index(t)[0])
+    ref = int(reference_frame.reference_index(t)[0])
     a = [i for i in np.flatnonzero(t == 0) if i != ref]
     perm = np.arange(len(t))
     perm[a] = np.roll(a, 1)

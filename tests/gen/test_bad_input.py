@@ -12,36 +12,7 @@ from glassdyn.data.store import Store
 from glassdyn.gen.training import load_run
 from glassdyn.testing import write_synthetic_store
 
-FLOW = ["--model", "flow", "--hidden", "16", "--layers", "3", "--blocks", "1", "--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("genbad")
-    store = tmp / "s.zarr"
-    write_synthetic_store(
-        store, temperatures=(0.8,), n_configs=10, n_particles=16, n_replicas=1, times=(1.0,)
-    )
-    run = tmp / "run"
-    assert (
-        main(
-            [
-                "gen",
-                "fit",
-                "--data",
-                str(store),
-                "--out",
-                str(run),
-                "--epochs",
-                "1",
-                "--batch-size",
-                "4",
-                *FLOW,
-            ]
-        )
-        == 0
-    )
-    return tmp, store, run
+from .helpers import FLOW
 
 
 def _one_line(capsys, text):
@@ -60,8 +31,8 @@ def _one_line(capsys, text):
         (["--epochs", "-1"], "--epochs must be >= 1"),
     ],
 )
-def test_numbers_no_fit_can_use_are_refused(fitted, tmp_path, capsys, args, message):
-    _, store, _ = fitted
+def test_numbers_no_fit_can_use_are_refused(flow_fit, tmp_path, capsys, args, message):
+    _, store, _ = flow_fit
     out = tmp_path / "r"
     assert main(["gen", "fit", "--data", str(store), "--out", str(out), *FLOW, *args]) == 2
     _one_line(capsys, message)
@@ -73,10 +44,10 @@ def _truncate(path, fraction=0.5):
     path.write_bytes(data[: int(len(data) * fraction)])
 
 
-def test_damaged_checkpoints_are_one_clear_line(fitted, tmp_path, capsys):
+def test_damaged_checkpoints_are_one_clear_line(flow_fit, tmp_path, capsys):
     import shutil
 
-    _, store, run = fitted
+    _, store, run = flow_fit
     broken = tmp_path / "broken"
     shutil.copytree(run, broken)
     _truncate(broken / "last.pt")
@@ -120,8 +91,8 @@ def test_damaged_checkpoints_are_one_clear_line(fitted, tmp_path, capsys):
     assert not (tmp_path / "x.extxyz").exists()
 
 
-def test_sample_never_overwrites_without_being_asked(fitted, tmp_path, capsys):
-    _, store, run = fitted
+def test_sample_never_overwrites_without_being_asked(flow_fit, tmp_path, capsys):
+    _, store, run = flow_fit
 
     def sample(out, T="0.8", n="2", *extra):
         return main(
@@ -166,9 +137,9 @@ def test_sample_never_overwrites_without_being_asked(fitted, tmp_path, capsys):
     ]
 
 
-def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, capsys):
+def test_first_format_runs_load_and_sample_but_never_resume(flow_fit, tmp_path, capsys):
     """A run as glassdyn.gen/1 wrote it (one checkpoint.pt, no split)."""
-    _, store, run = fitted
+    _, store, run = flow_fit
     last = torch.load(run / "last.pt", weights_only=False)
     best = torch.load(run / "best.pt", weights_only=False)
     old = tmp_path / "old"
@@ -177,14 +148,14 @@ def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, ca
         {
             "format": "glassdyn.gen/1",
             "kind": last["kind"],
-            "arch": last["arch"],
-            "fit": last["fit"],
+            "arch": last["model_config"],
+            "fit": last["train_config"],
             "fit_key": {},
             "state_dict": last["state_dict"],
             "best_state_dict": best["state_dict"],
             "best_val": last["best_val"],
             "ema_state_dict": None,
-            "optimizer": last["optimizer"],
+            "optimizer": last["optimizer_state"],
             "epoch": last["epoch"],
             "history": last["history"],
             "data": last["data"],
@@ -240,3 +211,31 @@ def test_first_format_runs_load_and_sample_but_never_resume(fitted, tmp_path, ca
     )
     _one_line(capsys, "format glassdyn.gen/1, no recorded split")
     assert np.isfinite(ck["best_val"])
+
+
+def test_second_format_runs_load_and_resume(flow_fit, tmp_path):
+    """A run as glassdyn.gen/2 wrote it (keys arch / fit / optimizer / val_loss): it samples the
+    same weights and resumes; its next checkpoints are written in today's format."""
+    import shutil
+
+    _, store, run = flow_fit
+    old = tmp_path / "v2"
+    shutil.copytree(run, old)
+    back = {"model_config": "arch", "train_config": "fit", "optimizer_state": "optimizer"}
+    for name in ("last.pt", "best.pt"):
+        ck = torch.load(old / name, weights_only=False)
+        ck = {back.get(k, k): v for k, v in ck.items()}
+        if name == "best.pt":
+            ck["val_loss"] = ck.pop("best_val")
+            ck.pop("best_epoch")
+        torch.save({**ck, "format": "glassdyn.gen/2"}, old / name)
+    model, ck = load_run(old)
+    ref, ref_ck = load_run(run)
+    assert ck["format"] == "glassdyn.gen/2" and ck["best_val"] == ref_ck["best_val"]
+    assert ck["train_config"] == ref_ck["train_config"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values()))
+    args = ["gen", "fit", "--data", str(store), "--out", str(old), "--epochs", "2", "--batch-size", "4"]
+    assert main([*args, *FLOW]) == 0
+    last = torch.load(old / "last.pt", weights_only=False)
+    assert last["format"] == "glassdyn.gen/3" and last["epoch"] == 1
+    assert last["history"]["epoch"] == [0, 1]

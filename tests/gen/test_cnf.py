@@ -4,7 +4,7 @@ log q symmetric, sampling and density evaluation agree, flow matching target is 
 import pytest
 import torch
 
-from glassdyn.gen import frame
+from glassdyn.gen import reference_frame
 from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
 
 from .helpers import a_permutation, jitter, small_system
@@ -20,7 +20,7 @@ def _model(seed=0, steps=8, network="transformer"):
 def test_exact_divergence_is_trace_of_jacobian(network):
     m = _model(network=network)
     types, box, T = small_system()
-    ref = torch.as_tensor(frame.reference_index(types.numpy()))
+    ref = torch.as_tensor(reference_frame.reference_index(types.numpy()))
     tokens, free, Tf = m._prepare(types, ref, T)
     u = torch.rand(2, 5, 3) * free[..., None]
     t = torch.tensor([0.3, 0.7])
@@ -64,9 +64,9 @@ def test_flow_matching_loss_is_zero_for_the_geodesic_field():
     interpolation) or units fails."""
     m = _model()
     types, box, T = small_system(n=5, batch=4)
-    ref = torch.as_tensor(frame.reference_index(types.numpy()))
+    ref = torch.as_tensor(reference_frame.reference_index(types.numpy()))
     x = (torch.rand(1, 5, 3, generator=torch.Generator().manual_seed(3)) * box).expand(4, -1, -1)
-    u1 = frame.to_frame(x, box, ref)
+    u1 = reference_frame.to_frame(x, box, ref)
 
     class Geodesic(torch.nn.Module):
         def __init__(self, shift=0.0):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from glassdyn.gen import frame
+from glassdyn.gen import reference_frame
 from glassdyn.gen.coupling import CouplingFlow, FlowConfig
 from glassdyn.testing import random_ka_configuration
 
@@ -38,16 +38,16 @@ def test_identity_at_initialisation():
 def test_invertible_x_z_x():
     m = _model()
     types, box, T = _system()
-    ref = torch.as_tensor(frame.reference_index(types.numpy()))
+    ref = torch.as_tensor(reference_frame.reference_index(types.numpy()))
     x = torch.rand(3, 6, 3) * box
-    u = frame.to_frame(x, box, ref)
+    u = reference_frame.to_frame(x, box, ref)
     z, ld_inv = m.inverse_u(u, types, box, T, ref)
     u2, ld_fwd = m.forward_u(z, types, box, T, ref)
     d = u2 - u
     d = d - torch.round(d)  # equal on the circle
     assert d.abs().max() < 1e-5
     assert torch.allclose(ld_inv, -ld_fwd, atol=1e-6)
-    x2 = frame.from_frame(u2, box, x[torch.arange(3), ref])
+    x2 = reference_frame.from_frame(u2, box, x[torch.arange(3), ref])
     dx = (x2 - x) / box
     assert (dx - torch.round(dx)).abs().max() * box.max() < 1e-5
 
@@ -55,7 +55,7 @@ def test_invertible_x_z_x():
 def test_logdet_equals_autograd_jacobian():
     m = _model(seed=1)
     types, box, T = _system(n=5, batch=1)
-    ref = torch.as_tensor(frame.reference_index(types.numpy()))
+    ref = torch.as_tensor(reference_frame.reference_index(types.numpy()))
     free = torch.ones(5, dtype=torch.bool)
     free[ref[0]] = False
     z0 = torch.rand(1, 5, 3)
@@ -80,7 +80,7 @@ def test_log_prob_invariant_to_species_permutation_and_common_shift():
     x = torch.rand(3, 8, 3) * box
     lq = m.log_prob(x, types, box, T)
     t = types[0].numpy()
-    ref = int(frame.reference_index(t)[0])
+    ref = int(reference_frame.reference_index(t)[0])
     a = [i for i in np.flatnonzero(t == 0) if i != ref]
     b = list(np.flatnonzero(t == 1))
     perm = np.arange(8)
@@ -117,4 +117,4 @@ def test_parameters_do_not_grow_with_n_and_temperature_matters():
 
 def test_reference_index_needs_an_a_particle():
     with pytest.raises(ValueError, match="A particle"):
-        frame.reference_index(np.ones((1, 4), dtype=np.int8))
+        reference_frame.reference_index(np.ones((1, 4), dtype=np.int8))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from glassdyn.gen import frame
+from glassdyn.gen import reference_frame
 from glassdyn.gen.diffusion import DiffusionConfig, ScoreDiffusion, wrapped_normal_score
 
 from .helpers import a_permutation, jitter, small_system
@@ -191,9 +191,9 @@ def test_physics_term_is_the_small_noise_score_of_boltzmann_data():
     pos, types_np, L = _spread_configuration(seed=5)
     types = torch.as_tensor(types_np)[None]
     box = torch.as_tensor(L)
-    ref = torch.as_tensor(frame.reference_index(types_np))
+    ref = torch.as_tensor(reference_frame.reference_index(types_np))
     tokens, free, Tf = m._prepare(types, ref, torch.tensor([0.6]))
-    u = frame.to_frame(torch.as_tensor(pos)[None], box, ref)
+    u = reference_frame.to_frame(torch.as_tensor(pos)[None], box, ref)
     F = m.field.denoiser(u, torch.tensor([1.0]), tokens, box, Tf, free)[0].detach()  # t = 1: sigma_min
     expected = 1e-4 * forces(pos, types_np, L) / 0.6 * free[0, :, None].numpy()
     assert np.allclose(F.numpy(), expected, rtol=1e-6, atol=1e-12)

@@ -50,7 +50,7 @@ def test_ema_fit_keeps_the_average_and_resumes_exactly(store, tmp_path):
     assert _equal(a["ema_state_dict"], b["ema_state_dict"]) and _equal(a["state_dict"], b["state_dict"])
     assert not _equal(a["ema_state_dict"], a["state_dict"])  # the average lags the raw weights
     # the kept (best) weights are averaged ones: one of the epochs' EMA states, not a raw state
-    assert a["best_val"] == min(a["history"]["val_loss"]) == best["val_loss"]
+    assert a["best_val"] == min(a["history"]["val_loss"]) == best["best_val"]
     assert best["epoch"] == a["best_epoch"] == int(np.argmin(a["history"]["val_loss"]))
     if a["history"]["val_loss"][-1] == a["best_val"]:
         assert _equal(best["state_dict"], a["ema_state_dict"])
@@ -71,7 +71,7 @@ def test_init_starts_from_the_other_runs_best_weights(store, tmp_path):
     tuned, ck = load_run(tmp_path / "ft", best=False)
     a, b = tuned.state_dict(), base.state_dict()
     assert set(a) == set(b) and all(torch.allclose(a[k], b[k], rtol=0, atol=1e-9) for k in a)
-    assert ck["fit"]["init"] == str(tmp_path / "base") and tuned.cfg.prior_sigma == 0.05
+    assert ck["train_config"]["init"] == str(tmp_path / "base") and tuned.cfg.prior_sigma == 0.05
     assert any("prior_sigma 0.1 -> 0.05" in line for line in logs)
     # resuming a fine-tuned run does not need --init again
     fit(store, tmp_path / "ft", FitConfig(**{**ft.__dict__, "epochs": 2, "init": None}), **QUIET)

@@ -12,36 +12,7 @@ from glassdyn.data import keys
 from glassdyn.data.store import Store
 from glassdyn.testing import write_synthetic_store
 
-FLOW = ["--model", "flow", "--hidden", "16", "--layers", "3", "--blocks", "1", "--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("genleak")
-    store = tmp / "s.zarr"
-    write_synthetic_store(
-        store, temperatures=(0.8,), n_configs=10, n_particles=16, n_replicas=1, times=(1.0,)
-    )
-    run = tmp / "run"
-    assert (
-        main(
-            [
-                "gen",
-                "fit",
-                "--data",
-                str(store),
-                "--out",
-                str(run),
-                "--epochs",
-                "1",
-                "--batch-size",
-                "4",
-                *FLOW,
-            ]
-        )
-        == 0
-    )
-    return tmp, store, run
+from .helpers import FLOW
 
 
 def _evaluate(run, store, tmp, capsys):
@@ -66,8 +37,8 @@ def _evaluate(run, store, tmp, capsys):
     return rc, (json.loads(js.read_text())["evaluations"][0] if rc == 0 else None), err
 
 
-def test_fit_refuses_to_resume_on_another_store(fitted, tmp_path, capsys):
-    _, store, run = fitted
+def test_fit_refuses_to_resume_on_another_store(flow_fit, tmp_path, capsys):
+    _, store, run = flow_fit
     other = tmp_path / "other.zarr"
     write_synthetic_store(
         other, temperatures=(0.8,), n_configs=10, n_particles=16, n_replicas=1, times=(1.0,), seed=4
@@ -134,8 +105,8 @@ def test_fit_refuses_to_resume_on_another_store(fitted, tmp_path, capsys):
     assert "resuming" in capsys.readouterr().out
 
 
-def test_evaluate_compares_with_the_test_split_and_says_so(fitted, capsys):
-    tmp, store, run = fitted
+def test_evaluate_compares_with_the_test_split_and_says_so(flow_fit, capsys):
+    tmp, store, run = flow_fit
     rc, rep, _ = _evaluate(run, store, tmp, capsys)
     assert (
         rc == 0 and rep["n_reference"] == 2
@@ -155,8 +126,8 @@ def test_evaluate_compares_with_the_test_split_and_says_so(fitted, capsys):
     assert rc == 0 and rep2["reference"]["configs"] == test
 
 
-def test_evaluate_refuses_a_store_holding_fitted_configurations(fitted, tmp_path, capsys):
-    tmp, store, run = fitted
+def test_evaluate_refuses_a_store_holding_fitted_configurations(flow_fit, tmp_path, capsys):
+    tmp, store, run = flow_fit
     sp = Store.open(store).state(0.8)
     mixed = tmp_path / "mixed.zarr"  # the store's configurations re-assembled in reverse order
     dst = Store.create(mixed).create_state(

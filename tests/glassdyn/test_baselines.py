@@ -119,6 +119,11 @@ def test_train_evaluate_predict(synthetic, tmp_path, capsys, model):
 
     X = DescriptorCache(run / "descriptors").get(sp, split["test"][0], m.spec)
     assert m.predict(X, sp.read(keys.TYPES, split["test"][0])).shape == (128, 2)
+    if model == "ridge":  # a run of the first ridge (ridge.npz, other descriptors): one clear line
+        (run / "baseline.npz").rename(run / "ridge.npz")
+        capsys.readouterr()
+        assert main(["evaluate", str(run), "--data", synthetic]) == 2
+        assert "ridge model of an earlier glassdyn" in capsys.readouterr().err
 
 
 def test_inherent_structures_all_or_none(tmp_path):

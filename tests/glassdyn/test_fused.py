@@ -3,10 +3,11 @@
 import pytest
 import torch
 from torch_geometric.data import Batch
+from torch_geometric.utils import scatter
 
 from glassdyn.nn import fused
 from glassdyn.nn.dataset import GraphSpec, graph_from_arrays
-from glassdyn.nn.layers import MLP, EdgeMLP, restore_order, scatter_sum, sort_by_target
+from glassdyn.nn.layers import MLP, EdgeMLP, restore_order, sort_by_target
 from glassdyn.nn.models import ModelConfig, build_model
 from glassdyn.testing import random_ka_configuration
 
@@ -52,7 +53,7 @@ def test_message_step_equals_edge_mlp_then_scatter(backend):
 
     def plain():
         out = layer(x, x, e, c, ei)
-        return out, scatter_sum(out, ei[1], N)
+        return out, scatter(out, ei[1], 0, N)
 
     ref = _grads(plain, inputs)
     got = _grads(lambda: layer.message(x, x, e, c, ei), inputs)
@@ -71,7 +72,7 @@ def test_message_step_without_aggregate_gradient(backend):
 
         def plain(pick=pick):
             out = layer(x, x, e, c, ei)
-            return [out if pick == 0 else scatter_sum(out, ei[1], N)]
+            return [out if pick == 0 else scatter(out, ei[1], 0, N)]
 
         ref = _grads(plain, [x, e, c])
         got = _grads(lambda pick=pick: [layer.message(x, x, e, c, ei)[pick]], [x, e, c])
@@ -208,7 +209,7 @@ def test_bf16_training_overfits_one_configuration(tmp_path):
     _normalization([g], model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=300)
-    cfg = TrainConfig(data=str(path), out="unused", p=1.0, precision="bf16")
+    cfg = TrainConfig(data=str(path), out="unused", node_weight=1.0, precision="bf16")
     for _ in range(300):
         opt.zero_grad()
         loss, _, _ = batch_loss(model, g, cfg)

@@ -280,3 +280,21 @@ def test_max_train_keeps_validation_and_test_and_nests_the_training_subsets(tmp_
         assert (part["val"], part["test"]) == (full["0.8"]["val"], full["0.8"]["test"])
     with pytest.raises(InputError, match="--max-train must be >= 1"):
         TrainConfig(data=str(path), out="r", max_train=0)
+
+
+def test_graph_fields_and_model_outputs_are_the_declared_keys(conf):
+    """Every field a graph sample carries and every key a model returns is declared (with its
+    shape) in glassdyn.nn.keys; nothing else."""
+    from glassdyn.nn import keys as nk
+
+    rng = np.random.default_rng(0)
+    disp = rng.normal(scale=0.1, size=(2, 2, 128, 3))
+    spec = GraphSpec(input="ts+is", node_features="descriptors", node_vectors=True)
+    data = graph_from_arrays(spec, conf.types, conf.box, conf.positions, _jittered(conf), disp, 0.8, 3)
+    assert set(data.keys()) - {"num_nodes"} == set(nk.GRAPH_FIELDS)  # num_nodes: PyG's own
+    N, E = len(conf.types), data.edge_index.shape[1]
+    assert data[nk.Y].shape == (N, 2) and data[nk.Y_EDGE].shape == (E, 2)
+    assert data[nk.NODE_VEC].shape == (N, 3) and data[nk.EDGE_MASK].shape == (E,)
+    for kind in ("botan", "tbotan", "bapst"):
+        model = _model(spec, data, kind=kind)
+        assert tuple(model(data)) == nk.OUTPUTS and tuple(model.predict(data)) == nk.OUTPUTS

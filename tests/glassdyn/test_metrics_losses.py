@@ -1,4 +1,4 @@
-"""Metrics, losses and the ridge baseline against plain references (descriptors: test_descriptors.py)."""
+"""Metrics and losses against plain references (baselines: test_baselines.py; descriptors: test_descriptors.py)."""
 
 
 import numpy as np
@@ -7,7 +7,6 @@ import torch
 
 from glassdyn.metrics import MobilityMetrics, pearson
 from glassdyn.nn.losses import botan_loss, field_statistics, heterogeneity_loss, temperature_loss
-from glassdyn.nn.ridge import RidgeModel, fit_ridge
 from glassdyn.testing import random_ka_configuration
 
 
@@ -91,20 +90,3 @@ def test_heterogeneity_loss_penalises_collapse_and_matches_plain_formula():
     sd, corr = field_statistics(y, ei_t, torch.zeros(128, dtype=torch.long), 1)
     assert float(sd[0, 0]) == pytest.approx(dv.std(), rel=1e-4)
     assert float(corr[0, 0]) == pytest.approx(np.mean(dv[ei[0]] * dv[ei[1]]) / dv.var(), rel=1e-3)
-
-
-def test_ridge_recovers_a_linear_rule(tmp_path):
-    rng = np.random.default_rng(0)
-    w_true = rng.normal(size=4)
-    samples = []
-    for _ in range(5):
-        X = rng.normal(size=(60, 4))
-        t = (rng.random(60) < 0.8).astype(int)
-        y = np.stack([X @ w_true + 2.0, 3 * (X @ w_true)], 1)
-        samples.append((X, t, y))
-    model = fit_ridge(samples[:4], samples[4:], [f"f{i}" for i in range(4)], inherent=False)
-    X, t, y = samples[4]
-    np.testing.assert_allclose(model.predict(X, t), y, atol=0.05)
-    model.save(tmp_path / "r.npz")
-    again = RidgeModel.load(tmp_path / "r.npz")
-    np.testing.assert_allclose(again.predict(X, t), model.predict(X, t))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from glassdyn.nn.dataset import GraphSpec, apply_symmetry, cube_symmetries, graph_from_arrays
-from glassdyn.nn.layers import EdgeMLP, scatter_mean, scatter_sum
+from glassdyn.nn.layers import EdgeMLP
 from glassdyn.nn.models import ModelConfig, build_model
 from glassdyn.testing import (
     assert_cube_symmetry_invariant,
@@ -49,11 +49,15 @@ def test_edge_mlp_split_equals_linear_on_concatenation():
     assert "EdgeMLP" in repr(mlp)
 
 
-def test_scatter_helpers():
-    src = torch.tensor([[1.0], [2.0], [4.0]])
-    idx = torch.tensor([0, 0, 2])
-    assert scatter_sum(src, idx, 3).ravel().tolist() == [3.0, 0.0, 4.0]
-    assert scatter_mean(src, idx, 3).ravel().tolist() == [1.5, 0.0, 4.0]
+def test_sum_at_target_is_the_sum_of_pyg_scatter():
+    from torch_geometric.utils import scatter
+
+    from glassdyn.nn.layers import sum_at_target
+
+    src = torch.randn(50, 4, dtype=torch.float64)
+    idx = torch.randint(0, 9, (50,))
+    torch.testing.assert_close(sum_at_target(src, idx, 12), scatter(src, idx, 0, 12))
+    assert sum_at_target(src, idx, 12)[9:].abs().sum() == 0  # bins no edge points to
 
 
 @pytest.mark.parametrize("kind", ["botan", "tbotan", "bapst"])

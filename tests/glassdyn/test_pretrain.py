@@ -42,7 +42,7 @@ def test_pretraining_loss_has_no_node_term(store_path):
     training_loop._normalization([g], model)
     cfg = TrainConfig(data=store_path, out="unused", pretrain_epochs=1, heterogeneity_weight=1.0)
     pre = cfg.for_phase("pretrain")
-    assert (pre.p, pre.heterogeneity_weight, pre.temperature_weight) == (0.0, 0.0, 0.0)
+    assert (pre.node_weight, pre.heterogeneity_weight, pre.temperature_weight) == (0.0, 0.0, 0.0)
     assert cfg.for_phase("train") is cfg
     loss, parts, out = batch_loss(model, g, pre)
     ye = (g.y_edge - model.edge_mean) / model.edge_std
@@ -72,8 +72,8 @@ def test_two_phase_run_records_both_phases(store_path, tmp_path):
     assert all("val_edge_pearson" in h for h in hist)
     info = json.loads((run / "run.json").read_text())
     assert info["phases"] == [
-        {"phase": "pretrain", "epochs": [0, 3], "p": 0.0},
-        {"phase": "train", "epochs": [3, 5], "p": 0.4},
+        {"phase": "pretrain", "epochs": [0, 3], "node_weight": 0.0},
+        {"phase": "train", "epochs": [3, 5], "node_weight": 0.4},
     ]
     pre = load_checkpoint(run / "pretrain_best.pt")
     best = load_checkpoint(run / "best.pt")
@@ -86,12 +86,12 @@ def test_two_phase_run_records_both_phases(store_path, tmp_path):
     # the edge loss really trained in phase 1, the node-only decoder did not move at all
     assert hist[2]["train_loss"] < hist[0]["train_loss"]
     init = _initial_model(pre).state_dict()
-    for k, v in pre["model_state"].items():
+    for k, v in pre["state_dict"].items():
         if k.startswith("node_decoder."):
             assert torch.equal(v, init[k]), k
     assert any(
         not torch.equal(v, init[k])
-        for k, v in pre["model_state"].items()
+        for k, v in pre["state_dict"].items()
         if k.startswith("edge_decoder.")
     )
     # the end of phase 1 can be evaluated on its own
@@ -102,7 +102,7 @@ def test_two_phase_run_records_both_phases(store_path, tmp_path):
     # phase 2 trains the node head, starting from phase 1's weights
     assert any(
         not torch.equal(v, init[k])
-        for k, v in best["model_state"].items()
+        for k, v in best["state_dict"].items()
         if k.startswith("node_decoder.")
     )
 
@@ -112,8 +112,8 @@ def test_pretrain_only_run_is_usable(store_path, tmp_path):
         TrainConfig(data=store_path, out=str(tmp_path / "p"), pretrain_epochs=1, epochs=0, **SMALL)
     )
     a, b = load_checkpoint(run / "best.pt"), load_checkpoint(run / "pretrain_best.pt")
-    for k in a["model_state"]:
-        assert torch.equal(a["model_state"][k], b["model_state"][k])
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k])
 
 
 def _interrupt_at(monkeypatch, n_validations: int):
@@ -143,8 +143,8 @@ def test_resume_in_either_phase_is_bitwise_equal(store_path, tmp_path, monkeypat
     for name in ("last.pt", "best.pt", "pretrain_best.pt"):
         a, b = load_checkpoint(full / name), load_checkpoint(part / name)
         assert a["history"] == b["history"] and a["best_epoch"] == b["best_epoch"]
-        for k in a["model_state"]:
-            assert torch.equal(a["model_state"][k], b["model_state"][k]), (name, k)
+        for k in a["state_dict"]:
+            assert torch.equal(a["state_dict"][k], b["state_dict"][k]), (name, k)
     a, b = load_checkpoint(full / "last.pt"), load_checkpoint(part / "last.pt")
     assert a["pretrain"] == b["pretrain"]
 
@@ -156,8 +156,8 @@ def test_extending_a_pretrain_only_run_continues_into_phase_two(store_path, tmp_
     train(TrainConfig(out=part, epochs=0, **cfg))
     train(TrainConfig(out=part, epochs=2, **cfg))
     a, b = load_checkpoint(full / "last.pt"), load_checkpoint(tmp_path / "part" / "last.pt")
-    for k in a["model_state"]:
-        assert torch.equal(a["model_state"][k], b["model_state"][k]), k
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
     # pre-training length is part of the run: changing it is refused, not silently mixed
     with pytest.raises(InputError, match="different settings.*pretrain_epochs"):
         train(TrainConfig(out=part, epochs=2, **{**cfg, "pretrain_epochs": 3}))
@@ -171,7 +171,7 @@ def test_init_from_another_run(store_path, tmp_path, capsys):
     assert init_weights(model, src) == src / "best.pt"
     state = model.state_dict()
     for name, _ in model.named_parameters():
-        assert torch.equal(state[name], ckpt["model_state"][name])
+        assert torch.equal(state[name], ckpt["state_dict"][name])
     assert (model.node_mean == 7.0).all()
     # command line: --init and --pretrain-epochs, recorded in the checkpoint
     run = tmp_path / "dst"

@@ -66,7 +66,7 @@ def test_botan_overfits_one_configuration_in_lj_units(tmp_path):
     _normalization([g], model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=300)
-    cfg = TrainConfig(data=str(path), out="unused", p=1.0)
+    cfg = TrainConfig(data=str(path), out="unused", node_weight=1.0)
     for _ in range(300):
         opt.zero_grad()
         loss, _, _ = batch_loss(model, g, cfg)
@@ -131,7 +131,8 @@ def test_checkpoint_round_trip_and_bad_kind(store_path, tmp_path):
     )
     model, ckpt = load_model(run / "best.pt")
     assert ckpt["versions"]["glassdyn"] and ckpt["versions"]["torch"] == torch.__version__
-    assert ckpt["model_config"]["kind"] == "botan" and ckpt["train_config"]["model"] == "botan"
+    assert ckpt["kind"] == ckpt["model_config"]["kind"] == "botan"
+    assert ckpt["train_config"]["model"] == "botan"
     r = TrainedRun(run)
     from glassdyn.data.store import Store
 
@@ -167,8 +168,29 @@ def test_resume_continues_where_it_stopped(store_path, tmp_path):
     train(TrainConfig(out=str(part), epochs=3, **base))  # the same command again
     a, b = load_checkpoint(full / "last.pt"), load_checkpoint(part / "last.pt")
     assert [h["epoch"] for h in b["history"]] == [0, 1, 2]
-    for k in a["model_state"]:
-        torch.testing.assert_close(a["model_state"][k], b["model_state"][k])
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k])
+
+
+def test_checkpoints_of_the_first_format_evaluate_and_resume(store_path, tmp_path):
+    """Checkpoints as glassdyn-checkpoint/1 wrote them (weights under model_state, no kind)."""
+    base = dict(data=store_path, model="bapst", **SMALL)
+    run = train(TrainConfig(out=str(tmp_path / "v1"), epochs=1, **base))
+    new = {name: load_checkpoint(run / name) for name in ("best.pt", "last.pt")}
+    for name, ck in new.items():
+        old = {("model_state" if k == "state_dict" else k): v for k, v in ck.items() if k != "kind"}
+        torch.save({**old, "format": "glassdyn-checkpoint/1"}, run / name)
+    model, ckpt = load_model(run / "best.pt", kind="bapst")
+    assert ckpt["kind"] == "bapst"
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, new["best.pt"]["state_dict"][k])
+    assert evaluate_run(run, store_path, latent_png=None)["n_configs"]["0.8"] > 0
+    train(TrainConfig(out=str(run), epochs=2, **base))
+    last = load_checkpoint(run / "last.pt")
+    assert last["format"] == "glassdyn-checkpoint/2" and [h["epoch"] for h in last["history"]] == [0, 1]
+    torch.save({**new["best.pt"], "format": "glassdyn-checkpoint/9"}, tmp_path / "future.pt")
+    with pytest.raises(InputError, match="format 'glassdyn-checkpoint/9'.*reads glassdyn-checkpoint/2"):
+        load_checkpoint(tmp_path / "future.pt")
 
 
 def test_cosine_learning_rate():
@@ -283,6 +305,7 @@ def test_runs_written_before_fingerprints_evaluate_and_resume_on_their_store(sto
     info = json.loads((out / "run.json").read_text())
     test = info["split"]["0.8"]["test"]
     info.pop("fingerprint")
+    info["train_config"]["p"] = info["train_config"].pop("node_weight")  # its name until 2026-11
     for s in info["split"].values():
         s.pop("source", None)
     info["versions"] = {"glassdyn": "0.1.0"}

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from glassdyn.data.box import minimum_image
-from glassdyn.gen import evaluation as ev
+from glassdyn.gen import metrics
 from glassdyn.gen.fire import FireConfig, fire_minimize, quench_ka
 from glassdyn.simulate.ka import KAParameters, particle_energies
 from glassdyn.testing import random_ka_configuration
@@ -22,33 +22,33 @@ def test_close_contacts_brute_force():
     c = random_ka_configuration(64, seed=0)
     rng = np.random.default_rng(0)
     xs = np.stack([c.positions, rng.random((64, 3)) * c.box, rng.random((64, 3)) * c.box])
-    got = ev.close_contacts(xs, c.types, c.box)
+    got = metrics.close_contacts(xs, c.types, c.box)
     want = [_brute_contacts(x, c.types.astype(int), c.box) for x in xs]
     assert got.tolist() == want
     assert got[0] == 0 and got[1:].min() > 0
-    assert ev.close_contact_fraction(xs, c.types, c.box) == pytest.approx(2 / 3)
+    assert metrics.close_contact_fraction(xs, c.types, c.box) == pytest.approx(2 / 3)
 
 
 def test_rdf_l2_and_energy_w1():
     c = random_ka_configuration(128, seed=1)
     x = c.positions[None].astype(np.float64)
-    d = ev.rdf_l2(x, x, c.types, c.types, c.box)
+    d = metrics.rdf_l2(x, x, c.types, c.types, c.box)
     assert all(v == 0.0 for v in d.values())
-    u, logq = ev.uniform_baseline(4, c.types, c.box, seed=0)
-    assert ev.rdf_l2(u, x, c.types, c.types, c.box)["sum"] > 0.5
+    u, logq = metrics.uniform_baseline(4, c.types, c.box, seed=0)
+    assert metrics.rdf_l2(u, x, c.types, c.types, c.box)["sum"] > 0.5
     assert np.allclose(logq, -128 * np.log(np.prod(c.box)))
-    assert ev.energy_w1([1.0, 2.0], [1.0, 2.0]) == 0.0
-    assert ev.energy_w1([0.0], [1.0]) == pytest.approx(1.0)
+    assert metrics.energy_w1([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert metrics.energy_w1([0.0], [1.0]) == pytest.approx(1.0)
 
 
 def test_lattice_baseline_density_and_tuning():
     c = random_ka_configuration(27, seed=2)
-    x, logq = ev.lattice_baseline(40, c.types, c.box, sigma=0.1, seed=0)
+    x, logq = metrics.lattice_baseline(40, c.types, c.box, sigma=0.1, seed=0)
     assert x.shape == (40, 27, 3) and (x >= 0).all() and (x < c.box).all()
     # log q = log N(noise; 0, sigma^2 I): the chi^2 part averages -3N/2 (sd sqrt(3N/2) per sample)
     chi2_half = logq + 0.5 * 3 * 27 * np.log(2 * np.pi * 0.1**2)
     assert abs(chi2_half.mean() + 1.5 * 27) < 4 * np.sqrt(1.5 * 27 / 40)
-    sigma, scores = ev.tune_lattice_sigma(c.positions[None], c.types, c.box, grid=[0.05, 0.2], n=2)
+    sigma, scores = metrics.tune_lattice_sigma(c.positions[None], c.types, c.box, grid=[0.05, 0.2], n=2)
     assert sigma in (0.05, 0.2) and set(scores) == {0.05, 0.2}
 
 
@@ -115,7 +115,7 @@ def test_coordination_numbers_brute_force():
     box = np.array([3.2, 3.4, 3.3])
     x = rng.random((3, 30, 3)) * box
     types = np.array([0] * 22 + [1] * 8)
-    z = ev.coordination_numbers(x, types, box)
+    z = metrics.coordination_numbers(x, types, box)
     cut = np.array([[1.40, 1.20], [1.20, 1.07]])
     want = np.zeros((2, 2))
     for p in x:
@@ -128,5 +128,5 @@ def test_coordination_numbers_brute_force():
     assert z["BA"] == pytest.approx(want[1, 0] / n[1]) and z["BB"] == pytest.approx(want[1, 1] / n[1])
     assert z["AB"] * 22 == pytest.approx(z["BA"] * 8)  # every AB pair counted from both sides
     # per-configuration types and custom shells
-    z2 = ev.coordination_numbers(x, np.broadcast_to(types, (3, 30)), box, cutoffs={"BB": 0.0})
+    z2 = metrics.coordination_numbers(x, np.broadcast_to(types, (3, 30)), box, cutoffs={"BB": 0.0})
     assert z2["BB"] == 0.0 and z2["AA"] == z["AA"]
