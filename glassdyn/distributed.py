@@ -69,7 +69,8 @@ class DistContext:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        # edge pre-training (p = 0) leaves the node decoder without a gradient
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
 
     def sampler(self, dataset, seed: int):
         """A per-rank shard of ``dataset`` (None when not distributed: the loader shuffles)."""

@@ -226,7 +226,7 @@ class Botan(GraphModel):
         u = None
         if self.config.global_feature:
             batch, B = _num_graphs(data, N, x0.device)
-            u = scatter_mean(x0, batch, B)  # the pooled encoded inputs
+            u = scatter(x0, batch, 0, B, reduce="mean")  # the pooled encoded inputs
         const = None if naive else self.edge_update.constant(e0)
         for _ in range(self.config.steps):
             if naive:
