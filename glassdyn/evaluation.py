@@ -242,6 +242,8 @@ def evaluate_run(
             f"nothing to evaluate: no {part} configurations with targets in {store.path}"
         )
     _collect(result, per_t)
+    if run.kind == "tbotan" and result["same_store"]:
+        result["energy_thermometer"] = energy_thermometer(run, store, result["configs"])
     if latents:
         result["latent_distances"] = {
             "temperatures": list(latents),
@@ -254,6 +256,35 @@ def evaluate_run(
             plot_latent_distances(latents, path, result["held_out"])
             result["latent_png"] = str(path)
     return clean_json(result)
+
+
+def energy_thermometer(run: TrainedRun, store: Store, scored: dict) -> dict | None:
+    """The plain structural thermometer T-BOTAN's read-out is measured against: T linear in the
+    potential energy per particle of the thermal structure, least squares over the run's training
+    configurations, and its absolute error on the scored configurations (``scored``:
+    ``result["configs"]``).  A single configuration's energy fluctuates by ~sqrt(c_v / N) T, so
+    on a small system this error is not small either.  None with fewer than two training
+    temperatures."""
+    e, t = [], []
+    for key, s in run.split.items():
+        if s.get("held_out") or not store.has_state(float(key)):
+            continue
+        sp = store.state(float(key))
+        e.extend(sp.read(keys.THERMAL_ENERGY, list(s["train"])).tolist())
+        t.extend([float(key)] * len(s["train"]))
+    if len(set(t)) < 2:
+        return None
+    slope, intercept = np.polyfit(e, t, 1)
+    per_t = {}
+    for key, sel in scored.items():
+        sp = store.state(float(key))
+        pred = slope * sp.read(keys.THERMAL_ENERGY, list(sel["ids"])) + intercept
+        per_t[key] = float(np.mean(np.abs(pred - float(key))))
+    return {
+        "temperature_mae": float(np.mean(list(per_t.values()))),
+        "temperature_mae_per_T": per_t,
+        "fit": "T = a e + b over the training configurations",
+    }
 
 
 def _collect(result: dict, per_t: dict[str, dict]) -> None:

@@ -78,6 +78,7 @@ def part_readout(args, store, temps, alpha) -> dict:
             "temperature_mae": ev["temperature_mae"],
             "temperature_mae_per_T": ev["temperature_mae_per_T"],
             "temperature_pred": ev["temperature_pred"],
+            "energy_thermometer": ev.get("energy_thermometer"),
             "node_pearson_alpha": {
                 f"{T:g}": _mean_se(test_scores(run, store, T, alpha[f"{T:g}"][0])) for T in temps
             },
@@ -132,6 +133,7 @@ def part_heldout(args, store, temps, alpha) -> dict:
             "heterogeneity_weight": hw,
             "temperature_pred": ev["temperature_pred"][key],
             "temperature_mae": ev["temperature_mae_per_T"][key],
+            "energy_thermometer_mae": (ev.get("energy_thermometer") or {}).get("temperature_mae"),
             "node_pearson": ev["node_pearson"][key],
             "mean_pred": ev["mean_pred"][key], "mean_true": ev["mean_true"][key],
             "std_pred": ev["std_pred"][key], "std_true": ev["std_true"][key],

@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  predicted temperature   {res['temperature_pred'][T]:.4f}")
     if res["temperature_mae"] is not None:
         print(f"temperature MAE {res['temperature_mae']:.4f}")
+    if res.get("energy_thermometer"):
+        mae = res["energy_thermometer"]["temperature_mae"]
+        print(f"  (a thermometer linear in the energy per particle, fit on the training configurations: {mae:.4f})")
     if res.get("latent_png"):
         print(f"latent distance heat map: {res['latent_png']}")
     return 0

@@ -1,12 +1,14 @@
 """Training, checkpoints, resume, evaluation and the train / evaluate / predict commands."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from glassdyn.data.errors import GlassdynError, InputError, StoreError
 from glassdyn.data.predictions import read_predictions
+from glassdyn.data.store import Store
 
 from glassdyn.cli import main
 from glassdyn.evaluation import TrainedRun, evaluate_run, predict_run
@@ -91,6 +93,17 @@ def test_tbotan_on_two_temperatures_and_latent_heatmap(store_path, tmp_path):
     assert (tmp_path / "tb" / "latent_distances.png").stat().st_size > 1000
     D = np.array(res["latent_distances"]["matrix"])
     assert D.shape == (2, 2) and np.allclose(np.diag(D), 0)
+    # the reference thermometer: T linear in the energy of the training configurations only
+    split = json.loads((Path(run) / "run.json").read_text())["split"]
+    store = Store.open(store_path)
+    e = {T: store.state(float(T)).read("thermal/energy") for T in split}
+    A = np.array([[e[T][c], 1.0] for T in split for c in split[T]["train"]])
+    t = np.array([float(T) for T in split for c in split[T]["train"]])
+    a, b = np.linalg.lstsq(A, t, rcond=None)[0]
+    for T in split:
+        want = np.mean(np.abs(a * e[T][split[T]["test"]] + b - float(T)))
+        got = res["energy_thermometer"]["temperature_mae_per_T"][T]
+        assert got == pytest.approx(want, rel=1e-6)
 
 
 def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path, tmp_path):
