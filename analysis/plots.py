@@ -33,12 +33,12 @@ def _arr(x) -> np.ndarray:
 
 
 def label_text(label) -> str:
-    """"T = 0.8" for a temperature, the name otherwise."""
+    """ "T = 0.8" for a temperature, the name otherwise."""
     return f"T = {label:g}" if isinstance(label, (int, float)) else str(label)
 
 
 def file_tag(label) -> str:
-    """"T0.800" for a temperature, the name otherwise (file names of the figures)."""
+    """ "T0.800" for a temperature, the name otherwise (file names of the figures)."""
     return f"T{label:.3f}" if isinstance(label, (int, float)) else str(label)
 
 
@@ -160,8 +160,10 @@ def _s4_panel(
     cmap = matplotlib.colormaps["viridis"]
     K = len(times)
     qq = np.linspace(0, q.max(), 200)
-    shown = range(K) if not max_curves or K <= max_curves else np.unique(
-        np.linspace(0, K - 1, max_curves).round().astype(int)
+    shown = (
+        range(K)
+        if not max_curves or K <= max_curves
+        else np.unique(np.linspace(0, K - 1, max_curves).round().astype(int))
     )
     for k in shown:
         col = colors[k] if colors is not None else cmap(k / max(K - 1, 1))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from glassdyn.data import keys
@@ -57,7 +56,9 @@ def export_store(
         return {"format": "botan", "temperature": sp.temperature, "configs": chosen, "files": files}
     fmt = format or guess_format(out)
     if not chosen:
-        raise InputError(f"{store_path} T={sp.temperature:g} has no completed configurations to export")
+        raise InputError(
+            f"{store_path} T={sp.temperature:g} has no completed configurations to export"
+        )
     check_holds(fmt, len(chosen), bool(fields) or predictions is not None)
     preds = None
     if predictions is not None:
@@ -65,7 +66,9 @@ def export_store(
 
         preds = read_predictions(predictions)
     frames = [
-        frame_from_store(sp, c, which=which, fields=fields, time_index=time_index, predictions=preds)
+        frame_from_store(
+            sp, c, which=which, fields=fields, time_index=time_index, predictions=preds
+        )
         for c in chosen
     ]
     title = f"glassdyn {store_path} T={sp.temperature:g} config {chosen[0]} ({which})"
@@ -200,5 +203,3 @@ def _predictions_at(predictions, temperature: float):
 def _short(a) -> str:
     a = np.asarray(a).tolist()
     return str(a) if len(a) <= 8 else f"{a[:8]} ... ({len(a)} configurations)"
-
-

@@ -102,7 +102,9 @@ def _frame(atoms, where: str, species) -> Frame:
     from ase.io.extxyz import PROPERTY_NAME_MAP
 
     if not atoms.cell.any():
-        raise InputError(f'{where}: no Lattice="..." in the comment line; glassdyn needs the periodic box')
+        raise InputError(
+            f'{where}: no Lattice="..." in the comment line; glassdyn needs the periodic box'
+        )
     if not all(atoms.pbc):
         raise InputError(
             f'{where}: pbc="{" ".join("T" if b else "F" for b in atoms.pbc)}"; glassdyn handles '

@@ -72,7 +72,10 @@ def check_holds(fmt: str, n_frames: int, fields: bool = False) -> None:
     per-particle ``fields``), naming the formats that can."""
     if fmt not in HOLDS:
         raise InputError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    holds, others = HOLDS[fmt], " or ".join(f for f, h in HOLDS.items() if h.many_frames and h.fields)
+    holds, others = (
+        HOLDS[fmt],
+        " or ".join(f for f, h in HOLDS.items() if h.many_frames and h.fields),
+    )
     if n_frames > 1 and not holds.many_frames:
         raise InputError(
             f"{holds.name} holds one configuration, got {n_frames}; use --format {others} for several"

@@ -38,7 +38,13 @@ import numpy as np
 from glassdyn.data import keys
 from glassdyn.data.box import box_length, wrap
 from glassdyn.data.errors import InputError
-from glassdyn.data.importers import ImportReport, Progress, importing_into, natural_key, prepare_state
+from glassdyn.data.importers import (
+    ImportReport,
+    Progress,
+    importing_into,
+    natural_key,
+    prepare_state,
+)
 
 #: BOTAN's times (LJ units) at T = 0.44.  File time indices count from 1: ``tc01`` is 0.13 and
 #: ``tc07`` is 4120, about tau_alpha (pyg_botan's README calls time_index=7 the alpha-relaxation
@@ -303,7 +309,9 @@ def import_glassbench(
             L = box_length(N, density)
             box = np.full(3, L)
             first_path = src.files[ids[0]]
-            first = _load(first_path, {"md_prop": (None, None)}, optional=["initial_positions_cage"])
+            first = _load(
+                first_path, {"md_prop": (None, None)}, optional=["initial_positions_cage"]
+            )
             K = (
                 first["md_prop"].shape[0]
                 if first["md_prop"].shape[1] == N

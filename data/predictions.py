@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-
 from glassdyn.data.errors import StoreError
 from glassdyn.data.keys import group_name
 
@@ -45,21 +44,27 @@ def write_predictions(path: str | os.PathLike, predictions: list[Predictions], *
     for p in predictions:
         C, K, N = p.mobility.shape
         if p.configs.shape != (C,) or p.times.shape != (K,):
-            raise StoreError(f"predictions at T={p.temperature}: configs {p.configs.shape} / times {p.times.shape} do not match mobility {p.mobility.shape}")
+            raise StoreError(
+                f"predictions at T={p.temperature}: configs {p.configs.shape} / times {p.times.shape} do not match mobility {p.mobility.shape}"
+            )
         g = root.create_group(group_name(p.temperature))
         g.attrs["temperature"] = float(p.temperature)
         g.create_array("configs", data=np.asarray(p.configs, dtype=np.int64))
         g.create_array("times", data=np.asarray(p.times, dtype=np.float64))
         g.create_array("mobility", data=np.asarray(p.mobility, dtype=np.float32), chunks=(1, K, N))
         if p.predicted_temperature is not None:
-            g.create_array("temperature", data=np.asarray(p.predicted_temperature, dtype=np.float32))
+            g.create_array(
+                "temperature", data=np.asarray(p.predicted_temperature, dtype=np.float32)
+            )
 
 
 def read_predictions(path: str | os.PathLike) -> dict[float, Predictions]:
     """All temperatures of a predictions file, keyed by temperature."""
     p = Path(path)
     if not p.exists():
-        raise StoreError(f"no predictions file at {p}: write one with `glassdyn predict RUN --data STORE --out {p}`")
+        raise StoreError(
+            f"no predictions file at {p}: write one with `glassdyn predict RUN --data STORE --out {p}`"
+        )
     try:
         root = zarr.open_group(str(p), mode="r")
     except Exception as exc:

@@ -31,7 +31,6 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 from glassdyn.data.lock import write_lock
 
@@ -45,7 +44,17 @@ HISTORY = "history.json"
 # (or minutes to spend), where to run, what to print, where the files are (the data is checked by
 # its fingerprint, not its path) and the starting weights (``init`` only matters before epoch 0).
 RESUMABLE = frozenset(
-    {"epochs", "max_minutes", "device", "progress", "out", "data", "tune_allocator", "precision", "init"}
+    {
+        "epochs",
+        "max_minutes",
+        "device",
+        "progress",
+        "out",
+        "data",
+        "tune_allocator",
+        "precision",
+        "init",
+    }
 )
 
 # Keys of a checkpoint dict (``best.pt``, ``last.pt``: a ``torch.save`` of a plain dict) of either

@@ -27,7 +27,6 @@ import json
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import StatePoint, Store

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-
-import glassdyn
 from glassdyn.data import keys
 from glassdyn.data.errors import StoreError
 from glassdyn.data.keys import FIELDS, group_name
 from glassdyn.data.records import Configuration
+
+import glassdyn
 
 _STATIC = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.THERMAL_ENERGY)
 _INHERENT = (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY, keys.INHERENT_MAX_FORCE)
@@ -61,7 +61,9 @@ class Store:
         """Open an existing store, checking its schema version."""
         p = Path(path)
         if not p.exists():
-            raise StoreError(f"no store at {p}: create one with `glassdyn simulate` or `glassdyn import`")
+            raise StoreError(
+                f"no store at {p}: create one with `glassdyn simulate` or `glassdyn import`"
+            )
         try:
             root = zarr.open_group(str(p), mode=mode)
         except Exception as exc:  # zarr raises several types for a non-store directory
@@ -90,7 +92,9 @@ class Store:
             differ = [k for k in attrs if k not in old or old[k] != _jsonable(attrs[k])]
             if differ:
                 k = differ[0]
-                writer = old.get("source") or ("glassdyn simulate" if "simulation" in old else "another writer")
+                writer = old.get("source") or (
+                    "glassdyn simulate" if "simulation" in old else "another writer"
+                )
                 what = f"written by {writer}" if k == "source" else f"its {k!r} is {old.get(k)!r}"
                 raise StoreError(
                     f"{p} is an existing store ({what}, not {attrs[k]!r}); it is left as it was: "
@@ -99,7 +103,9 @@ class Store:
             return store
         p.parent.mkdir(parents=True, exist_ok=True)
         root = zarr.open_group(str(p), mode="w")
-        root.attrs.update({"schema": keys.SCHEMA, "glassdyn_version": glassdyn.__version__, **attrs})
+        root.attrs.update(
+            {"schema": keys.SCHEMA, "glassdyn_version": glassdyn.__version__, **attrs}
+        )
         return cls(root, p)
 
     # ---------------------------------------------------------------- contents
@@ -124,7 +130,9 @@ class Store:
         name = group_name(temperature)
         if name not in self.root:
             have = ", ".join(f"{t:g}" for t in self.temperatures) or "none"
-            raise StoreError(f"store {self.path} has no state point T={temperature:g} (it has: {have})")
+            raise StoreError(
+                f"store {self.path} has no state point T={temperature:g} (it has: {have})"
+            )
         return StatePoint(self.root[name], self.path)
 
     def states(self, temperatures: Sequence[float] | None = None) -> list[StatePoint]:
@@ -156,14 +164,23 @@ class Store:
         K = 0 if times is None else len(times)
         for path in fields or ():
             if path not in FIELDS:
-                raise StoreError(f"create_state: unknown store path {path!r}; see glassdyn.data.keys")
+                raise StoreError(
+                    f"create_state: unknown store path {path!r}; see glassdyn.data.keys"
+                )
             axes = FIELDS[path].axes
             if ("K" in axes and not K) or ("R" in axes and n_replicas <= 0):
-                raise StoreError(f"create_state: {path} has axes {axes} and needs times and/or n_replicas > 0")
+                raise StoreError(
+                    f"create_state: {path} has axes {axes} and needs times and/or n_replicas > 0"
+                )
         if name in self.root:
             sp = StatePoint(self.root[name], self.path)
             want = (n_configs, n_particles, n_replicas if K else 0, K)
-            have = (sp.n_configs, sp.n_particles, sp.n_replicas, len(sp.times) if sp.times is not None else 0)
+            have = (
+                sp.n_configs,
+                sp.n_particles,
+                sp.n_replicas,
+                len(sp.times) if sp.times is not None else 0,
+            )
             if want != have:
                 raise StoreError(
                     f"{self.path}/{name} exists with (C, N, R, K) = {have}, asked for {want}; "
@@ -181,7 +198,11 @@ class Store:
         if K and n_replicas > 0:
             paths += list(_ISOCONFIG)
         if fields is not None:
-            paths = [keys.TYPES, keys.BOX, *(f for f in fields if f not in (keys.TYPES, keys.BOX, keys.DONE, keys.ISO_TIMES))]
+            paths = [
+                keys.TYPES,
+                keys.BOX,
+                *(f for f in fields if f not in (keys.TYPES, keys.BOX, keys.DONE, keys.ISO_TIMES)),
+            ]
         for path in paths + [keys.DONE]:
             _create(g, path, n_configs, n_particles, n_replicas, K)
         if K:
@@ -197,7 +218,9 @@ def _create(g: zarr.Group, path: str, C: int, N: int, R: int, K: int) -> zarr.Ar
     shape, chunks = _shape_and_chunks(field, C, N, R, K)
     parent, _, leaf = path.rpartition("/")
     grp = g.require_group(parent) if parent else g
-    return grp.create_array(leaf, shape=shape, chunks=chunks, dtype=field.dtype, fill_value=_fill(field.dtype))
+    return grp.create_array(
+        leaf, shape=shape, chunks=chunks, dtype=field.dtype, fill_value=_fill(field.dtype)
+    )
 
 
 def _short(exc: BaseException) -> str:
@@ -237,7 +260,11 @@ class StatePoint:
 
     @property
     def n_replicas(self) -> int:
-        return int(self.array(keys.ISO_DISPLACEMENTS).shape[1]) if self.has(keys.ISO_DISPLACEMENTS) else 0
+        return (
+            int(self.array(keys.ISO_DISPLACEMENTS).shape[1])
+            if self.has(keys.ISO_DISPLACEMENTS)
+            else 0
+        )
 
     @property
     def times(self) -> np.ndarray | None:
@@ -324,7 +351,9 @@ class StatePoint:
             try:
                 return np.asarray(arr[:])
             except Exception as exc:
-                raise StoreError(f"{self.store_path}/{self.name}/{path} cannot be read ({_short(exc)})") from None
+                raise StoreError(
+                    f"{self.store_path}/{self.name}/{path} cannot be read ({_short(exc)})"
+                ) from None
         idx = self.completed if configs is None else configs
         if isinstance(idx, (int, np.integer)):
             sel = [int(idx)]
@@ -334,7 +363,9 @@ class StatePoint:
             sel = [int(i) for i in np.asarray(idx).ravel()]
         bad = [i for i in sel if not 0 <= i < arr.shape[0]]
         if bad:
-            raise StoreError(f"{self.store_path}/{self.name}/{path}: configuration {bad[0]} out of range 0..{arr.shape[0] - 1}")
+            raise StoreError(
+                f"{self.store_path}/{self.name}/{path}: configuration {bad[0]} out of range 0..{arr.shape[0] - 1}"
+            )
         self._require_inherent(path, sel)
         done = self.done
         notdone = [i for i in sel if not done[i]]
@@ -415,7 +446,9 @@ class StatePoint:
             arr = self.array(path)
             value = np.asarray(value, dtype=arr.dtype)
             if value.shape != arr.shape[1:]:
-                raise StoreError(f"{self.name}/{path}: expected shape {arr.shape[1:]} for one configuration, got {value.shape}")
+                raise StoreError(
+                    f"{self.name}/{path}: expected shape {arr.shape[1:]} for one configuration, got {value.shape}"
+                )
             arr[c] = value
 
     def write_replica(self, c: int, r: int, displacements: np.ndarray) -> None:
@@ -423,7 +456,9 @@ class StatePoint:
         arr = self.array(keys.ISO_DISPLACEMENTS)
         value = np.asarray(displacements, dtype=np.float32)
         if value.shape != arr.shape[2:]:
-            raise StoreError(f"{self.name}/{keys.ISO_DISPLACEMENTS}: expected {arr.shape[2:]}, got {value.shape}")
+            raise StoreError(
+                f"{self.name}/{keys.ISO_DISPLACEMENTS}: expected {arr.shape[2:]}, got {value.shape}"
+            )
         arr[c, r] = value
 
     def mark_done(self, c: int) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-
 from glassdyn.data import runs
 from glassdyn.data.errors import InputError
 from glassdyn.data.splits import check_same_data

@@ -29,10 +29,9 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
-
 from glassdyn.gen import reference_frame
 from glassdyn.gen.network import LocalField, ParticleTransformer, minimum_image_vectors
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,13 @@ class VectorField(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.net = ParticleTransformer(
-            3, 3, n_cond=2 + 5, hidden=cfg.hidden, heads=cfg.heads, layers=cfg.blocks, n_freq=cfg.n_freq
+            3,
+            3,
+            n_cond=2 + 5,
+            hidden=cfg.hidden,
+            heads=cfg.heads,
+            layers=cfg.blocks,
+            n_freq=cfg.n_freq,
         )
         self.node = nn.Linear(cfg.hidden, cfg.pair_channels)
         self.pair = nn.Sequential(
@@ -123,7 +128,9 @@ class ContinuousFlow(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.field = make_field(cfg)
-        self.divergence = "auto"  # "exact", "hutchinson", or "auto": exact up to EXACT_MAX_PARTICLES
+        self.divergence = (
+            "auto"  # "exact", "hutchinson", or "auto": exact up to EXACT_MAX_PARTICLES
+        )
         self.n_probes = 1
         self.steps = cfg.steps  # RK4 steps; may be changed after loading (more: more accurate)
 
@@ -148,7 +155,9 @@ class ContinuousFlow(nn.Module):
 
     # ------------------------------------------------------ divergence and ODE
     def _div(self, v, u, free, eps):
-        exact = self.divergence == "exact" or (self.divergence == "auto" and u.shape[1] <= self.EXACT_MAX_PARTICLES)
+        exact = self.divergence == "exact" or (
+            self.divergence == "auto" and u.shape[1] <= self.EXACT_MAX_PARTICLES
+        )
         if exact:
             B, N, _ = u.shape
             div = torch.zeros(B, dtype=u.dtype, device=u.device)
@@ -156,7 +165,9 @@ class ContinuousFlow(nn.Module):
                 if not bool(free[:, i].any()):
                     continue
                 for d in range(3):
-                    (g,) = torch.autograd.grad(v[:, i, d].sum(), u, create_graph=self.training, retain_graph=True)
+                    (g,) = torch.autograd.grad(
+                        v[:, i, d].sum(), u, create_graph=self.training, retain_graph=True
+                    )
                     div = div + g[:, i, d]
             return div
         total = 0.0
@@ -181,7 +192,8 @@ class ContinuousFlow(nn.Module):
         from torchdiffeq import odeint
 
         eps = [
-            (torch.randint(0, 2, u.shape, generator=generator, device=u.device).to(u.dtype) * 2 - 1) * free[..., None]
+            (torch.randint(0, 2, u.shape, generator=generator, device=u.device).to(u.dtype) * 2 - 1)
+            * free[..., None]
             for _ in range(self.n_probes)
         ]
         f = self._dynamics(tokens, box, Tf, free, eps)
@@ -193,7 +205,9 @@ class ContinuousFlow(nn.Module):
     def log_prob(self, positions, types, box, T, ref=None):
         """log q(x) (B,), integrating the ODE backwards from the data to the uniform base."""
         if ref is None:
-            ref = torch.as_tensor(reference_frame.reference_index(types.cpu().numpy()), device=positions.device)
+            ref = torch.as_tensor(
+                reference_frame.reference_index(types.cpu().numpy()), device=positions.device
+            )
         tokens, free, Tf = self._prepare(types, ref, T)
         u = reference_frame.to_frame(positions, box, ref)
         _, dlp = self._integrate(u, tokens, box, Tf, free, 1.0, 0.0)
@@ -204,11 +218,20 @@ class ContinuousFlow(nn.Module):
         """n configurations (n, N, 3) in [0, L) and their log q (n,) at temperature T."""
         dev = box.device
         types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
-        tokens, free, Tf = self._prepare(types_b, ref, torch.full((n,), float(T), dtype=box.dtype, device=dev))
-        z = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=box.dtype, device=dev) * free[..., None]
+        ref = torch.as_tensor(
+            reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
+        ).expand(n)
+        tokens, free, Tf = self._prepare(
+            types_b, ref, torch.full((n,), float(T), dtype=box.dtype, device=dev)
+        )
+        z = (
+            torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=box.dtype, device=dev)
+            * free[..., None]
+        )
         with torch.no_grad():
             u, dlp = self._integrate(z, tokens, box, Tf, free, 0.0, 1.0, generator)
         u = torch.remainder(u.detach(), 1.0)
         origin = torch.rand(n, 3, generator=generator, dtype=box.dtype, device=dev) * box
-        return reference_frame.from_frame(u, box, origin), dlp.detach() - reference_frame.log_volume(box, types_b.shape[1])
+        return reference_frame.from_frame(
+            u, box, origin
+        ), dlp.detach() - reference_frame.log_volume(box, types_b.shape[1])

@@ -22,11 +22,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from normflows.utils.splines import DEFAULT_MIN_DERIVATIVE, rational_quadratic_spline
-from torch import nn
-
 from glassdyn.gen import reference_frame
 from glassdyn.gen.network import ParticleTransformer
+from normflows.utils.splines import DEFAULT_MIN_DERIVATIVE, rational_quadratic_spline
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,9 @@ def _circular_spline(u, params, n_bins, inverse):
     w, h, d = params[..., :n_bins], params[..., n_bins : 2 * n_bins], params[..., 2 * n_bins :]
     d = torch.cat([d, d[..., :1]], dim=-1)  # K + 1 knots, periodic derivative
     u = u.clamp(0.0, 1.0)
-    return rational_quadratic_spline(u, w, h, d, inverse=inverse, left=0.0, right=1.0, bottom=0.0, top=1.0)
+    return rational_quadratic_spline(
+        u, w, h, d, inverse=inverse, left=0.0, right=1.0, bottom=0.0, top=1.0
+    )
 
 
 class CircularCoupling(nn.Module):
@@ -58,13 +59,20 @@ class CircularCoupling(nn.Module):
         self.axis, self.n_bins = axis, cfg.n_bins
         self.visible = [a for a in range(3) if a != axis]
         self.net = ParticleTransformer(
-            2, 3 * cfg.n_bins + 1, hidden=cfg.hidden, heads=cfg.heads, layers=cfg.blocks, n_freq=cfg.n_freq
+            2,
+            3 * cfg.n_bins + 1,
+            hidden=cfg.hidden,
+            heads=cfg.heads,
+            layers=cfg.blocks,
+            n_freq=cfg.n_freq,
         )
         # identity at initialisation: equal bins, unit derivatives, no rotation
         nn.init.zeros_(self.net.head.weight)
         with torch.no_grad():
             self.net.head.bias.zero_()
-            self.net.head.bias[2 * cfg.n_bins : 3 * cfg.n_bins] = float(np.log(np.exp(1 - DEFAULT_MIN_DERIVATIVE) - 1))
+            self.net.head.bias[2 * cfg.n_bins : 3 * cfg.n_bins] = float(
+                np.log(np.exp(1 - DEFAULT_MIN_DERIVATIVE) - 1)
+            )
 
     def _params(self, u, tokens, box, cond):
         out = self.net(u[..., self.visible], tokens, box[self.visible], cond)
@@ -99,7 +107,9 @@ class CouplingFlow(nn.Module):
     def __init__(self, cfg: FlowConfig = FlowConfig()):
         super().__init__()
         self.cfg = cfg
-        self.layers = nn.ModuleList([CircularCoupling(layer % 3, cfg) for layer in range(cfg.n_layers)])
+        self.layers = nn.ModuleList(
+            [CircularCoupling(layer % 3, cfg) for layer in range(cfg.n_layers)]
+        )
 
     def _prepare(self, types, ref, T):
         tokens = reference_frame.species_tokens(types, ref)
@@ -129,7 +139,9 @@ class CouplingFlow(nn.Module):
 
         ``ref`` (B,) picks the reference particle (default: the first A particle)."""
         if ref is None:
-            ref = torch.as_tensor(reference_frame.reference_index(types.cpu().numpy()), device=positions.device)
+            ref = torch.as_tensor(
+                reference_frame.reference_index(types.cpu().numpy()), device=positions.device
+            )
         u = reference_frame.to_frame(positions, box, ref)
         _, ld = self.inverse_u(u, types, box, T, ref)
         return ld - reference_frame.log_volume(box, positions.shape[1])
@@ -140,10 +152,14 @@ class CouplingFlow(nn.Module):
         Returns positions (n, N, 3) in [0, L) and log q (n,)."""
         dev = box.device
         types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
+        ref = torch.as_tensor(
+            reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
+        ).expand(n)
         z = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=box.dtype, device=dev)
         z[torch.arange(n), ref] = 0.0
-        u, ld = self.forward_u(z, types_b, box, torch.full((n,), float(T), dtype=box.dtype, device=dev), ref)
+        u, ld = self.forward_u(
+            z, types_b, box, torch.full((n,), float(T), dtype=box.dtype, device=dev), ref
+        )
         origin = torch.rand(n, 3, generator=generator, dtype=box.dtype, device=dev) * box
         x = reference_frame.from_frame(u, box, origin)
         return x, -ld - reference_frame.log_volume(box, types_b.shape[1])

@@ -63,10 +63,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
 from glassdyn.gen import reference_frame
 from glassdyn.gen.cnf import CNFConfig, ContinuousFlow, make_field
+from torch import nn
 
 IMAGE_RANGE = 7.0  # images summed: |k| <= ceil(IMAGE_RANGE * sigma / L) + 1 (weights below e^-24)
 
@@ -84,7 +83,9 @@ class DiffusionConfig(CNFConfig):
     corrector_steps: int = 2  # Langevin corrector steps per noise level
     snr: float = 0.5  # Langevin step size eps = 2 (snr |z| / |s|)^2 (Song et al.; 0.16 for images)
     sigma_tsm: float = 0.1  # crossover of the target-score / denoising-score blend (length units)
-    prior_force_cap: float = 200.0  # physics term: capped KA pair forces (0: none); see module docstring
+    prior_force_cap: float = (
+        200.0  # physics term: capped KA pair forces (0: none); see module docstring
+    )
     prior_sigma: float = 0.1  # the physics term fades as exp(-(sigma / prior_sigma)^2)
 
 
@@ -101,7 +102,9 @@ def wrapped_normal_score(d: torch.Tensor, sigma: torch.Tensor, L: torch.Tensor) 
     return -(w * dk).sum(-1) / sigma**2
 
 
-def capped_ka_forces(x: torch.Tensor, species: torch.Tensor, box: torch.Tensor, cap: float, params=None) -> torch.Tensor:
+def capped_ka_forces(
+    x: torch.Tensor, species: torch.Tensor, box: torch.Tensor, cap: float, params=None
+) -> torch.Tensor:
     """KA forces with every pair force smoothly capped: |f| -> cap tanh(|f| / cap) (repulsive part).
 
     x (B, N, 3) positions (any image), species (B, N) in {0, 1}, box (3,) -> (B, N, 3).  Dense
@@ -116,7 +119,9 @@ def capped_ka_forces(x: torch.Tensor, species: torch.Tensor, box: torch.Tensor, 
     si, sj = species[:, :, None], species[:, None, :]
     s_ab, e_ab = sig[si, sj], eps[si, sj]
     r2 = (d * d).sum(-1)
-    inside = (r2 < (p.cutoff * s_ab) ** 2) & ~torch.eye(x.shape[1], dtype=torch.bool, device=x.device)
+    inside = (r2 < (p.cutoff * s_ab) ** 2) & ~torch.eye(
+        x.shape[1], dtype=torch.bool, device=x.device
+    )
     r2 = torch.where(inside, r2, torch.ones_like(r2)).clamp(min=1e-12)
     r2c = r2.clamp(min=(0.5 * s_ab) ** 2)  # below 0.5 sigma the capped force is saturated anyway
     sr6 = (s_ab * s_ab / r2c) ** 3
@@ -144,7 +149,9 @@ class _ScoreVelocity(nn.Module):
         """The physics term exp(-(sigma / sigma_p)^2) sigma f_cap(x) / T (B, N, 3), length units."""
         w = torch.exp(-((sig / self.cfg.prior_sigma) ** 2))
         T = reference_frame.temperature_from_features(Tf)
-        f = capped_ka_forces(u * box, reference_frame.physical_species(tokens), box, self.cfg.prior_force_cap)
+        f = capped_ka_forces(
+            u * box, reference_frame.physical_species(tokens), box, self.cfg.prior_force_cap
+        )
         return (w * sig / T)[:, None, None] * f * free[..., None]
 
     def denoiser(self, u, t, tokens, box, Tf, free):
@@ -177,7 +184,9 @@ class ScoreDiffusion(ContinuousFlow):
         self.steps = cfg.steps
         self.sde_steps, self.corrector_steps, self.snr = cfg.sde_steps, cfg.corrector_steps, cfg.snr
         self.final_correctors = 0  # extra Langevin steps at sigma_min before the Tweedie step
-        self.sampler = "sde"  # what :meth:`sample` uses: "sde" (better samples) or "ode" (with log q)
+        self.sampler = (
+            "sde"  # what :meth:`sample` uses: "sde" (better samples) or "ode" (with log q)
+        )
 
     def sample(self, n, types, box, T, generator=None):
         """n configurations (n, N, 3) and log q (n,): NaN for the SDE sampler (see ``sampler``)."""
@@ -215,7 +224,17 @@ class ScoreDiffusion(ContinuousFlow):
 
     # ----------------------------------------------------------- stochastic sampler
     @torch.no_grad()
-    def sample_sde(self, n, types, box, T, generator=None, *, corrector_steps: int | None = None, snr: float | None = None):
+    def sample_sde(
+        self,
+        n,
+        types,
+        box,
+        T,
+        generator=None,
+        *,
+        corrector_steps: int | None = None,
+        snr: float | None = None,
+    ):
         """n configurations from the reverse-time SDE with Langevin correction (Song et al., ICLR
         2021, predictor-corrector for the VE SDE), ``self.sde_steps`` noise levels with
         ``corrector_steps`` (default ``self.corrector_steps``) Langevin steps each of signal-to-noise
@@ -227,12 +246,20 @@ class ScoreDiffusion(ContinuousFlow):
         """
         dev, dt = box.device, box.dtype
         types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
-        tokens, free, Tf = self._prepare(types_b, ref, torch.full((n,), float(T), dtype=dt, device=dev))
-        u = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=dt, device=dev) * free[..., None].to(dt)
+        ref = torch.as_tensor(
+            reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
+        ).expand(n)
+        tokens, free, Tf = self._prepare(
+            types_b, ref, torch.full((n,), float(T), dtype=dt, device=dev)
+        )
+        u = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=dt, device=dev) * free[
+            ..., None
+        ].to(dt)
         u = self._reverse_sde(u, 0, tokens, box, Tf, free, generator, corrector_steps, snr)
         origin = torch.rand(n, 3, generator=generator, dtype=dt, device=dev) * box
-        return reference_frame.from_frame(u, box, origin), torch.full((n,), float("nan"), dtype=dt, device=dev)
+        return reference_frame.from_frame(u, box, origin), torch.full(
+            (n,), float("nan"), dtype=dt, device=dev
+        )
 
     @torch.no_grad()
     def renoise_denoise(self, positions, types, box, T, sigma_start: float, generator=None):
@@ -245,21 +272,34 @@ class ScoreDiffusion(ContinuousFlow):
         dev, dt = box.device, box.dtype
         positions = positions.to(dev, dt)
         B, N, _ = positions.shape
-        types_b = types.to(dev).long()[None].expand(B, -1) if types.dim() == 1 else types.to(dev).long()
+        types_b = (
+            types.to(dev).long()[None].expand(B, -1) if types.dim() == 1 else types.to(dev).long()
+        )
         ref = torch.as_tensor(reference_frame.reference_index(types_b.cpu().numpy()), device=dev)
-        tokens, free, Tf = self._prepare(types_b, ref, torch.full((B,), float(T), dtype=dt, device=dev))
+        tokens, free, Tf = self._prepare(
+            types_b, ref, torch.full((B,), float(T), dtype=dt, device=dev)
+        )
         ts = torch.linspace(0.0, 1.0, self.sde_steps + 1, dtype=dt, device=dev)
         sig = self.field.sigma(ts, box)
         if not float(sig[-1]) <= sigma_start:
-            raise ValueError(f"sigma_start must be at least sigma_min = {float(sig[-1]):.3g}, got {sigma_start}")
+            raise ValueError(
+                f"sigma_start must be at least sigma_min = {float(sig[-1]):.3g}, got {sigma_start}"
+            )
         k0 = int((sig > sigma_start).sum())
         mask = free[..., None].to(dt)
         noise = torch.randn(positions.shape, generator=generator, dtype=dt, device=dev)
-        u = torch.remainder(reference_frame.to_frame(positions, box, ref) + sig[k0] * noise * mask / box, 1.0) * mask
+        u = (
+            torch.remainder(
+                reference_frame.to_frame(positions, box, ref) + sig[k0] * noise * mask / box, 1.0
+            )
+            * mask
+        )
         u = self._reverse_sde(u, k0, tokens, box, Tf, free, generator)
         return reference_frame.from_frame(u, box, positions[torch.arange(B), ref])
 
-    def _reverse_sde(self, u, k0, tokens, box, Tf, free, generator=None, corrector_steps=None, snr=None):
+    def _reverse_sde(
+        self, u, k0, tokens, box, Tf, free, generator=None, corrector_steps=None, snr=None
+    ):
         """Predictor-corrector from noise level k0 of the ``sde_steps + 1`` levels to sigma_min, the
         final correctors and the Tweedie step; u (B, N, 3) fractional, reference frame."""
         n, dev, dt = u.shape[0], u.device, u.dtype
@@ -279,11 +319,17 @@ class ScoreDiffusion(ContinuousFlow):
         def langevin(u, t):
             s = score(u, t)
             z = torch.randn(u.shape, generator=generator, dtype=dt, device=dev) * mask
-            eps = 2 * (snr * z.flatten(1).norm(dim=1) / s.flatten(1).norm(dim=1).clamp(min=1e-12)) ** 2
+            eps = (
+                2
+                * (snr * z.flatten(1).norm(dim=1) / s.flatten(1).norm(dim=1).clamp(min=1e-12)) ** 2
+            )
             return move(u, eps[:, None, None] * s + torch.sqrt(2 * eps)[:, None, None] * z)
 
         for k in range(k0, self.sde_steps):
-            s_hi, s_lo = self.field.sigma(ts[k : k + 1], box), self.field.sigma(ts[k + 1 : k + 2], box)
+            s_hi, s_lo = (
+                self.field.sigma(ts[k : k + 1], box),
+                self.field.sigma(ts[k + 1 : k + 2], box),
+            )
             var = s_hi**2 - s_lo**2
             z = torch.randn(u.shape, generator=generator, dtype=dt, device=dev) * mask
             u = move(u, var * score(u, ts[k]) + torch.sqrt(var) * z)

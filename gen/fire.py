@@ -84,7 +84,13 @@ def fire_minimize(energy_fn, positions: torch.Tensor, cfg: FireConfig = FireConf
     return x.detach(), e, f.abs().amax((1, 2)), steps
 
 
-def quench_ka(positions: np.ndarray, types: np.ndarray, box: np.ndarray, cfg: FireConfig = FireConfig(), params=None):
+def quench_ka(
+    positions: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    cfg: FireConfig = FireConfig(),
+    params=None,
+):
     """FIRE inherent structures of KA configurations (M, N, 3): (positions, energy per particle (M,), max force (M,))."""
     from glassdyn.simulate.ka import KAParameters, energy_torch
 
@@ -94,7 +100,9 @@ def quench_ka(positions: np.ndarray, types: np.ndarray, box: np.ndarray, cfg: Fi
     def efn(x):
         return energy_torch(x, np.asarray(types), box_np, params)
 
-    x, e, fmax, _ = fire_minimize(efn, torch.as_tensor(np.asarray(positions), dtype=torch.float64), cfg)
+    x, e, fmax, _ = fire_minimize(
+        efn, torch.as_tensor(np.asarray(positions), dtype=torch.float64), cfg
+    )
     n = x.shape[1]
     return np.mod(x.numpy(), box_np), e.numpy() / n, fmax.numpy()
 
@@ -108,12 +116,17 @@ def quench_lammps(positions: np.ndarray, types: np.ndarray, box: np.ndarray, opt
 
     system = _lammps_system(types, box)
     if system is None:
-        raise ValueError("quench_lammps needs a cubic box and types ordered A first (the simulate layout)")
+        raise ValueError(
+            "quench_lammps needs a cubic box and types ordered A first (the simulate layout)"
+        )
     opts = options or MinimizerOptions()
     box = np.asarray(box, dtype=np.float64)
     out = [inherent_structure(system, np.mod(p, box), opts) for p in positions]
-    return (np.stack([o.positions for o in out]), np.array([o.energy for o in out]),
-            np.array([o.max_force for o in out]))
+    return (
+        np.stack([o.positions for o in out]),
+        np.array([o.energy for o in out]),
+        np.array([o.max_force for o in out]),
+    )
 
 
 def _lammps_system(types, box):
@@ -172,7 +185,7 @@ class Quench:
         """What an evaluation records: the minimiser, how many, which failed or did not converge."""
         return {
             "minimiser": describe_minimiser(self.minimiser),
-            "n": int(len(self.energy)),
+            "n": len(self.energy),
             "converged": int(self.converged.sum()),
             "failed": list(self.failed),
             "not_converged": list(self.not_converged),
@@ -207,11 +220,15 @@ def quench(positions, types, box, minimiser: str | None = None, progress: bool =
         threshold = TORCH_FIRE.max_force
     else:
         if _lammps_system(types, box) is None:
-            raise InputError("--minimiser lammps needs a cubic box and A particles first; use --minimiser torch")
+            raise InputError(
+                "--minimiser lammps needs a cubic box and A particles first; use --minimiser torch"
+            )
         for k in bar(range(M), desc="quench (lammps FIRE)", enabled=progress, leave=False):
             try:
                 r = quench_lammps(x[k : k + 1], types, box)
-            except Exception:  # LAMMPS loses atoms from an overlapping start: reported, not replaced
+            except (
+                Exception
+            ):  # LAMMPS loses atoms from an overlapping start: reported, not replaced
                 failed.append(k)
                 continue
             pos[k], e[k], f[k] = r[0][0], r[1][0], r[2][0]

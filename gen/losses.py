@@ -88,7 +88,9 @@ def reverse_kl(model, types, box, T, generator=None, e_max: float = 10.0) -> tor
     N = len(types)
     dev = box.device
     types_b = types.long()[None].expand(n, -1)
-    ref = torch.as_tensor(reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev).expand(n)
+    ref = torch.as_tensor(
+        reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
+    ).expand(n)
     z = torch.rand(n, N, 3, generator=generator, dtype=box.dtype, device=dev)
     u, ld = model.forward_u(z, types_b, box, T.to(box.dtype), ref)
     x = u * box

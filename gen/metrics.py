@@ -22,16 +22,17 @@ training data (best summed g(r) distance).
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import wasserstein_distance
-
 from glassdyn.analysis.structure import partial_rdf
 from glassdyn.data.neighbors import neighbor_pairs
 from glassdyn.simulate.ka import KAParameters
+from scipy.stats import wasserstein_distance
 
 PAIRS = ("AA", "AB", "BB")
 
 
-def rdf_l2(positions, reference, types, ref_types, box, *, r_max: float | None = None, bins: int = 100) -> dict:
+def rdf_l2(
+    positions, reference, types, ref_types, box, *, r_max: float | None = None, bins: int = 100
+) -> dict:
     """{"AA", "AB", "BB", "sum"}: L2 distance of partial g(r) between two sets of frames (M, N, 3).
 
     r_max defaults to min(2.5, 0.49 L) (no pair counted twice through the periodic images)."""
@@ -51,7 +52,9 @@ def energy_w1(e_samples: np.ndarray, e_reference: np.ndarray) -> float:
     return float(wasserstein_distance(a, np.asarray(e_reference, dtype=np.float64)))
 
 
-def close_contacts(positions: np.ndarray, types: np.ndarray, box: np.ndarray, factor: float = 0.7, params=None) -> np.ndarray:
+def close_contacts(
+    positions: np.ndarray, types: np.ndarray, box: np.ndarray, factor: float = 0.7, params=None
+) -> np.ndarray:
     """(M,) number of pairs closer than ``factor * sigma_ab`` in each configuration (M, N, 3)."""
     params = params or KAParameters()
     sig = params.sigma
@@ -72,7 +75,9 @@ def close_contacts(positions: np.ndarray, types: np.ndarray, box: np.ndarray, fa
 SHELL_CUTOFFS = {"AA": 1.40, "AB": 1.20, "BB": 1.07}
 
 
-def coordination_numbers(positions: np.ndarray, types: np.ndarray, box: np.ndarray, cutoffs=None) -> dict:
+def coordination_numbers(
+    positions: np.ndarray, types: np.ndarray, box: np.ndarray, cutoffs=None
+) -> dict:
     """Mean number of j neighbours of an i particle within the first shell, for ij in AA, AB
     (B neighbours of an A), BA (A neighbours of a B), BB, over configurations (M, N, 3);
     ``cutoffs`` {"AA", "AB", "BB"} (default :data:`SHELL_CUTOFFS`)."""
@@ -137,13 +142,23 @@ def lattice_baseline(n: int, types: np.ndarray, box: np.ndarray, sigma: float, s
     return xs, logq
 
 
-def tune_lattice_sigma(reference: np.ndarray, types: np.ndarray, box: np.ndarray, grid=None, n: int = 32, seed: int = 0, ref_types=None) -> tuple[float, dict]:
+def tune_lattice_sigma(
+    reference: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    grid=None,
+    n: int = 32,
+    seed: int = 0,
+    ref_types=None,
+) -> tuple[float, dict]:
     """The lattice width (length units) with the smallest summed g(r) L2 to ``reference`` frames
     (of types ``ref_types``, default ``types``)."""
     grid = np.linspace(0.04, 0.4, 10) if grid is None else np.asarray(grid)
     scores = {}
     for s in grid:
         x, _ = lattice_baseline(n, types, box, float(s), seed)
-        scores[float(s)] = rdf_l2(x, reference, types, types if ref_types is None else ref_types, box)["sum"]
+        scores[float(s)] = rdf_l2(
+            x, reference, types, types if ref_types is None else ref_types, box
+        )["sum"]
     best = min(scores, key=scores.get)
     return best, scores

@@ -18,9 +18,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
-
 from glassdyn.gen.reference_frame import physical_species
+from torch import nn
 
 
 def fourier_features(u: torch.Tensor, n_freq: int) -> torch.Tensor:
@@ -52,7 +51,9 @@ class _Block(nn.Module):
         self.out = nn.Linear(hidden, hidden)
         self.bias = nn.Sequential(nn.Linear(n_rbf + 3, 32), nn.SiLU(), nn.Linear(32, heads))
         self.norm2 = nn.LayerNorm(hidden)
-        self.mlp = nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.SiLU(), nn.Linear(2 * hidden, hidden))
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden, 2 * hidden), nn.SiLU(), nn.Linear(2 * hidden, hidden)
+        )
 
     def forward(self, h: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
         B, N, H = h.shape
@@ -100,7 +101,9 @@ class ParticleTransformer(nn.Module):
         self.head = nn.Linear(hidden, out_features)
         self.register_buffer("centres", torch.linspace(0.0, r_max, n_rbf))
 
-    def pair_features(self, u: torch.Tensor, species: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    def pair_features(
+        self, u: torch.Tensor, species: torch.Tensor, box: torch.Tensor
+    ) -> torch.Tensor:
         """(B, N, N, n_rbf + 3): Gaussian RBFs of the periodic distance and a one-hot species pair."""
         r = periodic_distance(u, box)
         width = self.r_max / self.n_rbf
@@ -110,9 +113,15 @@ class ParticleTransformer(nn.Module):
         return torch.cat([rbf, kind], dim=-1)
 
     def embed(self, u, species, cond):
-        return self.inp(fourier_features(u, self.n_freq)) + self.species(species) + self.cond(cond)[:, None, :]
+        return (
+            self.inp(fourier_features(u, self.n_freq))
+            + self.species(species)
+            + self.cond(cond)[:, None, :]
+        )
 
-    def forward(self, u: torch.Tensor, species: torch.Tensor, box: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, u: torch.Tensor, species: torch.Tensor, box: torch.Tensor, cond: torch.Tensor
+    ) -> torch.Tensor:
         """u (B, N, n_visible) in [0, 1); species (B, N) long in {0: A, 1: B, 2: reference};
         box (n_visible,) lengths of the visible axes; cond (B, n_cond)."""
         h = self.embed(u, species, cond)
@@ -147,18 +156,33 @@ class LocalField(nn.Module):
     computed densely, O(N^2) cheap arithmetic).
     """
 
-    def __init__(self, out_scale_cond: int, *, hidden: int = 64, n_rbf: int = 24, r_cut: float = 2.5):
+    def __init__(
+        self, out_scale_cond: int, *, hidden: int = 64, n_rbf: int = 24, r_cut: float = 2.5
+    ):
         super().__init__()
         self.hidden, self.n_rbf, self.r_cut = hidden, n_rbf, r_cut
-        self.cond = nn.Sequential(nn.Linear(out_scale_cond, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-        self.edge1 = nn.Sequential(nn.Linear(n_rbf + 3, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.cond = nn.Sequential(
+            nn.Linear(out_scale_cond, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
+        self.edge1 = nn.Sequential(
+            nn.Linear(n_rbf + 3, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
         self.species = nn.Embedding(3, hidden)
         self.node = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.edge2_in = nn.Linear(n_rbf + 3, hidden)
         self.edge2_h = nn.Linear(2 * hidden, hidden, bias=False)
-        self.edge2 = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+        self.edge2 = nn.Sequential(
+            nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1)
+        )
 
-    def forward(self, u: torch.Tensor, tokens: torch.Tensor, box: torch.Tensor, cond: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        u: torch.Tensor,
+        tokens: torch.Tensor,
+        box: torch.Tensor,
+        cond: torch.Tensor,
+        free: torch.Tensor,
+    ) -> torch.Tensor:
         """u (B, N, 3) in [0, 1), tokens (B, N) in {0: A, 1: B, 2: reference A}, box (3,),
         cond (B, n_cond), free (B, N) -> F (B, N, 3) in length units."""
         B, N, _ = u.shape
@@ -182,10 +206,14 @@ class LocalField(nn.Module):
         feat = torch.cat([rbf, kind], dim=-1)
         c = self.cond(cond)  # (B, H)
         m = self.edge1(feat) * (1.0 + c[b]) * env[:, None]
-        h = torch.zeros(B, N, self.hidden, dtype=u.dtype, device=u.device).index_put_((b, i), m, accumulate=True)
+        h = torch.zeros(B, N, self.hidden, dtype=u.dtype, device=u.device).index_put_(
+            (b, i), m, accumulate=True
+        )
         h = self.node(h / 16.0 + self.species(tokens) + c[:, None, :])
         hi, hj = h[b, i], h[b, j]
         z = self.edge2_in(feat) + self.edge2_h(torch.cat([hi + hj, hi * hj], dim=-1)) + c[b]
         f = self.edge2(z)[:, 0] * env  # (E,)
-        F = torch.zeros(B, N, 3, dtype=u.dtype, device=u.device).index_put_((b, i), f[:, None] * dv, accumulate=True)
+        F = torch.zeros(B, N, 3, dtype=u.dtype, device=u.device).index_put_(
+            (b, i), f[:, None] * dv, accumulate=True
+        )
         return F * free[..., None]

@@ -111,9 +111,7 @@ class SamplerOptions:
         "or the probability-flow ODE (log q, importance weights, Metropolis-Hastings)",
         choices=SAMPLERS,
     )
-    steps: int | None = setting(
-        None, "cnf / diffusion: steps of the sampler (default: the run's)"
-    )
+    steps: int | None = setting(None, "cnf / diffusion: steps of the sampler (default: the run's)")
     correctors: int | None = setting(
         None,
         "diffusion SDE: Langevin steps per noise level (default: the run's, "
@@ -130,10 +128,15 @@ class SamplerOptions:
 
     def __post_init__(self) -> None:
         if self.sampler is not None and self.sampler not in SAMPLERS:
-            raise InputError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+            raise InputError(
+                f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"
+            )
         if self.steps is not None and self.steps < 1:
             raise InputError(f"--steps must be positive, got {self.steps}")
-        for flag, value in (("--correctors", self.correctors), ("--final-correctors", self.final_correctors)):
+        for flag, value in (
+            ("--correctors", self.correctors),
+            ("--final-correctors", self.final_correctors),
+        ):
             if value is not None and value < 0:
                 raise InputError(f"{flag} must be >= 0, got {value}")
         if self.snr is not None and not self.snr > 0:
@@ -151,7 +154,9 @@ class SamplerOptions:
                 if value is not None:
                     raise InputError(f"{flag} applies to diffusion runs, not to a {model.kind} run")
             if self.steps is not None and not hasattr(model, "steps"):
-                raise InputError(f"--steps applies to cnf and diffusion runs, not to a {model.kind} run")
+                raise InputError(
+                    f"--steps applies to cnf and diffusion runs, not to a {model.kind} run"
+                )
         if model.kind == "diffusion":
             model.sampler = self.sampler or "sde"
             if self.correctors is not None:

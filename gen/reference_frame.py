@@ -37,7 +37,9 @@ def reference_index(types: np.ndarray) -> np.ndarray:
         types = types[None]
     has_a = (types == 0).any(axis=1)
     if not has_a.all():
-        raise ValueError("every configuration needs at least one A particle (the frame's reference)")
+        raise ValueError(
+            "every configuration needs at least one A particle (the frame's reference)"
+        )
     return np.argmax(types == 0, axis=1).astype(np.int64)
 
 

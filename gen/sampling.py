@@ -18,12 +18,22 @@ import time
 
 import numpy as np
 import torch
-
 from glassdyn.data.errors import InputError
 
 
-def draw(model, n: int, types: np.ndarray, box: np.ndarray, temperature: float, *, batch_size: int = 64, seed: int = 0,
-         device: str = "cpu", dtype: torch.dtype | None = None, progress: bool = False):
+def draw(
+    model,
+    n: int,
+    types: np.ndarray,
+    box: np.ndarray,
+    temperature: float,
+    *,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str = "cpu",
+    dtype: torch.dtype | None = None,
+    progress: bool = False,
+):
     """n samples of a fitted model: positions (n, N, 3) float64 in [0, L), log q (n,), seconds.
 
     ``dtype``: arithmetic of the sampler, default the model's ``sample_dtype`` (float64 for the
@@ -58,7 +68,10 @@ def energies(positions: np.ndarray, types: np.ndarray, box: np.ndarray, params=N
     params = params or KAParameters()
     types = np.asarray(types)
     return np.array(
-        [potential_energy(p, types if types.ndim == 1 else types[k], box, params) for k, p in enumerate(positions)]
+        [
+            potential_energy(p, types if types.ndim == 1 else types[k], box, params)
+            for k, p in enumerate(positions)
+        ]
     )
 
 
@@ -89,7 +102,9 @@ def self_normalised_mean(values: np.ndarray, log_w: np.ndarray) -> float:
     return float((w * np.asarray(values)).sum() / w.sum())
 
 
-def independence_chain(log_w: np.ndarray, *, seed: int = 0, start: int = 0) -> tuple[np.ndarray, float]:
+def independence_chain(
+    log_w: np.ndarray, *, seed: int = 0, start: int = 0
+) -> tuple[np.ndarray, float]:
     """Independence Metropolis-Hastings over proposals in order.
 
     log_w (M,) are the log weights of M independent proposals.  The chain starts at proposal

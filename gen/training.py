@@ -47,7 +47,6 @@ from glassdyn.gen.checkpoints import (  # noqa: F401  (public names of this modu
 from glassdyn.gen.cnf import CNFConfig
 from glassdyn.gen.coupling import FlowConfig
 from glassdyn.gen.diffusion import DiffusionConfig
-from glassdyn.gen.options import MODELS, as_model_config
 from glassdyn.gen.losses import (  # noqa: F401  (public names of this module before the split)
     batch_loss,
     data_loss,
@@ -56,6 +55,7 @@ from glassdyn.gen.losses import (  # noqa: F401  (public names of this module be
     reverse_kl,
     uses_target_score,
 )
+from glassdyn.gen.options import MODELS, as_model_config
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,7 @@ class FitConfig:
     temperatures: tuple[float, ...] | None = setting(
         None, "state points to train on (default: all)"
     )
-    source: str = setting(
-        "thermal", "the positions fitted on", choices=("thermal", "inherent")
-    )
+    source: str = setting("thermal", "the positions fitted on", choices=("thermal", "inherent"))
     epochs: int = setting(20, "training epochs")
     batch_size: int = setting(32, "configurations per optimiser step")
     lr: float = setting(1e-3, "Adam learning rate")
@@ -187,7 +185,7 @@ class TrainingData:
     forces: torch.Tensor | None = None  # (M, N, 3) KA forces -grad U, when asked for
     part: np.ndarray | None = None
 
-    def with_forces(self) -> "TrainingData":
+    def with_forces(self) -> TrainingData:
         """Compute the KA forces -grad U of every configuration (float64)."""
         from glassdyn.simulate.ka import forces
 
@@ -354,7 +352,9 @@ def _epochs(run: Path, cfg: FitConfig, state: FitState, data: TrainingData, dev,
     for epoch in bar:
         t0 = time.perf_counter()
         order = np.random.default_rng(cfg.seed + epoch).permutation(train_idx)
-        g.manual_seed(cfg.seed + epoch)  # per epoch: a resumed fit draws what an uninterrupted one does
+        g.manual_seed(
+            cfg.seed + epoch
+        )  # per epoch: a resumed fit draws what an uninterrupted one does
         losses = _train_epoch(state, data, order, cfg, g, dev, epoch, deadline)
         train_loss = float(np.mean(losses))
         val = _validation_loss(state, data, val_idx, cfg) if len(val_idx) else train_loss

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.box import wrap
 from glassdyn.data.errors import InputError, StoreError
@@ -28,11 +27,15 @@ def check_output(path, temperature: float, overwrite: bool = False) -> None:
     if not p.exists() or (p.is_dir() and not any(p.iterdir())):
         return
     if not p.is_dir():
-        raise InputError(f"--out {p} is a file, not a store; pass a .extxyz name or a new store directory")
+        raise InputError(
+            f"--out {p} is a file, not a store; pass a .extxyz name or a new store directory"
+        )
     try:
         store = Store.open(p)
     except StoreError as exc:
-        raise InputError(f"--out {p} exists and is not a glassdyn store ({exc}); pass a new path") from None
+        raise InputError(
+            f"--out {p} exists and is not a glassdyn store ({exc}); pass a new path"
+        ) from None
     md = [sp.name for sp in store.states() if not sp.attrs.get("generated")]
     if md:
         raise InputError(
@@ -46,9 +49,19 @@ def check_output(path, temperature: float, overwrite: bool = False) -> None:
         )
 
 
-def write_samples(path, positions: np.ndarray, types: np.ndarray, box: np.ndarray, temperature: float, *,
-                  energy: np.ndarray | None = None, log_q: np.ndarray | None = None,
-                  log_w: np.ndarray | None = None, attrs: dict | None = None, overwrite: bool = False) -> None:
+def write_samples(
+    path,
+    positions: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    temperature: float,
+    *,
+    energy: np.ndarray | None = None,
+    log_q: np.ndarray | None = None,
+    log_w: np.ndarray | None = None,
+    attrs: dict | None = None,
+    overwrite: bool = False,
+) -> None:
     """positions (M, N, 3), types (N,), box (3,).  ``.xyz`` / ``.extxyz`` -> extended XYZ
     (``glassdyn.data.extxyz``; energy, log_q, log_w on each comment line), anything else -> a Zarr
     store with group ``T...`` (thermal positions and energy per particle; no inherent arrays),
@@ -68,7 +81,14 @@ def write_samples(path, positions: np.ndarray, types: np.ndarray, box: np.ndarra
             for name, v in (("energy", energy), ("log_q", log_q), ("log_w", log_w)):
                 if v is not None:
                     info[name] = float(v[k])
-            frames.append(Frame(x[k], np.asarray(types, dtype=np.int8), np.asarray(box, dtype=np.float64), info=info))
+            frames.append(
+                Frame(
+                    x[k],
+                    np.asarray(types, dtype=np.int8),
+                    np.asarray(box, dtype=np.float64),
+                    info=info,
+                )
+            )
         p.parent.mkdir(parents=True, exist_ok=True)
         write_extxyz(p, frames)
         return
@@ -90,8 +110,13 @@ def _write_group(store, x, types, box, temperature, energy, log_q, log_w, attrs)
         extra["log_q"] = [float(v) for v in log_q]
     if log_w is not None:
         extra["log_w"] = [float(v) for v in log_w]
-    sp = store.create_state(temperature, n_configs=M, n_particles=x.shape[1], inherent=False,
-                            attrs={"generated": True, **(attrs or {}), **extra})
+    sp = store.create_state(
+        temperature,
+        n_configs=M,
+        n_particles=x.shape[1],
+        inherent=False,
+        attrs={"generated": True, **(attrs or {}), **extra},
+    )
     for k in range(M):
         arrays = {keys.TYPES: types, keys.BOX: box, keys.THERMAL_POSITIONS: x[k]}
         arrays[keys.THERMAL_ENERGY] = float(energy[k]) if energy is not None else np.nan

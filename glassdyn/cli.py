@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
     )
     for name in COMMANDS:
-        modname = f"glassdyn.commands.{name}_cmd" if name == "import" else f"glassdyn.commands.{name}"
+        modname = (
+            f"glassdyn.commands.{name}_cmd" if name == "import" else f"glassdyn.commands.{name}"
+        )
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
@@ -68,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             hint = "lists of numbers are comma-separated, e.g. --temperatures 0.8,0.64; "
         except ValueError:
             pass
-        name = " ".join([args.command] + ([args.gen_command] if getattr(args, "gen_command", None) else []))
+        name = " ".join(
+            [args.command] + ([args.gen_command] if getattr(args, "gen_command", None) else [])
+        )
         print(
             f"glassdyn {name}: error: unrecognized arguments: {' '.join(extra)} "
             f"({hint}see `glassdyn {name} --help`)",
@@ -81,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"glassdyn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\nglassdyn {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        print(
+            f"\nglassdyn {args.command}: interrupted; rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

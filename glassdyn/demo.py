@@ -48,13 +48,25 @@ class _Size:
 _SIZES = {
     # diffusion sampling: 50 noise levels x 1 Langevin step (measured on this store: no close
     # contact, g(r) L2 ~ 1.8 after a 1.5 min fit on 12 configurations)
-    "tiny": _Size(("--configs", "6"), epochs=40, gen_epochs=60, gen_minutes=1.5, gen_samples=8,
-                  gen_sampler=("--steps", "50", "--correctors", "1")),
+    "tiny": _Size(
+        ("--configs", "6"),
+        epochs=40,
+        gen_epochs=60,
+        gen_minutes=1.5,
+        gen_samples=8,
+        gen_sampler=("--steps", "50", "--correctors", "1"),
+    ),
     "small": _Size((), epochs=60, gen_epochs=200, gen_minutes=10.0, gen_samples=128),
     # ci: every step on the `ci` simulation preset (N=256, T=1.0/0.8, too short to equilibrate),
     # a couple of epochs each: checks the plumbing in minutes (1m40s of CPU), no physics
-    "ci": _Size(("--configs", "5"), epochs=2, gen_epochs=1, gen_minutes=0.2, gen_samples=2,
-                gen_sampler=("--steps", "5", "--correctors", "1")),
+    "ci": _Size(
+        ("--configs", "5"),
+        epochs=2,
+        gen_epochs=1,
+        gen_minutes=0.2,
+        gen_samples=2,
+        gen_sampler=("--steps", "5", "--correctors", "1"),
+    ),
 }
 
 
@@ -77,7 +89,9 @@ class Step:
 def plan(cfg: DemoConfig) -> list[Step]:
     """The steps of the demo, in order."""
     if cfg.preset not in _SIZES:
-        raise GlassdynError(f"unknown demo preset {cfg.preset!r}; choose one of {', '.join(_SIZES)}")
+        raise GlassdynError(
+            f"unknown demo preset {cfg.preset!r}; choose one of {', '.join(_SIZES)}"
+        )
     out = Path(cfg.out)
     size = _SIZES[cfg.preset]
     ep = cfg.epochs or size.epochs
@@ -88,40 +102,118 @@ def plan(cfg: DemoConfig) -> list[Step]:
     steps = [
         Step(
             "simulate",
-            ("simulate", "--preset", cfg.preset, *size.simulate, "--out", str(store), "--workers", str(cfg.workers), "--no-progress", *seed),
+            (
+                "simulate",
+                "--preset",
+                cfg.preset,
+                *size.simulate,
+                "--out",
+                str(store),
+                "--workers",
+                str(cfg.workers),
+                "--no-progress",
+                *seed,
+            ),
             (store,),
         ),
-        Step("info", ("info", str(store), "--json"), (out / "info.json",), stdout=out / "info.json"),
+        Step(
+            "info", ("info", str(store), "--json"), (out / "info.json",), stdout=out / "info.json"
+        ),
     ]
     for model in ("botan", "tbotan", "bapst", "ridge"):
         run = runs / model
         steps.append(
             Step(
                 f"train-{model}",
-                ("train", "--data", str(store), "--model", model, "--out", str(run), "--epochs", str(ep), "--quiet", *seed),
+                (
+                    "train",
+                    "--data",
+                    str(store),
+                    "--model",
+                    model,
+                    "--out",
+                    str(run),
+                    "--epochs",
+                    str(ep),
+                    "--quiet",
+                    *seed,
+                ),
                 (run,),
             )
         )
         steps.append(
-            Step(f"evaluate-{model}", ("evaluate", str(run), "--data", str(store), "--json"), (run / "evaluation.json",), stdout=run / "evaluation.json")
+            Step(
+                f"evaluate-{model}",
+                ("evaluate", str(run), "--data", str(store), "--json"),
+                (run / "evaluation.json",),
+                stdout=run / "evaluation.json",
+            )
         )
     preds = out / "predictions_botan.zarr"
     steps += [
-        Step("predict", ("predict", str(runs / "botan"), "--data", str(store), "--out", str(preds)), (preds,)),
-        Step("analyze", ("analyze", str(store), "--out", str(out / "analysis"), "--predictions", str(preds)), (out / "analysis" / "heterogeneity.json",)),
+        Step(
+            "predict",
+            ("predict", str(runs / "botan"), "--data", str(store), "--out", str(preds)),
+            (preds,),
+        ),
+        Step(
+            "analyze",
+            ("analyze", str(store), "--out", str(out / "analysis"), "--predictions", str(preds)),
+            (out / "analysis" / "heterogeneity.json",),
+        ),
         Step(
             "gen-fit",
-            ("gen", "fit", "--data", str(store), "--model", "diffusion", "--out", str(runs / "gen"), "--epochs", str(gen_ep),
-             "--max-minutes", f"{size.gen_minutes:g}", *seed),
+            (
+                "gen",
+                "fit",
+                "--data",
+                str(store),
+                "--model",
+                "diffusion",
+                "--out",
+                str(runs / "gen"),
+                "--epochs",
+                str(gen_ep),
+                "--max-minutes",
+                f"{size.gen_minutes:g}",
+                *seed,
+            ),
             (runs / "gen",),
             optional=True,
         ),
-        Step("gen-sample", ("gen", "sample", str(runs / "gen"), "--n", str(size.gen_samples), "--temperature", "__TLOW__",
-                            "--out", str(out / "samples.extxyz"), *size.gen_sampler), (out / "samples.extxyz",), optional=True),
+        Step(
+            "gen-sample",
+            (
+                "gen",
+                "sample",
+                str(runs / "gen"),
+                "--n",
+                str(size.gen_samples),
+                "--temperature",
+                "__TLOW__",
+                "--out",
+                str(out / "samples.extxyz"),
+                *size.gen_sampler,
+            ),
+            (out / "samples.extxyz",),
+            optional=True,
+        ),
         Step(
             "gen-evaluate",
-            ("gen", "evaluate", str(runs / "gen"), "--data", str(store), "--n", str(size.gen_samples), "--n-quench", "1",
-             "--no-baselines", *size.gen_sampler, "--json"),
+            (
+                "gen",
+                "evaluate",
+                str(runs / "gen"),
+                "--data",
+                str(store),
+                "--n",
+                str(size.gen_samples),
+                "--n-quench",
+                "1",
+                "--no-baselines",
+                *size.gen_sampler,
+                "--json",
+            ),
             (runs / "gen" / "evaluation.json",),
             stdout=runs / "gen" / "evaluation.json",
             optional=True,
@@ -209,6 +301,8 @@ def run_demo(cfg: DemoConfig) -> DemoRun:
                 print(f"[demo] step {step.name} failed ({res.error}); continuing", file=sys.stderr)
                 continue
             write_report(run)
-            raise GlassdynError(f"demo step {step.name!r} failed ({res.error}): {res.command}; fix it and rerun the demo to continue")
+            raise GlassdynError(
+                f"demo step {step.name!r} failed ({res.error}): {res.command}; fix it and rerun the demo to continue"
+            )
     write_report(run)
     return run

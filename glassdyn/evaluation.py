@@ -23,9 +23,9 @@ import numpy as np
 
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
-from glassdyn.data.store import StatePoint, Store
 from glassdyn.data.runs import clean_json, read_run_file, resolve_device
 from glassdyn.data.splits import training_identities, unseen_configs
+from glassdyn.data.store import StatePoint, Store
 from glassdyn.nn import keys as nk
 from glassdyn.training import TrainConfig, require_targets
 
@@ -113,9 +113,7 @@ class TrainedRun:
     @property
     def n_outputs(self) -> int:
         return (
-            self.model.n_outputs
-            if self.kind in ("ridge", "mlp")
-            else self.model.config.n_outputs
+            self.model.n_outputs if self.kind in ("ridge", "mlp") else self.model.config.n_outputs
         )
 
     def configs(self, temperature: float, part: str = "test") -> list[int]:

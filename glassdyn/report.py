@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 MODEL_NAMES = {
     "botan": "BOTAN",
     "tbotan": "T-BOTAN",
@@ -113,11 +112,20 @@ def alpha_summary(models: dict, het: dict | None, times_by_t: dict) -> tuple[lis
         tau = _tau_alpha(het, T)
         if not times:
             continue
-        k = int(np.argmin(np.abs(np.log(np.asarray(times)) - np.log(tau)))) if tau else len(times) // 2
-        r = {name: (ev.get("node_pearson") or {}).get(T, [None] * (k + 1))[k] for name, ev in models.items()}
+        k = (
+            int(np.argmin(np.abs(np.log(np.asarray(times)) - np.log(tau))))
+            if tau
+            else len(times) // 2
+        )
+        r = {
+            name: (ev.get("node_pearson") or {}).get(T, [None] * (k + 1))[k]
+            for name, ev in models.items()
+        }
         tb = models.get("tbotan") or {}
         mae = (tb.get("temperature_mae_per_T") or {}).get(T)
-        energy_mae = ((tb.get("energy_thermometer") or {}).get("temperature_mae_per_T") or {}).get(T)
+        energy_mae = ((tb.get("energy_thermometer") or {}).get("temperature_mae_per_T") or {}).get(
+            T
+        )
         ratio = r["botan"] / r["ridge"] if r.get("botan") is not None and r.get("ridge") else None
         rows.append([T, times[k], tau, *(r.get(n) for n in MODEL_NAMES), ratio, mae, energy_mae])
         if ratio is not None and ratio < BOTAN_OVER_RIDGE:
@@ -127,7 +135,11 @@ def alpha_summary(models: dict, het: dict | None, times_by_t: dict) -> tuple[lis
                 "the descriptors it shares with ridge carry most of the signal."
             )
         if mae is not None and mae > TEMPERATURE_MAE:
-            than = "" if energy_mae is None else f", against {energy_mae:.3f} for a thermometer linear in the potential energy,"
+            than = (
+                ""
+                if energy_mae is None
+                else f", against {energy_mae:.3f} for a thermometer linear in the potential energy,"
+            )
             notes.append(
                 f"At T={T} T-BOTAN's temperature error is {mae:.3f} (target {TEMPERATURE_MAE}){than} "
                 "because in a small system one configuration's energy per particle fluctuates by "
@@ -165,7 +177,12 @@ def _flat(d, prefix="") -> list[tuple[str, object]]:
     rows = []
     if isinstance(d, dict):
         for k, v in d.items():
-            rows += _flat(v, f"{prefix}{k}." if not isinstance(v, (int, float, str, type(None))) else f"{prefix}{k}")
+            rows += _flat(
+                v,
+                f"{prefix}{k}."
+                if not isinstance(v, (int, float, str, type(None)))
+                else f"{prefix}{k}",
+            )
         return rows
     return [(prefix.rstrip("."), d)]
 
@@ -187,14 +204,22 @@ def _generative_table(gen: dict) -> str:
     rows = []
     for ev in gen.get("evaluations", []):
         for name, res in (ev.get("results") or {}).items():
-            rows.append([f"{ev.get('temperature'):g}", res.get("name", name), res.get("n")]
-                        + [f(res) for _, f in _GEN_COLUMNS])
+            rows.append(
+                [f"{ev.get('temperature'):g}", res.get("name", name), res.get("n")]
+                + [f(res) for _, f in _GEN_COLUMNS]
+            )
     header = ["T", "sampler", "samples"] + [c for c, _ in _GEN_COLUMNS]
-    note = ("<p>Held-out MD configurations of the same store are the reference; "
-            "<code>scripts/bench_gen.py</code> adds the uniform and perturbed-lattice baselines. "
-            "ESS and MH acceptance are blank (&ndash;) for a sampler without a density: the diffusion "
-            "model's reverse-SDE sampler; <code>glassdyn gen evaluate --sampler ode</code> gives them.</p>")
-    return note + _table(header, rows) if rows else _table(["metric", "value"], [[k, v] for k, v in _flat(gen) if not isinstance(v, list)])
+    note = (
+        "<p>Held-out MD configurations of the same store are the reference; "
+        "<code>scripts/bench_gen.py</code> adds the uniform and perturbed-lattice baselines. "
+        "ESS and MH acceptance are blank (&ndash;) for a sampler without a density: the diffusion "
+        "model's reverse-SDE sampler; <code>glassdyn gen evaluate --sampler ode</code> gives them.</p>"
+    )
+    return (
+        note + _table(header, rows)
+        if rows
+        else _table(["metric", "value"], [[k, v] for k, v in _flat(gen) if not isinstance(v, list)])
+    )
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -220,8 +245,10 @@ def write_report(run) -> Path:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 
-    parts = [f"<h1>glassdyn demo report</h1><p>Preset <b>{html.escape(run.config.preset)}</b>, output <code>{html.escape(str(out))}</code>, "
-             f"{len(run.results)} steps in {total:.0f} s of compute (reused steps count their first run).</p>"]
+    parts = [
+        f"<h1>glassdyn demo report</h1><p>Preset <b>{html.escape(run.config.preset)}</b>, output <code>{html.escape(str(out))}</code>, "
+        f"{len(run.results)} steps in {total:.0f} s of compute (reused steps count their first run).</p>"
+    ]
     # dataset
     info = data["dataset"]
     times_by_t = {}
@@ -229,32 +256,67 @@ def write_report(run) -> Path:
         rows = []
         for s in info["states"]:
             times_by_t[f"{s['temperature']:g}"] = s["times"]
-            rows.append([f"{s['temperature']:g}", s["n_particles"], f"{s['completed']}/{s['n_configs']}", s["n_replicas"],
-                         ", ".join(f"{t:.3g}" for t in (s["times"] or []))])
-        parts.append("<h2>1. Dataset (LAMMPS, Kob-Andersen 80:20)</h2>" + _table(["T", "N", "configurations", "replicas R", "times (LJ)"], rows))
+            rows.append(
+                [
+                    f"{s['temperature']:g}",
+                    s["n_particles"],
+                    f"{s['completed']}/{s['n_configs']}",
+                    s["n_replicas"],
+                    ", ".join(f"{t:.3g}" for t in (s["times"] or [])),
+                ]
+            )
+        parts.append(
+            "<h2>1. Dataset (LAMMPS, Kob-Andersen 80:20)</h2>"
+            + _table(["T", "N", "configurations", "replicas R", "times (LJ)"], rows)
+        )
     # models
     models = data["models"]
     if models:
-        parts.append("<h2>2. Mobility predictors (test split; checkpoints chosen on validation)</h2>")
+        parts.append(
+            "<h2>2. Mobility predictors (test split; checkpoints chosen on validation)</h2>"
+        )
         rows = []
         for name, ev in models.items():
-            for T, vals in sorted((ev.get("node_pearson") or {}).items(), key=lambda kv: float(kv[0])):
+            for T, vals in sorted(
+                (ev.get("node_pearson") or {}).items(), key=lambda kv: float(kv[0])
+            ):
                 edge = (ev.get("edge_pearson") or {}).get(T)
                 rows.append([MODEL_NAMES.get(name, name), T, vals, edge, ev.get("temperature_mae")])
-        parts.append(_table(["model", "T", "node Pearson per time (A)", "edge Pearson per time (AA, r0<1.35)", "temperature MAE"], rows))
+        parts.append(
+            _table(
+                [
+                    "model",
+                    "T",
+                    "node Pearson per time (A)",
+                    "edge Pearson per time (AA, r0<1.35)",
+                    "temperature MAE",
+                ],
+                rows,
+            )
+        )
         rows, notes = alpha_summary(models, data["heterogeneity"], times_by_t)
         if rows:
             parts.append(
                 "<p>At the sampled time closest to tau_alpha (of the A particles, measured below):</p>"
                 + _table(
-                    ["T", "t", "tau_alpha", *(MODEL_NAMES[n] for n in MODEL_NAMES), "BOTAN / ridge", "T-BOTAN |T error|", "energy thermometer |T error|"],
+                    [
+                        "T",
+                        "t",
+                        "tau_alpha",
+                        *(MODEL_NAMES[n] for n in MODEL_NAMES),
+                        "BOTAN / ridge",
+                        "T-BOTAN |T error|",
+                        "energy thermometer |T error|",
+                    ],
                     rows,
                 )
             )
         parts.extend(f"<p class='failed'>{html.escape(n)}</p>" for n in notes)
         fig = _model_figure(models, {k: v for k, v in times_by_t.items()})
         if fig:
-            parts.append(f"<figure>{_png_tag(fig, 'model comparison')}<figcaption>node Pearson vs time</figcaption></figure>")
+            parts.append(
+                f"<figure>{_png_tag(fig, 'model comparison')}<figcaption>node Pearson vs time</figcaption></figure>"
+            )
         for name in models:
             parts.append(_images(out / "runs" / name))
     # heterogeneity
@@ -263,11 +325,13 @@ def write_report(run) -> Path:
         parts.append("<h2>3. Dynamic heterogeneity (MD and predicted mobility)</h2>")
         rows = []
         temps = het.get("temperatures", het) if isinstance(het, dict) else {}
-        for T, d in (temps.items() if isinstance(temps, dict) else []):
+        for T, d in temps.items() if isinstance(temps, dict) else []:
             species = (d or {}).get("species") or {}
             if "A" in species:
                 chi4 = (species.get("total") or species["A"]).get("chi4") or []
-                rows.append([f"{float(T):g}", species["A"].get("tau_alpha"), max(chi4) if chi4 else None])
+                rows.append(
+                    [f"{float(T):g}", species["A"].get("tau_alpha"), max(chi4) if chi4 else None]
+                )
         if rows:
             parts.append(_table(["T", "tau_alpha (LJ)", "max chi4(t)"], rows))
         parts.append(_images(out / "analysis"))
@@ -279,12 +343,13 @@ def write_report(run) -> Path:
         parts.append(_images(out / "runs" / "gen"))
     # commands
     rows = [[r.name, r.status, f"{r.seconds:.1f}", r.error] for r in run.results]
-    parts.append("<h2>5. Commands, timings and versions</h2>" + _table(["step", "status", "seconds", "error"], rows))
+    parts.append(
+        "<h2>5. Commands, timings and versions</h2>"
+        + _table(["step", "status", "seconds", "error"], rows)
+    )
     parts.append("<pre>" + "\n".join(html.escape(r.command) for r in run.results) + "</pre>")
     parts.append(_table(["package", "version"], [[k, v] for k, v in versions().items()]))
     doc = f"<!doctype html><html><head><meta charset='utf-8'><title>glassdyn demo report</title><style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
     path = out / "report.html"
     path.write_text(doc)
     return path
-
-

@@ -28,7 +28,9 @@ def random_ka_configuration(
     m = int(np.ceil(n_particles ** (1 / 3)))
     grid = np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3)
     sites = grid[rng.permutation(len(grid))[:n_particles]] * (L / m)
-    pos = wrap(sites + rng.normal(scale=0.08 * L / m, size=sites.shape), np.full(3, L)).astype(np.float32)
+    pos = wrap(sites + rng.normal(scale=0.08 * L / m, size=sites.shape), np.full(3, L)).astype(
+        np.float32
+    )
     n_a = int(round(fraction_a * n_particles))
     types = np.ones(n_particles, dtype=np.int8)
     types[rng.permutation(n_particles)[:n_a]] = 0
@@ -70,8 +72,14 @@ def write_synthetic_store(
             scale = np.exp(-(n - n.mean()) / 4.0) * (1.2 - 0.5 * conf.types)  # (N,)
             steps = np.sqrt(T * np.diff(np.concatenate([[0.0], times])))  # (K,)
             noise = rng.normal(size=(n_replicas, len(times), n_particles, 3))
-            disp = np.cumsum(noise * steps[None, :, None, None], axis=1) * scale[None, None, :, None] * 0.2
-            inherent = wrap(conf.positions + 0.5 * rng.normal(scale=0.01, size=conf.positions.shape), conf.box)
+            disp = (
+                np.cumsum(noise * steps[None, :, None, None], axis=1)
+                * scale[None, None, :, None]
+                * 0.2
+            )
+            inherent = wrap(
+                conf.positions + 0.5 * rng.normal(scale=0.01, size=conf.positions.shape), conf.box
+            )
             sp.write(
                 c,
                 **{
@@ -103,30 +111,42 @@ def _same(a, b, what: str, atol: float, rtol: float) -> None:
         raise AssertionError(f"predictions are not invariant under {what} (max difference {err})")
 
 
-def assert_translation_invariant(predict, conf: Configuration, seed: int = 0, atol: float = 1e-4, rtol: float = 1e-4) -> None:
+def assert_translation_invariant(
+    predict, conf: Configuration, seed: int = 0, atol: float = 1e-4, rtol: float = 1e-4
+) -> None:
     """A rigid translation of every particle (then wrapped into the box) changes nothing."""
     rng = np.random.default_rng(seed)
     shift = rng.uniform(0, 1, 3) * conf.box
-    moved = Configuration(wrap(conf.positions + shift.astype(conf.positions.dtype), conf.box), conf.types, conf.box)
+    moved = Configuration(
+        wrap(conf.positions + shift.astype(conf.positions.dtype), conf.box), conf.types, conf.box
+    )
     _same(predict(conf), predict(moved), "translation", atol, rtol)
 
 
-def assert_permutation_equivariant(predict, conf: Configuration, seed: int = 0, atol: float = 1e-4, rtol: float = 1e-4) -> None:
+def assert_permutation_equivariant(
+    predict, conf: Configuration, seed: int = 0, atol: float = 1e-4, rtol: float = 1e-4
+) -> None:
     """Relabelling the particles permutes the per-particle predictions the same way."""
     perm = np.random.default_rng(seed).permutation(conf.n_particles)
     moved = Configuration(conf.positions[perm], conf.types[perm], conf.box)
     _same(np.asarray(predict(conf))[perm], predict(moved), "particle permutation", atol, rtol)
 
 
-def assert_periodic_image_invariant(predict, conf: Configuration, seed: int = 0, atol: float = 1e-4, rtol: float = 1e-4) -> None:
+def assert_periodic_image_invariant(
+    predict, conf: Configuration, seed: int = 0, atol: float = 1e-4, rtol: float = 1e-4
+) -> None:
     """Moving particles by whole box vectors (unwrapped positions) changes nothing."""
     rng = np.random.default_rng(seed)
     images = rng.integers(-2, 3, size=conf.positions.shape)
-    moved = Configuration(conf.positions + (images * conf.box).astype(conf.positions.dtype), conf.types, conf.box)
+    moved = Configuration(
+        conf.positions + (images * conf.box).astype(conf.positions.dtype), conf.types, conf.box
+    )
     _same(predict(conf), predict(moved), "periodic-image shifts", atol, rtol)
 
 
-def assert_cube_symmetry_invariant(predict, conf: Configuration, n: int = 6, seed: int = 0, atol: float = 1e-4, rtol: float = 1e-4) -> None:
+def assert_cube_symmetry_invariant(
+    predict, conf: Configuration, n: int = 6, seed: int = 0, atol: float = 1e-4, rtol: float = 1e-4
+) -> None:
     """Rotations / reflections of a cubic box onto itself (``n`` of the 48) change nothing.
 
     These are the only rotations that map a periodic cubic system onto itself; models with

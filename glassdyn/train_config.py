@@ -141,9 +141,7 @@ class TrainConfig:
     augment: bool = setting(True, "cube-symmetry augmentation of the training graphs")
     val_fraction: float = setting(0.1, "validation configurations per temperature")
     test_fraction: float = setting(0.2, "test configurations per temperature, never trained on")
-    max_configs: int | None = setting(
-        None, "use at most this many configurations per temperature"
-    )
+    max_configs: int | None = setting(None, "use at most this many configurations per temperature")
     max_train: int | None = setting(
         None,
         "train on the first N training configurations per temperature only (validation and test "
@@ -183,7 +181,9 @@ class TrainConfig:
                 "(and inherent structures: `glassdyn quench STORE`)"
             )
         if self.skip and self.node_features == "type":
-            raise InputError("--skip is a linear map of the descriptors: it needs --node-features descriptors")
+            raise InputError(
+                "--skip is a linear map of the descriptors: it needs --node-features descriptors"
+            )
         if self.readout_hops and self.shared_decoder:
             raise InputError(
                 "a coarse-grained readout (--readout-hops > 0) decodes nodes and edges separately: "
@@ -232,10 +232,15 @@ class TrainConfig:
     @property
     def resolved(self) -> bool:
         """Whether no input setting is left to ``auto`` (see :func:`resolve_inputs`)."""
-        return self.input != "auto" and self.node_features != "auto" and None not in (
-            self.node_vectors,
-            self.skip,
-            self.shared_decoder,
+        return (
+            self.input != "auto"
+            and self.node_features != "auto"
+            and None
+            not in (
+                self.node_vectors,
+                self.skip,
+                self.shared_decoder,
+            )
         )
 
     def graph_spec(self):

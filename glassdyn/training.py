@@ -45,7 +45,6 @@ from glassdyn.data.errors import InputError
 from glassdyn.data.runs import RUN_FILE, read_run_file, resolve_device  # noqa: F401  (public names)
 from glassdyn.data.splits import check_same_data, fingerprint, plan_splits, split_configs  # noqa: F401
 from glassdyn.data.store import StatePoint, Store
-
 from glassdyn.train_config import (  # noqa: F401  (public names of this module)
     BASELINE_FIELDS,
     BASELINES,
@@ -180,7 +179,9 @@ def train(config: TrainConfig) -> Path:
     Every input is checked (store, split, data fingerprint, a previous run in ``out``) before the
     run directory is created or touched; under ``torchrun`` only rank 0 writes."""
     out = Path(config.out)
-    if config.model not in BASELINES and config.total_epochs < 1:  # a config may hold 0 (converted runs)
+    if (
+        config.model not in BASELINES and config.total_epochs < 1
+    ):  # a config may hold 0 (converted runs)
         raise InputError(
             f"--epochs must be >= 1 (or --pretrain-epochs >= 1 for a pre-training-only run), got "
             f"--epochs {config.epochs} --pretrain-epochs {config.pretrain_epochs}: nothing would be trained"

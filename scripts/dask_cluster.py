@@ -17,14 +17,18 @@ import time
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="kind", required=True)
     loc = sub.add_parser("local")
     loc.add_argument("--workers", type=int, default=2)
     loc.add_argument("--port", type=int, default=8786)
     sl = sub.add_parser("slurm")
     sl.add_argument("--jobs", type=int, required=True)
-    sl.add_argument("--cores", type=int, required=True, help="cores per job (one worker process per core)")
+    sl.add_argument(
+        "--cores", type=int, required=True, help="cores per job (one worker process per core)"
+    )
     sl.add_argument("--memory", required=True)
     sl.add_argument("--walltime", default="24:00:00")
     sl.add_argument("--account", default=None)
@@ -33,16 +37,26 @@ def main() -> None:
     if args.kind == "local":
         from dask.distributed import LocalCluster
 
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, scheduler_port=args.port,
-                               env={"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"})
+        cluster = LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            scheduler_port=args.port,
+            env={"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"},
+        )
     else:
         try:
             from dask_jobqueue import SLURMCluster
         except ImportError:
             raise SystemExit("dask-jobqueue is not installed: pip install -e '.[hpc]'") from None
-        cluster = SLURMCluster(cores=args.cores, processes=args.cores, memory=args.memory, walltime=args.walltime,
-                               account=args.account, queue=args.queue,
-                               job_script_prologue=["export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE"])
+        cluster = SLURMCluster(
+            cores=args.cores,
+            processes=args.cores,
+            memory=args.memory,
+            walltime=args.walltime,
+            account=args.account,
+            queue=args.queue,
+            job_script_prologue=["export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE"],
+        )
         cluster.scale(jobs=args.jobs)
     print(f"scheduler: {cluster.scheduler_address}", flush=True)
     print("press Ctrl-C to stop", flush=True)

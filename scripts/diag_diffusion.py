@@ -24,7 +24,9 @@ def small_q_fluctuations(x: np.ndarray, types: np.ndarray, box: np.ndarray) -> t
     """Bhatia-Thornton S_NN and S_CC at the smallest wave vectors (2 pi / L along each axis and face
     diagonal), averaged: box-scale fluctuations of density and of composition."""
     t = np.asarray(types)
-    c = np.where(t == 1, 1.0 - np.mean(t == 1), -np.mean(t == 1))  # per-particle concentration contrast
+    c = np.where(
+        t == 1, 1.0 - np.mean(t == 1), -np.mean(t == 1)
+    )  # per-particle concentration contrast
     snn, scc = [], []
     for n in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, 0, 1), (0, 1, 1)]:
         q = 2 * np.pi * np.asarray(n) / box
@@ -36,17 +38,18 @@ def small_q_fluctuations(x: np.ndarray, types: np.ndarray, box: np.ndarray) -> t
 
 def main(argv=None) -> int:
     import torch
-
-    from glassdyn.commands.options import add_setting, settings_from_args
     from glassdyn.data.errors import InputError
-    from glassdyn.gen import metrics
-    from glassdyn.gen import sampling
+    from glassdyn.gen import metrics, sampling
+    from glassdyn.gen.evaluation import held_out_reference, reference_data
     from glassdyn.gen.fire import quench
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.evaluation import held_out_reference, reference_data
     from glassdyn.gen.training import load_run
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from glassdyn.commands.options import add_setting, settings_from_args
+
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("run")
     p.add_argument("--data", required=True, help="held-out MD store")
     p.add_argument("--temperature", type=float, required=True)
@@ -55,7 +58,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     for name in ("sampler", "steps", "correctors", "snr", "final_correctors"):
         add_setting(p, SamplerOptions, name)
-    p.add_argument("--quench", action="store_true", help="also FIRE-quench and report the inherent-structure energy")
+    p.add_argument(
+        "--quench",
+        action="store_true",
+        help="also FIRE-quench and report the inherent-structure energy",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     model, ck = load_run(args.run)
@@ -76,20 +83,36 @@ def main(argv=None) -> int:
         g = metrics.rdf_l2(x, rest, types, ref["types"][args.n :], box)
         z = metrics.coordination_numbers(x, types, box)
         snn, scc = small_q_fluctuations(x, types[0], box)
-        t = f"  S_NN/S_CC(q_min) {snn:.3f}/{scc:.3f}" + ("" if secs is None else f"  ({secs:.0f} s)")
+        t = f"  S_NN/S_CC(q_min) {snn:.3f}/{scc:.3f}" + (
+            "" if secs is None else f"  ({secs:.0f} s)"
+        )
         if args.quench:
             q = quench(x, types[0], box)
-            t = f"  e_IS {np.mean(q.energy[q.converged]):.3f} ({q.minimiser}, {q.converged.sum()}/{len(x)})" + t
-        print(f"{name:>14}  e/N mean {e.mean():7.3f} median {np.median(e):7.3f}  Z_BB {z['BB']:.3f}  Z_AB {z['AB']:.3f}  "
-              f"g L2 AA/AB/BB {g['AA']:.3f}/{g['AB']:.3f}/{g['BB']:.3f}{t}", flush=True)
+            t = (
+                f"  e_IS {np.mean(q.energy[q.converged]):.3f} ({q.minimiser}, {q.converged.sum()}/{len(x)})"
+                + t
+            )
+        print(
+            f"{name:>14}  e/N mean {e.mean():7.3f} median {np.median(e):7.3f}  Z_BB {z['BB']:.3f}  Z_AB {z['AB']:.3f}  "
+            f"g L2 AA/AB/BB {g['AA']:.3f}/{g['AB']:.3f}/{g['BB']:.3f}{t}",
+            flush=True,
+        )
 
-    print(f"{args.run}: {args.n} held-out MD configurations at T={args.temperature:g} (N={N}), renoised and denoised")
+    print(
+        f"{args.run}: {args.n} held-out MD configurations at T={args.temperature:g} (N={N}), renoised and denoised"
+    )
     row("MD as is", x0)
     xt = torch.as_tensor(x0, dtype=torch.float32)
     for s in args.sigmas:
         t0 = time.perf_counter()
-        out = model.renoise_denoise(xt, torch.as_tensor(types), torch.as_tensor(box, dtype=torch.float32),
-                                    args.temperature, s, generator=torch.Generator().manual_seed(args.seed))
+        out = model.renoise_denoise(
+            xt,
+            torch.as_tensor(types),
+            torch.as_tensor(box, dtype=torch.float32),
+            args.temperature,
+            s,
+            generator=torch.Generator().manual_seed(args.seed),
+        )
         row(f"from sigma {s:g}", out.double().numpy(), time.perf_counter() - t0)
     return 0
 

@@ -28,11 +28,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.analysis.heterogeneity import analyze_state, compare_predictions
 from glassdyn.data.predictions import read_predictions
 from glassdyn.data.runs import clean_json
 from glassdyn.data.store import Store
+
 from glassdyn.evaluation import TrainedRun, evaluate_run, predict_run
 from glassdyn.metrics import pearson
 from glassdyn.training import TrainConfig, train
@@ -71,8 +71,13 @@ def _train(out: Path, **kw) -> Path:
 def part_readout(args, store, temps, alpha) -> dict:
     rows = {}
     for inp in ("ts", "is", "ts+is"):
-        run = _train(args.out / f"readout_{inp}", data=args.data, model="tbotan", input=inp,
-                     max_minutes=args.minutes)
+        run = _train(
+            args.out / f"readout_{inp}",
+            data=args.data,
+            model="tbotan",
+            input=inp,
+            max_minutes=args.minutes,
+        )
         ev = evaluate_run(run, args.data, latent_png=None)
         rows[inp] = {
             "temperature_mae": ev["temperature_mae"],
@@ -83,8 +88,11 @@ def part_readout(args, store, temps, alpha) -> dict:
                 f"{T:g}": _mean_se(test_scores(run, store, T, alpha[f"{T:g}"][0])) for T in temps
             },
         }
-        print(f"readout {inp}: temperature MAE {ev['temperature_mae']:.4f} "
-              f"per T {ev['temperature_mae_per_T']}", flush=True)
+        print(
+            f"readout {inp}: temperature MAE {ev['temperature_mae']:.4f} "
+            f"per T {ev['temperature_mae_per_T']}",
+            flush=True,
+        )
     return rows
 
 
@@ -118,8 +126,14 @@ def part_heldout(args, store, temps, alpha) -> dict:
     sp = store.state(mid)
     res, pdfs = {"held_out": mid, "trained_on": [lo, hi], "alpha_index": k, "tau_alpha": tau}, {}
     for name, hw in (("mse", 0.0), ("heterogeneity", args.heterogeneity_weight)):
-        run = _train(args.out / f"heldout_{name}", data=args.data, model="tbotan",
-                     train_temperatures=(lo, hi), heterogeneity_weight=hw, max_minutes=args.minutes)
+        run = _train(
+            args.out / f"heldout_{name}",
+            data=args.data,
+            model="tbotan",
+            train_temperatures=(lo, hi),
+            heterogeneity_weight=hw,
+            max_minutes=args.minutes,
+        )
         ev = evaluate_run(run, args.data, temperatures=[mid], latent_png=None)
         preds_path = args.out / f"heldout_{name}_predictions.zarr"
         predict_run(run, args.data, preds_path, temperatures=[mid])
@@ -135,17 +149,32 @@ def part_heldout(args, store, temps, alpha) -> dict:
             "temperature_mae": ev["temperature_mae_per_T"][key],
             "energy_thermometer_mae": (ev.get("energy_thermometer") or {}).get("temperature_mae"),
             "node_pearson": ev["node_pearson"][key],
-            "mean_pred": ev["mean_pred"][key], "mean_true": ev["mean_true"][key],
-            "std_pred": ev["std_pred"][key], "std_true": ev["std_true"][key],
-            "s4_standardized": {n: {"chi4_OZ": cmp[n]["standardized"]["chi4_OZ"],
-                                    "xi4": cmp[n]["standardized"]["xi4"]} for n in ("true", "predicted")},
+            "mean_pred": ev["mean_pred"][key],
+            "mean_true": ev["mean_true"][key],
+            "std_pred": ev["std_pred"][key],
+            "std_true": ev["std_true"][key],
+            "s4_standardized": {
+                n: {
+                    "chi4_OZ": cmp[n]["standardized"]["chi4_OZ"],
+                    "xi4": cmp[n]["standardized"]["xi4"],
+                }
+                for n in ("true", "predicted")
+            },
             "n_configs": len(pred.configs),
         }
-        print(f"heldout {name}: T_pred {res[name]['temperature_pred']:.4f} (true {mid:g}), "
-              f"node r at alpha {ev['node_pearson'][key][k]:.3f}, std pred/true at alpha "
-              f"{ev['std_pred'][key][k]:.3f}/{ev['std_true'][key][k]:.3f}", flush=True)
-    _pdf_plot(args.out / "heldout_pdf.png", true[a], {f"T-BOTAN ({n})": p for n, p in pdfs.items()},
-              mid, float(sp.times[k]))
+        print(
+            f"heldout {name}: T_pred {res[name]['temperature_pred']:.4f} (true {mid:g}), "
+            f"node r at alpha {ev['node_pearson'][key][k]:.3f}, std pred/true at alpha "
+            f"{ev['std_pred'][key][k]:.3f}/{ev['std_true'][key][k]:.3f}",
+            flush=True,
+        )
+    _pdf_plot(
+        args.out / "heldout_pdf.png",
+        true[a],
+        {f"T-BOTAN ({n})": p for n, p in pdfs.items()},
+        mid,
+        float(sp.times[k]),
+    )
     return res
 
 
@@ -158,10 +187,19 @@ def part_curve(args, store, temps, alpha) -> dict:
         rows = []
         for n in args.sizes:
             extra = {} if model in ("ridge", "mlp") else {"max_minutes": args.minutes}
-            run = _train(args.out / f"curve_{model}_{n}", data=args.data, model=model,
-                         train_temperatures=(T,), max_train=n, **extra)
+            run = _train(
+                args.out / f"curve_{model}_{n}",
+                data=args.data,
+                model=model,
+                train_temperatures=(T,),
+                max_train=n,
+                **extra,
+            )
             rows.append(_mean_se(test_scores(run, store, T, k)))
-            print(f"curve T={key} {model} n={n}: node r {rows[-1][0]:.3f} +- {rows[-1][1]:.3f}", flush=True)
+            print(
+                f"curve T={key} {model} n={n}: node r {rows[-1][0]:.3f} +- {rows[-1][1]:.3f}",
+                flush=True,
+            )
         res["models"][model] = rows
     _curve_plot(args.out / "learning_curve.png", res)
     return res
@@ -201,10 +239,19 @@ def main(argv=None) -> int:
     store = Store.open(args.data)
     temps = store.temperatures
     if len(temps) < 3:
-        print(f"tbotan_physics: {args.data} has {len(temps)} temperatures; three are needed", file=sys.stderr)
+        print(
+            f"tbotan_physics: {args.data} has {len(temps)} temperatures; three are needed",
+            file=sys.stderr,
+        )
         return 2
     alpha = {f"{T:g}": alpha_index(store.state(T)) for T in temps}
-    print("alpha times:", {T: (float(store.state(float(T)).times[k]), round(tau, 3)) for T, (k, tau) in alpha.items()})
+    print(
+        "alpha times:",
+        {
+            T: (float(store.state(float(T)).times[k]), round(tau, 3))
+            for T, (k, tau) in alpha.items()
+        },
+    )
     path = args.out / "physics.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results["alpha"] = alpha

@@ -18,12 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 from glassdyn.simulate.presets import SimulationSettings
 
 ATOM_STEPS_PER_CORE_SECOND = 2.1e6
-MAX_RUN_STEPS = 100_000_000  # one equilibration or one replica; 4x BOTAN's longest (2.6e7 at T=0.44)
+MAX_RUN_STEPS = (
+    100_000_000  # one equilibration or one replica; 4x BOTAN's longest (2.6e7 at T=0.44)
+)
 
 
 def fire_iterations_estimate(n_particles: int) -> int:
@@ -115,7 +116,9 @@ def check_limits(settings: SimulationSettings) -> None:
         for T in settings.temperatures:
             tau = settings.tau(T)
             where = f"tau_alpha({T:g}) ~ {tau:.3g}" + (
-                f", extrapolated below the tau_alpha table (lowest T={lowest:g})" if T < lowest else ""
+                f", extrapolated below the tau_alpha table (lowest T={lowest:g})"
+                if T < lowest
+                else ""
             )
             eq_steps = settings.equilibration_time(T) / settings.dt
             if settings.equilibration_fixed_time is None and not eq_steps <= MAX_RUN_STEPS:
@@ -135,7 +138,11 @@ def check_limits(settings: SimulationSettings) -> None:
                     "--times (LJ time units), or choose a warmer temperature"
                 )
             traj_steps = settings.trajectory_blocks * rep_steps
-            if settings.trajectory_blocks and not times_explicit and not traj_steps <= MAX_RUN_STEPS:
+            if (
+                settings.trajectory_blocks
+                and not times_explicit
+                and not traj_steps <= MAX_RUN_STEPS
+            ):
                 raise InputError(
                     f"T={T:g}: --trajectory {settings.trajectory_blocks} blocks of "
                     f"{rep_steps * settings.dt:.3g} LJ time ({where}) plan {traj_steps:.3g} MD steps "
@@ -153,7 +160,9 @@ def describe(plans: list[StatePlan], workers: int | None) -> list[str]:
     todo = [p for p in plans if p.n_configs]
     if not todo:
         return ["plan: every configuration is already done; nothing to compute"]
-    lines = [f"plan: {sum(p.n_configs for p in todo)} configuration(s) of N={todo[0].n_particles} to compute"]
+    lines = [
+        f"plan: {sum(p.n_configs for p in todo)} configuration(s) of N={todo[0].n_particles} to compute"
+    ]
     for p in todo:
         parts = [
             f"melt {p.melt_steps}",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-
 from glassdyn.data.neighbors import neighbor_pairs
 
 
@@ -52,7 +51,9 @@ class KAParameters:
         return asdict(self)
 
 
-def pair_energy(r: np.ndarray, ti: np.ndarray, tj: np.ndarray, params: KAParameters = KAParameters()) -> np.ndarray:
+def pair_energy(
+    r: np.ndarray, ti: np.ndarray, tj: np.ndarray, params: KAParameters = KAParameters()
+) -> np.ndarray:
     """V_ab(r) per pair, zero beyond the cutoff; r (P,), ti/tj (P,) types."""
     eps = params.epsilon[ti, tj]
     sig = params.sigma[ti, tj]
@@ -82,7 +83,9 @@ def particle_energies(
     return e
 
 
-def forces(positions: np.ndarray, types: np.ndarray, box: np.ndarray, params: KAParameters = KAParameters()) -> np.ndarray:
+def forces(
+    positions: np.ndarray, types: np.ndarray, box: np.ndarray, params: KAParameters = KAParameters()
+) -> np.ndarray:
     """Forces f = -grad U (N, 3) (numpy, float64; unshifted forces, zero beyond the cutoff).
 
     -dV/dr = 24 eps [2 (s/r)^12 - (s/r)^6] / r along the pair separation."""
@@ -94,7 +97,11 @@ def forces(positions: np.ndarray, types: np.ndarray, box: np.ndarray, params: KA
     types = np.asarray(types, dtype=np.int64)
     ti, tj = types[i], types[j]
     sr6 = (params.sigma[ti, tj] ** 2 / r2) ** 3
-    mag = np.where(r2 < params.r_cut[ti, tj] ** 2, 24 * params.epsilon[ti, tj] * (2 * sr6 * sr6 - sr6) / r2, 0.0)
+    mag = np.where(
+        r2 < params.r_cut[ti, tj] ** 2,
+        24 * params.epsilon[ti, tj] * (2 * sr6 * sr6 - sr6) / r2,
+        0.0,
+    )
     fij = mag[:, None] * d  # force on j from i
     f = np.zeros_like(pos)
     np.add.at(f, j, fij)
@@ -133,7 +140,11 @@ def energy_torch(positions, types, box, params: KAParameters = KAParameters()):
         j_t = torch.as_tensor(j, device=x.device)
         # work with the unwrapped input: image shift from the wrapping enters via floor(x/L)
         img = torch.floor(xb.detach() / box_t)
-        d = (xb[j_t] - img[j_t] * box_t) - (xb[i_t] - img[i_t] * box_t) + torch.as_tensor(s, dtype=x.dtype, device=x.device) * box_t
+        d = (
+            (xb[j_t] - img[j_t] * box_t)
+            - (xb[i_t] - img[i_t] * box_t)
+            + torch.as_tensor(s, dtype=x.dtype, device=x.device) * box_t
+        )
         r2 = (d * d).sum(-1)
         ti, tj = t[i_t], t[j_t]
         e_ij, s_ij, rc_ij = eps[ti, tj], sig[ti, tj], rc[ti, tj]

@@ -93,7 +93,9 @@ class SimulationSettings:
     dt: float = 0.005
     tdamp: float = 0.5
     equilibration_tau: float = 10.0
-    equilibration_fixed_time: float | None = None  # LJ time at every T; None: equilibration_tau x tau_alpha(T)
+    equilibration_fixed_time: float | None = (
+        None  # LJ time at every T; None: equilibration_tau x tau_alpha(T)
+    )
     time_min: float = 0.05
     time_max_tau: float = 3.0
     times: tuple[float, ...] | None = None
@@ -148,11 +150,21 @@ class SimulationSettings:
             bad(f"replica ensemble must be 'nve' or 'nvt', got {self.ensemble!r}")
         if not 0 <= self.equilibration_tau < np.inf:
             bad(f"--equilibration-tau must be >= 0 and finite, got {self.equilibration_tau}")
-        if self.equilibration_fixed_time is not None and not 0 <= self.equilibration_fixed_time < np.inf:
-            bad(f"--equilibration-time must be >= 0 and finite, got {self.equilibration_fixed_time}")
+        if (
+            self.equilibration_fixed_time is not None
+            and not 0 <= self.equilibration_fixed_time < np.inf
+        ):
+            bad(
+                f"--equilibration-time must be >= 0 and finite, got {self.equilibration_fixed_time}"
+            )
         if self.times is not None:
             t = np.asarray(self.times)
-            if t.ndim != 1 or len(t) == 0 or not np.all((t > 0) & np.isfinite(t)) or np.any(np.diff(t) <= 0):
+            if (
+                t.ndim != 1
+                or len(t) == 0
+                or not np.all((t > 0) & np.isfinite(t))
+                or np.any(np.diff(t) <= 0)
+            ):
                 bad(f"--times must be positive and increasing, got {self.times}")
         elif self.n_times < 1:
             bad(f"--n-times must be positive, got {self.n_times}")

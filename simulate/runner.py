@@ -356,11 +356,21 @@ def simulate(
     cost.check_limits(settings)
     with write_lock(out, what="store"):
         return _simulate_locked(
-            settings, out, seed, workers, scheduler, progress, command, on_done, log or (lambda line: None)
+            settings,
+            out,
+            seed,
+            workers,
+            scheduler,
+            progress,
+            command,
+            on_done,
+            log or (lambda line: None),
         )
 
 
-def _damaged_to_missing(store: Store, settings: SimulationSettings, log: Callable[[str], None]) -> None:
+def _damaged_to_missing(
+    store: Store, settings: SimulationSettings, log: Callable[[str], None]
+) -> None:
     """Withdraw every done configuration whose arrays cannot be read back, so it is recomputed."""
     for T in settings.temperatures:
         sp = store.state(T)
@@ -371,7 +381,9 @@ def _damaged_to_missing(store: Store, settings: SimulationSettings, log: Callabl
                 sp.mark_not_done(int(c))
 
 
-def _simulate_locked(settings, out, seed, workers, scheduler, progress, command, on_done, log) -> Store:
+def _simulate_locked(
+    settings, out, seed, workers, scheduler, progress, command, on_done, log
+) -> Store:
     from glassdyn.simulate import cost
     from glassdyn.simulate.engine import lammps_version
 
@@ -460,7 +472,14 @@ def _run_dask(
         client, cluster = Client(scheduler), None
     else:
         client, cluster = _local_client(
-            max(1, min(workers, len(todo) * max(1, settings.n_replica_blocks() + (settings.trajectory_blocks > 0))))
+            max(
+                1,
+                min(
+                    workers,
+                    len(todo)
+                    * max(1, settings.n_replica_blocks() + (settings.trajectory_blocks > 0)),
+                ),
+            )
         )
     blocks = _blocks(settings)
     try:
@@ -474,7 +493,9 @@ def _run_dask(
             after = [client.submit(replica_unit, u, prep, r0, r1, pure=False, priority=2 * n - i)
                      for r0, r1 in blocks]  # fmt: skip
             if settings.trajectory_blocks:
-                after.append(client.submit(trajectory_unit, u, prep, pure=False, priority=2 * n - i))
+                after.append(
+                    client.submit(trajectory_unit, u, prep, pure=False, priority=2 * n - i)
+                )
             if not after:
                 after = [prep]
             pending[u] = len(after)

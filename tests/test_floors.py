@@ -13,7 +13,10 @@ FLOORS = {
     "data": ("glassdyn.data", {"glassdyn.data"}),
     "simulate": ("glassdyn.simulate", {"glassdyn.data", "glassdyn.simulate"}),
     "analysis": ("glassdyn.analysis", {"glassdyn.data", "glassdyn.analysis"}),
-    "gen": ("glassdyn.gen", {"glassdyn.data", "glassdyn.simulate", "glassdyn.analysis", "glassdyn.gen"}),
+    "gen": (
+        "glassdyn.gen",
+        {"glassdyn.data", "glassdyn.simulate", "glassdyn.analysis", "glassdyn.gen"},
+    ),
 }
 
 

@@ -39,7 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out", required=True, help="output directory (heterogeneity.json and PNG plots)"
     )
     p.add_argument(
-        "--temperatures", type=positive_floats, metavar="T[,T...]", help="state points to analyse (default: all)"
+        "--temperatures",
+        type=positive_floats,
+        metavar="T[,T...]",
+        help="state points to analyse (default: all)",
     )
     p.add_argument(
         "--predictions",
@@ -64,7 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-structure", action="store_true", help="skip g(r) and S(q)")
     p.add_argument("--no-plots", action="store_true", help="write only heterogeneity.json")
     t = p.add_argument_group("trajectories")
-    t.add_argument("--temperature", type=positive_float, help="temperature of the trajectories (a label)")
+    t.add_argument(
+        "--temperature", type=positive_float, help="temperature of the trajectories (a label)"
+    )
     t.add_argument(
         "--dt", type=float, help="MD time step (dumps without ITEM: TIME; default 0.005)"
     )
@@ -82,7 +87,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--max-origins", type=int, default=200, help="origins per file (default 200)")
     t.add_argument("--max-lags", type=int, default=40, help="lags, log-spaced bins (default 40)")
     t.add_argument("--min-origins", type=int, default=5, help="origins a lag needs (default 5)")
-    t.add_argument("--lags", type=positive_floats, metavar="t[,t...]", help="explicit lags (LJ time)")
+    t.add_argument(
+        "--lags", type=positive_floats, metavar="t[,t...]", help="explicit lags (LJ time)"
+    )
     t.add_argument(
         "--chunk-frames", type=int, help="frames parsed at a time (default: 32 MB of positions)"
     )

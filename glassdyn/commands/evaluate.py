@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-
-from glassdyn.commands.options import positive_floats
 import json
 import sys
+
+from glassdyn.commands.options import positive_floats
 
 HELP = "evaluate a trained run on the test split (Pearson per temperature and time, spread, temperature MAE)"
 
@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"temperature MAE {res['temperature_mae']:.4f}")
     if res.get("energy_thermometer"):
         mae = res["energy_thermometer"]["temperature_mae"]
-        print(f"  (a thermometer linear in the energy per particle, fit on the training configurations: {mae:.4f})")
+        print(
+            f"  (a thermometer linear in the energy per particle, fit on the training configurations: {mae:.4f})"
+        )
     if res.get("latent_png"):
         print(f"latent distance heat map: {res['latent_png']}")
     return 0

@@ -19,7 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from glassdyn.data.export import EXPORT_FORMATS
 
     p.add_argument("store", help="path of a glassdyn store")
-    p.add_argument("--temperature", type=positive_float, help="state point (default: the store's only one)")
+    p.add_argument(
+        "--temperature", type=positive_float, help="state point (default: the store's only one)"
+    )
     p.add_argument(
         "--config",
         type=indices_or_all,

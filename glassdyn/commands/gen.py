@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from glassdyn.commands.options import add_setting, positive_float, positive_floats, settings_from_args
+from glassdyn.commands.options import (
+    add_setting,
+    positive_float,
+    positive_floats,
+    settings_from_args,
+)
 
 HELP = "generative samplers (coupling flow, continuous flow, diffusion): fit on a store, sample, evaluate against MD"
 
@@ -16,41 +21,72 @@ HELP = "generative samplers (coupling flow, continuous flow, diffusion): fit on 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="gen_command", metavar="SUBCOMMAND", required=True)
 
-    f = sub.add_parser("fit", help="fit a sampler on a store's configurations (resumes an existing run)")
+    f = sub.add_parser(
+        "fit", help="fit a sampler on a store's configurations (resumes an existing run)"
+    )
     _fit_arguments(f)
 
     s = sub.add_parser("sample", help="draw configurations from a fitted run")
     s.add_argument("run", help="run directory from `glassdyn gen fit`")
     s.add_argument("--n", type=int, required=True, help="number of configurations")
     s.add_argument("--temperature", type=positive_float, required=True)
-    s.add_argument("--out", required=True, help="a new Zarr store (group T...) or a .xyz/.extxyz file")
-    s.add_argument("--overwrite", action="store_true",
-                   help="replace an existing .extxyz file, or the samples at this temperature of a store of samples")
+    s.add_argument(
+        "--out", required=True, help="a new Zarr store (group T...) or a .xyz/.extxyz file"
+    )
+    s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing .extxyz file, or the samples at this temperature of a store of samples",
+    )
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     sampler_arguments(s)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
-    e = sub.add_parser("evaluate", help="compare samples with held-out MD configurations (and baselines)")
+    e = sub.add_parser(
+        "evaluate", help="compare samples with held-out MD configurations (and baselines)"
+    )
     e.add_argument("run")
-    e.add_argument("--data", required=True,
-                   help="the run's own store (its test split is the reference) or a store of unseen configurations "
-                   "with the same N and density")
-    e.add_argument("--temperatures", type=positive_floats, metavar="T[,T...]", help="default: the run's temperatures found in --data")
-    e.add_argument("--n", type=int, default=16,
-                   help="samples per temperature (default sized for a first look: the default diffusion sampler "
-                   "took 16 s per N=256 sample on one busy CPU core; --steps 50 --correctors 1 is ~3x faster)")
-    e.add_argument("--n-quench", type=int, default=4,
-                   help="samples (and MD configurations) quenched with FIRE per sampler")
-    e.add_argument("--minimiser", choices=("auto", "lammps", "torch"), default="auto",
-                   help="one minimiser for every quench of the evaluation: LAMMPS FIRE with simulate's pinned "
-                   "options (auto, when it takes the layout) or torch FIRE (copes with overlapping starts)")
+    e.add_argument(
+        "--data",
+        required=True,
+        help="the run's own store (its test split is the reference) or a store of unseen configurations "
+        "with the same N and density",
+    )
+    e.add_argument(
+        "--temperatures",
+        type=positive_floats,
+        metavar="T[,T...]",
+        help="default: the run's temperatures found in --data",
+    )
+    e.add_argument(
+        "--n",
+        type=int,
+        default=16,
+        help="samples per temperature (default sized for a first look: the default diffusion sampler "
+        "took 16 s per N=256 sample on one busy CPU core; --steps 50 --correctors 1 is ~3x faster)",
+    )
+    e.add_argument(
+        "--n-quench",
+        type=int,
+        default=4,
+        help="samples (and MD configurations) quenched with FIRE per sampler",
+    )
+    e.add_argument(
+        "--minimiser",
+        choices=("auto", "lammps", "torch"),
+        default="auto",
+        help="one minimiser for every quench of the evaluation: LAMMPS FIRE with simulate's pinned "
+        "options (auto, when it takes the layout) or torch FIRE (copes with overlapping starts)",
+    )
     e.add_argument("--no-baselines", action="store_true")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     sampler_arguments(e)
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)")
+    e.add_argument(
+        "--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)"
+    )
 
 
 def _fit_arguments(f: argparse.ArgumentParser) -> None:
@@ -60,9 +96,19 @@ def _fit_arguments(f: argparse.ArgumentParser) -> None:
 
     f.add_argument("--data", required=True, help="training store (glassdyn Zarr)")
     add_setting(f, FitConfig, "model")
-    f.add_argument("--out", required=True, help="run directory (run.json, best.pt, last.pt, history.json)")
+    f.add_argument(
+        "--out", required=True, help="run directory (run.json, best.pt, last.pt, history.json)"
+    )
     add_setting(f, FitConfig, "temperatures", type=positive_floats, metavar="T[,T...]")
-    for name in ("source", "epochs", "batch_size", "lr", "max_configs", "val_fraction", "test_fraction"):
+    for name in (
+        "source",
+        "epochs",
+        "batch_size",
+        "lr",
+        "max_configs",
+        "val_fraction",
+        "test_fraction",
+    ):
         add_setting(f, FitConfig, name)
     add_setting(f, FitConfig, "energy_weight")
     add_setting(f, FitConfig, "max_minutes", metavar="M")
@@ -72,8 +118,14 @@ def _fit_arguments(f: argparse.ArgumentParser) -> None:
         add_setting(f, NetworkOptions, name)
     add_setting(f, FitConfig, "score_target")
     add_setting(f, NetworkOptions, "physics_sigma", metavar="SIGMA")
-    add_setting(f, NetworkOptions, "physics", "--no-physics", action="store_false",
-                help="diffusion: no capped-KA-force term in the score (a purely learned model)")
+    add_setting(
+        f,
+        NetworkOptions,
+        "physics",
+        "--no-physics",
+        action="store_false",
+        help="diffusion: no capped-KA-force term in the score (a purely learned model)",
+    )
     add_setting(f, FitConfig, "seed")
     f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     add_setting(f, FitConfig, "progress", "--quiet", action="store_false", help="no progress bar")
@@ -102,12 +154,16 @@ def _fit(args) -> int:
     from glassdyn.gen.training import FitConfig, build_model, fit, uses_target_score
 
     arch = settings_from_args(NetworkOptions, args).model_config(args.model)  # refuses bad settings
-    cfg = settings_from_args(FitConfig, args, arch=arch)  # checks every number before anything is read
+    cfg = settings_from_args(
+        FitConfig, args, arch=arch
+    )  # checks every number before anything is read
     build_model(cfg.model, cfg.arch)  # refuses a network that cannot be built, before reading data
     uses_target_score(cfg)  # refuses a bad combination before reading data
     hist = fit(args.data, args.out, cfg, device=_device(args.device))
     if hist["val_loss"]:
-        print(f"run {args.out}: {len(hist['epoch'])} epochs, best validation loss {min(hist['val_loss']):.4f}")
+        print(
+            f"run {args.out}: {len(hist['epoch'])} epochs, best validation loss {min(hist['val_loss']):.4f}"
+        )
     return 0
 
 
@@ -132,17 +188,44 @@ def _sample(args) -> int:
     sampler.apply(model)
     temps = ck["data"]["temperatures"]
     if not min(temps) - 1e-9 <= args.temperature <= max(temps) + 1e-9:
-        print(f"warning: T={args.temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)")
+        print(
+            f"warning: T={args.temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)"
+        )
     types = np.asarray(ck["data"]["types"], dtype=np.int8)
     box = np.asarray(ck["data"]["box"], dtype=np.float64)
-    x, logq, secs = sampling.draw(model, args.n, types, box, args.temperature, batch_size=args.batch_size,
-                                  seed=args.seed, device=_device(args.device), progress=not args.quiet)
+    x, logq, secs = sampling.draw(
+        model,
+        args.n,
+        types,
+        box,
+        args.temperature,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=_device(args.device),
+        progress=not args.quiet,
+    )
     e = sampling.energies(x, types, box)
     lw = sampling.log_weights(e, logq, args.temperature)
-    write_samples(args.out, x, types, box, args.temperature, energy=e / len(types), log_q=logq, log_w=lw,
-                  attrs={"run": str(args.run), "model": ck["kind"]}, overwrite=args.overwrite)
-    ess = "n/a (the SDE sampler has no tractable density)" if np.isnan(logq).all() else f"{sampling.kish_ess(lw) / args.n:.3g}"
-    print(f"wrote {args.n} configurations to {args.out} ({args.n / secs:.3g} samples/s; ESS/n {ess})")
+    write_samples(
+        args.out,
+        x,
+        types,
+        box,
+        args.temperature,
+        energy=e / len(types),
+        log_q=logq,
+        log_w=lw,
+        attrs={"run": str(args.run), "model": ck["kind"]},
+        overwrite=args.overwrite,
+    )
+    ess = (
+        "n/a (the SDE sampler has no tractable density)"
+        if np.isnan(logq).all()
+        else f"{sampling.kish_ess(lw) / args.n:.3g}"
+    )
+    print(
+        f"wrote {args.n} configurations to {args.out} ({args.n / secs:.3g} samples/s; ESS/n {ess})"
+    )
     return 0
 
 
@@ -152,8 +235,8 @@ def _evaluate(args) -> int:
 
     from glassdyn.data.errors import InputError
     from glassdyn.data.store import Store
-    from glassdyn.gen.options import SamplerOptions
     from glassdyn.gen.evaluation import evaluate, format_table
+    from glassdyn.gen.options import SamplerOptions
     from glassdyn.gen.training import load_run
 
     sampler = settings_from_args(SamplerOptions, args)
@@ -172,13 +255,28 @@ def _evaluate(args) -> int:
     minimiser = None if args.minimiser == "auto" else args.minimiser
     reports = []
     for T in temps:
-        rep = evaluate(model, ck, args.data, T, n_samples=args.n, n_quench=args.n_quench, seed=args.seed,
-                       baselines=not args.no_baselines, minimiser=minimiser,
-                       log=(lambda *a: None) if quiet else print, progress=not args.quiet)
+        rep = evaluate(
+            model,
+            ck,
+            args.data,
+            T,
+            n_samples=args.n,
+            n_quench=args.n_quench,
+            seed=args.seed,
+            baselines=not args.no_baselines,
+            minimiser=minimiser,
+            log=(lambda *a: None) if quiet else print,
+            progress=not args.quiet,
+        )
         reports.append(rep)
         if not quiet:
             print(format_table(rep))
-    out = {"run": str(args.run), "model": ck["kind"], "data": str(args.data), "evaluations": reports}
+    out = {
+        "run": str(args.run),
+        "model": ck["kind"],
+        "data": str(args.data),
+        "evaluations": reports,
+    }
     if args.json == "-":
         json.dump(out, sys.stdout, indent=2)
         print()

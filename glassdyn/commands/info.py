@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"store {info['path']}  ({info['schema']}, written by glassdyn {info['glassdyn_version']})")
+    print(
+        f"store {info['path']}  ({info['schema']}, written by glassdyn {info['glassdyn_version']})"
+    )
     if not info["states"]:
         print("  no state points yet")
     for s in info["states"]:
@@ -41,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
             f"  T={s['temperature']:<6g} N={s['n_particles']:<5d} configurations {s['completed']}/{s['n_configs']} complete"
             f"  replicas R={s['n_replicas']}  times [{times}]"
         )
-        print(f"    inherent structures: {s['inherent']}/{s['n_configs']}" + ("" if s["inherent"] else " (add them with `glassdyn quench`)"))
+        print(
+            f"    inherent structures: {s['inherent']}/{s['n_configs']}"
+            + ("" if s["inherent"] else " (add them with `glassdyn quench`)")
+        )
         print(f"    arrays: {', '.join(s['arrays'])}")
     return 0

@@ -45,7 +45,9 @@ def float_list(text: str, *, positive: bool = True) -> tuple[float, ...]:
                 f"{p!r} in {text!r} is not a number; give {_EXAMPLE_FLOATS}"
             ) from None
         if not math.isfinite(v):
-            raise argparse.ArgumentTypeError(f"{p!r} in {text!r} is not finite; give finite numbers")
+            raise argparse.ArgumentTypeError(
+                f"{p!r} in {text!r} is not finite; give finite numbers"
+            )
         if positive and not v > 0:
             raise argparse.ArgumentTypeError(f"{p!r} in {text!r} must be positive")
         out.append(v)
@@ -147,5 +149,7 @@ def settings_from_args(cls, args: argparse.Namespace, **overrides):
     (fields without an option keep their defaults; ``overrides`` win)."""
     import dataclasses
 
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    given = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)
+    }
     return cls(**{**given, **overrides})

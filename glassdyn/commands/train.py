@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import argparse
 
-from glassdyn.commands.options import add_setting, indices_or_all, positive_floats, settings_from_args
+from glassdyn.commands.options import (
+    add_setting,
+    indices_or_all,
+    positive_floats,
+    settings_from_args,
+)
 
 HELP = "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN or ridge) on a store; rerun to resume"
 

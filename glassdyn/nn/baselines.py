@@ -145,7 +145,12 @@ class DescriptorModel:
     def save(self, directory: str | os.PathLike) -> Path:
         path = Path(directory) / MODEL_FILE
         meta = {**self.meta, "kind": self.kind, "spec": self.spec.to_dict()}
-        arrays = {"mean": self.mean, "std": self.std, "meta": np.array(json.dumps(meta)), **self.params}
+        arrays = {
+            "mean": self.mean,
+            "std": self.std,
+            "meta": np.array(json.dumps(meta)),
+            **self.params,
+        }
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:  # a file object: numpy adds no suffix to the name

@@ -70,7 +70,9 @@ class GraphSpec:
         if self.input not in INPUTS:
             raise InputError(f"input must be one of {INPUTS}, got {self.input!r}")
         if self.node_features not in NODE_FEATURES:
-            raise InputError(f"node_features must be one of {NODE_FEATURES}, got {self.node_features!r}")
+            raise InputError(
+                f"node_features must be one of {NODE_FEATURES}, got {self.node_features!r}"
+            )
         if self.node_vectors and self.input == "ts":
             raise InputError("node_vectors (the TS -> IS displacement) need --input is or ts+is")
         if self.edge_features not in EDGE_FEATURES:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 # ------------------------------------------------------------------ graph sample (Data fields)
 TYPES = "types"  # (N,) int64 | 0 = A, 1 = B
-EDGE_INDEX = "edge_index"  # (2, E) int64 | directed pairs (i, j), r < cutoff, of the input structure
+EDGE_INDEX = (
+    "edge_index"  # (2, E) int64 | directed pairs (i, j), r < cutoff, of the input structure
+)
 EDGE_ATTR = "edge_attr"  # (E, F) float32 | edge input (pair vectors of TS, and IS; or invariants)
 EDGE_LENGTH = "edge_length"  # (E,) float32 | pair distance in the input structure (readout)
 NODE_ATTR = "node_attr"  # (N, F) float32 | ts+is: the TS -> IS distance; the descriptors

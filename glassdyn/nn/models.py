@@ -105,7 +105,9 @@ class GraphModel(nn.Module):
         if self.config.skip:
             # linear skip from the standardised node inputs to the node output, per species:
             # node += z @ skip_weight[type] + skip_bias[type]  (normalised units)
-            self.skip_weight = nn.Parameter(torch.zeros(self.config.n_types, self.config.node_dim, K))
+            self.skip_weight = nn.Parameter(
+                torch.zeros(self.config.n_types, self.config.node_dim, K)
+            )
             self.skip_bias = nn.Parameter(torch.zeros(self.config.n_types, K))
 
     def skip_term(self, data) -> Tensor:
@@ -159,7 +161,9 @@ def node_inputs(
     return x
 
 
-def coarse_grained(x: Tensor, edge_index: Tensor, r: Tensor, hops: int, length: float = 1.0) -> Tensor:
+def coarse_grained(
+    x: Tensor, edge_index: Tensor, r: Tensor, hops: int, length: float = 1.0
+) -> Tensor:
     """``[x, C x, C^2 x, ..., C^hops x]`` (N, (1 + hops) H): repeated neighbour averages with the
     weights of Boattini et al. (PRL 127, 088007 (2021)), ``(C x)_j = (x_j + sum_i w_ij x_i) /
     (1 + sum_i w_ij)``, ``w_ij = exp(-r_ij / length)`` over the graph's edges; h hops reach h

@@ -315,7 +315,9 @@ def _keep_best(state: LoopState, record: dict, has_validation: bool) -> bool:
             f"the validation loss is {record['val_loss']} at epoch {epoch}; lower --lr and train "
             "into a new --out"
         )
-    score = record.get("val_select", record.get("val_loss")) if has_validation else record["train_loss"]
+    score = (
+        record.get("val_select", record.get("val_loss")) if has_validation else record["train_loss"]
+    )
     state.history.append(record)
     improved = score <= state.best or not has_validation
     if improved:

@@ -94,7 +94,10 @@ def test_bad_trajectory_input_is_one_line_and_exit_2(dump, tmp_path, capsys):
         ([str(dump), "--lags", "0.0123"], "lag 0.0123 is not a difference of frame times"),
         ([str(dump), "--min-origins", "100"], "no lag has 100 time origins"),
         ([str(dump), "--dt", "-1"], "--dt must be a positive"),
-        ([str(dump), "--temperature", "nan"], "argument --temperature: 'nan' must be a finite number > 0"),
+        (
+            [str(dump), "--temperature", "nan"],
+            "argument --temperature: 'nan' must be a finite number > 0",
+        ),
         ([str(dump), "--chunk-frames", "0"], "--chunk-frames must be >= 1, got 0"),
         ([str(dump), "--max-lags", "0"], "--max-lags must be >= 1, got 0"),
     ]

@@ -87,7 +87,9 @@ def _s4_by_definition(w, pos, box, q_max, subtract_mean=True):
     averaged over the vectors of equal |q|.  w (C, S, K, N), pos (C, N, 3).  -> q (Q,), (K, Q)."""
     C, S, K, N = w.shape
     n_max = np.floor(q_max * box / (2 * np.pi)).astype(int)
-    n = np.stack(np.meshgrid(*[np.arange(-m, m + 1) for m in n_max], indexing="ij"), -1).reshape(-1, 3)
+    n = np.stack(np.meshgrid(*[np.arange(-m, m + 1) for m in n_max], indexing="ij"), -1).reshape(
+        -1, 3
+    )
     q = 2 * np.pi * n / box
     norm = np.linalg.norm(q, axis=1)
     keep = (norm > 0) & (norm <= q_max * (1 + 1e-12))
@@ -107,7 +109,9 @@ def _heterogeneous_sample(C=5, S=6, K=2, N=40, box=(4.3, 5.1, 5.9), seed=3):
     rng = np.random.default_rng(seed)
     box = np.asarray(box)
     pos = rng.uniform(0, 1, (C, N, 3)) * box
-    scale = rng.uniform(0.05, 0.5, (C, 1, 1, N, 1)) * np.array([1.0, 2.0])[None, None, :, None, None]
+    scale = (
+        rng.uniform(0.05, 0.5, (C, 1, 1, N, 1)) * np.array([1.0, 2.0])[None, None, :, None, None]
+    )
     disp = rng.normal(size=(C, S, K, N, 3)) * scale
     return self_overlap(disp), pos, box
 
@@ -132,7 +136,10 @@ def test_s4_err_is_the_delete_one_configuration_jackknife(subtract_mean):
     fp.compute(w[:2], pos[:2]).compute(w[2:], pos[2:])  # chunks: the same as one pass
     C = w.shape[0]
     loo = np.stack(
-        [_s4_by_definition(np.delete(w, i, 0), np.delete(pos, i, 0), box, 3.0, subtract_mean)[1] for i in range(C)]
+        [
+            _s4_by_definition(np.delete(w, i, 0), np.delete(pos, i, 0), box, 3.0, subtract_mean)[1]
+            for i in range(C)
+        ]
     )
     jackknife = np.sqrt((C - 1) / C * ((loo - loo.mean(0)) ** 2).sum(0))
     np.testing.assert_allclose(fp.s4_err, jackknife, rtol=1e-8, atol=1e-14)
@@ -150,10 +157,14 @@ def test_species_s4_small_q_limit_is_the_species_chi4():
 
     rng = np.random.default_rng(2)
     m, C, R = 10, 8, 1000
-    grid = np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3).astype(float)
+    grid = (
+        np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3).astype(float)
+    )
     types = (grid.sum(1) % 5 == 0).astype(np.int8)  # 200 B (20%)
     box = np.full(3, float(m))
-    _, domain = np.unique((grid[:, 0] // 2) * m * m + grid[:, 1] * m + grid[:, 2], return_inverse=True)
+    _, domain = np.unique(
+        (grid[:, 0] // 2) * m * m + grid[:, 1] * m + grid[:, 2], return_inverse=True
+    )
     dh = DynamicHeterogeneity(HeterogeneityConfig(q_max=0.7, s4_species="A"))
     for _ in range(C):  # each configuration its own jittered r(0)
         pos = (grid + rng.normal(scale=0.05, size=grid.shape)) % m

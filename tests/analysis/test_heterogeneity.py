@@ -108,26 +108,49 @@ def test_compare_predictions_pearson_per_configuration_then_averaged(store):
     pred = slope * true + offset
     rng = np.random.default_rng(0)
     pred_b = np.where(types[:, None, :] == 1, rng.normal(size=pred.shape), pred)
-    out = compare_predictions(sp, Predictions(0.8, configs, sp.times, pred_b.astype(np.float32)),
-                              HeterogeneityConfig(q_max=3.0), species="A")
+    out = compare_predictions(
+        sp,
+        Predictions(0.8, configs, sp.times, pred_b.astype(np.float32)),
+        HeterogeneityConfig(q_max=3.0),
+        species="A",
+    )
     np.testing.assert_allclose(out["pearson"], 0.5, atol=1e-5)
     pooled = [np.corrcoef(pred[..., k, :].ravel(), true[..., k, :].ravel())[0, 1] for k in range(3)]
     assert np.all(np.abs(np.array(pooled) - 0.5) > 0.1)
-    total = compare_predictions(sp, Predictions(0.8, configs, sp.times, pred_b.astype(np.float32)),
-                                HeterogeneityConfig(q_max=3.0))
+    total = compare_predictions(
+        sp,
+        Predictions(0.8, configs, sp.times, pred_b.astype(np.float32)),
+        HeterogeneityConfig(q_max=3.0),
+    )
     assert np.all(np.array(total["pearson"]) < 0.45)  # the B garbage counts with species="total"
     # heterogeneity of the predicted field: the standardized S4 ignores each configuration's
     # scale and offset, the centred one scales with a_c^2 (here a single a = 2 for all)
-    out = compare_predictions(sp, Predictions(0.8, configs, sp.times, pred.astype(np.float32)),
-                              HeterogeneityConfig(q_max=3.0))
-    np.testing.assert_allclose(out["predicted"]["standardized"]["S4"], out["true"]["standardized"]["S4"], rtol=1e-4)
-    twice = compare_predictions(sp, Predictions(0.8, configs, sp.times, (2 * true).astype(np.float32)),
-                                HeterogeneityConfig(q_max=3.0))
-    np.testing.assert_allclose(twice["predicted"]["centered"]["S4"], 4 * np.array(twice["true"]["centered"]["S4"]), rtol=1e-5)
-    np.testing.assert_allclose(twice["predicted"]["std"], 2 * np.array(twice["true"]["std"]), rtol=1e-5)
+    out = compare_predictions(
+        sp,
+        Predictions(0.8, configs, sp.times, pred.astype(np.float32)),
+        HeterogeneityConfig(q_max=3.0),
+    )
+    np.testing.assert_allclose(
+        out["predicted"]["standardized"]["S4"], out["true"]["standardized"]["S4"], rtol=1e-4
+    )
+    twice = compare_predictions(
+        sp,
+        Predictions(0.8, configs, sp.times, (2 * true).astype(np.float32)),
+        HeterogeneityConfig(q_max=3.0),
+    )
+    np.testing.assert_allclose(
+        twice["predicted"]["centered"]["S4"],
+        4 * np.array(twice["true"]["centered"]["S4"]),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        twice["predicted"]["std"], 2 * np.array(twice["true"]["std"]), rtol=1e-5
+    )
     json.dumps(out)
     later = Predictions(0.8, configs, sp.times[1:], true[:, 1:].astype(np.float32))
-    assert compare_predictions(sp, later, HeterogeneityConfig(q_max=3.0))["times"] == list(sp.times[1:])
+    assert compare_predictions(sp, later, HeterogeneityConfig(q_max=3.0))["times"] == list(
+        sp.times[1:]
+    )
     wrong = Predictions(0.8, configs, np.array([123.0]), true[:, :1])
     with pytest.raises(InputError, match="not a store time"):
         compare_predictions(sp, wrong)

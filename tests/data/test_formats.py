@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
-from glassdyn.data.extxyz import read_extxyz, write_extxyz
 from glassdyn.data.export import frame_from_store
+from glassdyn.data.extxyz import read_extxyz, write_extxyz
 from glassdyn.data.formats import (
     FORMATS,
     HOLDS,
@@ -383,7 +383,9 @@ def test_what_each_format_holds():
     check_holds("lammps-data", 1)
     with pytest.raises(InputError, match="a LAMMPS data file holds one configuration, got 2"):
         check_holds("lammps-data", 2)
-    with pytest.raises(InputError, match="carries no per-particle fields; use --format lammps-dump or extxyz"):
+    with pytest.raises(
+        InputError, match="carries no per-particle fields; use --format lammps-dump or extxyz"
+    ):
         check_holds("lammps-data", 1, fields=True)
     with pytest.raises(InputError, match="unknown format 'cfg'"):
         check_holds("cfg", 1)

@@ -263,7 +263,9 @@ def test_failed_import_leaves_nothing_and_the_retry_works(tmp_path, capsys):
     (rep,) = import_botan(root, out)
     assert rep.written == [0] and Store.open(out).state(0.44).attrs["import"]["ids"] == [2]
     # into an existing store: the state point it created goes, the rest stays as it was
-    other = write_synthetic_store(tmp_path / "o.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1)
+    other = write_synthetic_store(
+        tmp_path / "o.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1
+    )
     write_botan(tmp_path / "c", ids=(1,), tcs=(1, 4))
     bad = sorted((tmp_path / "c").rglob("*_tc04.npz"))[0]
     np.savez(bad, **{**arrays, "types": arrays["types"] + 3})
@@ -281,11 +283,15 @@ def test_import_refuses_a_store_another_process_writes(tmp_path, capsys):
     write_botan(tmp_path / "b", ids=(1,), tcs=(1,))
     out = tmp_path / "busy.zarr"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\nfrom glassdyn.data.lock import write_lock\n"
-         "with write_lock(sys.argv[1], what='store'):\n    print('held', flush=True)\n    time.sleep(60)",
-         str(out)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom glassdyn.data.lock import write_lock\n"
+            "with write_lock(sys.argv[1], what='store'):\n    print('held', flush=True)\n    time.sleep(60)",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -424,7 +430,9 @@ def test_import_structures(tmp_path):
         "c_10.dump:0",
     ]
     write_lammps_data(tmp_path / "one.data", frames[1])
-    import_structures([tmp_path / "one.data"], tmp_path / "l.zarr", format="lammps-data", temperature=1.0)
+    import_structures(
+        [tmp_path / "one.data"], tmp_path / "l.zarr", format="lammps-data", temperature=1.0
+    )
     np.testing.assert_allclose(
         Store.open(tmp_path / "l.zarr").state(1.0).read(keys.THERMAL_POSITIONS, 0),
         wrap(frames[1].positions, frames[1].box),

@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from glassdyn.data import runs
 from glassdyn.data.errors import InputError
 from glassdyn.data.lock import LockError, lock_path

@@ -4,7 +4,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.splits import (
@@ -17,6 +16,7 @@ from glassdyn.data.splits import (
     unseen_configs,
 )
 from glassdyn.data.store import Store
+
 from glassdyn.testing import write_synthetic_store
 
 FIELDS = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.ISO_DISPLACEMENTS)

@@ -2,11 +2,11 @@ import json
 
 import numpy as np
 import pytest
+from glassdyn.data import Store, StoreError, keys
+from glassdyn.data.box import minimum_image, wrap
+from glassdyn.data.errors import InputError
 
 from glassdyn.cli import main
-from glassdyn.data import Store, StoreError, keys
-from glassdyn.data.errors import InputError
-from glassdyn.data.box import minimum_image, wrap
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
 
 
@@ -14,7 +14,9 @@ def test_roundtrip_and_done_flag(tmp_path):
     store = Store.create(tmp_path / "s.zarr", note="x")
     sp = store.create_state(0.44, n_configs=3, n_particles=10, n_replicas=2, times=[1.0, 2.0])
     conf = random_ka_configuration(10, seed=1)
-    sp.write(1, **{keys.TYPES: conf.types, keys.BOX: conf.box, keys.THERMAL_POSITIONS: conf.positions})
+    sp.write(
+        1, **{keys.TYPES: conf.types, keys.BOX: conf.box, keys.THERMAL_POSITIONS: conf.positions}
+    )
     disp = np.random.default_rng(0).normal(size=(2, 10, 3)).astype(np.float32)
     sp.write_replica(1, 0, disp)
     sp.write_replica(1, 1, 2 * disp)
@@ -42,7 +44,9 @@ def test_reopen_with_other_sizes_is_refused(tmp_path):
 def test_clear_errors(tmp_path):
     with pytest.raises(StoreError, match="no store"):
         Store.open(tmp_path / "nothing.zarr")
-    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1)
+    store = write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=[0.8], n_configs=1, n_particles=16, n_replicas=1
+    )
     with pytest.raises(StoreError, match="no state point T=0.44"):
         store.state(0.44)
     store.root.attrs["schema"] = "other/9"
@@ -83,7 +87,9 @@ def test_info_command(tmp_path, capsys):
 def test_predictions_roundtrip(tmp_path):
     from glassdyn.data.predictions import Predictions, read_predictions, write_predictions
 
-    p = Predictions(0.44, np.array([0, 2]), np.array([1.0, 10.0]), np.random.rand(2, 2, 5).astype(np.float32))
+    p = Predictions(
+        0.44, np.array([0, 2]), np.array([1.0, 10.0]), np.random.rand(2, 2, 5).astype(np.float32)
+    )
     write_predictions(tmp_path / "p.zarr", [p], model="botan")
     back = read_predictions(tmp_path / "p.zarr")[0.44]
     np.testing.assert_array_equal(back.mobility, p.mobility)
@@ -94,15 +100,22 @@ def test_predictions_roundtrip(tmp_path):
 
 def _snapshot(path):
     """Every file under ``path`` with its bytes (to prove nothing on disk changed)."""
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
 
 
 def test_create_over_another_writers_store_touches_nothing(tmp_path):
     from glassdyn.gen.writers import write_samples
 
-    md = write_synthetic_store(tmp_path / "md.zarr", temperatures=(0.8,), n_configs=2, n_particles=16)
+    md = write_synthetic_store(
+        tmp_path / "md.zarr", temperatures=(0.8,), n_configs=2, n_particles=16
+    )
     before = _snapshot(md.path)
-    with pytest.raises(StoreError, match="written by glassdyn.testing.write_synthetic_store, not 'glassdyn gen sample'"):
+    with pytest.raises(
+        StoreError,
+        match="written by glassdyn.testing.write_synthetic_store, not 'glassdyn gen sample'",
+    ):
         Store.create(md.path, source="glassdyn gen sample")
     conf = random_ka_configuration(16, seed=3)
     # what `glassdyn gen sample --out md.zarr` does, at a temperature the store lacks: refused by
@@ -121,7 +134,9 @@ def test_create_over_another_writers_store_touches_nothing(tmp_path):
 
 
 def test_unreadable_chunk_names_array_and_configuration(tmp_path, capsys):
-    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=16)
+    store = write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=16
+    )
     sp = store.state(0.8)
     good = sp.read(keys.THERMAL_POSITIONS, [0, 2])
     chunk = tmp_path / "s.zarr" / "T0.800" / "thermal" / "positions" / "c" / "1" / "0" / "0"
@@ -139,18 +154,31 @@ def test_unreadable_chunk_names_array_and_configuration(tmp_path, capsys):
     (tmp_path / "s.zarr" / "T0.800" / "done" / "c" / "0").write_bytes(b"junk")
     assert list(Store.open(tmp_path / "s.zarr").state(0.8).done) == [False, True, True]
     # the command line prints the one line, exit 2
-    assert main(["analyze", str(tmp_path / "s.zarr"), "--out", str(tmp_path / "a"), "--no-plots"]) == 2
+    assert (
+        main(["analyze", str(tmp_path / "s.zarr"), "--out", str(tmp_path / "a"), "--no-plots"]) == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("glassdyn analyze: error: ") and "configuration 1 cannot be read" in err[-1]
+    assert (
+        err[-1].startswith("glassdyn analyze: error: ")
+        and "configuration 1 cannot be read" in err[-1]
+    )
 
 
 def test_unquenched_inherent_structures_are_not_damage(tmp_path):
     """NaN inherent arrays of a configuration `glassdyn quench` has not converged are by design;
     a resumed `simulate` must not recompute it for them, while real damage is still found."""
-    store = write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=16)
+    store = write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=(0.8,), n_configs=3, n_particles=16
+    )
     old = store.state(0.8)
-    sp = store.create_state(0.8, n_configs=3, n_particles=16, n_replicas=old.n_replicas,
-                            times=old.times, fields=[keys.INHERENT_DONE])
+    sp = store.create_state(
+        0.8,
+        n_configs=3,
+        n_particles=16,
+        n_replicas=old.n_replicas,
+        times=old.times,
+        fields=[keys.INHERENT_DONE],
+    )
     sp.array(keys.INHERENT_DONE)[:] = [True, False, True]
     sp.array(keys.INHERENT_POSITIONS)[1] = np.nan  # configuration 1: quench did not converge
     assert sp.damage(1) is None and sp.damage(0) is None

@@ -27,7 +27,6 @@ def small_system(n=5, batch=2, seed=0):
 def a_permutation(types_row):
     """An index permutation (N,) that rotates the A particles other than the frame's reference."""
     import numpy as np
-
     from glassdyn.gen import reference_frame
 
     t = np.asarray(types_row)

@@ -6,11 +6,10 @@ import hashlib
 import numpy as np
 import pytest
 import torch
-
-from glassdyn.cli import main
 from glassdyn.data.store import Store
 from glassdyn.gen.training import load_run
-from glassdyn.testing import write_synthetic_store
+
+from glassdyn.cli import main
 
 from .helpers import FLOW
 
@@ -233,8 +232,21 @@ def test_second_format_runs_load_and_resume(flow_fit, tmp_path):
     ref, ref_ck = load_run(run)
     assert ck["format"] == "glassdyn.gen/2" and ck["best_val"] == ref_ck["best_val"]
     assert ck["train_config"] == ref_ck["train_config"]
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values()))
-    args = ["gen", "fit", "--data", str(store), "--out", str(old), "--epochs", "2", "--batch-size", "4"]
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values())
+    )
+    args = [
+        "gen",
+        "fit",
+        "--data",
+        str(store),
+        "--out",
+        str(old),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+    ]
     assert main([*args, *FLOW]) == 0
     last = torch.load(old / "last.pt", weights_only=False)
     assert last["format"] == "glassdyn.gen/3" and last["epoch"] == 1

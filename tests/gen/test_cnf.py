@@ -3,7 +3,6 @@ log q symmetric, sampling and density evaluation agree, flow matching target is 
 
 import pytest
 import torch
-
 from glassdyn.gen import reference_frame
 from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
 
@@ -12,7 +11,9 @@ from .helpers import a_permutation, jitter, small_system
 
 def _model(seed=0, steps=8, network="transformer"):
     torch.manual_seed(seed)
-    cfg = CNFConfig(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps, network=network)
+    cfg = CNFConfig(
+        hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps, network=network
+    )
     return jitter(ContinuousFlow(cfg))
 
 
@@ -29,7 +30,12 @@ def test_exact_divergence_is_trace_of_jacobian(network):
     v = m.field(uu, t, tokens, box, Tf, free)
     div = m._div(v, uu, free, [])
     for b in range(2):
-        J = torch.autograd.functional.jacobian(lambda y: m.field(y[None], t[b : b + 1], tokens[b : b + 1], box, Tf[b : b + 1], free[b : b + 1])[0], u[b])
+        J = torch.autograd.functional.jacobian(
+            lambda y: m.field(
+                y[None], t[b : b + 1], tokens[b : b + 1], box, Tf[b : b + 1], free[b : b + 1]
+            )[0],
+            u[b],
+        )
         trace = torch.einsum("ndnd->", J)
         assert torch.allclose(div[b], trace, atol=1e-9)
     # the reference particle does not move
@@ -37,7 +43,10 @@ def test_exact_divergence_is_trace_of_jacobian(network):
     # Hutchinson is unbiased: many probes approach the exact value
     m.divergence = "hutchinson"
     g = torch.Generator().manual_seed(0)
-    eps = [(torch.randint(0, 2, u.shape, generator=g).double() * 2 - 1) * free[..., None] for _ in range(1500)]
+    eps = [
+        (torch.randint(0, 2, u.shape, generator=g).double() * 2 - 1) * free[..., None]
+        for _ in range(1500)
+    ]
     est = m._div(v, uu, free, eps)
     assert torch.allclose(est, div, atol=0.1 * div.abs().max().item() + 0.05)
 

@@ -3,16 +3,17 @@
 import numpy as np
 import pytest
 import torch
-
 from glassdyn.gen import reference_frame
 from glassdyn.gen.coupling import CouplingFlow, FlowConfig
-from glassdyn.testing import random_ka_configuration
 
+from glassdyn.testing import random_ka_configuration
 
 
 def _model(seed=0, noise=0.08, layers=3):
     torch.manual_seed(seed)
-    m = CouplingFlow(FlowConfig(n_layers=layers, n_bins=6, hidden=16, heads=2, blocks=1, n_freq=2)).double()
+    m = CouplingFlow(
+        FlowConfig(n_layers=layers, n_bins=6, hidden=16, heads=2, blocks=1, n_freq=2)
+    ).double()
     with torch.no_grad():
         for p in m.parameters():
             p.add_(noise * torch.randn_like(p))  # away from the identity initialisation
@@ -90,7 +91,9 @@ def test_log_prob_invariant_to_species_permutation_and_common_shift():
     assert torch.allclose(m.log_prob(x[:, perm_t], types[:, perm_t], box, T), lq, atol=1e-10)
     shift = torch.tensor([0.37, -1.9, 2.6])
     assert torch.allclose(m.log_prob(x + shift, types, box, T), lq, atol=1e-8)
-    assert torch.allclose(m.log_prob(x + box * torch.tensor([1.0, -2.0, 0.0]), types, box, T), lq, atol=1e-8)
+    assert torch.allclose(
+        m.log_prob(x + box * torch.tensor([1.0, -2.0, 0.0]), types, box, T), lq, atol=1e-8
+    )
 
 
 def test_samples_in_box_and_log_q_consistent():

@@ -7,18 +7,21 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from glassdyn.gen import reference_frame
 from glassdyn.gen.diffusion import DiffusionConfig, ScoreDiffusion, wrapped_normal_score
+from torch import nn
 
 from .helpers import a_permutation, jitter, small_system
 
 
 def _model(seed=0, steps=8, **kw):
     torch.manual_seed(seed)
-    kw.setdefault("prior_force_cap", 0.0)  # tiny boxes (L < 2 r_c); the physics term is tested apart
-    cfg = DiffusionConfig(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps, **kw)
+    kw.setdefault(
+        "prior_force_cap", 0.0
+    )  # tiny boxes (L < 2 r_c); the physics term is tested apart
+    cfg = DiffusionConfig(
+        hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps, **kw
+    )
     return jitter(ScoreDiffusion(cfg))
 
 
@@ -35,7 +38,9 @@ def test_wrapped_normal_score_brute_force():
         assert torch.allclose(wrapped_normal_score(d, sig, L), ref, rtol=1e-7, atol=1e-9)
     # small sigma: the minimum-image Gaussian score
     dm = d - L * torch.round(d / L)
-    assert torch.allclose(wrapped_normal_score(d, torch.full_like(d, 0.05), L), -dm / 0.05**2, rtol=1e-9, atol=1e-6)
+    assert torch.allclose(
+        wrapped_normal_score(d, torch.full_like(d, 0.05), L), -dm / 0.05**2, rtol=1e-9, atol=1e-6
+    )
 
 
 class _ExactPointMass(nn.Module):
@@ -65,7 +70,11 @@ def test_sampler_with_the_exact_score_recovers_a_point_mass_and_its_density():
     d = d - box * torch.round(d / box)
     # the law at sigma_min: N(x_ref + u_star L, sigma_min^2) for the free particle
     assert abs(float(d.std()) - 0.05) < 0.01 and float(d.abs().max()) < 0.25
-    expected = -1.5 * math.log(2 * math.pi * 0.05**2) - (d**2).sum(-1) / (2 * 0.05**2) - float(torch.log(box).sum())
+    expected = (
+        -1.5 * math.log(2 * math.pi * 0.05**2)
+        - (d**2).sum(-1) / (2 * 0.05**2)
+        - float(torch.log(box).sum())
+    )
     assert torch.allclose(lq, expected, atol=0.05)
     # log_prob integrates the same ODE backwards
     lp = m.log_prob(x, types[None].expand(64, -1), box, torch.full((64,), 0.8)).detach()
@@ -81,7 +90,9 @@ def test_log_q_symmetries_and_samples_in_box(network):
     assert (x >= 0).all() and (x < box).all() and torch.isfinite(lq).all()
     lp = m.log_prob(x, types, box, T).detach()
     assert torch.allclose(lp, lq, atol=1e-2)
-    assert torch.allclose(m.log_prob(x + torch.tensor([0.7, -2.2, 9.1]), types, box, T).detach(), lp, atol=1e-8)
+    assert torch.allclose(
+        m.log_prob(x + torch.tensor([0.7, -2.2, 9.1]), types, box, T).detach(), lp, atol=1e-8
+    )
     p = a_permutation(types[0].numpy())
     assert torch.allclose(m.log_prob(x[:, p], types[:, p], box, T).detach(), lp, atol=1e-8)
 
@@ -97,10 +108,19 @@ def test_denoising_loss_is_minimised_by_the_exact_score():
     x = torch.cat([torch.zeros(8, 1, 3, dtype=torch.float64), x], dim=1)
     ref = torch.zeros(8, dtype=torch.long)
     m.field.net = _ExactPointMass(u_star, box, cfg)
-    loss = m.denoising_loss(x, types, box, torch.full((8,), 0.8), ref, torch.Generator().manual_seed(0))
+    loss = m.denoising_loss(
+        x, types, box, torch.full((8,), 0.8), ref, torch.Generator().manual_seed(0)
+    )
     assert float(loss) < 1e-20
     m.field.net = _ExactPointMass(u_star + 0.1, box, cfg)
-    assert float(m.denoising_loss(x, types, box, torch.full((8,), 0.8), ref, torch.Generator().manual_seed(0))) > 1e-3
+    assert (
+        float(
+            m.denoising_loss(
+                x, types, box, torch.full((8,), 0.8), ref, torch.Generator().manual_seed(0)
+            )
+        )
+        > 1e-3
+    )
 
 
 class _ExactGaussian(nn.Module):
@@ -113,7 +133,9 @@ class _ExactGaussian(nn.Module):
     def forward(self, u, t, tokens, box, Tf, free):
         lo, hi = self.cfg.sigma_min, self.cfg.sigma_max_factor * float(box.max())
         sig = (hi * (lo / hi) ** t)[:, None, None]
-        width = torch.sqrt(self.s0**2 + sig**2).expand_as(u)  # the data Gaussian convolved with the noise
+        width = torch.sqrt(self.s0**2 + sig**2).expand_as(
+            u
+        )  # the data Gaussian convolved with the noise
         F = self.scale * sig * wrapped_normal_score((u - self.u_star) * box, width, box)
         return F / box * free[..., None]
 
@@ -130,19 +152,27 @@ def test_target_score_matching_is_unbiased_and_quieter_at_small_noise():
     types = torch.tensor([[0, 1]]).expand(n, -1)
     ref = torch.zeros(n, dtype=torch.long)
     T = torch.full((n,), 0.8)
-    score = torch.cat([torch.zeros(n, 1, 3, dtype=torch.float64), (-(x1 - u_star * box) / s0**2)[:, None]], dim=1)
+    score = torch.cat(
+        [torch.zeros(n, 1, 3, dtype=torch.float64), (-(x1 - u_star * box) / s0**2)[:, None]], dim=1
+    )
     for sigma_max_factor in (0.05, 1.0):  # small noise only / the whole range
-        cfg = DiffusionConfig(sigma_min=0.01, sigma_max_factor=sigma_max_factor, prior_force_cap=0.0)
+        cfg = DiffusionConfig(
+            sigma_min=0.01, sigma_max_factor=sigma_max_factor, prior_force_cap=0.0
+        )
         m = ScoreDiffusion(cfg).double()
         losses = {}
         for data_score in (None, score):
             for scale in (0.8, 1.0, 1.25):
                 m.field.net = _ExactGaussian(u_star, s0, cfg, scale)
                 gen = torch.Generator().manual_seed(1)
-                losses[data_score is None, scale] = float(m.denoising_loss(x, types, box, T, ref, gen, data_score))
+                losses[data_score is None, scale] = float(
+                    m.denoising_loss(x, types, box, T, ref, gen, data_score)
+                )
         for dsm in (True, False):
             assert losses[dsm, 1.0] < losses[dsm, 0.8] and losses[dsm, 1.0] < losses[dsm, 1.25]
-        if sigma_max_factor < 1:  # sigma <= 0.2: the residual of the exact score is the target's noise
+        if (
+            sigma_max_factor < 1
+        ):  # sigma <= 0.2: the residual of the exact score is the target's noise
             assert losses[False, 1.0] < 0.1 * losses[True, 1.0]
 
 
@@ -151,7 +181,9 @@ def _spread_configuration(n_side=6, seed=0):
     rng = np.random.default_rng(seed)
     n = n_side**3
     L = (n / 1.2) ** (1 / 3)
-    grid = np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1).reshape(-1, 3) * (L / n_side)
+    grid = np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1).reshape(-1, 3) * (
+        L / n_side
+    )
     pos = grid + rng.normal(scale=0.08, size=grid.shape)
     types = (rng.permutation(n) >= int(0.8 * n)).astype(np.int64)
     return pos, types, np.full(3, L)
@@ -166,17 +198,29 @@ def test_capped_forces_equal_ka_forces_below_the_cap():
     species = torch.as_tensor(types)[None]
     box = torch.as_tensor(L)
     exact = forces(pos, types, L)
-    got = capped_ka_forces(x + box * torch.tensor([1.0, 0.0, -3.0]), species, box, cap=1e12)[0].numpy()
+    got = capped_ka_forces(x + box * torch.tensor([1.0, 0.0, -3.0]), species, box, cap=1e12)[
+        0
+    ].numpy()
     assert np.allclose(got, exact, rtol=1e-8, atol=1e-8)
     # a close pair: the capped force is bounded by the cap and still repulsive
     y = torch.tensor([[[1.0, 1.0, 1.0], [1.3, 1.0, 1.0]]], dtype=torch.float64)
-    f = capped_ka_forces(y, torch.tensor([[0, 0]]), torch.full((3,), 10.0, dtype=torch.float64), cap=50.0)[0]
-    assert 49.9 < float(f[1, 0]) <= 50.0 and torch.allclose(f[0], -f[1]) and float(f[:, 1:].abs().max()) == 0.0
+    f = capped_ka_forces(
+        y, torch.tensor([[0, 0]]), torch.full((3,), 10.0, dtype=torch.float64), cap=50.0
+    )[0]
+    assert (
+        49.9 < float(f[1, 0]) <= 50.0
+        and torch.allclose(f[0], -f[1])
+        and float(f[:, 1:].abs().max()) == 0.0
+    )
     # permutation equivariant, invariant to a common shift
     perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(0))
     f0 = capped_ka_forces(x, species, box, cap=80.0)
-    assert torch.allclose(capped_ka_forces(x[:, perm], species[:, perm], box, cap=80.0), f0[:, perm], atol=1e-10)
-    assert torch.allclose(capped_ka_forces(x + torch.tensor([0.3, 7.0, -2.0]), species, box, cap=80.0), f0, atol=1e-9)
+    assert torch.allclose(
+        capped_ka_forces(x[:, perm], species[:, perm], box, cap=80.0), f0[:, perm], atol=1e-10
+    )
+    assert torch.allclose(
+        capped_ka_forces(x + torch.tensor([0.3, 7.0, -2.0]), species, box, cap=80.0), f0, atol=1e-9
+    )
 
 
 def test_physics_term_is_the_small_noise_score_of_boltzmann_data():
@@ -194,17 +238,24 @@ def test_physics_term_is_the_small_noise_score_of_boltzmann_data():
     ref = torch.as_tensor(reference_frame.reference_index(types_np))
     tokens, free, Tf = m._prepare(types, ref, torch.tensor([0.6]))
     u = reference_frame.to_frame(torch.as_tensor(pos)[None], box, ref)
-    F = m.field.denoiser(u, torch.tensor([1.0]), tokens, box, Tf, free)[0].detach()  # t = 1: sigma_min
+    F = m.field.denoiser(u, torch.tensor([1.0]), tokens, box, Tf, free)[
+        0
+    ].detach()  # t = 1: sigma_min
     expected = 1e-4 * forces(pos, types_np, L) / 0.6 * free[0, :, None].numpy()
     assert np.allclose(F.numpy(), expected, rtol=1e-6, atol=1e-12)
-    assert float(m.field.denoiser(u, torch.tensor([0.0]), tokens, box, Tf, free).detach().abs().max()) < 1e-12
+    assert (
+        float(m.field.denoiser(u, torch.tensor([0.0]), tokens, box, Tf, free).detach().abs().max())
+        < 1e-12
+    )
 
 
 def _gaussian_data_model(s0: float = 0.2):
     """An SDE sampler driven by the exact score of data N(x*, s0^2) per coordinate of each of 100
     free particles (Langevin correction with a signal-to-noise step size is meant for many
     dimensions): (model, box, x* / L, types, s0)."""
-    cfg = DiffusionConfig(sigma_min=0.02, sde_steps=60, corrector_steps=1, snr=0.16, prior_force_cap=0.0)
+    cfg = DiffusionConfig(
+        sigma_min=0.02, sde_steps=60, corrector_steps=1, snr=0.16, prior_force_cap=0.0
+    )
     m = ScoreDiffusion(cfg).double().eval()
     box = torch.tensor([4.0, 4.0, 4.0], dtype=torch.float64)
     u_star = torch.tensor([0.3, 0.6, 0.85], dtype=torch.float64)
@@ -232,7 +283,9 @@ def test_sde_sampler_with_the_exact_score_samples_the_data_law():
     m.final_correctors = 0
     # a point mass: the Tweedie step lands on it
     m.field.net = _ExactPointMass(u_star, box, m.cfg)
-    x, _ = m.sample_sde(8, torch.tensor([0, 1]), box, 0.8, generator=torch.Generator().manual_seed(1))
+    x, _ = m.sample_sde(
+        8, torch.tensor([0, 1]), box, 0.8, generator=torch.Generator().manual_seed(1)
+    )
     d = x[:, 1] - x[:, 0] - u_star * box
     assert float((d - box * torch.round(d / box)).abs().max()) < 1e-6
 
@@ -248,7 +301,9 @@ def test_renoise_denoise_keeps_the_data_law_with_the_exact_score():
     data = torch.remainder(data, box)
     expected = s0**2 / math.sqrt(s0**2 + 0.02**2)
     for sigma_start in (0.1, 0.5):
-        x = m.renoise_denoise(data, types, box, 0.8, sigma_start, generator=torch.Generator().manual_seed(4))
+        x = m.renoise_denoise(
+            data, types, box, 0.8, sigma_start, generator=torch.Generator().manual_seed(4)
+        )
         assert (x >= 0).all() and (x < box).all()
         assert torch.allclose(x[:, 0], data[:, 0])  # the reference particle stays put
         d = x[:, 1:] - x[:, :1] - u_star * box

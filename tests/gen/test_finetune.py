@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-
 from glassdyn.data.errors import InputError
 from glassdyn.gen.training import FitConfig, _ema_update, build_model, ema_decay, fit, load_run
+
 from glassdyn.testing import write_synthetic_store
 
 ARCH = dict(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=4)
@@ -15,7 +15,9 @@ QUIET = dict(log=lambda *a: None)
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("ft") / "s.zarr"
-    write_synthetic_store(path, temperatures=(0.8,), n_configs=10, n_particles=10, n_replicas=1, times=(1.0,))
+    write_synthetic_store(
+        path, temperatures=(0.8,), n_configs=10, n_particles=10, n_replicas=1, times=(1.0,)
+    )
     return path
 
 
@@ -40,14 +42,18 @@ def test_ema_decay_warms_up():
 
 
 def test_ema_fit_keeps_the_average_and_resumes_exactly(store, tmp_path):
-    cfg = FitConfig(model="diffusion", epochs=3, batch_size=4, lr=3e-3, arch=ARCH, ema=0.9, val_fraction=0.2)
+    cfg = FitConfig(
+        model="diffusion", epochs=3, batch_size=4, lr=3e-3, arch=ARCH, ema=0.9, val_fraction=0.2
+    )
     fit(store, tmp_path / "once", cfg, **QUIET)
     fit(store, tmp_path / "twice", FitConfig(**{**cfg.__dict__, "epochs": 2}), **QUIET)
     fit(store, tmp_path / "twice", cfg, **QUIET)  # resume for the third epoch
     a = torch.load(tmp_path / "once" / "last.pt", weights_only=False)
     b = torch.load(tmp_path / "twice" / "last.pt", weights_only=False)
     best = torch.load(tmp_path / "once" / "best.pt", weights_only=False)
-    assert _equal(a["ema_state_dict"], b["ema_state_dict"]) and _equal(a["state_dict"], b["state_dict"])
+    assert _equal(a["ema_state_dict"], b["ema_state_dict"]) and _equal(
+        a["state_dict"], b["state_dict"]
+    )
     assert not _equal(a["ema_state_dict"], a["state_dict"])  # the average lags the raw weights
     # the kept (best) weights are averaged ones: one of the epochs' EMA states, not a raw state
     assert a["best_val"] == min(a["history"]["val_loss"]) == best["best_val"]
@@ -65,8 +71,15 @@ def test_init_starts_from_the_other_runs_best_weights(store, tmp_path):
     # lr 1e-12: one epoch moves no weight by more than ~1e-12, so the fine-tuned weights are the
     # base run's best ones (a fit that ignored init would be a fresh network, far from them)
     logs = []
-    ft = FitConfig(**{**cfg.__dict__, "epochs": 1, "lr": 1e-12, "init": str(tmp_path / "base"),
-                      "arch": {**ARCH, "prior_sigma": 0.05}})
+    ft = FitConfig(
+        **{
+            **cfg.__dict__,
+            "epochs": 1,
+            "lr": 1e-12,
+            "init": str(tmp_path / "base"),
+            "arch": {**ARCH, "prior_sigma": 0.05},
+        }
+    )
     fit(store, tmp_path / "ft", ft, log=logs.append)
     tuned, ck = load_run(tmp_path / "ft", best=False)
     a, b = tuned.state_dict(), base.state_dict()
@@ -78,7 +91,17 @@ def test_init_starts_from_the_other_runs_best_weights(store, tmp_path):
     assert load_run(tmp_path / "ft", best=False)[1]["epoch"] == 1
     # a network of another shape is refused before any data is read
     with pytest.raises(InputError, match="another shape"):
-        fit(store, tmp_path / "ft2", FitConfig(**{**ft.__dict__, "arch": {**ARCH, "hidden": 8}}), **QUIET)
+        fit(
+            store,
+            tmp_path / "ft2",
+            FitConfig(**{**ft.__dict__, "arch": {**ARCH, "hidden": 8}}),
+            **QUIET,
+        )
     with pytest.raises(InputError, match="no checkpoint"):
-        fit(store, tmp_path / "ft3", FitConfig(**{**ft.__dict__, "init": str(tmp_path / "nowhere")}), **QUIET)
+        fit(
+            store,
+            tmp_path / "ft3",
+            FitConfig(**{**ft.__dict__, "init": str(tmp_path / "nowhere")}),
+            **QUIET,
+        )
     assert build_model("diffusion", ARCH) is not None

@@ -5,11 +5,10 @@ store, the fitted ones included)."""
 import json
 import shutil
 
-import pytest
-
-from glassdyn.cli import main
 from glassdyn.data import keys
 from glassdyn.data.store import Store
+
+from glassdyn.cli import main
 from glassdyn.testing import write_synthetic_store
 
 from .helpers import FLOW

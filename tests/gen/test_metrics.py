@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
-
 from glassdyn.data.box import minimum_image
 from glassdyn.gen import metrics
 from glassdyn.gen.fire import FireConfig, fire_minimize, quench_ka
 from glassdyn.simulate.ka import KAParameters, particle_energies
+
 from glassdyn.testing import random_ka_configuration
 
 
@@ -48,7 +48,9 @@ def test_lattice_baseline_density_and_tuning():
     # log q = log N(noise; 0, sigma^2 I): the chi^2 part averages -3N/2 (sd sqrt(3N/2) per sample)
     chi2_half = logq + 0.5 * 3 * 27 * np.log(2 * np.pi * 0.1**2)
     assert abs(chi2_half.mean() + 1.5 * 27) < 4 * np.sqrt(1.5 * 27 / 40)
-    sigma, scores = metrics.tune_lattice_sigma(c.positions[None], c.types, c.box, grid=[0.05, 0.2], n=2)
+    sigma, scores = metrics.tune_lattice_sigma(
+        c.positions[None], c.types, c.box, grid=[0.05, 0.2], n=2
+    )
     assert sigma in (0.05, 0.2) and set(scores) == {0.05, 0.2}
 
 
@@ -121,11 +123,18 @@ def test_coordination_numbers_brute_force():
     for p in x:
         for i in range(30):
             for j in range(30):
-                if i != j and np.linalg.norm(minimum_image(p[j] - p[i], box)) < cut[types[i], types[j]]:
+                if (
+                    i != j
+                    and np.linalg.norm(minimum_image(p[j] - p[i], box)) < cut[types[i], types[j]]
+                ):
                     want[types[i], types[j]] += 1
     n = np.array([22, 8]) * 3
-    assert z["AA"] == pytest.approx(want[0, 0] / n[0]) and z["AB"] == pytest.approx(want[0, 1] / n[0])
-    assert z["BA"] == pytest.approx(want[1, 0] / n[1]) and z["BB"] == pytest.approx(want[1, 1] / n[1])
+    assert z["AA"] == pytest.approx(want[0, 0] / n[0]) and z["AB"] == pytest.approx(
+        want[0, 1] / n[0]
+    )
+    assert z["BA"] == pytest.approx(want[1, 0] / n[1]) and z["BB"] == pytest.approx(
+        want[1, 1] / n[1]
+    )
     assert z["AB"] * 22 == pytest.approx(z["BA"] * 8)  # every AB pair counted from both sides
     # per-configuration types and custom shells
     z2 = metrics.coordination_numbers(x, np.broadcast_to(types, (3, 30)), box, cutoffs={"BB": 0.0})

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
 from glassdyn.data.errors import InputError
 from glassdyn.gen import sampling
 from glassdyn.simulate.ka import potential_energy
+
 from glassdyn.testing import random_ka_configuration
 
 
@@ -24,7 +24,9 @@ def test_log_weights_and_self_normalised_mean():
     assert np.allclose(lw, [-2.5, -3.5])
     with pytest.raises(InputError):
         sampling.log_weights(np.zeros(2), np.zeros(3), 1.0)
-    assert sampling.self_normalised_mean(np.array([1.0, 3.0]), np.log([1.0, 3.0])) == pytest.approx(2.5)
+    assert sampling.self_normalised_mean(np.array([1.0, 3.0]), np.log([1.0, 3.0])) == pytest.approx(
+        2.5
+    )
 
 
 def test_independence_chain_samples_the_target_exactly():

@@ -3,9 +3,17 @@
 import numpy as np
 import pytest
 import torch
-
 from glassdyn.data.errors import InputError, StoreError
-from glassdyn.gen.training import FitConfig, build_model, evaluate_loss, fit, load_data, load_run, random_reference
+from glassdyn.gen.training import (
+    FitConfig,
+    build_model,
+    evaluate_loss,
+    fit,
+    load_data,
+    load_run,
+    random_reference,
+)
+
 from glassdyn.testing import write_synthetic_store
 
 TINY_FLOW = dict(n_layers=3, n_bins=6, hidden=16, heads=2, blocks=1, n_freq=2)
@@ -15,7 +23,9 @@ TINY_CNF = dict(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=4
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("gen") / "s.zarr"
-    write_synthetic_store(path, temperatures=(0.6, 0.8), n_configs=12, n_particles=12, n_replicas=1, times=(1.0,))
+    write_synthetic_store(
+        path, temperatures=(0.6, 0.8), n_configs=12, n_particles=12, n_replicas=1, times=(1.0,)
+    )
     return path
 
 
@@ -44,7 +54,9 @@ def test_flow_fit_lowers_nll_and_resumes(store, tmp_path):
 
 
 def test_cnf_fit_lowers_flow_matching_loss(store, tmp_path):
-    cfg = FitConfig(model="cnf", epochs=8, batch_size=8, lr=3e-3, arch=TINY_CNF, temperatures=(0.8,))
+    cfg = FitConfig(
+        model="cnf", epochs=8, batch_size=8, lr=3e-3, arch=TINY_CNF, temperatures=(0.8,)
+    )
     hist = fit(store, tmp_path / "cnf", cfg, log=lambda *a: None)
     assert min(hist["train_loss"][-3:]) < hist["train_loss"][0]
     m, ck = load_run(tmp_path / "cnf")
@@ -53,17 +65,23 @@ def test_cnf_fit_lowers_flow_matching_loss(store, tmp_path):
 
 def test_diffusion_fit_lowers_denoising_loss_and_resumes(store, tmp_path):
     arch = dict(hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=4)
-    cfg = FitConfig(model="diffusion", epochs=8, batch_size=8, lr=3e-3, arch=arch, temperatures=(0.8,))
+    cfg = FitConfig(
+        model="diffusion", epochs=8, batch_size=8, lr=3e-3, arch=arch, temperatures=(0.8,)
+    )
     hist = fit(store, tmp_path / "diff", cfg, log=lambda *a: None)
     assert min(hist["train_loss"][-3:]) < hist["train_loss"][0]
-    hist2 = fit(store, tmp_path / "diff", FitConfig(**{**cfg.__dict__, "epochs": 9}), log=lambda *a: None)
+    hist2 = fit(
+        store, tmp_path / "diff", FitConfig(**{**cfg.__dict__, "epochs": 9}), log=lambda *a: None
+    )
     assert hist2["epoch"] == list(range(9)) and hist2["train_loss"][:8] == hist["train_loss"]
     m, ck = load_run(tmp_path / "diff")
     assert ck["kind"] == "diffusion" and m.cfg == m.cfg.__class__(**{**m.cfg.as_dict(), **arch})
 
 
 def test_energy_term_runs(store, tmp_path):
-    cfg = FitConfig(model="flow", epochs=1, batch_size=12, arch=TINY_FLOW, energy_weight=0.1, max_configs=6)
+    cfg = FitConfig(
+        model="flow", epochs=1, batch_size=12, arch=TINY_FLOW, energy_weight=0.1, max_configs=6
+    )
     hist = fit(store, tmp_path / "e", cfg, log=lambda *a: None)
     assert np.isfinite(hist["train_loss"][0])
 
@@ -113,6 +131,10 @@ def test_fit_never_reads_test_configurations_and_trains_on_train_only(store, tmp
     split = json.loads((tmp_path / "r" / "run.json").read_text())["split"]
     for T, s in split.items():
         parts = [set(s[p]) for p in ("train", "val", "test")]
-        assert set().union(*parts) == set(range(12)) and sum(map(len, parts)) == 12 and len(s["test"]) == 2
+        assert (
+            set().union(*parts) == set(range(12))
+            and sum(map(len, parts)) == 12
+            and len(s["test"]) == 2
+        )
     assert reads == {(T, c) for T, s in split.items() for c in s["train"] + s["val"]}
     assert orders == [{"train"}, {"train"}]

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from glassdyn.data.lock import lock_path
 
 from glassdyn.cli import main
-from glassdyn.data.lock import lock_path
 from glassdyn.testing import write_synthetic_store
 
 NET = ["--hidden", "8", "--steps", "1", "--quiet"]

@@ -62,17 +62,24 @@ def test_benchmark_predictors_runs_on_the_recorded_split(tmp_path, capsys):
     import json
 
     import torch
+    from glassdyn.data.store import Store
 
     from glassdyn.convert import convert_pyg_botan
-    from glassdyn.data.store import Store
     from glassdyn.nn.pyg_botan import layout
     from glassdyn.testing import write_synthetic_store
 
-    write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.8,), n_configs=5, n_particles=128, times=(0.5, 5.0))
+    write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=(0.8,), n_configs=5, n_particles=128, times=(0.5, 5.0)
+    )
     labels = ["train", "test", "train", "train", "test"]
-    Store.open(tmp_path / "s.zarr", mode="r+").state(0.8).group.attrs["import"] = {"format": "botan", "splits": labels}
+    Store.open(tmp_path / "s.zarr", mode="r+").state(0.8).group.attrs["import"] = {
+        "format": "botan",
+        "splits": labels,
+    }
     g = torch.Generator().manual_seed(0)
-    torch.save({k: 0.2 * torch.randn(s, generator=g) for k, s in layout().items()}, tmp_path / "m.pth")
+    torch.save(
+        {k: 0.2 * torch.randn(s, generator=g) for k, s in layout().items()}, tmp_path / "m.pth"
+    )
     convert_pyg_botan(tmp_path / "m.pth", tmp_path / "run", data=tmp_path / "s.zarr", time=5.0)
     path = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_predictors.py"
     spec = importlib.util.spec_from_file_location("benchmark_predictors", path)
@@ -86,7 +93,10 @@ def test_benchmark_predictors_runs_on_the_recorded_split(tmp_path, capsys):
     assert "test configurations [[1, 4]]" in out
     rows = {r["model"]: r for r in json.loads((tmp_path / "b.json").read_text())["results"]}
     assert set(rows) == {"ridge", "ridge[energy+displacement]", f"run:{tmp_path / 'run'}"}
-    assert np.array(rows["ridge"]["node_pearson"]).shape == (2, 1) and rows["ridge"]["edge_pearson"] is None
+    assert (
+        np.array(rows["ridge"]["node_pearson"]).shape == (2, 1)
+        and rows["ridge"]["edge_pearson"] is None
+    )
     assert np.array(rows[f"run:{tmp_path / 'run'}"]["edge_pearson"]).shape == (2, 1)
     assert np.mean(rows["ridge"]["node_pearson"]) > 0.4  # the synthetic mobility is learnable
 
@@ -99,13 +109,33 @@ def test_tbotan_physics_script_runs_every_part_on_held_out_data(tmp_path):
 
     from glassdyn.testing import write_synthetic_store
 
-    write_synthetic_store(tmp_path / "s.zarr", temperatures=(0.6, 0.7, 0.8), n_configs=6, n_particles=128, n_replicas=2)
+    write_synthetic_store(
+        tmp_path / "s.zarr",
+        temperatures=(0.6, 0.7, 0.8),
+        n_configs=6,
+        n_particles=128,
+        n_replicas=2,
+    )
     path = Path(__file__).resolve().parents[2] / "scripts" / "tbotan_physics.py"
     spec = importlib.util.spec_from_file_location("tbotan_physics", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     out = tmp_path / "phys"
-    assert mod.main(["--data", str(tmp_path / "s.zarr"), "--out", str(out), "--minutes", "0.02", "--sizes", "1,2"]) == 0
+    assert (
+        mod.main(
+            [
+                "--data",
+                str(tmp_path / "s.zarr"),
+                "--out",
+                str(out),
+                "--minutes",
+                "0.02",
+                "--sizes",
+                "1,2",
+            ]
+        )
+        == 0
+    )
     res = json.loads((out / "physics.json").read_text())
     assert set(res["readout"]) == {"ts", "is", "ts+is"}
     assert res["heldout"]["held_out"] == 0.7 and res["heldout"]["trained_on"] == [0.6, 0.8]
@@ -113,5 +143,10 @@ def test_tbotan_physics_script_runs_every_part_on_held_out_data(tmp_path):
     assert run["split"]["0.7"].get("held_out") and not run["split"]["0.7"]["train"]
     curve = json.loads((out / "curve_botan_1" / "run.json").read_text())["split"]["0.6"]
     assert len(curve["train"]) == 1 and len(res["curve"]["models"]["ridge"]) == 2
-    for png in ("heldout_mse_s4.png", "heldout_heterogeneity_s4.png", "heldout_pdf.png", "learning_curve.png"):
+    for png in (
+        "heldout_mse_s4.png",
+        "heldout_heterogeneity_s4.png",
+        "heldout_pdf.png",
+        "learning_curve.png",
+    ):
         assert (out / png).stat().st_size > 0

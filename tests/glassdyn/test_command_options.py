@@ -5,30 +5,85 @@ import argparse
 
 import pytest
 from glassdyn.data.errors import InputError
+from glassdyn.gen.diffusion import DiffusionConfig
+from glassdyn.gen.options import NetworkOptions, SamplerOptions
+from glassdyn.gen.training import FitConfig
 
 from glassdyn.commands import gen as gen_cmd
 from glassdyn.commands import train as train_cmd
 from glassdyn.commands.options import settings_from_args
-from glassdyn.gen.diffusion import DiffusionConfig
-from glassdyn.gen.options import NetworkOptions, SamplerOptions
-from glassdyn.gen.training import FitConfig
 from glassdyn.training import MODELS, TrainConfig
 
 # the flags `glassdyn train` had before its options were derived from TrainConfig
-TRAIN_FLAGS = (
-    "--data --model --out --input --node-features --node-vectors --no-node-vectors --skip "
-    "--no-skip --readout-hops --max-minutes --edge-features --times --train-temperatures "
-    "--epochs --p --node-weight --pretrain-epochs --init --temperature-weight --heterogeneity-weight --lr "
-    "--lr-schedule --grad-clip --batch-size --hidden --steps --shared-decoder "
-    "--no-shared-decoder --cutoff --no-augment --val-fraction --test-fraction --max-configs --max-train "
-    "--seed --device --threads --precision --quiet"
-).split()
-FIT_FLAGS = (
-    "--data --model --out --temperatures --source --epochs --batch-size --lr --max-configs "
-    "--val-fraction --test-fraction --energy-weight --max-minutes --ema --init --hidden --layers "
-    "--blocks --network --score-target --physics-sigma --no-physics --seed --device"
-).split()
-SAMPLER_FLAGS = "--sampler --steps --correctors --snr --final-correctors".split()
+TRAIN_FLAGS = [
+    "--data",
+    "--model",
+    "--out",
+    "--input",
+    "--node-features",
+    "--node-vectors",
+    "--no-node-vectors",
+    "--skip",
+    "--no-skip",
+    "--readout-hops",
+    "--max-minutes",
+    "--edge-features",
+    "--times",
+    "--train-temperatures",
+    "--epochs",
+    "--p",
+    "--node-weight",
+    "--pretrain-epochs",
+    "--init",
+    "--temperature-weight",
+    "--heterogeneity-weight",
+    "--lr",
+    "--lr-schedule",
+    "--grad-clip",
+    "--batch-size",
+    "--hidden",
+    "--steps",
+    "--shared-decoder",
+    "--no-shared-decoder",
+    "--cutoff",
+    "--no-augment",
+    "--val-fraction",
+    "--test-fraction",
+    "--max-configs",
+    "--max-train",
+    "--seed",
+    "--device",
+    "--threads",
+    "--precision",
+    "--quiet",
+]
+FIT_FLAGS = [
+    "--data",
+    "--model",
+    "--out",
+    "--temperatures",
+    "--source",
+    "--epochs",
+    "--batch-size",
+    "--lr",
+    "--max-configs",
+    "--val-fraction",
+    "--test-fraction",
+    "--energy-weight",
+    "--max-minutes",
+    "--ema",
+    "--init",
+    "--hidden",
+    "--layers",
+    "--blocks",
+    "--network",
+    "--score-target",
+    "--physics-sigma",
+    "--no-physics",
+    "--seed",
+    "--device",
+]
+SAMPLER_FLAGS = ["--sampler", "--steps", "--correctors", "--snr", "--final-correctors"]
 
 
 def _parser(add):
@@ -58,11 +113,39 @@ def test_train_keeps_every_flag_and_takes_its_defaults_from_train_config():
 
 def test_train_flags_set_their_fields():
     p = _parser(train_cmd.add_arguments)
-    argv = (
-        "--data s --out o --model tbotan --times 3,7 --train-temperatures 0.8,0.64 --p 0.25 "
-        "--no-augment --quiet --no-skip --node-vectors --no-shared-decoder --readout-hops 0 "
-        "--epochs 3 --max-minutes 2.5 --lr 1e-4 --input ts+is --precision bf16 --max-configs 5"
-    ).split()
+    argv = [
+        "--data",
+        "s",
+        "--out",
+        "o",
+        "--model",
+        "tbotan",
+        "--times",
+        "3,7",
+        "--train-temperatures",
+        "0.8,0.64",
+        "--p",
+        "0.25",
+        "--no-augment",
+        "--quiet",
+        "--no-skip",
+        "--node-vectors",
+        "--no-shared-decoder",
+        "--readout-hops",
+        "0",
+        "--epochs",
+        "3",
+        "--max-minutes",
+        "2.5",
+        "--lr",
+        "1e-4",
+        "--input",
+        "ts+is",
+        "--precision",
+        "bf16",
+        "--max-configs",
+        "5",
+    ]
     cfg = settings_from_args(TrainConfig, p.parse_args(argv))
     want = dict(
         model="tbotan", times=(3, 7), train_temperatures=(0.8, 0.64), node_weight=0.25, augment=False,
@@ -70,7 +153,12 @@ def test_train_flags_set_their_fields():
         epochs=3, max_minutes=2.5, lr=1e-4, input="ts+is", precision="bf16", max_configs=5,
     )  # fmt: skip
     assert cfg == TrainConfig(data="s", out="o", **want)
-    assert settings_from_args(TrainConfig, p.parse_args(["--data", "s", "--out", "o", "--times", "all"])).times is None
+    assert (
+        settings_from_args(
+            TrainConfig, p.parse_args(["--data", "s", "--out", "o", "--times", "all"])
+        ).times
+        is None
+    )
 
 
 def test_gen_fit_keeps_every_flag_and_takes_its_defaults_from_fit_config():
@@ -83,12 +171,34 @@ def test_gen_fit_keeps_every_flag_and_takes_its_defaults_from_fit_config():
     assert settings_from_args(FitConfig, args, arch=arch) == FitConfig()
     assert arch == DiffusionConfig()  # nothing given: the model's own defaults
     args = sub["fit"].parse_args(
-        "--data s --out o --model diffusion --hidden 8 --blocks 1 --no-physics --physics-sigma 0.3 "
-        "--network transformer --ema 0.99 --quiet --temperatures 0.8".split()
+        [
+            "--data",
+            "s",
+            "--out",
+            "o",
+            "--model",
+            "diffusion",
+            "--hidden",
+            "8",
+            "--blocks",
+            "1",
+            "--no-physics",
+            "--physics-sigma",
+            "0.3",
+            "--network",
+            "transformer",
+            "--ema",
+            "0.99",
+            "--quiet",
+            "--temperatures",
+            "0.8",
+        ]
     )
     arch = settings_from_args(NetworkOptions, args).model_config(args.model)
     cfg = settings_from_args(FitConfig, args, arch=arch)
-    assert cfg.arch == DiffusionConfig(hidden=8, blocks=1, prior_force_cap=0.0, prior_sigma=0.3, network="transformer")
+    assert cfg.arch == DiffusionConfig(
+        hidden=8, blocks=1, prior_force_cap=0.0, prior_sigma=0.3, network="transformer"
+    )
     assert cfg.ema == 0.99 and not cfg.progress and cfg.temperatures == (0.8,)
 
 
@@ -112,7 +222,9 @@ def test_a_fit_config_takes_a_dict_or_the_typed_config_and_records_the_whole_net
     a = FitConfig(model="flow", arch={"hidden": 16})
     assert a == FitConfig(model="flow", arch=NetworkOptions(hidden=16).model_config("flow"))
     assert a.to_dict()["arch"]["n_layers"] == 6  # the full network, not only what was given
-    assert FitConfig.from_dict({**a.to_dict(), "arch": {"hidden": 16}}) == a  # run.json of earlier runs
+    assert (
+        FitConfig.from_dict({**a.to_dict(), "arch": {"hidden": 16}}) == a
+    )  # run.json of earlier runs
     with pytest.raises(InputError, match="no setting 'widht'"):
         FitConfig(model="flow", arch={"widht": 16})
     with pytest.raises(InputError, match="takes a FlowConfig, got DiffusionConfig"):
@@ -124,7 +236,13 @@ def test_sampler_options_set_the_model_and_refuse_what_it_has_not():
 
     d = build_model("diffusion", {"hidden": 8, "blocks": 1, "n_freq": 2, "pair_channels": 4})
     SamplerOptions(steps=5, correctors=0, snr=0.3, final_correctors=4).apply(d)
-    assert (d.sampler, d.sde_steps, d.corrector_steps, d.snr, d.final_correctors) == ("sde", 5, 0, 0.3, 4)
+    assert (d.sampler, d.sde_steps, d.corrector_steps, d.snr, d.final_correctors) == (
+        "sde",
+        5,
+        0,
+        0.3,
+        4,
+    )
     assert d.steps == DiffusionConfig().steps  # the ODE's steps stay
     SamplerOptions(sampler="ode", steps=7).apply(d)
     assert d.sampler == "ode" and d.steps == 7

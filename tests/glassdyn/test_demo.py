@@ -3,8 +3,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from glassdyn.data.errors import GlassdynError
+
 from glassdyn.demo import DemoConfig, DemoRun, Step, StepResult, plan, run_step
 from glassdyn.report import write_report
 from glassdyn.testing import write_synthetic_store
@@ -15,7 +15,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 def test_plan_names_every_stage(tmp_path):
     steps = plan(DemoConfig(out=tmp_path))
     names = [s.name for s in steps]
-    for want in ("simulate", "train-botan", "train-tbotan", "train-ridge", "evaluate-bapst", "predict", "analyze", "gen-fit", "gen-sample"):
+    for want in (
+        "simulate",
+        "train-botan",
+        "train-tbotan",
+        "train-ridge",
+        "evaluate-bapst",
+        "predict",
+        "analyze",
+        "gen-fit",
+        "gen-sample",
+    ):
         assert want in names
     assert steps[0].command.startswith("glassdyn simulate --preset tiny")
     with pytest.raises(GlassdynError, match="unknown demo preset"):
@@ -25,7 +35,12 @@ def test_plan_names_every_stage(tmp_path):
 def test_steps_rerun_only_when_needed(tmp_path):
     store = tmp_path / "data.zarr"
     write_synthetic_store(store, n_configs=1, n_particles=16, n_replicas=1)
-    step = Step("info", ("info", str(store), "--json"), (tmp_path / "info.json",), stdout=tmp_path / "info.json")
+    step = Step(
+        "info",
+        ("info", str(store), "--json"),
+        (tmp_path / "info.json",),
+        stdout=tmp_path / "info.json",
+    )
     first = run_step(tmp_path, step, store)
     assert first.status == "ran"
     assert json.loads((tmp_path / "info.json").read_text())["temperatures"] == [0.64, 0.8]
@@ -39,22 +54,61 @@ def test_steps_rerun_only_when_needed(tmp_path):
 def _fake_outputs(out: Path) -> None:
     (out / "runs" / "botan").mkdir(parents=True)
     (out / "runs" / "botan" / "evaluation.json").write_text(
-        json.dumps({"node_pearson": {"0.64": [0.3, 0.5]}, "edge_pearson": {"0.64": [0.2, 0.4]}, "temperature_mae": None})
+        json.dumps(
+            {
+                "node_pearson": {"0.64": [0.3, 0.5]},
+                "edge_pearson": {"0.64": [0.2, 0.4]},
+                "temperature_mae": None,
+            }
+        )
     )
     (out / "runs" / "gen").mkdir(parents=True)
     (out / "runs" / "gen" / "evaluation.json").write_text(
-        json.dumps({"evaluations": [{"temperature": 0.64, "results": {"model": {"name": "flow", "n": 16, "rdf_l2": {"sum": 3.5}, "close_contact_fraction": 0.25}}}]})
+        json.dumps(
+            {
+                "evaluations": [
+                    {
+                        "temperature": 0.64,
+                        "results": {
+                            "model": {
+                                "name": "flow",
+                                "n": 16,
+                                "rdf_l2": {"sum": 3.5},
+                                "close_contact_fraction": 0.25,
+                            }
+                        },
+                    }
+                ]
+            }
+        )
     )
-    (out / "info.json").write_text(json.dumps({"states": [{"temperature": 0.64, "n_particles": 10, "completed": 2, "n_configs": 2, "n_replicas": 2, "times": [1.0, 10.0]}]}))
+    (out / "info.json").write_text(
+        json.dumps(
+            {
+                "states": [
+                    {
+                        "temperature": 0.64,
+                        "n_particles": 10,
+                        "completed": 2,
+                        "n_configs": 2,
+                        "n_replicas": 2,
+                        "times": [1.0, 10.0],
+                    }
+                ]
+            }
+        )
+    )
 
 
 def test_report_is_self_contained(tmp_path):
     _fake_outputs(tmp_path)
-    run = DemoRun(DemoConfig(out=tmp_path), [StepResult("simulate", "glassdyn simulate ...", "ran", 1.5)])
+    run = DemoRun(
+        DemoConfig(out=tmp_path), [StepResult("simulate", "glassdyn simulate ...", "ran", 1.5)]
+    )
     path = write_report(run)
     text = path.read_text()
     assert "data:image/png;base64," in text  # the model figure is embedded
-    assert "src=\"http" not in text and "<script" not in text
+    assert 'src="http' not in text and "<script" not in text
     assert "BOTAN" in text and "glassdyn simulate" in text
     assert "<td>flow</td><td>16</td><td>3.5</td>" in text  # generative metrics as a table
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -86,8 +140,12 @@ def test_failing_step_stops_the_demo_with_exit_2_and_a_report(tmp_path, capfd):
     write_synthetic_store(out / "data.zarr", n_configs=1, n_particles=16, n_replicas=1)
     assert main(["demo", "--preset", "ci", "--out", str(out)]) == 2
     err = capfd.readouterr().err.strip().splitlines()  # the step runs as a subprocess
-    assert err[-1].startswith("glassdyn demo: error: demo step 'simulate' failed (exit code 2): glassdyn simulate --preset ci")
-    assert any("not written by `glassdyn simulate`" in line for line in err)  # the step's own message
+    assert err[-1].startswith(
+        "glassdyn demo: error: demo step 'simulate' failed (exit code 2): glassdyn simulate --preset ci"
+    )
+    assert any(
+        "not written by `glassdyn simulate`" in line for line in err
+    )  # the step's own message
     assert _statuses(out) == {"simulate": "failed"}
     assert (out / "report.html").exists() and not (out / "runs").exists()
 

@@ -18,9 +18,30 @@ def test_torchrun_two_processes_train_one_run(tmp_path):
     run = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "glassdyn.cli", "train", "--data", str(store), "--model", "botan", "--out", str(run),
-        "--epochs", "2", "--device", "cpu", "--quiet", "--hidden", "16", "--steps", "2",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "glassdyn.cli",
+        "train",
+        "--data",
+        str(store),
+        "--model",
+        "botan",
+        "--out",
+        str(run),
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--hidden",
+        "16",
+        "--steps",
+        "2",
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -197,8 +197,8 @@ def test_bf16_training_overfits_one_configuration(tmp_path):
 
     from glassdyn.metrics import pearson
     from glassdyn.nn.dataset import build_graph
-    from glassdyn.testing import write_synthetic_store
     from glassdyn.nn.training_loop import _normalization
+    from glassdyn.testing import write_synthetic_store
     from glassdyn.training import TrainConfig, batch_loss
 
     path = tmp_path / "s.zarr"

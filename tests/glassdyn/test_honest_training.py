@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from glassdyn.data import keys
 from glassdyn.data.store import Store
+
 from glassdyn.nn import training_loop
 from glassdyn.nn.checkpoint import load_checkpoint, load_model
 from glassdyn.nn.dataset import GraphCache, GraphDataset, GraphSpec, build_graph
@@ -118,7 +118,9 @@ def test_best_checkpoint_is_the_lowest_validation_score_of_its_phase(store_path,
     spec = resolved.graph_spec()
     store = Store.open(store_path)
     graphs = [
-        build_graph(store.state(float(T)), c, spec) for T, s in info["split"].items() for c in s["val"]
+        build_graph(store.state(float(T)), c, spec)
+        for T, s in info["split"].items()
+        for c in s["val"]
     ]
     model, _ = load_model(run / "best.pt")
     rec = training_loop.validate(

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
+
 from glassdyn.nn.dataset import (
     GraphDataset,
     GraphSpec,
@@ -113,7 +113,7 @@ def test_descriptor_model_with_skip_and_readout_is_rotation_invariant(conf):
     inh = x + rng.normal(scale=0.05, size=x.shape)
     q, r = np.linalg.qr(rng.normal(size=(3, 3)))
     q = q * np.sign(np.diag(r))
-    turn = lambda y: (y - L / 2) @ q.T + L / 2  # noqa: E731
+    turn = lambda y: (y - L / 2) @ q.T + L / 2
     box = np.full(3, L)
     spec = GraphSpec(input="ts+is", edge_features="invariant", node_features="descriptors")
     a_data = graph_from_arrays(spec, conf.types, box, x, inh)
@@ -173,7 +173,11 @@ def test_transfer_from_plain_botan_keeps_its_function(conf):
     src = build_model(ModelConfig(hidden=16, steps=2)).eval()
     dst = _model(big, g1, skip=True, readout_hops=2, shared_decoder=False)
     widened = transfer_state(dst, src.state_dict())
-    assert set(widened) == {"node_encoder.fc1.weight", "edge_encoder.fc1.weight", "node_decoder.fc1.weight"}
+    assert set(widened) == {
+        "node_encoder.fc1.weight",
+        "edge_encoder.fc1.weight",
+        "node_decoder.fc1.weight",
+    }
     a, b = src(g0), dst(g1)
     torch.testing.assert_close(b["node"], a["node"], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(b["edge"], a["edge"], atol=1e-5, rtol=1e-5)
@@ -199,7 +203,10 @@ def test_skip_is_the_cross_validated_ridge_solution(conf):
     a = torch.cat([g.node_attr for g in graphs])
     y = torch.cat([g.y for g in graphs])
     model.set_normalization(
-        node_attr_mean=a.mean(0), node_attr_std=a.std(0).clamp(min=1e-6), node_mean=y.mean(0), node_std=y.std(0)
+        node_attr_mean=a.mean(0),
+        node_attr_std=a.std(0).clamp(min=1e-6),
+        node_mean=y.mean(0),
+        node_std=y.std(0),
     )
     alphas = init_skip(model, graphs)
     assert not model.skip_weight.requires_grad  # fixed during training
@@ -212,7 +219,9 @@ def test_skip_is_the_cross_validated_ridge_solution(conf):
         for k in range(2):  # the strength chosen by cross-validation, per time
             lam = alphas["AB"[s]][k] * len(zs)
             w = np.linalg.solve(zc.T @ zc + lam * np.eye(zs.shape[1]), zc.T @ yc[:, k])
-            np.testing.assert_allclose(model.skip_weight[s, :, k].double().numpy(), w, rtol=2e-3, atol=2e-4)
+            np.testing.assert_allclose(
+                model.skip_weight[s, :, k].double().numpy(), w, rtol=2e-3, atol=2e-4
+            )
     pred = model.skip_term(graphs[0]).detach().numpy()
     want = np.einsum("nf,nfk->nk", z[:128], model.skip_weight.double().numpy()[t[:128]])
     want += model.skip_bias.double().numpy()[t[:128]]
@@ -232,13 +241,18 @@ def test_auto_inputs_follow_the_store(tmp_path):
         True,
     )
     assert with_is.shared_decoder is False and with_is.readout_hops == 2
-    plain = resolve_inputs(store, TrainConfig(data=str(path), out="r", node_features="type", readout_hops=0))
+    plain = resolve_inputs(
+        store, TrainConfig(data=str(path), out="r", node_features="type", readout_hops=0)
+    )
     assert (plain.skip, plain.shared_decoder) == (False, True)
     sp = Store.open(path, mode="r+").state(0.8)
     sp.array(keys.INHERENT_MAX_FORCE)[1] = np.nan  # configuration 1 lost its inherent structure
     with pytest.raises(InputError, match="inherent structures for 2 of its 3 .*glassdyn quench"):
         resolve_inputs(Store.open(path), base)
-    assert resolve_inputs(Store.open(path), TrainConfig(data=str(path), out="r", input="ts")).input == "ts"
+    assert (
+        resolve_inputs(Store.open(path), TrainConfig(data=str(path), out="r", input="ts")).input
+        == "ts"
+    )
     sp.array(keys.INHERENT_MAX_FORCE)[:] = np.nan  # none has one: auto falls back to ts
     no_is = resolve_inputs(Store.open(path), base)
     assert (no_is.input, no_is.node_vectors, no_is.skip) == ("ts", False, True)
@@ -274,7 +288,9 @@ def test_max_train_keeps_validation_and_test_and_nests_the_training_subsets(tmp_
     write_synthetic_store(path, temperatures=(0.8,), n_configs=10, n_particles=128, n_replicas=2)
     store = Store.open(path)
     full, _ = plan(store, TrainConfig(data=str(path), out="r"))
-    parts = [plan(store, TrainConfig(data=str(path), out="r", max_train=n))[0]["0.8"] for n in (1, 3)]
+    parts = [
+        plan(store, TrainConfig(data=str(path), out="r", max_train=n))[0]["0.8"] for n in (1, 3)
+    ]
     for n, part in zip((1, 3), parts):
         assert part["train"] == full["0.8"]["train"][:n]
         assert (part["val"], part["test"]) == (full["0.8"]["val"], full["0.8"]["test"])
@@ -290,7 +306,9 @@ def test_graph_fields_and_model_outputs_are_the_declared_keys(conf):
     rng = np.random.default_rng(0)
     disp = rng.normal(scale=0.1, size=(2, 2, 128, 3))
     spec = GraphSpec(input="ts+is", node_features="descriptors", node_vectors=True)
-    data = graph_from_arrays(spec, conf.types, conf.box, conf.positions, _jittered(conf), disp, 0.8, 3)
+    data = graph_from_arrays(
+        spec, conf.types, conf.box, conf.positions, _jittered(conf), disp, 0.8, 3
+    )
     assert set(data.keys()) - {"num_nodes"} == set(nk.GRAPH_FIELDS)  # num_nodes: PyG's own
     N, E = len(conf.types), data.edge_index.shape[1]
     assert data[nk.Y].shape == (N, 2) and data[nk.Y_EDGE].shape == (E, 2)

@@ -12,11 +12,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
-from glassdyn.cli import main
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
+
+from glassdyn.cli import main
 from glassdyn.evaluation import evaluate_run, predict_run
 from glassdyn.nn.dataset import GraphCache, GraphSpec
 from glassdyn.testing import write_synthetic_store
@@ -95,8 +95,14 @@ def test_evaluate_never_scores_training_configurations_of_another_store(run, sto
         fresh, temperatures=(0.8,), n_configs=1, n_particles=128, n_replicas=2, seed=11
     )
     srcs = [(sp, c) for c in _split(run)["train"][:2]] + [(Store.open(fresh).state(0.8), 0)]
-    fields = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.INHERENT_POSITIONS, keys.INHERENT_MAX_FORCE,
-              keys.ISO_DISPLACEMENTS)
+    fields = (
+        keys.TYPES,
+        keys.BOX,
+        keys.THERMAL_POSITIONS,
+        keys.INHERENT_POSITIONS,
+        keys.INHERENT_MAX_FORCE,
+        keys.ISO_DISPLACEMENTS,
+    )
     for k, (s, c) in enumerate(srcs):
         dst.write(k, **{f: s.read(f, c) for f in fields})
         dst.update_propensity(k)

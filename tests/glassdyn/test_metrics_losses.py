@@ -1,6 +1,5 @@
 """Metrics and losses against plain references (baselines: test_baselines.py; descriptors: test_descriptors.py)."""
 
-
 import numpy as np
 import pytest
 import torch

@@ -136,7 +136,7 @@ def _rotated_cluster(conf, seed=0):
     q = q * np.sign(np.diag(r))
     if np.linalg.det(q) < 0:
         q[:, 0] = -q[:, 0]
-    turn = lambda y: (y - L / 2) @ q.T + L / 2  # noqa: E731
+    turn = lambda y: (y - L / 2) @ q.T + L / 2
     return np.full(3, L), (x, inh), (turn(x), turn(inh))
 
 
@@ -189,6 +189,7 @@ def test_cube_symmetries_are_the_48_distinct_orthogonal_maps():
 
 def test_load_state_tolerates_only_the_optional_buffers():
     from glassdyn.data.errors import InputError
+
     from glassdyn.nn.checkpoint import load_state
 
     model = _model("botan")

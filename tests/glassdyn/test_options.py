@@ -51,19 +51,37 @@ def test_bad_lists_are_errors(parser, text, message):
         (["simulate", "--out", "{t}/s.zarr", "--temperatures", "0.8,,0.6"], "--temperatures"),
         (["simulate", "--out", "{t}/s.zarr", "--times", "0.1,inf"], "--times"),
         (["import", "botan", "{t}", "--out", "{t}/s.zarr", "--times", "0.1,,1"], "--times"),
-        (["train", "--data", "{t}/d", "--out", "{t}/r", "--train-temperatures", "0.8,nan"], "--train-temperatures"),
+        (
+            ["train", "--data", "{t}/d", "--out", "{t}/r", "--train-temperatures", "0.8,nan"],
+            "--train-temperatures",
+        ),
         (["train", "--data", "{t}/d", "--out", "{t}/r", "--times", "3,,7"], "--times"),
         (["evaluate", "{t}/r", "--data", "{t}/d", "--temperatures", "0.8,"], "--temperatures"),
-        (["predict", "{t}/r", "--data", "{t}/d", "--out", "{t}/p", "--temperatures", "-1"], "--temperatures"),
+        (
+            ["predict", "{t}/r", "--data", "{t}/d", "--out", "{t}/p", "--temperatures", "-1"],
+            "--temperatures",
+        ),
         (["analyze", "{t}/d", "--out", "{t}/a", "--temperatures", "inf"], "--temperatures"),
         (["export", "{t}/d", "--out", "{t}/x.xyz", "--config", "1,,2"], "--config"),
-        (["gen", "fit", "--data", "{t}/d", "--out", "{t}/g", "--temperatures", "0.8,,0.64"], "--temperatures"),
-        (["gen", "evaluate", "{t}/g", "--data", "{t}/d", "--temperatures", "0.8 0.64"], "--temperatures"),
+        (
+            ["gen", "fit", "--data", "{t}/d", "--out", "{t}/g", "--temperatures", "0.8,,0.64"],
+            "--temperatures",
+        ),
+        (
+            ["gen", "evaluate", "{t}/g", "--data", "{t}/d", "--temperatures", "0.8 0.64"],
+            "--temperatures",
+        ),
         # single temperatures and densities: finite and positive too
-        (["import", "extxyz", "{t}/f.xyz", "--out", "{t}/s.zarr", "--temperature", "inf"], "--temperature"),
+        (
+            ["import", "extxyz", "{t}/f.xyz", "--out", "{t}/s.zarr", "--temperature", "inf"],
+            "--temperature",
+        ),
         (["import", "botan", "{t}", "--out", "{t}/s.zarr", "--density", "0"], "--density"),
         (["export", "{t}/d", "--out", "{t}/x.xyz", "--temperature", "nan"], "--temperature"),
-        (["gen", "sample", "{t}/g", "--n", "2", "--out", "{t}/s.xyz", "--temperature", "-0.8"], "--temperature"),
+        (
+            ["gen", "sample", "{t}/g", "--n", "2", "--out", "{t}/s.xyz", "--temperature", "-0.8"],
+            "--temperature",
+        ),
     ],
 )
 def test_every_command_rejects_a_bad_list_in_one_line(tmp_path, capsys, argv, option):
@@ -73,18 +91,36 @@ def test_every_command_rejects_a_bad_list_in_one_line(tmp_path, capsys, argv, op
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
-    assert err.startswith(f"glassdyn {' '.join(argv[:2]) if argv[0] == 'gen' else argv[0]}: error: argument {option}")
+    assert err.startswith(
+        f"glassdyn {' '.join(argv[:2]) if argv[0] == 'gen' else argv[0]}: error: argument {option}"
+    )
     assert "--help" in err
     assert list(tmp_path.iterdir()) == []  # nothing created
 
 
 def test_the_old_space_separated_form_is_refused_not_misread(tmp_path, capsys):
-    assert main(["analyze", str(tmp_path / "d"), "--out", str(tmp_path / "a"), "--temperatures", "0.8", "0.64"]) == 2
+    assert (
+        main(
+            [
+                "analyze",
+                str(tmp_path / "d"),
+                "--out",
+                str(tmp_path / "a"),
+                "--temperatures",
+                "0.8",
+                "0.64",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err == (
         "glassdyn analyze: error: unrecognized arguments: 0.64 (lists of numbers are comma-separated, "
         "e.g. --temperatures 0.8,0.64; see `glassdyn analyze --help`)"
     )
     assert main(["gen", "evaluate", "run", "--data", "d", "--bogus"]) == 2
-    assert "glassdyn gen evaluate: error: unrecognized arguments: --bogus (see" in capsys.readouterr().err
+    assert (
+        "glassdyn gen evaluate: error: unrecognized arguments: --bogus (see"
+        in capsys.readouterr().err
+    )
     assert list(tmp_path.iterdir()) == []

@@ -7,13 +7,13 @@ import torch
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
 
-from glassdyn.nn import training_loop
 from glassdyn.cli import main
+from glassdyn.nn import training_loop
 from glassdyn.nn.checkpoint import load_checkpoint
 from glassdyn.nn.dataset import GraphSpec, build_graph
 from glassdyn.nn.models import ModelConfig, build_model
-from glassdyn.testing import write_synthetic_store
 from glassdyn.nn.training_loop import init_weights
+from glassdyn.testing import write_synthetic_store
 from glassdyn.training import TrainConfig, batch_loss, train
 
 SMALL = {"hidden": 16, "steps": 2, "progress": False}

@@ -49,6 +49,7 @@ def test_botan_overfits_one_configuration_in_lj_units(tmp_path):
     fails."""
     from glassdyn.data import keys
     from glassdyn.data.store import Store
+
     from glassdyn.nn.dataset import GraphSpec, build_graph
     from glassdyn.nn.models import ModelConfig, build_model
     from glassdyn.nn.training_loop import _normalization
@@ -200,9 +201,14 @@ def test_checkpoints_of_the_first_format_evaluate_and_resume(store_path, tmp_pat
     assert evaluate_run(run, store_path, latent_png=None)["n_configs"]["0.8"] > 0
     train(TrainConfig(out=str(run), epochs=2, **base))
     last = load_checkpoint(run / "last.pt")
-    assert last["format"] == "glassdyn-checkpoint/2" and [h["epoch"] for h in last["history"]] == [0, 1]
+    assert last["format"] == "glassdyn-checkpoint/2" and [h["epoch"] for h in last["history"]] == [
+        0,
+        1,
+    ]
     torch.save({**new["best.pt"], "format": "glassdyn-checkpoint/9"}, tmp_path / "future.pt")
-    with pytest.raises(InputError, match="format 'glassdyn-checkpoint/9'.*reads glassdyn-checkpoint/2"):
+    with pytest.raises(
+        InputError, match="format 'glassdyn-checkpoint/9'.*reads glassdyn-checkpoint/2"
+    ):
         load_checkpoint(tmp_path / "future.pt")
 
 

@@ -21,7 +21,10 @@ def _exit_code(argv) -> int:
         (["--configs", "-2"], "--configs must be >= 0"),
         (["--replicas", "-1"], "--replicas must be >= 0"),
         (["--particles", "50"], "shorter than twice the cutoff"),
-        (["--temperatures", "0.8,-0.5"], "argument --temperatures: '-0.5' in '0.8,-0.5' must be positive"),
+        (
+            ["--temperatures", "0.8,-0.5"],
+            "argument --temperatures: '-0.5' in '0.8,-0.5' must be positive",
+        ),
         (["--temperatures", "inf"], "argument --temperatures: 'inf' in 'inf' is not finite"),
         (["--temperatures", "nan"], "'nan' in 'nan' is not finite"),
         (["--temperatures", "0.8,,0.6"], "empty field 2 in '0.8,,0.6'"),
@@ -33,7 +36,10 @@ def _exit_code(argv) -> int:
         # below the tau_alpha table the estimate explodes: refused before anything is written
         (["--temperatures", "0.3"], "T=0.3: equilibration of 2 x tau_alpha(0.3)"),
         (["--temperatures", "0.3"], "set the length explicitly with --equilibration-time"),
-        (["--temperatures", "0.3", "--equilibration-time", "100"], "give the sampling times explicitly with --times"),
+        (
+            ["--temperatures", "0.3", "--equilibration-time", "100"],
+            "give the sampling times explicitly with --times",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, extra, message):
@@ -56,7 +62,9 @@ def test_explicit_lengths_pass_the_limit():
         check_limits(cold)
     with pytest.raises(InputError, match="--times"):
         check_limits(cold.replace(equilibration_fixed_time=100.0))
-    check_limits(cold.replace(equilibration_fixed_time=100.0, times=(0.1, 1.0), times_temperature=None))
+    check_limits(
+        cold.replace(equilibration_fixed_time=100.0, times=(0.1, 1.0), times_temperature=None)
+    )
     check_limits(cold.replace(equilibration_fixed_time=100.0, n_replicas=0))
     # the shipped presets stay under the limit, the cluster-scale one included
     check_limits(get_preset("botan"))
@@ -73,8 +81,14 @@ def test_explicit_lengths_pass_the_limit():
     lines = describe(plans, workers=2)
     total = 3 * 256 * sum(per_config.values())  # 6.05e7 atom-steps: 29 s at 2.1 M/s, 14 s on two
     assert lines[0] == "plan: 6 configuration(s) of N=256 to compute"
-    assert "  T=0.64: 3 x (melt 3000 + NVT 21800 (tau_alpha ~ 10.9) + FIRE ~4480 + 4 replicas x 6540 steps)" in lines
-    assert lines[-1] == f"  total {total:.3g} atom-steps: ~29 s on one core (at ~2.1 M atom-steps/s per core), ~14 s on 2 workers"
+    assert (
+        "  T=0.64: 3 x (melt 3000 + NVT 21800 (tau_alpha ~ 10.9) + FIRE ~4480 + 4 replicas x 6540 steps)"
+        in lines
+    )
+    assert (
+        lines[-1]
+        == f"  total {total:.3g} atom-steps: ~29 s on one core (at ~2.1 M atom-steps/s per core), ~14 s on 2 workers"
+    )
     assert describe([plan_state(tiny, 0.8, 0)], workers=1)[0].endswith("nothing to compute")
     # --trajectory 5: one more run of 5 sampling periods per configuration, counted and limited
     traj = plan_state(tiny.replace(trajectory_blocks=5), 0.8, 3)

@@ -3,8 +3,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
-
 from glassdyn.simulate.ka import KAParameters, energy_torch, forces, pair_energy, potential_energy
+
 from glassdyn.testing import random_ka_configuration
 
 
@@ -19,7 +19,9 @@ def brute_force_energy(pos, types, box, params=KAParameters()):
                 if a == b and s == (0, 0, 0):
                     continue
                 r = np.linalg.norm(pos[b] - pos[a] + np.array(s) * box)
-                v = pair_energy(np.array([r]), np.array([types[a]]), np.array([types[b]]), params)[0]
+                v = pair_energy(np.array([r]), np.array([types[a]]), np.array([types[b]]), params)[
+                    0
+                ]
                 e += v if a != b else 0.5 * v  # self-image pairs are shared with their mirror
     return e
 
@@ -38,14 +40,20 @@ def test_potential_is_shifted_to_zero_at_cutoff():
         rc = p.r_cut[a, b]
         v = pair_energy(np.array([rc - 1e-9, rc + 1e-9]), np.array([a, a]), np.array([b, b]))
         assert abs(v[0]) < 1e-8 and v[1] == 0.0
-    assert pair_energy(np.array([2 ** (1 / 6)]), np.array([0]), np.array([0]))[0] == pytest.approx(-1 - 4 * (2.5**-12 - 2.5**-6))
+    assert pair_energy(np.array([2 ** (1 / 6)]), np.array([0]), np.array([0]))[0] == pytest.approx(
+        -1 - 4 * (2.5**-12 - 2.5**-6)
+    )
 
 
 def test_torch_energy_matches_numpy_and_force_is_gradient():
     conf = random_ka_configuration(80, seed=3)
     x = torch.tensor(conf.positions, dtype=torch.float64, requires_grad=True)
-    e = energy_torch(x + torch.tensor(conf.box) * torch.tensor([1.0, -2.0, 0.0]), conf.types, conf.box)
-    assert float(e.detach()) == pytest.approx(potential_energy(conf.positions, conf.types, conf.box), rel=1e-10)
+    e = energy_torch(
+        x + torch.tensor(conf.box) * torch.tensor([1.0, -2.0, 0.0]), conf.types, conf.box
+    )
+    assert float(e.detach()) == pytest.approx(
+        potential_energy(conf.positions, conf.types, conf.box), rel=1e-10
+    )
     (g,) = torch.autograd.grad(e, x)
     # central finite difference on one coordinate
     h = 1e-6
@@ -53,7 +61,9 @@ def test_torch_energy_matches_numpy_and_force_is_gradient():
     xp[5, 1] += h
     xm = conf.positions.astype(np.float64).copy()
     xm[5, 1] -= h
-    fd = (potential_energy(xp, conf.types, conf.box) - potential_energy(xm, conf.types, conf.box)) / (2 * h)
+    fd = (
+        potential_energy(xp, conf.types, conf.box) - potential_energy(xm, conf.types, conf.box)
+    ) / (2 * h)
     assert float(g[5, 1]) == pytest.approx(fd, rel=1e-5, abs=1e-6)
     batch = energy_torch(torch.stack([x, x]).detach(), conf.types, conf.box)
     assert batch.shape == (2,)

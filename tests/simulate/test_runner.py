@@ -206,12 +206,16 @@ def test_damaged_configuration_is_named_and_recomputed(tmp_path, reference_store
     bad[1].write_bytes(b"not a zstd frame")  # replica 1 of configuration 1
     _chunk_files(out, 1.0, keys.INHERENT_ENERGY, 2)[0].unlink()  # a lost chunk reads as NaN
     sp = Store.open(out).state(0.8)
-    with pytest.raises(StoreError, match=r"T0.800/isoconfig/displacements: configuration 1 cannot be read"):
+    with pytest.raises(
+        StoreError, match=r"T0.800/isoconfig/displacements: configuration 1 cannot be read"
+    ):
         sp.read(keys.ISO_DISPLACEMENTS)
     lines = []
     store = simulate(reference_settings(), out, seed=7, workers=0, progress=False, log=lines.append)
     assert lines[0].startswith("T=1 configuration 2: inherent/energy holds NaN")
-    assert lines[1].startswith("T=0.8 configuration 1: isoconfig/displacements cannot be read (RuntimeError")
+    assert lines[1].startswith(
+        "T=0.8 configuration 1: isoconfig/displacements cannot be read (RuntimeError"
+    )
     assert lines[2] == "plan: 2 configuration(s) of N=256 to compute"
     assert store.attrs["runs"][-1]["configurations_computed"] == 2
     assert_same_arrays(reference_store, store)
@@ -219,15 +223,32 @@ def test_damaged_configuration_is_named_and_recomputed(tmp_path, reference_store
 
 def test_second_writer_of_a_store_is_refused(tmp_path, capsys):
     """Two real processes: `glassdyn simulate` running, and a second simulate of the same store."""
-    from glassdyn.cli import main
     from glassdyn.data.lock import lock_path
 
+    from glassdyn.cli import main
+
     out = tmp_path / "busy.zarr"
-    args = ["simulate", "--preset", "ci", "--out", str(out), "--configs", "2", "--temperatures", "0.8",
-            "--workers", "0", "--no-progress"]
+    args = [
+        "simulate",
+        "--preset",
+        "ci",
+        "--out",
+        str(out),
+        "--configs",
+        "2",
+        "--temperatures",
+        "0.8",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen([sys.executable, "-m", "glassdyn.cli", *args], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "glassdyn.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.time() + 60
         while not lock_path(out).exists() and first.poll() is None and time.time() < deadline:
