@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 from glassdyn.data.errors import InputError
 from glassdyn.data.frame import orthorhombic_box
-from glassdyn.data.trajectory import Trajectory, Truncated, map_species, read_line, skip_lines
+from glassdyn.data.trajectory import (
+    Trajectory,
+    Truncated,
+    map_species,
+    read_line,
+    skip_lines,
+    truncation_note,
+)
 
 _TIME_KEYS = ("time", "Time", "t")
 _STEP_KEYS = ("timestep", "Timestep", "step", "Step")
@@ -116,14 +123,7 @@ def index_extxyz(p: Path, *, species, dt) -> Trajectory:
                 body = fh.tell()
                 skip_lines(fh, n, guess)
             except Truncated as exc:
-                if k == 0:
-                    raise InputError(
-                        f"{where}: the file ends inside the first frame ({exc})"
-                    ) from None
-                truncated = (
-                    f"{p}: the last frame ({k}) is incomplete (the file ends after {exc}); "
-                    f"using the {k} complete frames"
-                )
+                truncated = truncation_note(p, where, k, exc)
                 break
             if n0 is None:
                 n0, box0, guess = n, box, int((fh.tell() - body) * 1.02) + 256

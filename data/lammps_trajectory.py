@@ -21,6 +21,7 @@ from glassdyn.data.trajectory import (
     map_species,
     read_line,
     skip_lines,
+    truncation_note,
 )
 
 _POSITIONS = (  # (columns, scaled, unwrapped), in order of preference
@@ -235,14 +236,7 @@ def _scan_dump(p: Path) -> dict:
                 body = fh.tell()
                 skip_lines(fh, n, guess)
             except Truncated as exc:
-                if k == 0:
-                    raise InputError(
-                        f"{where}: the file ends inside the first frame ({exc})"
-                    ) from None
-                truncated = (
-                    f"{p}: the last frame ({k}) is incomplete (the file ends after {exc}); "
-                    f"using the {k} complete frames"
-                )
+                truncated = truncation_note(p, where, k, exc)
                 break
             if first is None:
                 first = {"n": n, "lo": lo, "box": box, "columns": items["ATOMS"]}

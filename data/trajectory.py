@@ -214,6 +214,17 @@ class Truncated(Exception):
     """The file ends inside a frame."""
 
 
+def truncation_note(path, where: str, k: int, exc: Truncated) -> str:
+    """What to say when the file ends inside frame ``k``: the note that the ``k`` complete frames
+    are used, or :class:`InputError` when not even the first frame is complete."""
+    if k == 0:
+        raise InputError(f"{where}: the file ends inside the first frame ({exc})")
+    return (
+        f"{path}: the last frame ({k}) is incomplete (the file ends after {exc}); "
+        f"using the {k} complete frames"
+    )
+
+
 def skip_lines(fh, n: int, guess: int) -> None:
     """Advance binary ``fh`` past ``n`` newline-terminated lines; Truncated if it ends first."""
     left, size = n, max(guess, 1 << 16)

@@ -273,6 +273,17 @@ def _nvt(lmp, system: System, temperature: float) -> None:
     lmp.command(f"fix thermostat all nvt temp {temperature!r} {temperature!r} {system.tdamp!r}")
 
 
+def _integrator(lmp, system: System, temperature: float, ensemble: str) -> None:
+    """Fix the integrator (``nve``, or ``nvt`` at ``temperature``) and set up the run."""
+    if ensemble == "nve":
+        lmp.command("fix integrate all nve")
+    elif ensemble == "nvt":
+        _nvt(lmp, system, temperature)
+    else:
+        raise SimulationError(f"unknown ensemble {ensemble!r}; use 'nve' or 'nvt'")
+    lmp.command("run 0 post no")
+
+
 def run(lmp, steps: int, chunk: int | None = None) -> None:
     """Advance ``steps`` MD steps, in chunks of ``chunk`` with ``run N pre no post no``."""
     chunk = steps if chunk is None else chunk
@@ -462,13 +473,7 @@ def trajectory(
         "format float %.10g append yes"
     )
     try:
-        if ensemble == "nve":
-            lmp.command("fix integrate all nve")
-        elif ensemble == "nvt":
-            _nvt(lmp, system, temperature)
-        else:
-            raise SimulationError(f"unknown ensemble {ensemble!r}; use 'nve' or 'nvt'")
-        lmp.command("run 0 post no")
+        _integrator(lmp, system, temperature, ensemble)
         done = 0
         for target in steps:
             while done < target:
@@ -502,13 +507,7 @@ def thermo_trace(
     n = system.n_particles
     rows = []
     try:
-        if ensemble == "nve":
-            lmp.command("fix integrate all nve")
-        elif ensemble == "nvt":
-            _nvt(lmp, system, temperature)
-        else:
-            raise SimulationError(f"unknown ensemble {ensemble!r}; use 'nve' or 'nvt'")
-        lmp.command("run 0 post no")
+        _integrator(lmp, system, temperature, ensemble)
         for i in range(steps // every + 1):
             if i:
                 lmp.command(f"run {every} pre no post no")
