@@ -231,6 +231,77 @@ code,pre{background:#f6f6f6;padding:.1em .3em;font-size:.85em}pre{padding:.6em;o
 .failed{color:#b00}"""
 
 
+def _dataset_section(info: dict | None) -> tuple[list[str], dict]:
+    """Section 1 (the store's state points) and the sampled times per temperature."""
+    times_by_t = {}
+    if not info:
+        return [], times_by_t
+    rows = []
+    for s in info["states"]:
+        times_by_t[f"{s['temperature']:g}"] = s["times"]
+        rows.append(
+            [
+                f"{s['temperature']:g}",
+                s["n_particles"],
+                f"{s['completed']}/{s['n_configs']}",
+                s["n_replicas"],
+                ", ".join(f"{t:.3g}" for t in (s["times"] or [])),
+            ]
+        )
+    return [
+        "<h2>1. Dataset (LAMMPS, Kob-Andersen 80:20)</h2>"
+        + _table(["T", "N", "configurations", "replicas R", "times (LJ)"], rows)
+    ], times_by_t
+
+
+def _models_section(out: Path, models: dict, het: dict | None, times_by_t: dict) -> list[str]:
+    """Section 2: Pearson per model, temperature and time; the alpha-time summary; figures."""
+    if not models:
+        return []
+    parts = ["<h2>2. Mobility predictors (test split; checkpoints chosen on validation)</h2>"]
+    rows = []
+    for name, ev in models.items():
+        for T, vals in sorted((ev.get("node_pearson") or {}).items(), key=lambda kv: float(kv[0])):
+            edge = (ev.get("edge_pearson") or {}).get(T)
+            rows.append([MODEL_NAMES.get(name, name), T, vals, edge, ev.get("temperature_mae")])
+    header = ["model", "T", "node Pearson per time (A)", "edge Pearson per time (AA, r0<1.35)"]
+    parts.append(_table([*header, "temperature MAE"], rows))
+    rows, notes = alpha_summary(models, het, times_by_t)
+    if rows:
+        header = ["T", "t", "tau_alpha", *(MODEL_NAMES[n] for n in MODEL_NAMES), "BOTAN / ridge"]
+        parts.append(
+            "<p>At the sampled time closest to tau_alpha (of the A particles, measured below):</p>"
+            + _table([*header, "T-BOTAN |T error|", "energy thermometer |T error|"], rows)
+        )
+    parts.extend(f"<p class='failed'>{html.escape(n)}</p>" for n in notes)
+    fig = _model_figure(models, dict(times_by_t))
+    if fig:
+        tag = _png_tag(fig, "model comparison")
+        parts.append(f"<figure>{tag}<figcaption>node Pearson vs time</figcaption></figure>")
+    parts.extend(_images(out / "runs" / name) for name in models)
+    return parts
+
+
+def _heterogeneity_section(out: Path, het: dict | None) -> list[str]:
+    """Section 3: tau_alpha and the chi4 peak per temperature, and the analysis figures."""
+    if not het:
+        return []
+    parts = ["<h2>3. Dynamic heterogeneity (MD and predicted mobility)</h2>"]
+    rows = []
+    temps = het.get("temperatures", het) if isinstance(het, dict) else {}
+    for T, d in temps.items() if isinstance(temps, dict) else []:
+        species = (d or {}).get("species") or {}
+        if "A" in species:
+            chi4 = (species.get("total") or species["A"]).get("chi4") or []
+            rows.append(
+                [f"{float(T):g}", species["A"].get("tau_alpha"), max(chi4) if chi4 else None]
+            )
+    if rows:
+        parts.append(_table(["T", "tau_alpha (LJ)", "max chi4(t)"], rows))
+    parts.append(_images(out / "analysis"))
+    return parts
+
+
 def write_report(run) -> Path:
     """Write ``report.html`` and ``summary.json`` into the demo's output folder."""
     out = Path(run.config.out)
@@ -245,103 +316,20 @@ def write_report(run) -> Path:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 
+    preset, where = html.escape(run.config.preset), html.escape(str(out))
     parts = [
-        f"<h1>glassdyn demo report</h1><p>Preset <b>{html.escape(run.config.preset)}</b>, output <code>{html.escape(str(out))}</code>, "
-        f"{len(run.results)} steps in {total:.0f} s of compute (reused steps count their first run).</p>"
+        f"<h1>glassdyn demo report</h1><p>Preset <b>{preset}</b>, output <code>{where}</code>, "
+        f"{len(run.results)} steps in {total:.0f} s of compute (reused steps count their first "
+        "run).</p>"
     ]
-    # dataset
-    info = data["dataset"]
-    times_by_t = {}
-    if info:
-        rows = []
-        for s in info["states"]:
-            times_by_t[f"{s['temperature']:g}"] = s["times"]
-            rows.append(
-                [
-                    f"{s['temperature']:g}",
-                    s["n_particles"],
-                    f"{s['completed']}/{s['n_configs']}",
-                    s["n_replicas"],
-                    ", ".join(f"{t:.3g}" for t in (s["times"] or [])),
-                ]
-            )
-        parts.append(
-            "<h2>1. Dataset (LAMMPS, Kob-Andersen 80:20)</h2>"
-            + _table(["T", "N", "configurations", "replicas R", "times (LJ)"], rows)
-        )
-    # models
-    models = data["models"]
-    if models:
-        parts.append(
-            "<h2>2. Mobility predictors (test split; checkpoints chosen on validation)</h2>"
-        )
-        rows = []
-        for name, ev in models.items():
-            for T, vals in sorted(
-                (ev.get("node_pearson") or {}).items(), key=lambda kv: float(kv[0])
-            ):
-                edge = (ev.get("edge_pearson") or {}).get(T)
-                rows.append([MODEL_NAMES.get(name, name), T, vals, edge, ev.get("temperature_mae")])
-        parts.append(
-            _table(
-                [
-                    "model",
-                    "T",
-                    "node Pearson per time (A)",
-                    "edge Pearson per time (AA, r0<1.35)",
-                    "temperature MAE",
-                ],
-                rows,
-            )
-        )
-        rows, notes = alpha_summary(models, data["heterogeneity"], times_by_t)
-        if rows:
-            parts.append(
-                "<p>At the sampled time closest to tau_alpha (of the A particles, measured below):</p>"
-                + _table(
-                    [
-                        "T",
-                        "t",
-                        "tau_alpha",
-                        *(MODEL_NAMES[n] for n in MODEL_NAMES),
-                        "BOTAN / ridge",
-                        "T-BOTAN |T error|",
-                        "energy thermometer |T error|",
-                    ],
-                    rows,
-                )
-            )
-        parts.extend(f"<p class='failed'>{html.escape(n)}</p>" for n in notes)
-        fig = _model_figure(models, {k: v for k, v in times_by_t.items()})
-        if fig:
-            parts.append(
-                f"<figure>{_png_tag(fig, 'model comparison')}<figcaption>node Pearson vs time</figcaption></figure>"
-            )
-        for name in models:
-            parts.append(_images(out / "runs" / name))
-    # heterogeneity
-    het = data["heterogeneity"]
-    if het:
-        parts.append("<h2>3. Dynamic heterogeneity (MD and predicted mobility)</h2>")
-        rows = []
-        temps = het.get("temperatures", het) if isinstance(het, dict) else {}
-        for T, d in temps.items() if isinstance(temps, dict) else []:
-            species = (d or {}).get("species") or {}
-            if "A" in species:
-                chi4 = (species.get("total") or species["A"]).get("chi4") or []
-                rows.append(
-                    [f"{float(T):g}", species["A"].get("tau_alpha"), max(chi4) if chi4 else None]
-                )
-        if rows:
-            parts.append(_table(["T", "tau_alpha (LJ)", "max chi4(t)"], rows))
-        parts.append(_images(out / "analysis"))
-    # generative
-    gen = data["generative"]
-    if gen:
+    dataset, times_by_t = _dataset_section(data["dataset"])
+    parts += dataset
+    parts += _models_section(out, data["models"], data["heterogeneity"], times_by_t)
+    parts += _heterogeneity_section(out, data["heterogeneity"])
+    if data["generative"]:
         parts.append("<h2>4. Generative sampler vs held-out MD</h2>")
-        parts.append(_generative_table(gen))
+        parts.append(_generative_table(data["generative"]))
         parts.append(_images(out / "runs" / "gen"))
-    # commands
     rows = [[r.name, r.status, f"{r.seconds:.1f}", r.error] for r in run.results]
     parts.append(
         "<h2>5. Commands, timings and versions</h2>"
@@ -349,7 +337,10 @@ def write_report(run) -> Path:
     )
     parts.append("<pre>" + "\n".join(html.escape(r.command) for r in run.results) + "</pre>")
     parts.append(_table(["package", "version"], [[k, v] for k, v in versions().items()]))
-    doc = f"<!doctype html><html><head><meta charset='utf-8'><title>glassdyn demo report</title><style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
+    doc = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>glassdyn demo report</title>"
+        f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
     path = out / "report.html"
     path.write_text(doc)
     return path
