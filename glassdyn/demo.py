@@ -96,129 +96,42 @@ def plan(cfg: DemoConfig) -> list[Step]:
     size = _SIZES[cfg.preset]
     ep = cfg.epochs or size.epochs
     gen_ep = cfg.gen_epochs or size.gen_epochs
-    store = out / "data.zarr"
-    runs = out / "runs"
+    store, runs, gen = out / "data.zarr", out / "runs", out / "runs" / "gen"
     seed = ("--seed", str(cfg.seed))
+    # one command per line: the table of what the demo runs
+    # fmt: off
     steps = [
-        Step(
-            "simulate",
-            (
-                "simulate",
-                "--preset",
-                cfg.preset,
-                *size.simulate,
-                "--out",
-                str(store),
-                "--workers",
-                str(cfg.workers),
-                "--no-progress",
-                *seed,
-            ),
-            (store,),
-        ),
-        Step(
-            "info", ("info", str(store), "--json"), (out / "info.json",), stdout=out / "info.json"
-        ),
+        Step("simulate", ("simulate", "--preset", cfg.preset, *size.simulate, "--out", str(store),
+                          "--workers", str(cfg.workers), "--no-progress", *seed), (store,)),
+        Step("info", ("info", str(store), "--json"), (out / "info.json",),
+             stdout=out / "info.json"),
     ]
     for model in ("botan", "tbotan", "bapst", "ridge"):
         run = runs / model
-        steps.append(
-            Step(
-                f"train-{model}",
-                (
-                    "train",
-                    "--data",
-                    str(store),
-                    "--model",
-                    model,
-                    "--out",
-                    str(run),
-                    "--epochs",
-                    str(ep),
-                    "--quiet",
-                    *seed,
-                ),
-                (run,),
-            )
-        )
-        steps.append(
-            Step(
-                f"evaluate-{model}",
-                ("evaluate", str(run), "--data", str(store), "--json"),
-                (run / "evaluation.json",),
-                stdout=run / "evaluation.json",
-            )
-        )
+        steps += [
+            Step(f"train-{model}", ("train", "--data", str(store), "--model", model, "--out",
+                                    str(run), "--epochs", str(ep), "--quiet", *seed), (run,)),
+            Step(f"evaluate-{model}", ("evaluate", str(run), "--data", str(store), "--json"),
+                 (run / "evaluation.json",), stdout=run / "evaluation.json"),
+        ]
     preds = out / "predictions_botan.zarr"
     steps += [
-        Step(
-            "predict",
-            ("predict", str(runs / "botan"), "--data", str(store), "--out", str(preds)),
-            (preds,),
-        ),
-        Step(
-            "analyze",
-            ("analyze", str(store), "--out", str(out / "analysis"), "--predictions", str(preds)),
-            (out / "analysis" / "heterogeneity.json",),
-        ),
-        Step(
-            "gen-fit",
-            (
-                "gen",
-                "fit",
-                "--data",
-                str(store),
-                "--model",
-                "diffusion",
-                "--out",
-                str(runs / "gen"),
-                "--epochs",
-                str(gen_ep),
-                "--max-minutes",
-                f"{size.gen_minutes:g}",
-                *seed,
-            ),
-            (runs / "gen",),
-            optional=True,
-        ),
-        Step(
-            "gen-sample",
-            (
-                "gen",
-                "sample",
-                str(runs / "gen"),
-                "--n",
-                str(size.gen_samples),
-                "--temperature",
-                "__TLOW__",
-                "--out",
-                str(out / "samples.extxyz"),
-                *size.gen_sampler,
-            ),
-            (out / "samples.extxyz",),
-            optional=True,
-        ),
-        Step(
-            "gen-evaluate",
-            (
-                "gen",
-                "evaluate",
-                str(runs / "gen"),
-                "--data",
-                str(store),
-                "--n",
-                str(size.gen_samples),
-                "--n-quench",
-                "1",
-                "--no-baselines",
-                *size.gen_sampler,
-                "--json",
-            ),
-            (runs / "gen" / "evaluation.json",),
-            stdout=runs / "gen" / "evaluation.json",
-            optional=True,
-        ),
+        Step("predict", ("predict", str(runs / "botan"), "--data", str(store), "--out",
+                         str(preds)), (preds,)),
+        Step("analyze", ("analyze", str(store), "--out", str(out / "analysis"), "--predictions",
+                         str(preds)), (out / "analysis" / "heterogeneity.json",)),
+        Step("gen-fit", ("gen", "fit", "--data", str(store), "--model", "diffusion", "--out",
+                         str(gen), "--epochs", str(gen_ep), "--max-minutes",
+                         f"{size.gen_minutes:g}", *seed), (gen,), optional=True),
+        Step("gen-sample", ("gen", "sample", str(gen), "--n", str(size.gen_samples),
+                            "--temperature", "__TLOW__", "--out", str(out / "samples.extxyz"),
+                            *size.gen_sampler), (out / "samples.extxyz",), optional=True),
+        Step("gen-evaluate", ("gen", "evaluate", str(gen), "--data", str(store), "--n",
+                              str(size.gen_samples), "--n-quench", "1", "--no-baselines",
+                              *size.gen_sampler, "--json"), (gen / "evaluation.json",),
+             stdout=gen / "evaluation.json", optional=True),
     ]
+    # fmt: on
     return steps
 
 
