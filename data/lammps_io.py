@@ -304,7 +304,20 @@ def _parse_dump_frame(lines: list[str], i: int, where: str, species) -> tuple[Fr
         i += 1
     except (ValueError, IndexError):
         raise InputError(f"{where}: malformed TIMESTEP / NUMBER OF ATOMS (line {i + 1})") from None
-    header = expect("ITEM: BOX BOUNDS").split()[3:]
+    lo, box, i = _dump_box(lines, expect("ITEM: BOX BOUNDS").split()[3:], i, where)
+    columns = expect("ITEM: ATOMS").split()[2:]
+    if len(lines) < i + n:
+        raise InputError(
+            f"{where}: file ends after {len(lines) - i} of {n} atom lines (truncated dump?)"
+        )
+    pos, types, fields = _dump_atoms(lines[i : i + n], columns, lo, box, where, species)
+    i += n
+    return _frame(where, pos, types, box, fields, {"timestep": timestep, **info}), i
+
+
+def _dump_box(lines: list[str], header: list[str], i: int, where: str):
+    """(lo (3,), box (3,), next line) of a dump's BOX BOUNDS item (``header``: its words after
+    ``ITEM: BOX BOUNDS``); only orthorhombic periodic boxes are accepted."""
     if "abc" in header or "origin" in header:
         raise InputError(
             f"{where}: general triclinic box (abc origin); glassdyn handles orthorhombic boxes only"
@@ -328,21 +341,19 @@ def _parse_dump_frame(lines: list[str], i: int, where: str, species) -> tuple[Fr
             raise InputError(
                 f"{where}: triclinic box with tilt factors xy xz yz = {tilts}; glassdyn handles orthorhombic boxes only"
             )
-    box = hi - lo
-    columns = expect("ITEM: ATOMS").split()[2:]
-    if len(lines) < i + n:
-        raise InputError(
-            f"{where}: file ends after {len(lines) - i} of {n} atom lines (truncated dump?)"
-        )
-    body = lines[i : i + n]
-    i += n
+    return lo, hi - lo, i
+
+
+def _dump_atoms(body: list[str], columns: list[str], lo, box, where: str, species):
+    """(positions (N, 3) in [0, box) or unwrapped, types (N,), other numeric columns) of a dump's
+    atom lines, ordered by ``id`` when there is one."""
     table = [ln.split() for ln in body]
     if any(len(r) != len(columns) for r in table):
         bad = next(a for a, r in enumerate(table) if len(r) != len(columns))
         raise InputError(
             f"{where}: atom line {bad + 1} has {len(table[bad])} values for {len(columns)} columns {columns}"
         )
-    raw = np.array(table, dtype=object).reshape(n, len(columns))
+    raw = np.array(table, dtype=object).reshape(len(body), len(columns))
     col = {name: raw[:, c] for c, name in enumerate(columns)}
 
     def numeric(name: str) -> np.ndarray:
@@ -379,7 +390,7 @@ def _parse_dump_frame(lines: list[str], i: int, where: str, species) -> tuple[Fr
         order = np.argsort(numeric("id"), kind="stable")
         pos, types = pos[order], types[order]
         fields = {k: v[order] for k, v in fields.items()}
-    return _frame(where, pos, types, box, fields, {"timestep": timestep, **info}), i
+    return pos, types, fields
 
 
 # ------------------------------------------------------------------------------------- helpers

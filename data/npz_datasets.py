@@ -361,38 +361,7 @@ def import_glassbench(
                 if done[c]:
                     report.skipped.append(c)
                 else:
-                    path = src.files[cid]
-                    req = {
-                        "types": (N,),
-                        "initial_positions": (N, 3),
-                        "initial_positions_inherent": (N, 3),
-                        "md_prop": (None, None),
-                    }
-                    if has_cage:
-                        req["initial_positions_cage"] = (N, 3)
-                    a = _load(path, req)
-                    prop = a["md_prop"]
-                    if prop.shape == (N, K) and N != K:
-                        prop = prop.T
-                    if prop.shape != (K, N):
-                        raise InputError(
-                            f"{path}: md_prop has shape {a['md_prop'].shape}, expected ({K}, {N}) like {first_path.name}"
-                        )
-                    arrays = {
-                        keys.TYPES: _types(a["types"], path),
-                        keys.BOX: box,
-                        keys.THERMAL_POSITIONS: wrap(
-                            a["initial_positions"].astype(np.float64), box
-                        ).astype(np.float32),
-                        keys.INHERENT_POSITIONS: wrap(
-                            a["initial_positions_inherent"].astype(np.float64), box
-                        ).astype(np.float32),
-                        keys.ISO_PROPENSITY: prop.astype(np.float32),
-                    }
-                    if has_cage:
-                        arrays[keys.INHERENT_CAGE_POSITIONS] = wrap(
-                            a["initial_positions_cage"].astype(np.float64), box
-                        ).astype(np.float32)
+                    arrays = _glassbench_arrays(src.files[cid], N, K, box, has_cage, first_path)
                     sp.write(c, **arrays)
                     sp.mark_done(c)
                     report.written.append(c)
@@ -400,6 +369,41 @@ def import_glassbench(
                     progress(c + 1, len(ids))
             reports.append(report)
         return reports
+
+
+def _glassbench_arrays(path, N: int, K: int, box, has_cage: bool, first_path) -> dict:
+    """The store arrays of one GlassBench file (positions wrapped into the box, float32;
+    ``md_prop`` as (K, N), whichever way round the file holds it)."""
+    req = {
+        "types": (N,),
+        "initial_positions": (N, 3),
+        "initial_positions_inherent": (N, 3),
+        "md_prop": (None, None),
+    }
+    if has_cage:
+        req["initial_positions_cage"] = (N, 3)
+    a = _load(path, req)
+    prop = a["md_prop"]
+    if prop.shape == (N, K) and N != K:
+        prop = prop.T
+    if prop.shape != (K, N):
+        raise InputError(
+            f"{path}: md_prop has shape {a['md_prop'].shape}, expected ({K}, {N}) like {first_path.name}"
+        )
+
+    def wrapped(name):
+        return wrap(a[name].astype(np.float64), box).astype(np.float32)
+
+    arrays = {
+        keys.TYPES: _types(a["types"], path),
+        keys.BOX: box,
+        keys.THERMAL_POSITIONS: wrapped("initial_positions"),
+        keys.INHERENT_POSITIONS: wrapped("initial_positions_inherent"),
+        keys.ISO_PROPENSITY: prop.astype(np.float32),
+    }
+    if has_cage:
+        arrays[keys.INHERENT_CAGE_POSITIONS] = wrapped("initial_positions_cage")
+    return arrays
 
 
 def _select(sources: dict[float, _Source], temperature: float | None, root) -> dict[float, _Source]:
