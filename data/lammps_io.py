@@ -106,56 +106,8 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
     lines = [ln.split("#")[0].strip() for ln in raw]
     styles = [ln.partition("#")[2].strip() for ln in raw]
     where = str(p)
-    n_atoms = None
-    bounds: dict[str, tuple[float, float]] = {}
-    tilt = (0.0, 0.0, 0.0)
-    i = 1  # the first line is the title
-    while i < len(lines) and lines[i] not in _SECTIONS:
-        words = lines[i].split()
-        try:
-            if len(words) == 2 and words[1] == "atoms":
-                n_atoms = int(words[0])
-            elif words[-2:] in (["xlo", "xhi"], ["ylo", "yhi"], ["zlo", "zhi"]):
-                bounds[words[-2][0]] = (float(words[0]), float(words[1]))
-            elif words[-3:] == ["xy", "xz", "yz"]:
-                tilt = (float(words[0]), float(words[1]), float(words[2]))
-            elif words and words[-1] in ("avec", "bvec", "cvec", "abc"):
-                raise InputError(
-                    f"{where}: general triclinic cell ({words[-1]}); glassdyn handles orthorhombic boxes only"
-                )
-        except ValueError:
-            raise InputError(f"{where}: malformed header line {i + 1}: {lines[i]!r}") from None
-        i += 1
-    if n_atoms is None:
-        raise InputError(f"{where}: no 'N atoms' line in the header; is this a LAMMPS data file?")
-    missing = [a for a in "xyz" if a not in bounds]
-    if missing:
-        raise InputError(f"{where}: header lacks the '{missing[0]}lo {missing[0]}hi' line")
-    if any(abs(t) > 0 for t in tilt):
-        raise InputError(
-            f"{where}: triclinic box with tilt factors xy xz yz = {tilt}; glassdyn handles orthorhombic boxes only"
-        )
-    lo = np.array([bounds[a][0] for a in "xyz"])
-    box = np.array([bounds[a][1] - bounds[a][0] for a in "xyz"])
-    atoms, style, labels = None, "atomic", {}
-    while i < len(lines):  # sections: a keyword line, then numeric lines
-        name = lines[i]
-        if name not in _SECTIONS:
-            if lines[i]:
-                raise InputError(f"{where}: unexpected line {i + 1}: {lines[i]!r}")
-            i += 1
-            continue
-        head = i
-        i += 1
-        while i < len(lines) and not lines[i]:
-            i += 1
-        start = i
-        while i < len(lines) and lines[i] and lines[i] not in _SECTIONS:
-            i += 1
-        if name == "Atoms":
-            atoms, style = lines[start:i], styles[head] or "atomic"
-        elif name == "Atom Type Labels":
-            labels = {w[1]: w[0] for w in (ln.split() for ln in lines[start:i]) if len(w) == 2}
+    n_atoms, lo, box, i = _data_header(lines, where)
+    atoms, style, labels = _data_sections(lines, styles, i, where)
     if atoms is None:
         raise InputError(f"{where}: no 'Atoms' section")
     if style not in _ATOM_STYLES:
@@ -190,6 +142,68 @@ def read_lammps_data(path: str | os.PathLike) -> Frame:
     pos = rows[:, xi : xi + 3] - lo + rows[:, xi + 3 : xi + 6] * box
     types = types_from_lammps(rows[:, ti].astype(np.int64), where)
     return _frame(where, pos, types, box, {}, {})
+
+
+def _data_header(lines: list[str], where: str):
+    """(number of atoms, lo (3,), box (3,), first line after the header) of a data file's
+    (comment-stripped) ``lines``; only orthorhombic boxes are accepted."""
+    n_atoms = None
+    bounds: dict[str, tuple[float, float]] = {}
+    tilt = (0.0, 0.0, 0.0)
+    i = 1  # the first line is the title
+    while i < len(lines) and lines[i] not in _SECTIONS:
+        words = lines[i].split()
+        try:
+            if len(words) == 2 and words[1] == "atoms":
+                n_atoms = int(words[0])
+            elif words[-2:] in (["xlo", "xhi"], ["ylo", "yhi"], ["zlo", "zhi"]):
+                bounds[words[-2][0]] = (float(words[0]), float(words[1]))
+            elif words[-3:] == ["xy", "xz", "yz"]:
+                tilt = (float(words[0]), float(words[1]), float(words[2]))
+            elif words and words[-1] in ("avec", "bvec", "cvec", "abc"):
+                raise InputError(
+                    f"{where}: general triclinic cell ({words[-1]}); glassdyn handles orthorhombic boxes only"
+                )
+        except ValueError:
+            raise InputError(f"{where}: malformed header line {i + 1}: {lines[i]!r}") from None
+        i += 1
+    if n_atoms is None:
+        raise InputError(f"{where}: no 'N atoms' line in the header; is this a LAMMPS data file?")
+    missing = [a for a in "xyz" if a not in bounds]
+    if missing:
+        raise InputError(f"{where}: header lacks the '{missing[0]}lo {missing[0]}hi' line")
+    if any(abs(t) > 0 for t in tilt):
+        raise InputError(
+            f"{where}: triclinic box with tilt factors xy xz yz = {tilt}; glassdyn handles orthorhombic boxes only"
+        )
+    lo = np.array([bounds[a][0] for a in "xyz"])
+    box = np.array([bounds[a][1] - bounds[a][0] for a in "xyz"])
+    return n_atoms, lo, box, i
+
+
+def _data_sections(lines: list[str], styles: list[str], i: int, where: str):
+    """(lines of the Atoms section or None, its atom style, type labels {label: type}) of the
+    sections from line ``i`` on (``styles``: each line's comment, where the style is named)."""
+    atoms, style, labels = None, "atomic", {}
+    while i < len(lines):  # sections: a keyword line, then numeric lines
+        name = lines[i]
+        if name not in _SECTIONS:
+            if lines[i]:
+                raise InputError(f"{where}: unexpected line {i + 1}: {lines[i]!r}")
+            i += 1
+            continue
+        head = i
+        i += 1
+        while i < len(lines) and not lines[i]:
+            i += 1
+        start = i
+        while i < len(lines) and lines[i] and lines[i] not in _SECTIONS:
+            i += 1
+        if name == "Atoms":
+            atoms, style = lines[start:i], styles[head] or "atomic"
+        elif name == "Atom Type Labels":
+            labels = {w[1]: w[0] for w in (ln.split() for ln in lines[start:i]) if len(w) == 2}
+    return atoms, style, labels
 
 
 # ---------------------------------------------------------------------------------- dump files
