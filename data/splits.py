@@ -144,7 +144,7 @@ def _digest(sp: StatePoint, c: int, fields: Iterable[str]) -> str:
         if not sp.has(path):
             h.update(f"{path}:absent;".encode())
             continue
-        a = np.ascontiguousarray(sp.array(path)[int(c)])
+        a = np.ascontiguousarray(sp.row(path, c))
         h.update(f"{path}:{a.dtype.str}:{a.shape};".encode())
         h.update(a.tobytes())
     return h.hexdigest()[:20]

@@ -379,6 +379,11 @@ class StatePoint:
             raise StoreError(f"{self.store_path}/{self.name}/{path} holds NaN or inf values")
         return out[0] if isinstance(idx, (int, np.integer)) else out
 
+    def row(self, path: str, c: int) -> np.ndarray:
+        """Configuration ``c`` of array ``path`` as stored (no completeness or NaN check); a chunk
+        that cannot be read is a StoreError naming the array and the configuration."""
+        return self._select(path, self.array(path), [int(c)])[0]
+
     def _select(self, path: str, arr: zarr.Array, sel: list[int]) -> np.ndarray:
         """Rows ``sel`` of ``arr``; a chunk that cannot be read is a StoreError naming the array
         and the configuration."""
@@ -470,7 +475,7 @@ class StatePoint:
 
     def update_propensity(self, c: int) -> np.ndarray:
         """Recompute ``isoconfig/propensity`` of configuration ``c`` from its displacements."""
-        disp = np.asarray(self.array(keys.ISO_DISPLACEMENTS)[c], dtype=np.float64)  # (R, K, N, 3)
+        disp = np.asarray(self.row(keys.ISO_DISPLACEMENTS, c), dtype=np.float64)  # (R, K, N, 3)
         prop = np.linalg.norm(disp, axis=-1).mean(axis=0).astype(np.float32)  # (K, N)
         self.array(keys.ISO_PROPENSITY)[c] = prop
         return prop

@@ -222,7 +222,7 @@ def build_graph(sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -
                 "need isoconfigurational runs; run `glassdyn simulate` with --replicas > 0"
             )
         idx = spec.time_indices(len(times))
-        disp = np.asarray(sp.array(keys.ISO_DISPLACEMENTS)[c])[:, idx]  # (R, K, N, 3)
+        disp = np.asarray(sp.row(keys.ISO_DISPLACEMENTS, c))[:, idx]  # (R, K, N, 3)
         if not np.all(np.isfinite(disp)):
             raise InputError(
                 f"store {sp.store_path} {sp.name}/{keys.ISO_DISPLACEMENTS}[{c}] holds NaN; re-run the simulation of that configuration"

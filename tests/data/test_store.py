@@ -164,6 +164,21 @@ def test_unreadable_chunk_names_array_and_configuration(tmp_path, capsys):
     )
 
 
+def test_training_on_a_damaged_chunk_is_one_line_and_writes_no_run(tmp_path, capsys):
+    """The data fingerprint and the graph targets read through the same check as `read`."""
+    path = tmp_path / "s.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=6, n_particles=16)
+    disp = path / "T0.800" / "isoconfig" / "displacements" / "c"
+    chunk = next(p for p in sorted(disp.rglob("*")) if p.is_file() and p.parts[-5] == "3")
+    chunk.write_bytes(b"garbage")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(path), "--out", str(out), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("glassdyn train: error: ")
+    assert "T0.800/isoconfig/displacements: configuration 3 cannot be read" in err[0]
+    assert not out.exists()
+
+
 def test_unquenched_inherent_structures_are_not_damage(tmp_path):
     """NaN inherent arrays of a configuration `glassdyn quench` has not converged are by design;
     a resumed `simulate` must not recompute it for them, while real damage is still found."""
