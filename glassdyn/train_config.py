@@ -16,6 +16,7 @@ MODELS = ("botan", "tbotan", "bapst", "ridge", "mlp")
 BASELINES = ("ridge", "mlp")  # descriptor models (glassdyn.nn.baselines): no epochs, no weights
 PRECISIONS = ("fp32", "bf16")
 PRETRAIN, TRAIN = "pretrain", "train"
+START = "start"  # the history record of a starting point that competes for best.pt
 PRETRAIN_BEST = "pretrain_best.pt"
 BASELINE_FIELDS = (
     keys.TYPES,

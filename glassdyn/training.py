@@ -56,6 +56,7 @@ from glassdyn.train_config import (  # noqa: F401  (public names of this module)
     PRETRAIN,
     PRETRAIN_BEST,
     RENAMED,
+    START,
     TRAIN,
     TrainConfig,
 )

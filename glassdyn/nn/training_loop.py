@@ -24,7 +24,15 @@ from glassdyn.data import runs
 from glassdyn.data.errors import GlassdynError, InputError
 from glassdyn.data.store import Store
 from glassdyn.nn import keys as nk
-from glassdyn.training import PRETRAIN, PRETRAIN_BEST, TRAIN, TrainConfig, batch_loss, learning_rate
+from glassdyn.training import (
+    PRETRAIN,
+    PRETRAIN_BEST,
+    START,
+    TRAIN,
+    TrainConfig,
+    batch_loss,
+    learning_rate,
+)
 
 
 @dataclass
@@ -74,6 +82,11 @@ def train_gnn(store: Store, config: TrainConfig, split: dict, out: Path, fp: dic
         total=config.total_epochs,
         enabled=config.progress and ddp.is_main,
     )
+    if _start_is_a_candidate(config, state, val_loader):
+        record = {"epoch": -1, "phase": START, **validate(state.model, val_loader, config, device)}
+        improved = _keep_best(state, record, has_validation=True)
+        if ddp.is_main:
+            _save_epoch(out, state, config, spec, split, record, improved)
     started = time.monotonic()
     for epoch in bar:
         phase = config.phase(epoch)
@@ -109,6 +122,19 @@ def train_gnn(store: Store, config: TrainConfig, split: dict, out: Path, fp: dic
     ddp.barrier()
     ddp.close()
     return out
+
+
+def _start_is_a_candidate(config: TrainConfig, state: LoopState, val_loader) -> bool:
+    """Whether the starting point itself competes for best.pt: a fresh run (no ``--init``, no
+    pre-training) with the ridge-started skip, whose network correction starts at zero, so that
+    the start is the ridge model of its descriptors; recorded as epoch -1, phase ``start``."""
+    return (
+        val_loader is not None
+        and bool(config.skip)
+        and config.pretrain_epochs == 0
+        and config.init is None
+        and not any(r["phase"] == START for r in state.history)
+    )
 
 
 def _out_of_time(started: float, max_minutes: float, ddp) -> bool:
@@ -361,8 +387,9 @@ def init_skip(model, graphs: list) -> dict:
     normalised targets; per species and time), its strength chosen by leave-one-configuration-out
     cross-validation over those graphs (:func:`glassdyn.nn.ridge_cv.fit_ridge_loo`, as the ridge
     baseline).  The skip stays fixed in training: the network learns a correction to the best
-    linear model of its descriptors instead of starting from nothing.  Returns the chosen
-    strengths per species."""
+    linear model of its descriptors instead of starting from nothing; the node decoder's last
+    layer starts at zero (with separate decoders), so the model starts as that linear model.
+    Returns the chosen strengths per species."""
     from glassdyn.nn.ridge_cv import fit_ridge_loo
 
     chosen = {}
@@ -383,6 +410,10 @@ def init_skip(model, graphs: list) -> dict:
             chosen["AB"[s] if s < 2 else str(s)] = np.asarray(fit["alpha"]).tolist()
     model.skip_weight.requires_grad_(False)
     model.skip_bias.requires_grad_(False)
+    if not model.config.shared_decoder:  # the correction starts at zero: the start is the ridge
+        with torch.no_grad():
+            model.node_decoder.fc3.weight.zero_()
+            model.node_decoder.fc3.bias.zero_()
     return chosen
 
 

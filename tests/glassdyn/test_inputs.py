@@ -274,11 +274,12 @@ def test_max_minutes_stops_after_an_epoch_and_the_rerun_continues(tmp_path, caps
     write_synthetic_store(path, temperatures=(0.8,), n_configs=4, n_particles=128, n_replicas=2)
     cfg = dict(data=str(path), out=str(tmp_path / "r"), hidden=8, steps=1, epochs=3, progress=False)
     run = train(TrainConfig(**cfg, max_minutes=1e-9))
-    assert len(json.loads((run / "history.json").read_text())) == 1
+    # the start (the ridge skip, epoch -1) and one epoch
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [-1, 0]
     assert "stopped after epoch 1 of 3 (--max-minutes 1e-09); rerun" in capsys.readouterr().err
     train(TrainConfig(**cfg))  # the same command without the limit (or with it, again) resumes
     hist = json.loads((run / "history.json").read_text())
-    assert [h["epoch"] for h in hist] == [0, 1, 2]
+    assert [h["epoch"] for h in hist] == [-1, 0, 1, 2]  # the start is validated once
 
 
 def test_max_train_keeps_validation_and_test_and_nests_the_training_subsets(tmp_path):
@@ -316,3 +317,33 @@ def test_graph_fields_and_model_outputs_are_the_declared_keys(conf):
     for kind in ("botan", "tbotan", "bapst"):
         model = _model(spec, data, kind=kind)
         assert tuple(model(data)) == nk.OUTPUTS and tuple(model.predict(data)) == nk.OUTPUTS
+
+
+def test_a_run_starts_as_its_ridge_model_and_keeps_it_when_training_only_hurts(tmp_path):
+    """With the skip, the network's correction starts at zero and the start competes for best.pt
+    (epoch -1): a run whose training only makes validation worse (here lr 10) keeps the ridge
+    model; an ordinary run moves on from it."""
+    from glassdyn.evaluation import TrainedRun
+    from glassdyn.nn.checkpoint import load_checkpoint
+
+    path = tmp_path / "s.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=6, n_particles=128, n_replicas=2)
+    cfg = dict(data=str(path), hidden=8, steps=1, epochs=2, progress=False, skip=True)
+    bad = train(TrainConfig(out=str(tmp_path / "bad"), lr=10.0, **cfg))
+    hist = json.loads((bad / "history.json").read_text())
+    assert hist[0]["epoch"] == -1 and hist[0]["phase"] == "start"
+    assert min(h["val_select"] for h in hist[1:]) > hist[0]["val_select"]
+    assert load_checkpoint(bad / "best.pt")["best_epoch"] == -1
+    run = TrainedRun(bad)
+    sp = Store.open(path).state(0.8)
+    pred, sample = run.predict(sp, run.configs(0.8, "test")[0])
+    model = run.model
+    with torch.no_grad():
+        ridge = model.skip_term(sample) * model.node_std + model.node_mean
+    np.testing.assert_allclose(pred["node"], ridge.numpy(), rtol=1e-5, atol=1e-6)
+    good = train(TrainConfig(out=str(tmp_path / "good"), lr=1e-3, **cfg))
+    hist = json.loads((good / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [-1, 0, 1]
+    assert hist[0]["val_select"] == pytest.approx(
+        json.loads((bad / "history.json").read_text())[0]["val_select"]
+    )

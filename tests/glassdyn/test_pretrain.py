@@ -29,7 +29,12 @@ def store_path(tmp_path_factory):
 def _initial_model(ckpt: dict):
     """The model exactly as training built it before the first step (same seed, same config)."""
     torch.manual_seed(ckpt["train_config"]["seed"])
-    return build_model(ModelConfig(**ckpt["model_config"]))
+    model = build_model(ModelConfig(**ckpt["model_config"]))
+    if model.config.skip and not model.config.shared_decoder:  # the correction starts at zero
+        with torch.no_grad():
+            model.node_decoder.fc3.weight.zero_()
+            model.node_decoder.fc3.bias.zero_()
+    return model
 
 
 def test_pretraining_loss_has_no_node_term(store_path):

@@ -181,7 +181,7 @@ def test_resume_continues_where_it_stopped(store_path, tmp_path):
     train(TrainConfig(out=str(part), epochs=1, **base))  # "interrupted" after one epoch
     train(TrainConfig(out=str(part), epochs=3, **base))  # the same command again
     a, b = load_checkpoint(full / "last.pt"), load_checkpoint(part / "last.pt")
-    assert [h["epoch"] for h in b["history"]] == [0, 1, 2]
+    assert [h["epoch"] for h in b["history"]] == [-1, 0, 1, 2]  # the start validated once
     for k in a["state_dict"]:
         torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k])
 
@@ -202,6 +202,7 @@ def test_checkpoints_of_the_first_format_evaluate_and_resume(store_path, tmp_pat
     train(TrainConfig(out=str(run), epochs=2, **base))
     last = load_checkpoint(run / "last.pt")
     assert last["format"] == "glassdyn-checkpoint/2" and [h["epoch"] for h in last["history"]] == [
+        -1,
         0,
         1,
     ]
