@@ -410,7 +410,7 @@ def init_skip(model, graphs: list) -> dict:
             chosen["AB"[s] if s < 2 else str(s)] = np.asarray(fit["alpha"]).tolist()
     model.skip_weight.requires_grad_(False)
     model.skip_bias.requires_grad_(False)
-    if not model.config.shared_decoder:  # the correction starts at zero: the start is the ridge
+    if not (model.config.shared_decoder and model.config.edge_head):  # the start is the ridge
         with torch.no_grad():
             model.node_decoder.fc3.weight.zero_()
             model.node_decoder.fc3.bias.zero_()

@@ -30,7 +30,7 @@ def _initial_model(ckpt: dict):
     """The model exactly as training built it before the first step (same seed, same config)."""
     torch.manual_seed(ckpt["train_config"]["seed"])
     model = build_model(ModelConfig(**ckpt["model_config"]))
-    if model.config.skip and not model.config.shared_decoder:  # the correction starts at zero
+    if model.config.skip and not (model.config.shared_decoder and model.config.edge_head):
         with torch.no_grad():
             model.node_decoder.fc3.weight.zero_()
             model.node_decoder.fc3.bias.zero_()
