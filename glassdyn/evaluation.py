@@ -24,7 +24,7 @@ import numpy as np
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.runs import clean_json, read_run_file, resolve_device
-from glassdyn.data.splits import training_identities, unseen_configs
+from glassdyn.data.splits import identity, training_identities, unseen_configs
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.nn import keys as nk
 from glassdyn.training import TrainConfig, require_targets
@@ -240,7 +240,7 @@ def evaluate_run(
             f"nothing to evaluate: no {part} configurations with targets in {store.path}"
         )
     _collect(result, per_t)
-    if run.kind == "tbotan" and result["same_store"]:
+    if run.kind == "tbotan" and (result["same_store"] or _holds_training_data(run, store)):
         result["energy_thermometer"] = energy_thermometer(run, store, result["configs"])
     if latents:
         result["latent_distances"] = {
@@ -254,6 +254,23 @@ def evaluate_run(
             plot_latent_distances(latents, path, result["held_out"])
             result["latent_png"] = str(path)
     return clean_json(result)
+
+
+def _holds_training_data(run: TrainedRun, store: Store) -> bool:
+    """Whether ``store`` holds the run's training configurations under their ids (checked by
+    their recorded identities), e.g. when only a held-out temperature of it is scored."""
+    fp = run.fingerprint
+    if fp is None:
+        return False
+    for key, s in run.split.items():
+        if s.get("held_out"):
+            continue
+        if not store.has_state(float(key)):
+            return False
+        sp, ids = store.state(float(key)), fp["states"].get(key, {}).get("identity", {})
+        if any(ids.get(str(c)) != identity(sp, c) for c in s["train"]):
+            return False
+    return True
 
 
 def energy_thermometer(run: TrainedRun, store: Store, scored: dict) -> dict | None:

@@ -107,6 +107,35 @@ def test_tbotan_on_two_temperatures_and_latent_heatmap(store_path, tmp_path):
         assert got == pytest.approx(want, rel=1e-6)
 
 
+def test_energy_thermometer_at_a_held_out_temperature(tmp_path):
+    """Scoring only a held-out temperature still compares with the energy thermometer fit on the
+    training temperatures of the same store (its training configurations are checked by
+    identity); on another store it is left out."""
+    path = tmp_path / "s3.zarr"
+    write_synthetic_store(path, temperatures=(0.64, 0.72, 0.8), n_configs=4, n_particles=128)
+    cfg = dict(data=str(path), model="tbotan", epochs=1, train_temperatures=(0.64, 0.8), **SMALL)
+    run = train(TrainConfig(out=str(tmp_path / "tb"), **cfg))
+    res = evaluate_run(run, str(path), temperatures=[0.72], latent_png=None)
+    assert res["held_out"] == [0.72]
+    split = json.loads((Path(run) / "run.json").read_text())["split"]
+    store = Store.open(path)
+    e = {T: store.state(float(T)).read("thermal/energy") for T in ("0.64", "0.8")}
+    a, b = np.polyfit(
+        [e[T][c] for T in e for c in split[T]["train"]],
+        [float(T) for T in e for c in split[T]["train"]],
+        1,
+    )
+    want = np.mean(np.abs(a * store.state(0.72).read("thermal/energy") + b - 0.72))
+    got = res["energy_thermometer"]["temperature_mae_per_T"]["0.72"]
+    assert got == pytest.approx(want, rel=1e-6)
+    other = tmp_path / "other.zarr"
+    write_synthetic_store(
+        other, temperatures=(0.64, 0.72, 0.8), n_configs=4, n_particles=128, seed=5
+    )
+    res = evaluate_run(run, str(other), temperatures=[0.72], latent_png=None)
+    assert "energy_thermometer" not in res
+
+
 def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path, tmp_path):
     run = train(
         TrainConfig(
