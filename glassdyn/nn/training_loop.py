@@ -133,6 +133,7 @@ def _start_is_a_candidate(config: TrainConfig, state: LoopState, val_loader) -> 
         and bool(config.skip)
         and config.pretrain_epochs == 0
         and config.init is None
+        and state.epoch == 0  # not a run resumed from an epoch (one started before this rule)
         and not any(r["phase"] == START for r in state.history)
     )
 
