@@ -279,12 +279,14 @@ def energy_thermometer(run: TrainedRun, store: Store, scored: dict) -> dict | No
     configurations, and its absolute error on the scored configurations (``scored``:
     ``result["configs"]``).  A single configuration's energy fluctuates by ~sqrt(c_v / N) T, so
     on a small system this error is not small either.  None with fewer than two training
-    temperatures."""
+    temperatures or without stored energies."""
     e, t = [], []
     for key, s in run.split.items():
         if s.get("held_out") or not store.has_state(float(key)):
             continue
         sp = store.state(float(key))
+        if not sp.has(keys.THERMAL_ENERGY):  # e.g. an imported store without energies
+            return None
         e.extend(sp.read(keys.THERMAL_ENERGY, list(s["train"])).tolist())
         t.extend([float(key)] * len(s["train"]))
     if len(set(t)) < 2:
@@ -293,6 +295,8 @@ def energy_thermometer(run: TrainedRun, store: Store, scored: dict) -> dict | No
     per_t = {}
     for key, sel in scored.items():
         sp = store.state(float(key))
+        if not sp.has(keys.THERMAL_ENERGY):
+            return None
         pred = slope * sp.read(keys.THERMAL_ENERGY, list(sel["ids"])) + intercept
         per_t[key] = float(np.mean(np.abs(pred - float(key))))
     return {

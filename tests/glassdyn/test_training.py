@@ -136,6 +136,22 @@ def test_energy_thermometer_at_a_held_out_temperature(tmp_path):
     assert "energy_thermometer" not in res
 
 
+def test_tbotan_evaluates_on_a_store_without_energies(tmp_path):
+    """Imported stores may hold no thermal/energy: T-BOTAN is still scored, without the
+    energy thermometer."""
+    import shutil
+
+    path = tmp_path / "ne.zarr"
+    write_synthetic_store(path, temperatures=(0.64, 0.8), n_configs=4, n_particles=128)
+    for T in ("T0.640", "T0.800"):
+        shutil.rmtree(path / T / "thermal" / "energy")
+    run = train(
+        TrainConfig(data=str(path), out=str(tmp_path / "tb"), model="tbotan", epochs=1, **SMALL)
+    )
+    res = evaluate_run(run, str(path), latent_png=None)
+    assert res["temperature_mae"] is not None and res["energy_thermometer"] is None
+
+
 def test_held_out_temperature_is_evaluated_on_all_its_configurations(store_path, tmp_path):
     run = train(
         TrainConfig(
