@@ -26,6 +26,7 @@ from glassdyn.data.errors import InputError
 from glassdyn.data.runs import clean_json, read_run_file, resolve_device
 from glassdyn.data.splits import identity, training_identities, unseen_configs
 from glassdyn.data.store import StatePoint, Store
+from glassdyn.metrics import temperature_reading_floor
 from glassdyn.nn import keys as nk
 from glassdyn.training import TrainConfig, require_targets
 
@@ -278,7 +279,9 @@ def energy_thermometer(run: TrainedRun, store: Store, scored: dict) -> dict | No
     potential energy per particle of the thermal structure, least squares over the run's training
     configurations, and its absolute error on the scored configurations (``scored``:
     ``result["configs"]``).  A single configuration's energy fluctuates by ~sqrt(c_v / N) T, so
-    on a small system this error is not small either.  None with fewer than two training
+    on a small system this error is not small either: ``floor_mae_per_T`` is the least expected
+    error of any unbiased reading of one configuration
+    (:func:`glassdyn.metrics.temperature_reading_floor`).  None with fewer than two training
     temperatures or without stored energies."""
     e, t = [], []
     for key, s in run.split.items():
@@ -292,17 +295,23 @@ def energy_thermometer(run: TrainedRun, store: Store, scored: dict) -> dict | No
     if len(set(t)) < 2:
         return None
     slope, intercept = np.polyfit(e, t, 1)
-    per_t = {}
+    per_t, floor = {}, {}
     for key, sel in scored.items():
         sp = store.state(float(key))
         if not sp.has(keys.THERMAL_ENERGY):
             return None
         pred = slope * sp.read(keys.THERMAL_ENERGY, list(sel["ids"])) + intercept
         per_t[key] = float(np.mean(np.abs(pred - float(key))))
+        c_v, floor[key] = temperature_reading_floor(t, e, float(key), sp.n_particles)
     return {
         "temperature_mae": float(np.mean(list(per_t.values()))),
         "temperature_mae_per_T": per_t,
         "fit": "T = a e + b over the training configurations",
+        "c_v": c_v,
+        "floor_mae": float(np.mean(list(floor.values()))),
+        "floor_mae_per_T": floor,
+        "floor": "least mean |error| of an unbiased reading of one configuration: "
+        "sqrt(2/pi) T / sqrt(N c_v), c_v = d<e>/dT over the training configurations (Cramer-Rao)",
     }
 
 

@@ -100,3 +100,30 @@ class MobilityMetrics:
         else:
             out["temperature_pred"] = out["temperature_mae"] = None
         return out
+
+
+def temperature_reading_floor(
+    temperatures, energies, at: float, n_particles: int
+) -> tuple[float, float]:
+    """(c_v, floor): the least expected |error| of an unbiased temperature reading from one
+    configuration of ``n_particles`` at temperature ``at``.
+
+    In the canonical ensemble the potential energy is a sufficient statistic for T, with Fisher
+    information N c_v / T^2 per configuration (c_v = d<u>/dT, the configurational heat capacity
+    per particle, k_B = 1), so by Cramér-Rao no unbiased reading of T from a structure can
+    fluctuate by less than sigma = T / sqrt(N c_v); for Gaussian errors the mean |error| is then
+    sqrt(2 / pi) sigma.  ``c_v`` is the slope of the energies per particle against the
+    temperatures they were drawn at (one pair per configuration, at least two temperatures):
+    the mean energies, not their fluctuations (with k configurations per temperature, two
+    temperatures dT apart, c_v is uncertain by about sqrt(2 / k) T sqrt(c_v / N) / dT, the floor
+    by half that relatively: ~10% on the demo's store).  A biased reader (one that snaps to the temperatures it was trained on) can do better there
+    and worse everywhere else."""
+    t = np.asarray(temperatures, dtype=np.float64)
+    e = np.asarray(energies, dtype=np.float64)
+    if t.shape != e.shape or len(np.unique(t)) < 2:
+        raise ValueError("the floor needs energies at two temperatures or more")
+    c_v = float(np.polyfit(t, e, 1)[0])
+    if not c_v > 0:
+        return c_v, float("nan")
+    sigma = at / np.sqrt(n_particles * c_v)
+    return c_v, float(np.sqrt(2.0 / np.pi) * sigma)

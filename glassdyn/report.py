@@ -103,7 +103,8 @@ def _tau_alpha(het: dict | None, T: str) -> float | None:
 
 def alpha_summary(models: dict, het: dict | None, times_by_t: dict) -> tuple[list[list], list[str]]:
     """Rows (T, t_alpha, node Pearson per model at the sampled time closest to tau_alpha, BOTAN /
-    ridge, T-BOTAN temperature MAE, the energy thermometer's MAE) and one sentence per figure
+    ridge, T-BOTAN temperature MAE, the energy thermometer's MAE, the least MAE of an unbiased
+    reading of one configuration) and one sentence per figure
     below the demo's targets."""
     rows, notes = [], []
     temps = sorted({T for ev in models.values() for T in (ev.get("node_pearson") or {})}, key=float)
@@ -123,11 +124,13 @@ def alpha_summary(models: dict, het: dict | None, times_by_t: dict) -> tuple[lis
         }
         tb = models.get("tbotan") or {}
         mae = (tb.get("temperature_mae_per_T") or {}).get(T)
-        energy_mae = ((tb.get("energy_thermometer") or {}).get("temperature_mae_per_T") or {}).get(
-            T
-        )
+        thermometer = tb.get("energy_thermometer") or {}
+        energy_mae = (thermometer.get("temperature_mae_per_T") or {}).get(T)
+        floor = (thermometer.get("floor_mae_per_T") or {}).get(T)
         ratio = r["botan"] / r["ridge"] if r.get("botan") is not None and r.get("ridge") else None
-        rows.append([T, times[k], tau, *(r.get(n) for n in MODEL_NAMES), ratio, mae, energy_mae])
+        rows.append(
+            [T, times[k], tau, *(r.get(n) for n in MODEL_NAMES), ratio, mae, energy_mae, floor]
+        )
         if ratio is not None and ratio < BOTAN_OVER_RIDGE:
             notes.append(
                 f"At T={T} BOTAN reaches {ratio:.2f} of ridge's node Pearson (target "
@@ -140,10 +143,18 @@ def alpha_summary(models: dict, het: dict | None, times_by_t: dict) -> tuple[lis
                 if energy_mae is None
                 else f", against {energy_mae:.3f} for a thermometer linear in the potential energy,"
             )
-            notes.append(
-                f"At T={T} T-BOTAN's temperature error is {mae:.3f} (target {TEMPERATURE_MAE}){than} "
+            why = (
                 "because in a small system one configuration's energy per particle fluctuates by "
                 "about sqrt(c_v / N) T, which limits any reading of temperature from one structure."
+                if floor is None
+                else f"because no unbiased reading of one configuration of this size can err by less "
+                f"than {floor:.3f} on average (Cramer-Rao: the energy is a sufficient statistic for "
+                f"T, so the error is at least sqrt(2 / pi) T / sqrt(N c_v), c_v = "
+                f"{thermometer.get('c_v', float('nan')):.2f})."
+            )
+            notes.append(
+                f"At T={T} T-BOTAN's temperature error is {mae:.3f} (target {TEMPERATURE_MAE}){than} "
+                + why
             )
     return rows, notes
 
@@ -271,7 +282,15 @@ def _models_section(out: Path, models: dict, het: dict | None, times_by_t: dict)
         header = ["T", "t", "tau_alpha", *(MODEL_NAMES[n] for n in MODEL_NAMES), "BOTAN / ridge"]
         parts.append(
             "<p>At the sampled time closest to tau_alpha (of the A particles, measured below):</p>"
-            + _table([*header, "T-BOTAN |T error|", "energy thermometer |T error|"], rows)
+            + _table(
+                [
+                    *header,
+                    "T-BOTAN |T error|",
+                    "energy thermometer |T error|",
+                    "least |T error| of an unbiased reading",
+                ],
+                rows,
+            )
         )
     parts.extend(f"<p class='failed'>{html.escape(n)}</p>" for n in notes)
     fig = _model_figure(models, dict(times_by_t))

@@ -71,9 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if res["temperature_mae"] is not None:
         print(f"temperature MAE {res['temperature_mae']:.4f}")
     if res.get("energy_thermometer"):
-        mae = res["energy_thermometer"]["temperature_mae"]
+        th = res["energy_thermometer"]
         print(
-            f"  (a thermometer linear in the energy per particle, fit on the training configurations: {mae:.4f})"
+            f"  (a thermometer linear in the energy per particle, fit on the training configurations: {th['temperature_mae']:.4f};"
+            f" no unbiased reading of one configuration errs by less than {th['floor_mae']:.4f} on average)"
         )
     if res.get("latent_png"):
         print(f"latent distance heat map: {res['latent_png']}")

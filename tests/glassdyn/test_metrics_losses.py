@@ -89,3 +89,28 @@ def test_heterogeneity_loss_penalises_collapse_and_matches_plain_formula():
     sd, corr = field_statistics(y, ei_t, torch.zeros(128, dtype=torch.long), 1)
     assert float(sd[0, 0]) == pytest.approx(dv.std(), rel=1e-4)
     assert float(corr[0, 0]) == pytest.approx(np.mean(dv[ei[0]] * dv[ei[1]]) / dv.var(), rel=1e-3)
+
+
+def test_temperature_reading_floor_is_what_the_energy_thermometer_reaches():
+    """Canonical energies (mean e0 + c_v T, spread T sqrt(c_v / N)): the floor recovers c_v from
+    the mean energies of a few configurations, and the linear energy thermometer, the efficient
+    unbiased reading, errs on fresh configurations by that floor on average (a wrong power of N,
+    c_v or the sqrt(2 / pi) would miss it by 10% or more)."""
+    from glassdyn.metrics import temperature_reading_floor
+
+    rng = np.random.default_rng(0)
+    c_v, n = 1.6, 256
+
+    def draw(T, k):
+        return -8.0 + c_v * T + rng.normal(scale=T * np.sqrt(c_v / n), size=k)
+
+    temps = np.repeat([0.6, 0.7, 0.8], 400)
+    energies = np.concatenate([draw(T, 400) for T in (0.6, 0.7, 0.8)])
+    got_cv, floor = temperature_reading_floor(temps, energies, 0.7, n)
+    assert got_cv == pytest.approx(c_v, rel=0.03)
+    a, b = np.polyfit(temps, energies, 1)
+    reading = (draw(0.7, 20000) - b) / a
+    assert np.mean(np.abs(reading - 0.7)) == pytest.approx(floor, rel=0.04)
+    assert floor == pytest.approx(np.sqrt(2 / np.pi) * 0.7 / np.sqrt(n * c_v), rel=0.03)
+    with pytest.raises(ValueError, match="two temperatures"):
+        temperature_reading_floor([0.7, 0.7], [-7.0, -6.9], 0.7, n)

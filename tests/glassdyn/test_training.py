@@ -105,6 +105,11 @@ def test_tbotan_on_two_temperatures_and_latent_heatmap(store_path, tmp_path):
         want = np.mean(np.abs(a * e[T][split[T]["test"]] + b - float(T)))
         got = res["energy_thermometer"]["temperature_mae_per_T"][T]
         assert got == pytest.approx(want, rel=1e-6)
+        # the least error of an unbiased reading: the synthetic energies are -6 + T (c_v = 1)
+        n = store.state(float(T)).n_particles
+        floor = res["energy_thermometer"]["floor_mae_per_T"][T]
+        assert floor == pytest.approx(np.sqrt(2 / np.pi) * float(T) / np.sqrt(n), rel=1e-6)
+    assert res["energy_thermometer"]["c_v"] == pytest.approx(1.0, rel=1e-6)
 
 
 def test_energy_thermometer_at_a_held_out_temperature(tmp_path):
