@@ -34,6 +34,7 @@ LEGACY = {
     "skip": False,
     "readout_hops": 0,
     "shared_decoder": True,
+    "cg_lengths": (1.0, 2.0),
 }
 # fields run.json files of earlier versions name otherwise: old name -> TrainConfig field
 RENAMED = {"p": "node_weight"}
@@ -139,6 +140,11 @@ class TrainConfig:
         "continue",
     )
     cutoff: float = setting(2.0, "graph radius (sigma_AA)")
+    cg_lengths: tuple[float, ...] = setting(
+        (1.0, 2.0, 3.0),
+        "coarse-graining lengths a (sigma_AA) of the descriptors: each local descriptor is also "
+        "averaged over neighbours with weights exp(-r/a), r < 2a",
+    )
     augment: bool = setting(True, "cube-symmetry augmentation of the training graphs")
     val_fraction: float = setting(0.1, "validation configurations per temperature")
     test_fraction: float = setting(0.2, "test configurations per temperature, never trained on")
@@ -256,6 +262,7 @@ class TrainConfig:
             times=self.times,
             node_features=self.node_features,
             node_vectors=self.node_vectors,
+            cg_lengths=self.cg_lengths,
         )
 
     def data_fields(self) -> tuple[str, ...]:
@@ -268,7 +275,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for name in ("times", "train_temperatures"):
+        for name in ("times", "train_temperatures", "cg_lengths"):
             if d[name] is not None:
                 d[name] = list(d[name])
         return d
@@ -279,6 +286,8 @@ class TrainConfig:
         fields it knew by another name (:data:`RENAMED`) are read under their new one."""
         names = {f.name for f in fields(cls)}
         d = {RENAMED.get(k, k): v for k, v in d.items()}
+        if d.get("cg_lengths") is not None:
+            d["cg_lengths"] = tuple(float(a) for a in d["cg_lengths"])
         return cls(**{**LEGACY, **{k: v for k, v in d.items() if k in names}})
 
 
@@ -300,6 +309,12 @@ def _check_numbers(c: TrainConfig) -> None:
         ("--max-configs", c.max_configs, c.max_configs is None or c.max_configs >= 1, ">= 1"),
         ("--max-train", c.max_train, c.max_train is None or c.max_train >= 1, ">= 1"),
         ("--readout-hops", c.readout_hops, c.readout_hops >= 0, ">= 0 (0: BOTAN's plain decoder)"),
+        (
+            "--cg-lengths",
+            ",".join(f"{a:g}" for a in c.cg_lengths),
+            all(math.isfinite(a) and a > 0 for a in c.cg_lengths),
+            "positive lengths in sigma_AA, e.g. 1,2,3",
+        ),
         (
             "--max-minutes",
             c.max_minutes,

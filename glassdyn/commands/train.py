@@ -43,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         add(name)
     for name in ("batch_size", "hidden", "steps", "shared_decoder", "cutoff"):
         add(name)
+    add("cg_lengths", type=positive_floats, metavar="A[,A...]")
     add("augment", "--no-augment", action="store_false", help="no cube-symmetry augmentation")
     for name in ("val_fraction", "test_fraction", "max_configs", "max_train", "seed", "device"):
         add(name)

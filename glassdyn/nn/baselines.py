@@ -251,7 +251,7 @@ def train_baseline(store: Store, config, split: dict, out: str | os.PathLike) ->
     ``config`` is the run's :class:`~glassdyn.training.TrainConfig` (times, seed)."""
     out = Path(out)
     t0 = time.perf_counter()
-    spec = choose_spec(store, split)
+    spec = choose_spec(store, split, DescriptorSpec(cg_lengths=config.cg_lengths))
     cache = DescriptorCache(out / "descriptors")
     times_of = {}
 

@@ -65,6 +65,7 @@ class GraphSpec:
     times: tuple[int, ...] | None = None
     node_features: str = "type"
     node_vectors: bool = False
+    cg_lengths: tuple[float, ...] = (1.0, 2.0, 3.0)  # of the descriptors (node_features)
 
     def __post_init__(self) -> None:
         if self.input not in INPUTS:
@@ -81,6 +82,7 @@ class GraphSpec:
             )
         if self.times is not None:
             object.__setattr__(self, "times", tuple(int(k) for k in self.times))
+        object.__setattr__(self, "cg_lengths", tuple(float(a) for a in self.cg_lengths))
 
     @property
     def edge_dim(self) -> int:
@@ -93,7 +95,7 @@ class GraphSpec:
         those of the thermal structure, plus the inherent structure's for ``is`` / ``ts+is``."""
         from glassdyn.nn.descriptors import DescriptorSpec
 
-        spec = DescriptorSpec()
+        spec = DescriptorSpec(cg_lengths=self.cg_lengths)
         return spec if self.input != "ts" else spec.without_inherent()
 
     @property

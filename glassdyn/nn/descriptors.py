@@ -62,7 +62,7 @@ class DescriptorSpec:
     shell_width: float = 0.1
     l_max: int = 8
     bond_cutoff: float = 1.45
-    cg_lengths: tuple[float, ...] = (1.0, 2.0)
+    cg_lengths: tuple[float, ...] = (1.0, 2.0, 3.0)
     cg_cutoff: float = 2.0
     params: KAParameters = KAParameters()
 

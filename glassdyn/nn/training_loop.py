@@ -210,7 +210,7 @@ def _start(config: TrainConfig, spec, train_graphs: list, out: Path, device) -> 
     last = out / runs.LAST
     if not last.exists():
         if config.init is not None:
-            state.init = str(init_weights(model, config.init, device))
+            state.init = str(init_weights(model, config.init, device, spec))
         return state
     ckpt = load_checkpoint(last, kind=config.model, map_location=device)
     load_state(model, ckpt[runs.CKPT_STATE_DICT], last)
@@ -418,13 +418,15 @@ def init_skip(model, graphs: list) -> dict:
     return chosen
 
 
-def init_weights(model, source: str | os.PathLike, device=None) -> Path:
+def init_weights(model, source: str | os.PathLike, device=None, spec=None) -> Path:
     """Load another run's weights (``source``: run directory -> its best.pt, or a checkpoint file)
     into ``model``.  The architectures must match, except that this model may read more inputs
     (descriptors, TS -> IS vectors, IS pair vectors: :mod:`glassdyn.nn.transfer` starts their
     weights at zero) and have a linear skip or a BOTAN -> T-BOTAN global feature the source lacks
     (kept at their initialisation).  Normalisation buffers are not copied (this run's target
-    statistics stay).  Returns the checkpoint path used."""
+    statistics stay).  ``spec``: this run's :class:`~glassdyn.nn.dataset.GraphSpec`; a source that
+    read descriptors of other coarse-graining lengths is refused (its columns would not line up).
+    Returns the checkpoint path used."""
     from glassdyn.nn.checkpoint import load_checkpoint
     from glassdyn.nn.transfer import GROWABLE, transfer_state
 
@@ -451,5 +453,25 @@ def init_weights(model, source: str | os.PathLike, device=None) -> Path:
             "architecture (--model, --hidden, --steps, --times, --readout-hops, decoder setting); "
             "extra node / edge inputs and the skip are fine"
         )
+    _check_descriptor_layout(ckpt, spec, path)
     transfer_state(model, ckpt[runs.CKPT_STATE_DICT], f"--init {path}")
     return path
+
+
+def _check_descriptor_layout(ckpt: dict, spec, path: Path) -> None:
+    """Refuse ``--init`` from a run whose descriptor columns differ from this run's: both read
+    descriptors, at other coarse-graining lengths (runs before ``cg_lengths`` used 1, 2)."""
+    from glassdyn.train_config import LEGACY
+
+    src = ckpt.get(runs.CKPT_TRAIN_CONFIG) or {}
+    if spec is None or spec.node_features != "descriptors":
+        return
+    if src.get("node_features", LEGACY["node_features"]) != "descriptors":
+        return
+    have = tuple(float(a) for a in src.get("cg_lengths", LEGACY["cg_lengths"]))
+    if have != spec.cg_lengths:
+        fmt = ",".join(f"{a:g}" for a in have)
+        raise InputError(
+            f"--init {path}: that run read descriptors coarse-grained at lengths {fmt}, this one "
+            f"at {','.join(f'{a:g}' for a in spec.cg_lengths)}; pass --cg-lengths {fmt}"
+        )

@@ -266,7 +266,41 @@ def test_runs_written_before_the_new_inputs_keep_their_settings():
     old = {"data": "s.zarr", "out": "r", "model": "botan", "input": "ts", "shared_decoder": True}
     c = TrainConfig.from_dict(old)
     assert (c.node_features, c.node_vectors, c.skip, c.readout_hops) == ("type", False, False, 0)
-    assert c.graph_spec() == GraphSpec(input="ts")
+    assert c.cg_lengths == (1.0, 2.0)  # the descriptors' coarse-graining before the third length
+    assert c.graph_spec() == GraphSpec(input="ts", cg_lengths=(1.0, 2.0))
+
+
+def test_cg_lengths_reach_graphs_and_ridge_old_runs_keep_theirs_and_init_across_them_is_refused(
+    tmp_path,
+):
+    from glassdyn.evaluation import evaluate_run
+    from glassdyn.nn.baselines import DescriptorModel
+    from glassdyn.nn.descriptors import local_names
+
+    path = tmp_path / "s.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=4, n_particles=128, n_replicas=2)
+    two, three = (
+        GraphSpec(input="ts+is", node_features="descriptors", cg_lengths=a)
+        for a in ((1.0, 2.0), (1.0, 2.0, 3.0))
+    )
+    assert three.node_dim - two.node_dim == len(local_names(three.descriptor_spec()))
+    assert TrainConfig(data=str(path), out="r").cg_lengths == (1.0, 2.0, 3.0)
+    cfg = dict(data=str(path), hidden=8, steps=1, epochs=1, progress=False)
+    old = train(TrainConfig(**cfg, out=str(tmp_path / "old"), cg_lengths=(1.0, 2.0)))
+    # a run written before the option: its run.json does not name the lengths; it is still
+    # read with the ones it was trained on (else its graphs would not fit its first layer)
+    info = json.loads((old / "run.json").read_text())
+    del info["train_config"]["cg_lengths"]
+    (old / "run.json").write_text(json.dumps(info))
+    assert evaluate_run(old, str(path), latent_png=None)["node_pearson"]["0.8"]
+    with pytest.raises(InputError, match=r"coarse-grained at lengths 1,2, this one at 1,2,3; pass "):
+        train(TrainConfig(**cfg, out=str(tmp_path / "new"), init=str(old)))
+    assert not (tmp_path / "new" / "last.pt").exists()
+    train(TrainConfig(**cfg, out=str(tmp_path / "same"), init=str(old), cg_lengths=(1.0, 2.0)))
+    ridge = train(TrainConfig(**cfg, out=str(tmp_path / "ridge"), model="ridge", cg_lengths=(1.5,)))
+    assert DescriptorModel.load(ridge).spec.cg_lengths == (1.5,)
+    with pytest.raises(InputError, match="--cg-lengths must be positive lengths"):
+        TrainConfig(**cfg, out="r", cg_lengths=(1.0, -2.0))
 
 
 def test_max_minutes_stops_after_an_epoch_and_the_rerun_continues(tmp_path, capsys):
