@@ -63,7 +63,9 @@ def _mean_se(v) -> list[float]:
     return [float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")]
 
 
-def _train(out: Path, **kw) -> Path:
+def _train(out: Path, args, **kw) -> Path:
+    if args.cg_lengths:
+        kw["cg_lengths"] = args.cg_lengths
     cfg = TrainConfig(out=str(out), progress=False, epochs=kw.pop("epochs", 500), **kw)
     return train(cfg)
 
@@ -73,6 +75,7 @@ def part_readout(args, store, temps, alpha) -> dict:
     for inp in ("ts", "is", "ts+is"):
         run = _train(
             args.out / f"readout_{inp}",
+            args,
             data=args.data,
             model="tbotan",
             input=inp,
@@ -128,6 +131,7 @@ def part_heldout(args, store, temps, alpha) -> dict:
     for name, hw in (("mse", 0.0), ("heterogeneity", args.heterogeneity_weight)):
         run = _train(
             args.out / f"heldout_{name}",
+            args,
             data=args.data,
             model="tbotan",
             train_temperatures=(lo, hi),
@@ -189,6 +193,7 @@ def part_curve(args, store, temps, alpha) -> dict:
             extra = {} if model in ("ridge", "mlp") else {"max_minutes": args.minutes}
             run = _train(
                 args.out / f"curve_{model}_{n}",
+                args,
                 data=args.data,
                 model=model,
                 train_temperatures=(T,),
@@ -233,7 +238,14 @@ def main(argv=None) -> int:
     ap.add_argument("--curve-temperature", type=float, default=None, help="default: the lowest")
     ap.add_argument("--heterogeneity-weight", type=float, default=1.0)
     ap.add_argument("--parts", default="readout,heldout,curve")
+    ap.add_argument(
+        "--cg-lengths",
+        default=None,
+        help="descriptor coarse-graining lengths of every run, e.g. 1,2 (default: train's)",
+    )
     args = ap.parse_args(argv)
+    if args.cg_lengths:
+        args.cg_lengths = tuple(float(a) for a in args.cg_lengths.split(","))
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     store = Store.open(args.data)

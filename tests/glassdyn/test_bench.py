@@ -132,11 +132,16 @@ def test_tbotan_physics_script_runs_every_part_on_held_out_data(tmp_path):
                 "0.02",
                 "--sizes",
                 "1,2",
+                "--cg-lengths",
+                "1,2",
             ]
         )
         == 0
     )
     res = json.loads((out / "physics.json").read_text())
+    for run_dir in ("readout_ts", "heldout_mse", "curve_botan_1", "curve_ridge_1"):  # every run
+        cfg = json.loads((out / run_dir / "run.json").read_text())["train_config"]
+        assert cfg["cg_lengths"] == [1.0, 2.0]
     assert set(res["readout"]) == {"ts", "is", "ts+is"}
     assert res["heldout"]["held_out"] == 0.7 and res["heldout"]["trained_on"] == [0.6, 0.8]
     run = json.loads((out / "heldout_mse" / "run.json").read_text())

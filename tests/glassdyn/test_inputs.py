@@ -293,7 +293,9 @@ def test_cg_lengths_reach_graphs_and_ridge_old_runs_keep_theirs_and_init_across_
     del info["train_config"]["cg_lengths"]
     (old / "run.json").write_text(json.dumps(info))
     assert evaluate_run(old, str(path), latent_png=None)["node_pearson"]["0.8"]
-    with pytest.raises(InputError, match=r"coarse-grained at lengths 1,2, this one at 1,2,3; pass "):
+    with pytest.raises(
+        InputError, match=r"coarse-grained at lengths 1,2, this one at 1,2,3; pass "
+    ):
         train(TrainConfig(**cfg, out=str(tmp_path / "new"), init=str(old)))
     assert not (tmp_path / "new" / "last.pt").exists()
     train(TrainConfig(**cfg, out=str(tmp_path / "same"), init=str(old), cg_lengths=(1.0, 2.0)))
