@@ -45,8 +45,24 @@ def test_each_weak_figure_gets_one_sentence():
     assert notes[0].startswith("At T=0.8 BOTAN reaches 0.50 of ridge's node Pearson (target 0.8)")
     assert notes[1].startswith(
         "At T=0.8 T-BOTAN's temperature error is 0.050 (target 0.02), against 0.070 for a "
-        "thermometer linear in the potential energy, because no unbiased reading of one "
-        "configuration of this size can err by less than 0.033 on average (Cramer-Rao"
+        "thermometer linear in the potential energy and 0.033 expected of the best unbiased "
+        "reading of one configuration of this size (Cramer-Rao"
     )
-    assert "c_v = 1.50)" in notes[1]
+    assert "c_v = 1.50)" in notes[1] and notes[1].endswith("below what one configuration can tell.")
     assert all(n.count(". ") == 0 and n.endswith(".") for n in notes)  # one sentence each
+
+
+def test_a_temperature_error_far_above_the_floor_says_the_read_out_has_not_learned():
+    _, notes = alpha_summary(_models(0.9, 0.08), HET, TIMES)
+    assert len(notes) == 1 and "could reach 0.033" in notes[0]
+    assert notes[0].endswith(
+        "has not learned the temperature from these few training configurations."
+    )
+    models = _models(0.9, 0.05)
+    del models["tbotan"][
+        "energy_thermometer"
+    ]  # no energies (an imported store): the general reason
+    _, notes = alpha_summary(models, HET, TIMES)
+    assert notes[0].startswith(
+        "At T=0.8 T-BOTAN's temperature error is 0.050 (target 0.02), because"
+    )
