@@ -46,7 +46,9 @@ def test_torchrun_two_processes_train_one_run(tmp_path):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     history = json.loads((run / "history.json").read_text())
-    assert [h["epoch"] for h in history] == [0, 1]
+    # the ridge-started start (epoch -1) is validated and recorded once, by rank 0
+    assert [h["epoch"] for h in history] == [-1, 0, 1]
+    assert [h["phase"] for h in history][0] == "start"
     assert np.isfinite(history[-1]["train_loss"])
     assert (run / "best.pt").exists() and (run / "last.pt").exists()
     assert not list(run.glob("*.tmp")) and not list((run / "graphs").glob("*.tmp"))
