@@ -116,8 +116,8 @@ def temperature_reading_floor(
     temperatures they were drawn at (one pair per configuration, at least two temperatures):
     the mean energies, not their fluctuations (with k configurations per temperature, two
     temperatures dT apart, c_v is uncertain by about sqrt(2 / k) T sqrt(c_v / N) / dT, the floor
-    by half that relatively: ~10% on the demo's store).  A biased reader (one that snaps to the temperatures it was trained on) can do better there
-    and worse everywhere else."""
+    by half that relatively: ~10% on the demo's store).  A biased reader (one that snaps to the
+    temperatures it was trained on) can do better there and worse everywhere else."""
     t = np.asarray(temperatures, dtype=np.float64)
     e = np.asarray(energies, dtype=np.float64)
     if t.shape != e.shape or len(np.unique(t)) < 2:

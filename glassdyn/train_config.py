@@ -140,10 +140,10 @@ class TrainConfig:
         "continue",
     )
     cutoff: float = setting(2.0, "graph radius (sigma_AA)")
-    cg_lengths: tuple[float, ...] = setting(
-        (1.0, 2.0, 3.0),
+    cg_lengths: tuple[float, ...] | None = setting(
+        None,
         "coarse-graining lengths a (sigma_AA) of the descriptors: each local descriptor is also "
-        "averaged over neighbours with weights exp(-r/a), r < 2a",
+        "averaged over neighbours with weights exp(-r/a), r < 2a (default 1,2,3)",
     )
     augment: bool = setting(True, "cube-symmetry augmentation of the training graphs")
     val_fraction: float = setting(0.1, "validation configurations per temperature")
@@ -247,6 +247,7 @@ class TrainConfig:
                 self.node_vectors,
                 self.skip,
                 self.shared_decoder,
+                self.cg_lengths,
             )
         )
 
@@ -311,8 +312,8 @@ def _check_numbers(c: TrainConfig) -> None:
         ("--readout-hops", c.readout_hops, c.readout_hops >= 0, ">= 0 (0: BOTAN's plain decoder)"),
         (
             "--cg-lengths",
-            ",".join(f"{a:g}" for a in c.cg_lengths),
-            all(math.isfinite(a) and a > 0 for a in c.cg_lengths),
+            ",".join(f"{a:g}" for a in c.cg_lengths or ()),
+            all(math.isfinite(a) and a > 0 for a in c.cg_lengths or ()),
             "positive lengths in sigma_AA, e.g. 1,2,3",
         ),
         (

@@ -88,6 +88,7 @@ def resolve_inputs(store: Store, config: TrainConfig) -> TrainConfig:
             skip=bool(config.skip),
             shared_decoder=config.shared_decoder is not False,
             readout_hops=0,
+            cg_lengths=_cg_lengths(config),
         )
     temps = list(config.train_temperatures) if config.train_temperatures else store.temperatures
     have = total = 0
@@ -119,7 +120,15 @@ def resolve_inputs(store: Store, config: TrainConfig) -> TrainConfig:
         node_vectors=vectors,
         skip=skip,
         shared_decoder=shared,
+        cg_lengths=_cg_lengths(config),
     )
+
+
+def _cg_lengths(config: TrainConfig) -> tuple[float, ...]:
+    """The descriptors' coarse-graining lengths: the run's, or the default ones, recorded."""
+    from glassdyn.nn.descriptors import CG_LENGTHS
+
+    return CG_LENGTHS if config.cg_lengths is None else config.cg_lengths
 
 
 def plan(

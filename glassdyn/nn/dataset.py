@@ -43,6 +43,7 @@ from glassdyn.data.runs import atomic_write
 from glassdyn.data.splits import content_digest
 from glassdyn.data.store import StatePoint
 from glassdyn.nn import keys as nk
+from glassdyn.nn.descriptors import CG_LENGTHS
 
 INPUTS = ("ts", "is", "ts+is")
 EDGE_FEATURES = ("vector", "invariant")
@@ -65,7 +66,7 @@ class GraphSpec:
     times: tuple[int, ...] | None = None
     node_features: str = "type"
     node_vectors: bool = False
-    cg_lengths: tuple[float, ...] = (1.0, 2.0, 3.0)  # of the descriptors (node_features)
+    cg_lengths: tuple[float, ...] = CG_LENGTHS  # of the descriptors (node_features)
 
     def __post_init__(self) -> None:
         if self.input not in INPUTS:

@@ -284,7 +284,8 @@ def test_cg_lengths_reach_graphs_and_ridge_old_runs_keep_theirs_and_init_across_
         for a in ((1.0, 2.0), (1.0, 2.0, 3.0))
     )
     assert three.node_dim - two.node_dim == len(local_names(three.descriptor_spec()))
-    assert TrainConfig(data=str(path), out="r").cg_lengths == (1.0, 2.0, 3.0)
+    default = resolve_inputs(Store.open(path), TrainConfig(data=str(path), out="r"))
+    assert default.cg_lengths == (1.0, 2.0, 3.0)  # recorded in run.json, not left to the default
     cfg = dict(data=str(path), hidden=8, steps=1, epochs=1, progress=False)
     old = train(TrainConfig(**cfg, out=str(tmp_path / "old"), cg_lengths=(1.0, 2.0)))
     # a run written before the option: its run.json does not name the lengths; it is still
