@@ -72,6 +72,7 @@ def convert_pyg_botan(
     """Write the run directory ``out`` holding pyg_botan's ``weights``; returns it."""
     from glassdyn.data.lock import write_lock
     from glassdyn.nn.checkpoint import save_checkpoint
+    from glassdyn.nn.descriptors import CG_LENGTHS
     from glassdyn.nn.pyg_botan import convert_state, load_state_dict
     from glassdyn.training import TrainConfig, write_run_file
 
@@ -102,6 +103,7 @@ def convert_pyg_botan(
         skip=False,
         readout_hops=0,
         cutoff=2.0,
+        cg_lengths=CG_LENGTHS,  # unused (no descriptors), recorded as every run's
     )
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
     source = {
