@@ -273,14 +273,19 @@ def _nvt(lmp, system: System, temperature: float) -> None:
     lmp.command(f"fix thermostat all nvt temp {temperature!r} {temperature!r} {system.tdamp!r}")
 
 
-def _integrator(lmp, system: System, temperature: float, ensemble: str) -> None:
-    """Fix the integrator (``nve``, or ``nvt`` at ``temperature``) and set up the run."""
+def _fix_ensemble(lmp, system: System, temperature: float, ensemble: str) -> None:
+    """Fix the integrator: ``nve`` (velocity Verlet), or ``nvt`` (Nose-Hoover) at ``temperature``."""
     if ensemble == "nve":
         lmp.command("fix integrate all nve")
     elif ensemble == "nvt":
         _nvt(lmp, system, temperature)
     else:
         raise SimulationError(f"unknown ensemble {ensemble!r}; use 'nve' or 'nvt'")
+
+
+def _integrator(lmp, system: System, temperature: float, ensemble: str) -> None:
+    """Fix the integrator (:func:`_fix_ensemble`) and set up the run."""
+    _fix_ensemble(lmp, system, temperature, ensemble)
     lmp.command("run 0 post no")
 
 
@@ -426,12 +431,7 @@ def replica(
     out = np.empty((len(steps), system.n_particles, 3))
     try:
         start = positions(lmp, system, unwrapped=True)
-        if ensemble == "nve":
-            lmp.command("fix integrate all nve")
-        elif ensemble == "nvt":
-            _nvt(lmp, system, temperature)
-        else:
-            raise SimulationError(f"unknown replica ensemble {ensemble!r}; use 'nve' or 'nvt'")
+        _fix_ensemble(lmp, system, temperature, ensemble)
         done, first = 0, True
         for k, target in enumerate(steps):
             while done < target:
