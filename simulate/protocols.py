@@ -274,7 +274,7 @@ def _nvt(lmp, system: System, temperature: float) -> None:
 
 
 def _fix_ensemble(lmp, system: System, temperature: float, ensemble: str) -> None:
-    """Fix the integrator: ``nve`` (velocity Verlet), or ``nvt`` (Nose-Hoover) at ``temperature``."""
+    """Fix the integrator: ``nve`` (velocity Verlet) or ``nvt`` (Nose-Hoover) at ``temperature``."""
     if ensemble == "nve":
         lmp.command("fix integrate all nve")
     elif ensemble == "nvt":
