@@ -8,6 +8,10 @@ naming the holder.  A lock left by a process that died (kill -9, a crash) is *st
 host its PID no longer runs, so it is taken over silently; a lock from another host cannot be
 checked and is reported with the file to delete.
 
+Readers ask :func:`writer` who is writing a directory now: a command that reads a store
+(``train``, ``predict``, ``analyze``, ...) refuses one that is being written, naming the writer
+(:func:`check_unlocked`), and a writer checks it before it prints or loads anything.
+
 >>> with write_lock("out/ka.zarr", what="store"):                          # doctest: +SKIP
 ...     ...  # write
 """
@@ -65,6 +69,47 @@ def _is_stale(holder: dict | None) -> bool:
     return not _alive(int(holder.get("pid", -1)))
 
 
+def writer(directory: str | os.PathLike) -> dict | None:
+    """The live process that holds ``directory``'s lock (its record: pid, host, started,
+    command), or None: no lock, a stale one, or this process's own."""
+    if not lock_path(directory).exists():
+        return None
+    holder = read_lock(directory)
+    if _is_stale(holder):
+        return None
+    if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+        return None
+    return holder
+
+
+def _who(holder: dict) -> str:
+    return (
+        f"pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('started')}: "
+        f"{holder.get('command')!r}"
+    )
+
+
+def check_unlocked(
+    directory: str | os.PathLike, what: str = "directory", reading: bool = False
+) -> None:
+    """Refuse a ``directory`` another live process is writing (:class:`LockError` naming it):
+    a writer before it starts, a reader (``reading``) before it reads half-written data."""
+    holder = writer(directory)
+    if holder is None:
+        return
+    d, p = Path(directory), lock_path(directory)
+    if reading:
+        raise LockError(
+            f"{what} {d} is being written by another process ({_who(holder)}); what it holds "
+            f"now is not final: wait for that process to finish, then rerun (delete {p} only if "
+            "that process is gone)"
+        )
+    raise LockError(
+        f"{what} {d} is being written by another process ({_who(holder)}); wait for it to "
+        f"finish, or delete {p} if that process is gone"
+    )
+
+
 @contextmanager
 def write_lock(directory: str | os.PathLike, what: str = "directory") -> Iterator[Path]:
     """Hold the write lock of ``directory`` (created if missing) for the ``with`` block.
@@ -97,8 +142,7 @@ def write_lock(directory: str | os.PathLike, what: str = "directory") -> Iterato
                     pass
                 continue
             raise LockError(
-                f"{what} {d} is being written by another process (pid {holder.get('pid')} on "
-                f"{holder.get('host')}, since {holder.get('started')}: {holder.get('command')!r}); "
+                f"{what} {d} is being written by another process ({_who(holder)}); "
                 f"wait for it to finish, or delete {p} if that process is gone"
             ) from None
         with os.fdopen(fd, "w") as f:
