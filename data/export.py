@@ -33,15 +33,21 @@ def export_store(
     fields: Sequence[str] = (),
     time_index: int | None = None,
     predictions: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Write configurations ``configs`` (None: every completed one) of the state point
     ``temperature`` (None: the store's only one) to ``out`` in ``format`` (None: from the
     suffix of ``out``).  Returns what was written: ``format``, ``temperature``, ``configs`` and
     ``files`` (botan) or ``particles`` and ``columns``.
 
-    Every choice is checked before anything is written."""
+    Every choice is checked before anything is written; ``out`` follows
+    :mod:`glassdyn.data.outputs` (an existing file is replaced only with ``overwrite``; a BOTAN
+    directory must be new)."""
+    from glassdyn.data import outputs
     from glassdyn.data.store import Store
 
+    kind = outputs.FILES_DIRECTORY if format == "botan" else outputs.FILE
+    outputs.check_output(out, kind, inputs=(store_path, predictions), overwrite=overwrite)
     store = Store.open(store_path)
     sp = store.state(_temperature(store, store_path, temperature))
     chosen = [int(c) for c in sp.completed] if configs is None else [int(c) for c in configs]
@@ -62,9 +68,10 @@ def export_store(
     check_holds(fmt, len(chosen), bool(fields) or predictions is not None)
     preds = None
     if predictions is not None:
-        from glassdyn.data.predictions import read_predictions
+        from glassdyn.data.predictions import check_made_for, read_predictions
 
         preds = read_predictions(predictions)
+        check_made_for(preds, store, predictions)
     frames = [
         frame_from_store(
             sp, c, which=which, fields=fields, time_index=time_index, predictions=preds

@@ -70,14 +70,18 @@ def natural_key(text: str) -> list:
 
 
 @contextmanager
-def importing_into(out: str | os.PathLike) -> Iterator[Store]:
+def importing_into(out: str | os.PathLike, inputs=()) -> Iterator[Store]:
     """The store an import writes, held under its write lock (one writer at a time).
 
-    Creates it, or reopens it to resume.  If the import fails, nothing it began is left behind
+    Creates it, or reopens it to resume (:mod:`glassdyn.data.outputs`: ``out`` is a new path or
+    a store, never one of the ``inputs`` or a path inside them).  If the import fails, nothing it began is left behind
     to block a retry: a store it created is removed unless some configuration in it was
     completed, and a state point it created with no completed configuration is deleted.
     """
+    from glassdyn.data import outputs
+
     p = Path(out)
+    outputs.check_output(p, outputs.STORE, inputs=inputs)
     with write_lock(p, what="store"):
         existed = p.exists()
         store = Store.create(p)
@@ -220,7 +224,7 @@ def import_structures(
                 f"the files do not state one temperature; pass --temperature T ({len(files)} files)"
             )
         temperature = float(next(iter(temps)))
-    with importing_into(out) as store:
+    with importing_into(out, inputs=files) as store:
         source = {
             "format": format or "structure files",
             "path": str(Path(files[0]).resolve().parent),

@@ -184,7 +184,7 @@ def import_botan(
     when their times differ).
     """
     sources = _select(scan(root, "botan"), temperature, root)
-    with importing_into(out) as store:
+    with importing_into(out, inputs=(root,)) as store:
         reports = []
         for T, src in sources.items():
             ids = sorted(src.files)
@@ -301,7 +301,7 @@ def import_glassbench(
     ``times``: the K LJ times of the ``md_prop`` rows (at T = 0.44 with K = 10: BOTAN's).
     """
     sources = _select(scan(root, "glassbench"), temperature, root)
-    with importing_into(out) as store:
+    with importing_into(out, inputs=(root,)) as store:
         reports = []
         for T, src in sources.items():
             ids = sorted(src.files)

@@ -292,10 +292,15 @@ def fit(
     """Fit (or resume fitting) a model into ``run_dir``; returns the history dict.
 
     Every input (settings, store, split, data fingerprint, a previous run, ``init``) is checked
-    before the run directory is created or touched."""
+    before the run directory is created or touched; ``run_dir`` follows
+    :mod:`glassdyn.data.outputs` (a new path, or this command's own run, resumed)."""
+    from glassdyn.data import outputs
+    from glassdyn.data.lock import check_unlocked
     from glassdyn.data.store import Store
 
     run = Path(run_dir)
+    outputs.check_output(run, outputs.FIT_RUN, inputs=(store_path, cfg.init))
+    check_unlocked(run, what="run directory")  # before "resuming ..." is printed
     uses_target_score(cfg)  # refuses a bad combination before reading data
     store = Store.open(store_path)
     temps = fit_temperatures(store, cfg.temperatures)

@@ -10,15 +10,20 @@ from glassdyn.data.box import wrap
 from glassdyn.data.errors import InputError, StoreError
 
 
-def check_output(path, temperature: float, overwrite: bool = False) -> None:
+def check_output(path, temperature: float, overwrite: bool = False, inputs=()) -> None:
     """Refuse, before anything is sampled or written, an output that would lose data: an existing
     extended-XYZ file (unless ``overwrite``), a store holding MD state points (never), a store
     already holding generated samples at ``temperature`` (unless ``overwrite``), or a path that
-    is neither."""
+    is neither (the rule of :mod:`glassdyn.data.outputs`, then what is particular to samples)."""
+    from glassdyn.data import outputs
     from glassdyn.data.store import Store
 
     p = Path(path)
-    if p.suffix in (".xyz", ".extxyz"):
+    extxyz = p.suffix in (".xyz", ".extxyz")
+    outputs.check_output(
+        p, outputs.FILE if extxyz else outputs.STORE, inputs=inputs, overwrite=overwrite
+    )
+    if extxyz:
         if p.is_dir():
             raise InputError(f"--out {p} is a directory; pass a file name ending in .extxyz")
         if p.exists() and not overwrite:

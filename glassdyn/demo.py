@@ -117,15 +117,16 @@ def plan(cfg: DemoConfig) -> list[Step]:
     preds = out / "predictions_botan.zarr"
     steps += [
         Step("predict", ("predict", str(runs / "botan"), "--data", str(store), "--out",
-                         str(preds)), (preds,)),
+                         str(preds), "--overwrite"), (preds,)),
         Step("analyze", ("analyze", str(store), "--out", str(out / "analysis"), "--predictions",
-                         str(preds)), (out / "analysis" / "heterogeneity.json",)),
+                         str(preds), "--overwrite"), (out / "analysis" / "heterogeneity.json",)),
         Step("gen-fit", ("gen", "fit", "--data", str(store), "--model", "diffusion", "--out",
                          str(gen), "--epochs", str(gen_ep), "--max-minutes",
                          f"{size.gen_minutes:g}", *seed), (gen,), optional=True),
         Step("gen-sample", ("gen", "sample", str(gen), "--n", str(size.gen_samples),
                             "--temperature", "__TLOW__", "--out", str(out / "samples.extxyz"),
-                            *size.gen_sampler), (out / "samples.extxyz",), optional=True),
+                            "--overwrite", *size.gen_sampler), (out / "samples.extxyz",),
+             optional=True),
         Step("gen-evaluate", ("gen", "evaluate", str(gen), "--data", str(store), "--n",
                               str(size.gen_samples), "--n-quench", "1", "--no-baselines",
                               *size.gen_sampler, "--json"), (gen / "evaluation.json",),
@@ -198,11 +199,16 @@ def run_step(out: Path, step: Step, store: Path) -> StepResult:
 
 
 def run_demo(cfg: DemoConfig) -> DemoRun:
-    """Run every step (reusing finished ones), then write report.html and summary.json."""
+    """Run every step (reusing finished ones), then write report.html and summary.json.
+
+    ``cfg.out`` is a new folder or a demo folder (:mod:`glassdyn.data.outputs`); the demo's
+    own steps replace what they wrote before (``--overwrite``), never anything else."""
+    from glassdyn.data import outputs
     from glassdyn.report import write_report
 
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    outputs.check_output(out, outputs.DEMO)
+    (out / outputs.DEMO_MARKER).mkdir(parents=True, exist_ok=True)  # marks the folder as a demo's
     run = DemoRun(cfg)
     steps = plan(cfg)
     store = out / "data.zarr"

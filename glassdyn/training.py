@@ -187,8 +187,16 @@ def train(config: TrainConfig) -> Path:
     """Train (or resume) the run ``config`` describes; returns the run directory.
 
     Every input is checked (store, split, data fingerprint, a previous run in ``out``) before the
-    run directory is created or touched; under ``torchrun`` only rank 0 writes."""
+    run directory is created or touched; under ``torchrun`` only rank 0 writes.  ``out`` follows
+    :mod:`glassdyn.data.outputs`: a new path or this command's own run (resumed)."""
+    from glassdyn.data import outputs
+    from glassdyn.data.lock import check_unlocked
+
     out = Path(config.out)
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        outputs.check_output(out, outputs.TRAIN_RUN, inputs=(config.data, config.init))
+        check_unlocked(out, what="run directory")
     if (
         config.model not in BASELINES and config.total_epochs < 1
     ):  # a config may hold 0 (converted runs)
@@ -201,7 +209,6 @@ def train(config: TrainConfig) -> Path:
     split, times = plan(store, config)
     trained = {k: s for k, s in split.items() if not s.get("held_out")}
     fp = fingerprint(store, trained, config.data_fields())
-    main = int(os.environ.get("RANK", "0")) == 0
     previous = check_previous_run(out, config, split, fp) if main else None
     with runs.run_directory(out, lock=main):
         if main:

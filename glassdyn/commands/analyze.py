@@ -66,6 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-structure", action="store_true", help="skip g(r) and S(q)")
     p.add_argument("--no-plots", action="store_true", help="write only heterogeneity.json")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     t = p.add_argument_group("trajectories")
     t.add_argument(
         "--temperature", type=positive_float, help="temperature of the trajectories (a label)"
@@ -105,10 +106,15 @@ def run(args: argparse.Namespace) -> int:
 
     from glassdyn.analysis import workflow
     from glassdyn.analysis.heterogeneity import HeterogeneityConfig
+    from glassdyn.data import outputs
     from glassdyn.data.errors import InputError
 
     if not (args.q_max > 0 and args.a > 0):
         raise InputError("--q-max and --a must be positive")
+    if args.max_configs is not None and args.max_configs < 1:
+        raise InputError(
+            f"--max-configs must be >= 1 (leave it out for all), got {args.max_configs}"
+        )
     cfg = HeterogeneityConfig(
         a=args.a,
         q_max=args.q_max,
@@ -120,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise InputError(f"no store or trajectory file at {missing[0]}")
+    inputs = [*args.store, args.predictions]
+    outputs.check_output(args.out, outputs.REPORT, inputs=inputs, overwrite=args.overwrite)
     if len(paths) == 1 and paths[0].is_dir():
         rep = workflow.analyze_store(
             paths[0],

@@ -36,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "of BOTAN .npz files (isoconfigurational data, for h3-Open-BDEC/pyg_botan)",
     )
     p.add_argument("--out", required=True, help="file to write (a directory for --format botan)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file at --out")
     p.add_argument(
         "--which",
         choices=("thermal", "inherent"),
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         fields=args.field,
         time_index=args.time,
         predictions=args.predictions,
+        overwrite=args.overwrite,
     )
     if done["format"] == "botan":
         print(f"wrote {len(done['files'])} BOTAN files under {args.out}/T{done['temperature']:.2f}")

@@ -87,6 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument(
         "--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)"
     )
+    e.add_argument("--overwrite", action="store_true", help="replace an existing --json FILE")
 
 
 def _fit_arguments(f: argparse.ArgumentParser) -> None:
@@ -182,7 +183,7 @@ def _sample(args) -> int:
         raise InputError(f"--temperature must be positive, got {args.temperature}")
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
-    check_output(args.out, args.temperature, args.overwrite)  # before the (slow) sampling
+    check_output(args.out, args.temperature, args.overwrite, inputs=(args.run,))  # before sampling
     sampler = settings_from_args(SamplerOptions, args)
     model, ck = load_run(args.run)
     sampler.apply(model)
@@ -239,6 +240,16 @@ def _evaluate(args) -> int:
     from glassdyn.gen.options import SamplerOptions
     from glassdyn.gen.training import load_run
 
+    if args.json not in (None, "-"):
+        from glassdyn.data import outputs
+
+        outputs.check_output(
+            args.json,
+            outputs.FILE,
+            inputs=(args.run, args.data),
+            overwrite=args.overwrite,
+            flag="--json",
+        )
     sampler = settings_from_args(SamplerOptions, args)
     model, ck = load_run(args.run)
     sampler.apply(model)

@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="which configurations (default test; held-out temperatures: all of theirs)",
     )
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N]")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing predictions file at --out"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         temperatures=args.temperatures,
         part=args.split,
+        overwrite=args.overwrite,
     )
     print(f"predictions written to {out}")
     return 0

@@ -447,21 +447,21 @@ def test_export_command(tmp_path, store, capsys):
     )
     capsys.readouterr()
     bad = [
-        (["--out", str(tmp_path / "c.data"), "--config", "0,1"], "holds one configuration"),
+        (["--out", str(tmp_path / "new.data"), "--config", "0,1"], "holds one configuration"),
         (
-            ["--out", str(tmp_path / "c.data"), "--field", "propensity", "--time", "0"],
+            ["--out", str(tmp_path / "new.data"), "--field", "propensity", "--time", "0"],
             "carries no per-particle fields",
         ),
-        (["--out", str(tmp_path / "c.xyz"), "--field", "propensity"], "choose one with --time"),
-        (["--out", str(tmp_path / "c.xyz"), "--temperature", "0.5"], "no state point T=0.5"),
-        (["--out", str(tmp_path / "c.xyz"), "--config", "9"], "out of range"),
+        (["--out", str(tmp_path / "new.xyz"), "--field", "propensity"], "choose one with --time"),
+        (["--out", str(tmp_path / "new.xyz"), "--temperature", "0.5"], "no state point T=0.5"),
+        (["--out", str(tmp_path / "new.xyz"), "--config", "9"], "out of range"),
         (["--out", str(tmp_path / "c.cfg")], "suffix"),
     ]
-    for args, match in bad:
+    for args, match in bad:  # new paths: an existing --out is refused before anything else
         assert main(["export", str(store.path), *args]) == 2
         assert match in capsys.readouterr().err
     Store.create(tmp_path / "empty.zarr")
-    assert main(["export", str(tmp_path / "empty.zarr"), "--out", str(out)]) == 2
+    assert main(["export", str(tmp_path / "empty.zarr"), "--out", str(tmp_path / "new.xyz")]) == 2
     assert "no state points" in capsys.readouterr().err
     sp2 = Store.create(tmp_path / "t.zarr").create_state(
         1.0, n_configs=1, n_particles=2, inherent=False

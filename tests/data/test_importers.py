@@ -220,7 +220,7 @@ def test_store_conflicts(tmp_path):
         import_botan(tmp_path / "b", tmp_path / "f.zarr")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "x.txt").write_text("x")
-    with pytest.raises(StoreError):
+    with pytest.raises(InputError, match="junk is a directory, not a data store"):
         import_botan(tmp_path / "b", tmp_path / "junk")
     sim = write_synthetic_store(
         tmp_path / "sim.zarr",
