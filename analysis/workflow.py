@@ -104,9 +104,10 @@ def analyze_store(
         raise InputError(f"store {path} has no state points")
     preds = None
     if predictions:
-        from glassdyn.data.predictions import read_predictions
+        from glassdyn.data.predictions import check_made_for, read_predictions
 
         preds = read_predictions(predictions)
+        check_made_for(preds, store, predictions)  # before anything is computed
     rep = Report(
         {
             "source": str(store.path),

@@ -49,8 +49,11 @@ class TrainedRun:
         self.spec = self.config.graph_spec()
         self.split: dict = info["split"]
         self.times: dict = info["times"]
-        self.data_path = Path(info.get("data_path", self.config.data)).resolve()
+        recorded = info.get("data_path") or self.config.data  # "": a run made without a store
+        self.data_path = Path(recorded).resolve() if recorded else None
         self._fingerprint = info.get("fingerprint")
+        # converted weights predict one physical time (glassdyn.convert), not a time index
+        self.fixed_time = (info.get("converted_from") or {}).get("time")
         if self.kind in ("ridge", "mlp"):
             from glassdyn.nn.baselines import DescriptorModel
             from glassdyn.nn.descriptors import DescriptorCache
@@ -71,7 +74,7 @@ class TrainedRun:
     def fingerprint(self) -> dict | None:
         """The run's data fingerprint; for a run written before fingerprints existed, recomputed
         from the store it recorded (None when that store is gone)."""
-        if self._fingerprint is None and self.data_path.exists():
+        if self._fingerprint is None and self.data_path is not None and self.data_path.exists():
             from glassdyn.data.splits import fingerprint
 
             trained = {k: s for k, s in self.split.items() if not s.get("held_out")}
@@ -85,7 +88,7 @@ class TrainedRun:
         ``{"from": "split" | "store", "configs", "excluded", "changed"}``."""
         key = f"{sp.temperature:g}"
         fp = self.fingerprint
-        if fp is None:  # an old run whose store is gone: the old rule, by path
+        if fp is None:  # an old run whose store is gone (or none): the old rule, by path
             same = Path(sp.store_path).resolve() == self.data_path and key in self.split
             if same:
                 return {
@@ -100,7 +103,7 @@ class TrainedRun:
                 "configs": sp.completed.tolist(),
                 "excluded": [],
                 "changed": [],
-                "unchecked": True,
+                "unchecked": "no store" if self.data_path is None else True,
             }
         return unseen_configs(
             sp,
@@ -144,6 +147,7 @@ class TrainedRun:
                 nk.OUT_TEMPERATURE: None,
                 nk.LATENT: None,
             }
+            self._check_finite(pred, sp, c)
             sample = {nk.NODE_MASK: types == 0}
             if targets:
                 idx = self.spec.time_indices(len(sp.times))
@@ -160,12 +164,65 @@ class TrainedRun:
             nk.OUT_TEMPERATURE: None if t is None else float(t[0]),
             nk.LATENT: None if out[nk.LATENT] is None else out[nk.LATENT][0].cpu().numpy(),
         }
+        self._check_finite(res, sp, c)
         return res, data.cpu()
+
+    def _check_finite(self, pred: dict, sp: StatePoint, c: int) -> None:
+        """Broken weights (NaN, inf) give NaN scores and predictions: refused, naming the run."""
+        if not np.all(np.isfinite(pred[nk.NODE])):
+            raise InputError(
+                f"the run {self.run_dir} predicts NaN or inf for configuration {c} of "
+                f"{sp.store_path} T={sp.temperature:g}: its weights are broken; train it again "
+                "into a new --out (or convert an intact weights file)"
+            )
+
+
+def _temperatures(run: TrainedRun, store: Store, temperatures) -> list[float]:
+    """The temperatures asked for, else every one of the store (for converted weights: every one
+    that holds the time they predict)."""
+    asked = None if temperatures is None else [float(t) for t in temperatures]
+    if run.fixed_time is None:
+        return store.temperatures if asked is None else asked
+    t = float(run.fixed_time)
+    held = [T for T in store.temperatures if _holds_time(store.state(T), t)]
+    if not held:
+        raise InputError(
+            f"the run {run.run_dir} predicts t={t:g}; no state point of {store.path} holds that "
+            "time: use a store that does"
+        )
+    lacking = [T for T in asked or () if store.has_state(T) and T not in held]
+    if lacking:
+        raise InputError(
+            f"the run {run.run_dir} predicts t={t:g}; {store.path} T={lacking[0]:g} has no such "
+            f"time: pass --temperatures {','.join(f'{T:g}' for T in held)} (those that hold it)"
+        )
+    return held if asked is None else asked
+
+
+def _holds_time(sp: StatePoint, t: float) -> bool:
+    return sp.times is not None and bool(np.isclose(sp.times, t, rtol=1e-6, atol=0).any())
 
 
 def _check_times(run: TrainedRun, sp: StatePoint) -> None:
     if sp.times is None:
         return
+    if run.fixed_time is not None:  # converted weights: the one time they predict, by value
+        idx = run.spec.time_indices(len(sp.times))
+        t = float(run.fixed_time)
+        if len(idx) != 1 or not np.isclose(sp.times[idx[0]], t, rtol=1e-6, atol=0):
+            where = f"{sp.store_path} T={sp.temperature:g}"
+            if not _holds_time(sp, t):
+                fix = f"{where} has no time {t:g}: leave it out with --temperatures"
+            else:
+                src = run.info["converted_from"].get("path", "WEIGHTS.pth")
+                fix = (
+                    f"{where} holds t={t:g} at another index: convert the weights for this store, "
+                    f"`glassdyn convert pyg-botan {src} --data {sp.store_path} --time {t:g} --out NEW_RUN`"
+                )
+            raise InputError(
+                f"the run {run.run_dir} predicts t={t:g}, which is not the time it would be "
+                f"scored at on {where} ({', '.join(f'{x:g}' for x in sp.times[idx])}); {fix}"
+            )
     K = len(run.spec.time_indices(len(sp.times)))
     if K != run.n_outputs:
         raise InputError(
@@ -196,7 +253,7 @@ def evaluate_run(
     """
     run = TrainedRun(run_dir, device=device, checkpoint=checkpoint)
     store = Store.open(data)
-    temps = store.temperatures if temperatures is None else [float(t) for t in temperatures]
+    temps = _temperatures(run, store, temperatures)
     result: dict = {
         "model": run.kind,
         "input": run.config.input,
@@ -358,7 +415,12 @@ def record_selection(result: dict, key: str, sel: dict, sp: StatePoint) -> None:
             f"{where}: the data of configurations {sel['changed'][:5]} differs from what the run "
             "recorded (re-simulated targets?); the scores compare with the store as it is now"
         )
-    if sel.get("unchecked"):
+    if sel.get("unchecked") == "no store":
+        result["warnings"].append(
+            f"{where}: the run records no store (weights converted without --data), so every "
+            "configuration is scored, including any its authors trained on"
+        )
+    elif sel.get("unchecked"):
         result["warnings"].append(
             f"{where}: the run predates data fingerprints and its store is gone, so the scored "
             "configurations were chosen by path only"
@@ -436,20 +498,30 @@ def plot_latent_distances(
 
 
 def predict_run(
-    run_dir, data, out, device: str = "cpu", temperatures=None, part: str = "test", log=None
+    run_dir,
+    data,
+    out,
+    device: str = "cpu",
+    temperatures=None,
+    part: str = "test",
+    log=None,
+    overwrite: bool = False,
 ) -> Path:
     """Write predictions of a run for ``part`` configurations (test, val, train or all) of every
     (or the given) temperature with :func:`glassdyn.data.predictions.write_predictions`.
 
     ``part`` test / val / train is chosen as in :func:`evaluate_run` (a training configuration is
     never predicted as test); ``all`` is every completed configuration.  ``log`` receives
-    warnings (default: printed to stderr)."""
+    warnings (default: printed to stderr).  ``out`` follows :mod:`glassdyn.data.outputs`: a new
+    path, or (``overwrite``) an earlier predictions file; never a store or a run."""
+    from glassdyn.data import outputs
     from glassdyn.data.predictions import Predictions, write_predictions
 
+    outputs.check_output(out, outputs.PREDICTIONS, inputs=(run_dir, data), overwrite=overwrite)
     log = log or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
     run = TrainedRun(run_dir, device=device)
     store = Store.open(data)
-    temps = store.temperatures if temperatures is None else [float(t) for t in temperatures]
+    temps = _temperatures(run, store, temperatures)
     preds = []
     for T in temps:
         sp = store.state(T)
@@ -484,6 +556,7 @@ def predict_run(
                 predicted_temperature=None
                 if temp[0] is None
                 else np.asarray(temp, dtype=np.float32),
+                identity=tuple(identity(sp, c) for c in configs),
             )
         )
     if not preds:
@@ -492,8 +565,8 @@ def predict_run(
         out,
         preds,
         model=run.kind,
-        run=str(run.run_dir),
+        run=str(run.run_dir.resolve()),
         input=run.config.input,
-        data=str(store.path),
+        data=str(Path(store.path).resolve()),
     )
     return Path(out)
