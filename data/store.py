@@ -57,23 +57,49 @@ class Store:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike, mode: str = "r") -> Store:
-        """Open an existing store, checking its schema version."""
+    def open(
+        cls, path: str | os.PathLike, mode: str = "r", *, while_written: bool = False
+    ) -> Store:
+        """Open an existing store, checking its schema version.
+
+        A reader (``mode="r"``) is refused a store another process is writing (a ``simulate``,
+        ``import`` or ``quench`` in progress: :func:`glassdyn.data.lock.check_unlocked`), unless
+        ``while_written`` (``glassdyn info`` shows such a store, saying so)."""
+        from glassdyn.data.outputs import describe
+
         p = Path(path)
         if not p.exists():
             raise StoreError(
                 f"no store at {p}: create one with `glassdyn simulate` or `glassdyn import`"
             )
+        found = describe(p)
+        if found.kind in ("file", "empty", "directory") or found.kind.endswith("run"):
+            raise StoreError(f"{p} is {found.text}, not a glassdyn store")
         try:
             root = zarr.open_group(str(p), mode=mode)
         except Exception as exc:  # zarr raises several types for a non-store directory
             raise StoreError(f"{p} is not a Zarr store ({type(exc).__name__}: {exc})") from None
         schema = root.attrs.get("schema")
         if schema != keys.SCHEMA:
+            if found.kind == "predictions":
+                raise StoreError(
+                    f"{p} is a predictions file of `glassdyn predict`, not a data store; pass it "
+                    "as --predictions to `glassdyn analyze` or `glassdyn export`, with the store "
+                    "it was made for"
+                )
+            if str(schema).startswith("glassdyn/"):
+                raise StoreError(
+                    f"{p} has schema {schema!r}, this glassdyn reads {keys.SCHEMA!r}; "
+                    "re-create or re-import it with this version"
+                )
             raise StoreError(
-                f"{p} has schema {schema!r}, this glassdyn reads {keys.SCHEMA!r}; "
-                "re-create or re-import it with this version"
+                f"{p} is a Zarr store of schema {schema!r}, not a glassdyn store ({keys.SCHEMA!r}); "
+                "import your data with `glassdyn import`"
             )
+        if mode == "r" and not while_written:
+            from glassdyn.data.lock import check_unlocked
+
+            check_unlocked(p, what="store", reading=True)
         return cls(root, p)
 
     @classmethod
@@ -112,6 +138,29 @@ class Store:
     @property
     def attrs(self) -> dict:
         return dict(self.root.attrs)
+
+    def rerun_hint(self) -> str:
+        """How to finish or repair this store: the command that wrote it, run again.
+
+        A simulated store records its commands: the last one that ran as ``glassdyn simulate``
+        is given back with ``--out`` set to this store's path (the other options are settings,
+        which a resume must repeat)."""
+        import shlex
+
+        attrs = self.attrs
+        if "simulation" in attrs:
+            for entry in reversed(attrs.get("runs") or []):
+                cmd = list(entry.get("command") or [])
+                if cmd[:2] == ["glassdyn", "simulate"] and "--out" in cmd[:-1]:
+                    cmd[cmd.index("--out") + 1] = str(self.path)
+                    return f"rerun `{shlex.join(cmd)}`"
+            return f"rerun the `glassdyn simulate ... --out {self.path}` that wrote it, with the same settings"
+        src = str(attrs.get("source") or "")
+        if src.startswith("glassdyn gen"):
+            return "sample again into a new --out (`glassdyn gen sample RUN ... --out NEW`)"
+        if any("import" in g.attrs for _, g in self.root.groups()):
+            return f"rerun the `glassdyn import ... --out {self.path}` that wrote it"
+        return f"rerun the `glassdyn simulate` or `glassdyn import` that wrote it (same --out {self.path})"
 
     @property
     def temperatures(self) -> list[float]:
@@ -162,6 +211,16 @@ class Store:
         """
         name = group_name(temperature)
         K = 0 if times is None else len(times)
+        paths = list(_STATIC) + ([*_INHERENT] if inherent else [])
+        if K and n_replicas > 0:
+            paths += list(_ISOCONFIG)
+        if fields is not None:
+            paths = [
+                keys.TYPES,
+                keys.BOX,
+                *(f for f in fields if f not in (keys.TYPES, keys.BOX, keys.DONE, keys.ISO_TIMES)),
+            ]
+        paths.append(keys.DONE)
         for path in fields or ():
             if path not in FIELDS:
                 raise StoreError(
@@ -188,23 +247,16 @@ class Store:
                 )
             if attrs:
                 sp.group.attrs.update(attrs)
-            for path in fields or ():
+            for path in paths:  # an array deleted since (or never made): made again, unwritten
                 if not sp.has(path):
                     _create(sp.group, path, n_configs, n_particles, n_replicas, K)
+            sp.group.attrs["arrays"] = sorted(set(sp.expected_arrays) | set(paths))
             return sp
         g = self.root.create_group(name)
         g.attrs.update({"temperature": float(temperature), **(attrs or {})})
-        paths = list(_STATIC) + ([*_INHERENT] if inherent else [])
-        if K and n_replicas > 0:
-            paths += list(_ISOCONFIG)
-        if fields is not None:
-            paths = [
-                keys.TYPES,
-                keys.BOX,
-                *(f for f in fields if f not in (keys.TYPES, keys.BOX, keys.DONE, keys.ISO_TIMES)),
-            ]
-        for path in paths + [keys.DONE]:
+        for path in paths:
             _create(g, path, n_configs, n_particles, n_replicas, K)
+        g.attrs["arrays"] = sorted(paths)
         if K:
             _create(g, keys.ISO_TIMES, n_configs, n_particles, n_replicas, K)
             g[keys.ISO_TIMES][:] = np.asarray(times, dtype=np.float64)
@@ -242,6 +294,14 @@ class StatePoint:
     def name(self) -> str:
         return group_name(self.temperature)
 
+    def rerun_hint(self) -> str:
+        """:meth:`Store.rerun_hint` of the store holding this state point."""
+        try:
+            root = zarr.open_group(str(self.store_path), mode="r")
+        except Exception:  # noqa: BLE001  (advice only: any failure to read it gives the plain one)
+            return "rerun the command that wrote the store"
+        return Store(root, self.store_path).rerun_hint()
+
     @property
     def temperature(self) -> float:
         return float(self.group.attrs["temperature"])
@@ -250,13 +310,20 @@ class StatePoint:
     def attrs(self) -> dict:
         return dict(self.group.attrs)
 
+    def _any(self, axes: str) -> zarr.Array:
+        """The first array present whose axes start with ``axes`` (``types`` unless deleted)."""
+        for path in (keys.TYPES, keys.THERMAL_POSITIONS, keys.DONE, *sorted(FIELDS)):
+            if FIELDS[path].axes.startswith(axes) and self.has(path):
+                return self.group[path]
+        return self.array(keys.TYPES)  # none at all: the clear error
+
     @property
     def n_configs(self) -> int:
-        return int(self.array(keys.TYPES).shape[0])
+        return int(self._any("C").shape[0])
 
     @property
     def n_particles(self) -> int:
-        return int(self.array(keys.TYPES).shape[1])
+        return int(self._any("CN").shape[1])
 
     @property
     def n_replicas(self) -> int:
@@ -296,6 +363,8 @@ class StatePoint:
         A configuration whose ``done`` chunk cannot be read (a damaged file) counts as not done,
         so readers skip it and ``glassdyn simulate`` recomputes it.
         """
+        if not self.has(keys.DONE):  # deleted: nothing counts as done until it is rewritten
+            return np.zeros(self.n_configs, dtype=bool)
         arr = self.array(keys.DONE)
         try:
             return np.asarray(arr[:], dtype=bool)
@@ -376,7 +445,12 @@ class StatePoint:
             )
         out = self._select(path, arr, sel)
         if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
-            raise StoreError(f"{self.store_path}/{self.name}/{path} holds NaN or inf values")
+            finite = np.isfinite(out.reshape(len(sel), -1)).all(axis=1)
+            c = sel[int(np.flatnonzero(~finite)[0])]
+            raise StoreError(
+                f"{self.store_path}/{self.name}/{path}: configuration {c} holds NaN or inf values "
+                f"(a damaged or lost chunk); to recompute it, {self.rerun_hint()}"
+            )
         return out[0] if isinstance(idx, (int, np.integer)) else out
 
     def row(self, path: str, c: int) -> np.ndarray:
@@ -397,8 +471,7 @@ class StatePoint:
                 if reason:
                     raise StoreError(
                         f"{self.store_path}/{self.name}/{path}: configuration {c} cannot be read "
-                        f"({reason}); rerun the `glassdyn simulate` or `glassdyn import` that wrote "
-                        "the store to recompute it"
+                        f"({reason}); to recompute it, {self.rerun_hint()}"
                     ) from None
             raise
 
@@ -409,6 +482,63 @@ class StatePoint:
         except Exception as exc:
             return _short(exc)
         return None
+
+    @property
+    def expected_arrays(self) -> tuple[str, ...]:
+        """The arrays this state point was made with (recorded in its attrs ``arrays``; for
+        stores written before that record, the ones every state point has)."""
+        return tuple(self.attrs.get("arrays") or (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS))
+
+    def rows_written(self, path: str) -> np.ndarray:
+        """(C,) bool: configurations whose every chunk of array ``path`` is on disk.
+
+        A chunk never written, or deleted, reads as the fill value (NaN), so a flag alone cannot
+        tell it.  Looked up by listing the chunk files of a local store (zarr 3's default
+        ``c/i/...`` keys); any other layout counts as written."""
+        arr = self.array(path)
+        enc = arr.metadata.chunk_key_encoding
+        root = getattr(arr.store, "root", None)
+        if (
+            root is None
+            or getattr(enc, "separator", None) != "/"
+            or "Default" not in type(enc).__name__
+        ):
+            return np.ones(arr.shape[0], dtype=bool)
+        per_row = int(np.prod(arr.cdata_shape[1:]))
+        out = np.zeros(arr.shape[0], dtype=bool)
+        base = Path(root) / arr.path / "c"
+        if not base.is_dir():
+            return out
+        for entry in os.scandir(base):
+            if entry.name.isdigit() and int(entry.name) < len(out):
+                n = 1 if entry.is_file() else sum(len(f) for _, _, f in os.walk(entry.path))
+                out[int(entry.name)] = n >= per_row
+        return out
+
+    def check(self, required: Sequence[str] = (keys.BOX, keys.THERMAL_POSITIONS)) -> dict:
+        """What the ``done`` flags alone do not say: ``{"missing_arrays": [...], "unwritten":
+        {c: path}}``, the arrays of :attr:`expected_arrays` that are gone and the done
+        configurations with a float array not on disk: the ``required`` arrays always (a
+        simulated store: every array), another one when its writer filled it for some
+        configuration (an importer may leave energies unwritten), inherent structures where
+        ``quench`` or ``simulate`` made them."""
+        missing = [p for p in self.expected_arrays if not self.has(p)]
+        done = self.done
+        inherent = self.inherent_done
+        unwritten: dict[int, str] = {}
+        for path in sorted(FIELDS):
+            field = FIELDS[path]
+            if field.axes[0] != "C" or not field.dtype.startswith("float") or not self.has(path):
+                continue
+            rows = self.rows_written(path)
+            if path not in required and not rows[done].any():
+                continue  # an array this store's writer does not fill
+            lack = done & ~rows
+            if path.startswith("inherent/"):
+                lack &= inherent
+            for c in np.flatnonzero(lack).tolist():
+                unwritten.setdefault(int(c), path)
+        return {"missing_arrays": missing, "unwritten": dict(sorted(unwritten.items()))}
 
     def damage(self, c: int) -> str | None:
         """Why configuration ``c`` is damaged, or None: the first per-configuration array whose
@@ -480,9 +610,16 @@ class StatePoint:
         self.array(keys.ISO_PROPENSITY)[c] = prop
         return prop
 
-    def summary(self) -> dict:
-        """Machine-readable summary (used by ``glassdyn info --json``)."""
+    def summary(self, required: Sequence[str] = (keys.BOX, keys.THERMAL_POSITIONS)) -> dict:
+        """Machine-readable summary (used by ``glassdyn info --json``): ``completed`` counts the
+        configurations marked done whose arrays are all on disk (:meth:`check` with
+        ``required``); ``damaged``
+        lists the others marked done, ``missing_arrays`` the arrays that are gone."""
         times = self.times
+        check = self.check(required)
+        done = self.done
+        gone = check["missing_arrays"]
+        broken = set(check["unwritten"]) | (set(np.flatnonzero(done).tolist()) if gone else set())
         return {
             "temperature": self.temperature,
             "group": self.name,
@@ -490,7 +627,18 @@ class StatePoint:
             "n_particles": self.n_particles,
             "n_replicas": self.n_replicas,
             "times": None if times is None else [float(t) for t in times],
-            "completed": int(self.done.sum()),
-            "inherent": int(self.inherent_done.sum()),
+            "completed": int(done.sum()) - len(broken),
+            "damaged": {
+                str(c): (
+                    f"{check['unwritten'][c]} is not on disk"
+                    if c in check["unwritten"]
+                    else f"{gone[0]} is missing"
+                )
+                for c in sorted(broken)
+            },
+            "missing_arrays": check["missing_arrays"],
+            "inherent": int(
+                sum(1 for c in np.flatnonzero(self.inherent_done & done) if c not in broken)
+            ),
             "arrays": sorted(p for p in FIELDS if self.has(p)),
         }

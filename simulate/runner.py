@@ -310,7 +310,7 @@ def _local_client(workers: int):
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # a unit's error reaches the user once, as one line
     )
     return Client(cluster), cluster
 
@@ -345,9 +345,11 @@ def simulate(
     :data:`glassdyn.simulate.cost.MAX_RUN_STEPS` unless their lengths are explicit, and a store
     another process is writing (:func:`glassdyn.data.lock.write_lock`).
     """
+    from glassdyn.data import outputs
     from glassdyn.data.lock import write_lock
     from glassdyn.simulate import cost
 
+    outputs.check_output(out, outputs.STORE)
     settings.validate()
     if seed < 0:
         raise InputError(f"--seed must be >= 0, got {seed}")
@@ -371,14 +373,18 @@ def simulate(
 def _damaged_to_missing(
     store: Store, settings: SimulationSettings, log: Callable[[str], None]
 ) -> None:
-    """Withdraw every done configuration whose arrays cannot be read back, so it is recomputed."""
+    """Withdraw every done configuration whose arrays are not all on disk (an array or a chunk
+    deleted: :meth:`~glassdyn.data.store.StatePoint.check`) or cannot be read back, so it is
+    recomputed."""
     for T in settings.temperatures:
         sp = store.state(T)
+        unwritten = sp.check(required=tuple(keys.FIELDS))["unwritten"]  # simulate fills them all
         for c in sp.completed:
-            reason = sp.damage(int(c))
+            c = int(c)
+            reason = f"{unwritten[c]} is not on disk (deleted?)" if c in unwritten else sp.damage(c)
             if reason:
                 log(f"T={T:g} configuration {c}: {reason}; recomputing it")
-                sp.mark_not_done(int(c))
+                sp.mark_not_done(c)
 
 
 def _simulate_locked(
@@ -389,7 +395,7 @@ def _simulate_locked(
 
     version = lammps_version()
     store = open_store(out, settings, seed, version)
-    path = str(store.path)
+    path = os.path.abspath(store.path)  # what workers open: a remote one has another cwd
     _damaged_to_missing(store, settings, log)
     todo = [
         Unit(path, settings, seed, T, int(c))
