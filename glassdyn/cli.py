@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except GlassdynError as exc:
-        print(f"glassdyn {args.command}: error: {exc}", file=sys.stderr)
+        text = " ".join(str(exc).split())  # one line, whatever a library's message holds
+        print(f"glassdyn {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

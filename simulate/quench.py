@@ -275,10 +275,14 @@ def quench(
             reports[T] = StateReport(
                 T, sp.n_configs, int(inh.sum()), np.flatnonzero(~done).tolist()
             )
+            # the path the workers open: absolute (a remote worker has its own working directory)
+            where = os.path.abspath(store.path)
             units = [
-                QuenchUnit(str(store.path), T, int(c), opts, params)
-                for c in np.flatnonzero(done & ~inh)
+                QuenchUnit(where, T, int(c), opts, params) for c in np.flatnonzero(done & ~inh)
             ]
+            for u in units:  # a NaN or unreadable input: one line here, not a worker's traceback
+                for name in (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS):
+                    sp.read(name, u.config)
             _log(sp, {**entry, "to_quench": len(units)})
             todo += units
         _execute(store, states, todo, reports, entry, workers, scheduler, progress)
