@@ -210,11 +210,19 @@ def progress(
 # ------------------------------------------------------------------------ run directory
 def read_run_file(run_dir: str | os.PathLike) -> dict:
     """``run.json`` of a run directory (one clear error when the directory is not a run)."""
+    from glassdyn.data.outputs import describe
+
     p = Path(run_dir) / RUN_FILE
     if not p.exists():
+        found = describe(run_dir)
+        if found.kind == "missing":
+            raise InputError(
+                f"no run directory at {run_dir}; make one with `glassdyn train --data STORE "
+                f"--out {run_dir}` (or `glassdyn gen fit --data STORE --out {run_dir}`)"
+            )
         raise InputError(
-            f"{run_dir} is not a glassdyn run directory (no {RUN_FILE}); create one with "
-            f"`glassdyn train --out {run_dir}` or `glassdyn gen fit --out {run_dir}`"
+            f"{run_dir} is {found.text}, not a run directory (no {RUN_FILE}); pass a run "
+            "there: the --out of `glassdyn train`, `glassdyn gen fit` or `glassdyn convert`"
         )
     return read_json(p, what="run file")
 

@@ -252,6 +252,8 @@ def unseen_configs(
       lists the others.  ``part`` must then be ``test``.
     """
     same = recorded is not None and split_entry is not None and _holds(sp, recorded)
+    if recorded is not None and split_entry is not None and not same:
+        _refuse_damaged(sp, recorded)
     if same:
         configs = (
             list(split_entry["test"]) if split_entry.get("held_out") else list(split_entry[part])
@@ -273,6 +275,29 @@ def unseen_configs(
     for c in sp.completed.tolist():
         (excluded if identity(sp, c) in train_ids else configs).append(c)
     return {"from": "store", "configs": configs, "excluded": excluded, "changed": []}
+
+
+def _refuse_damaged(sp: StatePoint, recorded: dict) -> None:
+    """A store that fails to match the run's record because the structure of a recorded
+    configuration is damaged (NaN, unreadable) is the run's own store, broken: say so, rather than
+    treat it as another store (and its own training configurations as foreign ones)."""
+    from glassdyn.data.errors import StoreError
+
+    done = sp.done
+    for c in sorted(int(c) for c in recorded["identity"]):
+        if not (c < len(done) and done[c]):
+            continue
+        for path in IDENTITY_FIELDS:
+            try:
+                row = np.asarray(sp.row(path, c))
+                why = None if row.dtype.kind != "f" or np.isfinite(row).all() else "NaN or inf"
+            except StoreError:
+                why = "cannot be read"
+            if why:
+                raise StoreError(
+                    f"{sp.store_path} {sp.name}: configuration {c}, one the run recorded, is "
+                    f"damaged ({path}: {why}); to recompute it, {sp.rerun_hint()}"
+                )
 
 
 def _holds(sp: StatePoint, recorded: dict) -> bool:

@@ -188,8 +188,16 @@ def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
     The dict holds ``kind``, ``model_config``, ``train_config``, ``data``, ``history``, ``epoch``
     and, for runs with a run.json, the ``split`` and ``fingerprint`` it records (None for
     ``glassdyn.gen/1`` runs, which recorded neither)."""
+    from glassdyn.data.outputs import describe
+
     p = Path(run_dir)
-    fix = f"fit one with `glassdyn gen fit --out {run_dir}`"
+    found = describe(p)
+    if found.kind in ("missing", "empty"):
+        fix = f"fit one with `glassdyn gen fit --data STORE --out {run_dir}`"
+    else:
+        fix = "fit one into a new directory with `glassdyn gen fit --data STORE --out NEW_RUN`"
+    if found.kind not in ("missing", "empty", "file", "fit-run", "old-fit", "directory"):
+        raise InputError(f"{p} is {found.text}, not a run of `glassdyn gen fit`; {fix}")
     if p.is_dir():
         if (p / runs.LAST).exists() or (p / runs.BEST).exists():
             path = p / (runs.BEST if best else runs.LAST)

@@ -69,7 +69,11 @@ def convert_pyg_botan(
     time: float = BOTAN_TIME,
     overwrite: bool = False,
 ) -> Path:
-    """Write the run directory ``out`` holding pyg_botan's ``weights``; returns it."""
+    """Write the run directory ``out`` holding pyg_botan's ``weights``; returns it.
+
+    ``out`` follows :mod:`glassdyn.data.outputs`: a new path, or (``overwrite``) an earlier run
+    of ``glassdyn convert``; never a store or a run of ``train``."""
+    from glassdyn.data import outputs
     from glassdyn.data.lock import write_lock
     from glassdyn.nn.checkpoint import save_checkpoint
     from glassdyn.nn.descriptors import CG_LENGTHS
@@ -78,6 +82,7 @@ def convert_pyg_botan(
 
     if not time > 0:
         raise InputError(f"--time must be a positive LJ time, got {time}")
+    outputs.check_output(out, outputs.CONVERTED_RUN, inputs=(weights, data), overwrite=overwrite)
     state = load_state_dict(weights)
     model = convert_state(state, str(weights))  # checks the layout before anything is written
     index, split, times = None, {}, {}
@@ -85,8 +90,6 @@ def convert_pyg_botan(
         store = Store.open(data)
         index, split, times = _time_index(store, time)
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
     config = TrainConfig(
         data=str(Path(data).resolve()) if data is not None else "",
         out=str(out),
@@ -115,7 +118,7 @@ def convert_pyg_botan(
         "units": "raw LJ lengths (normalisation mean 0, std 1)",
         "node_input": "type as one float -> one-hot (W[:, A] = 0, W[:, B] = w)",
     }
-    if out.exists() and overwrite:
+    if out.exists() and overwrite:  # an earlier converted run (checked above)
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     with write_lock(out, what="run directory"):

@@ -62,5 +62,19 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     out = train(settings_from_args(TrainConfig, args))
-    print(f"run written to {out}; evaluate with `glassdyn evaluate {out} --data {args.data}`")
+    print(f"run written to {out}; {evaluate_hint(out, args.data)}")
     return 0
+
+
+def evaluate_hint(run, data) -> str:
+    """How to evaluate the run: on its store when that holds test data for it (a test split or
+    held-out temperatures), else on another store."""
+    from glassdyn.data.runs import read_run_file
+
+    split = read_run_file(run).get("split", {})
+    if any(s.get("held_out") or s.get("test") for s in split.values()):
+        return f"evaluate with `glassdyn evaluate {run} --data {data}`"
+    return (
+        f"it has no test configurations in {data} (--test-fraction 0): evaluate it on a store it "
+        f"has not seen, `glassdyn evaluate {run} --data OTHER_STORE`"
+    )

@@ -136,12 +136,26 @@ def load_state_dict(path: str | os.PathLike) -> dict:
         )
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # torch's message runs to several lines of advice that does not apply
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        why = first.split(". ")[0][:120]
         raise InputError(
-            f"{p} is not a readable torch state_dict ({type(exc).__name__}: {exc})"
+            f"{p} is not a readable torch state_dict ({type(exc).__name__}: {why}); pass a "
+            "pyg_botan weights file such as initial_model/model1.pth"
         ) from None
     if isinstance(state, dict) and "format" in state:
         raise InputError(
             f"{p} is a glassdyn checkpoint, not pyg_botan weights; use it with --init directly"
+        )
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise InputError(
+            f"{p} holds a {type(state).__name__}, not a state_dict of tensors; pass a pyg_botan "
+            "weights file such as initial_model/model1.pth"
+        )
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise InputError(
+            f"{p}: tensor {bad[0]!r} holds NaN or inf ({len(bad)} of {len(state)} tensors): these "
+            "weights cannot predict; pass an intact copy of the file"
         )
     return state

@@ -47,7 +47,7 @@ def test_json_is_cleaned_and_damage_is_one_clear_error(tmp_path):
     (tmp_path / "bad.json").write_text('{"a": 1')
     with pytest.raises(InputError, match="run file .*bad.json is damaged"):
         runs.read_json(tmp_path / "bad.json", what="run file")
-    with pytest.raises(InputError, match="not a glassdyn run directory"):
+    with pytest.raises(InputError, match="is a directory, not a run directory"):
         runs.read_run_file(tmp_path)
 
 
