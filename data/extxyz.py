@@ -4,8 +4,9 @@ cells only.  glassdyn writes::
     Lattice="L 0 0 0 L 0 0 0 L" Properties=species:S:1:pos:R:3:Z:I:1:propensity:R:1 pbc="T T T" temperature=0.44
 
 ``species`` is A / B (what OVITO shows as particle types); ``Z`` (1 for A, 2 for B) is there
-because A and B are not chemical elements: ASE builds its ``Atoms`` from ``Z`` (A reads as H, B
-as He) and keeps the other columns in ``atoms.arrays``.
+because A and B are not chemical elements: ASE builds its ``Atoms`` from ``Z`` (A reads as atomic
+number 1, B as 2, the LAMMPS types of the dumps), keeps the other columns in ``atoms.arrays`` and
+the comment line's ``species_of_Z="A B"`` (the species of Z = 1, 2) in ``atoms.info``.
 
 Reading is ``ase.io.read`` with the species column kept as labels (ASE would take it for element
 symbols, which A and B are not), then turned into types by the names ``species`` gives for A and
@@ -27,7 +28,8 @@ from glassdyn.data.frame import SPECIES, Frame, orthorhombic_box, types_from_spe
 
 _LABELS = "glassdyn_species"  # the species column, read under this name as plain labels
 _POS, _FIELD = "%.17g", "%.9g"
-_WRITTEN = ("Lattice", "Properties", "pbc")  # the comment-line keys the writer sets itself
+SPECIES_OF_Z = "species_of_Z"  # comment-line key: the species names of Z = 1, 2 ("A B")
+_WRITTEN = ("Lattice", "Properties", "pbc", SPECIES_OF_Z)  # the keys the writer sets itself
 
 
 def write_extxyz(
@@ -49,6 +51,7 @@ def write_extxyz(
                 "Lattice": np.diag(fr.box),
                 "Properties": "species:S:1:pos:R:3:Z:I:1" + "".join(f":{f}:R:1" for f in names),
                 "pbc": np.ones(3, dtype=bool),
+                SPECIES_OF_Z: " ".join(SPECIES),
                 **{k: v for k, v in fr.info.items() if k not in _WRITTEN},
             }
             fh.write(f"{fr.n_particles}\n{key_val_dict_to_str(comment)}\n")
@@ -112,6 +115,7 @@ def _frame(atoms, where: str, species) -> Frame:
         )
     box = orthorhombic_box(atoms.cell.array, where)
     info = {k: v.item() if isinstance(v, np.generic) else v for k, v in atoms.info.items()}
+    info.pop(SPECIES_OF_Z, None)  # written by glassdyn's writer; the species column says it
     origin = np.asarray(info.pop("Origin", np.zeros(3)), dtype=np.float64).reshape(3)
     arrays = dict(atoms.arrays)
     if atoms.calc is not None:  # ASE moves columns and keys it knows (forces, energy) there

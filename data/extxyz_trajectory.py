@@ -1,7 +1,9 @@
 """Multi-frame extended XYZ files as trajectories (see :mod:`glassdyn.data.trajectory`): the
 index pass (count line and comment line of each frame, parsed by ASE's ``key_val_str_to_dict``;
-atom lines skipped) and the chunk parser (``ase.io.iread`` on the chunk's text).  Positions are
-unwrapped by continuity; species A / B (or H / He, as ASE reads glassdyn's files) unless named.
+atom lines skipped) and the chunk parser (``ase.io.iread`` on the chunk's text, the species column
+kept as labels as :func:`glassdyn.data.extxyz.read_extxyz` keeps it, so species that are not
+chemical elements read as they do on import).  Positions are unwrapped by continuity; species A / B
+(or H / He, as ASE rewrites glassdyn's files) unless named.
 """
 
 from __future__ import annotations
@@ -34,14 +36,19 @@ class XyzLayout:
 
     def atoms(self, text: str, where: str) -> list:
         import ase.io
+        from glassdyn.data.extxyz import _species_as_labels
 
         try:
-            return list(ase.io.iread(io.StringIO(text), index=":", format="extxyz"))
-        except KeyError as exc:
-            raise InputError(
-                f"{where}: ASE reads species as chemical elements and {exc} is not one; add a Z "
-                "column (glassdyn's writer does) or name the species by elements (--species X,Y)"
-            ) from None
+            return list(
+                ase.io.iread(
+                    io.StringIO(text),
+                    index=":",
+                    format="extxyz",
+                    properties_parser=_species_as_labels,
+                )
+            )
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
         except Exception as exc:  # ASE raises plain exceptions on malformed frames
             raise InputError(f"{where}: ASE could not read the frames: {exc}") from None
 
@@ -54,15 +61,20 @@ class XyzLayout:
             )
         out = []
         for k, atoms in zip(range(start, stop), frames):
-            types, _ = map_species(
-                atoms.get_chemical_symbols(), traj.species, (), f"{traj.path} frame {k}"
-            )
+            types, _ = map_species(_labels(atoms), traj.species, (), f"{traj.path} frame {k}")
             if not np.array_equal(types, traj.types):
                 raise InputError(
                     f"{traj.path} frame {k}: species differ from frame 0's, particle by particle"
                 )
             out.append(np.asarray(atoms.positions, dtype=np.float64))
         return out
+
+
+def _labels(atoms) -> list[str]:
+    """The species column of a frame read with the labels parser."""
+    from glassdyn.data.extxyz import _LABELS
+
+    return [str(s) for s in atoms.arrays[_LABELS]]
 
 
 def _xyz_header(fh, where: str) -> tuple[int, dict] | None:
@@ -151,7 +163,7 @@ def index_extxyz(p: Path, *, species, dt) -> Trajectory:
         (atoms,) = lay.atoms(
             fh.read(offsets[1] - offsets[0]).decode(errors="replace"), f"{p} frame 0"
         )
-    types, pair = map_species(atoms.get_chemical_symbols(), species, defaults, f"{p} frame 0")
+    types, pair = map_species(_labels(atoms), species, defaults, f"{p} frame 0")
     return Trajectory(
         p,
         "extxyz",

@@ -217,8 +217,12 @@ _CONSUMED = {"id", "type", "element", "ix", "iy", "iz"} | {
 def write_lammps_dump(
     path: str | os.PathLike, frames: Frame | Sequence[Frame], *, append: bool = False
 ) -> None:
-    """Write frames as a text ``dump custom``: ``id type element x y z`` plus one column per
-    field (``element`` A / B gives OVITO the type names; LAMMPS ``read_dump`` ignores it).
+    """Write frames as a text ``dump custom``: ``id type x y z`` plus one column per field;
+    type 1 is A, type 2 is B (LAMMPS' own numbering, as in the data files).
+
+    No ``element`` column: ASE's dump reader takes one for chemical symbols, and A / B are none
+    (``ase.io.read`` failed with KeyError: 'A'); from ``type`` it reads A and B as atomic numbers
+    1 and 2 (``atoms.arrays["type"]``), OVITO as particle types 1 and 2.
 
     The timestep of a frame is ``frame.info["timestep"]`` (default: its index).  Every frame of
     one file must carry the same field names.
@@ -239,17 +243,14 @@ def write_lammps_dump(
             fh.write(f"ITEM: NUMBER OF ATOMS\n{n}\n")
             fh.write("ITEM: BOX BOUNDS pp pp pp\n")
             fh.write("".join(f"0 {_BOX % length}\n" for length in L))
-            fh.write(
-                "ITEM: ATOMS " + " ".join(["id", "type", "element", "x", "y", "z", *names]) + "\n"
-            )
+            fh.write("ITEM: ATOMS " + " ".join(["id", "type", "x", "y", "z", *names]) + "\n")
             cols = [
                 np.arange(1, n + 1).astype(object),
                 (fr.types.astype(int) + 1).astype(object),
-                fr.species.astype(object),
                 *fr.positions.T,
                 *(fr.fields[f] for f in names),
             ]
-            fmt = ["%d", "%d", "%s"] + [_POS] * 3 + [_FMT] * len(names)
+            fmt = ["%d", "%d"] + [_POS] * 3 + [_FMT] * len(names)
             np.savetxt(fh, np.column_stack(cols).astype(object), fmt=fmt)
 
 
