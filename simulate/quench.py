@@ -255,6 +255,10 @@ def quench(
         if not states:
             raise InputError(f"store {store.path} has no state points to quench")
         settings = [_settings(sp, options) for sp in states]  # every check before any write
+        for sp in states:  # a NaN or unreadable input: one line here, not a worker's traceback
+            for c in np.flatnonzero(sp.done & ~sp.inherent_done):
+                for name in (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS):
+                    sp.read(name, int(c))
         from glassdyn.simulate.engine import lammps_version
 
         entry = {
@@ -280,9 +284,6 @@ def quench(
             units = [
                 QuenchUnit(where, T, int(c), opts, params) for c in np.flatnonzero(done & ~inh)
             ]
-            for u in units:  # a NaN or unreadable input: one line here, not a worker's traceback
-                for name in (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS):
-                    sp.read(name, u.config)
             _log(sp, {**entry, "to_quench": len(units)})
             todo += units
         _execute(store, states, todo, reports, entry, workers, scheduler, progress)

@@ -17,3 +17,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords and not has_cuda:
             item.add_marker(skip_gpu)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "bad_input: the bad-input suite (`pytest -m bad_input`): one line, exit 2, inputs unchanged",
+    )

@@ -13,6 +13,8 @@ from glassdyn.cli import main
 
 from .helpers import FLOW
 
+pytestmark = pytest.mark.bad_input  # part of the bad-input suite (`pytest -m bad_input`)
+
 
 def _one_line(capsys, text):
     err = capsys.readouterr().err

@@ -30,6 +30,7 @@ def _evaluate(run, store, tmp, capsys):
             "--no-baselines",
             "--json",
             str(js),
+            "--overwrite",  # the report of the previous call
         ]
     )
     err = capsys.readouterr().err

@@ -13,6 +13,8 @@ from glassdyn.data.lock import lock_path
 from glassdyn.cli import main
 from glassdyn.testing import write_synthetic_store
 
+pytestmark = pytest.mark.bad_input  # part of the bad-input suite (`pytest -m bad_input`)
+
 NET = ["--hidden", "8", "--steps", "1", "--quiet"]
 
 

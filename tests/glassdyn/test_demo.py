@@ -132,12 +132,17 @@ def _statuses(out: Path) -> dict[str, str]:
 
 
 def test_failing_step_stops_the_demo_with_exit_2_and_a_report(tmp_path, capfd):
-    """A store the demo did not write sits at out/data.zarr: `simulate` refuses it, the demo stops
-    there (exit 2, one line naming the step and its command) and still writes the report."""
+    """A store the demo did not write sits at out/data.zarr of a demo folder: `simulate` refuses
+    it, the demo stops there (exit 2, one line naming the step and its command) and still writes
+    the report.  A folder that is not a demo's is refused before any step."""
     from glassdyn.cli import main
 
     out = tmp_path / "demo"
     write_synthetic_store(out / "data.zarr", n_configs=1, n_particles=16, n_replicas=1)
+    assert main(["demo", "--preset", "ci", "--out", str(out)]) == 2
+    assert "is a directory, not a demo folder" in capfd.readouterr().err
+    assert not (out / "report.html").exists()
+    (out / ".steps").mkdir()  # a demo folder whose data.zarr was replaced
     assert main(["demo", "--preset", "ci", "--out", str(out)]) == 2
     err = capfd.readouterr().err.strip().splitlines()  # the step runs as a subprocess
     assert err[-1].startswith(

@@ -7,6 +7,8 @@ import pytest
 from glassdyn.cli import main
 from glassdyn.commands.options import index_list, indices_or_all, positive_float, positive_floats
 
+pytestmark = pytest.mark.bad_input  # part of the bad-input suite (`pytest -m bad_input`)
+
 
 def test_lists_parse_with_commas_and_tolerate_spaces():
     assert positive_floats("0.8,0.64") == (0.8, 0.64)

@@ -283,7 +283,7 @@ def test_bad_inputs_give_clear_messages(store_path, tmp_path):
         train(TrainConfig(data=str(tmp_path / "missing.zarr"), out=str(tmp_path / "y"), **SMALL))
     with pytest.raises(InputError, match="--model must be one of"):
         TrainConfig(data=store_path, out="z", model="gat")
-    with pytest.raises(GlassdynError, match="not a glassdyn run directory"):
+    with pytest.raises(GlassdynError, match="not a run directory"):
         TrainedRun(tmp_path)
 
 

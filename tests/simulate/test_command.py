@@ -175,7 +175,7 @@ def test_botan_preset_starts(tmp_path):
         while time.time() < deadline and proc.poll() is None and not started:
             time.sleep(0.5)
             try:
-                store = Store.open(out)
+                store = Store.open(out, while_written=True)  # watching, as `info` does
                 started = (
                     len(store.temperatures) == 6 and store.attrs["runs"][-1]["status"] == "running"
                 )
