@@ -162,20 +162,22 @@ def _ancestor(p: Path) -> Path:
     return q
 
 
-def _check_writable(p: Path, flag: str) -> None:
+def _check_writable(p: Path, flag: str, shown: Path) -> None:
     """``p`` (or the directories up to it) can be made and written: the nearest existing path is
-    a directory that takes a new entry (tried with a temporary directory, removed at once)."""
+    a directory that takes a new entry (tried with a temporary directory, removed at once).
+    ``shown``: the path as the user gave it."""
     base = _ancestor(p)
     if not base.is_dir():
         raise OutputError(
-            f"cannot write {flag} {p}: {base} is a file, not a directory; pass a path in a directory"
+            f"cannot write {flag} {shown}: {base} is a file, not a directory; pass a path in a "
+            "directory"
         )
     try:
         probe = tempfile.mkdtemp(prefix=".glassdyn-probe-", dir=base)
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         raise OutputError(
-            f"cannot write {flag} {p}: {base} takes no new files ({why}); pass a path in a "
+            f"cannot write {flag} {shown}: {base} takes no new files ({why}); pass a path in a "
             "directory you can write"
         ) from None
     os.rmdir(probe)
@@ -225,7 +227,7 @@ def check_output(
                 )
     found = describe(full)
     if found.kind == "missing" or (found.kind == "empty" and output.directory):
-        _check_writable(real, flag)
+        _check_writable(real, flag, p)
         return found
     if found.kind in output.own:
         if output.resumable or overwrite:

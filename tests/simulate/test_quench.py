@@ -69,7 +69,7 @@ def test_quench_equals_simulate_bitwise(tmp_path, capsys):
         np.testing.assert_array_equal(a.read(path), b.read(path))
     assert b.inherent_done.all()
     assert main(["info", str(tmp_path / "b.zarr")]) == 0
-    assert "inherent structures: 1/1\n" in capsys.readouterr().out
+    assert "inherent structures: 1/1 completed configurations\n" in capsys.readouterr().out
     rec = b.attrs["quench"]
     assert rec["minimizer"]["style"] == "fire" and rec["minimizer"]["ftol"] == 1e-6
     assert rec["runs"][-1]["status"] == "complete" and rec["runs"][-1]["quenched"] == 1
