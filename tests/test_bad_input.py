@@ -104,7 +104,7 @@ def _pyg_botan_state(seed=0) -> dict:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
     root = tmp_path_factory.mktemp("probe")
-    small = dict(temperatures=(0.8,), n_configs=6, n_particles=128, n_replicas=2, times=(0.5, 5))
+    small = {"temperatures": (0.8,), "n_configs": 6, "n_particles": 128, "n_replicas": 2}
     w = World(
         root=root,
         store=root / "S.zarr",
@@ -122,8 +122,8 @@ def world(tmp_path_factory) -> World:
         garbage=root / "garbage.pth",
         two_times=root / "T2.zarr",
     )
-    write_synthetic_store(w.store, **small)
-    write_synthetic_store(w.other, **small, seed=1)
+    write_synthetic_store(w.store, **small, times=(0.5, 5))
+    write_synthetic_store(w.other, **small, times=(0.5, 5), seed=1)
     write_synthetic_store(
         w.gen_store, temperatures=(0.8,), n_configs=10, n_particles=16, n_replicas=1, times=(1.0,)
     )
@@ -260,7 +260,7 @@ CASES: dict[str, Case] = {
             "0.8",
             "--out",
             w.xyz,
-        ],  # fmt: skip
+        ],
         "exists; pass --overwrite",
     ),
     "gen sample --out inside the run": Case(
@@ -274,7 +274,7 @@ CASES: dict[str, Case] = {
             "0.8",
             "--out",
             w.fit / "s.extxyz",
-        ],  # fmt: skip
+        ],
         "lies inside the input",
     ),
     "analyze --out = the store": Case(
@@ -364,7 +364,7 @@ CASES: dict[str, Case] = {
             w.preds,
             "--time",
             "0",
-        ],  # fmt: skip
+        ],
         "were made for other configurations",
         absent=("e.xyz",),
     ),
@@ -376,7 +376,7 @@ CASES: dict[str, Case] = {
             w.two_times,
             "--temperatures",
             "0.64",
-        ],  # fmt: skip
+        ],
         "has no such time: pass --temperatures 0.8",
     ),
     "analyze --max-configs 0": Case(
