@@ -176,7 +176,9 @@ def nvt_chain(
     types = np.asarray(types)
     system = _system(types, dt)
     if n < 1 or not spacing > 0 or warmup < 0:
-        raise SimulationError(f"an NVT chain needs n >= 1, spacing > 0, warmup >= 0; got {n}, {spacing}, {warmup}")
+        raise SimulationError(
+            f"an NVT chain needs n >= 1, spacing > 0, warmup >= 0; got {n}, {spacing}, {warmup}"
+        )
     v = maxwell_boltzmann(rng, system.n_particles, temperature, system.params.mass)
     t0 = time.perf_counter()
     lmp = build(system, x0, v, types=types, box=box)

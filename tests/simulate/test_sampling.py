@@ -71,7 +71,11 @@ def test_hmc_rejects_a_move_whose_energy_error_is_huge(reference_store):
     """dt = 0.05 blows the integration up: every move is rejected, the configuration is kept."""
     x, types, box = _config(reference_store, c=1)
     y, energy, accepted, stats = sampling.hmc(
-        x[None], types, box, 0.8, np.random.default_rng(0),
+        x[None],
+        types,
+        box,
+        0.8,
+        np.random.default_rng(0),
         sampling.HMCOptions(dt=0.05, leapfrog=20, sweeps=3),
     )
     assert accepted[0] == 0 and stats.acceptance == 0.0
@@ -96,7 +100,9 @@ def test_hmc_keeps_the_canonical_energy_with_a_coarse_integrator(reference_store
 
 def test_nvt_chain_energies_and_reproducibility(reference_store):
     x, types, box = _config(reference_store)
-    a, ea, cost = sampling.nvt_chain(x, types, box, 0.8, 3, 0.5, np.random.default_rng(1), warmup=0.2)
+    a, ea, cost = sampling.nvt_chain(
+        x, types, box, 0.8, 3, 0.5, np.random.default_rng(1), warmup=0.2
+    )
     b, eb, _ = sampling.nvt_chain(x, types, box, 0.8, 3, 0.5, np.random.default_rng(1), warmup=0.2)
     assert np.array_equal(a, b) and np.array_equal(ea, eb)
     assert cost.md_steps == 40 + 3 * 100
