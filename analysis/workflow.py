@@ -43,6 +43,7 @@ from glassdyn.analysis.heterogeneity import (
 )
 from glassdyn.analysis.structure import RadialDistribution, StructureFactor, state_structure
 from glassdyn.data.errors import InputError
+from glassdyn.data.keys import same_temperature
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def analyze_store(
         if structure:
             res["structure"] = jsonable(state_structure(sp, configs))
         if preds is not None:
-            match = [p for t, p in preds.items() if abs(t - sp.temperature) < 5e-4]
+            match = [p for t, p in preds.items() if same_temperature(t, sp.temperature)]
             if match:
                 comp = compare_predictions(sp, match[0], cfg, species=cfg.s4_species)
                 rep.comparisons[sp.temperature] = res["predictions"] = comp

@@ -196,11 +196,11 @@ def _time_index(k: int | None, times: np.ndarray, where: str) -> int:
 def _predictions_at(predictions, temperature: float):
     if isinstance(predictions, Mapping):
         for T, p in predictions.items():
-            if abs(float(T) - temperature) < 5e-4:
+            if keys.same_temperature(T, temperature):
                 return p
         have = ", ".join(f"{float(T):g}" for T in predictions) or "none"
         raise InputError(f"the predictions hold no temperature {temperature:g} (they hold {have})")
-    if abs(float(predictions.temperature) - temperature) >= 5e-4:
+    if not keys.same_temperature(predictions.temperature, temperature):
         raise InputError(
             f"predictions are for T={predictions.temperature:g}, the configuration for T={temperature:g}"
         )

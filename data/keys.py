@@ -60,3 +60,9 @@ FIELDS: dict[str, Field] = {
 def group_name(temperature: float) -> str:
     """The group of a state point: ``T0.440`` for T = 0.44 (three decimals)."""
     return f"T{float(temperature):.3f}"
+
+
+def same_temperature(a: float, b: float) -> bool:
+    """Whether two temperatures are the same state point: the same group (:func:`group_name`,
+    three decimals), i.e. closer than half its last digit, 5e-4."""
+    return abs(float(a) - float(b)) < 5e-4

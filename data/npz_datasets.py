@@ -155,7 +155,7 @@ def _times(
                 f"{what}: time index {max(indices)} needs at least {max(indices) + 1} --times, got {len(times)}"
             )
         return [float(times[i]) for i in indices], []
-    if abs(T - 0.44) < 5e-4:
+    if keys.same_temperature(T, 0.44):
         return [BOTAN_TIMES_T044[i] for i in indices], []
     note = (
         f"T={T:g}: no times given and BOTAN's times are known only at T=0.44, so isoconfig/times holds the "
@@ -193,7 +193,7 @@ def import_botan(
                 raise InputError(
                     f"{root} T={T:g}: a file has time index tc{tcs[0]:02d}; BOTAN's time indices count from tc01"
                 )
-            if times is None and abs(T - 0.44) < 5e-4 and tcs[-1] > len(BOTAN_TIMES_T044):
+            if times is None and keys.same_temperature(T, 0.44) and tcs[-1] > len(BOTAN_TIMES_T044):
                 raise InputError(
                     f"{root} T={T:g}: time index tc{tcs[-1]:02d} is beyond BOTAN's {len(BOTAN_TIMES_T044)} times; pass --times"
                 )
@@ -410,7 +410,7 @@ def _select(sources: dict[float, _Source], temperature: float | None, root) -> d
     if temperature is None:
         return dict(sorted(sources.items()))
     for T, src in sources.items():
-        if abs(T - temperature) < 5e-4:
+        if keys.same_temperature(T, temperature):
             return {T: src}
     raise InputError(
         f"{root} holds no files at T={temperature:g} (it has T = {', '.join(f'{t:g}' for t in sorted(sources))})"

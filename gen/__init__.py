@@ -19,7 +19,7 @@ Modules:
   independence Metropolis-Hastings;
 * :mod:`~glassdyn.gen.metrics` - the formulas of sample quality against held-out MD and the
   uniform / perturbed-lattice baselines; :mod:`~glassdyn.gen.evaluation` - the workflow of
-  ``glassdyn gen evaluate`` (as :mod:`glassdyn.metrics` and :mod:`glassdyn.evaluation` are for
+  ``glassdyn gen evaluate`` (as :mod:`glassdyn.predict.metrics` and :mod:`glassdyn.predict.evaluation` are for
   the mobility predictors);
 * :mod:`~glassdyn.gen.options` - the network options of a fit and the sampler options;
 * :mod:`~glassdyn.gen.fire` - FIRE minimisation in torch, and one pinned minimiser (LAMMPS or

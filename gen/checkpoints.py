@@ -1,32 +1,32 @@
-"""Run directories of the generative fits: run.json, checkpoints, loading, resume checks.
+"""What a generative run's files hold: the checkpoint format, its earlier formats, loading a
+fitted model, and the starting weights of a fine-tuning (``init``).
 
-Layout and file writing are :mod:`glassdyn.data.runs` (shared with ``glassdyn train``); this
-module says what a generative run's files hold, under the checkpoint keys both trainers share
-(``CKPT_*`` of :mod:`glassdyn.data.runs`).  ``last.pt``: format, kind, model config (the network
-settings), train config (the :class:`~glassdyn.gen.training.FitConfig`), ``data`` (the data
-description), history, raw weights, ``ema_state_dict`` (the moving average), optimiser state,
-epoch, best validation loss and epoch.  ``best.pt``: the same description with the weights of the
-epoch of lowest validation loss (the moving average when fitted with ``ema``).  Checkpoints of
-``glassdyn.gen/2`` (``arch``, ``fit``, ``optimizer``, ``val_loss``) load under today's keys, and
-runs of the first format (``glassdyn.gen/1``, one ``checkpoint.pt`` without a split) load through
-:func:`load_run` too.
+The run directory and its files are the run engine's (:mod:`glassdyn.data.engine`, shared with
+``glassdyn train``): ``run.json``, ``best.pt``, ``last.pt``, ``history.json``, under the
+checkpoint keys both trainers share (``CKPT_*`` of :mod:`glassdyn.data.runs`).  A generative
+checkpoint adds ``format``, ``kind``, ``model_config`` (the network settings), ``train_config``
+(the :class:`~glassdyn.gen.config.FitConfig`) and ``data`` (the data description: N, types, box,
+temperatures).  ``best.pt`` holds the weights of the epoch of lowest validation loss (the moving
+average when fitted with ``ema``).
+
+Earlier formats load under today's keys: ``glassdyn.gen/3`` (its history as columns),
+``glassdyn.gen/2`` (``arch``, ``fit``, ``optimizer``, ``val_loss``), and runs of the first format
+(``glassdyn.gen/1``, one ``checkpoint.pt`` without a split) load through :func:`load_run` too but
+never resume.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from glassdyn.data import runs
+from glassdyn.data.engine import RunFormat
 from glassdyn.data.errors import InputError
-from glassdyn.data.splits import check_same_data
-from glassdyn.gen.cnf import ContinuousFlow
-from glassdyn.gen.coupling import CouplingFlow
-from glassdyn.gen.options import MODELS, as_model_config  # noqa: F401  (MODELS: public name)
+from glassdyn.gen.config import FitConfig
+from glassdyn.gen.options import build_generative_model
 
-FORMAT = "glassdyn.gen/3"
+FORMAT = "glassdyn.gen/4"
 OLD_FORMAT, OLD_FILE = "glassdyn.gen/1", "checkpoint.pt"  # one file, no split: loads, never resumes
 _RENAMES = {  # keys of the earlier formats -> today's
     "arch": runs.CKPT_MODEL_CONFIG,
@@ -34,152 +34,58 @@ _RENAMES = {  # keys of the earlier formats -> today's
     "optimizer": runs.CKPT_OPTIMIZER_STATE,
     "val_loss": runs.CKPT_BEST_VAL,
 }
-_EARLIER = ("glassdyn.gen/2", OLD_FORMAT)
-if TYPE_CHECKING:  # annotations only: training imports this module
-    from glassdyn.gen.training import FitConfig, FitState, TrainingData
-
+_EARLIER = ("glassdyn.gen/3", "glassdyn.gen/2", OLD_FORMAT)
 SAMPLER_FIELDS = ("steps", "sde_steps", "corrector_steps", "snr")  # sampling settings, not weights
 
 
-def build_model(kind: str, arch=None) -> torch.nn.Module:
-    """The untrained model ``kind`` with network config ``arch`` (a config, a dict of its fields,
-    or None for the defaults: :func:`glassdyn.gen.options.as_model_config`)."""
-    cfg = as_model_config(kind, arch)
-    if kind == "flow":
-        return CouplingFlow(cfg)
-    if kind == "cnf":
-        return ContinuousFlow(cfg)
-    from glassdyn.gen.diffusion import ScoreDiffusion
+def describe(model: torch.nn.Module, cfg: FitConfig, data: dict) -> dict:
+    """A checkpoint's entries besides the engine's: format, kind, network config, fit config
+    and the data description (``data``: :meth:`~glassdyn.gen.dataset.TrainingData.describe`)."""
+    from dataclasses import asdict
 
-    return ScoreDiffusion(cfg)
-
-
-def check_previous(run: Path, cfg: FitConfig, split: dict, fp: dict, data) -> dict | None:
-    """run.json of a fit already in ``run`` once resuming it is safe (None: nothing there)."""
-    if (run / OLD_FILE).exists() and not (run / runs.RUN_FILE).exists():
-        raise InputError(
-            f"{run} holds a fit in the first format ({OLD_FORMAT}: {OLD_FILE}, no recorded split); "
-            "it still samples and evaluates, but cannot be resumed: fit into a new --out"
-        )
-    if not (run / runs.RUN_FILE).exists():
-        if (run / runs.LAST).exists():
-            raise InputError(f"{run} holds {runs.LAST} but no {runs.RUN_FILE}; use another --out")
-        return None
-    old = runs.read_run_file(run)
-    if "fit_config" not in old:
-        raise InputError(
-            f"{run} holds a {old.get('kind')!r} run of `glassdyn train`, not a generative fit; "
-            "use another --out"
-        )
-    runs.check_resume(run, type(cfg).from_dict(old["fit_config"]).to_dict(), cfg.to_dict())
-    check_same_data(run, old, fp, split, data)
-    if (run / runs.LAST).exists():
-        load_checkpoint(run / runs.LAST, fix=f"delete {run} to fit it again from scratch")
-        runs.require_checkpoints(run, [runs.BEST])
-    return old
-
-
-def _data_record(data: TrainingData, store_path) -> dict:
     return {
-        "store": str(store_path),
-        "source": data.source,
-        "temperatures": sorted({round(float(t), 6) for t in data.temperature.cpu().numpy()}),
-        "n_particles": data.n_particles,
-        "types": data.types[0].cpu().numpy().tolist(),
-        "box": data.box.cpu().numpy().tolist(),
-    }
-
-
-def write_run_file(
-    run: Path, cfg: FitConfig, split: dict, fp: dict, data: TrainingData, store_path
-) -> None:
-    runs.write_json(
-        run / runs.RUN_FILE,
-        {
-            "kind": cfg.model,
-            "format": FORMAT,
-            "fit_config": cfg.to_dict(),
-            "split": split,
-            "fingerprint": fp,
-            "data_path": str(Path(store_path).resolve()),
-            "data": _data_record(data, store_path),
-            "versions": runs.versions(),
-        },
-        indent=2,
-    )
-
-
-def restore(state: FitState, path: Path) -> None:
-    ck = load_checkpoint(path, fix="delete the run directory to fit it again from scratch")
-    try:
-        state.model.load_state_dict(ck[runs.CKPT_STATE_DICT])
-        state.opt.load_state_dict(ck[runs.CKPT_OPTIMIZER_STATE])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise InputError(
-            f"{path} does not fit the model its run describes ({type(exc).__name__}); "
-            "fit into a new --out"
-        ) from None
-    state.history, state.epoch = ck[runs.CKPT_HISTORY], ck[runs.CKPT_EPOCH] + 1
-    state.best, state.best_epoch = ck[runs.CKPT_BEST_VAL], ck[runs.CKPT_BEST_EPOCH]
-    if state.ema is not None:
-        state.ema = ck["ema_state_dict"]
-
-
-def save(run: Path, cfg: FitConfig, state: FitState, data: TrainingData, improved: bool) -> None:
-    """``best.pt`` when improved (the averaged weights with ``ema``), ``last.pt``, ``history.json``."""
-    model = state.model
-    common = {
         runs.CKPT_FORMAT: FORMAT,
         runs.CKPT_KIND: model.kind,
         runs.CKPT_MODEL_CONFIG: model.cfg.as_dict(),
         runs.CKPT_TRAIN_CONFIG: asdict(cfg),
-        "data": _data_record(data, data.store),
-        runs.CKPT_HISTORY: state.history,
-        runs.CKPT_VERSIONS: runs.versions(),
+        "data": data,
     }
-    if improved:
-        weights = state.ema if state.ema is not None else model.state_dict()
-        runs.save_torch(
-            run / runs.BEST,
-            {
-                **common,
-                runs.CKPT_STATE_DICT: {k: v.detach().cpu().clone() for k, v in weights.items()},
-                runs.CKPT_EPOCH: state.best_epoch,
-                runs.CKPT_BEST_VAL: state.best,
-                runs.CKPT_BEST_EPOCH: state.best_epoch,
-            },
-        )
-    runs.save_torch(
-        run / runs.LAST,
-        {
-            **common,
-            runs.CKPT_STATE_DICT: {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "ema_state_dict": None
-            if state.ema is None
-            else {k: v.detach().cpu().clone() for k, v in state.ema.items()},
-            runs.CKPT_OPTIMIZER_STATE: state.opt.state_dict(),
-            runs.CKPT_EPOCH: state.epoch - 1,
-            runs.CKPT_BEST_VAL: state.best,
-            runs.CKPT_BEST_EPOCH: state.best_epoch,
-        },
-    )
-    h = state.history
-    runs.write_json(run / runs.HISTORY, [dict(zip(h, v)) for v in zip(*h.values())])
 
 
-def load_checkpoint(path: Path, fix: str) -> dict:
-    """A generative checkpoint (any format, under today's keys; ``format`` stays the file's);
-    one clear error when missing, damaged or foreign."""
+def load_checkpoint(path: Path, fix: str = "fit into a new --out") -> dict:
+    """A generative checkpoint (any format, under today's keys, its history as records;
+    ``format`` stays the file's); one clear error when missing, damaged or foreign."""
     ck = runs.load_torch(path, fix=fix)
     have = ck.get(runs.CKPT_FORMAT)
     if have in _EARLIER:
-        return {**runs.upgrade_checkpoint(ck, _RENAMES, FORMAT), runs.CKPT_FORMAT: have}
-    if have != FORMAT:
+        ck = {**runs.upgrade_checkpoint(ck, _RENAMES, FORMAT), runs.CKPT_FORMAT: have}
+        h = ck.get(runs.CKPT_HISTORY)
+        if isinstance(h, dict):  # columns up to glassdyn.gen/3: one record per epoch today
+            ck[runs.CKPT_HISTORY] = [dict(zip(h, v)) for v in zip(*h.values())]
+    elif have != FORMAT:
         raise InputError(
             f"{path} is not a glassdyn.gen checkpoint (format {have!r}; this glassdyn reads "
             f"{', '.join((FORMAT, *_EARLIER))}); {fix}"
         )
     return ck
+
+
+# how `glassdyn gen fit` records its runs (run.json's settings, checkpoints of every format)
+RUNS = RunFormat(
+    command="glassdyn gen fit",
+    config_key="fit_config",
+    read_config=lambda d: FitConfig.from_dict(d).to_dict(),
+    read_checkpoint=lambda path: load_checkpoint(path, f"delete {path.parent} to fit it again"),
+)
+
+
+def refuse_first_format(run: Path) -> None:
+    """A run of the first format samples and evaluates, but cannot resume."""
+    if (run / OLD_FILE).exists() and not (run / runs.RUN_FILE).exists():
+        raise InputError(
+            f"{run} holds a fit in the first format ({OLD_FORMAT}: {OLD_FILE}, no recorded split); "
+            "it still samples and evaluates, but cannot be resumed: fit into a new --out"
+        )
 
 
 def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
@@ -216,7 +122,7 @@ def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
         state = ck[runs.CKPT_STATE_DICT]
         info = runs.read_run_file(path.parent) if (path.parent / runs.RUN_FILE).exists() else {}
         ck = {**ck, "split": info.get("split"), "fingerprint": info.get("fingerprint")}
-    model = build_model(ck[runs.CKPT_KIND], ck[runs.CKPT_MODEL_CONFIG])
+    model = build_generative_model(ck[runs.CKPT_KIND], ck[runs.CKPT_MODEL_CONFIG])
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -17,8 +17,9 @@ import torch
 from glassdyn.data.errors import InputError
 from glassdyn.gen import reference_frame
 
-if TYPE_CHECKING:  # annotations only: training imports this module
-    from glassdyn.gen.training import FitConfig, TrainingData
+if TYPE_CHECKING:  # annotations only
+    from glassdyn.gen.config import FitConfig
+    from glassdyn.gen.dataset import TrainingData
 
 
 def random_reference(types: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

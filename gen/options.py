@@ -50,6 +50,23 @@ def as_model_config(kind: str, settings=None):
     return cls(**settings)
 
 
+def build_generative_model(kind: str, arch=None):
+    """The untrained model ``kind`` (flow, cnf, diffusion) with network config ``arch`` (a
+    config, a dict of its fields, or None for the defaults: :func:`as_model_config`)."""
+    cfg = as_model_config(kind, arch)
+    if kind == "flow":
+        from glassdyn.gen.coupling import CouplingFlow
+
+        return CouplingFlow(cfg)
+    if kind == "cnf":
+        from glassdyn.gen.cnf import ContinuousFlow
+
+        return ContinuousFlow(cfg)
+    from glassdyn.gen.diffusion import ScoreDiffusion
+
+    return ScoreDiffusion(cfg)
+
+
 @dataclass(frozen=True)
 class NetworkOptions:
     """The network settings of ``glassdyn gen fit`` (None: the model's default)."""

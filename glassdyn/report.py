@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from glassdyn.data.keys import same_temperature
+
 MODEL_NAMES = {
     "botan": "BOTAN",
     "tbotan": "T-BOTAN",
@@ -95,7 +97,7 @@ def _model_figure(models: dict, times_by_t: dict) -> bytes | None:
 def _tau_alpha(het: dict | None, T: str) -> float | None:
     """tau_alpha of the A particles at temperature ``T`` ("0.8") from heterogeneity.json."""
     for key, d in ((het or {}).get("temperatures") or {}).items():
-        if abs(float(key) - float(T)) < 5e-4:
+        if same_temperature(key, T):
             tau = ((d.get("species") or {}).get("A") or {}).get("tau_alpha")
             return float(tau) if tau is not None else None
     return None

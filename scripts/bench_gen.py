@@ -185,9 +185,11 @@ def time_md(
 
 def main(argv=None) -> int:
     import torch
+    from glassdyn.gen.checkpoints import load_run
+    from glassdyn.gen.config import FitConfig
     from glassdyn.gen.evaluation import evaluate, format_table
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.training import FitConfig, fit, load_run
+    from glassdyn.gen.training import fit
 
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

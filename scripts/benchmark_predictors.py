@@ -37,12 +37,13 @@ from pathlib import Path
 import numpy as np
 from glassdyn.data import keys
 from glassdyn.data.store import Store
+from glassdyn.predict.baselines import Sample, choose_spec, fit_mlp, fit_ridge, load_sample
+from glassdyn.predict.config import TrainConfig
+from glassdyn.predict.metrics import pearson
+from glassdyn.predict.training import plan
 
-from glassdyn.metrics import pearson
 from glassdyn.nn import keys as nk
-from glassdyn.nn.baselines import Sample, choose_spec, fit_mlp, fit_ridge, load_sample
 from glassdyn.nn.descriptors import FAMILIES, DescriptorCache, DescriptorSpec, family_columns
-from glassdyn.training import TrainConfig, plan
 
 
 @dataclass
@@ -107,7 +108,7 @@ def run_model(path: str):
     """A model entry: an already trained run directory, scored on the same configurations."""
 
     def fit(ctx: Context):
-        from glassdyn.evaluation import TrainedRun
+        from glassdyn.predict.evaluation import TrainedRun
 
         run = TrainedRun(path)
 

@@ -4,7 +4,7 @@
         [--pretrain-epochs 60] [--input ts+is] [--times all|7] [--alpha-index 7] \
         [--models botan botan-pretrain bapst ridge]
 
-Trains each model with :func:`glassdyn.training.train` into ``OUT/<model>`` (an existing,
+Trains each model with :func:`glassdyn.predict.training.train` into ``OUT/<model>`` (an existing,
 finished run is reused, an interrupted one resumed), evaluates it on the test split and prints
 the node Pearson (A particles, per configuration then averaged) at the alpha time
 (``--alpha-index``, default: the time index nearest tau_alpha estimated as the time where the
@@ -60,9 +60,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-
-    from glassdyn.evaluation import evaluate_run
-    from glassdyn.training import TrainConfig, train
+    from glassdyn.predict.config import TrainConfig
+    from glassdyn.predict.evaluation import evaluate_run
+    from glassdyn.predict.training import train
 
     torch.set_num_threads(args.threads)
     times = None if args.times == "all" else (int(args.times),)

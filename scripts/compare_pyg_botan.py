@@ -22,9 +22,9 @@ import re
 
 import numpy as np
 from glassdyn.data.store import Store
+from glassdyn.predict.evaluation import TrainedRun
+from glassdyn.predict.metrics import pearson
 
-from glassdyn.evaluation import TrainedRun
-from glassdyn.metrics import pearson
 from glassdyn.nn import keys as nk
 
 

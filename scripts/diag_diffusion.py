@@ -40,10 +40,10 @@ def main(argv=None) -> int:
     import torch
     from glassdyn.data.errors import InputError
     from glassdyn.gen import metrics, sampling
+    from glassdyn.gen.checkpoints import load_run
     from glassdyn.gen.evaluation import held_out_reference, reference_data
     from glassdyn.gen.fire import quench
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.training import load_run
 
     from glassdyn.commands.options import add_setting, settings_from_args
 

@@ -32,10 +32,10 @@ from glassdyn.analysis.heterogeneity import analyze_state, compare_predictions
 from glassdyn.data.predictions import read_predictions
 from glassdyn.data.runs import clean_json
 from glassdyn.data.store import Store
-
-from glassdyn.evaluation import TrainedRun, evaluate_run, predict_run
-from glassdyn.metrics import pearson
-from glassdyn.training import TrainConfig, train
+from glassdyn.predict.config import TrainConfig
+from glassdyn.predict.evaluation import TrainedRun, evaluate_run, predict_run
+from glassdyn.predict.metrics import pearson
+from glassdyn.predict.training import train
 
 
 def alpha_index(sp) -> tuple[int, float]:

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glassdyn.convert import convert_pyg_botan
+    from glassdyn.predict.convert import convert_pyg_botan
 
     out = convert_pyg_botan(
         args.weights, args.out, data=args.data, time=args.time, overwrite=args.overwrite

@@ -40,7 +40,7 @@ def _fmt(values) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glassdyn.evaluation import evaluate_run
+    from glassdyn.predict.evaluation import evaluate_run
 
     res = evaluate_run(
         args.run, args.data, device=args.device, temperatures=args.temperatures, part=args.split

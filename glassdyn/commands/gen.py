@@ -1,6 +1,6 @@
 """``glassdyn gen fit|sample|evaluate``: generative samplers of KA configurations.
 
-The options of ``fit`` set the fields of their names of :class:`~glassdyn.gen.training.FitConfig`
+The options of ``fit`` set the fields of their names of :class:`~glassdyn.gen.config.FitConfig`
 and :class:`~glassdyn.gen.options.NetworkOptions`, those of the sampler the fields of
 :class:`~glassdyn.gen.options.SamplerOptions` (defaults, help and choices come from them)."""
 
@@ -92,8 +92,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _fit_arguments(f: argparse.ArgumentParser) -> None:
     """Options of ``gen fit``: the FitConfig and NetworkOptions fields of their names."""
+    from glassdyn.gen.config import FitConfig
     from glassdyn.gen.options import NetworkOptions
-    from glassdyn.gen.training import FitConfig
 
     f.add_argument("--data", required=True, help="training store (glassdyn Zarr)")
     add_setting(f, FitConfig, "model")
@@ -151,20 +151,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fit(args) -> int:
+    from glassdyn.data.engine import read_history
+    from glassdyn.gen.config import FitConfig
     from glassdyn.gen.options import NetworkOptions
-    from glassdyn.gen.training import FitConfig, build_model, fit, uses_target_score
+    from glassdyn.gen.training import fit
 
     arch = settings_from_args(NetworkOptions, args).model_config(args.model)  # refuses bad settings
-    cfg = settings_from_args(
-        FitConfig, args, arch=arch
-    )  # checks every number before anything is read
-    build_model(cfg.model, cfg.arch)  # refuses a network that cannot be built, before reading data
-    uses_target_score(cfg)  # refuses a bad combination before reading data
-    hist = fit(args.data, args.out, cfg, device=_device(args.device))
-    if hist["val_loss"]:
-        print(
-            f"run {args.out}: {len(hist['epoch'])} epochs, best validation loss {min(hist['val_loss']):.4f}"
-        )
+    cfg = settings_from_args(FitConfig, args, arch=arch)  # checks every number before any reading
+    run = fit(args.data, args.out, cfg, device=_device(args.device))
+    val = [r["val_loss"] for r in read_history(run) if "val_loss" in r]
+    if val:
+        print(f"run {run}: {len(val)} epochs, best validation loss {min(val):.4f}")
     return 0
 
 
@@ -173,8 +170,8 @@ def _sample(args) -> int:
 
     from glassdyn.data.errors import InputError
     from glassdyn.gen import sampling
+    from glassdyn.gen.checkpoints import load_run
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.training import load_run
     from glassdyn.gen.writers import check_output, write_samples
 
     if args.n < 1:
@@ -236,9 +233,9 @@ def _evaluate(args) -> int:
 
     from glassdyn.data.errors import InputError
     from glassdyn.data.store import Store
+    from glassdyn.gen.checkpoints import load_run
     from glassdyn.gen.evaluation import evaluate, format_table
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.training import load_run
 
     if args.json not in (None, "-"):
         from glassdyn.data import outputs

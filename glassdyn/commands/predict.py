@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glassdyn.evaluation import predict_run
+    from glassdyn.predict.evaluation import predict_run
 
     out = predict_run(
         args.run,

@@ -1,6 +1,6 @@
 """``glassdyn train --data STORE --model {botan,tbotan,bapst,ridge,mlp} --out RUN [...]``.
 
-Every option sets the :class:`~glassdyn.training.TrainConfig` field of its name (defaults, help
+Every option sets the :class:`~glassdyn.predict.config.TrainConfig` field of its name (defaults, help
 and choices come from the dataclass).  BOTAN's published recipe (edge pre-training, then
 p = 0.4 at lr 1e-4)::
 
@@ -23,7 +23,7 @@ HELP = "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN or ridge) on a
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from glassdyn.training import TrainConfig
+    from glassdyn.predict.config import TrainConfig
 
     def add(name, *flags, **kwargs):
         add_setting(p, TrainConfig, name, *flags, **kwargs)
@@ -55,7 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glassdyn.training import TrainConfig, train
+    from glassdyn.predict.config import TrainConfig
+    from glassdyn.predict.training import train
 
     if args.threads:
         import torch

@@ -34,7 +34,6 @@ from glassdyn.data.box import minimum_image
 from glassdyn.data.errors import InputError
 from glassdyn.data.runs import atomic_write
 from glassdyn.data.store import StatePoint
-from glassdyn.nn import local_structure as ls
 from glassdyn.simulate.ka import KAParameters
 
 TS_FAMILIES = ("radial", "angular", "energy")
@@ -148,7 +147,10 @@ def family_columns(spec: DescriptorSpec) -> dict[str, np.ndarray]:
     }
 
 
-def _structure(p: ls.Pairs, types: np.ndarray, spec: DescriptorSpec, fam: str) -> np.ndarray:
+def _structure(p, types: np.ndarray, spec: DescriptorSpec, fam: str) -> np.ndarray:
+    """One local family of a pair list ``p`` (:func:`glassdyn.nn.local_structure.pairs`)."""
+    from glassdyn.nn import local_structure as ls
+
     if fam == "radial":
         return ls.radial_densities(p, types, np.asarray(spec.shells), spec.shell_width)
     if fam == "angular":
@@ -167,6 +169,8 @@ def describe(
 
     thermal / inherent: (N, 3) positions; types (N,) 0 = A, 1 = B; box (3,).
     """
+    from glassdyn.nn import local_structure as ls  # scipy: only when descriptors are computed
+
     if spec.inherent and inherent is None:
         raise InputError(
             f"descriptor families {[f for f in spec.families if f in IS_FAMILIES]} need inherent "

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from glassdyn.data.store import Store
-from glassdyn.gen.training import load_run
+from glassdyn.gen.checkpoints import load_run
 
 from glassdyn.cli import main
 
@@ -138,6 +138,47 @@ def test_sample_never_overwrites_without_being_asked(flow_fit, tmp_path, capsys)
     ]
 
 
+def _columns(records: list[dict]) -> dict:
+    """A history as the formats up to glassdyn.gen/3 kept it: one list per field."""
+    return {k: [r[k] for r in records] for k in ("epoch", "train_loss", "val_loss", "seconds")}
+
+
+def test_third_format_runs_load_and_resume(flow_fit, tmp_path):
+    """A run as glassdyn.gen/3 wrote it (before the run engine: history as columns in the
+    checkpoints, no random-generator states): it samples the same weights and resumes; the
+    resumed run's history is one record per epoch and its checkpoints are today's format."""
+    import json
+    import shutil
+
+    _, store, run = flow_fit
+    old = tmp_path / "v3"
+    shutil.copytree(run, old)
+    for name in ("last.pt", "best.pt"):
+        ck = torch.load(old / name, weights_only=False)
+        ck = {k: v for k, v in ck.items() if k not in ("rng", "ema_state_dict")}
+        if name == "last.pt":
+            ck["ema_state_dict"] = None
+        torch.save(
+            {**ck, "format": "glassdyn.gen/3", "history": _columns(ck["history"])}, old / name
+        )
+    info = json.loads((old / "run.json").read_text())
+    (old / "run.json").write_text(json.dumps({**info, "format": "glassdyn.gen/3"}))
+    model, ck = load_run(old)
+    ref, ref_ck = load_run(run)
+    assert ck["format"] == "glassdyn.gen/3" and ck["history"] == ref_ck["history"]
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values())
+    )
+    args = ["gen", "fit", "--data", str(store), "--out", str(old), "--epochs", "2"]
+    assert main([*args, "--batch-size", "4", *FLOW]) == 0
+    last = torch.load(old / "last.pt", weights_only=False)
+    assert last["format"] == "glassdyn.gen/4" and last["epoch"] == 1
+    assert [h["epoch"] for h in last["history"]] == [0, 1]
+    assert last["history"][0] == ref_ck["history"][0]
+    hist = json.loads((old / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [0, 1]
+
+
 def test_first_format_runs_load_and_sample_but_never_resume(flow_fit, tmp_path, capsys):
     """A run as glassdyn.gen/1 wrote it (one checkpoint.pt, no split)."""
     _, store, run = flow_fit
@@ -158,7 +199,7 @@ def test_first_format_runs_load_and_sample_but_never_resume(flow_fit, tmp_path, 
             "ema_state_dict": None,
             "optimizer": last["optimizer_state"],
             "epoch": last["epoch"],
-            "history": last["history"],
+            "history": _columns(last["history"]),
             "data": last["data"],
             "versions": last["versions"],
         },
@@ -251,5 +292,5 @@ def test_second_format_runs_load_and_resume(flow_fit, tmp_path):
     ]
     assert main([*args, *FLOW]) == 0
     last = torch.load(old / "last.pt", weights_only=False)
-    assert last["format"] == "glassdyn.gen/3" and last["epoch"] == 1
-    assert last["history"]["epoch"] == [0, 1]
+    assert last["format"] == "glassdyn.gen/4" and last["epoch"] == 1
+    assert [h["epoch"] for h in last["history"]] == [0, 1]

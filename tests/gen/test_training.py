@@ -3,16 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from glassdyn.data.engine import read_history
 from glassdyn.data.errors import InputError, StoreError
-from glassdyn.gen.training import (
-    FitConfig,
-    build_model,
-    evaluate_loss,
-    fit,
-    load_data,
-    load_run,
-    random_reference,
-)
+from glassdyn.gen.checkpoints import load_run
+from glassdyn.gen.config import FitConfig
+from glassdyn.gen.dataset import load_data
+from glassdyn.gen.losses import evaluate_loss, random_reference
+from glassdyn.gen.options import build_generative_model as build_model
+from glassdyn.gen.training import fit
 
 from glassdyn.testing import write_synthetic_store
 
@@ -39,12 +37,12 @@ def test_flow_fit_lowers_nll_and_resumes(store, tmp_path):
     before = evaluate_loss(model, data, idx, 8)
     assert before == pytest.approx(np.log(float(np.prod(data.box.numpy()))), rel=1e-6)  # uniform
     cfg = FitConfig(model="flow", epochs=6, batch_size=6, lr=3e-3, arch=TINY_FLOW, val_fraction=0.2)
-    hist = fit(store, run, cfg, log=lambda *a: None)
-    assert len(hist["epoch"]) == 6
-    assert min(hist["val_loss"]) < before - 0.05  # a really better density than uniform
+    hist = read_history(fit(store, run, cfg, log=lambda *a: None))
+    assert len(hist) == 6
+    assert min(h["val_loss"] for h in hist) < before - 0.05  # a really better density than uniform
     # resume: more epochs continue from the checkpoint
-    hist2 = fit(store, run, FitConfig(**{**cfg.__dict__, "epochs": 7}), log=lambda *a: None)
-    assert hist2["epoch"] == list(range(7))
+    hist2 = read_history(fit(store, run, FitConfig(**{**cfg.__dict__, "epochs": 7}), log=print))
+    assert [h["epoch"] for h in hist2] == list(range(7)) and hist2[:6] == hist
     m, ck = load_run(run)
     assert ck["data"]["n_particles"] == 12 and ck["data"]["temperatures"] == [0.6, 0.8]
     assert all(v.device.type == "cpu" for v in m.state_dict().values())
@@ -57,8 +55,8 @@ def test_cnf_fit_lowers_flow_matching_loss(store, tmp_path):
     cfg = FitConfig(
         model="cnf", epochs=8, batch_size=8, lr=3e-3, arch=TINY_CNF, temperatures=(0.8,)
     )
-    hist = fit(store, tmp_path / "cnf", cfg, log=lambda *a: None)
-    assert min(hist["train_loss"][-3:]) < hist["train_loss"][0]
+    loss = [h["train_loss"] for h in read_history(fit(store, tmp_path / "cnf", cfg, log=print))]
+    assert min(loss[-3:]) < loss[0]
     m, ck = load_run(tmp_path / "cnf")
     assert ck["kind"] == "cnf" and ck["data"]["temperatures"] == [0.8]
 
@@ -68,12 +66,12 @@ def test_diffusion_fit_lowers_denoising_loss_and_resumes(store, tmp_path):
     cfg = FitConfig(
         model="diffusion", epochs=8, batch_size=8, lr=3e-3, arch=arch, temperatures=(0.8,)
     )
-    hist = fit(store, tmp_path / "diff", cfg, log=lambda *a: None)
-    assert min(hist["train_loss"][-3:]) < hist["train_loss"][0]
-    hist2 = fit(
-        store, tmp_path / "diff", FitConfig(**{**cfg.__dict__, "epochs": 9}), log=lambda *a: None
-    )
-    assert hist2["epoch"] == list(range(9)) and hist2["train_loss"][:8] == hist["train_loss"]
+    loss = [h["train_loss"] for h in read_history(fit(store, tmp_path / "diff", cfg, log=print))]
+    assert min(loss[-3:]) < loss[0]
+    run = fit(store, tmp_path / "diff", FitConfig(**{**cfg.__dict__, "epochs": 9}), log=print)
+    hist2 = read_history(run)
+    assert [h["epoch"] for h in hist2] == list(range(9))
+    assert [h["train_loss"] for h in hist2[:8]] == loss
     m, ck = load_run(tmp_path / "diff")
     assert ck["kind"] == "diffusion" and m.cfg == m.cfg.__class__(**{**m.cfg.as_dict(), **arch})
 
@@ -82,8 +80,8 @@ def test_energy_term_runs(store, tmp_path):
     cfg = FitConfig(
         model="flow", epochs=1, batch_size=12, arch=TINY_FLOW, energy_weight=0.1, max_configs=6
     )
-    hist = fit(store, tmp_path / "e", cfg, log=lambda *a: None)
-    assert np.isfinite(hist["train_loss"][0])
+    hist = read_history(fit(store, tmp_path / "e", cfg, log=lambda *a: None))
+    assert np.isfinite(hist[0]["train_loss"])
 
 
 def test_bad_input(store, tmp_path):
@@ -110,22 +108,25 @@ def test_fit_never_reads_test_configurations_and_trains_on_train_only(store, tmp
 
     from glassdyn.data import keys
     from glassdyn.data.store import StatePoint
-    from glassdyn.gen import training
+    from glassdyn.gen.training import Fitter
 
     reads, orders = set(), []
-    real_read, real_epoch = StatePoint.read, training._train_epoch
+    real_read, real_batches = StatePoint.read, Fitter.batches
 
     def read(self, path, configs=None):
         if path == keys.THERMAL_POSITIONS:
             reads.update((f"{self.temperature:g}", int(c)) for c in np.atleast_1d(configs))
         return real_read(self, path, configs)
 
-    def epoch(state, data, order, *a):
-        orders.append(set(data.part[order]))
-        return real_epoch(state, data, order, *a)
+    def batches(self, state, epoch):
+        seen = set()
+        for b in real_batches(self, state, epoch):
+            seen |= set(self.data.part[b.cpu().numpy()])
+            yield b
+        orders.append(seen)
 
     monkeypatch.setattr(StatePoint, "read", read)
-    monkeypatch.setattr(training, "_train_epoch", epoch)
+    monkeypatch.setattr(Fitter, "batches", batches)
     cfg = FitConfig(model="flow", epochs=2, batch_size=6, arch=TINY_FLOW)
     fit(store, tmp_path / "r", cfg, log=lambda *a: None)
     split = json.loads((tmp_path / "r" / "run.json").read_text())["split"]

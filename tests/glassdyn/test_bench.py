@@ -63,8 +63,8 @@ def test_benchmark_predictors_runs_on_the_recorded_split(tmp_path, capsys):
 
     import torch
     from glassdyn.data.store import Store
+    from glassdyn.predict.convert import convert_pyg_botan
 
-    from glassdyn.convert import convert_pyg_botan
     from glassdyn.nn.pyg_botan import layout
     from glassdyn.testing import write_synthetic_store
 

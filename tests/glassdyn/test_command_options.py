@@ -7,12 +7,12 @@ import pytest
 from glassdyn.data.errors import InputError
 from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import NetworkOptions, SamplerOptions
-from glassdyn.gen.training import FitConfig
+from glassdyn.gen.config import FitConfig
+from glassdyn.predict.config import MODELS, TrainConfig
 
 from glassdyn.commands import gen as gen_cmd
 from glassdyn.commands import train as train_cmd
 from glassdyn.commands.options import settings_from_args
-from glassdyn.training import MODELS, TrainConfig
 
 # the flags `glassdyn train` had before its options were derived from TrainConfig
 TRAIN_FLAGS = [
@@ -232,7 +232,7 @@ def test_a_fit_config_takes_a_dict_or_the_typed_config_and_records_the_whole_net
 
 
 def test_sampler_options_set_the_model_and_refuse_what_it_has_not():
-    from glassdyn.gen.checkpoints import build_model
+    from glassdyn.gen.options import build_generative_model as build_model
 
     d = build_model("diffusion", {"hidden": 8, "blocks": 1, "n_freq": 2, "pair_channels": 4})
     SamplerOptions(steps=5, correctors=0, snr=0.3, final_correctors=4).apply(d)

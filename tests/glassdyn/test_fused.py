@@ -194,12 +194,12 @@ def test_bf16_training_overfits_one_configuration(tmp_path):
     """The learning test in bfloat16: TrainConfig(precision="bf16") memorises one configuration's
     propensity (Pearson > 0.98), as float32 does (test_training)."""
     from glassdyn.data.store import Store
+    from glassdyn.predict.config import TrainConfig
+    from glassdyn.predict.gnn import _normalization, batch_loss
+    from glassdyn.predict.metrics import pearson
 
-    from glassdyn.metrics import pearson
     from glassdyn.nn.dataset import build_graph
-    from glassdyn.nn.training_loop import _normalization
     from glassdyn.testing import write_synthetic_store
-    from glassdyn.training import TrainConfig, batch_loss
 
     path = tmp_path / "s.zarr"
     write_synthetic_store(path, temperatures=(0.8,), n_configs=1, n_particles=128)

@@ -2,12 +2,13 @@
 
 import pytest
 import torch
+from glassdyn.predict.checkpoints import load_model
+from glassdyn.predict.config import TrainConfig
+from glassdyn.predict.training import train
 
-from glassdyn.nn.checkpoint import load_model
 from glassdyn.nn.dataset import GraphSpec, graph_from_arrays
 from glassdyn.nn.models import ModelConfig, build_model
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
-from glassdyn.training import TrainConfig, train
 
 pytestmark = pytest.mark.gpu
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from glassdyn.predict.metrics import MobilityMetrics, pearson
 
-from glassdyn.metrics import MobilityMetrics, pearson
 from glassdyn.nn.losses import botan_loss, field_statistics, heterogeneity_loss, temperature_loss
 from glassdyn.testing import random_ka_configuration
 
@@ -96,7 +96,7 @@ def test_temperature_reading_floor_is_what_the_energy_thermometer_reaches():
     the mean energies of a few configurations, and the linear energy thermometer, the efficient
     unbiased reading, errs on fresh configurations by that floor on average (a wrong power of N,
     c_v or the sqrt(2 / pi) would miss it by 10% or more)."""
-    from glassdyn.metrics import temperature_reading_floor
+    from glassdyn.predict.metrics import temperature_reading_floor
 
     rng = np.random.default_rng(0)
     c_v, n = 1.6, 256

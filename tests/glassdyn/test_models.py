@@ -189,8 +189,7 @@ def test_cube_symmetries_are_the_48_distinct_orthogonal_maps():
 
 def test_load_state_tolerates_only_the_optional_buffers():
     from glassdyn.data.errors import InputError
-
-    from glassdyn.nn.checkpoint import load_state
+    from glassdyn.predict.checkpoints import load_state
 
     model = _model("botan")
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("node_attr_")}

@@ -7,12 +7,12 @@ import pytest
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
+from glassdyn.predict.baselines import DescriptorModel, choose_spec
+from glassdyn.predict.metrics import pearson
+from glassdyn.predict.ridge_cv import fit_ridge_loo
 
 from glassdyn.cli import main
-from glassdyn.metrics import pearson
-from glassdyn.nn.baselines import DescriptorModel, choose_spec
 from glassdyn.nn.descriptors import DescriptorSpec
-from glassdyn.nn.ridge_cv import fit_ridge_loo
 from glassdyn.testing import write_synthetic_store
 
 

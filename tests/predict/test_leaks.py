@@ -15,12 +15,13 @@ import torch
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
+from glassdyn.predict.config import TrainConfig
+from glassdyn.predict.evaluation import evaluate_run, predict_run
+from glassdyn.predict.training import train
 
 from glassdyn.cli import main
-from glassdyn.evaluation import evaluate_run, predict_run
 from glassdyn.nn.dataset import GraphCache, GraphSpec
 from glassdyn.testing import write_synthetic_store
-from glassdyn.training import TrainConfig, train
 
 SMALL = {"hidden": 8, "steps": 1, "progress": False, "model": "bapst"}
 

@@ -92,6 +92,15 @@ class DistContext:
         dist.broadcast(t, src=0)
         return t.cpu()
 
+    def agree(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank (e.g. whether ``--max-minutes`` has passed, so that
+        every rank stops after the same epoch)."""
+        if not self.enabled:
+            return flag
+        import torch
+
+        return bool(self.broadcast(torch.tensor([float(flag)]))[0])
+
     def barrier(self) -> None:
         if self.enabled:
             import torch.distributed as dist

@@ -8,14 +8,16 @@ import pytest
 import torch
 from glassdyn.data.errors import GlassdynError, InputError, StoreError
 from glassdyn.data.predictions import read_predictions
+from glassdyn.data.splits import split_configs
 from glassdyn.data.store import Store
+from glassdyn.predict.checkpoints import load_checkpoint, load_model
+from glassdyn.predict.config import TrainConfig
+from glassdyn.predict.evaluation import TrainedRun, evaluate_run, predict_run
+from glassdyn.predict.metrics import pearson
+from glassdyn.predict.training import train
 
 from glassdyn.cli import main
-from glassdyn.evaluation import TrainedRun, evaluate_run, predict_run
-from glassdyn.metrics import pearson
-from glassdyn.nn.checkpoint import load_checkpoint, load_model
 from glassdyn.testing import write_synthetic_store
-from glassdyn.training import TrainConfig, split_configs, train
 
 SMALL = {"hidden": 16, "steps": 2, "progress": False}
 
@@ -49,11 +51,10 @@ def test_botan_overfits_one_configuration_in_lj_units(tmp_path):
     fails."""
     from glassdyn.data import keys
     from glassdyn.data.store import Store
+    from glassdyn.predict.gnn import _normalization, batch_loss
 
     from glassdyn.nn.dataset import GraphSpec, build_graph
     from glassdyn.nn.models import ModelConfig, build_model
-    from glassdyn.nn.training_loop import _normalization
-    from glassdyn.training import batch_loss
 
     path = tmp_path / "x5.zarr"
     write_synthetic_store(path, temperatures=(0.8,), n_configs=1, n_particles=128)
@@ -264,7 +265,7 @@ def test_checkpoints_of_the_first_format_evaluate_and_resume(store_path, tmp_pat
 
 
 def test_cosine_learning_rate():
-    from glassdyn.training import learning_rate
+    from glassdyn.predict.gnn import learning_rate
 
     cfg = TrainConfig(data="s", out="o", lr=1e-3, epochs=10, lr_schedule="cosine")
     assert learning_rate(cfg, 0) == pytest.approx(1e-3)

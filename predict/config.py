@@ -1,6 +1,7 @@
 """The settings of one training job (:class:`TrainConfig`): every field with its default, its
 help (what ``glassdyn train --help`` shows) and its checks, and how run.json files of earlier
-versions read.  Training itself is :mod:`glassdyn.training`.
+versions read (:data:`LEGACY`, :data:`RENAMED`).  Training itself is
+:mod:`glassdyn.predict.training`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.settings import setting
 
+from glassdyn.nn.descriptors import CG_LENGTHS
+
 MODELS = ("botan", "tbotan", "bapst", "ridge", "mlp")
-BASELINES = ("ridge", "mlp")  # descriptor models (glassdyn.nn.baselines): no epochs, no weights
+BASELINES = (
+    "ridge",
+    "mlp",
+)  # descriptor models (glassdyn.predict.baselines): no epochs, no weights
 PRECISIONS = ("fp32", "bf16")
 PRETRAIN, TRAIN = "pretrain", "train"
 START = "start"  # the history record of a starting point that competes for best.pt
@@ -140,10 +146,10 @@ class TrainConfig:
         "continue",
     )
     cutoff: float = setting(2.0, "graph radius (sigma_AA)")
-    cg_lengths: tuple[float, ...] | None = setting(
-        None,
+    cg_lengths: tuple[float, ...] = setting(
+        CG_LENGTHS,
         "coarse-graining lengths a (sigma_AA) of the descriptors: each local descriptor is also "
-        "averaged over neighbours with weights exp(-r/a), r < 2a (default 1,2,3)",
+        "averaged over neighbours with weights exp(-r/a), r < 2a",
     )
     augment: bool = setting(True, "cube-symmetry augmentation of the training graphs")
     val_fraction: float = setting(0.1, "validation configurations per temperature")
@@ -220,6 +226,7 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, tuple(v))
+        object.__setattr__(self, "cg_lengths", tuple(float(a) for a in self.cg_lengths))
 
     @property
     def total_epochs(self) -> int:

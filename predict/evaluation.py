@@ -2,7 +2,7 @@
 
 :class:`TrainedRun` opens a run directory of any kind (botan, tbotan, bapst, ridge) and predicts
 one configuration at a time in LJ units.  :func:`evaluate_run` computes the metrics of
-:mod:`glassdyn.metrics` per temperature on the test split of the training temperatures and on all
+:mod:`glassdyn.predict.metrics` per temperature on the test split of the training temperatures and on all
 configurations of held-out temperatures; for T-BOTAN it also writes a heat map of the distances
 between the temperature latents (mean global feature per temperature).
 
@@ -20,15 +20,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.runs import clean_json, read_run_file, resolve_device
 from glassdyn.data.splits import identity, training_identities, unseen_configs
 from glassdyn.data.store import StatePoint, Store
-from glassdyn.metrics import temperature_reading_floor
+from glassdyn.predict.config import TrainConfig
+from glassdyn.predict.metrics import temperature_reading_floor
+from glassdyn.predict.training import require_targets
+
 from glassdyn.nn import keys as nk
-from glassdyn.training import TrainConfig, require_targets
 
 
 class TrainedRun:
@@ -55,14 +56,15 @@ class TrainedRun:
         # converted weights predict one physical time (glassdyn.convert), not a time index
         self.fixed_time = (info.get("converted_from") or {}).get("time")
         if self.kind in ("ridge", "mlp"):
-            from glassdyn.nn.baselines import DescriptorModel
+            from glassdyn.predict.baselines import DescriptorModel
+
             from glassdyn.nn.descriptors import DescriptorCache
 
             self.model = DescriptorModel.load(self.run_dir)
             self.descriptors = DescriptorCache(self.run_dir / "descriptors")
             self.device = None
         else:
-            from glassdyn.nn.checkpoint import load_model
+            from glassdyn.predict.checkpoints import load_model
 
             self.device = resolve_device(device)
             self.model, self.checkpoint = load_model(
@@ -338,7 +340,7 @@ def energy_thermometer(run: TrainedRun, store: Store, scored: dict) -> dict | No
     ``result["configs"]``).  A single configuration's energy fluctuates by ~sqrt(c_v / N) T, so
     on a small system this error is not small either: ``floor_mae_per_T`` is the least expected
     error of any unbiased reading of one configuration
-    (:func:`glassdyn.metrics.temperature_reading_floor`).  None with fewer than two training
+    (:func:`glassdyn.predict.metrics.temperature_reading_floor`).  None with fewer than two training
     temperatures or without stored energies."""
     e, t = [], []
     for key, s in run.split.items():
@@ -428,8 +430,8 @@ def record_selection(result: dict, key: str, sel: dict, sp: StatePoint) -> None:
 
 
 def _score_state(run: TrainedRun, sp: StatePoint, configs: list[int]):
-    """(metrics of :class:`glassdyn.metrics.MobilityMetrics`, mean T-BOTAN latent or None)."""
-    from glassdyn.metrics import MobilityMetrics
+    """(metrics of :class:`glassdyn.predict.metrics.MobilityMetrics`, mean T-BOTAN latent or None)."""
+    from glassdyn.predict.metrics import MobilityMetrics
 
     m = MobilityMetrics(sp.temperature)
     lat = []

@@ -9,12 +9,14 @@ import pytest
 import torch
 from glassdyn.data import keys
 from glassdyn.data.store import Store
+from glassdyn.predict import gnn
+from glassdyn.predict.checkpoints import load_checkpoint, load_model
+from glassdyn.predict.config import TrainConfig
+from glassdyn.predict.gnn import batch_loss
+from glassdyn.predict.training import train
 
-from glassdyn.nn import training_loop
-from glassdyn.nn.checkpoint import load_checkpoint, load_model
 from glassdyn.nn.dataset import GraphCache, GraphDataset, GraphSpec, build_graph
 from glassdyn.testing import write_synthetic_store
-from glassdyn.training import TrainConfig, batch_loss, train
 
 SMALL = {"hidden": 8, "steps": 1, "progress": False}
 
@@ -31,7 +33,7 @@ def store_path(tmp_path_factory):
 def test_test_and_held_out_configurations_never_reach_training(store_path, tmp_path, monkeypatch):
     """Spy on every graph the trainer builds or loads and on the graphs its statistics come from."""
     seen, normalised = [], []
-    real_get, real_norm = GraphCache.get, training_loop._normalization
+    real_get, real_norm = GraphCache.get, gnn._normalization
 
     def get(self, sp, c, spec, targets=True, digest=None):
         seen.append((f"{sp.temperature:g}", int(c)))
@@ -42,7 +44,7 @@ def test_test_and_held_out_configurations_never_reach_training(store_path, tmp_p
         return real_norm(graphs, model)
 
     monkeypatch.setattr(GraphCache, "get", get)
-    monkeypatch.setattr(training_loop, "_normalization", norm)
+    monkeypatch.setattr(gnn, "_normalization", norm)
     run = train(
         TrainConfig(
             data=store_path,
@@ -123,9 +125,7 @@ def test_best_checkpoint_is_the_lowest_validation_score_of_its_phase(store_path,
         for c in s["val"]
     ]
     model, _ = load_model(run / "best.pt")
-    rec = training_loop.validate(
-        model, DataLoader(GraphDataset(graphs, spec), batch_size=1), resolved, "cpu"
-    )
+    rec = gnn.validate(model, DataLoader(GraphDataset(graphs, spec), batch_size=1), resolved, "cpu")
     assert rec["val_select"] == pytest.approx(best["best_val"], rel=1e-5)
     assert best["best_val"] == pytest.approx(min(h["val_select"] for h in main), rel=1e-12)
 
@@ -160,7 +160,7 @@ def test_tbotan_learns_a_temperature_the_structure_encodes(tmp_path):
     seen = graphs[0.5][:2] + graphs[1.0][:2]
     torch.manual_seed(0)
     model = build_model(ModelConfig(kind="tbotan", edge_dim=spec.edge_dim, hidden=16, steps=2))
-    training_loop._normalization(seen, model)
+    gnn._normalization(seen, model)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     batch, cfg = Batch.from_data_list(seen), TrainConfig(data="-", out="-")
     for _ in range(120):

@@ -21,7 +21,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
 
@@ -74,11 +73,13 @@ def convert_pyg_botan(
     ``out`` follows :mod:`glassdyn.data.outputs`: a new path, or (``overwrite``) an earlier run
     of ``glassdyn convert``; never a store or a run of ``train``."""
     from glassdyn.data import outputs
+    from glassdyn.data.engine import write_run_file
     from glassdyn.data.lock import write_lock
-    from glassdyn.nn.checkpoint import save_checkpoint
-    from glassdyn.nn.descriptors import CG_LENGTHS
+    from glassdyn.predict.checkpoints import RUNS, save_checkpoint
+    from glassdyn.predict.config import TrainConfig
+    from glassdyn.predict.training import run_record
+
     from glassdyn.nn.pyg_botan import convert_state, load_state_dict
-    from glassdyn.training import TrainConfig, write_run_file
 
     if not time > 0:
         raise InputError(f"--time must be a positive LJ time, got {time}")
@@ -106,7 +107,6 @@ def convert_pyg_botan(
         skip=False,
         readout_hops=0,
         cutoff=2.0,
-        cg_lengths=CG_LENGTHS,  # unused (no descriptors), recorded as every run's
     )
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
     source = {
@@ -122,10 +122,9 @@ def convert_pyg_botan(
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     with write_lock(out, what="run directory"):
-        extra = {"converted_from": source}
-        if data is not None:
-            extra["data_path"] = str(Path(data).resolve())
-        write_run_file(out, config, split, times, extra)
+        path = None if data is None else str(Path(data).resolve())
+        record = run_record(config, split, times, None, path, {"converted_from": source})
+        write_run_file(out, RUNS, record)
         save_checkpoint(
             out / "best.pt",
             model,

@@ -1,6 +1,7 @@
 """Training of BOTAN, T-BOTAN, the Bapst GNN and the ridge baseline on a glassdyn store.
 
->>> from glassdyn.training import TrainConfig, train                         # doctest: +SKIP
+>>> from glassdyn.predict.config import TrainConfig                          # doctest: +SKIP
+>>> from glassdyn.predict.training import train
 >>> run = train(TrainConfig(data="out/ka.zarr", out="out/runs/botan", model="botan", epochs=50))
 >>> # equivalent: glassdyn train --data out/ka.zarr --model botan --out out/runs/botan --epochs 50
 
@@ -11,10 +12,12 @@ the best checkpoint (``best.pt``) is chosen on the validation loss only; the tes
 looked at here.  Temperatures of the store that are not training temperatures are held out whole
 (all their configurations are test data).
 
-The run directory (:mod:`glassdyn.data.runs`) holds ``run.json`` (kind, config, split, data
+The run directory is opened, resumed and checkpointed by the run engine
+(:mod:`glassdyn.data.engine`, shared with ``glassdyn gen fit``); it holds ``run.json`` (kind, config, split, data
 fingerprint, times, versions), ``last.pt`` (written after every epoch: rerunning the same command
 resumes from it), ``best.pt``, ``history.json``, ``graphs/`` (the cached graph samples) and, for
-the descriptor baselines, their model file and ``descriptors/`` (:mod:`glassdyn.nn.baselines`).  A rerun on data with another fingerprint, or with other settings than the
+the descriptor baselines, their model file and ``descriptors/``
+(:mod:`glassdyn.predict.baselines`).  A rerun on data with another fingerprint, or with other settings than the
 resumable ones (:data:`glassdyn.data.runs.RESUMABLE`), is refused.
 
 BOTAN's published two-phase recipe (Shiba et al., J. Chem. Phys. 158, 084503 (2023); pyg_botan
@@ -29,37 +32,25 @@ same architecture; this run's own target statistics are kept.
 
 Targets are standardised per time with the training set's mean and std (stored in the model's
 buffers), so the K times of the multi-time head weigh equally in the loss; predictions come back
-in LJ units.  The settings are :class:`glassdyn.train_config.TrainConfig`; the epoch loop itself is
-:mod:`glassdyn.nn.training_loop`.
+in LJ units.  The settings are :class:`glassdyn.predict.config.TrainConfig`; what the graph networks supply to
+the engine (model, batches, loss, validation, the two phases) is :mod:`glassdyn.predict.gnn`.
 """
 
 from __future__ import annotations
 
-import math
 import os
+import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from glassdyn.data import keys, runs
+from glassdyn.data.engine import RunRecord, open_run
 from glassdyn.data.errors import InputError
-from glassdyn.data.runs import RUN_FILE, read_run_file, resolve_device  # noqa: F401  (public names)
-from glassdyn.data.splits import check_same_data, fingerprint, plan_splits, split_configs  # noqa: F401
+from glassdyn.data.keys import same_temperature
+from glassdyn.data.splits import fingerprint, plan_splits
 from glassdyn.data.store import StatePoint, Store
-from glassdyn.train_config import (  # noqa: F401  (public names of this module)
-    BASELINE_FIELDS,
-    BASELINES,
-    INPUT_CHOICES,
-    LEGACY,
-    MODELS,
-    NODE_FEATURE_CHOICES,
-    PRECISIONS,
-    PRETRAIN,
-    PRETRAIN_BEST,
-    RENAMED,
-    START,
-    TRAIN,
-    TrainConfig,
-)
+from glassdyn.predict.checkpoints import RUNS
+from glassdyn.predict.config import BASELINES, PRETRAIN, PRETRAIN_BEST, TRAIN, TrainConfig
 
 
 # --------------------------------------------------------------------------- data split
@@ -88,7 +79,6 @@ def resolve_inputs(store: Store, config: TrainConfig) -> TrainConfig:
             skip=bool(config.skip),
             shared_decoder=config.shared_decoder is not False,
             readout_hops=0,
-            cg_lengths=_cg_lengths(config),
         )
     temps = list(config.train_temperatures) if config.train_temperatures else store.temperatures
     have = total = 0
@@ -120,15 +110,7 @@ def resolve_inputs(store: Store, config: TrainConfig) -> TrainConfig:
         node_vectors=vectors,
         skip=skip,
         shared_decoder=shared,
-        cg_lengths=_cg_lengths(config),
     )
-
-
-def _cg_lengths(config: TrainConfig) -> tuple[float, ...]:
-    """The descriptors' coarse-graining lengths: the run's, or the default ones, recorded."""
-    from glassdyn.nn.descriptors import CG_LENGTHS
-
-    return CG_LENGTHS if config.cg_lengths is None else config.cg_lengths
 
 
 def plan(
@@ -148,7 +130,7 @@ def plan(
     n_times = None
     for T in all_temps:
         sp = store.state(T)
-        is_training = any(abs(T - t) < 5e-4 for t in train_temps)
+        is_training = any(same_temperature(T, t) for t in train_temps)
         if is_training:
             require_targets(sp)
         if sp.times is None:
@@ -183,23 +165,22 @@ def plan(
 
 
 # --------------------------------------------------------------------------- training
-def train(config: TrainConfig) -> Path:
+def train(config: TrainConfig, *, log=None) -> Path:
     """Train (or resume) the run ``config`` describes; returns the run directory.
 
     Every input is checked (store, split, data fingerprint, a previous run in ``out``) before the
     run directory is created or touched; under ``torchrun`` only rank 0 writes.  ``out`` follows
-    :mod:`glassdyn.data.outputs`: a new path or this command's own run (resumed)."""
+    :mod:`glassdyn.data.outputs`: a new path or this command's own run (resumed).  ``log(line)``
+    receives the messages (default: stderr)."""
     from glassdyn.data import outputs
     from glassdyn.data.lock import check_unlocked
 
     out = Path(config.out)
-    main = int(os.environ.get("RANK", "0")) == 0
-    if main:
+    writer = int(os.environ.get("RANK", "0")) == 0
+    if writer:
         outputs.check_output(out, outputs.TRAIN_RUN, inputs=(config.data, config.init))
         check_unlocked(out, what="run directory")
-    if (
-        config.model not in BASELINES and config.total_epochs < 1
-    ):  # a config may hold 0 (converted runs)
+    if config.model not in BASELINES and config.total_epochs < 1:  # converted runs hold 0
         raise InputError(
             f"--epochs must be >= 1 (or --pretrain-epochs >= 1 for a pre-training-only run), got "
             f"--epochs {config.epochs} --pretrain-epochs {config.pretrain_epochs}: nothing would be trained"
@@ -209,59 +190,39 @@ def train(config: TrainConfig) -> Path:
     split, times = plan(store, config)
     trained = {k: s for k, s in split.items() if not s.get("held_out")}
     fp = fingerprint(store, trained, config.data_fields())
-    previous = check_previous_run(out, config, split, fp) if main else None
-    with runs.run_directory(out, lock=main):
-        if main:
-            write_run_file(out, config, split, times, _run_record(config, fp, previous))
+    record = run_record(config, split, times, fp, config.data)
+    with open_run(out, RUNS, record, writer=writer, needs=lambda epoch: needs(config, epoch)):
         if config.model in BASELINES:
-            from glassdyn.nn.baselines import train_baseline
+            from glassdyn.predict.baselines import train_baseline
 
             return train_baseline(store, config, split, out)
-        from glassdyn.nn.training_loop import train_gnn
+        from glassdyn.predict.gnn import train_gnn
 
-        return train_gnn(store, config, split, out, fp)
-
-
-def check_previous_run(out: Path, config: TrainConfig, split: dict, fp: dict) -> dict | None:
-    """The run.json of a run already in ``out`` (None when there is none), once resuming it with
-    ``config`` on data with fingerprint ``fp`` is safe; otherwise one clear error."""
-    if not (out / RUN_FILE).exists():
-        if out.exists() and (out / runs.LAST).exists():
-            raise InputError(f"{out} holds {runs.LAST} but no {RUN_FILE}; use another --out")
-        return None
-    old = read_run_file(out)
-    if "train_config" not in old:
-        raise InputError(
-            f"{out} holds a run of another kind ({old.get('kind')!r}); use another --out"
-        )
-    prev = TrainConfig.from_dict(old["train_config"])
-    runs.check_resume(out, prev.to_dict(), config.to_dict())
-    if "data_path" not in old:  # runs of the first versions recorded the path in the config
-        old = {**old, "data_path": str(Path(prev.data).resolve())}
-    check_same_data(out, old, fp, split, config.data)
-    last = out / runs.LAST
-    if last.exists() and config.model not in BASELINES:
-        epoch = int(runs.load_torch(last, fix=f"delete it to restart {out}")[runs.CKPT_EPOCH])
-        need = [PRETRAIN_BEST] if config.pretrain_epochs else []
-        runs.require_checkpoints(
-            out, need + ([runs.BEST] if epoch >= config.pretrain_epochs else [])
-        )
-    return old
+        return train_gnn(store, config, split, out, record.fingerprint, log=log or _stderr)
 
 
-def write_run_file(
-    out: Path, config: TrainConfig, split: dict, times: dict, extra: dict | None = None
-) -> None:
-    """Write ``run.json``: kind, config, graph spec, split, times, versions, the phases of a
-    network, and ``extra`` (the data fingerprint and path; a converted run's source)."""
-    info = {
-        "kind": config.model,
-        "train_config": config.to_dict(),
-        "graph_spec": asdict(config.graph_spec()),
-        "split": split,
-        "times": times,
-        "versions": runs.versions(),
-    }
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def needs(config: TrainConfig, epoch: int) -> list[str]:
+    """The checkpoints a run with ``last.pt`` at ``epoch`` must hold to resume: pre-training's
+    best (with pre-training) and, once past it, best.pt."""
+    need = [PRETRAIN_BEST] if config.pretrain_epochs else []
+    return need + ([runs.BEST] if epoch >= config.pretrain_epochs else [])
+
+
+def run_record(
+    config: TrainConfig,
+    split: dict,
+    times: dict,
+    fp: dict | None,
+    data_path: str | None,
+    extra: dict | None = None,
+) -> RunRecord:
+    """What run.json records of a training run: kind, settings, graph spec, split, times, the
+    phases of a network, the data fingerprint and path, and ``extra`` (a converted run's source)."""
+    info = {"graph_spec": asdict(config.graph_spec()), "times": times}
     if config.model not in BASELINES:
         info["phases"] = [
             {"phase": PRETRAIN, "epochs": [0, config.pretrain_epochs], "node_weight": 0.0},
@@ -271,72 +232,11 @@ def write_run_file(
                 "node_weight": config.node_weight,
             },
         ][0 if config.pretrain_epochs else 1 :]
-    runs.write_json(out / RUN_FILE, {**info, **(extra or {})}, indent=2)
-
-
-def _run_record(config: TrainConfig, fp: dict, previous: dict | None) -> dict:
-    """What ``train`` adds to run.json: the data fingerprint and path, and the versions the run
-    started with when a resumption runs on others."""
-    extra = {"fingerprint": fp, "data_path": str(Path(config.data).resolve())}
-    if previous is not None and previous.get("versions") != runs.versions():
-        extra["started_with_versions"] = previous.get(
-            "started_with_versions", previous.get("versions")
-        )
-    return extra
-
-
-# --------------------------------------------------------------------------- losses
-def batch_loss(model, batch, config: TrainConfig, forward=None):
-    """Total loss of one batch (normalised units) and its parts, for training and validation.
-
-    ``forward`` runs the model (the DDP wrapper when distributed); ``model`` holds the buffers.
-    """
-    import torch
-
-    from glassdyn.nn import keys as nk
-    from glassdyn.nn.losses import botan_loss, heterogeneity_loss, temperature_loss
-
-    low = config.precision == "bf16"
-    with torch.autocast(batch.edge_index.device.type, dtype=torch.bfloat16, enabled=low):
-        out = (forward or model)(batch)
-    if low:  # losses in float32
-        out = {k: v.float() if torch.is_tensor(v) else v for k, v in out.items()}
-    y = (batch.y - model.node_mean) / model.node_std
-    parts = {}
-    if model.config.edge_head:
-        ye = (batch.y_edge - model.edge_mean) / model.edge_std
-        loss = botan_loss(out[nk.NODE], y, out[nk.EDGE], ye, config.node_weight)
-    else:
-        loss = botan_loss(out[nk.NODE], y, None, None)
-    parts["mobility"] = float(loss.detach())
-    if out[nk.OUT_TEMPERATURE] is not None and config.temperature_weight > 0:
-        tl = temperature_loss(
-            out[nk.OUT_TEMPERATURE],
-            (batch.temperature - model.temperature_mean) / model.temperature_std,
-        )
-        parts["temperature"] = float(tl.detach())
-        loss = loss + config.temperature_weight * tl
-    if config.heterogeneity_weight > 0:
-        hl = heterogeneity_loss(
-            out[nk.NODE],
-            y,
-            batch.edge_index,
-            getattr(batch, "batch", None),
-            int(getattr(batch, "num_graphs", 1)),
-        )
-        parts["heterogeneity"] = float(hl.detach())
-        loss = loss + config.heterogeneity_weight * hl
-    return loss, parts, out
-
-
-def learning_rate(config: TrainConfig, epoch: int) -> float:
-    """Learning rate of (global) ``epoch``: a function of the epoch alone, so resuming reproduces
-    it; the cosine schedule restarts at the phase change (it runs over each phase's epochs)."""
-    if config.lr_schedule == "cosine":
-        floor = 0.01
-        if epoch < config.pretrain_epochs:
-            e, n = epoch, config.pretrain_epochs
-        else:
-            e, n = epoch - config.pretrain_epochs, config.epochs
-        return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * e / max(n, 1))))
-    return config.lr
+    return RunRecord(
+        kind=config.model,
+        config=config.to_dict(),
+        split=split,
+        fingerprint=fp,
+        data_path=data_path,
+        extra={**info, **(extra or {})},
+    )

@@ -83,7 +83,7 @@ def inputs(Z: np.ndarray, types: np.ndarray) -> Tensor:
 
 def _val_pearson(model: DescriptorMLP, val: list[tuple[Tensor, np.ndarray, np.ndarray]]) -> float:
     """Mean over validation configurations and times of the Pearson on A particles."""
-    from glassdyn.metrics import pearson
+    from glassdyn.predict.metrics import pearson
 
     model.eval()
     rs = []

@@ -4,9 +4,9 @@ coarse-grained descriptors of :mod:`glassdyn.nn.descriptors`.
 Both standardise the descriptors with the training particles' mean and std.  Ridge: one linear
 model per species (A, B) and time, its strength chosen by leave-one-configuration-out
 cross-validation over the training *and* validation configurations (all the non-test data;
-:mod:`glassdyn.nn.ridge_cv`).  MLP: one network for both species (one-hot type input) and all
-times, trained on the training configurations; epoch and hyper-parameters (:data:`~glassdyn.nn.mlp.GRID`)
-chosen on the validation configurations (:mod:`glassdyn.nn.mlp`).  The test configurations are
+:mod:`glassdyn.predict.ridge_cv`).  MLP: one network for both species (one-hot type input) and all
+times, trained on the training configurations; epoch and hyper-parameters (:data:`~glassdyn.predict.mlp.GRID`)
+chosen on the validation configurations (:mod:`glassdyn.predict.mlp`).  The test configurations are
 never read here.
 
 Inherent-structure families are used when every configuration of the split has a converged
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.runs import atomic_write
 from glassdyn.data.store import StatePoint, Store
+
 from glassdyn.nn.descriptors import DescriptorCache, DescriptorSpec, descriptor_names
 
 KINDS = ("ridge", "mlp")
@@ -118,8 +118,7 @@ class DescriptorModel:
             W, b = self.params["weights"], self.params["intercept"]  # (S, F, K), (S, K)
             return np.einsum("nf,nfk->nk", Z, W[t]) + b[t]
         import torch
-
-        from glassdyn.nn.mlp import inputs
+        from glassdyn.predict.mlp import inputs
 
         with torch.no_grad():
             out = self._network()(inputs(Z, t)).numpy().astype(np.float64)
@@ -128,8 +127,7 @@ class DescriptorModel:
     def _network(self):
         if self._mlp is None:
             import torch
-
-            from glassdyn.nn.mlp import DescriptorMLP
+            from glassdyn.predict.mlp import DescriptorMLP
 
             s = self.meta["mlp"]
             net = DescriptorMLP(
@@ -188,7 +186,7 @@ def _standardisation(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_ridge(samples: list[Sample], spec: DescriptorSpec) -> DescriptorModel:
     """Ridge per species and time; alphas by leave-one-configuration-out CV over ``samples``."""
-    from glassdyn.nn.ridge_cv import ALPHAS, fit_ridge_loo
+    from glassdyn.predict.ridge_cv import ALPHAS, fit_ridge_loo
 
     mean, std = _standardisation(samples)
     F, K = len(mean), samples[0].y.shape[1]
@@ -213,9 +211,9 @@ def fit_ridge(samples: list[Sample], spec: DescriptorSpec) -> DescriptorModel:
 def fit_mlp(
     train: list[Sample], val: list[Sample], spec: DescriptorSpec, seed: int = 0
 ) -> DescriptorModel:
-    """The GlassMLP-like network; settings of :data:`~glassdyn.nn.mlp.GRID` chosen on ``val``."""
-    from glassdyn.nn.mlp import GRID
-    from glassdyn.nn.mlp import fit_mlp as fit
+    """The GlassMLP-like network; settings of :data:`~glassdyn.predict.mlp.GRID` chosen on ``val``."""
+    from glassdyn.predict.mlp import GRID
+    from glassdyn.predict.mlp import fit_mlp as fit
 
     mean, std = _standardisation(train)
     Y = np.concatenate([s.y for s in train])
@@ -248,7 +246,7 @@ def fit_mlp(
 def train_baseline(store: Store, config, split: dict, out: str | os.PathLike) -> Path:
     """``glassdyn train --model ridge|mlp``: fit on the split's non-test data, save in ``out``.
 
-    ``config`` is the run's :class:`~glassdyn.training.TrainConfig` (times, seed)."""
+    ``config`` is the run's :class:`~glassdyn.predict.config.TrainConfig` (times, seed)."""
     out = Path(out)
     t0 = time.perf_counter()
     spec = choose_spec(store, split, DescriptorSpec(cg_lengths=config.cg_lengths))

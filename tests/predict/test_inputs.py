@@ -10,6 +10,9 @@ import torch
 from glassdyn.data import keys
 from glassdyn.data.errors import InputError
 from glassdyn.data.store import Store
+from glassdyn.predict.config import TrainConfig
+from glassdyn.predict.training import resolve_inputs, train
+from glassdyn.predict.warm_start import init_skip, transfer_state
 
 from glassdyn.nn.dataset import (
     GraphDataset,
@@ -20,10 +23,7 @@ from glassdyn.nn.dataset import (
 )
 from glassdyn.nn.descriptors import describe
 from glassdyn.nn.models import ModelConfig, build_model, coarse_grained
-from glassdyn.nn.training_loop import init_skip
-from glassdyn.nn.transfer import transfer_state
 from glassdyn.testing import random_ka_configuration, write_synthetic_store
-from glassdyn.training import TrainConfig, resolve_inputs, train
 
 
 @pytest.fixture(scope="module")
@@ -273,8 +273,9 @@ def test_runs_written_before_the_new_inputs_keep_their_settings():
 def test_cg_lengths_reach_graphs_and_ridge_old_runs_keep_theirs_and_init_across_them_is_refused(
     tmp_path,
 ):
-    from glassdyn.evaluation import evaluate_run
-    from glassdyn.nn.baselines import DescriptorModel
+    from glassdyn.predict.baselines import DescriptorModel
+    from glassdyn.predict.evaluation import evaluate_run
+
     from glassdyn.nn.descriptors import local_names
 
     path = tmp_path / "s.zarr"
@@ -320,7 +321,7 @@ def test_max_minutes_stops_after_an_epoch_and_the_rerun_continues(tmp_path, caps
 
 
 def test_max_train_keeps_validation_and_test_and_nests_the_training_subsets(tmp_path):
-    from glassdyn.training import plan
+    from glassdyn.predict.training import plan
 
     path = tmp_path / "s.zarr"
     write_synthetic_store(path, temperatures=(0.8,), n_configs=10, n_particles=128, n_replicas=2)
@@ -360,8 +361,8 @@ def test_a_run_starts_as_its_ridge_model_and_keeps_it_when_training_only_hurts(t
     """With the skip, the network's correction starts at zero and the start competes for best.pt
     (epoch -1): a run whose training only makes validation worse (here lr 10) keeps the ridge
     model; an ordinary run moves on from it."""
-    from glassdyn.evaluation import TrainedRun
-    from glassdyn.nn.checkpoint import load_checkpoint
+    from glassdyn.predict.checkpoints import load_checkpoint
+    from glassdyn.predict.evaluation import TrainedRun
 
     path = tmp_path / "s.zarr"
     write_synthetic_store(path, temperatures=(0.8,), n_configs=6, n_particles=128, n_replicas=2)

@@ -52,14 +52,14 @@ def test_torchrun_two_processes_train_one_run(tmp_path):
     assert np.isfinite(history[-1]["train_loss"])
     assert (run / "best.pt").exists() and (run / "last.pt").exists()
     assert not list(run.glob("*.tmp")) and not list((run / "graphs").glob("*.tmp"))
-    from glassdyn.evaluation import evaluate_run
+    from glassdyn.predict.evaluation import evaluate_run
 
     metrics = evaluate_run(run, store)
     assert "0.8" in metrics["node_pearson"]
 
 
 def test_single_process_context_is_a_no_op():
-    from glassdyn.distributed import DistContext
+    from glassdyn.predict.distributed import DistContext
 
     ctx = DistContext.from_env("cpu")
     assert not ctx.enabled and ctx.is_main

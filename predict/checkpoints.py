@@ -1,10 +1,11 @@
 """Checkpoints: ``state_dict`` + the config that built the model + versions; load on any device.
 
 A checkpoint is a ``torch.save`` of a plain dict (format ``glassdyn-checkpoint/2``) with the keys
-both trainers share (:mod:`glassdyn.data.runs`, ``CKPT_*``): ``kind``, ``model_config`` (a
+both trainers share (:mod:`glassdyn.data.runs`, ``CKPT_*``, written by the run engine
+:mod:`glassdyn.data.engine`): ``kind``, ``model_config`` (a
 :class:`~glassdyn.nn.models.ModelConfig` as a dict), ``state_dict``, ``train_config``,
-``versions`` and, for resuming, ``optimizer_state``, ``epoch``, the history; ``glassdyn train``
-adds ``graph_spec``, ``split`` and the RNG states.  Nothing is looked up by internal names: the
+``versions`` and, for resuming, ``optimizer_state``, ``epoch``, the history, the RNG states;
+``glassdyn train`` adds ``graph_spec``, ``split``, ``phase``, ``pretrain`` and ``init``.  Nothing is looked up by internal names: the
 model is rebuilt from ``model_config`` and loaded with ``map_location`` (CPU by default), so a
 checkpoint written on a GPU opens on a laptop.  Checkpoints of the first format
 (``glassdyn-checkpoint/1``: ``model_state`` for the weights, no ``kind``) load as well.
@@ -16,10 +17,11 @@ import os
 from pathlib import Path
 
 import torch
-
 from glassdyn.data import runs
+from glassdyn.data.engine import RunFormat
 from glassdyn.data.errors import InputError
-from glassdyn.data.runs import load_torch, save_torch, versions
+from glassdyn.predict.config import TrainConfig
+
 from glassdyn.nn.models import GraphModel, ModelConfig, build_model
 
 FORMAT = "glassdyn-checkpoint/2"
@@ -27,17 +29,25 @@ FORMAT = "glassdyn-checkpoint/2"
 _EARLIER = {"glassdyn-checkpoint/1": {"model_state": runs.CKPT_STATE_DICT}}
 
 
-def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None:
-    """Write atomically (a crash mid-write never leaves a truncated checkpoint)."""
-    state = {
+def describe(model: GraphModel) -> dict:
+    """The entries that say what a checkpoint holds: format, kind, the config that rebuilds it."""
+    return {
         runs.CKPT_FORMAT: FORMAT,
         runs.CKPT_KIND: model.config.kind,
         runs.CKPT_MODEL_CONFIG: model.config.to_dict(),
+    }
+
+
+def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None:
+    """Write atomically (a crash mid-write never leaves a truncated checkpoint); the training
+    checkpoints are the run engine's (:func:`glassdyn.data.engine.save`)."""
+    state = {
+        **describe(model),
         runs.CKPT_STATE_DICT: {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        runs.CKPT_VERSIONS: versions(),
+        runs.CKPT_VERSIONS: runs.versions(),
         **extra,
     }
-    save_torch(Path(path), state)
+    runs.save_torch(Path(path), state)
 
 
 def load_checkpoint(
@@ -49,7 +59,7 @@ def load_checkpoint(
     fix = f"train one with `glassdyn train --out {p.parent}`"
     if p.exists():
         fix = "restore it, or train into a new --out"
-    ckpt = load_torch(p, fix=fix, map_location=map_location)
+    ckpt = runs.load_torch(p, fix=fix, map_location=map_location)
     have_format = ckpt.get(runs.CKPT_FORMAT)
     if have_format in _EARLIER:
         ckpt = runs.upgrade_checkpoint(ckpt, _EARLIER[have_format], FORMAT)
@@ -95,3 +105,14 @@ def load_state(model: GraphModel, state: dict, path: str | os.PathLike = "checkp
             f"{path}: weights do not fit the model its config describes "
             f"(missing {sorted(missing)}, unexpected {sorted(res.unexpected_keys)})"
         )
+
+
+# how `glassdyn train` records its runs: run.json's settings (fields a run predates take the
+# values it was trained with), checkpoints of every format, weights without optional buffers
+RUNS = RunFormat(
+    command="glassdyn train",
+    config_key="train_config",
+    read_config=lambda d: TrainConfig.from_dict(d).to_dict(),
+    read_checkpoint=load_checkpoint,
+    load_weights=load_state,
+)

@@ -155,7 +155,7 @@ def test_converted_run_evaluates_predicts_and_starts_training(tmp_path, capsys):
     assert info["split"]["0.8"] == {"train": [0], "val": [], "test": [1, 2]}
     assert info["converted_from"]["format"] == "pyg_botan" and info["converted_from"]["time"] == 5.0
     # evaluate / predict use the converted weights on the test configurations
-    from glassdyn.evaluation import TrainedRun
+    from glassdyn.predict.evaluation import TrainedRun
 
     sp = Store.open(tmp_path / "s.zarr").state(0.8)
     pred, _ = TrainedRun(run).predict(sp, 1)

@@ -1,0 +1,130 @@
+"""The settings of one generative fit (:class:`FitConfig`): every field with its default, its help
+(what ``glassdyn gen fit --help`` shows) and its checks.  Fitting itself is
+:mod:`glassdyn.gen.training`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+
+from glassdyn.data import keys, runs
+from glassdyn.data.errors import InputError
+from glassdyn.data.settings import setting
+from glassdyn.gen.cnf import CNFConfig
+from glassdyn.gen.coupling import FlowConfig
+from glassdyn.gen.diffusion import DiffusionConfig
+from glassdyn.gen.options import MODELS, as_model_config
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How to fit: each field says what it does (its help is ``glassdyn gen fit --help``).
+
+    ``arch`` is the model's typed network config (:class:`~glassdyn.gen.coupling.FlowConfig`,
+    :class:`~glassdyn.gen.cnf.CNFConfig`, :class:`~glassdyn.gen.diffusion.DiffusionConfig`; a
+    dict of its fields is converted, None means its defaults: :mod:`glassdyn.gen.options`);
+    ``val_fraction`` / ``test_fraction`` split each temperature's configurations as
+    ``glassdyn train`` does (a store's recorded split, e.g. a BOTAN import, is honoured)."""
+
+    model: str = setting(
+        "diffusion",  # the model whose samples are physical (README, measured)
+        "diffusion (the model whose samples are physical): score-based diffusion on the torus; "
+        "flow: circular-spline coupling flow; cnf: continuous flow (flow matching on the torus)",
+        choices=MODELS,
+    )
+    temperatures: tuple[float, ...] | None = setting(
+        None, "state points to train on (default: all)"
+    )
+    source: str = setting("thermal", "the positions fitted on", choices=("thermal", "inherent"))
+    epochs: int = setting(20, "training epochs")
+    batch_size: int = setting(32, "configurations per optimiser step")
+    lr: float = setting(1e-3, "Adam learning rate")
+    val_fraction: float = setting(0.1, "validation configurations per temperature")
+    test_fraction: float = setting(
+        0.2,
+        "test configurations per temperature, never fitted on (what `gen evaluate` compares with)",
+    )
+    max_configs: int | None = setting(None, "use at most this many configurations per temperature")
+    energy_weight: float = setting(0.0, "reverse-KL weight (flow only)")
+    score_target: str = setting(
+        "auto",
+        "diffusion: regress on forces / T at small noise (target score matching; auto = on "
+        "thermal data) or plain denoising score matching",
+        choices=("auto", "denoising", "target"),
+    )
+    max_minutes: float | None = setting(
+        None, "stop after this wall time, with a checkpoint (rerun to continue)"
+    )
+    seed: int = setting(0, "seed of the split, the initial weights, the batches and the noise")
+    ema: float = setting(
+        0.0,
+        "keep an exponential moving average of the weights (e.g. 0.999) and validate, keep and "
+        "sample with it (usual for diffusion models; 0: off)",
+    )
+    init: str | None = setting(
+        None,
+        "start from the best weights of RUN (fine-tuning; same model and architecture options)",
+    )
+    arch: FlowConfig | CNFConfig | DiffusionConfig | None = None  # see the class docstring
+    progress: bool = setting(True, "a progress bar over the epochs")
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        object.__setattr__(self, "arch", as_model_config(self.model, self.arch))
+        if self.source not in ("thermal", "inherent"):
+            raise InputError(f"source must be 'thermal' or 'inherent', got {self.source!r}")
+        if self.temperatures is not None:
+            object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
+        checks = (
+            ("--epochs", self.epochs, self.epochs >= 1, ">= 1 (nothing would be fitted)"),
+            ("--batch-size", self.batch_size, self.batch_size >= 1, ">= 1"),
+            (
+                "--lr",
+                self.lr,
+                math.isfinite(self.lr) and self.lr > 0,
+                "a positive number, e.g. 1e-3",
+            ),
+            ("--ema", self.ema, 0.0 <= self.ema < 1.0, "in [0, 1), e.g. 0.999 (0: off)"),
+            ("--energy-weight", self.energy_weight, self.energy_weight >= 0, ">= 0"),
+            (
+                "--max-configs",
+                self.max_configs,
+                self.max_configs is None or self.max_configs >= 1,
+                ">= 1",
+            ),
+            (
+                "--max-minutes",
+                self.max_minutes,
+                self.max_minutes is None or self.max_minutes > 0,
+                "positive",
+            ),
+            ("--val-fraction", self.val_fraction, 0 <= self.val_fraction < 1, "in [0, 1)"),
+            (
+                "--test-fraction",
+                self.test_fraction,
+                0 <= self.test_fraction < 1 - self.val_fraction,
+                "in [0, 1 - val_fraction)",
+            ),
+        )
+        for flag, value, ok, want in checks:
+            if not ok:
+                raise InputError(f"{flag} must be {want}, got {value}")
+
+    def to_dict(self) -> dict:
+        """The config as JSON would give it back (lists, plain floats)."""
+        return json.loads(json.dumps(runs.clean_json(asdict(self))))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FitConfig:
+        """A config from run.json (fields a run predates take their defaults; the ``arch`` of
+        earlier runs, the settings given on the command line only, completes to the full one)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def data_fields(self) -> tuple[str, ...]:
+        """The store paths a fit reads per configuration (what its data fingerprint covers)."""
+        pos = keys.THERMAL_POSITIONS if self.source == "thermal" else keys.INHERENT_POSITIONS
+        return (keys.TYPES, keys.BOX, pos)
