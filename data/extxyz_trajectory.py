@@ -15,14 +15,7 @@ from pathlib import Path
 import numpy as np
 from glassdyn.data.errors import InputError
 from glassdyn.data.frame import orthorhombic_box
-from glassdyn.data.trajectory import (
-    Trajectory,
-    Truncated,
-    map_species,
-    read_line,
-    skip_lines,
-    truncation_note,
-)
+from glassdyn.data.trajectory_index import FrameScan, Trajectory, map_species, read_line
 
 _TIME_KEYS = ("time", "Time", "t")
 _STEP_KEYS = ("timestep", "Timestep", "step", "Step")
@@ -121,40 +114,33 @@ def index_extxyz(p: Path, *, species, dt) -> Trajectory:
     """Index a multi-frame extended XYZ file; see :mod:`glassdyn.data.trajectory`."""
     offsets, times, steps = [], [], []
     box0 = n0 = None
-    truncated, guess = None, 1 << 16
-    with open(p, "rb") as fh:
-        while True:
-            k, start = len(offsets), fh.tell()
-            where = f"{p} frame {k}"
-            try:
-                head = _xyz_header(fh, where)
-                if head is None:
-                    break
-                n, info = head
-                box = _xyz_box(info, where)
-                body = fh.tell()
-                skip_lines(fh, n, guess)
-            except Truncated as exc:
-                truncated = truncation_note(p, where, k, exc)
-                break
-            if n0 is None:
-                n0, box0, guess = n, box, int((fh.tell() - body) * 1.02) + 256
-            elif n != n0:
-                raise InputError(
-                    f"{where}: {n} atoms, frame 0 has {n0}; the particle count must not change"
-                )
-            elif not np.allclose(box, box0, rtol=1e-9, atol=0):
-                raise InputError(
-                    f"{where}: box {box.tolist()} differs from frame 0's {box0.tolist()}; "
-                    "time-origin analysis needs a fixed box (NVT or NVE, not NPT)"
-                )
-            t, s = _xyz_time(info)
-            offsets.append(start)
-            times.append(t)
-            steps.append(s)
+
+    def header(fh, where):
+        head = _xyz_header(fh, where)
+        if head is None:
+            return None
+        n, info = head
+        return n, (info, _xyz_box(info, where))
+
+    scan = FrameScan(p, header)
+    for _k, where, start, _body, n, (info, box) in scan:
+        if n0 is None:
+            n0, box0 = n, box
+        elif n != n0:
+            raise InputError(
+                f"{where}: {n} atoms, frame 0 has {n0}; the particle count must not change"
+            )
+        elif not np.allclose(box, box0, rtol=1e-9, atol=0):
+            raise InputError(
+                f"{where}: box {box.tolist()} differs from frame 0's {box0.tolist()}; "
+                "time-origin analysis needs a fixed box (NVT or NVE, not NPT)"
+            )
+        t, s = _xyz_time(info)
         offsets.append(start)
-    if n0 is None:
-        raise InputError(f"{p}: no frames (empty file?)")
+        times.append(t)
+        steps.append(s)
+    offsets.append(scan.end)
+    truncated = scan.truncated
     t, steps_a, source = _xyz_times(p, times, steps, dt)
     defaults = (("A", "B"), ("H", "He"))
     lay = XyzLayout(defaults)

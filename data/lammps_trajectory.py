@@ -14,14 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from glassdyn.data.errors import InputError
-from glassdyn.data.trajectory import (
+from glassdyn.data.trajectory_index import (
     LAMMPS_DT,
+    FrameScan,
     Trajectory,
-    Truncated,
     map_species,
     read_line,
-    skip_lines,
-    truncation_note,
 )
 
 _POSITIONS = (  # (columns, scaled, unwrapped), in order of preference
@@ -222,46 +220,38 @@ def _scan_dump(p: Path) -> dict:
     """The index pass: frame offsets (F + 1,), atom-line offsets (F,), TIMESTEPs, ITEM: TIME
     values (or None), frame 0's header, and the truncation message (or None)."""
     offsets, bodies, steps, times = [], [], [], []
-    first, truncated, guess = None, None, 1 << 16
-    with open(p, "rb") as fh:
-        while True:
-            k, start = len(offsets), fh.tell()
-            where = f"{p} frame {k}"
-            try:
-                items = _dump_header(fh, where)
-                if items is None:
-                    break
-                step, n = _dump_counts(items, where)
-                lo, box = _dump_box(items, where)
-                body = fh.tell()
-                skip_lines(fh, n, guess)
-            except Truncated as exc:
-                truncated = truncation_note(p, where, k, exc)
-                break
-            if first is None:
-                first = {"n": n, "lo": lo, "box": box, "columns": items["ATOMS"]}
-                guess = int((fh.tell() - body) * 1.02) + 256
-            else:
-                _same_as_first(first, n, lo, box, items["ATOMS"], where)
-            if steps and step <= steps[-1]:
-                raise InputError(
-                    f"{where}: TIMESTEP {step} does not increase (frame {k - 1} has {steps[-1]}); "
-                    "two runs appended to one file? keep one run per file"
-                )
-            offsets.append(start)
-            bodies.append(body)
-            steps.append(step)
-            times.append(_float_or_none(items.get("TIME")))
-        offsets.append(start)  # the end of the last complete frame
-    if first is None:
-        raise InputError(f"{p}: no frames (empty file?)")
+    first = None
+
+    def header(fh, where):
+        items = _dump_header(fh, where)
+        if items is None:
+            return None
+        step, n = _dump_counts(items, where)
+        lo, box = _dump_box(items, where)
+        return n, (items, step, lo, box)
+
+    scan = FrameScan(p, header)
+    for k, where, start, body, n, (items, step, lo, box) in scan:
+        if first is None:
+            first = {"n": n, "lo": lo, "box": box, "columns": items["ATOMS"]}
+        else:
+            _same_as_first(first, n, lo, box, items["ATOMS"], where)
+        if steps and step <= steps[-1]:
+            raise InputError(
+                f"{where}: TIMESTEP {step} does not increase (frame {k - 1} has {steps[-1]}); "
+                "two runs appended to one file? keep one run per file"
+            )
+        offsets.append(start)
+        bodies.append(body)
+        steps.append(step)
+        times.append(_float_or_none(items.get("TIME")))
     return {
-        "offsets": np.asarray(offsets, dtype=np.int64),
+        "offsets": np.asarray([*offsets, scan.end], dtype=np.int64),
         "bodies": np.asarray(bodies, dtype=np.int64),
         "steps": steps,
         "times": times,
         "first": first,
-        "truncated": truncated,
+        "truncated": scan.truncated,
     }
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from glassdyn.data.box import wrap
 from glassdyn.data.errors import InputError
-from glassdyn.data.trajectory import CONTINUITY_LIMIT, open_trajectory
+from glassdyn.data.trajectory import open_trajectory
+from glassdyn.data.trajectory_index import CONTINUITY_LIMIT
 
 
 def _positions(traj, chunk=1000):
