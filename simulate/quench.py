@@ -22,9 +22,7 @@ throughout.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from glassdyn.data.errors import GlassdynError, InputError
 from glassdyn.data.lock import write_lock
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.simulate import protocols
+from glassdyn.simulate.cluster import dask_client, now, progress_bars
 from glassdyn.simulate.ka import KAParameters
 from glassdyn.simulate.protocols import MinimizerOptions
 
@@ -161,10 +160,6 @@ class QuenchReport:
 
 
 # ------------------------------------------------------------------------------ set-up
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
 def _recorded(sp: StatePoint) -> tuple[MinimizerOptions | None, KAParameters | None]:
     """Minimiser and potential the state point's inherent structures were (or will be) made with."""
     attrs = sp.attrs
@@ -268,7 +263,7 @@ def quench(
             "host": os.uname().nodename,
             "lammps_version": lammps_version(),
             "glassdyn_version": glassdyn.__version__,
-            "start": _now(),
+            "start": now(),
             "status": "running",  # stays so when the run is killed
         }
         todo, reports = [], {}
@@ -318,7 +313,7 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
         for T, r in reports.items():
             end = {
                 "to_quench": sum(u.temperature == T for u in todo),
-                "end": _now(),
+                "end": now(),
                 "status": status,
                 "quenched": len(r.quenched) - len(r.unconverged),
                 "unconverged": {str(x.config): x.max_force for x in r.unconverged},
@@ -328,41 +323,20 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
 
 def _run_dask(todo: list[QuenchUnit], workers: int, scheduler: str | None, finished) -> None:
     from dask.distributed import as_completed
-    from glassdyn.simulate.runner import _local_client
 
-    if scheduler is not None:
-        from dask.distributed import Client
-
-        client, cluster = Client(scheduler), None
-    else:
-        client, cluster = _local_client(max(1, min(workers, len(todo))))
-    try:
+    with dask_client(min(workers, len(todo)), scheduler) as client:
         futures = [
             client.submit(quench_unit, u, pure=False, priority=-i) for i, u in enumerate(todo)
         ]
         for fut in as_completed(futures):
             finished(fut.result())  # re-raises a unit's error here
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _progress_bars(store: Store, states: list[StatePoint], progress: bool) -> dict:
-    if not progress:
-        return {}
-    from tqdm.auto import tqdm
-
-    bars = {}
-    for i, sp in enumerate(states):
+    rows = []
+    for sp in states:
         sp = store.state(sp.temperature)
-        bars[sp.temperature] = tqdm(
-            total=int(sp.done.sum()),
-            initial=int(sp.inherent_done.sum()),
-            desc=f"T={sp.temperature:g} inherent structures",
-            position=i,
-            leave=True,
-            file=sys.stderr,
-            dynamic_ncols=True,
+        rows.append(
+            (sp.temperature, int(sp.done.sum()), int(sp.inherent_done.sum()), "inherent structures")
         )
-    return bars
+    return progress_bars(rows, progress)

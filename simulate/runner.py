@@ -31,8 +31,6 @@ the configurations whose ``done`` flag is missing.
 
 from __future__ import annotations
 
-import datetime as _dt
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -44,6 +42,7 @@ from glassdyn.data import keys
 from glassdyn.data.errors import GlassdynError, InputError, StoreError
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.simulate import protocols
+from glassdyn.simulate.cluster import dask_client, now, progress_bars
 from glassdyn.simulate.presets import SimulationSettings
 
 import glassdyn
@@ -176,10 +175,6 @@ def finish_unit(unit: Unit) -> None:
 
 
 # ---------------------------------------------------------------------------- store set-up
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
 def state_attrs(
     settings: SimulationSettings, temperature: float, seed: int, lammps_version: str
 ) -> dict:
@@ -300,21 +295,6 @@ def _update_run(store: Store, index: int, **changes) -> None:
 
 
 # ---------------------------------------------------------------------------- execution
-def _local_client(workers: int):
-    from dask.distributed import Client, LocalCluster
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.CRITICAL,  # a unit's error reaches the user once, as one line
-    )
-    return Client(cluster), cluster
-
-
 def _blocks(settings: SimulationSettings) -> list[tuple[int, int]]:
     R = settings.n_replicas
     block = settings.replica_block or R
@@ -421,7 +401,7 @@ def _simulate_locked(
             "python": sys.version.split()[0],
             "lammps_version": version,
             "glassdyn_version": glassdyn.__version__,
-            "start": _now(),
+            "start": now(),
             "end": None,
             "status": "running",
             "configurations_to_compute": len(todo),
@@ -458,12 +438,12 @@ def _simulate_locked(
             if isinstance(exc, KeyboardInterrupt)
             else f"failed: {type(exc).__name__}: {exc}"
         )
-        _update_run(store, run_index, end=_now(), status=status, configurations_computed=computed)
+        _update_run(store, run_index, end=now(), status=status, configurations_computed=computed)
         raise
     finally:
         for b in bars.values():
             b.close()
-    _update_run(store, run_index, end=_now(), status="complete", configurations_computed=computed)
+    _update_run(store, run_index, end=now(), status="complete", configurations_computed=computed)
     return store
 
 
@@ -472,23 +452,9 @@ def _run_dask(
 ) -> None:
     from dask.distributed import as_completed
 
-    if scheduler is not None:
-        from dask.distributed import Client
-
-        client, cluster = Client(scheduler), None
-    else:
-        client, cluster = _local_client(
-            max(
-                1,
-                min(
-                    workers,
-                    len(todo)
-                    * max(1, settings.n_replica_blocks() + (settings.trajectory_blocks > 0)),
-                ),
-            )
-        )
+    per_unit = max(1, settings.n_replica_blocks() + (settings.trajectory_blocks > 0))
     blocks = _blocks(settings)
-    try:
+    with dask_client(min(workers, len(todo) * per_unit), scheduler) as client:
         pending: dict[Unit, int] = {}
         owner = {}
         futures = []
@@ -514,27 +480,11 @@ def _run_dask(
             pending[u] -= 1
             if pending[u] == 0:
                 finished(u)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _progress_bars(store: Store, settings: SimulationSettings, progress: bool) -> dict:
-    if not progress:
-        return {}
-    from tqdm.auto import tqdm
-
-    bars = {}
-    for i, T in enumerate(settings.temperatures):
+    rows = []
+    for T in settings.temperatures:
         sp = store.state(T)
-        bars[T] = tqdm(
-            total=sp.n_configs,
-            initial=int(sp.done.sum()),
-            desc=f"T={T:g} configurations",
-            position=i,
-            leave=True,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
-    return bars
+        rows.append((T, sp.n_configs, int(sp.done.sum()), "configurations"))
+    return progress_bars(rows, progress)
