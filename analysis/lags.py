@@ -47,10 +47,6 @@ class LagPlan:
     def n_pairs(self) -> int:
         return int(self.origin.shape[0])
 
-    def origin_frames(self, trajectory: int) -> np.ndarray:
-        """Sorted origin frames of one trajectory."""
-        return np.unique(self.origin[self.trajectory == trajectory])
-
 
 # Times are compared on a grid of RESOLUTION x the smallest frame spacing; values within
 # MERGE x that spacing are the same time (ITEM: TIME accumulates rounding: 128.4799999999995).

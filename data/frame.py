@@ -90,10 +90,6 @@ class Frame:
             wrap(self.positions, self.box).astype(np.float32), self.types, self.box
         )
 
-    @classmethod
-    def from_configuration(cls, conf: Configuration, fields=None, info=None) -> Frame:
-        return cls(conf.positions, conf.types, conf.box, fields or {}, info or {})
-
 
 def types_from_lammps(values: np.ndarray, where: str) -> np.ndarray:
     """LAMMPS atom types 1 / 2 -> store types 0 (A) / 1 (B)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from glassdyn.commands.options import positive_float, positive_floats
+from glassdyn.commands.options import add_cluster_options, positive_float, positive_floats
 
 HELP = "import BOTAN / GlassBench .npz data sets, LAMMPS dumps / data files or extended XYZ into a store"
 
@@ -55,9 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="then add FIRE inherent structures to the imported configurations (as `glassdyn quench`)",
     )
-    from glassdyn.commands.quench import add_quench_options
-
-    add_quench_options(p, prefix="with --quench: ")
+    add_cluster_options(p, prefix="with --quench: ")
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -130,8 +128,17 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.quench:
-        from glassdyn.commands.quench import run_quench
+        from glassdyn.simulate.inherent import add_inherent_structures
 
-        temps = sorted({r.temperature for r in reports})
-        return run_quench(args.out, temps, args.workers, args.scheduler, progress=True)
+        report = add_inherent_structures(
+            args.out,
+            temperatures=sorted({r.temperature for r in reports}),
+            workers=args.workers,
+            scheduler=args.scheduler,
+            command=["glassdyn", *sys.argv[1:]],
+        )
+        print("\n".join(report.lines()))
+        if report.warning():
+            print(f"glassdyn import: {report.warning()}", file=sys.stderr)
+            return 1
     return 0

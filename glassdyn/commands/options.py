@@ -153,3 +153,18 @@ def settings_from_args(cls, args: argparse.Namespace, **overrides):
         f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)
     }
     return cls(**{**given, **overrides})
+
+
+def add_cluster_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """--workers / --scheduler of the commands that quench (``quench``, ``import --quench``)."""
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"{prefix}local worker processes, 1 thread each (default: number of CPUs; 0 = no dask)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help=f"{prefix}address of a running dask scheduler (e.g. tcp://host:8786) instead of a local cluster",
+    )

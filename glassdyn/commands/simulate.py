@@ -116,7 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def settings_from_args(args: argparse.Namespace):
+def _simulation_settings(args: argparse.Namespace):
     """The preset named by ``args.preset`` with the command-line overrides applied."""
     from glassdyn.data.errors import InputError
     from glassdyn.simulate.presets import get_preset
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from glassdyn.data.errors import InputError
     from glassdyn.simulate.runner import simulate
 
-    settings = settings_from_args(args)
+    settings = _simulation_settings(args)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 0:
         raise InputError(f"--workers must be >= 0, got {workers}")

@@ -2,9 +2,10 @@ import json
 
 import numpy as np
 import pytest
-from glassdyn.data import Store, StoreError, keys
+from glassdyn.data import keys
 from glassdyn.data.box import minimum_image, wrap
-from glassdyn.data.errors import InputError
+from glassdyn.data.errors import InputError, StoreError
+from glassdyn.data.store import Store
 
 from glassdyn.cli import main
 from glassdyn.testing import random_ka_configuration, write_synthetic_store

@@ -5,9 +5,9 @@ import argparse
 
 import pytest
 from glassdyn.data.errors import InputError
+from glassdyn.gen.config import FitConfig
 from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import NetworkOptions, SamplerOptions
-from glassdyn.gen.config import FitConfig
 from glassdyn.predict.config import MODELS, TrainConfig
 
 from glassdyn.commands import gen as gen_cmd

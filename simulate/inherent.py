@@ -156,7 +156,17 @@ class QuenchReport:
                     f"  configurations {s.incomplete[:10]}{' ...' if len(s.incomplete) > 10 else ''} "
                     "are not complete (no thermal structure): finish the simulation or import first"
                 )
+        out.append(f"quench: {self.seconds:.1f} s")
         return out
+
+    def warning(self) -> str | None:
+        """What to tell the user when some configuration did not converge (None: all did)."""
+        if not self.unconverged:
+            return None
+        return (
+            f"{len(self.unconverged)} configuration(s) did not converge (listed above); they "
+            "have no inherent structure, and IS-based inputs refuse them"
+        )
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -224,11 +234,11 @@ def _log(sp: StatePoint, entry: dict, replace_last: bool = False) -> None:
 
 
 # ------------------------------------------------------------------------------ execution
-def quench(
+def add_inherent_structures(
     path: str | os.PathLike,
     *,
     temperatures: Sequence[float] | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     scheduler: str | None = None,
     options: MinimizerOptions | None = None,
     progress: bool = True,
@@ -236,11 +246,12 @@ def quench(
 ) -> QuenchReport:
     """Add inherent structures to every completed configuration of ``path`` that lacks one.
 
-    ``workers`` local dask processes (1 thread each) unless ``scheduler`` (an address) is given;
-    ``workers=0`` quenches in this process.  ``options``: the FIRE settings (default: those the
+    ``workers`` local dask processes (1 thread each; None: one per CPU) unless ``scheduler`` (an
+    address) is given; ``workers=0`` quenches in this process.  ``options``: the FIRE settings (default: those the
     store records, else :class:`MinimizerOptions`).  Rerunning resumes.  Returns the report;
     non-converged configurations are listed in it (``report.unconverged``), not stored.
     """
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 0:
         raise InputError(f"--workers must be >= 0, got {workers}")
     store = Store.open(path, mode="r+")

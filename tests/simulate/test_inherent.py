@@ -12,10 +12,10 @@ from glassdyn.data import keys
 from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.lock import lock_path
 from glassdyn.data.store import Store
+from glassdyn.simulate.inherent import add_inherent_structures as quench
 from glassdyn.simulate.ka import forces as ka_forces
 from glassdyn.simulate.ka import particle_energies
 from glassdyn.simulate.protocols import MinimizerOptions
-from glassdyn.simulate.quench import quench
 from glassdyn.simulate.runner import simulate
 from glassdyn.simulate.testing import ci_settings
 
