@@ -127,6 +127,46 @@ class GraphModel(nn.Module):
             if m is not self and hasattr(m, "reset_parameters"):
                 m.reset_parameters()
 
+    # ------------------------------------------------------- the parts both networks share
+    def _encoders(self) -> None:
+        """The node encoder (one-hot type, descriptors, TS -> IS vector) and the edge encoder."""
+        c = self.config
+        self.node_encoder = MLP(c.n_types + c.node_dim + c.node_vec_dim, c.hidden)
+        self.edge_encoder = MLP(c.edge_dim, c.hidden)
+
+    def _encode(self, data, fast: bool):
+        """(the caller's edge order or None, edge_index, edge lengths for the readout or None,
+        x0 (N, H), e0 (E, H)); ``fast``: edges sorted by target, the fused edge encoder."""
+        order, edge_index, edge_attr = None, data.edge_index, data.edge_attr
+        lengths = (data.edge_length,) if self.config.readout_hops else ()
+        if fast:  # internally by target
+            order, edge_index, edge_attr, *lengths = sort_by_target(edge_index, edge_attr, *lengths)
+        x0 = self.node_encoder(
+            node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
+        )
+        e0 = self.edge_encoder.fused(edge_attr) if fast else self.edge_encoder(edge_attr)
+        return order, edge_index, (lengths[0] if lengths else None), x0, e0
+
+    def _message(self, x, e, e0, const, edge_index, naive: bool, fused: bool):
+        """One edge update ``e <- phi_e([x_src, x_dst, e, e0])`` and the messages summed at each
+        target (N, H): (e, m), by the naive, split or fused implementation."""
+        if naive:
+            e = self.edge_update.forward_naive(x, x, e, e0, edge_index)
+            return e, sum_at_target(e, edge_index[1], x.shape[0])
+        if fused:
+            return self.edge_update.message(x, x, e, const, edge_index)
+        e = self.edge_update(x, x, e, const, edge_index)
+        return e, sum_at_target(e, edge_index[1], x.shape[0])
+
+    def _decode_nodes(self, x, data, edge_index, lengths) -> Tensor:
+        """The node output (N, K): the (coarse-grained) node states decoded, plus the skip."""
+        if self.config.readout_hops:
+            x = coarse_grained(x, edge_index, lengths, self.config.readout_hops)
+        node = self.node_decoder(x)
+        if self.config.skip:
+            node = node + self.skip_term(data)
+        return node
+
     @torch.no_grad()
     def predict(self, data) -> dict[str, Tensor | None]:
         """Physical-unit predictions: node (N, K), edge (E, K) or None, temperature (B,) or None,
@@ -203,8 +243,7 @@ class Botan(GraphModel):
         super().__init__()
         self.config = config
         H, K = config.hidden, config.n_outputs
-        self.node_encoder = MLP(config.n_types + config.node_dim + config.node_vec_dim, H)
-        self.edge_encoder = MLP(config.edge_dim, H)
+        self._encoders()
         self.edge_update = EdgeMLP(n_node=H, n_edge=H, n_const=H, hidden=H)
         self.node_update = MLP(3 * H, H)
         self.node_decoder = MLP(H * (1 + config.readout_hops), H, out=K)
@@ -215,43 +254,21 @@ class Botan(GraphModel):
         self._init_buffers(K)
 
     def forward(self, data, naive: bool = False, fused: bool = True) -> dict[str, Tensor | None]:
-        order, edge_index, edge_attr = None, data.edge_index, data.edge_attr
-        lengths = (data.edge_length,) if self.config.readout_hops else ()
-        if fused and not naive:  # internally by target; outputs in the caller's edge order
-            order, edge_index, edge_attr, *lengths = sort_by_target(edge_index, edge_attr, *lengths)
-        x0 = self.node_encoder(
-            node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
-        )
         fast = fused and not naive
-        e0 = self.edge_encoder.fused(edge_attr) if fast else self.edge_encoder(edge_attr)
-        N = x0.shape[0]
-        dst = edge_index[1]
-        x, e = x0, e0
-        u = None
+        order, edge_index, lengths, x0, e0 = self._encode(data, fast)
+        x, e, u = x0, e0, None
         if self.config.global_feature:
-            batch, B = _num_graphs(data, N, x0.device)
+            batch, B = _num_graphs(data, x0.shape[0], x0.device)
             u = scatter(x0, batch, 0, B, reduce="mean")  # the pooled encoded inputs
         const = None if naive else self.edge_update.constant(e0)
         for _ in range(self.config.steps):
-            if naive:
-                e = self.edge_update.forward_naive(x, x, e, e0, edge_index)
-                m = sum_at_target(e, dst, N)
-            elif fused:
-                e, m = self.edge_update.message(x, x, e, const, edge_index)
-            else:
-                e = self.edge_update(x, x, e, const, edge_index)
-                m = sum_at_target(e, dst, N)
+            e, m = self._message(x, e, e0, const, edge_index, naive, fused)
             x = self.node_update(torch.cat([x, x0, m], dim=1))
             if u is not None:
                 pooled = scatter(x, batch, 0, u.shape[0], reduce="mean")
                 u = self.global_update(torch.cat([u, pooled], dim=1))
-        if self.config.readout_hops:
-            x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)
-        node = self.node_decoder(x)
-        if self.config.skip:
-            node = node + self.skip_term(data)
         return {
-            nk.NODE: node,
+            nk.NODE: self._decode_nodes(x, data, edge_index, lengths),
             nk.EDGE: restore_order(
                 self.edge_decoder.fused(e) if fast else self.edge_decoder(e), order
             ),
@@ -273,8 +290,7 @@ class Bapst(GraphModel):
         super().__init__()
         self.config = config
         H, K = config.hidden, config.n_outputs
-        self.node_encoder = MLP(config.n_types + config.node_dim + config.node_vec_dim, H)
-        self.edge_encoder = MLP(config.edge_dim, H)
+        self._encoders()
         # edge input [e, e0, x_src, x0_src, x_dst, x0_dst]: node blocks are [x, x0] (2H)
         self.edge_update = EdgeMLP(n_node=2 * H, n_edge=H, n_const=H, hidden=H)
         self.node_update = MLP(3 * H, H)
@@ -282,37 +298,15 @@ class Bapst(GraphModel):
         self._init_buffers(K)
 
     def forward(self, data, naive: bool = False, fused: bool = True) -> dict[str, Tensor | None]:
-        edge_index, edge_attr = data.edge_index, data.edge_attr
-        lengths = (data.edge_length,) if self.config.readout_hops else ()
-        if fused and not naive:  # the order of edges does not change the node output
-            _, edge_index, edge_attr, *lengths = sort_by_target(edge_index, edge_attr, *lengths)
-        x0 = self.node_encoder(
-            node_inputs(data, self.config, self.node_attr_mean, self.node_attr_std)
-        )
-        e0 = (
-            self.edge_encoder.fused(edge_attr)
-            if fused and not naive
-            else self.edge_encoder(edge_attr)
-        )
-        N = x0.shape[0]
+        # the order of edges does not change the node output: the sorted one is kept
+        _, edge_index, lengths, x0, e0 = self._encode(data, fused and not naive)
         x, e = x0, e0
         const = None if naive else self.edge_update.constant(e0)
         for _ in range(self.config.steps):
             xx = torch.cat([x, x0], dim=1)
-            if naive:
-                e = self.edge_update.forward_naive(xx, xx, e, e0, edge_index)
-                m = sum_at_target(e, edge_index[1], N)
-            elif fused:
-                e, m = self.edge_update.message(xx, xx, e, const, edge_index)
-            else:
-                e = self.edge_update(xx, xx, e, const, edge_index)
-                m = sum_at_target(e, edge_index[1], N)
+            e, m = self._message(xx, e, e0, const, edge_index, naive, fused)
             x = self.node_update(torch.cat([m, x, x0], dim=1))
-        if self.config.readout_hops:
-            x = coarse_grained(x, edge_index, lengths[0], self.config.readout_hops)
-        node = self.node_decoder(x)
-        if self.config.skip:
-            node = node + self.skip_term(data)
+        node = self._decode_nodes(x, data, edge_index, lengths)
         return {nk.NODE: node, nk.EDGE: None, nk.OUT_TEMPERATURE: None, nk.LATENT: None}
 
     def __repr__(self) -> str:
