@@ -264,6 +264,30 @@ def test_checkpoints_of_the_first_format_evaluate_and_resume(store_path, tmp_pat
         load_checkpoint(tmp_path / "future.pt")
 
 
+def test_runs_written_before_the_run_engine_resume_exactly(store_path, tmp_path):
+    """A run as glassdyn-checkpoint/2 wrote it before the run engine (history records without
+    ``seconds``, last.pt without ``ema_state_dict``) resumes, and its resumed epochs are those of
+    an uninterrupted run, bit for bit."""
+    base = dict(data=store_path, model="botan", **SMALL)
+    full = train(TrainConfig(out=str(tmp_path / "full"), epochs=2, **base))
+    old = train(TrainConfig(out=str(tmp_path / "old"), epochs=1, **base))
+    for name in ("best.pt", "last.pt"):
+        ck = load_checkpoint(old / name)
+        ck["history"] = [{k: v for k, v in r.items() if k != "seconds"} for r in ck["history"]]
+        torch.save({k: v for k, v in ck.items() if k != "ema_state_dict"}, old / name)
+    hist = json.loads((old / "history.json").read_text())
+    (old / "history.json").write_text(
+        json.dumps([{k: r[k] for k in r if k != "seconds"} for r in hist])
+    )
+    train(TrainConfig(out=str(old), epochs=2, **base))
+    a, b = load_checkpoint(full / "last.pt"), load_checkpoint(old / "last.pt")
+    assert [h["epoch"] for h in b["history"]] == [-1, 0, 1] and "seconds" in b["history"][-1]
+    assert a["history"][-1]["val_loss"] == b["history"][-1]["val_loss"]
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    assert evaluate_run(old, store_path, latent_png=None)["n_configs"]["0.8"] > 0
+
+
 def test_cosine_learning_rate():
     from glassdyn.predict.gnn import learning_rate
 
