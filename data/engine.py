@@ -52,6 +52,16 @@ CKPT_EMA = "ema_state_dict"  # {name: tensor} or None | the moving average of th
 START_EPOCH = -1  # the history record of a starting point validated before the first epoch
 
 
+def max_minutes_setting():
+    """The ``max_minutes`` field of both trainers' configurations, its default and help said once."""
+    from glassdyn.data.settings import setting
+
+    return setting(
+        None,
+        "stop cleanly after the epoch that passes this wall time; rerun the same command to continue",
+    )
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 

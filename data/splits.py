@@ -32,6 +32,23 @@ from glassdyn.data.errors import InputError
 from glassdyn.data.store import StatePoint, Store
 
 FINGERPRINT_VERSION = 1
+
+
+def split_settings() -> dict:
+    """The split fields both trainers' configurations declare (``TrainConfig``, ``FitConfig``):
+    ``val_fraction``, ``test_fraction``, ``max_configs`` with their defaults and help, said once
+    (``val_fraction: float = split_settings()["val_fraction"]``)."""
+    from glassdyn.data.settings import setting
+
+    return {
+        "val_fraction": setting(0.1, "validation configurations per temperature"),
+        "test_fraction": setting(
+            0.2, "test configurations per temperature, never trained on (what evaluation scores)"
+        ),
+        "max_configs": setting(None, "use at most this many configurations per temperature"),
+    }
+
+
 IDENTITY_FIELDS = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS)
 PARTS = ("train", "val", "test")
 

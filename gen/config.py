@@ -10,12 +10,16 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from glassdyn.data import keys, runs
+from glassdyn.data.engine import max_minutes_setting
 from glassdyn.data.errors import InputError
 from glassdyn.data.settings import setting
+from glassdyn.data.splits import split_settings
 from glassdyn.gen.cnf import CNFConfig
 from glassdyn.gen.coupling import FlowConfig
 from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import MODELS, as_model_config
+
+_SPLIT = split_settings()
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,9 @@ class FitConfig:
     epochs: int = setting(20, "training epochs")
     batch_size: int = setting(32, "configurations per optimiser step")
     lr: float = setting(1e-3, "Adam learning rate")
-    val_fraction: float = setting(0.1, "validation configurations per temperature")
-    test_fraction: float = setting(
-        0.2,
-        "test configurations per temperature, never fitted on (what `gen evaluate` compares with)",
-    )
-    max_configs: int | None = setting(None, "use at most this many configurations per temperature")
+    val_fraction: float = _SPLIT["val_fraction"]
+    test_fraction: float = _SPLIT["test_fraction"]
+    max_configs: int | None = _SPLIT["max_configs"]
     energy_weight: float = setting(0.0, "reverse-KL weight (flow only)")
     score_target: str = setting(
         "auto",
@@ -54,9 +55,7 @@ class FitConfig:
         "thermal data) or plain denoising score matching",
         choices=("auto", "denoising", "target"),
     )
-    max_minutes: float | None = setting(
-        None, "stop after this wall time, with a checkpoint (rerun to continue)"
-    )
+    max_minutes: float | None = max_minutes_setting()
     seed: int = setting(0, "seed of the split, the initial weights, the batches and the noise")
     ema: float = setting(
         0.0,

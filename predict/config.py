@@ -10,8 +10,10 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from glassdyn.data import keys
+from glassdyn.data.engine import max_minutes_setting
 from glassdyn.data.errors import InputError
 from glassdyn.data.settings import setting
+from glassdyn.data.splits import split_settings
 
 from glassdyn.nn.descriptors import CG_LENGTHS
 
@@ -45,6 +47,7 @@ LEGACY = {
 # fields run.json files of earlier versions name otherwise: old name -> TrainConfig field
 RENAMED = {"p": "node_weight"}
 INPUT_CHOICES = ("auto", "ts", "is", "ts+is")
+_SPLIT = split_settings()
 NODE_FEATURE_CHOICES = ("auto", "type", "descriptors")
 
 
@@ -140,11 +143,7 @@ class TrainConfig:
         "coarse-grained node readout: decode [x, C x, C^2 x] with C the neighbour average of "
         "Boattini et al. (0: BOTAN's plain decoder)",
     )
-    max_minutes: float | None = setting(
-        None,
-        "stop cleanly after the epoch that passes this wall time; rerun the same command to "
-        "continue",
-    )
+    max_minutes: float | None = max_minutes_setting()
     cutoff: float = setting(2.0, "graph radius (sigma_AA)")
     cg_lengths: tuple[float, ...] = setting(
         CG_LENGTHS,
@@ -152,9 +151,9 @@ class TrainConfig:
         "averaged over neighbours with weights exp(-r/a), r < 2a",
     )
     augment: bool = setting(True, "cube-symmetry augmentation of the training graphs")
-    val_fraction: float = setting(0.1, "validation configurations per temperature")
-    test_fraction: float = setting(0.2, "test configurations per temperature, never trained on")
-    max_configs: int | None = setting(None, "use at most this many configurations per temperature")
+    val_fraction: float = _SPLIT["val_fraction"]
+    test_fraction: float = _SPLIT["test_fraction"]
+    max_configs: int | None = _SPLIT["max_configs"]
     max_train: int | None = setting(
         None,
         "train on the first N training configurations per temperature only (validation and test "
