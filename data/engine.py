@@ -483,7 +483,8 @@ def _train_epoch(state: TrainingState, trainer: Trainer, epoch: int, bar) -> flo
             decay = ema_decay(trainer.ema, _optimizer_steps(state.optimizer))
             update_average(state.ema, model, decay)
         losses.append(value)
-        bar.set_postfix(loss=f"{np.mean(losses):.4f}", refresh=False)
+        if not bar.disable:
+            bar.set_postfix(loss=f"{np.mean(losses):.4f}", refresh=False)
     return float(np.mean(losses)) if losses else math.nan
 
 
