@@ -13,15 +13,18 @@ Modules:
 * :mod:`~glassdyn.gen.diffusion` - score-based diffusion on the torus (target score matching,
   capped-KA-force physics term; reverse-SDE or probability-flow-ODE sampling);
 * :mod:`~glassdyn.gen.training` - fit / resume on the split of :mod:`glassdyn.data.splits`
-  (``glassdyn gen fit``); :mod:`~glassdyn.gen.losses` - the losses per model;
-  :mod:`~glassdyn.gen.checkpoints` - run.json, best.pt, last.pt, loading, resume checks;
+  (``glassdyn gen fit``): the samplers' plug-in of the run engine :mod:`glassdyn.data.engine`
+  (model, batches, loss, validation); :mod:`~glassdyn.gen.config` - its settings;
+  :mod:`~glassdyn.gen.dataset` - the training data; :mod:`~glassdyn.gen.losses` - the losses per
+  model; :mod:`~glassdyn.gen.checkpoints` - what a run's files hold, earlier formats, loading;
 * :mod:`~glassdyn.gen.sampling` - samples, Boltzmann importance weights, Kish ESS,
   independence Metropolis-Hastings;
 * :mod:`~glassdyn.gen.metrics` - the formulas of sample quality against held-out MD and the
   uniform / perturbed-lattice baselines; :mod:`~glassdyn.gen.evaluation` - the workflow of
   ``glassdyn gen evaluate`` (as :mod:`glassdyn.predict.metrics` and :mod:`glassdyn.predict.evaluation` are for
   the mobility predictors);
-* :mod:`~glassdyn.gen.options` - the network options of a fit and the sampler options;
+* :mod:`~glassdyn.gen.options` - the network options of a fit, the model builder and the sampler
+  options;
 * :mod:`~glassdyn.gen.fire` - FIRE minimisation in torch, and one pinned minimiser (LAMMPS or
   torch FIRE) per evaluation for inherent structures of samples;
 * :mod:`~glassdyn.gen.writers` - samples to a store or extended XYZ (``glassdyn gen sample``).

@@ -150,8 +150,8 @@ def _simulation_settings(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from glassdyn.commands import info
     from glassdyn.data.errors import InputError
+    from glassdyn.data.summary import store_summary, summary_lines
     from glassdyn.simulate.runner import simulate
 
     settings = _simulation_settings(args)
@@ -175,4 +175,5 @@ def run(args: argparse.Namespace) -> int:
             f"trajectories: {args.out}.trajectories/T*/config*.lammpstrj "
             "(analyse with `glassdyn analyze FILE... --temperature T --out DIR`)"
         )
-    return info.run(argparse.Namespace(store=args.out, json=False))
+    print("\n".join(summary_lines(store_summary(args.out))))
+    return 0
