@@ -144,8 +144,7 @@ def test_no_import_cycle_anywhere():
         for name, path in modules.items()
     }
     # a package's __init__ that imports its own modules is Python's package pattern, not a loop
-    for name in graph:
-        graph[name] = {n for n in graph[name] if not name.startswith(n + ".")}
+    graph = {name: {n for n in g if not name.startswith(n + ".")} for name, g in graph.items()}
     assert _cycles(graph) == []
 
 
