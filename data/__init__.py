@@ -11,7 +11,7 @@
   :mod:`~glassdyn.data.importers`, :mod:`~glassdyn.data.npz_datasets`, :mod:`~glassdyn.data.export`;
   trajectories: :mod:`~glassdyn.data.trajectory` (and its two readers);
 - runs of both trainers: :mod:`~glassdyn.data.runs` (files, checkpoint keys),
-  :mod:`~glassdyn.data.engine` (the run engine), :mod:`~glassdyn.data.splits` (splits and data
+  :mod:`~glassdyn.data.run_engine` (the run engine), :mod:`~glassdyn.data.splits` (splits and data
   fingerprints), :mod:`~glassdyn.data.lock` (one writer); :mod:`~glassdyn.data.settings`
   (configuration fields with their help); :mod:`~glassdyn.data.predictions`.
 

@@ -13,7 +13,7 @@ Modules:
 * :mod:`~glassdyn.gen.diffusion` - score-based diffusion on the torus (target score matching,
   capped-KA-force physics term; reverse-SDE or probability-flow-ODE sampling);
 * :mod:`~glassdyn.gen.training` - fit / resume on the split of :mod:`glassdyn.data.splits`
-  (``glassdyn gen fit``): the samplers' plug-in of the run engine :mod:`glassdyn.data.engine`
+  (``glassdyn gen fit``): the samplers' plug-in of the run engine :mod:`glassdyn.data.run_engine`
   (model, batches, loss, validation); :mod:`~glassdyn.gen.config` - its settings;
   :mod:`~glassdyn.gen.dataset` - the training data; :mod:`~glassdyn.gen.losses` - the losses per
   model; :mod:`~glassdyn.gen.checkpoints` - what a run's files hold, earlier formats, loading;

@@ -1,7 +1,7 @@
 """What a generative run's files hold: the checkpoint format, its earlier formats, loading a
 fitted model, and the starting weights of a fine-tuning (``init``).
 
-The run directory and its files are the run engine's (:mod:`glassdyn.data.engine`, shared with
+The run directory and its files are the run engine's (:mod:`glassdyn.data.run_engine`, shared with
 ``glassdyn train``): ``run.json``, ``best.pt``, ``last.pt``, ``history.json``, under the
 checkpoint keys both trainers share (``CKPT_*`` of :mod:`glassdyn.data.runs`).  A generative
 checkpoint adds ``format``, ``kind``, ``model_config`` (the network settings), ``train_config``
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 from glassdyn.data import runs
-from glassdyn.data.engine import RunFormat
 from glassdyn.data.errors import InputError
+from glassdyn.data.run_engine import RunFormat
 from glassdyn.gen.config import FitConfig
 from glassdyn.gen.options import build_generative_model
 

@@ -1,6 +1,6 @@
 """Fitting the generative models on a store: the samplers as a plug-in of the run engine.
 
-A fit is a run of :mod:`glassdyn.data.engine` (shared with ``glassdyn train``): ``run.json`` (the
+A fit is a run of :mod:`glassdyn.data.run_engine` (shared with ``glassdyn train``): ``run.json`` (the
 :class:`~glassdyn.gen.config.FitConfig`, the seeded per-temperature train / validation / test
 split of :mod:`glassdyn.data.splits` - the same split ``glassdyn train`` draws - the data
 fingerprint, the data description and the versions), ``last.pt`` (weights, optimiser, moving
@@ -19,7 +19,7 @@ permutation of the training configurations; the noise generator reseeded per epo
 loss (:func:`glassdyn.gen.losses.data_loss`) and the validation loss
 (:func:`glassdyn.gen.losses.evaluate_loss`).  The engine owns the loop, the optimiser steps
 (gradient norm clipped to 5), the moving average (``ema``: updated after every step with the
-warm-up of :func:`glassdyn.data.engine.ema_decay`; validation, the kept best weights and therefore
+warm-up of :func:`glassdyn.data.run_engine.ema_decay`; validation, the kept best weights and therefore
 sampling use it, the usual practice for score models), checkpoints, resume, deadline and history.
 ``init`` starts a new run from another run's best weights (fine-tuning): the network shapes must
 match, while settings that do not change the weights (noise range, physics term) may differ and
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from glassdyn.data.engine import RunRecord, Trainer, check_previous, open_run, run_epochs
+from glassdyn.data.run_engine import RunRecord, Trainer, check_previous, open_run, run_epochs
 from glassdyn.data.splits import fingerprint, plan_splits
 from glassdyn.gen.checkpoints import (
     FORMAT,
@@ -52,7 +52,7 @@ def fit(
     store_path, run_dir, cfg: FitConfig | None = None, *, device: str = "cpu", log=print
 ) -> Path:
     """Fit (or resume fitting) a model into ``run_dir``; returns the run directory (its history:
-    :func:`glassdyn.data.engine.read_history`).
+    :func:`glassdyn.data.run_engine.read_history`).
 
     Every input (settings, store, split, data fingerprint, a previous run, ``init``) is checked
     before the run directory is created or touched, and before the data is loaded; ``run_dir``

@@ -3,7 +3,7 @@
 - :mod:`~glassdyn.predict.config`: the settings of a training job (``glassdyn train``);
 - :mod:`~glassdyn.predict.training`: plan a run (inputs, split, fingerprint) and train it
   (``glassdyn train``); :mod:`~glassdyn.predict.gnn`: the graph networks' plug-in of the run engine
-  (:mod:`glassdyn.data.engine`: model, batches, loss, validation, BOTAN's two phases);
+  (:mod:`glassdyn.data.run_engine`: model, batches, loss, validation, BOTAN's two phases);
   :mod:`~glassdyn.predict.distributed`: several processes (torch DDP);
 - :mod:`~glassdyn.predict.checkpoints`: what a training checkpoint holds, its earlier formats, loading;
 - :mod:`~glassdyn.predict.warm_start`: starting weights (another run's, across input layouts; the

@@ -2,7 +2,7 @@
 
 A checkpoint is a ``torch.save`` of a plain dict (format ``glassdyn-checkpoint/2``) with the keys
 both trainers share (:mod:`glassdyn.data.runs`, ``CKPT_*``, written by the run engine
-:mod:`glassdyn.data.engine`): ``kind``, ``model_config`` (a
+:mod:`glassdyn.data.run_engine`): ``kind``, ``model_config`` (a
 :class:`~glassdyn.nn.models.ModelConfig` as a dict), ``state_dict``, ``train_config``,
 ``versions`` and, for resuming, ``optimizer_state``, ``epoch``, the history, the RNG states;
 ``glassdyn train`` adds ``graph_spec``, ``split``, ``phase``, ``pretrain`` and ``init``.  Nothing is looked up by internal names: the
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 from glassdyn.data import runs
-from glassdyn.data.engine import RunFormat
 from glassdyn.data.errors import InputError
+from glassdyn.data.run_engine import RunFormat
 from glassdyn.predict.config import TrainConfig
 
 from glassdyn.nn.models import GraphModel, ModelConfig, build_model
@@ -40,7 +40,7 @@ def describe(model: GraphModel) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None:
     """Write atomically (a crash mid-write never leaves a truncated checkpoint); the training
-    checkpoints are the run engine's (:func:`glassdyn.data.engine.save`)."""
+    checkpoints are the run engine's (:func:`glassdyn.data.run_engine.save`)."""
     state = {
         **describe(model),
         runs.CKPT_STATE_DICT: {k: v.detach().cpu() for k, v in model.state_dict().items()},

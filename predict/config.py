@@ -10,8 +10,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from glassdyn.data import keys
-from glassdyn.data.engine import max_minutes_setting
 from glassdyn.data.errors import InputError
+from glassdyn.data.run_engine import max_minutes_setting
 from glassdyn.data.settings import setting
 from glassdyn.data.splits import split_settings
 

@@ -73,8 +73,8 @@ def convert_pyg_botan(
     ``out`` follows :mod:`glassdyn.data.outputs`: a new path, or (``overwrite``) an earlier run
     of ``glassdyn convert``; never a store or a run of ``train``."""
     from glassdyn.data import outputs
-    from glassdyn.data.engine import write_run_file
     from glassdyn.data.lock import write_lock
+    from glassdyn.data.run_engine import write_run_file
     from glassdyn.predict.checkpoints import RUNS, save_checkpoint
     from glassdyn.predict.config import TrainConfig
     from glassdyn.predict.training import run_record

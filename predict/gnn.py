@@ -1,5 +1,5 @@
 """The graph networks (BOTAN, T-BOTAN, Bapst) as a plug-in of the run engine
-(:mod:`glassdyn.data.engine`), called by :func:`glassdyn.predict.training.train` once the run
+(:mod:`glassdyn.data.run_engine`), called by :func:`glassdyn.predict.training.train` once the run
 directory is checked and locked.
 
 What the graph networks supply (:class:`GraphTrainer`): the model (seeded, its target statistics
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from glassdyn.data import runs
-from glassdyn.data.engine import Trainer, run_epochs
+from glassdyn.data.run_engine import Trainer, run_epochs
 from glassdyn.data.store import Store
 from glassdyn.predict.config import PRETRAIN, PRETRAIN_BEST, START, TRAIN, TrainConfig
 

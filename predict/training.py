@@ -13,7 +13,7 @@ looked at here.  Temperatures of the store that are not training temperatures ar
 (all their configurations are test data).
 
 The run directory is opened, resumed and checkpointed by the run engine
-(:mod:`glassdyn.data.engine`, shared with ``glassdyn gen fit``); it holds ``run.json`` (kind, config, split, data
+(:mod:`glassdyn.data.run_engine`, shared with ``glassdyn gen fit``); it holds ``run.json`` (kind, config, split, data
 fingerprint, times, versions), ``last.pt`` (written after every epoch: rerunning the same command
 resumes from it), ``best.pt``, ``history.json``, ``graphs/`` (the cached graph samples) and, for
 the descriptor baselines, their model file and ``descriptors/``
@@ -44,9 +44,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from glassdyn.data import keys, runs
-from glassdyn.data.engine import RunRecord, open_run
 from glassdyn.data.errors import InputError
 from glassdyn.data.keys import same_temperature
+from glassdyn.data.run_engine import RunRecord, open_run
 from glassdyn.data.splits import fingerprint, plan_splits
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.predict.checkpoints import RUNS

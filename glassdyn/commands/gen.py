@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fit(args) -> int:
-    from glassdyn.data.engine import read_history
+    from glassdyn.data.run_engine import read_history
     from glassdyn.gen.config import FitConfig
     from glassdyn.gen.options import NetworkOptions
     from glassdyn.gen.training import fit

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from glassdyn.data.engine import ema_decay
-from glassdyn.data.engine import update_average as _ema_update
 from glassdyn.data.errors import InputError
+from glassdyn.data.run_engine import ema_decay
+from glassdyn.data.run_engine import update_average as _ema_update
 from glassdyn.gen.checkpoints import load_run
 from glassdyn.gen.config import FitConfig
 from glassdyn.gen.options import build_generative_model as build_model

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from glassdyn.data.engine import read_history
 from glassdyn.data.errors import InputError, StoreError
+from glassdyn.data.run_engine import read_history
 from glassdyn.gen.checkpoints import load_run
 from glassdyn.gen.config import FitConfig
 from glassdyn.gen.dataset import load_data

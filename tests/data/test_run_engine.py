@@ -1,4 +1,4 @@
-"""The run engine (glassdyn.data.engine) on a model that is neither trainer's: the README's
+"""The run engine (glassdyn.data.run_engine) on a model that is neither trainer's: the README's
 plug-in example runs and resumes; the deadline, the resume policy, divergence and the choice of
 the best epoch behave the same for any plug-in."""
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 from glassdyn.data import runs
-from glassdyn.data.engine import (
+from glassdyn.data.errors import GlassdynError, InputError
+from glassdyn.data.run_engine import (
     RunFormat,
     RunRecord,
     Trainer,
@@ -19,7 +20,6 @@ from glassdyn.data.engine import (
     read_history,
     run_epochs,
 )
-from glassdyn.data.errors import GlassdynError, InputError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FMT = RunFormat(command="test fit")
