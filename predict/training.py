@@ -45,7 +45,6 @@ from pathlib import Path
 
 from glassdyn.data import keys, runs
 from glassdyn.data.errors import InputError
-from glassdyn.data.keys import same_temperature
 from glassdyn.data.run_engine import RunRecord, open_run
 from glassdyn.data.splits import fingerprint, plan_splits
 from glassdyn.data.store import StatePoint, Store
@@ -130,7 +129,7 @@ def plan(
     n_times = None
     for T in all_temps:
         sp = store.state(T)
-        is_training = any(same_temperature(T, t) for t in train_temps)
+        is_training = any(keys.same_temperature(T, t) for t in train_temps)
         if is_training:
             require_targets(sp)
         if sp.times is None:
