@@ -58,7 +58,9 @@ def summary_lines(info: dict) -> list[str]:
                 f"(configuration {c}: {why})"
             )
         unfinished |= s["completed"] < s["n_configs"]
-        inherent = f"    inherent structures: {s['inherent']}/{s['completed']} completed configurations"
+        inherent = (
+            f"    inherent structures: {s['inherent']}/{s['completed']} completed configurations"
+        )
         if s["completed"] and s["inherent"] < s["completed"]:
             inherent += f" (add the others with `glassdyn quench {info['path']}`)"
         lines += [inherent, f"    arrays: {', '.join(s['arrays'])}"]

@@ -38,7 +38,7 @@ _EARLIER = ("glassdyn.gen/3", "glassdyn.gen/2", OLD_FORMAT)
 SAMPLER_FIELDS = ("steps", "sde_steps", "corrector_steps", "snr")  # sampling settings, not weights
 
 
-def describe(model: torch.nn.Module, cfg: FitConfig, data: dict) -> dict:
+def checkpoint_entries(model: torch.nn.Module, cfg: FitConfig, data: dict) -> dict:
     """A checkpoint's entries besides the engine's: format, kind, network config, fit config
     and the data description (``data``: :meth:`~glassdyn.gen.dataset.TrainingData.describe`)."""
     from dataclasses import asdict

@@ -38,7 +38,7 @@ from glassdyn.data.splits import fingerprint, plan_splits
 from glassdyn.gen.checkpoints import (
     FORMAT,
     RUNS,
-    describe,
+    checkpoint_entries,
     initial_weights,
     refuse_first_format,
 )
@@ -147,4 +147,4 @@ class Fitter(Trainer):
         }
 
     def checkpoint(self, state) -> dict:
-        return describe(state.model, self.cfg, self.description)
+        return checkpoint_entries(state.model, self.cfg, self.description)

@@ -29,7 +29,7 @@ FORMAT = "glassdyn-checkpoint/2"
 _EARLIER = {"glassdyn-checkpoint/1": {"model_state": runs.CKPT_STATE_DICT}}
 
 
-def describe(model: GraphModel) -> dict:
+def checkpoint_entries(model: GraphModel) -> dict:
     """The entries that say what a checkpoint holds: format, kind, the config that rebuilds it."""
     return {
         runs.CKPT_FORMAT: FORMAT,
@@ -42,7 +42,7 @@ def save_checkpoint(path: str | os.PathLike, model: GraphModel, **extra) -> None
     """Write atomically (a crash mid-write never leaves a truncated checkpoint); the training
     checkpoints are the run engine's (:func:`glassdyn.data.run_engine.save`)."""
     state = {
-        **describe(model),
+        **checkpoint_entries(model),
         runs.CKPT_STATE_DICT: {k: v.detach().cpu() for k, v in model.state_dict().items()},
         runs.CKPT_VERSIONS: runs.versions(),
         **extra,

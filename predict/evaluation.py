@@ -53,7 +53,7 @@ class TrainedRun:
         recorded = info.get("data_path") or self.config.data  # "": a run made without a store
         self.data_path = Path(recorded).resolve() if recorded else None
         self._fingerprint = info.get("fingerprint")
-        # converted weights predict one physical time (glassdyn.convert), not a time index
+        # converted weights predict one physical time (glassdyn.predict.convert), not a time index
         self.fixed_time = (info.get("converted_from") or {}).get("time")
         if self.kind in ("ridge", "mlp"):
             from glassdyn.predict.baselines import DescriptorModel

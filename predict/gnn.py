@@ -171,7 +171,7 @@ class GraphTrainer(Trainer):
         return None
 
     def checkpoint(self, state) -> dict:
-        from glassdyn.predict.checkpoints import describe
+        from glassdyn.predict.checkpoints import checkpoint_entries
 
         pretrain = state.extra["pretrain"]
         phase = state.history[-1]["phase"]
@@ -179,7 +179,7 @@ class GraphTrainer(Trainer):
             pretrain = {**pretrain, "best_val": state.best, "best_epoch": state.best_epoch}
             state.extra["pretrain"] = pretrain
         return {
-            **describe(state.model),
+            **checkpoint_entries(state.model),
             runs.CKPT_TRAIN_CONFIG: self.config.to_dict(),
             "graph_spec": asdict(self.spec),
             "split": self.split,
