@@ -26,7 +26,7 @@ from glassdyn.data.run_engine import RunFormat
 from glassdyn.gen.config import FitConfig
 from glassdyn.gen.options import build_generative_model
 
-FORMAT = "glassdyn.gen/4"
+FORMAT = "glassdyn.gen/5"  # 5: flow and cnf are temperature transports (base: MD at T_0)
 OLD_FORMAT, OLD_FILE = "glassdyn.gen/1", "checkpoint.pt"  # one file, no split: loads, never resumes
 _RENAMES = {  # keys of the earlier formats -> today's
     "arch": runs.CKPT_MODEL_CONFIG,
@@ -34,7 +34,9 @@ _RENAMES = {  # keys of the earlier formats -> today's
     "optimizer": runs.CKPT_OPTIMIZER_STATE,
     "val_loss": runs.CKPT_BEST_VAL,
 }
-_EARLIER = ("glassdyn.gen/3", "glassdyn.gen/2", OLD_FORMAT)
+_EARLIER = ("glassdyn.gen/4", "glassdyn.gen/3", "glassdyn.gen/2", OLD_FORMAT)
+# flow and cnf runs of the earlier formats came from uniform noise: their samples overlap
+_NOISE_BASED = ("flow", "cnf")
 SAMPLER_FIELDS = ("steps", "sde_steps", "corrector_steps", "snr")  # sampling settings, not weights
 
 
@@ -58,6 +60,13 @@ def load_checkpoint(path: Path, fix: str = "fit into a new --out") -> dict:
     ck = runs.load_torch(path, fix=fix)
     have = ck.get(runs.CKPT_FORMAT)
     if have in _EARLIER:
+        if ck.get(runs.CKPT_KIND) in _NOISE_BASED:
+            raise InputError(
+                f"{path} is a {ck[runs.CKPT_KIND]} fitted by an earlier glassdyn (format {have}) from "
+                "uniform noise, whose samples overlap; fit it again: `glassdyn gen fit --model "
+                f"{ck[runs.CKPT_KIND]} --data STORE --out NEW_RUN` carries MD configurations of a "
+                "higher temperature down instead"
+            )
         ck = {**runs.upgrade_checkpoint(ck, _RENAMES, FORMAT), runs.CKPT_FORMAT: have}
         h = ck.get(runs.CKPT_HISTORY)
         if isinstance(h, dict):  # columns up to glassdyn.gen/3: one record per epoch today
@@ -79,13 +88,22 @@ RUNS = RunFormat(
 )
 
 
-def refuse_first_format(run: Path) -> None:
-    """A run of the first format samples and evaluates, but cannot resume."""
+def refuse_earlier_formats(run: Path) -> None:
+    """A run of an earlier format samples and evaluates (where its model allows) but does not
+    resume: its validation measured something else, so best-on-validation would mix two scales."""
     if (run / OLD_FILE).exists() and not (run / runs.RUN_FILE).exists():
         raise InputError(
             f"{run} holds a fit in the first format ({OLD_FORMAT}: {OLD_FILE}, no recorded split); "
             "it still samples and evaluates, but cannot be resumed: fit into a new --out"
         )
+    if (run / runs.RUN_FILE).exists():
+        old = runs.read_run_file(run)
+        if "fit_config" in old and old.get("format", FORMAT) != FORMAT:
+            raise InputError(
+                f"{run} holds a fit of an earlier glassdyn (format {old.get('format')}); it still "
+                "samples and evaluates where its model allows, but does not resume: fit into a "
+                "new --out"
+            )
 
 
 def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
@@ -121,8 +139,16 @@ def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
     else:
         state = ck[runs.CKPT_STATE_DICT]
         info = runs.read_run_file(path.parent) if (path.parent / runs.RUN_FILE).exists() else {}
-        ck = {**ck, "split": info.get("split"), "fingerprint": info.get("fingerprint")}
+        ck = {
+            **ck,
+            "split": info.get("split"),
+            "fingerprint": info.get("fingerprint"),
+            "data_path": info.get("data_path"),
+        }
     model = build_generative_model(ck[runs.CKPT_KIND], ck[runs.CKPT_MODEL_CONFIG])
+    floats = [v for v in state.values() if torch.is_tensor(v) and v.is_floating_point()]
+    if floats:
+        model = model.to(floats[0].dtype)  # the precision it was fitted in
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -1,26 +1,32 @@
-"""Continuous normalizing flow on the periodic box, trained by flow matching on the torus.
+"""Continuous normalizing flow as a temperature transport: MD configurations at T_0 -> T < T_0.
 
-Vector field v_theta(u, t; T) on the fractional coordinates u in [0, 1)^{3N} (reference frame of
-:mod:`glassdyn.gen.reference_frame`, the reference particle does not move).  Training: Riemannian flow
-matching (Chen & Lipman, ICLR 2024) with geodesic paths on the flat torus from uniform noise z to
-a data point u1,
+The flow dx/dt = v(x, t; T_0, T) carries configurations of the Boltzmann distribution at the
+base temperature T_0 (MD, cheap where tau_alpha is short) towards the one at T, as in Jung,
+Biroli & Berthier, Mach. Learn.: Sci. Technol. 5, 035053 (2024).  The base density is known up
+to a constant, log p_0(z) = -U(z) / T_0 - log Z_0, so a transported configuration x = phi(z) has
 
-    delta = wrap(u1 - z) in [-1/2, 1/2),   u_t = (z + t delta) mod 1,   L_FM = E |v(u_t, t) - delta|^2,
+    log q(x) = -U(z) / T_0 - int_0^1 div v dt - log Z_0,    log w(x) = -U(x) / T - log q(x),
 
-Sampling integrates du/dt = v from t = 0 to 1 (torchdiffeq, fixed-step RK4 by default) and the
-log density along it, d log p_t / dt = -div v (Chen et al., NeurIPS 2018), with the exact
-divergence (one vector-Jacobian product per coordinate, for small systems) or Hutchinson's
-estimator E_eps[eps^T (dv/du) eps] (Grathwohl et al., ICLR 2019; unbiased for the divergence,
-so log q and importance weights are noisy).  The reference is Jung et al., Mach. Learn.: Sci.
-Technol. (2024), a CNF for glass configurations.
+and the annealed sampler (:mod:`glassdyn.gen.anneal`) corrects it exactly.  Training minimises the
+reverse Kullback-Leibler divergence E_z[U(phi(z)) / T - log |det dphi/dz|] over base
+configurations of the training split, for target temperatures drawn between the lowest fitted one
+and T_0 (the flow is conditioned on both temperatures, so one fit serves a whole ladder).
 
-The network: :class:`ParticleTransformer` token states h_i, and
+The default field is a learned **pair field**
 
-    v_i = W h_i + sum_{j != i} g(h_i, h_j, |r_ij|) r_ij,
+    v_i = sum_{j: r_ij < r_c} phi(r_ij; s_i s_j, t, T_0, T) (r_j - r_i),
 
-a per-particle term plus pairwise radial terms (minimum image, smooth cutoff; r_ij rather than
-its unit vector keeps the field and its divergence smooth when two particles meet), permutation
-equivariant and shift equivariant (depends on u only through the frame).
+phi a combination of Gaussian radial functions times a smooth envelope whose coefficients, one
+set per species pair, a small network computes from the flow time and both temperatures: a
+learned, time-dependent pair force.  It is permutation equivariant, periodic (minimum image),
+translation equivariant and momentum conserving (sum_i v_i = 0), and its divergence is exact in
+closed form for any N at the cost of the field itself,
+
+    div v = -sum_{i != j} [3 phi(r_ij) + r_ij phi'(r_ij)].  The many-body fields of
+:mod:`glassdyn.gen.network` (``local``: learned neighbour densities; ``transformer``) take the
+divergence from autograd: exact up to :data:`EXACT_MAX_PARTICLES` particles, Hutchinson's
+estimator with the cumulant correction beyond (:mod:`glassdyn.gen.ode`).  The last layer starts
+at zero: an untrained flow is the identity, i.e. plain population annealing.
 """
 
 from __future__ import annotations
@@ -28,210 +34,213 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
-from glassdyn.gen import reference_frame
-from glassdyn.gen.network import LocalField, ParticleTransformer, minimum_image_vectors
+from glassdyn.gen import ode
+from glassdyn.gen.reference_frame import temperature_features
 from torch import nn
+
+EXACT_MAX_PARTICLES = 32  # autograd divergence: exact up to this N, Hutchinson above (auto)
+NETWORKS = ("pair", "local", "transformer")
 
 
 @dataclass(frozen=True)
 class CNFConfig:
+    network: str = "pair"  # pair (closed-form divergence), local or transformer (autograd)
     hidden: int = 64
-    heads: int = 4
-    blocks: int = 3
+    n_rbf: int = 24
+    r_cut: float = 2.0  # range of the pair terms (sigma_AA)
+    steps: int = 8  # RK4 steps of the transport
+    divergence: str = "auto"  # many-body fields: auto, exact or hutchinson
+    probes: int = 2  # Hutchinson probes per evaluation (>= 2: the variance is estimated)
+    heads: int = 4  # transformer field only
+    blocks: int = 2
     n_freq: int = 4
-    pair_channels: int = 16
-    r_cut: float = 2.0  # pairwise term cutoff (sigma_AA)
-    steps: int = 20  # RK4 steps for sampling and density evaluation
-    network: str = "transformer"  # or "local" (:class:`~glassdyn.gen.network.LocalField`)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-class VectorField(nn.Module):
-    """v(u, t; T) (B, N, 3) in fractional units per unit flow time."""
+def conditioning(t: torch.Tensor, T_from: torch.Tensor, T_to: torch.Tensor) -> torch.Tensor:
+    """(B, 9): flow time features [t, sin, cos (pi t, 2 pi t)] and both temperatures' features."""
+    k = torch.tensor([1.0, 2.0], dtype=t.dtype, device=t.device) * math.pi
+    tf = torch.cat([t[:, None], torch.sin(k * t[:, None]), torch.cos(k * t[:, None])], dim=-1)
+    return torch.cat([tf, temperature_features(T_from), temperature_features(T_to)], dim=-1)
+
+
+N_COND = 9
+
+
+class PairList:
+    """Candidate pairs of a batch (each unordered pair once, within r_c + skin at construction),
+    reused while no particle has moved more than skin / 2: concatenated over configurations as
+    b, i, j (P,) and the periodic shifts (P, 3) such that r_j - r_i + shift * box is the
+    separation."""
+
+    def __init__(self, x: torch.Tensor, box: torch.Tensor, cutoff: float, skin: float = 0.4):
+        from glassdyn.data.neighbors import neighbor_pairs
+
+        self.cutoff, self.skin = cutoff, skin
+        self.x0 = x.detach().clone()
+        box_np = box.detach().cpu().double().numpy()
+        wrapped = np.mod(x.detach().cpu().double().numpy(), box_np)
+        img = torch.floor(x.detach() / box)  # (B, N, 3): x = wrapped + img * box
+        bs, is_, js, ss = [], [], [], []
+        for k, p in enumerate(wrapped):
+            i, j, s = neighbor_pairs(p, box_np, cutoff + skin)
+            other = i != j  # a particle's own periodic images (box < cutoff) move nothing
+            i, j, s = i[other], j[other], s[other]
+            bs.append(np.full(len(i), k))
+            is_.append(i)
+            js.append(j)
+            ss.append(s)
+        dev = x.device
+        self.b, self.i, self.j = (
+            torch.as_tensor(np.concatenate(a), dtype=torch.long, device=dev) for a in (bs, is_, js)
+        )
+        s = torch.as_tensor(np.concatenate(ss), dtype=x.dtype, device=dev)
+        # shifts for the unwrapped x: r_j - r_i = (w_j - w_i) + (img_j - img_i) box
+        self.shift = s - (img[self.b, self.j] - img[self.b, self.i])
+
+    def valid(self, x: torch.Tensor) -> bool:
+        d = (x.detach() - self.x0).norm(dim=-1).max()
+        return bool(d < 0.5 * self.skin)
+
+    def vectors(self, x: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+        """Separation vectors r_j - r_i (P, 3) of the candidate pairs, differentiable in x."""
+        return x[self.b, self.j] - x[self.b, self.i] + self.shift * box
+
+
+class PairField(nn.Module):
+    """v_i = sum_j phi(r_ij) (r_j - r_i) with phi(r) = env(r) sum_k c_k g_k(r): Gaussian radial
+    functions g_k whose coefficients c (B, 3 pair kinds, n_rbf) a small network computes from the
+    flow time and both temperatures.  phi' is analytic, so the divergence is exact and cheap."""
+
+    closed_form_divergence = True
 
     def __init__(self, cfg: CNFConfig):
         super().__init__()
         self.cfg = cfg
-        self.net = ParticleTransformer(
-            3,
-            3,
-            n_cond=2 + 5,
-            hidden=cfg.hidden,
-            heads=cfg.heads,
-            layers=cfg.blocks,
-            n_freq=cfg.n_freq,
+        h = cfg.hidden
+        self.coef = nn.Sequential(
+            nn.Linear(N_COND, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, 3 * cfg.n_rbf)
         )
-        self.node = nn.Linear(cfg.hidden, cfg.pair_channels)
-        self.pair = nn.Sequential(
-            nn.Linear(self.net.n_rbf + 3, 32), nn.SiLU(), nn.Linear(32, cfg.pair_channels)
+        nn.init.zeros_(self.coef[-1].weight)
+        nn.init.zeros_(self.coef[-1].bias)
+        self.register_buffer("centres", torch.linspace(0.7, cfg.r_cut, cfg.n_rbf))
+
+    def phi(self, r: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """phi (P,) and dphi/dr (P,) at distances r (P,) with coefficients c (P, n_rbf)."""
+        rc = self.cfg.r_cut
+        width = 1.5 * (rc - 0.7) / self.cfg.n_rbf
+        z = (r[:, None] - self.centres) / width
+        g = torch.exp(-z * z)
+        dg = -2 * z / width * g
+        inside = r < rc
+        a = 0.5 * math.pi / rc
+        env = torch.where(inside, torch.cos(a * r) ** 2, torch.zeros_like(r))
+        denv = torch.where(inside, -a * torch.sin(2 * a * r), torch.zeros_like(r))
+        cg, cdg = (c * g).sum(-1), (c * dg).sum(-1)
+        return cg * env, cdg * env + cg * denv
+
+    def forward(self, x, t, types, box, T_from, T_to, pairs: PairList):
+        """v (B, N, 3), div (B,), None (the divergence is exact)."""
+        B = x.shape[0]
+        dv = pairs.vectors(x, box)
+        r = torch.sqrt((dv * dv).sum(-1))
+        coef = self.coef(conditioning(t, T_from, T_to)).view(B, 3, self.cfg.n_rbf)
+        kind = types[pairs.b, pairs.i] + types[pairs.b, pairs.j]
+        ph, dph = self.phi(r, coef[pairs.b, kind])
+        f = ph[:, None] * dv  # on i; -f on j
+        v = torch.zeros_like(x).index_put_((pairs.b, pairs.i), f, accumulate=True)
+        v = v.index_put_((pairs.b, pairs.j), -f, accumulate=True)
+        # div = -sum over ordered pairs (3 phi + r phi') = -2 sum over unordered pairs
+        div = torch.zeros(B, dtype=x.dtype, device=x.device).index_add_(
+            0, pairs.b, -2 * (3 * ph + r * dph)
         )
-
-    @staticmethod
-    def time_features(t: torch.Tensor) -> torch.Tensor:
-        """(B,) -> (B, 5)."""
-        k = torch.tensor([1.0, 2.0], dtype=t.dtype, device=t.device) * math.pi
-        return torch.cat([t[:, None], torch.sin(k * t[:, None]), torch.cos(k * t[:, None])], dim=-1)
-
-    def forward(self, u, t, tokens, box, Tfeat, free):
-        cond = torch.cat([Tfeat, self.time_features(t)], dim=-1)
-        pf = self.net.pair_features(u, tokens, box)
-        h = self.net.hidden_states(u, tokens, box, cond, pf)
-        v = self.net.head(h)  # (B, N, 3), in length units
-        rij = minimum_image_vectors(u, box)  # (B, N, N, 3)
-        r = torch.sqrt((rij * rij).sum(-1) + 1e-12)
-        rc = min(self.cfg.r_cut, 0.5 * float(box.min()))  # beyond L/2 the minimum image jumps
-        env = torch.where(r < rc, torch.cos(0.5 * math.pi * r / rc) ** 2, torch.zeros_like(r))
-        a = self.node(h)
-        g = (self.pair(pf) * (a[:, :, None, :] + a[:, None, :, :])).sum(-1) * env  # (B, N, N)
-        eye = torch.eye(u.shape[1], dtype=torch.bool, device=u.device)
-        g = g.masked_fill(eye, 0.0)
-        v = v + (g[..., None] * rij).sum(2)
-        return (v / box) * free[..., None]
+        return v, div, None
 
 
-class LocalVectorField(nn.Module):
-    """v(u, t; T) from :class:`~glassdyn.gen.network.LocalField` (pairs within r_cut only)."""
+class ManyBodyField(nn.Module):
+    """The ``local`` or ``transformer`` field of :mod:`glassdyn.gen.network` on x / L, divergence
+    by autograd (exact or Hutchinson)."""
+
+    closed_form_divergence = False
 
     def __init__(self, cfg: CNFConfig):
         super().__init__()
+        from glassdyn.gen.network import LocalField, ParticleTransformer
+
         self.cfg = cfg
-        self.net = LocalField(2 + 5, hidden=cfg.hidden, r_cut=cfg.r_cut)
+        if cfg.network == "local":
+            self.net = LocalField(N_COND, hidden=cfg.hidden, r_cut=cfg.r_cut)
+            last = self.net.edge2[-1]
+        else:
+            self.net = ParticleTransformer(
+                3,
+                3,
+                n_cond=N_COND,
+                hidden=cfg.hidden,
+                heads=cfg.heads,
+                layers=cfg.blocks,
+                n_freq=cfg.n_freq,
+            )
+            last = self.net.head
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
-    def forward(self, u, t, tokens, box, Tfeat, free):
-        cond = torch.cat([Tfeat, VectorField.time_features(t)], dim=-1)
-        return self.net(u, tokens, box, cond, free) / box
+    def velocity(self, x, t, types, box, T_from, T_to):
+        u = torch.remainder(x / box, 1.0)
+        c = conditioning(t, T_from, T_to)
+        if self.cfg.network == "local":
+            free = torch.ones(types.shape, dtype=x.dtype, device=x.device)
+            return self.net(u, types, box, c, free)
+        return self.net(u, types, box, c) * box
+
+    def forward(self, x, t, types, box, T_from, T_to, pairs=None):
+        method = self.cfg.divergence
+        if method == "auto":
+            method = "exact" if x.shape[1] <= EXACT_MAX_PARTICLES else "hutchinson"
+        training = torch.is_grad_enabled()
+        with torch.enable_grad():
+            xx = x if x.requires_grad else x.detach().requires_grad_(True)
+            v = self.velocity(xx, t, types, box, T_from, T_to)
+            div, var = ode.autograd_divergence(
+                v, xx, method, self.cfg.probes, create_graph=training
+            )
+        if not training:
+            v, div = v.detach(), div.detach()
+        return v, div, var
 
 
-def make_field(cfg: CNFConfig) -> nn.Module:
-    """The network named by ``cfg.network``."""
-    if cfg.network == "transformer":
-        return VectorField(cfg)
-    if cfg.network == "local":
-        return LocalVectorField(cfg)
-    raise ValueError(f"unknown network {cfg.network!r}; choose 'transformer' or 'local'")
-
-
-class ContinuousFlow(nn.Module):
-    """Temperature-conditioned CNF; same interface as :class:`~glassdyn.gen.coupling.CouplingFlow`.
-
-    ``divergence`` selects the log-density estimator: "exact" (3N vector-Jacobian products per
-    function evaluation), "hutchinson" (``n_probes`` Rademacher probes, fixed along a trajectory),
-    or "auto" (exact up to ``EXACT_MAX_PARTICLES`` particles)."""
+class ContinuousTransport(nn.Module):
+    """The ``cnf`` model: ``transport(x, T_from, T_to)`` and its log-determinant."""
 
     kind = "cnf"
-    EXACT_MAX_PARTICLES = 32
 
     def __init__(self, cfg: CNFConfig = CNFConfig()):
         super().__init__()
-        self.cfg = cfg
-        self.field = make_field(cfg)
-        self.divergence = (
-            "auto"  # "exact", "hutchinson", or "auto": exact up to EXACT_MAX_PARTICLES
-        )
-        self.n_probes = 1
-        self.steps = cfg.steps  # RK4 steps; may be changed after loading (more: more accurate)
-
-    def _prepare(self, types, ref, T):
-        tokens = reference_frame.species_tokens(types, ref)
-        return tokens, tokens != reference_frame.REFERENCE, reference_frame.temperature_features(T)
-
-    # ---------------------------------------------------------------- training
-    def flow_matching_loss(self, positions, types, box, T, ref, generator=None):
-        """Mean squared error of the vector field against the geodesic target (scalar)."""
-        tokens, free, Tf = self._prepare(types, ref, T)
-        u1 = reference_frame.to_frame(positions, box, ref)
-        B = u1.shape[0]
-        z = torch.rand(u1.shape, generator=generator, dtype=u1.dtype, device=u1.device)
-        t = torch.rand(B, generator=generator, dtype=u1.dtype, device=u1.device)
-        delta = u1 - z
-        delta = (delta - torch.round(delta)) * free[..., None]
-        ut = torch.remainder(z + t[:, None, None] * delta, 1.0) * free[..., None]
-        v = self.field(ut, t, tokens, box, Tf, free)
-        err = ((v - delta) * box) ** 2  # length units
-        return err.sum((-1, -2)).div(free.sum(-1)).mean() / 3.0
-
-    # ------------------------------------------------------ divergence and ODE
-    def _div(self, v, u, free, eps):
-        exact = self.divergence == "exact" or (
-            self.divergence == "auto" and u.shape[1] <= self.EXACT_MAX_PARTICLES
-        )
-        if exact:
-            B, N, _ = u.shape
-            div = torch.zeros(B, dtype=u.dtype, device=u.device)
-            for i in range(N):
-                if not bool(free[:, i].any()):
-                    continue
-                for d in range(3):
-                    (g,) = torch.autograd.grad(
-                        v[:, i, d].sum(), u, create_graph=self.training, retain_graph=True
-                    )
-                    div = div + g[:, i, d]
-            return div
-        total = 0.0
-        for e in eps:
-            (g,) = torch.autograd.grad(v, u, e, create_graph=self.training, retain_graph=True)
-            total = total + (g * e).sum((-1, -2))
-        return total / len(eps)
-
-    def _dynamics(self, tokens, box, Tf, free, eps):
-        def f(t, state):
-            u, _ = state
-            with torch.enable_grad():
-                u = u if u.requires_grad else u.requires_grad_(True)
-                tt = t.expand(u.shape[0]).to(u.dtype)
-                v = self.field(u, tt, tokens, box, Tf, free)
-                div = self._div(v, u, free, eps)
-            return v, -div
-
-        return f
-
-    def _integrate(self, u, tokens, box, Tf, free, t0, t1, generator=None):
-        from torchdiffeq import odeint
-
-        eps = [
-            (torch.randint(0, 2, u.shape, generator=generator, device=u.device).to(u.dtype) * 2 - 1)
-            * free[..., None]
-            for _ in range(self.n_probes)
-        ]
-        f = self._dynamics(tokens, box, Tf, free, eps)
-        ts = torch.tensor([t0, t1], dtype=u.dtype, device=u.device)
-        lp0 = torch.zeros(u.shape[0], dtype=u.dtype, device=u.device)
-        us, lps = odeint(f, (u, lp0), ts, method="rk4", options={"step_size": 1.0 / self.steps})
-        return us[-1], lps[-1]
-
-    def log_prob(self, positions, types, box, T, ref=None):
-        """log q(x) (B,), integrating the ODE backwards from the data to the uniform base."""
-        if ref is None:
-            ref = torch.as_tensor(
-                reference_frame.reference_index(types.cpu().numpy()), device=positions.device
+        if cfg.network not in NETWORKS:
+            raise ValueError(
+                f"unknown network {cfg.network!r}; choose one of {', '.join(NETWORKS)}"
             )
-        tokens, free, Tf = self._prepare(types, ref, T)
-        u = reference_frame.to_frame(positions, box, ref)
-        _, dlp = self._integrate(u, tokens, box, Tf, free, 1.0, 0.0)
-        # backwards from t=1 with lambda(1) = 0: lambda(0) = int_0^1 div v dt = log p_0 - log p_1, log p_0 = 0
-        return -dlp - reference_frame.log_volume(box, positions.shape[1])
+        self.cfg = cfg
+        self.field = PairField(cfg) if cfg.network == "pair" else ManyBodyField(cfg)
+        self.steps = cfg.steps
 
-    def sample(self, n, types, box, T, generator=None):
-        """n configurations (n, N, 3) in [0, L) and their log q (n,) at temperature T."""
-        dev = box.device
-        types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(
-            reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
-        ).expand(n)
-        tokens, free, Tf = self._prepare(
-            types_b, ref, torch.full((n,), float(T), dtype=box.dtype, device=dev)
-        )
-        z = (
-            torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=box.dtype, device=dev)
-            * free[..., None]
-        )
-        with torch.no_grad():
-            u, dlp = self._integrate(z, tokens, box, Tf, free, 0.0, 1.0, generator)
-        u = torch.remainder(u.detach(), 1.0)
-        origin = torch.rand(n, 3, generator=generator, dtype=box.dtype, device=dev) * box
-        return reference_frame.from_frame(
-            u, box, origin
-        ), dlp.detach() - reference_frame.log_volume(box, types_b.shape[1])
+    def transport(self, x, types, box, T_from, T_to, *, reverse: bool = False):
+        """x (B, N, 3) positions, types (B, N) long, box (3,), T_from / T_to (B,) ->
+        (phi(x) (B, N, 3) unwrapped, log|det dphi/dx| (B,), variance of that log-det (B,)).
+        ``reverse``: the inverse map (from T_to back to T_from) and its log-determinant."""
+        types = types.long()
+        state = {"pairs": None}
+
+        def field(xs, t):
+            if self.cfg.network == "pair" and (
+                state["pairs"] is None or not state["pairs"].valid(xs)
+            ):
+                state["pairs"] = PairList(xs, box, self.cfg.r_cut)
+            return self.field(xs, t, types, box, T_from, T_to, state["pairs"])
+
+        t0, t1 = (1.0, 0.0) if reverse else (0.0, 1.0)
+        return ode.integrate(field, x, self.steps, t0=t0, t1=t1)

@@ -33,13 +33,31 @@ class FitConfig:
     ``glassdyn train`` does (a store's recorded split, e.g. a BOTAN import, is honoured)."""
 
     model: str = setting(
-        "diffusion",  # the model whose samples are physical (README, measured)
-        "diffusion (the model whose samples are physical): score-based diffusion on the torus; "
-        "flow: circular-spline coupling flow; cnf: continuous flow (flow matching on the torus)",
+        "cnf",
+        "cnf: continuous flow carrying MD configurations of --base-temperature down to colder "
+        "states (exact density); flow: coupling flow doing the same; diffusion: score-based "
+        "diffusion from noise (no density: its samples are refined by Hybrid Monte Carlo)",
         choices=MODELS,
     )
     temperatures: tuple[float, ...] | None = setting(
-        None, "state points to train on (default: all)"
+        None,
+        "state points to fit (the transports' target temperatures; default: every one of the "
+        "store, below the base temperature for flow and cnf)",
+    )
+    base_temperature: float | None = setting(
+        None,
+        "flow / cnf: the store temperature whose MD configurations are carried down (default: "
+        "the store's highest)",
+    )
+    base_configs: int = setting(
+        64,
+        "flow / cnf: base configurations fitted on, made by NVT chains (2 tau_alpha apart) from "
+        "the training configurations at the base temperature (a quarter as many for validation)",
+    )
+    likelihood_weight: float = setting(
+        0.0,
+        "flow / cnf: weight of the likelihood of the training configurations of the target "
+        "temperatures (forward KL) beside the energy (reverse KL)",
     )
     source: str = setting("thermal", "the positions fitted on", choices=("thermal", "inherent"))
     epochs: int = setting(20, "training epochs")
@@ -48,7 +66,6 @@ class FitConfig:
     val_fraction: float = _SPLIT["val_fraction"]
     test_fraction: float = _SPLIT["test_fraction"]
     max_configs: int | None = _SPLIT["max_configs"]
-    energy_weight: float = setting(0.0, "reverse-KL weight (flow only)")
     score_target: str = setting(
         "auto",
         "diffusion: regress on forces / T at small noise (target score matching; auto = on "
@@ -87,7 +104,14 @@ class FitConfig:
                 "a positive number, e.g. 1e-3",
             ),
             ("--ema", self.ema, 0.0 <= self.ema < 1.0, "in [0, 1), e.g. 0.999 (0: off)"),
-            ("--energy-weight", self.energy_weight, self.energy_weight >= 0, ">= 0"),
+            ("--likelihood-weight", self.likelihood_weight, self.likelihood_weight >= 0, ">= 0"),
+            ("--base-configs", self.base_configs, self.base_configs >= 2, ">= 2"),
+            (
+                "--base-temperature",
+                self.base_temperature,
+                self.base_temperature is None or self.base_temperature > 0,
+                "positive",
+            ),
             (
                 "--max-configs",
                 self.max_configs,

@@ -1,19 +1,28 @@
-"""Coupling flow on the periodic box: circular rational-quadratic splines (normflows) with a
-permutation-equivariant conditioner.
+"""Coupling flow as a temperature transport: circular rational-quadratic splines with slab couplings.
 
-Layer l transforms one Cartesian axis d of every free particle, conditioned on the other two
-axes of all particles (splits x|yz, y|xz, z|xy in turn):
+Like the continuous flow (:mod:`glassdyn.gen.cnf`), the ``flow`` model carries MD configurations of
+the base temperature T_0 to a colder T (Jung, Biroli & Berthier, Mach. Learn.: Sci. Technol. 5,
+035053 (2024)); its log-determinant is exact by construction.  It works in the reference-particle
+frame (:mod:`glassdyn.gen.reference_frame`: fractional coordinates u relative to one A particle,
+so every map is invariant to common shifts).  Layer l moves one Cartesian axis a of the particles
+of one set S_l, conditioned on everything else:
 
-    u'_{i,d} = ( RQS_{theta_i}(u_{i,d}) + phi_i ) mod 1,   theta_i, phi_i = NN(u_{., not d}, species, T)_i
+    u'_{i,a} = ( RQS_{theta_i}(u_{i,a}) + rho_i ) mod 1    for i in S_l,
+    theta_i, rho_i = NN( u_j for j not in S_l,  u_{i, not a} for i in S_l,  species,  T_0, T )_i,
 
-RQS is the circular rational-quadratic spline of Durkan et al. (NeurIPS 2019) / Rezende et al.
-(ICML 2020) on [0, 1] with equal end derivatives (``normflows.utils.splines``), phi a rotation of
-the circle; both are diffeomorphisms of the circle.  The Jacobian is triangular:
-log|det| = sum_i log RQS'(u_{i,d}).  NN is :class:`~glassdyn.gen.network.ParticleTransformer`,
-so the flow is equivariant under permutations of particles and its parameter count does not depend
-on N.  The base is uniform on the torus; the frame (:mod:`glassdyn.gen.reference_frame`) makes log q exactly
-invariant to common shifts.  Direction: ``forward`` maps base z -> data u (sampling),
-``inverse`` maps u -> z (density evaluation).
+with RQS the circular rational-quadratic spline of Durkan et al. (NeurIPS 2019) / Rezende et al.
+(ICML 2020) on [0, 1] (``normflows.utils.splines``) and rho a rotation of the circle; the Jacobian
+is triangular, log|det| = sum_{i in S_l} log RQS'(u_{i,a}).  The set S_l is the particles in every
+other slab of width ``slab`` across a second axis b != a: a particle's slab depends only on its
+b coordinate, which the layer does not change, so the partition is a function of the input and of
+the output alike (the layer is invertible) and of positions only (the flow is permutation
+equivariant).  A moved particle thereby sees the complete positions of the particles in the
+neighbouring slabs, about half of its cage, where a plain axis split (x | yz of every particle)
+would hide every neighbour's coordinate along the moved axis.  The conditioner is a transformer
+over particles whose attention carries a learned bias from the pair distance (the full distance
+between two particles outside S_l, the distance across axis a otherwise) and the species pair.
+Layers cycle through the axes and slab axes with shifted slab offsets.  The spline parameters
+start at the identity: an untrained flow is plain population annealing.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from glassdyn.gen import reference_frame
-from glassdyn.gen.network import ParticleTransformer
+from glassdyn.gen.network import _Block, fourier_features, periodic_distance
 from normflows.utils.splines import DEFAULT_MIN_DERIVATIVE, rational_quadratic_spline
 from torch import nn
 
@@ -31,11 +40,14 @@ from torch import nn
 @dataclass(frozen=True)
 class FlowConfig:
     n_layers: int = 6  # coupling layers (axes x, y, z in turn)
-    n_bins: int = 12
+    n_bins: int = 16
     hidden: int = 64
     heads: int = 4
     blocks: int = 2  # transformer blocks per conditioner
-    n_freq: int = 4
+    n_freq: int = 6
+    slab: float = 1.0  # width of the slabs that split the particles (sigma_AA)
+    n_rbf: int = 16
+    r_max: float = 2.5
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,115 +63,119 @@ def _circular_spline(u, params, n_bins, inverse):
     )
 
 
-class CircularCoupling(nn.Module):
-    """One coupling layer transforming axis ``axis`` of every non-reference particle."""
+def slab_set(u_b: torch.Tensor, length: float, width: float, offset: float) -> torch.Tensor:
+    """(B, N) bool: particles in the even slabs across an axis of ``length`` cut into an even
+    number of slabs of about ``width`` (so that the slabs alternate around the periodic box)."""
+    m = max(2, 2 * int(round(length / (2 * width))))
+    return torch.remainder(torch.floor(u_b * m + offset), 2) == 0
 
-    def __init__(self, axis: int, cfg: FlowConfig):
+
+class SlabCoupling(nn.Module):
+    """Layer ``index``: moves axis ``axis`` of the free particles of the even slabs across
+    ``slab_axis``, conditioned on everything else."""
+
+    def __init__(self, index: int, cfg: FlowConfig):
         super().__init__()
-        self.axis, self.n_bins = axis, cfg.n_bins
-        self.visible = [a for a in range(3) if a != axis]
-        self.net = ParticleTransformer(
-            2,
-            3 * cfg.n_bins + 1,
-            hidden=cfg.hidden,
-            heads=cfg.heads,
-            layers=cfg.blocks,
-            n_freq=cfg.n_freq,
+        self.axis = index % 3
+        self.slab_axis = (self.axis + 1 + (index // 3) % 2) % 3
+        self.offset = float((index * 0.618034) % 1.0)
+        self.cfg = cfg
+        h = cfg.hidden
+        self.inp = nn.Linear(6 * cfg.n_freq, h)
+        self.species = nn.Embedding(3, h)  # A, B, reference
+        self.moved = nn.Embedding(2, h)  # in the moved set or not
+        self.cond = nn.Sequential(nn.Linear(4, h), nn.SiLU(), nn.Linear(h, h))
+        self.blocks = nn.ModuleList(
+            [_Block(h, cfg.heads, cfg.n_rbf + 1) for _ in range(cfg.blocks)]
         )
-        # identity at initialisation: equal bins, unit derivatives, no rotation
-        nn.init.zeros_(self.net.head.weight)
-        with torch.no_grad():
-            self.net.head.bias.zero_()
-            self.net.head.bias[2 * cfg.n_bins : 3 * cfg.n_bins] = float(
+        self.norm = nn.LayerNorm(h)
+        self.head = nn.Linear(h, 3 * cfg.n_bins + 1)
+        nn.init.zeros_(self.head.weight)
+        with torch.no_grad():  # equal bins, unit derivatives, no rotation
+            self.head.bias.zero_()
+            self.head.bias[2 * cfg.n_bins : 3 * cfg.n_bins] = float(
                 np.log(np.exp(1 - DEFAULT_MIN_DERIVATIVE) - 1)
             )
+        self.register_buffer("centres", torch.linspace(0.0, cfg.r_max, cfg.n_rbf))
 
-    def _params(self, u, tokens, box, cond):
-        out = self.net(u[..., self.visible], tokens, box[self.visible], cond)
+    def _pair(self, u, species, box, moving):
+        """(B, N, N, n_rbf + 4): RBFs of the visible distance, species pair, both-visible flag."""
+        a = self.axis
+        perp = [d for d in range(3) if d != a]
+        full = periodic_distance(u, box)
+        across = periodic_distance(u[..., perp], box[perp])
+        both = (~moving)[:, :, None] & (~moving)[:, None, :]
+        r = torch.where(both, full, across)
+        width = self.cfg.r_max / self.cfg.n_rbf
+        rbf = torch.exp(-(((r[..., None] - self.centres) / width) ** 2))
+        kind = nn.functional.one_hot(species[:, :, None] + species[:, None, :], 3).to(u.dtype)
+        return torch.cat([rbf, kind, both[..., None].to(u.dtype)], dim=-1)
+
+    def _params(self, u, tokens, box, cond, moving):
+        feats = fourier_features(u, self.cfg.n_freq).view(*u.shape[:2], 3, -1)
+        feats = feats * torch.where(  # a moved particle does not see its own moved coordinate
+            moving[..., None, None] & (torch.arange(3, device=u.device) == self.axis)[:, None],
+            0.0,
+            1.0,
+        )
+        h = (
+            self.inp(feats.flatten(-2))
+            + self.species(tokens)
+            + self.moved(moving.long())
+            + self.cond(cond)[:, None, :]
+        )
+        pair = self._pair(u, reference_frame.physical_species(tokens), box, moving)
+        for blk in self.blocks:
+            h = blk(h, pair)
+        out = self.head(self.norm(h))
         return out[..., :-1], out[..., -1]
 
-    def forward(self, u, tokens, box, cond, free):
-        """z -> x direction.  u (B, N, 3), free (B, N) bool; returns (u', logdet (B,))."""
-        params, phi = self._params(u, tokens, box, cond)
-        y, ld = _circular_spline(u[..., self.axis], params, self.n_bins, inverse=False)
-        y = torch.remainder(y + phi, 1.0)
-        y = torch.where(free, y, u[..., self.axis])
+    def forward(self, u, tokens, box, cond, free, inverse: bool = False):
+        """u (B, N, 3) -> (u', log|det| (B,)) of this layer (``inverse``: its inverse map)."""
+        a, b = self.axis, self.slab_axis
+        moving = free & slab_set(u[..., b], float(box[b]), self.cfg.slab, self.offset)
+        params, rho = self._params(u, tokens, box, cond, moving)
+        if inverse:
+            y = torch.remainder(u[..., a] - rho, 1.0)
+            y, ld = _circular_spline(y, params, self.cfg.n_bins, inverse=True)
+        else:
+            y, ld = _circular_spline(u[..., a], params, self.cfg.n_bins, inverse=False)
+            y = torch.remainder(y + rho, 1.0)
+        y = torch.where(moving, y, u[..., a])
         out = u.clone()
-        out[..., self.axis] = y
-        return out, (ld * free).sum(-1)
-
-    def inverse(self, u, tokens, box, cond, free):
-        """x -> z direction; returns (u', logdet of this inverse map (B,))."""
-        params, phi = self._params(u, tokens, box, cond)
-        y = torch.remainder(u[..., self.axis] - phi, 1.0)
-        y, ld = _circular_spline(y, params, self.n_bins, inverse=True)
-        y = torch.where(free, y, u[..., self.axis])
-        out = u.clone()
-        out[..., self.axis] = y
-        return out, (ld * free).sum(-1)
+        out[..., a] = y
+        return out, (ld * moving).sum(-1)
 
 
 class CouplingFlow(nn.Module):
-    """Temperature-conditioned coupling flow for binary periodic configurations (any N)."""
+    """The ``flow`` model: ``transport(x, T_from, T_to)`` with its exact log-determinant."""
 
     kind = "flow"
 
     def __init__(self, cfg: FlowConfig = FlowConfig()):
         super().__init__()
         self.cfg = cfg
-        self.layers = nn.ModuleList(
-            [CircularCoupling(layer % 3, cfg) for layer in range(cfg.n_layers)]
-        )
+        self.layers = nn.ModuleList([SlabCoupling(k, cfg) for k in range(cfg.n_layers)])
 
-    def _prepare(self, types, ref, T):
+    def transport(self, x, types, box, T_from, T_to, *, reverse: bool = False):
+        """x (B, N, 3), types (B, N), box (3,), T_from / T_to (B,) -> (phi(x) (B, N, 3) in the
+        box, log|det dphi/dx| (B,), None: exact).  ``reverse``: the inverse map."""
+        types = types.long()
+        ref = torch.as_tensor(reference_frame.reference_index(types.cpu().numpy()), device=x.device)
         tokens = reference_frame.species_tokens(types, ref)
         free = tokens != reference_frame.REFERENCE
-        return tokens, free, reference_frame.temperature_features(T)
-
-    def forward_u(self, z, types, box, T, ref):
-        """Base (B, N, 3) in [0, 1) -> frame coordinates u; returns (u, log|det dz->u| (B,))."""
-        tokens, free, cond = self._prepare(types, ref, T)
-        ld = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
-        for layer in self.layers:
-            z, d = layer(z, tokens, box, cond, free)
-            ld = ld + d
-        return z, ld
-
-    def inverse_u(self, u, types, box, T, ref):
-        """Frame coordinates u -> base z; returns (z, log|det du->z| (B,))."""
-        tokens, free, cond = self._prepare(types, ref, T)
-        ld = torch.zeros(u.shape[0], dtype=u.dtype, device=u.device)
-        for layer in reversed(self.layers):
-            u, d = layer.inverse(u, tokens, box, cond, free)
-            ld = ld + d
-        return u, ld
-
-    def log_prob(self, positions, types, box, T, ref=None):
-        """log q(x) (B,) of positions (B, N, 3) [length units], types (B, N), box (3,), T (B,).
-
-        ``ref`` (B,) picks the reference particle (default: the first A particle)."""
-        if ref is None:
-            ref = torch.as_tensor(
-                reference_frame.reference_index(types.cpu().numpy()), device=positions.device
-            )
-        u = reference_frame.to_frame(positions, box, ref)
-        _, ld = self.inverse_u(u, types, box, T, ref)
-        return ld - reference_frame.log_volume(box, positions.shape[1])
-
-    def sample(self, n, types, box, T, generator=None):
-        """n configurations at temperature T with the composition ``types`` (N,).
-
-        Returns positions (n, N, 3) in [0, L) and log q (n,)."""
-        dev = box.device
-        types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(
-            reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
-        ).expand(n)
-        z = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=box.dtype, device=dev)
-        z[torch.arange(n), ref] = 0.0
-        u, ld = self.forward_u(
-            z, types_b, box, torch.full((n,), float(T), dtype=box.dtype, device=dev), ref
-        )
-        origin = torch.rand(n, 3, generator=generator, dtype=box.dtype, device=dev) * box
-        x = reference_frame.from_frame(u, box, origin)
-        return x, -ld - reference_frame.log_volume(box, types_b.shape[1])
+        cond = torch.cat(
+            [
+                reference_frame.temperature_features(T_from),
+                reference_frame.temperature_features(T_to),
+            ],
+            dim=-1,
+        ).to(x.dtype)
+        u = reference_frame.to_frame(x, box, ref)
+        logdet = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        layers = reversed(self.layers) if reverse else self.layers
+        for layer in layers:
+            u, ld = layer(u, tokens, box, cond, free, inverse=reverse)
+            logdet = logdet + ld
+        origin = x[torch.arange(x.shape[0]), ref]
+        return reference_frame.from_frame(u, box, origin), logdet, None

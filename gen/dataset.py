@@ -28,6 +28,46 @@ class TrainingData:
     source: str
     forces: torch.Tensor | None = None  # (M, N, 3) KA forces -grad U, when asked for
     part: np.ndarray | None = None
+    # transports: MD pools at the base temperature (from training / validation configurations)
+    base: torch.Tensor | None = None  # (P, N, 3) float64 | the training base pool
+    base_val: torch.Tensor | None = None  # (Q, N, 3) float64 | the validation base pool
+    base_val_energy: torch.Tensor | None = None  # (Q,) float64 | their total energies
+    base_types: torch.Tensor | None = None  # (N,) long | the one composition of the pools
+    base_temperature: float | None = None
+    target_temperatures: tuple[float, ...] = ()
+
+    def with_base_pools(self, store_path, split: dict, cfg, log=print) -> TrainingData:
+        """MD pools at the base temperature ``cfg.base_temperature``: NVT chains (2 tau_alpha
+        apart) from its training and validation configurations
+        (:func:`glassdyn.gen.mdpool.md_pool`, seeded by ``cfg.seed``)."""
+        from glassdyn.data.store import Store
+        from glassdyn.gen.mdpool import md_pool
+
+        Tb = float(cfg.base_temperature)
+        sp = Store.open(store_path).state(Tb)
+        s = split[temperature_key(Tb)]
+        pools = {}
+        rng = np.random.default_rng([cfg.seed, 7])
+        for part, n in (("train", cfg.base_configs), ("val", max(2, cfg.base_configs // 4))):
+            idx = np.asarray(s[part] or s["train"], dtype=np.int64)
+            if len(idx) == 0:
+                raise StoreError(
+                    f"{store_path} T={Tb:g} has no training configuration to start the base MD from"
+                )
+            starts = sp.read(keys.THERMAL_POSITIONS, idx).astype(np.float64)
+            types = sp.read(keys.TYPES, idx)
+            if not (types == types[0]).all():
+                raise InputError(
+                    f"{store_path} T={Tb:g}: the base configurations differ in composition"
+                )
+            log(f"base: {n} MD configurations at T={Tb:g} from {len(idx)} {part} configurations")
+            pools[part] = md_pool(starts, types[0], self.box.cpu().numpy(), Tb, n, rng)
+            self.base_types = torch.as_tensor(types[0], dtype=torch.long)
+        self.base = torch.as_tensor(pools["train"].positions)
+        self.base_val = torch.as_tensor(pools["val"].positions)
+        self.base_val_energy = torch.as_tensor(pools["val"].energy)
+        self.base_temperature = Tb
+        return self
 
     def with_forces(self) -> TrainingData:
         """Compute the KA forces -grad U of every configuration (float64)."""
@@ -46,7 +86,8 @@ class TrainingData:
 
     def to(self, device) -> TrainingData:
         """Move the tensors to ``device`` (in place); returns self."""
-        for name in ("positions", "types", "temperature", "box", "forces"):
+        tensors = ("positions", "types", "temperature", "box", "forces")
+        for name in (*tensors, "base", "base_val", "base_val_energy", "base_types"):
             if getattr(self, name) is not None:
                 setattr(self, name, getattr(self, name).to(device))
         return self
@@ -55,6 +96,8 @@ class TrainingData:
         """What run.json and the checkpoints record of the data (``data``): store, source,
         temperatures, N, the types and the box (what sampling needs)."""
         return {
+            "base_temperature": self.base_temperature,
+            "target_temperatures": list(self.target_temperatures),
             "store": str(self.store),
             "source": self.source,
             "temperatures": sorted({round(float(t), 6) for t in self.temperature.cpu().numpy()}),

@@ -48,35 +48,45 @@ log sigma), the velocity is
 
     dx/dt = Lambda sigma(t) F_theta(x, sigma(t)),    Lambda = ln(sigma_max / sigma_min),
 
-so the sampler *is* a continuous flow from the uniform prior (t = 0) to the data (t = 1): it
-reuses the integrator, the exact / Hutchinson divergence and the log q of
-:class:`~glassdyn.gen.cnf.ContinuousFlow`, and the same equivariant network
-(:class:`~glassdyn.gen.cnf.VectorField`: particle transformer plus pairwise radial terms), with the
-noise level as its time conditioning.  log q is the density of the ODE's output, i.e. of the
-model's law smoothed at sigma_min; importance weights and the Metropolis-Hastings chain use it
-as for the other models.
+so the sampler is a continuous flow from the uniform prior (t = 0) to the data (t = 1),
+integrated with its log-density by :mod:`glassdyn.gen.ode` (exact divergence for small N,
+Hutchinson's estimator above), on the equivariant networks of :mod:`glassdyn.gen.network` with the
+noise level as their time conditioning.  log q is the density of the ODE's output, i.e. of the
+model's law smoothed at sigma_min.
+
+Neither sampler's output is Boltzmann-distributed: ``glassdyn gen sample`` refines the reverse-SDE
+proposals by Hybrid Monte Carlo moves at T (:mod:`glassdyn.gen.sampler`), and reports how many.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
-from glassdyn.gen import reference_frame
-from glassdyn.gen.cnf import CNFConfig, ContinuousFlow, make_field
+from glassdyn.gen import ode, reference_frame
+from glassdyn.gen.network import make_field
 from torch import nn
 
 IMAGE_RANGE = 7.0  # images summed: |k| <= ceil(IMAGE_RANGE * sigma / L) + 1 (weights below e^-24)
 
 
-@dataclass(frozen=True)
-class DiffusionConfig(CNFConfig):
-    """The network fields of :class:`~glassdyn.gen.cnf.CNFConfig` (``steps``: RK4 steps of the
-    probability-flow ODE, uniform in log sigma) plus the noise schedule, samplers and physics term."""
+EXACT_MAX_PARTICLES = 32  # the ODE's divergence: exact up to this N, Hutchinson above
 
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """The network (:func:`glassdyn.gen.network.make_field`; ``steps``: RK4 steps of the
+    probability-flow ODE, uniform in log sigma), the noise schedule, samplers and physics term."""
+
+    hidden: int = 64
+    heads: int = 4
+    blocks: int = 3
+    n_freq: int = 4
+    pair_channels: int = 16
+    r_cut: float = 2.0  # pairwise term cutoff (sigma_AA)
     steps: int = 100
-    network: str = "local"  # or "transformer" (:class:`~glassdyn.gen.cnf.VectorField`)
+    network: str = "local"  # or "transformer" (:class:`~glassdyn.gen.network.VectorField`)
     sigma_min: float = 0.02  # smallest noise (length units, sigma_AA)
     sigma_max_factor: float = 1.0  # sigma_max = factor * largest box length
     sde_steps: int = 100  # noise levels of the stochastic sampler
@@ -86,7 +96,10 @@ class DiffusionConfig(CNFConfig):
     prior_force_cap: float = (
         200.0  # physics term: capped KA pair forces (0: none); see module docstring
     )
-    prior_sigma: float = 0.1  # the physics term fades as exp(-(sigma / prior_sigma)^2)
+    prior_sigma: float = 0.02  # the physics term fades as exp(-(sigma / prior_sigma)^2)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def wrapped_normal_score(d: torch.Tensor, sigma: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
@@ -130,6 +143,15 @@ def capped_ka_forces(
     return -(mag / torch.sqrt(r2))[..., None].mul(d).sum(2)
 
 
+def zero_output(net: nn.Module) -> None:
+    """Zero the last layers of a :func:`~glassdyn.gen.network.make_field` network, so that it
+    outputs zero until trained (the learned part of the score then starts from nothing)."""
+    last = [net.net.edge2[-1]] if hasattr(net.net, "edge2") else [net.net.head, net.pair[-1]]
+    for layer in last:
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)
+
+
 class _ScoreVelocity(nn.Module):
     """The probability-flow velocity du/dt (fractional units) built on the shared network."""
 
@@ -137,6 +159,7 @@ class _ScoreVelocity(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.net = make_field(cfg)
+        zero_output(self.net)  # untrained: the physics term alone (the start a fit validates)
 
     def sigma_bounds(self, box: torch.Tensor) -> tuple[float, float]:
         return float(self.cfg.sigma_min), float(self.cfg.sigma_max_factor * box.max())
@@ -168,15 +191,15 @@ class _ScoreVelocity(nn.Module):
         return (lam * sig)[:, None, None] * self.denoiser(u, t, tokens, box, Tf, free) / box
 
 
-class ScoreDiffusion(ContinuousFlow):
-    """Temperature-conditioned score-based diffusion; same interface as the flows
-    (``log_prob``, ``sample``) plus :meth:`denoising_loss` for training."""
+class ScoreDiffusion(nn.Module):
+    """Temperature-conditioned score-based diffusion: :meth:`sample` (reverse SDE, or the
+    probability-flow ODE with ``log q``), :meth:`log_prob` and :meth:`denoising_loss`."""
 
     kind = "diffusion"
     sample_dtype = torch.float32
 
     def __init__(self, cfg: DiffusionConfig = DiffusionConfig()):
-        nn.Module.__init__(self)
+        super().__init__()
         self.cfg = cfg
         self.field = _ScoreVelocity(cfg)
         self.divergence = "auto"
@@ -194,18 +217,90 @@ class ScoreDiffusion(ContinuousFlow):
             return self.sample_sde(n, types, box, T, generator)
         if self.sampler != "ode":
             raise ValueError(f"sampler must be 'sde' or 'ode', got {self.sampler!r}")
-        return super().sample(n, types, box, T, generator)
+        return self.sample_ode(n, types, box, T, generator)
 
-    def denoising_loss(self, positions, types, box, T, ref, generator=None, data_score=None):
+    def _prepare(self, types, ref, T):
+        tokens = reference_frame.species_tokens(types, ref)
+        return tokens, tokens != reference_frame.REFERENCE, reference_frame.temperature_features(T)
+
+    def _batch(self, n, types, box, T):
+        dev = box.device
+        types_b = types.to(dev).long()[None].expand(n, -1)
+        ref = torch.as_tensor(
+            reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
+        ).expand(n)
+        Tn = torch.full((n,), float(T), dtype=box.dtype, device=dev)
+        return types_b, ref, self._prepare(types_b, ref, Tn)
+
+    def _integrate(self, u, tokens, box, Tf, free, t0, t1, generator=None):
+        """The probability-flow ODE in frame coordinates u from t0 to t1 with its log-density:
+        (u(t1), int div v dt (B,)); the divergence in u equals the one in x (a linear change)."""
+        method = self.divergence
+        if method == "auto":
+            method = "exact" if u.shape[1] <= EXACT_MAX_PARTICLES else "hutchinson"
+        training = torch.is_grad_enabled()
+
+        def field(uu, t):
+            with torch.enable_grad():
+                uu = uu if uu.requires_grad else uu.detach().requires_grad_(True)
+                v = self.field(uu, t, tokens, box, Tf, free)
+                div, var = ode.autograd_divergence(
+                    v,
+                    uu,
+                    method,
+                    max(self.n_probes, 2),
+                    create_graph=training,
+                    generator=generator,
+                )
+            return (v, div, var) if training else (v.detach(), div.detach(), var)
+
+        u1, logdet, _ = ode.integrate(field, u, self.steps, t0=t0, t1=t1)
+        return u1, logdet
+
+    def log_prob(self, positions, types, box, T, ref=None):
+        """log q(x) (B,) of the probability-flow ODE, integrating from the data back to the prior."""
+        if ref is None:
+            ref = torch.as_tensor(
+                reference_frame.reference_index(types.cpu().numpy()), device=positions.device
+            )
+        tokens, free, Tf = self._prepare(types, ref, T)
+        u = reference_frame.to_frame(positions, box, ref)
+        _, logdet = self._integrate(u, tokens, box, Tf, free, 1.0, 0.0)
+        # integrated backwards: logdet = -int_0^1 div v dt = log p_1(x) - log p_0 with log p_0 = 0
+        return logdet - reference_frame.log_volume(box, positions.shape[1])
+
+    def sample_ode(self, n, types, box, T, generator=None):
+        """n configurations (n, N, 3) from the probability-flow ODE and their log q (n,)."""
+        types_b, ref, (tokens, free, Tf) = self._batch(n, types, box, T)
+        z = (
+            torch.rand(
+                n, types_b.shape[1], 3, generator=generator, dtype=box.dtype, device=box.device
+            )
+            * free[..., None]
+        )
+        with torch.no_grad():
+            u, logdet = self._integrate(z, tokens, box, Tf, free, 0.0, 1.0, generator)
+        u = torch.remainder(u.detach(), 1.0) * free[..., None]
+        origin = torch.rand(n, 3, generator=generator, dtype=box.dtype, device=box.device) * box
+        x = reference_frame.from_frame(u, box, origin)
+        return x, -logdet.detach() - reference_frame.log_volume(box, types_b.shape[1])
+
+    def denoising_loss(
+        self, positions, types, box, T, ref, generator=None, data_score=None, *, t=None
+    ):
         """sigma^2-weighted denoising score matching, per free coordinate (scalar, length^2).
 
         ``data_score`` (B, N, 3): grad log p_0 at the data, i.e. forces / T for thermal
         configurations (any frame: only the free particles' rows are used); when given, the target
-        is the target-score / denoising-score blend of the module docstring."""
+        is the target-score / denoising-score blend of the module docstring.  ``t``: one noise
+        level for the whole batch (flow time in [0, 1]; default: uniform per configuration)."""
         tokens, free, Tf = self._prepare(types, ref, T)
         u0 = reference_frame.to_frame(positions, box, ref)
         B = u0.shape[0]
-        t = torch.rand(B, generator=generator, dtype=u0.dtype, device=u0.device)
+        if t is None:
+            t = torch.rand(B, generator=generator, dtype=u0.dtype, device=u0.device)
+        else:
+            t = torch.full((B,), float(t), dtype=u0.dtype, device=u0.device)
         sig = self.field.sigma(t, box)
         eps = torch.randn(u0.shape, generator=generator, dtype=u0.dtype, device=u0.device)
         d = sig[:, None, None] * eps * free[..., None]  # length units
@@ -218,9 +313,6 @@ class ScoreDiffusion(ContinuousFlow):
         F = self.field.denoiser(ut, t, tokens, box, Tf, free)
         err = (F - target) ** 2
         return err.sum((-1, -2)).div(free.sum(-1)).mean() / 3.0
-
-    # training code calls one method name for both continuous models
-    flow_matching_loss = denoising_loss
 
     # ----------------------------------------------------------- stochastic sampler
     @torch.no_grad()
@@ -245,13 +337,7 @@ class ScoreDiffusion(ContinuousFlow):
         network, but its density is intractable: log q is returned as NaN (no importance weights).
         """
         dev, dt = box.device, box.dtype
-        types_b = types.to(dev).long()[None].expand(n, -1)
-        ref = torch.as_tensor(
-            reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
-        ).expand(n)
-        tokens, free, Tf = self._prepare(
-            types_b, ref, torch.full((n,), float(T), dtype=dt, device=dev)
-        )
+        types_b, ref, (tokens, free, Tf) = self._batch(n, types, box, T)
         u = torch.rand(n, types_b.shape[1], 3, generator=generator, dtype=dt, device=dev) * free[
             ..., None
         ].to(dt)

@@ -13,7 +13,7 @@ configurations it could not quench or that did not converge instead of switching
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -174,6 +174,9 @@ class Quench:
     minimiser: str
     failed: list
     not_converged: list
+    rescued: list = field(
+        default_factory=list
+    )  # overlapping starts pulled apart by torch FIRE first
 
     @property
     def converged(self) -> np.ndarray:
@@ -189,6 +192,7 @@ class Quench:
             "converged": int(self.converged.sum()),
             "failed": list(self.failed),
             "not_converged": list(self.not_converged),
+            "rescued": list(self.rescued),
         }
 
 
@@ -199,10 +203,20 @@ def describe_minimiser(name: str) -> str:
     return f"torch FIRE (max force {c.max_force:g}, at most {c.max_steps} steps)"
 
 
-def quench(positions, types, box, minimiser: str | None = None, progress: bool = False) -> Quench:
+def quench(
+    positions,
+    types,
+    box,
+    minimiser: str | None = None,
+    progress: bool = False,
+    fallback: bool = False,
+) -> Quench:
     """Inherent structures of configurations (M, N, 3) of one composition ``types`` (N,), all
     with ONE minimiser (``lammps`` or ``torch``; None: :func:`choose_minimiser`).  A configuration
-    the minimiser cannot quench is reported in ``failed``, never handed to another minimiser."""
+    the minimiser cannot quench is reported in ``failed``.  ``fallback`` (lammps only): a start
+    that LAMMPS cannot take (overlaps: it loses atoms) is first pulled apart by torch FIRE and
+    then quenched by LAMMPS FIRE, so that every minimum still meets LAMMPS' criterion; such
+    configurations are listed in ``rescued``."""
     from glassdyn.data.errors import InputError
     from glassdyn.data.runs import progress as bar
 
@@ -213,7 +227,7 @@ def quench(positions, types, box, minimiser: str | None = None, progress: bool =
     M = x.shape[0]
     pos = np.full_like(x, np.nan)
     e, f = np.full(M, np.nan), np.full(M, np.nan)
-    failed = []
+    failed, rescued = [], []
     if minimiser == "torch":
         if M:
             pos[:], e[:], f[:] = quench_ka(x, types, box, TORCH_FIRE)
@@ -226,12 +240,18 @@ def quench(positions, types, box, minimiser: str | None = None, progress: bool =
         for k in bar(range(M), desc="quench (lammps FIRE)", enabled=progress, leave=False):
             try:
                 r = quench_lammps(x[k : k + 1], types, box)
-            except (
-                Exception
-            ):  # LAMMPS loses atoms from an overlapping start: reported, not replaced
-                failed.append(k)
-                continue
+            except Exception:  # LAMMPS loses atoms from an overlapping start
+                if not fallback:
+                    failed.append(k)
+                    continue
+                try:  # torch FIRE pulls the overlaps apart, LAMMPS FIRE finishes the same way
+                    pulled = quench_ka(x[k : k + 1], types, box, TORCH_FIRE)[0]
+                    r = quench_lammps(pulled, types, box)
+                    rescued.append(k)
+                except Exception:
+                    failed.append(k)
+                    continue
             pos[k], e[k], f[k] = r[0][0], r[1][0], r[2][0]
         threshold = LAMMPS_CONVERGED
     not_converged = [k for k in range(M) if k not in failed and not f[k] <= threshold]
-    return Quench(pos, e, f, minimiser, failed, not_converged)
+    return Quench(pos, e, f, minimiser, failed, not_converged, rescued)

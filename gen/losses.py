@@ -1,11 +1,23 @@
-"""Training losses of the generative models (one batch at a time) and the validation loss.
+"""Training losses of the generative models (one batch at a time) and their validation losses.
 
-- coupling flow: negative log-likelihood per particle, plus an optional reverse-KL term against
-  the KA Boltzmann weight (:func:`reverse_kl`);
-- continuous flow: the flow-matching loss on the torus;
-- diffusion: denoising or target score matching (forces / T, :func:`uses_target_score`).
+- **transports** (``flow``, ``cnf``): the reverse Kullback-Leibler divergence per particle from
+  base configurations z (MD at the base temperature T_0) to a target temperature T drawn in the
+  fitted range,
 
-Each configuration is seen in the frame of a uniformly drawn A particle (:func:`random_reference`).
+      L_energy = E_z[ U(phi(z)) / T - log |det dphi/dz| ] / N      (= KL(q || p_T) / N + const),
+
+  and, with ``likelihood_weight`` > 0, the forward one (negative log-likelihood of the fitted
+  temperatures' training configurations x under the transported base, whose density is
+  exp(-U / T_0) up to a constant),
+
+      L_likelihood = E_x[ U(phi^-1(x)) / T_0 - log |det dphi^-1/dx| ] / N.
+
+  Their validation is :func:`transport_validation`: the reverse KL and the spread of the log
+  importance weights at each fitted temperature on the validation base configurations.
+- **diffusion**: denoising or target score matching (forces / T, :func:`uses_target_score`), each
+  configuration seen in the frame of a uniformly drawn A particle (:func:`random_reference`); its
+  validation averages the loss over a fixed grid of noise levels (:data:`VALIDATION_LEVELS`
+  levels, several noise draws each) so that it measures every noise level every epoch.
 """
 
 from __future__ import annotations
@@ -20,6 +32,10 @@ from glassdyn.gen import reference_frame
 if TYPE_CHECKING:  # annotations only
     from glassdyn.gen.config import FitConfig
     from glassdyn.gen.dataset import TrainingData
+
+TRANSPORTS = ("flow", "cnf")
+VALIDATION_LEVELS = 12  # noise levels of the diffusion validation grid (uniform in log sigma)
+VALIDATION_DRAWS = 2  # noise draws per level and configuration
 
 
 def random_reference(types: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -45,29 +61,111 @@ def uses_target_score(cfg: FitConfig) -> bool:
     return cfg.score_target == "target" or (cfg.score_target == "auto" and cfg.source == "thermal")
 
 
-def batch_loss(
-    model, x, types, T, box, generator=None, energy_weight: float = 0.0, forces=None
-) -> torch.Tensor:
-    """Training loss of one batch: NLL per particle (flow), the flow-matching loss (cnf) or the
-    denoising / target score-matching loss (diffusion; ``forces`` (B, N, 3) switch on the latter)."""
+def total_energy(x: torch.Tensor, types: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    """Differentiable total KA energies (B,) of x (B, N, 3) with one composition ``types`` (N,)."""
+    from glassdyn.simulate.ka import energy_torch
+
+    return energy_torch(x, types.cpu().numpy(), box.detach().cpu().numpy())
+
+
+def energy_loss(model, z, types, box, T_from, T_to) -> torch.Tensor:
+    """Reverse KL per particle of transporting base configurations z (B, N, 3) from T_from to
+    T_to (both (B,)); ``types`` (N,)."""
+    B, N, _ = z.shape
+    y, logdet, _ = model.transport(z, types[None].expand(B, -1), box, T_from, T_to)
+    U = total_energy(y, types, box)
+    return ((U / T_to - logdet) / N).mean()
+
+
+def likelihood_loss(model, x, types, box, T_from, T_to) -> torch.Tensor:
+    """Negative log-likelihood per particle (up to the constant log Z_0 / N) of configurations x
+    (B, N, 3) at T_to under base configurations of T_from carried down by the transport."""
+    B, N, _ = x.shape
+    z, logdet, _ = model.transport(x, types[None].expand(B, -1), box, T_from, T_to, reverse=True)
+    U = total_energy(z, types, box)
+    return ((U / T_from - logdet) / N).mean()
+
+
+def target_temperatures(data: TrainingData, n: int, generator=None) -> torch.Tensor:
+    """n target temperatures (n,) uniform in [lowest fitted T, base T)."""
+    lo, hi = float(min(data.target_temperatures)), float(data.base_temperature)
+    u = torch.rand(n, generator=generator, dtype=data.box.dtype, device=data.box.device)
+    return lo + (hi - lo) * u
+
+
+def transport_loss(model, data: TrainingData, rows, cfg: FitConfig, generator=None) -> torch.Tensor:
+    """The training loss of one batch of base configurations ``rows`` (indices into the base pool)."""
+    z = data.base.to(data.box.dtype)[rows]
+    B = len(rows)
+    T_from = torch.full((B,), float(data.base_temperature), dtype=z.dtype, device=z.device)
+    loss = energy_loss(
+        model,
+        z,
+        data.base_types,
+        data.box,
+        T_from,
+        target_temperatures(data, B, generator).to(z.dtype),
+    )
+    if cfg.likelihood_weight > 0:
+        k = torch.randint(0, len(data.positions), (B,), generator=generator, device=z.device)
+        k = torch.as_tensor(data.indices("train"), device=z.device)[k % len(data.indices("train"))]
+        x = data.positions[k].to(z.dtype)
+        T_to = data.temperature[k].to(z.dtype)
+        loss = loss + cfg.likelihood_weight * likelihood_loss(
+            model, x, data.base_types, data.box, T_from, T_to
+        )
+    return loss
+
+
+@torch.no_grad()
+def transport_validation(model, data: TrainingData, batch_size: int) -> dict:
+    """At each fitted temperature T below the base one, over the validation base configurations:
+    ``kl`` the reverse KL per particle (mean of U/T - log|det|, the selection criterion summed
+    over T), ``std`` the spread of the log weights and ``ess`` their Kish ESS per configuration."""
+    from glassdyn.gen.anneal import kish_ess
+
+    model.eval()
+    z_all = data.base_val.to(data.box.dtype)
+    out = {}
+    for T in data.target_temperatures:
+        lw, kl = [], []
+        for s in range(0, len(z_all), batch_size):
+            z = z_all[s : s + batch_size]
+            B, N, _ = z.shape
+            T_from = torch.full((B,), float(data.base_temperature), dtype=z.dtype, device=z.device)
+            T_to = torch.full((B,), float(T), dtype=z.dtype, device=z.device)
+            y, logdet, var = model.transport(
+                z, data.base_types[None].expand(B, -1), data.box, T_from, T_to
+            )
+            U = total_energy(y, data.base_types, data.box)
+            U0 = data.base_val_energy[s : s + batch_size].to(z.dtype)
+            w = -U / T_to + U0 / T_from + logdet - (0.0 if var is None else 0.5 * var)
+            lw.append(w.double().cpu())
+            kl.append(((U / T_to - logdet) / N).double().cpu())
+        lw = torch.cat(lw).numpy()
+        out[f"{float(T):g}"] = {
+            "kl": float(torch.cat(kl).mean()),
+            "std": float(np.std(lw)),
+            "ess": kish_ess(lw) / len(lw),
+        }
+    return out
+
+
+def batch_loss(model, x, types, T, box, generator=None, forces=None) -> torch.Tensor:
+    """The diffusion model's loss of one batch: denoising or (with ``forces`` (B, N, 3)) target
+    score matching."""
     dtype = next(model.parameters()).dtype
     x, box = x.to(dtype), box.to(dtype)
     ref = random_reference(types, generator)
-    if model.kind == "flow":
-        loss = -model.log_prob(x, types, box, T.to(x.dtype), ref).mean() / x.shape[1]
-        if energy_weight > 0:
-            loss = loss + energy_weight * reverse_kl(model, types[0], box, T, generator)
-        return loss
-    if model.kind == "diffusion":
-        score = None if forces is None else forces.to(dtype) / T.to(dtype)[:, None, None]
-        return model.denoising_loss(x, types, box, T.to(x.dtype), ref, generator, score)
-    return model.flow_matching_loss(x, types, box, T.to(x.dtype), ref, generator)
+    score = None if forces is None else forces.to(dtype) / T.to(dtype)[:, None, None]
+    return model.denoising_loss(x, types, box, T.to(x.dtype), ref, generator, score)
 
 
-def data_loss(
-    model, data: TrainingData, rows: torch.Tensor, generator=None, energy_weight: float = 0.0
-) -> torch.Tensor:
-    """:func:`batch_loss` of the configurations ``rows`` (indices into axis 0) of ``data``."""
+def data_loss(model, data: TrainingData, rows: torch.Tensor, cfg: FitConfig, generator=None):
+    """The training loss of the configurations (diffusion) or base configurations (transports)
+    ``rows`` of ``data``."""
+    if model.kind in TRANSPORTS:
+        return transport_loss(model, data, rows, cfg, generator)
     return batch_loss(
         model,
         data.positions[rows],
@@ -75,43 +173,36 @@ def data_loss(
         data.temperature[rows],
         data.box,
         generator,
-        energy_weight,
         None if data.forces is None else data.forces[rows],
     )
 
 
-def reverse_kl(model, types, box, T, generator=None, e_max: float = 10.0) -> torch.Tensor:
-    """E_q[U/T + log q] / N with model samples at the batch temperatures; U per particle is
-    softened above ``e_max`` (log growth) so a rare overlap does not blow up the gradient."""
-    from glassdyn.simulate.ka import energy_torch
-
-    n = len(T)
-    N = len(types)
-    dev = box.device
-    types_b = types.long()[None].expand(n, -1)
-    ref = torch.as_tensor(
-        reference_frame.reference_index(types_b[:1].cpu().numpy()), device=dev
-    ).expand(n)
-    z = torch.rand(n, N, 3, generator=generator, dtype=box.dtype, device=dev)
-    u, ld = model.forward_u(z, types_b, box, T.to(box.dtype), ref)
-    x = u * box
-    U = energy_torch(x, types.cpu().numpy(), box.cpu().numpy()) / N
-    U = torch.where(U > e_max, e_max + torch.log1p(torch.clamp(U - e_max, min=0)), U)
-    logq = -ld - reference_frame.log_volume(box, N)
-    return (U / T.to(U.dtype) + logq / N).mean()
-
-
 @torch.no_grad()
-def evaluate_loss(
-    model, data: TrainingData, idx: np.ndarray, batch_size: int, seed: int = 1234
-) -> float:
-    g = torch.Generator().manual_seed(seed)
+def diffusion_validation(
+    model, data: TrainingData, idx: np.ndarray, seed: int = 1234
+) -> tuple[float, list]:
+    """The diffusion loss of configurations ``idx`` averaged over a fixed grid of noise levels
+    (:data:`VALIDATION_LEVELS`, uniform in log sigma, :data:`VALIDATION_DRAWS` draws each), and
+    per level [sigma, loss] (the same noise every epoch)."""
+    g = torch.Generator(device=data.box.device).manual_seed(seed)
     model.eval()
-    total, count = 0.0, 0
-    for s in range(0, len(idx), batch_size):
-        b = torch.as_tensor(idx[s : s + batch_size])
-        with torch.enable_grad() if model.kind == "cnf" else torch.no_grad():
-            loss = data_loss(model, data, b, g)
-        total += float(loss) * len(b)
-        count += len(b)
-    return total / max(count, 1)
+    levels = (torch.arange(VALIDATION_LEVELS, dtype=torch.float64) + 0.5) / VALIDATION_LEVELS
+    per = []
+    for t in levels:
+        total, count = 0.0, 0
+        for _ in range(VALIDATION_DRAWS):
+            for s in range(0, len(idx), 32):
+                rows = torch.as_tensor(idx[s : s + 32], device=data.box.device)
+                dtype = next(model.parameters()).dtype
+                x, box = data.positions[rows].to(dtype), data.box.to(dtype)
+                T = data.temperature[rows].to(dtype)
+                ref = random_reference(data.types[rows], g)
+                forces = (
+                    None if data.forces is None else data.forces[rows].to(dtype) / T[:, None, None]
+                )
+                loss = model.denoising_loss(x, data.types[rows], box, T, ref, g, forces, t=float(t))
+                total += float(loss) * len(rows)
+                count += len(rows)
+        sigma = float(model.field.sigma(torch.tensor([float(t)]), data.box.cpu())[0])
+        per.append([sigma, total / max(count, 1)])
+    return float(np.mean([p[1] for p in per])), per

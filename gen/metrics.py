@@ -21,6 +21,8 @@ training data (best summed g(r) distance).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from glassdyn.analysis.structure import partial_rdf
 from glassdyn.data.neighbors import neighbor_pairs
@@ -162,3 +164,118 @@ def tune_lattice_sigma(
         )["sum"]
     best = min(scores, key=scores.get)
     return best, scores
+
+
+# ------------------------------------------------------------- against the MD-vs-MD floor
+@dataclass
+class Profile:
+    """Per-configuration summaries of M configurations: energy per particle (M,), partial g(r)
+    per configuration {"AA", "AB", "BB"} -> (M, bins) on bin centres ``r``, Z_BB (M,) and the
+    count of close contacts (M,)."""
+
+    energy: np.ndarray
+    r: np.ndarray
+    g: dict
+    z_bb: np.ndarray
+    close: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.energy)
+
+    def subset(self, rows) -> Profile:
+        rows = np.asarray(rows)
+        return Profile(
+            self.energy[rows],
+            self.r,
+            {k: v[rows] for k, v in self.g.items()},
+            self.z_bb[rows],
+            self.close[rows],
+        )
+
+
+def profile(positions, types, box, energy_per_particle=None) -> Profile:
+    """The :class:`Profile` of configurations (M, N, 3) of one composition ``types`` (N,)."""
+    from glassdyn.gen.sampling import energies
+
+    x = np.asarray(positions, dtype=np.float64)
+    box = np.asarray(box, dtype=np.float64)
+    types = np.asarray(types)
+    e = (
+        energies(x, types, box) / len(types)
+        if energy_per_particle is None
+        else np.asarray(energy_per_particle)
+    )
+    r_max = float(min(2.5, 0.49 * box.min()))
+    gs = {k: [] for k in PAIRS}
+    r = None
+    for p in x:
+        r, g = partial_rdf(p, types, box, r_max=r_max, bins=100)
+        for k in PAIRS:
+            gs[k].append(g[k])
+    z = np.array([coordination_numbers(p[None], types, box)["BB"] for p in x])
+    return Profile(
+        np.asarray(e, dtype=np.float64),
+        r,
+        {k: np.asarray(v) for k, v in gs.items()},
+        z,
+        close_contacts(x, types, box),
+    )
+
+
+def compare(sample: Profile, reference: Profile) -> dict:
+    """Distances of a sample set from a reference set: W1 of e/N, L2 of each partial g(r) (mean
+    over each set's configurations), |difference| of the mean Z_BB."""
+    dr = sample.r[1] - sample.r[0]
+    out = {"energy_w1": energy_w1(sample.energy, reference.energy)}
+    for k in PAIRS:
+        d = np.nanmean(sample.g[k], axis=0) - np.nanmean(reference.g[k], axis=0)
+        out[f"g_{k}"] = float(np.sqrt(np.nansum(d * d) * dr))
+    out["z_bb"] = float(abs(np.nanmean(sample.z_bb) - np.nanmean(reference.z_bb)))
+    return out
+
+
+DISTANCES = ("energy_w1", "g_AA", "g_AB", "g_BB", "z_bb")
+
+
+def against_floor(
+    sample: Profile, reference: Profile, rng: np.random.Generator, partitions: int = 16
+) -> dict:
+    """Each distance of :func:`compare` between ``sample`` and one half A of the reference, and
+    the floor: the same distance between the other half B and A, both averaged over
+    ``partitions`` random halvings of the reference.  {name: {"value", "floor", "floor_std"}}."""
+    M = len(reference)
+    half = M // 2
+    vals = {k: [] for k in DISTANCES}
+    flo = {k: [] for k in DISTANCES}
+    for _ in range(partitions):
+        perm = rng.permutation(M)
+        A, B = reference.subset(perm[:half]), reference.subset(perm[half : 2 * half])
+        for k, v in compare(sample, A).items():
+            vals[k].append(v)
+        for k, v in compare(B, A).items():
+            flo[k].append(v)
+    return {
+        k: {
+            "value": float(np.mean(vals[k])),
+            "floor": float(np.mean(flo[k])),
+            "floor_std": float(np.std(flo[k])),
+        }
+        for k in DISTANCES
+    }
+
+
+def energy_statistics(
+    e: np.ndarray, temperature: float, n_particles: int, n_eff: float | None = None
+) -> dict:
+    """Mean of e/N with its standard error (over ``n_eff`` independent configurations, default
+    all) and the canonical fluctuation N Var(e) / T^2 (= c_v for Boltzmann configurations)."""
+    e = np.asarray(e, dtype=np.float64)
+    n_eff = len(e) if n_eff is None else max(float(n_eff), 1.0)
+    return {
+        "mean": float(e.mean()),
+        "se": float(e.std(ddof=1) / np.sqrt(n_eff)) if len(e) > 1 else float("nan"),
+        "n_var_over_t2": float(n_particles * e.var(ddof=1) / temperature**2)
+        if len(e) > 1
+        else float("nan"),
+        "n_eff": n_eff,
+    }

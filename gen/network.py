@@ -217,3 +217,73 @@ class LocalField(nn.Module):
             (b, i), f[:, None] * dv, accumulate=True
         )
         return F * free[..., None]
+
+
+def time_features(t: torch.Tensor) -> torch.Tensor:
+    """(B,) flow time or noise level in [0, 1] -> (B, 5): [t, sin, cos of pi t and 2 pi t]."""
+    k = torch.tensor([1.0, 2.0], dtype=t.dtype, device=t.device) * math.pi
+    return torch.cat([t[:, None], torch.sin(k * t[:, None]), torch.cos(k * t[:, None])], dim=-1)
+
+
+class VectorField(nn.Module):
+    """v(u, t; T) (B, N, 3) in fractional units per unit flow time: :class:`ParticleTransformer`
+    token states h_i and pairwise radial terms, v_i = W h_i + sum_{j != i} g(h_i, h_j, |r_ij|) r_ij
+    (minimum image, smooth cutoff), permutation and shift equivariant; the network of the
+    diffusion model's ``transformer`` option (``cfg``: hidden, heads, blocks, n_freq,
+    pair_channels, r_cut)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.net = ParticleTransformer(
+            3,
+            3,
+            n_cond=2 + 5,
+            hidden=cfg.hidden,
+            heads=cfg.heads,
+            layers=cfg.blocks,
+            n_freq=cfg.n_freq,
+        )
+        self.node = nn.Linear(cfg.hidden, cfg.pair_channels)
+        self.pair = nn.Sequential(
+            nn.Linear(self.net.n_rbf + 3, 32), nn.SiLU(), nn.Linear(32, cfg.pair_channels)
+        )
+
+    def forward(self, u, t, tokens, box, Tfeat, free):
+        cond = torch.cat([Tfeat, time_features(t)], dim=-1)
+        pf = self.net.pair_features(u, tokens, box)
+        h = self.net.hidden_states(u, tokens, box, cond, pf)
+        v = self.net.head(h)  # (B, N, 3), in length units
+        rij = minimum_image_vectors(u, box)  # (B, N, N, 3)
+        r = torch.sqrt((rij * rij).sum(-1) + 1e-12)
+        rc = min(self.cfg.r_cut, 0.5 * float(box.min()))  # beyond L/2 the minimum image jumps
+        env = torch.where(r < rc, torch.cos(0.5 * math.pi * r / rc) ** 2, torch.zeros_like(r))
+        a = self.node(h)
+        g = (self.pair(pf) * (a[:, :, None, :] + a[:, None, :, :])).sum(-1) * env  # (B, N, N)
+        eye = torch.eye(u.shape[1], dtype=torch.bool, device=u.device)
+        g = g.masked_fill(eye, 0.0)
+        v = v + (g[..., None] * rij).sum(2)
+        return (v / box) * free[..., None]
+
+
+class LocalVectorField(nn.Module):
+    """v(u, t; T) from :class:`LocalField` (pairs within r_cut only): the diffusion model's
+    default ``local`` network."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.net = LocalField(2 + 5, hidden=cfg.hidden, r_cut=cfg.r_cut)
+
+    def forward(self, u, t, tokens, box, Tfeat, free):
+        cond = torch.cat([Tfeat, time_features(t)], dim=-1)
+        return self.net(u, tokens, box, cond, free) / box
+
+
+def make_field(cfg) -> nn.Module:
+    """The network named by ``cfg.network``: ``transformer`` or ``local``."""
+    if cfg.network == "transformer":
+        return VectorField(cfg)
+    if cfg.network == "local":
+        return LocalVectorField(cfg)
+    raise ValueError(f"unknown network {cfg.network!r}; choose 'transformer' or 'local'")

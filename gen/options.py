@@ -19,8 +19,8 @@ from glassdyn.gen.cnf import CNFConfig
 from glassdyn.gen.coupling import FlowConfig
 from glassdyn.gen.diffusion import DiffusionConfig
 
-MODELS = ("flow", "cnf", "diffusion")
-NETWORKS = ("transformer", "local")
+MODELS = ("cnf", "flow", "diffusion")
+NETWORKS = ("pair", "local", "transformer")
 SAMPLERS = ("sde", "ode")
 
 
@@ -59,9 +59,9 @@ def build_generative_model(kind: str, arch=None):
 
         return CouplingFlow(cfg)
     if kind == "cnf":
-        from glassdyn.gen.cnf import ContinuousFlow
+        from glassdyn.gen.cnf import ContinuousTransport
 
-        return ContinuousFlow(cfg)
+        return ContinuousTransport(cfg)
     from glassdyn.gen.diffusion import ScoreDiffusion
 
     return ScoreDiffusion(cfg)
@@ -76,10 +76,13 @@ class NetworkOptions:
     blocks: int | None = setting(None, "transformer blocks per network")
     network: str | None = setting(
         None,
-        "cnf/diffusion network: particle transformer + pair terms (default for cnf), or the "
-        "cheaper local pair network (default for diffusion)",
+        "cnf: pair (default; a learned pair force, exact divergence for any N), local (learned "
+        "neighbour densities) or transformer: both many-body, divergence exact up to N=32 and "
+        "Hutchinson's estimator with the cumulant bias correction above; diffusion: local "
+        "(default) or transformer",
         choices=NETWORKS,
     )
+    steps: int | None = setting(None, "cnf: RK4 steps of the transport (default 8)")
     physics: bool = setting(True, "diffusion: the capped-KA-force term in the score")
     physics_sigma: float | None = setting(
         None,
@@ -103,6 +106,16 @@ class NetworkOptions:
         for flag, (set_, kinds) in only.items():
             if set_ and kind not in kinds:
                 raise InputError(f"{flag} applies to --model {' or '.join(kinds)}, not {kind}")
+        if self.network == "pair" and kind != "cnf":
+            raise InputError(
+                "--network pair applies to --model cnf; diffusion takes local or transformer"
+            )
+        if self.steps is not None:
+            if kind != "cnf":
+                raise InputError(f"--steps applies to --model cnf, not {kind}")
+            if self.steps < 1:
+                raise InputError(f"--steps must be >= 1, got {self.steps}")
+            given["steps"] = self.steps
         if self.layers is not None:
             if self.layers < 1:
                 raise InputError(f"--layers must be >= 1, got {self.layers}")

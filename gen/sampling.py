@@ -125,3 +125,22 @@ def independence_chain(
                 accepted += 1
         states[k] = cur
     return states, accepted / max(len(lw) - 1, 1)
+
+
+def integrated_autocorrelation_time(a: np.ndarray, c: float = 5.0) -> float:
+    """tau_int = 1 + 2 sum_t rho(t) of a series (M,), summed up to Sokal's automatic window (the
+    first W >= c tau_int(W)); 1 for independent draws, M for a chain that never moves."""
+    a = np.asarray(a, dtype=np.float64)
+    M = len(a)
+    d = a - a.mean()
+    var = float(np.dot(d, d) / M)
+    if M < 2 or var == 0.0:
+        return float(M)
+    f = np.fft.rfft(d, n=2 * M)
+    rho = np.fft.irfft(f * np.conj(f))[:M] / (var * M)
+    tau = 1.0
+    for w in range(1, M):
+        tau += 2 * rho[w]
+        if w >= c * tau:
+            break
+    return float(max(tau, 1.0))

@@ -1,5 +1,15 @@
 """Fitting the generative models on a store: the samplers as a plug-in of the run engine.
 
+What is fitted: the transports (``flow``, ``cnf``) carry MD configurations of the base
+temperature (NVT pools of :mod:`glassdyn.gen.mdpool`, made from the base temperature's training
+configurations) down to the target temperatures, trained on the reverse KL with the KA energy
+and optionally the likelihood of the targets' training configurations
+(:mod:`glassdyn.gen.losses`); they are fitted in float64, since their importance weights need
+energies to 1e-6.  The diffusion model learns the score of the training configurations.  An
+untrained transport is the identity (what population annealing starts from) and an untrained
+diffusion network adds nothing to its physics term: both compete for ``best.pt`` as the start
+record (epoch -1), so a fit that never validates better keeps its start, and its history says so.
+
 A fit is a run of :mod:`glassdyn.data.run_engine` (shared with ``glassdyn train``): ``run.json`` (the
 :class:`~glassdyn.gen.config.FitConfig`, the seeded per-temperature train / validation / test
 split of :mod:`glassdyn.data.splits` - the same split ``glassdyn train`` draws - the data
@@ -9,9 +19,10 @@ and ``history.json`` (one record per epoch).  The fit sees the training configur
 selects on the validation ones and never reads the test ones, which ``glassdyn gen evaluate``
 compares with.  Calling :func:`fit` again on the same run resumes after the last completed epoch
 (same settings, same data: both are checked), drawing the same batches and noise as an
-uninterrupted fit; ``max_minutes`` stops after the epoch that passes it.  Runs of the first
-format (``glassdyn.gen/1``: one ``checkpoint.pt``, no split) still load for sampling and
-evaluation but do not resume.
+uninterrupted fit; ``max_minutes`` stops after the epoch that passes it.  Runs of earlier
+formats (``glassdyn.gen/1``: one ``checkpoint.pt``, no split; ``/2`` to ``/4``) still load for
+sampling and evaluation where their model allows (flow and cnf runs before ``/5`` came from
+uniform noise and are refused) but do not resume.
 
 **The plug-in** (:class:`Fitter`, what a new loss or new training data changes): the model
 builder (:func:`~glassdyn.gen.options.build_generative_model`), the batches of an epoch (a seeded
@@ -33,18 +44,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from glassdyn.data.errors import InputError, StoreError
 from glassdyn.data.run_engine import RunRecord, Trainer, check_previous, open_run, run_epochs
 from glassdyn.data.splits import fingerprint, plan_splits
+from glassdyn.data.keys import same_temperature
 from glassdyn.gen.checkpoints import (
     FORMAT,
     RUNS,
     checkpoint_entries,
     initial_weights,
-    refuse_first_format,
+    refuse_earlier_formats,
 )
 from glassdyn.gen.config import FitConfig
 from glassdyn.gen.dataset import TrainingData, fit_temperatures, load_data
-from glassdyn.gen.losses import data_loss, evaluate_loss, uses_target_score
+from glassdyn.gen.losses import (
+    TRANSPORTS,
+    data_loss,
+    diffusion_validation,
+    transport_validation,
+    uses_target_score,
+)
 from glassdyn.gen.options import build_generative_model
 
 
@@ -67,10 +86,12 @@ def fit(
     uses_target_score(cfg)  # refuses a bad combination before reading data
     model = build_generative_model(cfg.model, cfg.arch)  # refuses a network that cannot be built
     store = Store.open(store_path)
+    cfg = resolve_temperatures(store, cfg)
     temps = fit_temperatures(store, cfg.temperatures)
+    read = sorted({*temps, *([cfg.base_temperature] if cfg.model in TRANSPORTS else [])})
     split = plan_splits(
         store,
-        temps,
+        read,
         seed=cfg.seed,
         val_fraction=cfg.val_fraction,
         test_fraction=cfg.test_fraction,
@@ -78,12 +99,15 @@ def fit(
     )
     fp = fingerprint(store, split, cfg.data_fields())
     record = RunRecord(cfg.model, cfg.to_dict(), split, fp, str(store_path), {"format": FORMAT})
-    refuse_first_format(run)
+    refuse_earlier_formats(run)
     previous = check_previous(run, RUNS, record)
     initial = None
     if cfg.init and previous is None:  # checked before the (slow) data loading
-        initial = initial_weights(cfg.init, model.float(), log)
+        initial = initial_weights(cfg.init, _precision(model, cfg), log)
     data = load_data(store_path, temps, cfg.source, split=split)
+    if cfg.model in TRANSPORTS:
+        data.target_temperatures = tuple(temps)
+        data.with_base_pools(store_path, split, cfg, log)
     if uses_target_score(cfg):
         log(
             f"computing KA forces of {len(data.positions)} training configurations (target score matching)"
@@ -104,6 +128,38 @@ def fit(
     return run
 
 
+def resolve_temperatures(store, cfg: FitConfig) -> FitConfig:
+    """``cfg`` with the temperatures a fit of ``store`` uses written out: for a transport the base
+    temperature (default the store's highest) and the targets (default every lower one)."""
+    if cfg.model not in TRANSPORTS:
+        if cfg.base_temperature is not None:
+            raise InputError("--base-temperature applies to --model flow or cnf (the transports)")
+        return cfg
+    temps = store.temperatures
+    if not temps:
+        raise StoreError(f"store {store.path} has no state points; simulate or import some first")
+    base = float(cfg.base_temperature) if cfg.base_temperature is not None else max(temps)
+    store.state(base)  # a clear StoreError naming the temperatures the store has
+    targets = (
+        [float(t) for t in cfg.temperatures]
+        if cfg.temperatures
+        else [t for t in temps if t < base and not same_temperature(t, base)]
+    )
+    if not targets or any(t >= base or same_temperature(t, base) for t in targets):
+        raise InputError(
+            f"a {cfg.model} transport carries MD configurations of --base-temperature {base:g} down "
+            f"to colder states, but the targets are {targets or 'none'} (store temperatures "
+            f"{', '.join(f'{t:g}' for t in temps)}); fit on a store with a temperature above the "
+            "targets and pass it as --base-temperature"
+        )
+    return replace(cfg, base_temperature=base, temperatures=tuple(sorted(targets)))
+
+
+def _precision(model, cfg: FitConfig):
+    """Transports in float64 (their importance weights need energies to 1e-6), diffusion float32."""
+    return model.double() if cfg.model in TRANSPORTS else model.float()
+
+
 class Fitter(Trainer):
     """A generative model on ``data`` (the plug-in of the module docstring); ``initial``: the
     starting weights of a fine-tuning (``init``), None for a fresh network."""
@@ -115,13 +171,19 @@ class Fitter(Trainer):
         self.cfg, self.data, self.initial, self.log = cfg, data, initial, log
         self.lr, self.ema, self.desc = cfg.lr, cfg.ema, f"fit {cfg.model}"
         self.device = data.positions.device
-        self.train_idx, self.val_idx = data.indices("train"), data.indices("val")
+        if data.base is not None:  # transports: batches of base configurations
+            self.train_idx = np.arange(len(data.base))
+            self.val_idx = np.arange(len(data.base_val))
+        else:
+            self.train_idx, self.val_idx = data.indices("train"), data.indices("val")
         self.noise = torch.Generator(device=self.device)  # reseeded per epoch
         self.description = data.describe()
 
     def model(self):
         torch.manual_seed(self.cfg.seed)
-        return build_generative_model(self.cfg.model, self.cfg.arch).float().to(self.device)
+        return _precision(build_generative_model(self.cfg.model, self.cfg.arch), self.cfg).to(
+            self.device
+        )
 
     def start(self, state) -> None:
         if self.initial is not None:
@@ -137,14 +199,29 @@ class Fitter(Trainer):
             yield torch.as_tensor(order[s : s + self.cfg.batch_size], device=self.device)
 
     def loss(self, state, batch):
-        return data_loss(state.model, self.data, batch, self.noise, self.cfg.energy_weight)
+        return data_loss(state.model, self.data, batch, self.cfg, self.noise)
+
+    def start_record(self, state) -> dict | None:
+        """The start competes for best.pt (the identity transport, the bare physics term)."""
+        return {"train_loss": None} if len(self.val_idx) else None
 
     def validate(self, state) -> dict | None:
         if not len(self.val_idx):
             return None
-        return {
-            "val_loss": evaluate_loss(state.model, self.data, self.val_idx, self.cfg.batch_size)
-        }
+        val, details = validation_loss(state.model, self.data, self.val_idx, self.cfg)
+        return {"val_loss": val, "validation": details}
 
     def checkpoint(self, state) -> dict:
         return checkpoint_entries(state.model, self.cfg, self.description)
+
+
+def validation_loss(model, data: TrainingData, val_idx, cfg: FitConfig) -> tuple[float, dict]:
+    """(the loss selected on, details): for a transport the reverse KL per particle summed over
+    the fitted temperatures on the validation base pool (details: per temperature its KL, the
+    spread and Kish ESS of the log weights); for the diffusion model its loss on a fixed grid of
+    noise levels."""
+    if data.base is not None:
+        per = transport_validation(model, data, cfg.batch_size)
+        return float(sum(v["kl"] for v in per.values())), per
+    val, levels = diffusion_validation(model, data, val_idx)
+    return val, {"by_noise_level": levels}

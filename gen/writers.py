@@ -102,7 +102,9 @@ def write_samples(
     from glassdyn.data.store import Store
 
     with write_lock(p, what="store"):
-        store = Store.create(p, source="glassdyn gen sample", **(attrs or {}))
+        # the store's own attributes name its writer only; each call's sampler report goes to
+        # its temperature's group, so a second temperature is added to the same store
+        store = Store.create(p, source="glassdyn gen sample")
         if store.has_state(temperature):  # generated (checked above) and --overwrite
             del store.root[group_name(temperature)]
         _write_group(store, x, types, box, temperature, energy, log_q, log_w, attrs)

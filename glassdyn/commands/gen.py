@@ -15,7 +15,10 @@ from glassdyn.commands.options import (
     settings_from_args,
 )
 
-HELP = "generative samplers (coupling flow, continuous flow, diffusion): fit on a store, sample, evaluate against MD"
+HELP = (
+    "samplers of Boltzmann configurations (continuous and coupling flows carrying MD of a higher "
+    "temperature down, diffusion + Hybrid Monte Carlo): fit on a store, sample, evaluate against MD"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,10 +29,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _fit_arguments(f)
 
-    s = sub.add_parser("sample", help="draw configurations from a fitted run")
+    s = sub.add_parser(
+        "sample",
+        help="draw Boltzmann configurations from a fitted run (corrected: annealed importance "
+        "weights and Hybrid Monte Carlo moves; see --raw)",
+    )
     s.add_argument("run", help="run directory from `glassdyn gen fit`")
     s.add_argument("--n", type=int, required=True, help="number of configurations")
-    s.add_argument("--temperature", type=positive_float, required=True)
+    s.add_argument(
+        "--temperature",
+        type=positive_float,
+        required=True,
+        help="temperature of the samples (LJ units; a flow or cnf run samples below its base "
+        "temperature)",
+    )
     s.add_argument(
         "--out", required=True, help="a new Zarr store (group T...) or a .xyz/.extxyz file"
     )
@@ -38,52 +51,79 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace an existing .extxyz file, or the samples at this temperature of a store of samples",
     )
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument(
+        "--data",
+        help="flow / cnf: the store holding the run's training configurations at its base "
+        "temperature (default: the store it was fitted on)",
+    )
+    s.add_argument(
+        "--batch-size",
+        type=int,
+        default=16,
+        help="configurations per network call (memory only: the samples do not depend on it)",
+    )
+    s.add_argument("--quiet", action="store_true", help="print only the summary line")
     sampler_arguments(s)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    correction_arguments(s)
+    s.add_argument(
+        "--seed", type=int, default=0, help="seed of the base MD, the moves and the noise"
+    )
+    s.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the network runs (the Monte Carlo moves run in LAMMPS on the CPU)",
+    )
 
     e = sub.add_parser(
-        "evaluate", help="compare samples with held-out MD configurations (and baselines)"
+        "evaluate",
+        help="compare corrected samples with held-out MD, every figure beside its MD-vs-MD floor",
     )
-    e.add_argument("run")
+    e.add_argument("run", help="run directory from `glassdyn gen fit`")
     e.add_argument(
         "--data",
         required=True,
-        help="the run's own store (its test split is the reference) or a store of unseen configurations "
-        "with the same N and density",
+        help="the run's own store (its test split seeds the MD reference) or a store of unseen "
+        "configurations with the same N and density",
     )
     e.add_argument(
         "--temperatures",
         type=positive_floats,
         metavar="T[,T...]",
-        help="default: the run's temperatures found in --data",
+        help="default: the run's fitted temperatures found in --data",
     )
     e.add_argument(
         "--n",
         type=int,
-        default=16,
-        help="samples per temperature (default sized for a first look: the default diffusion sampler "
-        "took 16 s per N=256 sample on one busy CPU core; --steps 50 --correctors 1 is ~3x faster)",
+        default=32,
+        help="samples per temperature, and the size of each MD half of the floor (the MD "
+        "reference is 2n configurations from NVT chains, cached in RUN/evaluation/)",
     )
     e.add_argument(
         "--n-quench",
         type=int,
         default=4,
-        help="samples (and MD configurations) quenched with FIRE per sampler",
+        help="configurations of each set quenched with FIRE for the inherent-structure energy",
     )
     e.add_argument(
         "--minimiser",
         choices=("auto", "lammps", "torch"),
         default="auto",
-        help="one minimiser for every quench of the evaluation: LAMMPS FIRE with simulate's pinned "
-        "options (auto, when it takes the layout) or torch FIRE (copes with overlapping starts)",
+        help="one minimiser for every quench: LAMMPS FIRE with simulate's pinned options (auto, "
+        "when it takes the layout; an overlapping start is first pulled apart by torch FIRE) or "
+        "torch FIRE",
     )
-    e.add_argument("--no-baselines", action="store_true")
-    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.add_argument("--no-baselines", action="store_true", help="skip the uniform and lattice rows")
+    e.add_argument(
+        "--no-ablation",
+        action="store_true",
+        help="skip the ablation row (flow / cnf: the identity transport, i.e. population "
+        "annealing; diffusion: the physics term alone)",
+    )
+    e.add_argument("--quiet", action="store_true", help="print only the tables")
     sampler_arguments(e)
-    e.add_argument("--seed", type=int, default=0)
+    correction_arguments(e)
+    e.add_argument("--seed", type=int, default=0, help="seed of the MD reference and the samplers")
     e.add_argument(
         "--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)"
     )
@@ -111,11 +151,12 @@ def _fit_arguments(f: argparse.ArgumentParser) -> None:
         "test_fraction",
     ):
         add_setting(f, FitConfig, name)
-    add_setting(f, FitConfig, "energy_weight")
+    for name in ("base_temperature", "base_configs", "likelihood_weight"):
+        add_setting(f, FitConfig, name)
     add_setting(f, FitConfig, "max_minutes", metavar="M")
     add_setting(f, FitConfig, "ema", metavar="DECAY")
     add_setting(f, FitConfig, "init", metavar="RUN")
-    for name in ("hidden", "layers", "blocks", "network"):
+    for name in ("hidden", "layers", "blocks", "network", "steps"):
         add_setting(f, NetworkOptions, name)
     add_setting(f, FitConfig, "score_target")
     add_setting(f, NetworkOptions, "physics_sigma", metavar="SIGMA")
@@ -146,6 +187,15 @@ def sampler_arguments(p: argparse.ArgumentParser) -> None:
         add_setting(p, SamplerOptions, name)
 
 
+def correction_arguments(p: argparse.ArgumentParser) -> None:
+    """The :class:`~glassdyn.gen.sampler.CorrectionOptions` options (``gen sample / evaluate``)."""
+    from glassdyn.gen.sampler import CorrectionOptions
+
+    for name in ("population", "anneal_steps", "sweeps", "refine_sweeps", "leapfrog", "dt"):
+        add_setting(p, CorrectionOptions, name)
+    add_setting(p, CorrectionOptions, "raw", "--raw", action="store_true")
+
+
 def run(args: argparse.Namespace) -> int:
     return {"fit": _fit, "sample": _sample, "evaluate": _evaluate}[args.gen_command](args)
 
@@ -159,71 +209,41 @@ def _fit(args) -> int:
     arch = settings_from_args(NetworkOptions, args).model_config(args.model)  # refuses bad settings
     cfg = settings_from_args(FitConfig, args, arch=arch)  # checks every number before any reading
     run = fit(args.data, args.out, cfg, device=_device(args.device))
-    val = [r["val_loss"] for r in read_history(run) if "val_loss" in r]
+    history = read_history(run)
+    val = [r["val_loss"] for r in history if "val_loss" in r]  # the start (epoch -1) included
     if val:
-        print(f"run {run}: {len(val)} epochs, best validation loss {min(val):.4f}")
+        trained = sum(r["epoch"] >= 0 for r in history)
+        best = min(history, key=lambda r: r.get("val_loss", float("inf")))
+        start = " (the untrained start: nothing learned beat it)" if best["epoch"] == -1 else ""
+        print(
+            f"run {run}: {trained} epochs, best validation loss {min(val):.4f} at epoch "
+            f"{best['epoch']}{start}"
+        )
     return 0
 
 
 def _sample(args) -> int:
-    import numpy as np
-
     from glassdyn.data.errors import InputError
-    from glassdyn.gen import sampling
-    from glassdyn.gen.checkpoints import load_run
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.writers import check_output, write_samples
+    from glassdyn.gen.sampler import CorrectionOptions, describe, sample_to
 
-    if args.n < 1:
-        raise InputError(f"--n must be positive, got {args.n}")
-    if not args.temperature > 0:
-        raise InputError(f"--temperature must be positive, got {args.temperature}")
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
-    check_output(args.out, args.temperature, args.overwrite, inputs=(args.run,))  # before sampling
-    sampler = settings_from_args(SamplerOptions, args)
-    model, ck = load_run(args.run)
-    sampler.apply(model)
-    temps = ck["data"]["temperatures"]
-    if not min(temps) - 1e-9 <= args.temperature <= max(temps) + 1e-9:
-        print(
-            f"warning: T={args.temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)"
-        )
-    types = np.asarray(ck["data"]["types"], dtype=np.int8)
-    box = np.asarray(ck["data"]["box"], dtype=np.float64)
-    x, logq, secs = sampling.draw(
-        model,
+    s = sample_to(
+        args.run,
+        args.temperature,
         args.n,
-        types,
-        box,
-        args.temperature,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        device=_device(args.device),
-        progress=not args.quiet,
-    )
-    e = sampling.energies(x, types, box)
-    lw = sampling.log_weights(e, logq, args.temperature)
-    write_samples(
         args.out,
-        x,
-        types,
-        box,
-        args.temperature,
-        energy=e / len(types),
-        log_q=logq,
-        log_w=lw,
-        attrs={"run": str(args.run), "model": ck["kind"]},
+        options=settings_from_args(CorrectionOptions, args),
+        sampler=settings_from_args(SamplerOptions, args),
+        seed=args.seed,
         overwrite=args.overwrite,
+        data=args.data,
+        batch_size=args.batch_size,
+        device=_device(args.device),
+        log=(lambda *a: None) if args.quiet else print,
     )
-    ess = (
-        "n/a (the SDE sampler has no tractable density)"
-        if np.isnan(logq).all()
-        else f"{sampling.kish_ess(lw) / args.n:.3g}"
-    )
-    print(
-        f"wrote {args.n} configurations to {args.out} ({args.n / secs:.3g} samples/s; ESS/n {ess})"
-    )
+    print(f"wrote {describe(s)} to {args.out}")
     return 0
 
 
@@ -231,13 +251,14 @@ def _evaluate(args) -> int:
     import json
     import sys
 
-    from glassdyn.data.errors import InputError
-    from glassdyn.data.store import Store
-    from glassdyn.gen.checkpoints import load_run
-    from glassdyn.gen.evaluation import evaluate, format_table
+    from glassdyn.gen.evaluation import evaluate_run, format_table
     from glassdyn.gen.options import SamplerOptions
+    from glassdyn.gen.sampler import CorrectionOptions
 
-    if args.json not in (None, "-"):
+    if args.json not in (
+        None,
+        "-",
+    ):  # before any work: the report never replaces what it did not make
         from glassdyn.data import outputs
 
         outputs.check_output(
@@ -247,49 +268,30 @@ def _evaluate(args) -> int:
             overwrite=args.overwrite,
             flag="--json",
         )
-    sampler = settings_from_args(SamplerOptions, args)
-    model, ck = load_run(args.run)
-    sampler.apply(model)
-    store = Store.open(args.data)
-    temps = args.temperatures or [t for t in ck["data"]["temperatures"] if store.has_state(t)]
-    if not temps:
-        raise InputError(
-            f"{args.data} has none of the run's temperatures {ck['data']['temperatures']} (it has {store.temperatures}); "
-            "pass --temperatures"
-        )
-    if args.n < 1 or args.n_quench < 0:
-        raise InputError(f"--n must be >= 1 and --n-quench >= 0, got {args.n} and {args.n_quench}")
-    quiet = args.json == "-"
-    minimiser = None if args.minimiser == "auto" else args.minimiser
-    reports = []
-    for T in temps:
-        rep = evaluate(
-            model,
-            ck,
-            args.data,
-            T,
-            n_samples=args.n,
-            n_quench=args.n_quench,
-            seed=args.seed,
-            baselines=not args.no_baselines,
-            minimiser=minimiser,
-            log=(lambda *a: None) if quiet else print,
-            progress=not args.quiet,
-        )
-        reports.append(rep)
-        if not quiet:
+    quiet = args.quiet or args.json == "-"
+    out = evaluate_run(
+        args.run,
+        args.data,
+        args.temperatures,
+        n_samples=args.n,
+        n_quench=args.n_quench,
+        seed=args.seed,
+        options=settings_from_args(CorrectionOptions, args),
+        sampler=settings_from_args(SamplerOptions, args),
+        baselines=not args.no_baselines,
+        ablation=not args.no_ablation,
+        minimiser=None if args.minimiser == "auto" else args.minimiser,
+        log=(lambda *a: None) if quiet else print,
+    )
+    if args.json != "-":
+        for rep in out["evaluations"]:
             print(format_table(rep))
-    out = {
-        "run": str(args.run),
-        "model": ck["kind"],
-        "data": str(args.data),
-        "evaluations": reports,
-    }
     if args.json == "-":
         json.dump(out, sys.stdout, indent=2)
         print()
     elif args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+        from glassdyn.data.runs import write_json
+
+        write_json(args.json, out, indent=2)
         print(f"wrote {args.json}")
     return 0

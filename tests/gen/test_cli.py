@@ -1,366 +1,313 @@
-"""``glassdyn gen fit|sample|evaluate`` end to end on a small synthetic store, and bad input."""
+"""``glassdyn gen sample`` and ``gen evaluate`` end to end on the real KA store and the tiny fits of
+conftest.py: corrected samples with their report, raw proposals, the MD reference with its floors
+and cache, the ablation and baselines, and the refusals (one line, exit 2, nothing written)."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 from glassdyn.data import keys
 from glassdyn.data.extxyz import read_extxyz
 from glassdyn.data.store import Store
+from glassdyn.gen import metrics
+from glassdyn.gen.sampling import energies
 
 from glassdyn.cli import main
 from glassdyn.testing import write_synthetic_store
 
-ARCH = ["--hidden", "16", "--layers", "3", "--blocks", "1"]
+from .helpers import CHEAP, DIFFUSION_SAMPLER
+
+pytestmark = pytest.mark.lammps
 
 
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("gencli")
-    store = tmp / "s.zarr"
-    write_synthetic_store(
-        store, temperatures=(0.6, 0.8), n_configs=6, n_particles=16, n_replicas=1, times=(1.0,)
-    )
-    run = tmp / "run"
-    rc = main(
-        [
-            "gen",
-            "fit",
-            "--data",
-            str(store),
-            "--model",
-            "flow",
-            "--out",
-            str(run),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "4",
-            "--seed",
-            "1",
-            "--device",
-            "cpu",
-            *ARCH,
-        ]
-    )
-    assert rc == 0 and all(
-        (run / f).exists() for f in ("run.json", "best.pt", "last.pt", "history.json")
-    )
-    return tmp, store, run
+def _one_line(capsys, text):
+    err = capsys.readouterr().err
+    lines = [w for w in err.splitlines() if w.strip()]
+    assert len(lines) == 1 and text in lines[0] and "Traceback" not in err, err
+    return lines[0]
 
 
-def test_sample_to_store_and_extxyz(fitted, capsys):
-    tmp, store, run = fitted
-    out = tmp / "samples.zarr"
-    assert (
-        main(
-            [
-                "gen",
-                "sample",
-                str(run),
-                "--n",
-                "5",
-                "--temperature",
-                "0.7",
-                "--out",
-                str(out),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
+def _sample(run, out, T="0.8", n="4", *extra):
+    return main(
+        ["gen", "sample", str(run), "--n", n, "--temperature", T, "--out", str(out), *CHEAP, *extra]
     )
-    sp = Store.open(out).state(0.7)
-    x = sp.read(keys.THERMAL_POSITIONS)
-    box = sp.read(keys.BOX)
-    assert x.shape == (5, 16, 3) and (x >= 0).all() and (x < box[:, None, :]).all()
-    assert len(sp.attrs["log_q"]) == 5
-    xyz = tmp / "samples.extxyz"
-    assert (
-        main(["gen", "sample", str(run), "--n", "3", "--temperature", "0.8", "--out", str(xyz)])
-        == 0
-    )
-    frames = read_extxyz(xyz)
-    assert len(frames) == 3 and frames[0].n_particles == 16 and "log_q" in frames[0].info
-    assert "samples/s" in capsys.readouterr().out
 
 
-def test_evaluate_json(fitted, capsys):
-    tmp, store, run = fitted
-    js = tmp / "eval.json"
-    rc = main(
-        [
-            "gen",
-            "evaluate",
-            str(run),
-            "--data",
-            str(store),
-            "--temperatures",
-            "0.8",
-            "--n",
-            "4",
-            "--n-quench",
-            "1",
-            "--minimiser",
-            "torch",
-            "--json",
-            str(js),
-        ]
-    )
-    assert rc == 0
-    rep = json.loads(js.read_text())["evaluations"][0]
-    # the reference is the run's test split of its own store, and the JSON says so
-    test = json.loads((run / "run.json").read_text())["split"]["0.8"]["test"]
-    assert rep["reference"]["from"] == "split" and rep["reference"]["configs"] == test == [test[0]]
-    assert rep["minimiser"].startswith("torch FIRE") and rep["results"]["model"]["quench"]["n"] == 1
-    assert set(rep["results"]) == {"model", "uniform", "lattice"}
-    r = rep["results"]["model"]
-    for k in (
-        "rdf_l2",
-        "energy_w1",
-        "close_contact_fraction",
-        "ess_per_sample",
-        "mh_acceptance",
-        "is_energy_mean",
-        "is_energy_w1",
-        "samples_per_second",
-    ):
-        assert k in r
-    assert set(r["rdf_l2"]) >= {"AA", "AB", "BB"}
-    assert 0 < r["ess_per_sample"] <= 1
-    assert "ESS/n" in capsys.readouterr().out
+def _check_energies(x, e_per_particle, types, box):
+    """The energies written beside the samples are the KA energies of their positions."""
+    assert np.allclose(e_per_particle, energies(x, types, box) / len(types), atol=1e-5)
 
 
-def test_bad_input(fitted, tmp_path, capsys):
-    tmp, store, run = fitted
-    assert (
-        main(["gen", "fit", "--data", str(tmp_path / "none.zarr"), "--out", str(tmp_path / "r")])
-        == 2
+def test_cnf_samples_to_a_store_with_their_report(cnf_run, tmp_path, capsys):
+    out = tmp_path / "s.zarr"
+    assert _sample(cnf_run, out) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("wrote 4 configurations by cnf transport from T=1 (2 temperature steps")
+    sp = Store.open(out).state(0.8)
+    x, box, types = sp.read(keys.THERMAL_POSITIONS), sp.read(keys.BOX)[0], sp.read(keys.TYPES)[0]
+    assert x.shape == (4, 216, 3) and (x >= 0).all() and (x < box).all()
+    _check_energies(x, sp.read(keys.THERMAL_ENERGY), types, box)
+    a = sp.attrs
+    assert a["generated"] and a["corrected"] and a["model"] == "cnf"
+    assert a["method"] == "cnf transport" and len(a["family"]) == 4
+    r = a["sampler_report"]
+    assert r["base_temperature"] == 1.0 and r["population"] == 8
+    assert len(r["ladder"]) == 2 and r["ladder"][-1] == pytest.approx(0.8)
+    assert 1.0 <= r["ess"] <= 8.0 and r["ess_per_member"] == pytest.approx(r["ess"] / 8)
+    assert 1 <= r["distinct_families"] <= 8 and 0 <= r["hmc_acceptance"] <= 1
+    assert r["families_in_sample"] == len(set(a["family"]))
+    # 8 base chains, 2 steps of one 5-step HMC move and one final move for 8 members
+    assert r["md_steps"] > 8 * 2 * (5 + 1)
+    assert r["effective_configurations"] == pytest.approx(
+        min(r["ess"], r["effective_families"]) * 4 / 8
     )
-    assert "no store" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "gen",
-                "fit",
-                "--data",
-                str(store),
-                "--out",
-                str(tmp_path / "r"),
-                "--temperatures",
-                "0.3",
-            ]
-        )
-        == 2
+    assert "log_w" not in a  # corrected samples are equally weighted
+
+
+def test_flow_samples_to_extxyz(flow_run, tmp_path, capsys):
+    out = tmp_path / "s.extxyz"
+    assert _sample(flow_run, out, "0.8", "3", "--quiet") == 0
+    assert capsys.readouterr().out.startswith("wrote 3 configurations by flow transport from T=1")
+    frames = read_extxyz(out)
+    assert len(frames) == 3 and all(f.info["temperature"] == 0.8 for f in frames)
+    x = np.stack([f.positions for f in frames])
+    _check_energies(x, [f.info["energy"] for f in frames], frames[0].types, frames[0].box)
+
+
+def test_raw_proposals_are_said_to_be_raw_and_carry_their_weights(cnf_run, tmp_path, capsys):
+    out = tmp_path / "raw.zarr"
+    assert _sample(cnf_run, out, "0.8", "3", "--raw") == 0
+    assert "raw proposals" in capsys.readouterr().out
+    sp = Store.open(out).state(0.8)
+    assert sp.attrs["corrected"] is False and sp.attrs["sampler_report"]["raw"] is True
+    assert len(sp.attrs["log_w"]) == 3 and np.all(np.isfinite(sp.attrs["log_w"]))
+    xyz = tmp_path / "raw.extxyz"
+    assert _sample(cnf_run, xyz, "0.8", "2", "--raw", "--quiet") == 0
+    assert all(np.isfinite(f.info["log_w"]) for f in read_extxyz(xyz))
+
+
+def test_diffusion_samples_are_refined_by_hmc(diffusion_run, tmp_path, capsys):
+    out = tmp_path / "d.zarr"
+    assert _sample(diffusion_run, out, "0.8", "2", *DIFFUSION_SAMPLER) == 0
+    assert "refined by 1 Hybrid Monte Carlo moves at T" in capsys.readouterr().out
+    sp = Store.open(out).state(0.8)
+    r = sp.attrs["sampler_report"]
+    assert sp.attrs["corrected"] and r["refine_sweeps"] == 1 and r["md_steps"] == 2 * (1 + 6)
+    assert r["refine_time"] == pytest.approx(5 * 0.005) and 0 <= r["stuck"] <= 2
+    _check_energies(
+        sp.read(keys.THERMAL_POSITIONS),
+        sp.read(keys.THERMAL_ENERGY),
+        sp.read(keys.TYPES)[0],
+        sp.read(keys.BOX)[0],
     )
-    assert "no state point T=0.3" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "gen",
-                "fit",
-                "--data",
-                str(store),
-                "--out",
-                str(tmp_path / "r"),
-                "--model",
-                "diffusion",
-                "--source",
-                "inherent",
-                "--score-target",
-                "target",
-            ]
-        )
-        == 2
-    )
-    assert "Boltzmann" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "gen",
-                "sample",
-                str(run),
-                "--n",
-                "2",
-                "--temperature",
-                "0.8",
-                "--out",
-                str(tmp_path / "x.xyz"),
-                "--steps",
-                "0",
-            ]
-        )
-        == 2
-    )
-    assert "--steps" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "gen",
-                "sample",
-                str(tmp_path / "norun"),
-                "--n",
-                "2",
-                "--temperature",
-                "0.8",
-                "--out",
-                str(tmp_path / "x.xyz"),
-            ]
-        )
-        == 2
-    )
-    assert "no checkpoint" in capsys.readouterr().err
+    raw = tmp_path / "d.extxyz"
+    assert _sample(diffusion_run, raw, "0.8", "2", "--raw", *DIFFUSION_SAMPLER) == 0
+    assert "raw proposals" in capsys.readouterr().out
+    # the probability-flow ODE (Hutchinson divergence at N=216), refined the same way
+    ode = tmp_path / "ode.zarr"
+    assert _sample(diffusion_run, ode, "0.8", "2", "--sampler", "ode", "--steps", "2") == 0
+    assert Store.open(ode).state(0.8).attrs["sampler_report"]["refine_sweeps"] == 1
+
+
+@pytest.mark.parametrize("T", ["1.0", "1.2"])
+def test_a_transport_refuses_a_temperature_at_or_above_its_base(cnf_run, tmp_path, capsys, T):
+    out = tmp_path / "s.extxyz"
+    assert _sample(cnf_run, out, T) == 2
+    _one_line(capsys, f"--temperature {float(T):g} is not below the run's base temperature 1")
+    assert not out.exists()
+
+
+def test_sample_refusals(cnf_run, ka_store, tmp_path, capsys):
+    out = tmp_path / "s.extxyz"
+    assert _sample(cnf_run, out, "0.8", "2", "--sampler", "ode") == 2
+    _one_line(capsys, "--sampler applies to diffusion runs, not to a cnf run")
+    assert _sample(cnf_run, out, "0.8", "0") == 2
+    _one_line(capsys, "--n must be positive")
+    assert _sample(cnf_run, out, "0.8", "2", "--dt", "0.5") == 2
+    _one_line(capsys, "--dt got 0.5")
+    # --data must hold the very configurations the run started its base MD from
     other = tmp_path / "other.zarr"
-    write_synthetic_store(
-        other, temperatures=(0.8,), n_configs=2, n_particles=20, n_replicas=1, times=(1.0,)
-    )
+    write_synthetic_store(other, temperatures=(1.0,), n_configs=8, n_particles=216, n_replicas=1)
+    assert _sample(cnf_run, out, "0.8", "2", "--data", str(other)) == 2
+    _one_line(capsys, "does not hold the T=1 configurations this run was fitted on")
+    assert _sample(cnf_run, ka_store, "0.8", "1") == 2
+    _one_line(capsys, "is a store of MD data")
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------------------ evaluate
+@pytest.fixture(scope="module")
+def cnf_evaluation(cnf_run, ka_store, tmp_path_factory):
+    """`gen evaluate --json` of a copy of the cnf run, twice (the second from the MD cache, without
+    baselines and ablation):
+    (run, report, second report, stdout of the first, stdout of the second)."""
+    import contextlib
+    import io
+
+    tmp = tmp_path_factory.mktemp("evaluate")
+    run = tmp / "cnf"
+    shutil.copytree(cnf_run, run)
+    evaluate = ["gen", "evaluate", str(run), "--data", str(ka_store), "--n", "4", "--n-quench", "0"]
+    evaluate += CHEAP
+    outs, reports = [], []
+    for k, extra in enumerate(([], ["--no-baselines", "--no-ablation"])):
+        js = tmp / f"e{k}.json"
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            rc = main([*evaluate, "--json", str(js), *extra])
+        assert rc == 0
+        outs.append(buf.getvalue())
+        reports.append(json.loads(js.read_text()))
+    return run, reports[0], reports[1], outs[0], outs[1]
+
+
+def test_evaluate_scores_every_sampler_beside_its_md_floor(cnf_evaluation):
+    run, rep, _, out, _ = cnf_evaluation
+    assert rep["model"] == "cnf" and len(rep["evaluations"]) == 1
+    ev = rep["evaluations"][0]
+    assert ev["temperature"] == 0.8 and ev["n_particles"] == 216 and ev["n_samples"] == 4
+    test = json.loads((run / "run.json").read_text())["split"]["0.8"]["test"]
+    ref = ev["reference"]
+    assert ref["from"] == "split" and ref["starts"] == test and ref["n"] == 8
+    assert ref["spacing"] == pytest.approx(2 * 3.6) and ref["md_steps_per_configuration"] > 0
+    res = ev["results"]
+    assert set(res) == {"md", "model", "model_raw", "ablation", "uniform", "lattice"}
+    for r in res.values():
+        assert r["n"] == 4 and set(r["distances"]) == set(metrics.DISTANCES)
+        for d in r["distances"].values():
+            assert d["floor"] > 0 and np.isfinite(d["value"]) and d["floor_std"] >= 0
+        v = r["verdict"]
+        assert set(v) == {"energy_mean", "no_close_contacts", *metrics.DISTANCES, "all"}
+        assert v["all"] == all(val for k, val in v.items() if k != "all")
+        assert v["no_close_contacts"] == (r["close_contact_fraction"] == 0.0)
+    assert res["model"]["corrected"] and not res["model_raw"]["corrected"]
+    assert res["model"]["report"]["population"] == 8
+    assert res["ablation"]["name"] == "population annealing"
+    assert res["ablation"]["report"]["method"] == "population annealing"
+    chain = res["model_raw"]["chain"]
+    assert 0 < chain["ess_per_sample"] <= 1 and 0 <= chain["mh_acceptance"] <= 1
+    assert 1 <= chain["distinct_states"] <= 4 and chain["energy_iat"] >= 1
+    # the MD row and the corrected samplers are Boltzmann: no close contact; uniform has many
+    assert res["md"]["close_contact_fraction"] == 0 and res["model"]["close_contact_fraction"] == 0
+    assert res["uniform"]["close_contact_fraction"] == 1.0 and not res["uniform"]["verdict"]["all"]
+    assert res["uniform"]["distances"]["energy_w1"]["value"] > 1e3
+    assert "reference: 8 MD configurations" in out and "value/floor" in out
+
+
+def test_evaluate_scores_the_uniform_baseline_by_its_own_energies(cnf_evaluation, ka_store):
+    """The uniform row's e/N is the KA energy of the baseline's own positions (seed 0)."""
+    ev = cnf_evaluation[1]["evaluations"][0]
+    sp = Store.open(ka_store).state(0.8)
+    types, box = sp.read(keys.TYPES, 0), sp.read(keys.BOX, 0)
+    x, _ = metrics.uniform_baseline(4, types, box, 0)
+    e = energies(x, types, box) / 216
+    assert ev["results"]["uniform"]["energy"]["mean"] == pytest.approx(e.mean(), rel=1e-9)
+    md = ev["md_energy"]
+    assert md["n_var_over_t2"] > 0 and md["n_eff"] == 4  # the reference half of 8
+
+
+def test_a_second_evaluate_makes_no_md(cnf_evaluation):
+    run, first, second, out1, out2 = cnf_evaluation
+    cached = list((run / "evaluation").glob("md_reference_T0.8_*.npz"))
+    assert len(cached) == 1
+    assert "MD reference: 8 configurations at T=0.8" in out1 and "MD reference" not in out2
+    a, b = first["evaluations"][0], second["evaluations"][0]
+    assert a["reference"] == b["reference"] and a["md_energy"] == b["md_energy"]
+    assert a["results"]["md"] == b["results"]["md"]
+    assert set(b["results"]) == {"md", "model", "model_raw"}  # --no-baselines --no-ablation
+    d = np.load(cached[0])
+    assert d["positions"].shape == (8, 216, 3) and len(d["energy"]) == 8
+    assert a["md_energy"]["mean"] == pytest.approx(d["energy"][0::2].mean() / 216)
+
+
+def test_the_md_row_is_scored_against_configurations_it_does_not_contain(cnf_evaluation):
+    run, rep, _, _, _ = cnf_evaluation
+    ev = rep["evaluations"][0]
+    d = np.load(next((run / "evaluation").glob("md_reference_T0.8_*.npz")))
+    e = d["energy"] / 216
+    assert ev["results"]["md"]["energy"]["mean"] == pytest.approx(e[1::2].mean())  # the row
+    assert ev["md_energy"]["mean"] == pytest.approx(e[0::2].mean())  # its reference: the rest
+
+
+def test_evaluate_refuses_a_store_holding_fitted_configurations(
+    cnf_run, ka_store, tmp_path, capsys
+):
+    """The store's T=0.8 configurations re-assembled in reverse order: recognised by content."""
+    sp = Store.open(ka_store).state(0.8)
+    mixed = tmp_path / "mixed.zarr"
+    n = sp.n_configs
+    dst = Store.create(mixed).create_state(0.8, n_configs=n, n_particles=216, inherent=False)
+    fields = [f for f in (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS, keys.THERMAL_ENERGY)]
+    for k in range(n):
+        dst.write(k, **{f: sp.read(f, n - 1 - k) for f in fields})
+        dst.mark_done(k)
+    run = tmp_path / "cnf"
+    shutil.copytree(cnf_run, run)
+    assert main(["gen", "evaluate", str(run), "--data", str(mixed), "--n", "2"]) == 2
+    _one_line(capsys, "6 of its configurations are ones the fit trained or validated on")
+    assert not (run / "evaluation").exists()
+
+
+def test_a_store_of_unseen_configurations_is_taken_whole(cnf_run, tmp_path):
+    from glassdyn.gen.checkpoints import load_run
+    from glassdyn.gen.evaluation import held_out_reference
+
+    fresh = tmp_path / "fresh.zarr"
+    write_synthetic_store(fresh, temperatures=(0.8,), n_configs=3, n_particles=216, n_replicas=1)
+    _, ck = load_run(cnf_run)
+    sel = held_out_reference(ck, fresh, 0.8)
+    assert sel["from"] == "store" and sel["configs"] == [0, 1, 2] and not sel["unchecked"]
+    own = held_out_reference(ck, ck["data"]["store"], 0.8)
+    assert own["from"] == "split" and own["configs"] == ck["split"]["0.8"]["test"]
+
+
+def test_evaluate_refusals(cnf_run, ka_store, tmp_path, capsys):
+    run = tmp_path / "cnf"
+    shutil.copytree(cnf_run, run)
+    ev = ["gen", "evaluate", str(run), "--data", str(ka_store)]
+    assert main([*ev, "--temperatures", "0.5", "--n", "2"]) == 2
+    _one_line(capsys, "T=0.5")
+    assert main([*ev, "--n", "1"]) == 2
+    _one_line(capsys, "--n must be >= 2")
+    assert main([*ev, "--n", "2", "--correctors", "1"]) == 2
+    _one_line(capsys, "--correctors applies to diffusion runs")
+    assert not (run / "evaluation").exists()
+
+
+def test_evaluate_refuses_a_store_of_another_size_before_any_md(cnf_run, tmp_path, capsys):
+    run = tmp_path / "cnf"
+    shutil.copytree(cnf_run, run)
+    other = tmp_path / "n20.zarr"
+    write_synthetic_store(other, temperatures=(0.8,), n_configs=2, n_particles=20, n_replicas=1)
     assert main(["gen", "evaluate", str(run), "--data", str(other), "--n", "2"]) == 2
-    assert "N=20" in capsys.readouterr().err
-    assert (
-        main(
-            ["gen", "evaluate", str(run), "--data", str(store), "--temperatures", "0.5", "--n", "2"]
-        )
-        == 2
-    )
-    assert "T=0.5" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "gen",
-                "sample",
-                str(run),
-                "--n",
-                "0",
-                "--temperature",
-                "0.8",
-                "--out",
-                str(tmp_path / "x.xyz"),
-            ]
-        )
-        == 2
-    )
+    _one_line(capsys, "N=20")
+    assert not (run / "evaluation").exists()
 
 
-def test_diffusion_fit_sample_evaluate(fitted, capsys):
-    """The diffusion model end to end: fit (target score matching), SDE samples (no density),
-    ODE samples with log q, evaluation JSON with ESS n/a for the SDE sampler."""
-    tmp, store, _ = fitted
-    run = tmp / "diffusion"
-    assert (
-        main(
-            [
-                "gen",
-                "fit",
-                "--data",
-                str(store),
-                "--model",
-                "diffusion",
-                "--out",
-                str(run),
-                "--epochs",
-                "1",
-                "--batch-size",
-                "6",
-                "--hidden",
-                "16",
-                "--temperatures",
-                "0.8",
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
-    assert "target score matching" in capsys.readouterr().out
-    xyz = tmp / "diff.extxyz"
-    assert (
-        main(
-            [
-                "gen",
-                "sample",
-                str(run),
-                "--n",
-                "2",
-                "--temperature",
-                "0.8",
-                "--out",
-                str(xyz),
-                "--steps",
-                "4",
-                "--correctors",
-                "1",
-                "--final-correctors",
-                "2",
-            ]
-        )
-        == 0
-    )
-    assert "ESS/n n/a" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "gen",
-                "sample",
-                str(run),
-                "--n",
-                "2",
-                "--temperature",
-                "0.8",
-                "--out",
-                str(tmp / "ode.extxyz"),
-                "--sampler",
-                "ode",
-                "--steps",
-                "2",
-            ]
-        )
-        == 0
-    )
-    assert np.isfinite(read_extxyz(tmp / "ode.extxyz")[0].info["log_q"])
-    js = tmp / "diff.json"
-    assert (
-        main(
-            [
-                "gen",
-                "evaluate",
-                str(run),
-                "--data",
-                str(store),
-                "--n",
-                "2",
-                "--n-quench",
-                "0",
-                "--no-baselines",
-                "--steps",
-                "3",
-                "--correctors",
-                "0",
-                "--json",
-                str(js),
-            ]
-        )
-        == 0
-    )
-    r = json.loads(js.read_text())["evaluations"][0]["results"]["model"]
-    assert (
-        r["ess_per_sample"] is None and r["mh_acceptance"] is None and r["samples_per_second"] > 0
-    )
-    assert (
-        main(
-            [
-                "gen",
-                "sample",
-                str(tmp / "run"),
-                "--n",
-                "2",
-                "--temperature",
-                "0.8",
-                "--out",
-                str(tmp / "new.xyz"),
-                "--sampler",
-                "ode",
-            ]
-        )
-        == 2
-    )
-    assert "diffusion runs" in capsys.readouterr().err
+def test_evaluate_refuses_the_base_temperature_of_a_transport_before_any_md(
+    cnf_run, ka_store, copy_of, capsys
+):
+    run = copy_of(cnf_run, "cnf")
+    ev = ["gen", "evaluate", str(run), "--data", str(ka_store), "--n", "2", "--n-quench", "0"]
+    assert main([*ev, "--temperatures", "1.0", *CHEAP]) == 2
+    _one_line(capsys, "is not below the run's base temperature 1")
+    assert not (run / "evaluation").exists()
+
+
+@pytest.mark.slow
+def test_diffusion_evaluate_ablates_the_network(diffusion_run, ka_store, tmp_path, capsys):
+    """The diffusion model's ablation is the physics term alone, with the same HMC refinement;
+    an inherent-structure quench with torch FIRE is reported for each set."""
+    run = tmp_path / "d"
+    shutil.copytree(diffusion_run, run)
+    js = tmp_path / "d.json"
+    args = ["gen", "evaluate", str(run), "--data", str(ka_store), "--temperatures", "0.8"]
+    args += ["--n", "2", "--n-quench", "1", "--minimiser", "torch", "--json", str(js)]
+    assert main([*args, *CHEAP, *DIFFUSION_SAMPLER]) == 0
+    ev = json.loads(js.read_text())["evaluations"][0]
+    res = ev["results"]
+    assert res["ablation"]["name"] == "diffusion, physics term alone"
+    assert res["model"]["report"]["refine_sweeps"] == 1 and "chain" not in res["model_raw"]
+    assert ev["minimiser"].startswith("torch FIRE") and res["model"]["quench"]["n"] == 1
+    assert ev["md_is_energy_mean"] < ev["md_energy"]["mean"]

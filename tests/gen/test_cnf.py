@@ -1,101 +1,179 @@
-"""Continuous flow: exact divergence = trace of the autograd Jacobian, Hutchinson is unbiased,
-log q symmetric, sampling and density evaluation agree, flow matching target is geodesic."""
+"""The continuous flow as a temperature transport (glassdyn.gen.cnf): the closed-form divergence of
+the pair field against autograd, the log-determinant against the Jacobian of the map, inverse,
+identity at initialisation, symmetries, and the Hutchinson estimate of the many-body fields."""
 
+import numpy as np
 import pytest
 import torch
-from glassdyn.gen import reference_frame
-from glassdyn.gen.cnf import CNFConfig, ContinuousFlow
+from glassdyn.gen import ode
+from glassdyn.gen.cnf import CNFConfig, ContinuousTransport, ManyBodyField, PairField, PairList
 
-from .helpers import a_permutation, jitter, small_system
+from glassdyn.testing import random_ka_configuration
 
-
-def _model(seed=0, steps=8, network="transformer"):
-    torch.manual_seed(seed)
-    cfg = CNFConfig(
-        hidden=16, heads=2, blocks=1, n_freq=2, pair_channels=4, steps=steps, network=network
-    )
-    return jitter(ContinuousFlow(cfg))
+from .helpers import jitter
 
 
-@pytest.mark.parametrize("network", ["transformer", "local"])
-def test_exact_divergence_is_trace_of_jacobian(network):
-    m = _model(network=network)
-    types, box, T = small_system()
-    ref = torch.as_tensor(reference_frame.reference_index(types.numpy()))
-    tokens, free, Tf = m._prepare(types, ref, T)
-    u = torch.rand(2, 5, 3) * free[..., None]
-    t = torch.tensor([0.3, 0.7])
-    m.divergence = "exact"
-    uu = u.clone().requires_grad_(True)
-    v = m.field(uu, t, tokens, box, Tf, free)
-    div = m._div(v, uu, free, [])
-    for b in range(2):
+def _transport(steps=8, seed=1, scale=0.3, **kw):
+    """A pair-field transport with every weight perturbed (its last layer starts at zero)."""
+    torch.manual_seed(0)
+    cfg = CNFConfig(hidden=8, n_rbf=6, steps=steps, **kw)
+    return jitter(ContinuousTransport(cfg), scale, seed=seed)
+
+
+def _system(n=20, batch=2, seed=0, box=None):
+    """x (batch, N, 3), types (batch, N), box (3,), T_from (batch,), T_to (batch,): jittered
+    KA lattices (``box``: the same fractional positions in another box)."""
+    c = random_ka_configuration(n, seed=seed)
+    L = torch.as_tensor(c.box) if box is None else torch.full((3,), float(box))
+    x = torch.as_tensor(c.positions, dtype=torch.float64) / torch.as_tensor(c.box) * L
+    x = torch.stack([x] + [x.roll(k, dims=0) for k in range(1, batch)])
+    types = torch.as_tensor(c.types).long()[None].repeat(batch, 1)
+    return x, types, L, torch.ones(batch), torch.linspace(0.8, 0.6, batch)
+
+
+def _pair_velocity(m, x, t, types, box, Tf, Tt):
+    return m.field(x, t, types, box, Tf, Tt, PairList(x, box, m.cfg.r_cut))
+
+
+@pytest.mark.parametrize("n", [20, 64])
+def test_pair_field_divergence_is_the_autograd_trace(n):
+    """div v in closed form = the trace of dv/dx (3N vector-Jacobian products), for any N; a
+    missing factor 2 (ordered vs unordered pairs), a wrong sign or a missing r phi' term fails."""
+    m = _transport()
+    x, types, box, Tf, Tt = _system(n)
+    x = x.clone().requires_grad_(True)
+    t = torch.tensor([0.3, 0.8])
+    v, div, var = _pair_velocity(m, x, t, types, box, Tf, Tt)
+    assert (
+        var is None and float(v.detach().abs().max()) > 1e-2
+    )  # a field that really moves particles
+    exact, _ = ode.autograd_divergence(v, x, "exact")
+    assert torch.allclose(div, exact, rtol=1e-10, atol=1e-10)
+
+
+def test_pair_field_divergence_in_a_box_shorter_than_the_cutoff():
+    m = _transport()
+    x, types, box, Tf, Tt = _system(8, box=1.8)  # L = 1.8 < r_cut = 2
+    x = x.clone().requires_grad_(True)
+    v, div, _ = _pair_velocity(m, x, torch.tensor([0.3, 0.8]), types, box, Tf, Tt)
+    exact, _ = ode.autograd_divergence(v, x, "exact")
+    assert torch.allclose(div, exact, rtol=1e-10, atol=1e-10)
+
+
+def test_transport_log_det_is_the_log_det_of_the_jacobian():
+    """log|det dphi/dx| returned by the transport = slogdet of the autograd Jacobian of the RK4
+    map (3N x 3N, N=8), up to the O(h^4) quadrature error that halving the step shrinks."""
+    m = _transport()
+    x, types, box, Tf, Tt = _system(8, batch=1, box=3.0)
+    gaps = []
+    for steps in (4, 8):
+        m.steps = steps
+        _, ld, _ = m.transport(x, types, box, Tf, Tt)
         J = torch.autograd.functional.jacobian(
-            lambda y: m.field(
-                y[None], t[b : b + 1], tokens[b : b + 1], box, Tf[b : b + 1], free[b : b + 1]
-            )[0],
-            u[b],
+            lambda y: m.transport(y.view(1, 8, 3), types, box, Tf, Tt)[0].reshape(-1),
+            x.reshape(-1),
         )
-        trace = torch.einsum("ndnd->", J)
-        assert torch.allclose(div[b], trace, atol=1e-9)
-    # the reference particle does not move
-    assert torch.all(v[torch.arange(2), ref] == 0)
-    # Hutchinson is unbiased: many probes approach the exact value
-    m.divergence = "hutchinson"
-    g = torch.Generator().manual_seed(0)
-    eps = [
-        (torch.randint(0, 2, u.shape, generator=g).double() * 2 - 1) * free[..., None]
-        for _ in range(1500)
-    ]
-    est = m._div(v, uu, free, eps)
-    assert torch.allclose(est, div, atol=0.1 * div.abs().max().item() + 0.05)
+        sign, logabs = torch.linalg.slogdet(J)
+        assert sign > 0 and abs(float(logabs)) > 1.0  # a map that really changes volumes
+        gaps.append(abs(float(ld[0].detach()) - float(logabs)))
+    assert gaps[1] < 1e-3 * abs(float(logabs)) and gaps[1] < gaps[0] / 8
 
 
-@pytest.mark.parametrize("network", ["transformer", "local"])
-def test_log_q_symmetries_and_sample_density_agree(network):
-    m = _model(seed=1, steps=8, network=network)
-    types, box, T = small_system(n=5, batch=2)
-    g = torch.Generator().manual_seed(0)
-    x, lq = m.sample(2, types[0], box, 0.8, generator=g)
-    assert (x >= 0).all() and (x < box).all()
-    lp = m.log_prob(x, types, box, T).detach()
-    assert torch.allclose(lp, lq, atol=1e-2)  # forward vs backward RK4 of the same ODE
-    shifted = m.log_prob(x + torch.tensor([1.3, -0.2, 4.1]), types, box, T).detach()
-    assert torch.allclose(shifted, lp, atol=1e-8)
-    p = a_permutation(types[0].numpy())
-    assert torch.allclose(m.log_prob(x[:, p], types[:, p], box, T).detach(), lp, atol=1e-8)
+def test_reverse_inverts_forward_and_negates_the_log_det():
+    m = _transport(steps=16)
+    x, types, box, Tf, Tt = _system(20)
+    with torch.no_grad():
+        y, ld, _ = m.transport(x, types, box, Tf, Tt)
+        back, ld_back, _ = m.transport(y, types, box, Tf, Tt, reverse=True)
+    assert float((y - x).abs().max()) > 0.05
+    assert float((back - x).abs().max()) < 1e-5
+    assert torch.allclose(ld_back, -ld, atol=1e-4)
 
 
-def test_flow_matching_loss_is_zero_for_the_geodesic_field():
-    """For one data point x1, the exact field is the geodesic velocity wrap(u1 - u) / (1 - t) on the
-    torus: its loss vanishes, and any other field (here shifted by 1e-2) has a loss of its squared
-    error in length units.  A loss with the wrong target (unwrapped difference, wrong
-    interpolation) or units fails."""
-    m = _model()
-    types, box, T = small_system(n=5, batch=4)
-    ref = torch.as_tensor(reference_frame.reference_index(types.numpy()))
-    x = (torch.rand(1, 5, 3, generator=torch.Generator().manual_seed(3)) * box).expand(4, -1, -1)
-    u1 = reference_frame.to_frame(x, box, ref)
+def test_identity_at_initialisation():
+    """An untrained transport is exactly the identity (plain population annealing)."""
+    for cfg in (CNFConfig(hidden=8, n_rbf=6), CNFConfig(network="local", hidden=8)):
+        m = ContinuousTransport(cfg).double().eval()
+        x, types, box, Tf, Tt = _system(20)
+        with torch.no_grad():
+            y, ld, _ = m.transport(x, types, box, Tf, Tt)
+        assert torch.equal(y, x) and torch.all(ld == 0)
 
-    class Geodesic(torch.nn.Module):
-        def __init__(self, shift=0.0):
-            super().__init__()
-            self.shift = shift
 
-        def forward(self, u, t, tokens, box, Tf, free):
-            d = u1 - u
-            d = d - torch.round(d)
-            return (d / (1 - t)[:, None, None] + self.shift) * free[..., None]
+def test_permutation_and_translation_equivariance_and_momentum_conservation():
+    """Relabelling the particles relabels the output (log-det unchanged); a common shift shifts
+    it; the pair forces are pairwise opposite, so the centre of mass never moves."""
+    m = _transport()
+    x, types, box, Tf, Tt = _system(20)
+    with torch.no_grad():
+        y, ld, _ = m.transport(x, types, box, Tf, Tt)
+        perm = torch.randperm(20, generator=torch.Generator().manual_seed(4))
+        yp, ldp, _ = m.transport(x[:, perm], types[:, perm], box, Tf, Tt)
+        a = torch.tensor([0.37, -1.9, 5.1])
+        ys, lds, _ = m.transport(x + a, types, box, Tf, Tt)
+    assert torch.allclose(yp, y[:, perm], atol=1e-12) and torch.allclose(ldp, ld, atol=1e-10)
+    assert torch.allclose(ys, y + a, atol=1e-10) and torch.allclose(lds, ld, atol=1e-10)
+    moved = (y - x).sum(1)
+    assert float((y - x).abs().max()) > 0.05 and float(moved.abs().max()) < 1e-12
 
-    own = m.flow_matching_loss(x, types, box, T, ref, torch.Generator().manual_seed(0))
-    assert torch.isfinite(own) and own > 0
-    own.backward()
-    assert all(p.grad is not None for p in m.field.parameters() if p.requires_grad)
-    m.field = Geodesic()
-    for seed in range(5):
-        loss = m.flow_matching_loss(x, types, box, T, ref, torch.Generator().manual_seed(seed))
-        assert float(loss) < 1e-20
-    m.field = Geodesic(shift=1e-2)
-    loss = m.flow_matching_loss(x, types, box, T, ref, torch.Generator().manual_seed(0))
-    # (1e-2 L)^2 per component on the 4 free particles, averaged over particles and components
-    assert float(loss) == pytest.approx(float((1e-2 * box) ** 2 @ torch.ones(3)) / 3, rel=1e-6)
+
+def test_halving_the_rk4_step_changes_the_log_det_little():
+    m = _transport()
+    x, types, box, Tf, Tt = _system(20)
+    lds = []
+    with torch.no_grad():
+        for steps in (4, 8, 16):
+            m.steps = steps
+            lds.append(m.transport(x, types, box, Tf, Tt)[1])
+    d1, d2 = (lds[1] - lds[0]).abs().max(), (lds[2] - lds[1]).abs().max()
+    assert float(d2) < 1e-3 * float(lds[2].abs().min()) and float(d2) < float(d1) / 8
+
+
+def test_temperatures_condition_the_transport():
+    """The field depends on T_to: carrying to 0.6 is not carrying to 0.8."""
+    m = _transport()
+    x, types, box, Tf, _ = _system(20, batch=1)
+    with torch.no_grad():
+        y8, _, _ = m.transport(x, types, box, Tf, torch.tensor([0.8]))
+        y6, _, _ = m.transport(x, types, box, Tf, torch.tensor([0.6]))
+    assert float((y8 - y6).abs().max()) > 1e-3
+
+
+def test_many_body_hutchinson_is_unbiased_with_an_honest_variance():
+    """The ``local`` field with Hutchinson's estimator: over many calls the mean approaches the
+    exact divergence and the returned variance is the observed one (a variance of one probe
+    instead of the mean of the probes, or none, fails the weights' cumulant correction)."""
+    torch.manual_seed(2)
+    base = {"network": "local", "hidden": 8, "probes": 4}
+    exact_field = jitter(ManyBodyField(CNFConfig(divergence="exact", **base)), 0.3, seed=3)
+    hutch = ManyBodyField(CNFConfig(divergence="hutchinson", **base)).double().eval()
+    hutch.load_state_dict(exact_field.state_dict())
+    x, types, box, Tf, Tt = _system(12, batch=1, box=2.6)
+    t = torch.tensor([0.4])
+    with torch.no_grad():
+        v, div, var = exact_field(x, t, types, box, Tf, Tt)
+        assert var is None and float(v.abs().max()) > 1e-3
+        ests, vars_ = [], []
+        for _ in range(300):
+            v_h, d, s2 = hutch(x, t, types, box, Tf, Tt)
+            ests.append(float(d[0]))
+            vars_.append(float(s2[0]))
+    assert torch.allclose(v_h, v)
+    ests = np.array(ests)
+    observed = ests.var(ddof=1)
+    assert observed > 0
+    assert abs(ests.mean() - float(div[0])) < 4 * np.sqrt(observed / len(ests))
+    assert np.mean(vars_) == pytest.approx(observed, rel=0.3)
+    # auto: exact up to EXACT_MAX_PARTICLES, Hutchinson above
+    auto = ManyBodyField(CNFConfig(divergence="auto", **base)).double().eval()
+    auto.load_state_dict(exact_field.state_dict())
+    with torch.no_grad():
+        assert auto(x, t, types, box, Tf, Tt)[2] is None
+        x40, types40, box40, Tf1, Tt1 = _system(40, batch=1)
+        assert auto(x40, t, types40, box40, Tf1, Tt1)[2] is not None
+
+
+def test_unknown_network_is_refused():
+    with pytest.raises(ValueError, match="unknown network 'gnn'"):
+        ContinuousTransport(CNFConfig(network="gnn"))
+    assert PairField.closed_form_divergence and not ManyBodyField.closed_form_divergence

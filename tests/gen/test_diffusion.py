@@ -224,29 +224,33 @@ def test_capped_forces_equal_ka_forces_below_the_cap():
 
 
 def test_physics_term_is_the_small_noise_score_of_boltzmann_data():
-    """With the network at zero, F = sigma f / T at small noise (uncapped forces), 0 at large noise."""
+    """With the network at zero, F = exp(-(sigma / sigma_p)^2) sigma f / T (uncapped forces): the
+    small-noise score of Boltzmann data at sigma << sigma_p, faded out at large noise."""
     from glassdyn.simulate.ka import forces
 
-    cfg = DiffusionConfig(network="local", prior_force_cap=1e12, sigma_min=1e-4)
-    m = ScoreDiffusion(cfg).double()
-    with torch.no_grad():
-        for p in m.field.net.parameters():
-            p.zero_()
     pos, types_np, L = _spread_configuration(seed=5)
     types = torch.as_tensor(types_np)[None]
     box = torch.as_tensor(L)
     ref = torch.as_tensor(reference_frame.reference_index(types_np))
-    tokens, free, Tf = m._prepare(types, ref, torch.tensor([0.6]))
-    u = reference_frame.to_frame(torch.as_tensor(pos)[None], box, ref)
-    F = m.field.denoiser(u, torch.tensor([1.0]), tokens, box, Tf, free)[
-        0
-    ].detach()  # t = 1: sigma_min
-    expected = 1e-4 * forces(pos, types_np, L) / 0.6 * free[0, :, None].numpy()
-    assert np.allclose(F.numpy(), expected, rtol=1e-6, atol=1e-12)
-    assert (
-        float(m.field.denoiser(u, torch.tensor([0.0]), tokens, box, Tf, free).detach().abs().max())
-        < 1e-12
-    )
+    f = forces(pos, types_np, L) / 0.6
+    for sigma_p in (0.1, 0.02):
+        cfg = DiffusionConfig(
+            network="local", prior_force_cap=1e12, sigma_min=1e-2, prior_sigma=sigma_p
+        )
+        m = ScoreDiffusion(cfg).double()
+        with torch.no_grad():
+            for p in m.field.net.parameters():
+                p.zero_()
+        tokens, free, Tf = m._prepare(types, ref, torch.tensor([0.6]))
+        u = reference_frame.to_frame(torch.as_tensor(pos)[None], box, ref)
+        with torch.no_grad():
+            F = m.field.denoiser(u, torch.tensor([1.0]), tokens, box, Tf, free)[0]  # sigma_min
+            assert (
+                float(m.field.denoiser(u, torch.tensor([0.0]), tokens, box, Tf, free).abs().max())
+                < 1e-12
+            )
+        expected = np.exp(-((1e-2 / sigma_p) ** 2)) * 1e-2 * f * free[0, :, None].numpy()
+        assert np.allclose(F.numpy(), expected, rtol=1e-9, atol=1e-12)
 
 
 def _gaussian_data_model(s0: float = 0.2):
@@ -312,3 +316,81 @@ def test_renoise_denoise_keeps_the_data_law_with_the_exact_score():
         assert abs(float(d.std()) - expected) < 0.1 * expected
     with pytest.raises(ValueError, match="sigma_min"):
         m.renoise_denoise(data, types, box, 0.8, 0.01)
+
+
+def test_untrained_network_outputs_zero_and_physics_only_removes_a_trained_one():
+    """A new diffusion model is the physics term alone (the start a fit validates as epoch -1);
+    ``physics_only`` gives that ablation of a trained one without touching it."""
+    from glassdyn.gen.sampler import physics_only
+
+    pos, types_np, L = _spread_configuration(seed=7)
+    types = torch.as_tensor(types_np)[None]
+    box = torch.as_tensor(L)
+    ref = torch.as_tensor(reference_frame.reference_index(types_np))
+    fresh = ScoreDiffusion(DiffusionConfig(hidden=16, blocks=1, prior_sigma=0.1)).double()
+    tokens, free, Tf = fresh._prepare(types, ref, torch.tensor([0.8]))
+    u = reference_frame.to_frame(torch.as_tensor(pos)[None], box, ref)
+    for t in (0.95, 1.0):  # where the physics term is on
+        tt = torch.tensor([t])
+        sig = fresh.field.sigma(tt, box)
+        with torch.no_grad():
+            F = fresh.field.denoiser(u, tt, tokens, box, Tf, free)
+            prior = fresh.field.prior(u, tokens, box, Tf, free, sig)
+        assert torch.equal(F, prior) and float(prior.abs().max()) > 0
+    trained = jitter(ScoreDiffusion(DiffusionConfig(hidden=16, blocks=1, prior_sigma=0.1)), seed=1)
+    ablated = physics_only(trained)
+    tt = torch.tensor([0.95])
+    with torch.no_grad():
+        sig = trained.field.sigma(tt, box)
+        prior = trained.field.prior(u, tokens, box, Tf, free, sig)
+        assert torch.allclose(ablated.field.denoiser(u, tt, tokens, box, Tf, free), prior)
+        assert not torch.allclose(trained.field.denoiser(u, tt, tokens, box, Tf, free), prior)
+
+
+def test_denoising_loss_at_one_noise_level():
+    """``t=``: the whole batch at one noise level: the exact score of a point mass is exact at
+    every level, a slightly wrong one costs its error at that level's sigma (in length units)."""
+    cfg = DiffusionConfig(sigma_min=0.05, prior_force_cap=0.0)
+    m = ScoreDiffusion(cfg).double()
+    types = torch.tensor([[0, 1]]).expand(8, -1)
+    box = torch.tensor([3.0, 3.0, 3.0], dtype=torch.float64)
+    u_star = torch.tensor([0.3, 0.6, 0.85], dtype=torch.float64)
+    x = torch.cat([torch.zeros(8, 1, 3), (u_star * box)[None, None].expand(8, 1, 3)], dim=1)
+    ref = torch.zeros(8, dtype=torch.long)
+    T = torch.full((8,), 0.8)
+    m.field.net = _ExactPointMass(u_star, box, cfg)
+    for t in (0.0, 0.5, 1.0):
+        g = torch.Generator().manual_seed(0)
+        assert float(m.denoising_loss(x, types, box, T, ref, g, t=t)) < 1e-20
+    m.field.net = _ExactPointMass(u_star + 0.01, box, cfg)
+    small = float(m.denoising_loss(x, types, box, T, ref, torch.Generator().manual_seed(0), t=1.0))
+    # at sigma_min the score of a point mass 0.01 L away is off by 0.01 L / sigma_min^2 per
+    # coordinate: F = sigma * score is off by 0.01 L / sigma_min = 0.6
+    assert small == pytest.approx((0.01 * 3.0 / 0.05) ** 2, rel=1e-6)
+
+
+def test_diffusion_validation_is_a_fixed_noise_grid():
+    """Twelve levels uniform in log sigma from sigma_max to sigma_min, the same noise every call
+    (so epochs compare), and the mean over levels."""
+    from glassdyn.gen.losses import VALIDATION_LEVELS, diffusion_validation
+    from glassdyn.gen.dataset import TrainingData
+
+    m = _model(seed=3, steps=4, network="local")
+    c = [_spread_configuration(n_side=4, seed=s) for s in range(3)]
+    data = TrainingData(
+        torch.as_tensor(np.stack([p for p, _, _ in c])),
+        torch.as_tensor(np.stack([t for _, t, _ in c])),
+        torch.full((3,), 0.8),
+        torch.as_tensor(c[0][2]),
+        store="",
+        source="thermal",
+    )
+    val, per = diffusion_validation(m, data, np.arange(3))
+    val2, per2 = diffusion_validation(m, data, np.arange(3))
+    assert val == val2 and per == per2 and len(per) == VALIDATION_LEVELS
+    sig = np.array([p[0] for p in per])
+    lo, hi = m.cfg.sigma_min, m.cfg.sigma_max_factor * float(c[0][2].max())
+    t = (np.arange(VALIDATION_LEVELS) + 0.5) / VALIDATION_LEVELS
+    assert np.allclose(sig, hi * (lo / hi) ** t)
+    assert val == pytest.approx(np.mean([p[1] for p in per]))
+    assert diffusion_validation(m, data, np.arange(3), seed=9)[0] != val

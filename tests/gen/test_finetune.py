@@ -8,6 +8,7 @@ from glassdyn.data.run_engine import ema_decay
 from glassdyn.data.run_engine import update_average as _ema_update
 from glassdyn.gen.checkpoints import load_run
 from glassdyn.gen.config import FitConfig
+from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import build_generative_model as build_model
 from glassdyn.gen.training import fit
 
@@ -63,7 +64,10 @@ def test_ema_fit_keeps_the_average_and_resumes_exactly(store, tmp_path):
     # the kept (best) weights are averaged ones: one of the epochs' EMA states, not a raw state
     val = [h["val_loss"] for h in a["history"]]
     assert a["best_val"] == min(val) == best["best_val"]
-    assert best["epoch"] == a["best_epoch"] == int(np.argmin(val))
+    # the history starts with the untrained network, validated as epoch -1
+    epochs = [h["epoch"] for h in a["history"]]
+    assert epochs == [-1, 0, 1, 2] and a["history"][0]["train_loss"] is None
+    assert best["epoch"] == a["best_epoch"] == epochs[int(np.argmin(val))]
     if val[-1] == a["best_val"]:
         assert _equal(best["state_dict"], a["ema_state_dict"])
     with pytest.raises(InputError, match="ema"):
@@ -83,15 +87,15 @@ def test_init_starts_from_the_other_runs_best_weights(store, tmp_path):
             "epochs": 1,
             "lr": 1e-12,
             "init": str(tmp_path / "base"),
-            "arch": {**ARCH, "prior_sigma": 0.05},
+            "arch": {**ARCH, "prior_sigma": 0.07},
         }
     )
     fit(store, tmp_path / "ft", ft, log=logs.append)
     tuned, ck = load_run(tmp_path / "ft", best=False)
     a, b = tuned.state_dict(), base.state_dict()
     assert set(a) == set(b) and all(torch.allclose(a[k], b[k], rtol=0, atol=1e-9) for k in a)
-    assert ck["train_config"]["init"] == str(tmp_path / "base") and tuned.cfg.prior_sigma == 0.05
-    assert any("prior_sigma 0.1 -> 0.05" in line for line in logs)
+    assert ck["train_config"]["init"] == str(tmp_path / "base") and tuned.cfg.prior_sigma == 0.07
+    assert any(f"prior_sigma {DiffusionConfig.prior_sigma} -> 0.07" in line for line in logs)
     # resuming a fine-tuned run does not need --init again
     fit(store, tmp_path / "ft", FitConfig(**{**ft.__dict__, "epochs": 2, "init": None}), **QUIET)
     assert load_run(tmp_path / "ft", best=False)[1]["epoch"] == 1

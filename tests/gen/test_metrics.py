@@ -74,7 +74,7 @@ def test_fire_two_particle_lj_minimum():
 @pytest.mark.slow
 def test_quench_ka_lowers_energy_to_a_minimum():
     c = random_ka_configuration(32, seed=4)
-    x, e_is, fmax = quench_ka(c.positions[None], c.types, c.box, FireConfig(max_force=1e-6))
+    _, e_is, fmax = quench_ka(c.positions[None], c.types, c.box, FireConfig(max_force=1e-6))
     assert fmax[0] < 1e-6
     assert e_is[0] < particle_energies(c.positions, c.types, c.box).mean()
 
@@ -89,7 +89,7 @@ def test_lammps_and_torch_quench_reach_minima():
     x0 = random_ka_configuration(64, seed=5).positions[None].astype(np.float64)  # no overlaps
     e0 = particle_energies(x0[0], s.types, s.box).mean()
     xl, el, fl = quench_lammps(x0, s.types, s.box)
-    xt, et, ft = quench_ka(x0, s.types, s.box, FireConfig(max_force=1e-3))
+    _, et, ft = quench_ka(x0, s.types, s.box, FireConfig(max_force=1e-3))
     assert fl[0] < 1e-5 and ft[0] < 1e-3
     assert el[0] < e0 and et[0] < e0
     assert abs(el[0] - et[0]) < 0.3  # both land in a KA minimum (not necessarily the same one)
@@ -139,3 +139,97 @@ def test_coordination_numbers_brute_force():
     # per-configuration types and custom shells
     z2 = metrics.coordination_numbers(x, np.broadcast_to(types, (3, 30)), box, cutoffs={"BB": 0.0})
     assert z2["BB"] == 0.0 and z2["AA"] == z["AA"]
+
+
+def _synthetic_profile(rng, m, shift=0.0, bins=40):
+    """A Profile of m 'configurations' drawn from a known law (energies N(-6.3 + shift, 0.05),
+    g(r) a fixed curve plus noise, Z_BB around 0.4): for the floor tests, no simulation needed."""
+    r = np.linspace(0.6, 2.4, bins)
+    curve = 1 + np.exp(-((r - 1.1) ** 2) / 0.02)
+    g = {k: curve + shift + rng.normal(scale=0.3, size=(m, bins)) for k in metrics.PAIRS}
+    return metrics.Profile(
+        rng.normal(-6.3 + shift, 0.05, size=m),
+        r,
+        g,
+        rng.normal(0.4 + shift, 0.1, size=m),
+        np.zeros(m, dtype=np.int64),
+    )
+
+
+def test_compare_against_brute_force():
+    rng = np.random.default_rng(0)
+    a, b = _synthetic_profile(rng, 5), _synthetic_profile(rng, 7, shift=0.1)
+    got = metrics.compare(a, b)
+    dr = a.r[1] - a.r[0]
+    from scipy.stats import wasserstein_distance
+
+    assert got["energy_w1"] == pytest.approx(wasserstein_distance(a.energy, b.energy))
+    for k in metrics.PAIRS:
+        d = a.g[k].mean(0) - b.g[k].mean(0)
+        assert got[f"g_{k}"] == pytest.approx(np.sqrt((d * d).sum() * dr))
+    assert got["z_bb"] == pytest.approx(abs(a.z_bb.mean() - b.z_bb.mean()))
+    assert set(got) == set(metrics.DISTANCES)
+
+
+def test_against_floor_halves_the_reference():
+    """One partition: the value compares the sample with half A of the reference, the floor the
+    other half B with A (both of the same size): a floor from overlapping halves, or a value
+    against the whole reference, gives other numbers."""
+    rng = np.random.default_rng(1)
+    ref, sample = _synthetic_profile(rng, 20), _synthetic_profile(rng, 10, shift=0.2)
+    got = metrics.against_floor(sample, ref, np.random.default_rng(5), partitions=1)
+    perm = np.random.default_rng(5).permutation(20)
+    A, B = ref.subset(perm[:10]), ref.subset(perm[10:])
+    for k, v in metrics.compare(sample, A).items():
+        assert got[k]["value"] == pytest.approx(v) and got[k]["floor_std"] == 0.0
+    for k, v in metrics.compare(B, A).items():
+        assert got[k]["floor"] == pytest.approx(v)
+
+
+def test_a_sample_of_the_reference_law_sits_at_the_floor_and_a_shifted_one_above():
+    rng = np.random.default_rng(2)
+    ref = _synthetic_profile(rng, 64)
+    same = metrics.against_floor(_synthetic_profile(rng, 32), ref, rng)
+    off = metrics.against_floor(_synthetic_profile(rng, 32, shift=0.3), ref, rng)
+    for k in metrics.DISTANCES:
+        assert same[k]["value"] < 1.5 * same[k]["floor"], (k, same[k])
+        assert off[k]["value"] > 2.0 * off[k]["floor"], (k, off[k])
+
+
+def test_energy_statistics():
+    rng = np.random.default_rng(3)
+    e = rng.normal(-6.3, 0.02, size=400)
+    s = metrics.energy_statistics(e, 0.8, 256)
+    assert s["mean"] == pytest.approx(e.mean())
+    assert s["se"] == pytest.approx(e.std(ddof=1) / 20)
+    assert s["n_var_over_t2"] == pytest.approx(256 * e.var(ddof=1) / 0.64)
+    assert s["n_var_over_t2"] == pytest.approx(256 * 0.02**2 / 0.64, rel=0.15)
+    fewer = metrics.energy_statistics(e, 0.8, 256, n_eff=25)
+    assert fewer["se"] == pytest.approx(4 * s["se"]) and fewer["n_eff"] == 25
+    assert np.isnan(metrics.energy_statistics(e[:1], 0.8, 256)["se"])
+
+
+def test_profile_of_configurations():
+    """Per configuration: e/N, partial g(r) (to 0.49 L), Z_BB and close contacts, each what its
+    own function gives for that configuration alone."""
+    from glassdyn.analysis.structure import partial_rdf
+    from glassdyn.gen.sampling import energies
+
+    c = random_ka_configuration(64, seed=6)
+    rng = np.random.default_rng(6)
+    x = np.stack([c.positions, c.positions + rng.normal(scale=0.05, size=(64, 3))]).astype(float)
+    x[1, 1] = x[1, 0] + 0.3  # one close contact in the second
+    p = metrics.profile(x, c.types, c.box)
+    assert len(p) == 2 and np.allclose(p.energy, energies(x, c.types, c.box) / 64)
+    assert p.close.tolist() == metrics.close_contacts(x, c.types, c.box).tolist() and p.close[1] > 0
+    for k in range(2):
+        r, g = partial_rdf(x[k], c.types, c.box, r_max=0.49 * c.box.min(), bins=100)
+        assert np.allclose(p.r, r)
+        for pair in metrics.PAIRS:
+            assert np.allclose(p.g[pair][k], g[pair], equal_nan=True)
+        want = metrics.coordination_numbers(x[k][None], c.types, c.box)["BB"]
+        assert p.z_bb[k] == pytest.approx(want)
+    given = metrics.profile(x, c.types, c.box, energy_per_particle=np.array([1.0, 2.0]))
+    assert given.energy.tolist() == [1.0, 2.0]
+    sub = p.subset([1])
+    assert len(sub) == 1 and sub.close[0] == p.close[1]

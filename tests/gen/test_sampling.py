@@ -50,3 +50,29 @@ def test_energies_match_the_ka_reference():
     c = random_ka_configuration(32, seed=3)
     e = sampling.energies(c.positions[None].repeat(2, 0), c.types, c.box)
     assert np.allclose(e, potential_energy(c.positions, c.types, c.box))
+
+
+def _ar1(phi, n, seed):
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=n)
+    a = np.empty(n)
+    a[0] = e[0] / np.sqrt(1 - phi**2)
+    for k in range(1, n):
+        a[k] = phi * a[k - 1] + e[k]
+    return a
+
+
+def test_integrated_autocorrelation_time_of_known_series():
+    """Independent draws: 1; AR(1) with coefficient phi: (1 + phi) / (1 - phi) (9 for 0.8, 3 for
+    0.5); a chain that never moves: its length.  An estimator without the factor 2, or summing
+    the noisy tail of rho to the end, misses these."""
+    iat = sampling.integrated_autocorrelation_time
+    assert iat(np.random.default_rng(0).normal(size=50000)) == pytest.approx(1.0, abs=0.05)
+    assert iat(_ar1(0.8, 50000, 1)) == pytest.approx(9.0, rel=0.15)
+    assert iat(_ar1(0.5, 50000, 2)) == pytest.approx(3.0, rel=0.1)
+    assert iat(np.full(40, -6.3)) == 40.0
+    # an independence chain that rarely moves: its states repeat, tau grows with the stickiness
+    lw = np.random.default_rng(3).normal(scale=3.0, size=4000)
+    states, acc = sampling.independence_chain(lw, seed=0)
+    values = np.random.default_rng(4).normal(size=4000)
+    assert acc < 0.3 and iat(values[states]) > 3 * iat(values)

@@ -1,0 +1,511 @@
+"""Corrected samples: what ``glassdyn gen sample`` and ``gen evaluate`` draw from a fitted run.
+
+Every sampler ends in Boltzmann configurations at the asked temperature T, never in raw model
+output:
+
+* a **transport** (``flow``, ``cnf``, or ``none``: the identity, i.e. plain population annealing)
+  starts from MD configurations at the run's base temperature T_0 > T (NVT chains continuing the
+  run's own training configurations, :func:`glassdyn.gen.mdpool.md_pool`) and carries them down
+  to T with annealed importance weights, resampling and Hybrid Monte Carlo moves
+  (:func:`glassdyn.gen.anneal.anneal`): weighted averages over the population are exact for the
+  Boltzmann distribution at T, and the n configurations returned are drawn from it by weight;
+* the **diffusion** model has no tractable density along its stochastic sampler, so its
+  proposals are refined by ``refine_sweeps`` Hybrid Monte Carlo moves at T, each of which leaves
+  the Boltzmann distribution invariant: the samples approach it as the number of moves grows,
+  and that number is reported with the result.
+
+``raw=True`` returns the model's proposals without any correction (diagnostics only).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from glassdyn.data.errors import InputError
+from glassdyn.data.settings import setting
+from glassdyn.gen.anneal import AnnealOptions, anneal, systematic_resample
+from glassdyn.simulate.sampling import HMCOptions, MoveStats, hmc
+
+
+@dataclass(frozen=True)
+class CorrectionOptions:
+    """How proposals become Boltzmann samples (the help of each field is the command line's)."""
+
+    population: int | None = setting(
+        None, "transports: configurations carried down together (default: max(n, 64))"
+    )
+    anneal_steps: int | None = setting(
+        None,
+        "transports: temperature steps from the base to T (default: adaptive, each step keeping "
+        "half the effective sample size of plain population annealing)",
+    )
+    sweeps: int = setting(4, "Hybrid Monte Carlo moves after each annealing step")
+    refine_sweeps: int = setting(
+        20,
+        "Hybrid Monte Carlo moves at T at the end (the whole refinement of diffusion proposals)",
+    )
+    leapfrog: int = setting(50, "velocity-Verlet steps per Hybrid Monte Carlo move")
+    dt: float = setting(0.005, "velocity-Verlet time step of the moves (LJ time)")
+    raw: bool = setting(False, "return the model's proposals uncorrected (diagnostics only)")
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("--population", self.population, self.population is None or self.population >= 2),
+            (
+                "--anneal-steps",
+                self.anneal_steps,
+                self.anneal_steps is None or self.anneal_steps >= 1,
+            ),
+            ("--sweeps", self.sweeps, self.sweeps >= 0),
+            ("--refine-sweeps", self.refine_sweeps, self.refine_sweeps >= 0),
+            ("--leapfrog", self.leapfrog, self.leapfrog >= 1),
+            ("--dt", self.dt, 0 < self.dt <= 0.02),
+        )
+        for flag, value, ok in checks:
+            if not ok:
+                raise InputError(
+                    f"{flag} got {value}: see `glassdyn gen sample --help` for its range"
+                )
+
+    def hmc(self, sweeps: int) -> HMCOptions:
+        return HMCOptions(dt=self.dt, leapfrog=self.leapfrog, sweeps=sweeps)
+
+    def anneal(self) -> AnnealOptions:
+        return AnnealOptions(
+            steps=self.anneal_steps, hmc=self.hmc(self.sweeps), final_sweeps=self.refine_sweeps
+        )
+
+
+@dataclass
+class SampleSet:
+    """n configurations (n, N, 3) at ``temperature`` with total energies (n,), the family (n,) each
+    descends from (its base configuration or proposal), and what it took (``report``)."""
+
+    positions: np.ndarray
+    energy: np.ndarray
+    family: np.ndarray
+    temperature: float
+    method: str
+    corrected: bool
+    report: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.energy)
+
+
+def effective_count(report: dict) -> float:
+    """The number of independent configurations a sample set is worth: the smaller of the final
+    population's ESS and effective number of families, scaled to the n returned."""
+    return float(report.get("effective_configurations", 0.0))
+
+
+def transported(
+    transport,
+    base_starts: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    T_base: float,
+    T: float,
+    n: int,
+    rng: np.random.Generator,
+    options: CorrectionOptions = CorrectionOptions(),
+    *,
+    method: str,
+    log=None,
+) -> SampleSet:
+    """``n`` Boltzmann configurations at T from base MD at ``T_base`` carried down by ``transport``
+    (a :data:`glassdyn.gen.anneal.Transport`, or None for population annealing)."""
+    from glassdyn.gen.mdpool import md_pool
+
+    if not T < T_base:
+        raise InputError(
+            f"--temperature {T:g} is not below the run's base temperature {T_base:g}: a transport "
+            f"carries MD configurations of T={T_base:g} down to colder states; fit a run with a "
+            f"higher --base-temperature to sample T={T:g}"
+        )
+    M = options.population or max(n, 64)
+    t0 = time.perf_counter()
+    pool = md_pool(base_starts, types, box, T_base, M, rng)
+    base_seconds = time.perf_counter() - t0
+    if log:
+        log(f"base: {M} MD configurations at T={T_base:g} ({base_seconds:.1f} s)")
+    if options.raw:  # the proposals of one transport step, with their importance weights
+        take = np.arange(n) % M
+        z, U0 = pool.positions[take], pool.energy[take]
+        if transport is None:
+            x, logdet, var = z, np.zeros(n), np.zeros(n)
+        else:
+            x, logdet, var = transport(z, T_base, T)
+        s = _raw_set(np.mod(x, box), types, box, T, method, take, base_seconds)
+        s.report["log_w"] = -s.energy / T + U0 / T_base + logdet - 0.5 * var
+        return s
+    res = anneal(
+        pool.positions,
+        types,
+        box,
+        T_base,
+        T,
+        rng,
+        options=options.anneal(),
+        transport=transport,
+        energies=pool.energy,
+        log=log,
+    )
+    pop = res.population
+    ess, fam = pop.ess(), pop.effective_families()
+    take = systematic_resample(pop.log_w, n, rng)
+    seconds = base_seconds + res.seconds
+    effective = min(ess, fam) * min(1.0, n / M)
+    report = {
+        "method": method,
+        "base_temperature": T_base,
+        "population": M,
+        "ladder": [s.temperature for s in res.steps],
+        "steps": [vars(s) for s in res.steps],
+        "ess": ess,
+        "ess_per_member": ess / M,
+        "effective_families": fam,
+        "distinct_families": pop.distinct_families(),
+        "families_in_sample": int(len(np.unique(pop.family[take]))),
+        "hmc_acceptance": res.moves.acceptance,
+        "md_steps": res.moves.md_steps + pool.cost.md_steps,
+        "seconds": {
+            "base_md": base_seconds,
+            "transport": res.transport_seconds,
+            "moves": res.moves.seconds,
+            "energies": res.energy_seconds,
+            "total": seconds,
+        },
+        "effective_configurations": effective,
+        "seconds_per_effective_configuration": seconds * min(1.0, n / M) / max(effective, 1e-12),
+    }
+    return SampleSet(
+        pop.positions[take], pop.energy[take], pop.family[take], float(T), method, True, report
+    )
+
+
+def refined(
+    proposals: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    T: float,
+    rng: np.random.Generator,
+    options: CorrectionOptions = CorrectionOptions(),
+    *,
+    method: str,
+    proposal_seconds: float = 0.0,
+    log=None,
+) -> SampleSet:
+    """Proposals (n, N, 3) without a density, refined by ``options.refine_sweeps`` Hybrid Monte
+    Carlo moves at T (each move leaves the Boltzmann distribution invariant)."""
+    from glassdyn.gen.sampling import energies
+
+    n = len(proposals)
+    if options.raw or options.refine_sweeps == 0:
+        s = _raw_set(np.mod(proposals, box), types, box, T, method, np.arange(n), proposal_seconds)
+        if not options.raw:  # zero refinement: uncorrected, said so
+            s.report["refine_sweeps"] = 0
+        return s
+    x, e, acc, stats = hmc(proposals, types, box, T, rng, options.hmc(options.refine_sweeps))
+    if log:
+        log(
+            f"refined {n} proposals by {options.refine_sweeps} HMC moves (acceptance {stats.acceptance:.2f})"
+        )
+    seconds = proposal_seconds + stats.seconds
+    report = {
+        "method": method,
+        "refine_sweeps": options.refine_sweeps,
+        "refine_time": options.refine_sweeps * options.leapfrog * options.dt,
+        "hmc_acceptance": stats.acceptance,
+        "stuck": int(np.sum(acc == 0)),
+        "md_steps": stats.md_steps,
+        "seconds": {"proposals": proposal_seconds, "moves": stats.seconds, "total": seconds},
+        "effective_configurations": float(n),
+        "seconds_per_effective_configuration": seconds / n,
+        "energy_before": float(np.mean(energies(proposals, types, box)) / len(types)),
+    }
+    return SampleSet(x, e, np.arange(n), float(T), method, True, report)
+
+
+def _raw_set(x, types, box, T, method, family, seconds) -> SampleSet:
+    from glassdyn.gen.sampling import energies
+
+    e = energies(x, types, box)
+    rep = {"method": method, "raw": True, "seconds": {"total": seconds}}
+    return SampleSet(x, e, np.asarray(family), float(T), method, False, rep)
+
+
+def with_options(options: CorrectionOptions, **changes) -> CorrectionOptions:
+    return replace(options, **changes)
+
+
+# ------------------------------------------------------------------------ fitted runs
+TRANSPORT_KINDS = ("flow", "cnf")
+
+
+def model_transport(
+    model, types: np.ndarray, box: np.ndarray, batch_size: int = 16, device: str = "cpu"
+):
+    """The :data:`glassdyn.gen.anneal.Transport` of a fitted flow or cnf (float64, no gradient)."""
+    import torch
+
+    model = model.to(device=device, dtype=torch.float64).eval()
+    box_t = torch.as_tensor(np.asarray(box, dtype=np.float64), device=device)
+    types_t = torch.as_tensor(np.asarray(types), dtype=torch.long, device=device)
+
+    def transport(x, T_from, T_to):
+        ys, lds, vs = [], [], []
+        with torch.no_grad():
+            for s in range(0, len(x), batch_size):
+                xb = torch.as_tensor(x[s : s + batch_size], dtype=torch.float64, device=device)
+                B = len(xb)
+                y, ld, var = model.transport(
+                    xb,
+                    types_t[None].expand(B, -1),
+                    box_t,
+                    torch.full((B,), float(T_from), dtype=torch.float64, device=device),
+                    torch.full((B,), float(T_to), dtype=torch.float64, device=device),
+                )
+                ys.append(y.cpu().numpy())
+                lds.append(ld.cpu().numpy())
+                vs.append(np.zeros(B) if var is None else var.cpu().numpy())
+        return np.concatenate(ys), np.concatenate(lds), np.concatenate(vs)
+
+    return transport
+
+
+def base_starts(ck: dict, store=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions (S, N, 3), types (N,), box (3,)) of the training and validation configurations
+    at a transport run's base temperature, read from ``store`` (default: the run's own) and
+    checked to be the very ones the fit recorded."""
+    from glassdyn.data import keys
+    from glassdyn.data.errors import StoreError
+    from glassdyn.data.splits import identity, temperature_key
+    from glassdyn.data.store import Store
+
+    Tb = ck["data"]["base_temperature"]
+    key = temperature_key(Tb)
+    path = store or ck.get("data_path") or ck["data"]["store"]
+    fix = "pass --data STORE, a store holding the configurations the run was fitted on"
+    try:
+        sp = Store.open(path).state(Tb)
+    except StoreError as exc:
+        raise InputError(
+            f"the base configurations of this run (T={Tb:g}) cannot be read: {exc}; {fix}"
+        ) from None
+    split, fp = ck.get("split") or {}, ck.get("fingerprint") or {}
+    configs = [int(c) for part in ("train", "val") for c in split.get(key, {}).get(part, [])]
+    ids = fp.get("states", {}).get(key, {}).get("identity", {})
+    done = sp.done
+    if not configs or any(
+        c >= len(done) or not done[c] or identity(sp, c) != ids.get(str(c)) for c in configs
+    ):
+        raise InputError(
+            f"{path} does not hold the T={Tb:g} configurations this run was fitted on; {fix}"
+        )
+    idx = np.asarray(configs, dtype=np.int64)
+    types = sp.read(keys.TYPES, idx)
+    return (
+        sp.read(keys.THERMAL_POSITIONS, idx).astype(np.float64),
+        types[0],
+        sp.read(keys.BOX, idx)[0],
+    )
+
+
+def physics_only(model):
+    """A copy of a diffusion model whose learned network outputs zero: the physics term alone
+    (the ablation of the network)."""
+    import copy
+
+    import torch
+
+    class _Zero(torch.nn.Module):
+        def forward(self, u, *args, **kwargs):
+            return torch.zeros_like(u)
+
+    m = copy.deepcopy(model)
+    m.field.net = _Zero()
+    return m
+
+
+def sample_run(
+    model,
+    ck: dict,
+    temperature: float,
+    n: int,
+    *,
+    seed: int = 0,
+    options: CorrectionOptions = CorrectionOptions(),
+    store=None,
+    transport: str = "model",
+    batch_size: int = 16,
+    device: str = "cpu",
+    log=None,
+) -> SampleSet:
+    """``n`` corrected samples of a fitted run at ``temperature``.  ``transport``: for flow / cnf
+    runs, ``model`` (the fitted map) or ``none`` (the identity: population annealing from the same
+    base, the ablation); diffusion runs take ``model`` or ``physics`` (the physics term alone)."""
+    import torch
+
+    rng = np.random.default_rng([int(seed), 21])
+    types = np.asarray(ck["data"]["types"], dtype=np.int64)
+    box = np.asarray(ck["data"]["box"], dtype=np.float64)
+    kind = ck["kind"]
+    if kind in TRANSPORT_KINDS:
+        starts, types_b, box_b = base_starts(ck, store)
+        f = (
+            None
+            if transport == "none"
+            else model_transport(model, types_b, box_b, batch_size, device)
+        )
+        method = f"{kind} transport" if f is not None else "population annealing"
+        return transported(
+            f,
+            starts,
+            types_b,
+            box_b,
+            float(ck["data"]["base_temperature"]),
+            float(temperature),
+            n,
+            rng,
+            options,
+            method=method,
+            log=log,
+        )
+    m = physics_only(model) if transport == "physics" else model
+    t0 = time.perf_counter()
+    g = torch.Generator(device=device).manual_seed(int(seed))
+    dtype = getattr(m, "sample_dtype", torch.float32)
+    m = m.to(device=device, dtype=dtype)
+    xs = []
+    with torch.no_grad():
+        for s in range(0, n, batch_size):
+            k = min(batch_size, n - s)
+            x, _ = m.sample(
+                k,
+                torch.as_tensor(types, device=device),
+                torch.as_tensor(box, dtype=dtype, device=device),
+                float(temperature),
+                generator=g,
+            )
+            xs.append(x.double().cpu().numpy())
+    x = np.concatenate(xs)
+    method = "diffusion" if transport != "physics" else "diffusion, physics term alone"
+    return refined(
+        x,
+        types,
+        box,
+        float(temperature),
+        rng,
+        options,
+        method=method,
+        proposal_seconds=time.perf_counter() - t0,
+        log=log,
+    )
+
+
+__all__ = [
+    "CorrectionOptions",
+    "SampleSet",
+    "MoveStats",
+    "effective_count",
+    "refined",
+    "transported",
+]
+
+
+def sample_to(
+    run_dir,
+    temperature: float,
+    n: int,
+    out,
+    *,
+    options: CorrectionOptions = CorrectionOptions(),
+    sampler=None,
+    seed: int = 0,
+    overwrite: bool = False,
+    data=None,
+    transport: str = "model",
+    batch_size: int = 16,
+    device: str = "cpu",
+    log=print,
+) -> SampleSet:
+    """``glassdyn gen sample``: ``n`` corrected configurations of the run in ``run_dir`` at
+    ``temperature`` written to ``out`` (a new store or an extended-XYZ file; checked before
+    anything is computed).  ``sampler``: the run's :class:`~glassdyn.gen.options.SamplerOptions`
+    (diffusion's reverse SDE); ``data``: the store of the run's base configurations (transports;
+    default the run's own)."""
+    from glassdyn.gen.checkpoints import load_run
+    from glassdyn.gen.writers import check_output, write_samples
+
+    if n < 1:
+        raise InputError(f"--n must be positive, got {n}")
+    if not temperature > 0:
+        raise InputError(f"--temperature must be positive, got {temperature}")
+    check_output(out, temperature, overwrite, inputs=(run_dir, *([data] if data else [])))
+    model, ck = load_run(run_dir)
+    if sampler is not None:
+        sampler.apply(model)
+    if ck["kind"] not in TRANSPORT_KINDS:
+        temps = ck["data"]["temperatures"]
+        if not min(temps) - 1e-9 <= temperature <= max(temps) + 1e-9:
+            log(
+                f"warning: T={temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)"
+            )
+    s = sample_run(
+        model,
+        ck,
+        temperature,
+        n,
+        seed=seed,
+        options=options,
+        store=data,
+        transport=transport,
+        batch_size=batch_size,
+        device=device,
+        log=log,
+    )
+    types = np.asarray(ck["data"]["types"], dtype=np.int8)
+    box = np.asarray(ck["data"]["box"], dtype=np.float64)
+    summary = {k: v for k, v in s.report.items() if k not in ("steps", "log_w")}
+    write_samples(
+        out,
+        s.positions,
+        types,
+        box,
+        temperature,
+        energy=s.energy / len(types),
+        log_w=s.report.get("log_w"),
+        attrs={
+            "run": str(run_dir),
+            "model": ck["kind"],
+            "method": s.method,
+            "corrected": s.corrected,
+            "family": [int(f) for f in s.family],
+            "sampler_report": summary,
+        },
+        overwrite=overwrite,
+    )
+    return s
+
+
+def describe(s: SampleSet) -> str:
+    """One line on how a sample set was made and what it is worth."""
+    r = s.report
+    if not s.corrected:
+        return f"{s.n} raw proposals ({s.method}; not Boltzmann-distributed: diagnostics only)"
+    if "population" in r:
+        return (
+            f"{s.n} configurations by {s.method} from T={r['base_temperature']:g} "
+            f"({len(r['ladder'])} temperature steps, population {r['population']}, final ESS "
+            f"{r['ess']:.1f}, {r['effective_families']:.1f} effective families, HMC acceptance "
+            f"{r['hmc_acceptance']:.2f}; {r['seconds']['total']:.1f} s)"
+        )
+    return (
+        f"{s.n} configurations by {s.method}, refined by {r['refine_sweeps']} Hybrid Monte Carlo "
+        f"moves at T ({r['refine_time']:.3g} LJ time, acceptance {r['hmc_acceptance']:.2f}; "
+        f"{r['seconds']['total']:.1f} s)"
+    )

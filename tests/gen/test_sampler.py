@@ -1,0 +1,98 @@
+"""The corrected samplers of glassdyn.gen.sampler below the command line: the fitted transport as
+a batched float64 map, raw proposals and their weights, diffusion refinement, options."""
+
+import numpy as np
+import pytest
+import torch
+from glassdyn.data import keys
+from glassdyn.data.errors import InputError
+from glassdyn.data.store import Store
+from glassdyn.gen import sampler
+from glassdyn.gen.cnf import CNFConfig, ContinuousTransport
+from glassdyn.gen.coupling import CouplingFlow, FlowConfig
+from glassdyn.gen.sampling import energies
+
+from .helpers import jitter, ka_batch
+
+
+@pytest.mark.parametrize("kind", ["cnf", "flow"])
+def test_model_transport_is_the_model_in_float64_whatever_the_batch(kind):
+    """The Transport handed to the annealer: the model's own transport, in float64 and without
+    gradients, the same whatever the batch size (chunked = one pass)."""
+    torch.manual_seed(0)
+    if kind == "cnf":
+        model = ContinuousTransport(CNFConfig(hidden=8, n_rbf=6, steps=4))
+    else:
+        model = CouplingFlow(FlowConfig(n_layers=3, n_bins=6, hidden=8, heads=2, blocks=1))
+    model = jitter(model, 0.2, seed=1).float()  # as loaded: the fitted precision
+    x, types, box = ka_batch(32, batch=5, scale=0.05)
+    one = sampler.model_transport(model, types, box, batch_size=16)
+    y, ld, var = one(x, 1.0, 0.8)
+    y2, ld2, var2 = sampler.model_transport(model, types, box, batch_size=2)(x, 1.0, 0.8)
+    assert y.dtype == np.float64 and y.shape == x.shape and ld.shape == var.shape == (5,)
+    assert np.allclose(y, y2, atol=1e-12) and np.allclose(ld, ld2, atol=1e-10)
+    assert np.all(var == 0) and np.all(var2 == 0)  # both divergences are exact here
+    with torch.no_grad():
+        m64 = model.double()
+        tt = torch.as_tensor(types)[None].expand(5, -1)
+        yt, ldt, _ = m64.transport(
+            torch.as_tensor(x), tt, torch.as_tensor(box), torch.ones(5), torch.full((5,), 0.8)
+        )
+    assert np.allclose(y, yt.numpy(), atol=1e-12) and np.allclose(ld, ldt.numpy(), atol=1e-10)
+    assert float(np.abs(ld).max()) > 0.1
+
+
+def test_refinement_without_moves_is_reported_uncorrected():
+    x, types, box = ka_batch(64, batch=3)
+    opts = sampler.CorrectionOptions(refine_sweeps=0)
+    s = sampler.refined(x, types, box, 0.8, np.random.default_rng(0), opts, method="diffusion")
+    assert not s.corrected and s.report["refine_sweeps"] == 0
+    assert np.allclose(s.energy, energies(x, types, box))
+    assert "raw proposals" in sampler.describe(s) and "not Boltzmann" in sampler.describe(s)
+    assert sampler.effective_count(s.report) == 0.0
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("population", 1),
+        ("anneal_steps", 0),
+        ("sweeps", -1),
+        ("refine_sweeps", -1),
+        ("leapfrog", 0),
+        ("dt", 0.0),
+        ("dt", 0.05),
+    ],
+)
+def test_correction_options_out_of_range_are_refused(field, value):
+    with pytest.raises(InputError, match=f"--{field.replace('_', '-')} got {value}"):
+        sampler.CorrectionOptions(**{field: value})
+
+
+def test_correction_options_become_the_annealing_options():
+    o = sampler.CorrectionOptions(anneal_steps=3, sweeps=2, refine_sweeps=7, leapfrog=9, dt=0.004)
+    a = o.anneal()
+    assert a.steps == 3 and a.final_sweeps == 7
+    assert (a.hmc.sweeps, a.hmc.leapfrog, a.hmc.dt) == (2, 9, 0.004)
+
+
+@pytest.mark.lammps
+def test_raw_population_annealing_proposals_weigh_the_boltzmann_ratio(ka_store):
+    """Raw, with the identity map: the base MD configurations themselves, weighted by
+    exp(-(1/T - 1/T0) U) (the base term with its own temperature and sign), never corrected."""
+    sp = Store.open(ka_store).state(1.0)
+    starts = sp.read(keys.THERMAL_POSITIONS, [0, 1]).astype(np.float64)
+    types, box = sp.read(keys.TYPES, 0), sp.read(keys.BOX, 0)
+    opts = sampler.CorrectionOptions(population=2, raw=True)
+    s = sampler.transported(
+        None, starts, types, box, 1.0, 0.8, 3, np.random.default_rng(0), opts, method="pa"
+    )
+    assert not s.corrected and s.n == 3 and s.family.tolist() == [0, 1, 0]
+    assert np.array_equal(s.positions[0], s.positions[2])
+    want = -(1 / 0.8 - 1 / 1.0) * s.energy
+    assert np.allclose(s.report["log_w"], want, rtol=1e-7, atol=1e-4)
+    assert np.allclose(s.energy, energies(s.positions, types, box))
+    with pytest.raises(InputError, match="is not below the run's base temperature"):
+        sampler.transported(
+            None, starts, types, box, 1.0, 1.0, 3, np.random.default_rng(0), opts, method="pa"
+        )
