@@ -304,7 +304,9 @@ def evaluate(
     options = options or CorrectionOptions()
     sel = held_out_reference(ck, store_path, temperature)
     types = np.asarray(ck["data"]["types"], dtype=np.int64)
-    _check_compatible(ck, reference_data(store_path, temperature, sel["configs"]), types, store_path)
+    _check_compatible(
+        ck, reference_data(store_path, temperature, sel["configs"]), types, store_path
+    )
     if ck["kind"] in ("flow", "cnf"):
         check_below_base(ck, temperature)  # before any MD
     ref = md_reference(store_path, temperature, sel["configs"], n_samples, seed, cache_dir, log)
@@ -400,9 +402,7 @@ def evaluate(
         out["results"]["ablation"] = score(a.method, a, refp, temperature, seed, **kw)
     if baselines:
         tune = _lattice_tuning_data(ck, sel, store_path, temperature, None, ref)
-        out["results"].update(
-            _baselines(n_samples, types, ref, tune, seed, refp, temperature, kw)
-        )
+        out["results"].update(_baselines(n_samples, types, ref, tune, seed, refp, temperature, kw))
     return out
 
 
