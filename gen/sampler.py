@@ -29,6 +29,10 @@ from glassdyn.gen.anneal import AnnealOptions, anneal, systematic_resample
 from glassdyn.simulate.sampling import HMCOptions, MoveStats, hmc
 
 
+REFINE_TAU = 4.0  # diffusion refinement: HMC time in units of tau_alpha(T) (measured, README)
+ANNEAL_FINAL_SWEEPS = 20  # transports: HMC moves at T after the last annealing step
+
+
 @dataclass(frozen=True)
 class CorrectionOptions:
     """How proposals become Boltzmann samples (the help of each field is the command line's)."""
@@ -42,9 +46,11 @@ class CorrectionOptions:
         "half the effective sample size of plain population annealing)",
     )
     sweeps: int = setting(4, "Hybrid Monte Carlo moves after each annealing step")
-    refine_sweeps: int = setting(
-        20,
-        "Hybrid Monte Carlo moves at T at the end (the whole refinement of diffusion proposals)",
+    refine_sweeps: int | None = setting(
+        None,
+        "Hybrid Monte Carlo moves at T at the end: the whole refinement of diffusion proposals "
+        f"(default: {REFINE_TAU:g} tau_alpha(T) of HMC time, what the samples need to reach MD's "
+        f"energy) and the last step of a transport's annealing (default {ANNEAL_FINAL_SWEEPS})",
     )
     leapfrog: int = setting(50, "velocity-Verlet steps per Hybrid Monte Carlo move")
     dt: float = setting(0.005, "velocity-Verlet time step of the moves (LJ time)")
@@ -59,7 +65,7 @@ class CorrectionOptions:
                 self.anneal_steps is None or self.anneal_steps >= 1,
             ),
             ("--sweeps", self.sweeps, self.sweeps >= 0),
-            ("--refine-sweeps", self.refine_sweeps, self.refine_sweeps >= 0),
+            ("--refine-sweeps", self.refine_sweeps, (self.refine_sweeps or 0) >= 0),
             ("--leapfrog", self.leapfrog, self.leapfrog >= 1),
             ("--dt", self.dt, 0 < self.dt <= 0.02),
         )
@@ -73,9 +79,18 @@ class CorrectionOptions:
         return HMCOptions(dt=self.dt, leapfrog=self.leapfrog, sweeps=sweeps)
 
     def anneal(self) -> AnnealOptions:
-        return AnnealOptions(
-            steps=self.anneal_steps, hmc=self.hmc(self.sweeps), final_sweeps=self.refine_sweeps
-        )
+        final = ANNEAL_FINAL_SWEEPS if self.refine_sweeps is None else self.refine_sweeps
+        return AnnealOptions(steps=self.anneal_steps, hmc=self.hmc(self.sweeps), final_sweeps=final)
+
+    def refinement(self, temperature: float, n_particles: int) -> int:
+        """HMC moves refining proposals without a density at T: ``refine_sweeps``, by default
+        :data:`REFINE_TAU` tau_alpha(T) of HMC time (tau_alpha: :func:`glassdyn.gen.mdpool.tau_alpha`)."""
+        if self.refine_sweeps is not None:
+            return self.refine_sweeps
+        from glassdyn.gen.mdpool import tau_alpha
+
+        per_move = self.leapfrog * self.dt
+        return int(np.ceil(REFINE_TAU * tau_alpha(temperature, n_particles) / per_move))
 
 
 @dataclass
@@ -204,21 +219,22 @@ def refined(
     from glassdyn.gen.sampling import energies
 
     n = len(proposals)
-    if options.raw or options.refine_sweeps == 0:
+    sweeps = options.refinement(T, proposals.shape[1])
+    if options.raw or sweeps == 0:
         s = _raw_set(np.mod(proposals, box), types, box, T, method, np.arange(n), proposal_seconds)
         if not options.raw:  # zero refinement: uncorrected, said so
             s.report["refine_sweeps"] = 0
         return s
-    x, e, acc, stats = hmc(proposals, types, box, T, rng, options.hmc(options.refine_sweeps))
     if log:
-        log(
-            f"refined {n} proposals by {options.refine_sweeps} HMC moves (acceptance {stats.acceptance:.2f})"
-        )
+        log(f"refining {n} proposals by {sweeps} HMC moves at T={T:g}")
+    x, e, acc, stats = hmc(proposals, types, box, T, rng, options.hmc(sweeps))
+    if log:
+        log(f"refined {n} proposals by {sweeps} HMC moves (acceptance {stats.acceptance:.2f})")
     seconds = proposal_seconds + stats.seconds
     report = {
         "method": method,
-        "refine_sweeps": options.refine_sweeps,
-        "refine_time": options.refine_sweeps * options.leapfrog * options.dt,
+        "refine_sweeps": sweeps,
+        "refine_time": sweeps * options.leapfrog * options.dt,
         "hmc_acceptance": stats.acceptance,
         "stuck": int(np.sum(acc == 0)),
         "md_steps": stats.md_steps,

@@ -96,3 +96,20 @@ def test_raw_population_annealing_proposals_weigh_the_boltzmann_ratio(ka_store):
         sampler.transported(
             None, starts, types, box, 1.0, 1.0, 3, np.random.default_rng(0), opts, method="pa"
         )
+
+
+def test_default_refinement_is_four_tau_alpha_of_hmc_time():
+    """Diffusion proposals are refined for REFINE_TAU tau_alpha(T) of HMC time by default (what
+    the measured refinement curve needs), so colder states get longer refinements; an explicit
+    --refine-sweeps wins, and a transport's last annealing step keeps its 20 moves."""
+    from glassdyn.gen.mdpool import tau_alpha
+
+    o = sampler.CorrectionOptions()
+    for T in (0.8, 0.64):
+        sweeps = o.refinement(T, 256)
+        assert sweeps * o.leapfrog * o.dt >= sampler.REFINE_TAU * tau_alpha(T, 256)
+        assert (sweeps - 1) * o.leapfrog * o.dt < sampler.REFINE_TAU * tau_alpha(T, 256)
+    assert o.refinement(0.64, 256) > 2 * o.refinement(0.8, 256)
+    assert sampler.CorrectionOptions(refine_sweeps=3).refinement(0.64, 256) == 3
+    assert o.anneal().final_sweeps == sampler.ANNEAL_FINAL_SWEEPS
+    assert sampler.CorrectionOptions(refine_sweeps=5).anneal().final_sweeps == 5

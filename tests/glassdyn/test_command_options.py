@@ -5,6 +5,7 @@ import argparse
 
 import pytest
 from glassdyn.data.errors import InputError
+from glassdyn.gen.cnf import CNFConfig
 from glassdyn.gen.config import FitConfig
 from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import NetworkOptions, SamplerOptions
@@ -69,7 +70,9 @@ FIT_FLAGS = [
     "--max-configs",
     "--val-fraction",
     "--test-fraction",
-    "--energy-weight",
+    "--base-temperature",
+    "--base-configs",
+    "--likelihood-weight",
     "--max-minutes",
     "--ema",
     "--init",
@@ -169,7 +172,7 @@ def test_gen_fit_keeps_every_flag_and_takes_its_defaults_from_fit_config():
     args = sub["fit"].parse_args(["--data", "s", "--out", "o"])
     arch = settings_from_args(NetworkOptions, args).model_config(args.model)
     assert settings_from_args(FitConfig, args, arch=arch) == FitConfig()
-    assert arch == DiffusionConfig()  # nothing given: the model's own defaults
+    assert arch == CNFConfig()  # nothing given: the default model's own defaults (cnf)
     args = sub["fit"].parse_args(
         [
             "--data",

@@ -69,13 +69,26 @@ def _fake_outputs(out: Path) -> None:
                 "evaluations": [
                     {
                         "temperature": 0.64,
+                        "md_energy": {"mean": -6.63, "se": 0.01, "n_var_over_t2": 1.5},
+                        "reference": {"n": 32},
                         "results": {
+                            "md": {
+                                "name": "MD (other half)",
+                                "n": 16,
+                                "corrected": True,
+                                "close_contact_fraction": 0.0,
+                                "energy": {"mean": -6.62, "se": 0.01, "z": 0.7},
+                                "distances": {"g_AA": {"value": 0.2, "floor": 0.25}},
+                            },
                             "model": {
                                 "name": "flow",
                                 "n": 16,
-                                "rdf_l2": {"sum": 3.5},
+                                "corrected": True,
                                 "close_contact_fraction": 0.25,
-                            }
+                                "energy": {"mean": -6.5, "se": 0.02, "z": 5.8},
+                                "distances": {"g_AA": {"value": 0.6, "floor": 0.2}},
+                                "verdict": {"all": False},
+                            },
                         },
                     }
                 ]
@@ -110,7 +123,11 @@ def test_report_is_self_contained(tmp_path):
     assert "data:image/png;base64," in text  # the model figure is embedded
     assert 'src="http' not in text and "<script" not in text
     assert "BOTAN" in text and "glassdyn simulate" in text
-    assert "<td>flow</td><td>16</td><td>3.5</td>" in text  # generative metrics as a table
+    # the generative table: every distance beside its MD-vs-MD floor, beyond 1.5x flagged
+    assert "<td>flow</td><td>16</td><td>yes</td><td>0.25</td>" in text
+    assert "<td>0.6 (0.2) ⚠</td>" in text and "<td>0.2 (0.25)</td>" in text
+    assert "(z +5.8) ⚠" in text and "<td>fail</td>" in text
+    assert "Reference: 32 MD configurations" in text
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["models"]["botan"]["node_pearson"]["0.64"] == [0.3, 0.5]
 
