@@ -354,28 +354,24 @@ def evaluate(
         **kw,
     )
     kw["floor"] = out["results"]["md"]["distances"]
+
+    def draw(opts, transport="model", say=None):
+        return sample_run(
+            model,
+            ck,
+            temperature,
+            n_samples,
+            seed=seed,
+            options=opts,
+            store=base_store(sel, store_path),
+            transport=transport,
+            log=say,
+        )
+
     log(f"sampling {n_samples} corrected configurations with the {ck['kind']} run")
-    s = sample_run(
-        model,
-        ck,
-        temperature,
-        n_samples,
-        seed=seed,
-        options=options,
-        store=base_store(sel, store_path),
-        log=log,
-    )
+    s = draw(options, say=log)
     out["results"]["model"] = score(ck["kind"], s, refp, temperature, seed, **kw)
-    raw_opts = replace(options, raw=True)
-    raw = sample_run(
-        model,
-        ck,
-        temperature,
-        n_samples,
-        seed=seed,
-        options=raw_opts,
-        store=base_store(sel, store_path),
-    )
+    raw = draw(replace(options, raw=True))
     out["results"]["model_raw"] = score(
         f"{ck['kind']} raw proposals", raw, refp, temperature, seed, **kw
     )
@@ -388,17 +384,7 @@ def evaluate(
         log(
             f"ablation: the same correction with {'the identity transport' if which == 'none' else 'the physics term alone'}"
         )
-        a = sample_run(
-            model,
-            ck,
-            temperature,
-            n_samples,
-            seed=seed,
-            options=options,
-            store=base_store(sel, store_path),
-            transport=which,
-            log=log,
-        )
+        a = draw(options, which, log)
         out["results"]["ablation"] = score(a.method, a, refp, temperature, seed, **kw)
     if baselines:
         tune = _lattice_tuning_data(ck, sel, store_path, temperature, None, ref)
