@@ -183,6 +183,19 @@ def _s4_panel(
     ax.set_xlim(0, None)
 
 
+def oz_fit_range(s4: dict, q_fit_max: float | None = None) -> str:
+    """The shells the OZ fits used, in words: "OZ fit on q ≤ 1.82 (3 shells)", saying when the
+    fit went past ``q_fit_max`` (``--q-fit-max``) because fewer than 3 shells lie below it."""
+    n_fit = max((n or 0) for n in s4["fit_shells"]) if s4["fit_shells"] else 0
+    if not n_fit:
+        return "no OZ fit"
+    q_fit = float(_arr(s4["q"])[n_fit - 1])
+    text = f"OZ fit on q ≤ {q_fit:.2f} ({n_fit} shells)"
+    if q_fit_max is not None and q_fit > float(q_fit_max) * (1 + 1e-9):
+        text += f", past --q-fit-max {float(q_fit_max):g}: a fit needs 3 shells"
+    return text
+
+
 def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
     """S4(q) with the OZ fits (dashed) at every time (12 of them when there are more), and
     xi4(t), chi4_OZ(t) vs chi4(t)."""
@@ -192,9 +205,10 @@ def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
     s4 = result["s4"]
     _s4_panel(a0, s4, times, max_curves=12)  # trajectories have tens of lags
     a0.set_ylabel(r"$S_4(q, t)$")
-    n_fit = max((n or 0) for n in s4["fit_shells"]) if s4["fit_shells"] else 0
-    q_fit = _arr(s4["q"])[n_fit - 1] if n_fit else float("nan")
-    a0.set_title(f"{label_text(temperature)}; dashed: OZ fit on q ≤ {q_fit:.2f} ({n_fit} shells)")
+    a0.set_title(
+        f"{label_text(temperature)}; dashed: {oz_fit_range(s4, result.get('config', {}).get('q_fit_max'))}",
+        fontsize=9,
+    )
     a0.legend(frameon=False, fontsize=8, ncol=2)
     xi, xe = _arr(s4["xi4"]), _arr(s4["xi4_err"])
     a1.errorbar(times, xi, yerr=np.nan_to_num(xe), fmt="o-", capsize=3)

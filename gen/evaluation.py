@@ -19,6 +19,10 @@ from glassdyn.data.splits import identity, temperature_key, training_identities,
 from glassdyn.gen import metrics, sampling
 from glassdyn.gen.fire import choose_minimiser, describe_minimiser, quench
 
+# samples drawn per model call in an evaluation: small enough that the progress bar moves, and
+# the same with or without it (the batch size decides which random numbers each sample gets)
+SAMPLE_BATCH = 8
+
 
 def held_out_reference(ck: dict, store_path, temperature: float) -> dict:
     """The configurations of ``store_path`` at ``temperature`` a fitted run ``ck`` may be compared
@@ -228,7 +232,7 @@ def evaluate(
         ref["box"],
         temperature,
         seed=seed,
-        batch_size=8 if progress else 64,
+        batch_size=SAMPLE_BATCH,  # never tied to progress: the same seed, the same samples
         progress=progress,
     )
     log(f"sampled {n_samples} configurations in {secs:.1f} s")

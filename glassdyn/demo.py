@@ -110,7 +110,7 @@ def plan(cfg: DemoConfig) -> list[Step]:
         run = runs / model
         steps += [
             Step(f"train-{model}", ("train", "--data", str(store), "--model", model, "--out",
-                                    str(run), "--epochs", str(ep), "--quiet", *seed), (run,)),
+                                    str(run), "--epochs", str(ep), "--no-progress", *seed), (run,)),
             Step(f"evaluate-{model}", ("evaluate", str(run), "--data", str(store), "--json"),
                  (run / "evaluation.json",), stdout=run / "evaluation.json"),
         ]

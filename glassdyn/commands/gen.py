@@ -15,6 +15,12 @@ from glassdyn.commands.options import (
     settings_from_args,
 )
 
+DEVICE_HELP = "where torch runs: auto (cuda when available, else cpu), cpu or cuda (default: auto)"
+SEED_HELP = (
+    "random seed: the same seed, --batch-size and run give the same samples, with or without "
+    "--no-progress (default: %(default)s)"
+)
+
 HELP = "generative samplers (coupling flow, continuous flow, diffusion): fit on a store, sample, evaluate against MD"
 
 
@@ -29,7 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s = sub.add_parser("sample", help="draw configurations from a fitted run")
     s.add_argument("run", help="run directory from `glassdyn gen fit`")
     s.add_argument("--n", type=int, required=True, help="number of configurations")
-    s.add_argument("--temperature", type=positive_float, required=True)
+    s.add_argument(
+        "--temperature",
+        type=positive_float,
+        required=True,
+        help="temperature of the samples (LJ units); outside the run's trained range it extrapolates, with a warning",
+    )
     s.add_argument(
         "--out", required=True, help="a new Zarr store (group T...) or a .xyz/.extxyz file"
     )
@@ -38,11 +49,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace an existing .extxyz file, or the samples at this temperature of a store of samples",
     )
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        help="samples drawn at once (memory and speed; the same --seed with another --batch-size "
+        "draws other samples) (default: %(default)s)",
+    )
+    s.add_argument(
+        "--no-progress",
+        "--quiet",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar (--quiet: the same)",
+    )
     sampler_arguments(s)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    s.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=DEVICE_HELP)
 
     e = sub.add_parser(
         "evaluate", help="compare samples with held-out MD configurations (and baselines)"
@@ -80,10 +103,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="one minimiser for every quench of the evaluation: LAMMPS FIRE with simulate's pinned "
         "options (auto, when it takes the layout) or torch FIRE (copes with overlapping starts)",
     )
-    e.add_argument("--no-baselines", action="store_true")
-    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="score the model only, not the uniform and perturbed-lattice baselines",
+    )
+    e.add_argument(
+        "--no-progress",
+        "--quiet",
+        dest="quiet",
+        action="store_true",
+        help="no progress bars (--quiet: the same)",
+    )
     sampler_arguments(e)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed of the samples and baselines: the same seed gives the same evaluation "
+        "(default: %(default)s)",
+    )
     e.add_argument(
         "--json", nargs="?", const="-", metavar="FILE", help="write JSON (to FILE, or stdout)"
     )
@@ -128,8 +167,16 @@ def _fit_arguments(f: argparse.ArgumentParser) -> None:
         help="diffusion: no capped-KA-force term in the score (a purely learned model)",
     )
     add_setting(f, FitConfig, "seed")
-    f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    add_setting(f, FitConfig, "progress", "--quiet", action="store_false", help="no progress bar")
+    f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=DEVICE_HELP)
+    add_setting(
+        f,
+        FitConfig,
+        "progress",
+        "--no-progress",
+        "--quiet",
+        action="store_false",
+        help="no progress bar (--quiet: the same)",
+    )
 
 
 def _device(name: str) -> str:

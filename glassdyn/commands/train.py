@@ -19,7 +19,10 @@ from glassdyn.commands.options import (
     settings_from_args,
 )
 
-HELP = "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN or ridge) on a store; rerun to resume"
+HELP = (
+    "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN, or the ridge / mlp descriptor "
+    "baselines) on a store; rerun to resume"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,7 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
     add("precision")
-    add("progress", "--quiet", action="store_false", help="no progress bar")
+    add(
+        "progress",
+        "--no-progress",
+        "--quiet",
+        action="store_false",
+        help="no progress bar (--quiet: the same)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
