@@ -11,6 +11,7 @@ p = 0.4 at lr 1e-4)::
 from __future__ import annotations
 
 import argparse
+import os
 
 from glassdyn.commands.options import (
     add_setting,
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     out = train(settings_from_args(TrainConfig, args))
-    print(f"run written to {out}; {evaluate_hint(out, args.data)}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone speaks
+        print(f"run written to {out}; {evaluate_hint(out, args.data)}")
     return 0
 
 
