@@ -649,13 +649,13 @@ def write_report(run) -> Path:
         parts.append(_images(out / "runs" / "gen"))
     if weak:
         parts.append(
-            "<h2 id='weak'>Weak figures: what this report cannot tell, and why</h2><ul>"
+            "<h2 id='weak'>5. Weak figures: what this report cannot tell, and why</h2><ul>"
             + "".join(f"<li>{html.escape(w)}</li>" for w in weak)
             + "</ul>"
         )
     rows = [[r.name, r.status, f"{r.seconds:.1f}", r.error] for r in run.results]
     parts.append(
-        "<h2>5. Commands, timings and versions</h2>"
+        "<h2>6. Commands, timings and versions</h2>"
         + _table(["step", "status", "seconds", "error"], rows)
     )
     parts.append("<pre>" + "\n".join(html.escape(r.command) for r in run.results) + "</pre>")
