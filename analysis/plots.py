@@ -304,8 +304,9 @@ def plot_predicted_s4(comparison: dict, temperature: float, path: str | Path) ->
     ax = axd["p"]
     ax.plot(times, _arr(comparison["pearson"]), "^-", color="C2")
     ax.set_ylim(min(0.0, float(np.nanmin(_arr(comparison["pearson"])))), 1.0)
-    ax.set_ylabel("Pearson r (per configuration)")
-    ax.set_title("correlation", fontsize=11)
+    who = {"total": "all", "A": "A", "B": "B"}.get(comparison.get("species", "total"), "all")
+    ax.set_ylabel(f"Pearson r, {who} particles (per configuration)")
+    ax.set_title("correlation (the predictor tables: A particles)", fontsize=10)
     for key in ("x", "w", "p"):
         axd[key].set_xscale("log")
         axd[key].set_xlabel(t_label)

@@ -68,6 +68,7 @@ _PROBE = """<script>window.addEventListener('load', () => {
                                  q('td', t).filter(c => !c.textContent.trim()).length]),
     figures: q('figure').length,
     sections: q('h2').map(h => h.textContent),
+    section_tops: q('h2').map(h => h.getBoundingClientRect().top + window.scrollY),
   };
   const pre = document.createElement('pre');
   pre.id = 'glassdyn-probe';
@@ -76,10 +77,11 @@ _PROBE = """<script>window.addEventListener('load', () => {
 });</script>"""
 
 
-def inspect(html: Path) -> dict:
+def inspect(html: Path, *, width: int = 1280) -> dict:
     """Render ``html`` in headless Chromium and report what the browser shows: ``images``
     ([alt, width, height] as decoded), ``tables`` ([class, body rows, empty cells]),
-    ``figures`` (count) and ``sections`` (the h2 titles).  The report itself has no script:
+    ``figures`` (count), ``sections`` (the h2 titles) and ``section_tops`` (their page offsets
+    in pixels at ``width``).  The report itself has no script:
     a copy with a probe is rendered."""
     import html as htmlmod
     import json
@@ -89,7 +91,13 @@ def inspect(html: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         probe = Path(tmp) / "probe.html"
         probe.write_text(text.replace("</body>", _PROBE + "</body>"))
-        dom = _chromium("--virtual-time-budget=20000", "--dump-dom", probe.as_uri(), capture=True)
+        dom = _chromium(
+            f"--window-size={width},1000",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            probe.as_uri(),
+            capture=True,
+        )
     m = re.search(r'<pre id="glassdyn-probe">(.*?)</pre>', dom, re.S)
     if not m:
         raise RuntimeError("the rendered page did not run its probe")
