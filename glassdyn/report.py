@@ -451,6 +451,12 @@ def _models_section(out: Path, models: dict, het: dict | None, times_by_t: dict)
     figures.append(
         (figs.mobility_distribution(pairs), "distribution of true and predicted propensity")
     )
+    figures.append(
+        (
+            figs.slice_map(out / "data.zarr", out / "predictions_botan.zarr", tau_by_t),
+            "true vs predicted mobility in a 2-sigma slab of one test configuration",
+        )
+    )
     figures.append((figs.training_curves(histories), "training curves (history.json)"))
     for png, caption in figures:
         if png:

@@ -180,3 +180,47 @@ def training_curves(histories: dict) -> bytes | None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     return _png(fig)
+
+
+def slice_map(store_path: Path, predictions_path: Path, tau_by_t: dict) -> bytes | None:
+    """True and predicted propensity of the particles in a 2-sigma slab through the middle of
+    one test configuration per temperature, near tau_alpha; each field in units of its own
+    spread (z-score), so that the maps compare where mobility is, not how much."""
+    from glassdyn.data import keys
+    from glassdyn.data.keys import same_temperature
+    from glassdyn.data.predictions import read_predictions
+    from glassdyn.data.store import Store
+
+    if not (Path(store_path).exists() and Path(predictions_path).exists()):
+        return None
+    store, rows = Store.open(store_path), []
+    for T, p in sorted(read_predictions(predictions_path).items()):
+        if not store.has_state(T):
+            continue
+        sp = store.state(T)
+        tau = next((v for k, v in tau_by_t.items() if same_temperature(float(k), T)), None)
+        k = closest_time(p.times, tau)
+        ks = int(np.argmin(np.abs(np.asarray(sp.times) - p.times[k])))
+        c = int(p.configs[0])
+        pos = sp.read(keys.THERMAL_POSITIONS, [c])[0]
+        box = sp.read(keys.BOX, [c])[0]
+        true = sp.read(keys.ISO_PROPENSITY, [c])[0, ks]
+        slab = np.abs(pos[:, 2] - box[2] / 2) < 1.0
+        rows.append((T, c, float(p.times[k]), pos[slab], true[slab], p.mobility[0, k][slab]))
+    if not rows:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(len(rows), 2, figsize=(8.4, 4.0 * len(rows)), squeeze=False)
+    for (T, c, t, xy, true, pred), (a0, a1) in zip(rows, axes):
+        r = float(np.corrcoef(true, pred)[0, 1])
+        for ax, f, what in ((a0, true, "MD propensity"), (a1, pred, "BOTAN prediction")):
+            z = (f - f.mean()) / (f.std() or 1.0)
+            sc = ax.scatter(xy[:, 0], xy[:, 1], c=z, cmap="coolwarm", vmin=-2, vmax=2, s=60)
+            ax.set_aspect("equal")
+            ax.set_title(f"T = {T:g}, config {c}, t = {t:.3g}: {what}", fontsize=9)
+            ax.set_xlabel(r"x [$\sigma$]")
+            ax.set_ylabel(r"y [$\sigma$]")
+        fig.colorbar(sc, ax=a1, label="z-score (own spread)")
+        a0.text(0.01, 0.01, f"r = {r:.2f} in this slab", transform=a0.transAxes, fontsize=8)
+    fig.tight_layout()
+    return _png(fig)

@@ -213,3 +213,34 @@ def test_the_table_check_fails_on_a_table_without_counts_or_errors():
     no_error = no_error.replace("<td>BOTAN</td>", "<td>BOTAN</td><td>5</td>")
     with pytest.raises(AssertionError, match="no error bar"):
         assert_figures_have_counts_and_errors(no_error)
+
+
+def test_parity_distribution_and_slice_map_read_the_store_and_the_predictions(tmp_path):
+    """The figures that read a store and a predictions file pick the predicted time closest to
+    tau_alpha and the A particles of every predicted configuration."""
+    import numpy as np
+    from glassdyn.data import keys
+    from glassdyn.data.predictions import Predictions, write_predictions
+    from glassdyn.data.store import Store
+
+    from glassdyn import report_figures as figs
+    from glassdyn.testing import write_synthetic_store
+
+    store = tmp_path / "s.zarr"
+    write_synthetic_store(store, temperatures=(0.8,), n_configs=3, n_particles=64, n_replicas=2)
+    sp = Store.open(store).state(0.8)
+    true = sp.read(keys.ISO_PROPENSITY, [1, 2])  # (2, K, N)
+    preds = tmp_path / "p.zarr"
+    write_predictions(preds, [Predictions(0.8, np.array([1, 2]), sp.times, 2 * true)])
+    pairs = figs.propensity_pairs(store, preds, {"0.8": 4.0})
+    pred, tru, t, n = pairs["0.8"]
+    assert t == 5.0 and n == 2  # times 0.5, 5, 50: 5 is closest to 4 in log t
+    n_a = int((sp.read(keys.TYPES, [1, 2]) == 0).sum())
+    assert len(tru) == n_a and np.allclose(pred, 2 * tru)
+    for png in (
+        figs.parity(pairs),
+        figs.mobility_distribution(pairs),
+        figs.slice_map(store, preds, {"0.8": 4.0}),
+    ):
+        assert png[:4] == b"\x89PNG" and len(png) > 5000
+    assert figs.parity({}) is None and figs.slice_map(store, tmp_path / "none.zarr", {}) is None
