@@ -255,6 +255,11 @@ def _pm(mean, se, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
+def _num(v) -> float:
+    """A number of the JSON files as a float: NaN for null (JSON's NaN)."""
+    return float("nan") if v is None else float(v)
+
+
 def _n_configs(ev: dict, T: str):
     return ((ev.get("configs") or {}).get(T) or {}).get("n") or (ev.get("n_configs") or {}).get(T)
 
@@ -369,7 +374,7 @@ def _edge_note(
             k = closest_time(times_by_t[T], _tau_alpha(het, T))
             se = ((ev.get("edge_pearson_se") or {}).get(T) or [np.nan] * len(vals))[k]
             se_b = ((b.get("edge_pearson_se") or {}).get(T) or [np.nan] * len(ref))[k]
-            gap = float(np.hypot(np.nan_to_num(se), np.nan_to_num(se_b)))
+            gap = float(np.hypot(np.nan_to_num(_num(se)), np.nan_to_num(_num(se_b))))
             if ref[k] is not None and vals[k] is not None and ref[k] - vals[k] > 2 * gap + 0.1:
                 hist = [
                     h["val_edge_pearson"]
@@ -628,7 +633,9 @@ def weak_figures(models: dict, het: dict | None, times_by_t: dict) -> list[str]:
             continue
         k = closest_time(times_by_t[T], _tau_alpha(het, T))
         se = [((m.get("node_pearson_se") or {}).get(T) or [np.nan] * (k + 1))[k] for m in (b, r)]
-        diff = b["node_pearson"][T][k] - r["node_pearson"][T][k]
+        diff = _num(b["node_pearson"][T][k]) - _num(r["node_pearson"][T][k])
+        if not np.isfinite(diff):
+            continue
         gap = float(np.hypot(*np.nan_to_num(np.array(se, dtype=float))))
         if abs(diff) <= 2 * gap or not np.isfinite(gap) or gap == 0:
             out.append(

@@ -144,7 +144,8 @@ def _demo_outputs(out):
             "edge_pearson": {"0.64": [0.3, 0.2, 0.1], "0.8": [0.3, 0.2, 0.1]}
             if name != "ridge"
             else None,
-            "edge_pearson_se": {"0.64": [0.01, 0.01, 0.01], "0.8": [0.01, 0.01, 0.01]},
+            # null: JSON's NaN (one test configuration with a defined Pearson)
+            "edge_pearson_se": {"0.64": [0.01, None, 0.01], "0.8": [0.01, 0.01, 0.01]},
             "configs": {"0.64": {"n": 5}, "0.8": {"n": 5}},
         }
         if name == "tbotan":
