@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from glassdyn.data.errors import InputError
 
-
 XI_MIN = 1e-3  # sigma: a fit that ends here found no decay of S4 with q (no length), a failure
 
 

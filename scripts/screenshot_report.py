@@ -98,7 +98,7 @@ def inspect(html: Path, *, width: int = 1280) -> dict:
             probe.as_uri(),
             capture=True,
         )
-    m = re.search(r'<pre id="glassdyn-probe">(.*?)</pre>', dom, re.S)
+    m = re.search(r'<pre id="glassdyn-probe">(.*?)</pre>', dom, re.DOTALL)
     if not m:
         raise RuntimeError("the rendered page did not run its probe")
     return json.loads(htmlmod.unescape(m.group(1)))

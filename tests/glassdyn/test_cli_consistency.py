@@ -115,7 +115,7 @@ def test_gen_sample_is_the_same_with_and_without_quiet(flow_run):
     from glassdyn.data import keys
     from glassdyn.data.store import Store
 
-    tmp, store, run = flow_run
+    tmp, _, run = flow_run
     xs = []
     for flag in ([], ["--quiet"]):
         out = tmp / f"samples{len(flag)}.zarr"
