@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from glassdyn.data.errors import InputError
 
+XI_MIN = 1e-3  # sigma: a fit that ends here found no decay of S4 with q (no length), a failure
+
 
 def ornstein_zernike(q: np.ndarray, chi4: float, xi: float) -> np.ndarray:
     """chi4 / (1 + (q xi)^2) for q (Q,) in 1/sigma, xi in sigma."""
@@ -61,8 +63,8 @@ def fit_ornstein_zernike(
     """Fit S4(q) (Q,) on the shells q (Q,) <= ``q_fit_max`` (always at least ``min_shells``).
 
     s4_err (Q,) standard errors (NaN or None: unweighted).  ``xi_max`` (sigma) bounds xi4, e.g.
-    half the box side: a length the box cannot resolve; a fit that ends on this bound is
-    reported as failed.  Returns an :class:`OZFit`; a fit that cannot be done returns ok=False
+    half the box side: a length the box cannot resolve; a fit that ends on this bound (or at
+    xi4 ~ 0, ``XI_MIN``: no decay with q) is reported as failed.  Returns an :class:`OZFit`; a fit that cannot be done returns ok=False
     with NaN values rather than raising, so one bad time does not stop an analysis.
     """
     q = np.asarray(q, dtype=np.float64)
@@ -114,8 +116,8 @@ def fit_ornstein_zernike(
             )
     except (RuntimeError, ValueError):
         return bad
-    if popt[1] >= xi_hi * (1 - 1e-6):
-        return bad  # xi4 at the bound: not resolved by this box / these shells
+    if popt[1] >= xi_hi * (1 - 1e-6) or popt[1] <= XI_MIN:
+        return bad  # xi4 at a bound: not resolved by this box / these shells (S4 flat in q)
     err = (
         np.sqrt(np.clip(np.diag(pcov), 0, np.inf))
         if np.all(np.isfinite(pcov))

@@ -183,6 +183,19 @@ def _s4_panel(
     ax.set_xlim(0, None)
 
 
+def oz_fit_range(s4: dict, q_fit_max: float | None = None) -> str:
+    """The shells the OZ fits used, in words: "OZ fit on q ≤ 1.82 (3 shells)", saying when the
+    fit went past ``q_fit_max`` (``--q-fit-max``) because fewer than 3 shells lie below it."""
+    n_fit = max((n or 0) for n in s4["fit_shells"]) if s4["fit_shells"] else 0
+    if not n_fit:
+        return "no OZ fit"
+    q_fit = float(_arr(s4["q"])[n_fit - 1])
+    text = f"OZ fit on q ≤ {q_fit:.2f} ({n_fit} shells)"
+    if q_fit_max is not None and q_fit > float(q_fit_max) * (1 + 1e-9):
+        text += f", past --q-fit-max {float(q_fit_max):g}: a fit needs 3 shells"
+    return text
+
+
 def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
     """S4(q) with the OZ fits (dashed) at every time (12 of them when there are more), and
     xi4(t), chi4_OZ(t) vs chi4(t)."""
@@ -192,13 +205,16 @@ def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
     s4 = result["s4"]
     _s4_panel(a0, s4, times, max_curves=12)  # trajectories have tens of lags
     a0.set_ylabel(r"$S_4(q, t)$")
-    n_fit = max((n or 0) for n in s4["fit_shells"]) if s4["fit_shells"] else 0
-    q_fit = _arr(s4["q"])[n_fit - 1] if n_fit else float("nan")
-    a0.set_title(f"{label_text(temperature)}; dashed: OZ fit on q ≤ {q_fit:.2f} ({n_fit} shells)")
+    a0.set_title(
+        f"{label_text(temperature)}; dashed: {oz_fit_range(s4, result.get('config', {}).get('q_fit_max'))}",
+        fontsize=9,
+    )
     a0.legend(frameon=False, fontsize=8, ncol=2)
     xi, xe = _arr(s4["xi4"]), _arr(s4["xi4_err"])
     a1.errorbar(times, xi, yerr=np.nan_to_num(xe), fmt="o-", capsize=3)
     _ylim_from_values(a1, xi)
+    _mark_failed_fits(a1, times, xi)
+    a1.set_title(r"$\xi_4$ (n/a: no OZ fit)", fontsize=11)
     a1.set_xscale("log")
     a1.set_xlabel(r"time $t$  [$\sqrt{m\sigma^2/\epsilon}$]")
     a1.set_ylabel(r"$\xi_4(t)$  [$\sigma$]")
@@ -228,62 +244,76 @@ def plot_s4(result: dict, temperature: float, path: str | Path) -> Path:
     return path
 
 
+def _mark_failed_fits(ax, times, values) -> None:
+    """Write "n/a" at the times whose OZ fit failed (no value): a gap, never a zero."""
+    import matplotlib.transforms as mtransforms
+
+    trans = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
+    for t, v in zip(times, values):
+        if not np.isfinite(v):
+            ax.text(t, 0.03, "n/a", transform=trans, ha="center", fontsize=8, color="gray")
+
+
 def plot_predicted_s4(comparison: dict, temperature: float, path: str | Path) -> Path:
-    """True propensity vs predicted mobility: S4(q) of the centred fields (left), of the
-    standardized fields (middle), and the field spread, OZ length xi4 and Pearson r vs time (right)."""
+    """True propensity vs predicted mobility.  Top: S4(q) of the centred fields and of the
+    standardized fields (solid true, dotted predicted).  Bottom, each quantity on its own axis:
+    the OZ length xi4 of the standardized fields (failed fits "n/a"), the spread (std) of the
+    fields and the per-configuration Pearson r."""
     import matplotlib
 
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8), constrained_layout=True)
+    fig, axd = plt.subplot_mosaic(
+        [["c", "c", "c", "s", "s", "s"], ["x", "x", "w", "w", "p", "p"]],
+        figsize=(15, 9),
+        constrained_layout=True,
+    )
     times = _arr(comparison["times"])
     K = len(times)
     cols = [matplotlib.colormaps["viridis"](k / max(K - 1, 1)) for k in range(K)]
-    for ax, mode in zip(axes[:2], ("centered", "standardized")):
+    for key, mode in (("c", "centered"), ("s", "standardized")):
+        ax = axd[key]
         _s4_panel(ax, comparison["true"][mode], times, ls="-", colors=cols, fits=False)
         _s4_panel(
             ax, comparison["predicted"][mode], times, ls=":", colors=cols, fits=False, labels=False
         )
         unit = r"[$\sigma^2$]" if mode == "centered" else "(unit variance)"
-        ax.set_ylabel(rf"$S_4(q)$ of the {mode} field {unit}")
-    axes[0].set_title(f"{label_text(temperature)}: true propensity (solid) vs predicted (dotted)")
-    axes[1].set_title("same, fields scaled to unit variance per configuration")
-    axes[0].legend(frameon=False, fontsize=8, ncol=2)
-    ax = axes[2]
+        ax.set_ylabel(rf"$S_4(q)$, {mode} field {unit}")
+    axd["c"].set_title(
+        f"{label_text(temperature)}: true (solid) vs predicted (dotted)", fontsize=11
+    )
+    axd["s"].set_title("fields scaled to unit variance per configuration", fontsize=11)
+    axd["c"].legend(frameon=False, fontsize=8, ncol=2, title="time", title_fontsize=8)
+    t_label = r"time $t$  [$\sqrt{m\sigma^2/\epsilon}$]"
+    ax = axd["x"]
     for name, ls in (("true", "-"), ("predicted", ":")):
         st = comparison[name]["standardized"]
+        xi = _arr(st["xi4"])
         ax.errorbar(
-            times,
-            _arr(st["xi4"]),
-            yerr=np.nan_to_num(_arr(st["xi4_err"])),
-            fmt="o" + ls,
-            color="C0",
-            capsize=3,
-            label=rf"$\xi_4$ {name} [$\sigma$]",
+            times, xi, yerr=np.nan_to_num(_arr(st["xi4_err"])), fmt="o" + ls, capsize=3, label=name
         )
-        ax.plot(
-            times,
-            _arr(comparison[name]["std"]),
-            "s" + ls,
-            color="C1",
-            label=rf"spread (std) {name} [$\sigma$]",
-        )
-    ax.plot(
-        times, _arr(comparison["pearson"]), "^-", color="C2", label="Pearson r (per configuration)"
-    )
-    _ylim_from_values(
-        ax,
-        np.concatenate(
-            [_arr(comparison[n]["standardized"]["xi4"]) for n in ("true", "predicted")]
-            + [_arr(comparison[n]["std"]) for n in ("true", "predicted")]
-            + [[1.0]]
-        ),
-    )
-    ax.set_xscale("log")
-    ax.set_xlabel(r"time $t$  [$\sqrt{m\sigma^2/\epsilon}$]")
-    ax.set_title("OZ length of the standardized fields, spread, correlation")
-    ax.legend(frameon=False, fontsize=9)
+        _ylim_from_values(ax, xi)
+        _mark_failed_fits(ax, times, xi)
+    ax.set_ylabel(r"$\xi_4$ of the standardized field [$\sigma$]")
+    ax.set_title("OZ length (n/a: no fit)", fontsize=11)
+    ax = axd["w"]
+    for name, ls in (("true", "-"), ("predicted", ":")):
+        ax.plot(times, _arr(comparison[name]["std"]), "s" + ls, label=name)
+    ax.set_ylabel(r"spread (std) of the field [$\sigma$]")
+    ax.set_ylim(0, None)
+    ax.set_title("spread", fontsize=11)
+    ax = axd["p"]
+    ax.plot(times, _arr(comparison["pearson"]), "^-", color="C2")
+    ax.set_ylim(min(0.0, float(np.nanmin(_arr(comparison["pearson"])))), 1.0)
+    who = {"total": "all", "A": "A", "B": "B"}.get(comparison.get("species", "total"), "all")
+    ax.set_ylabel(f"Pearson r, {who} particles (per configuration)")
+    ax.set_title("correlation (the predictor tables: A particles)", fontsize=10)
+    for key in ("x", "w", "p"):
+        axd[key].set_xscale("log")
+        axd[key].set_xlabel(t_label)
+        if key != "p":
+            axd[key].legend(frameon=False, fontsize=9)
     path = Path(path)
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 

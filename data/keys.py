@@ -27,6 +27,10 @@ DONE = "done"  # (C,) bool | written last; a False row is recomputed on resume
 INHERENT_CAGE_POSITIONS = "inherent/cage_positions"  # (C, N, 3) float32 | cage centres (GlassBench)
 
 
+# the axis letters as Zarr v3 ``dimension_names`` (xarray.open_zarr labels the axes with them)
+DIMENSIONS = {"C": "config", "N": "particle", "R": "replica", "K": "time", "3": "xyz"}
+
+
 @dataclass(frozen=True)
 class Field:
     """One per-state-point array: its axes (letters above), dtype and chunking along C (and R)."""
@@ -35,6 +39,11 @@ class Field:
     axes: str
     dtype: str
     doc: str
+
+    @property
+    def dimension_names(self) -> tuple[str, ...]:
+        """The axes in words, e.g. ("config", "particle", "xyz") for "CN3"."""
+        return tuple(DIMENSIONS[a] for a in self.axes)
 
 
 FIELDS: dict[str, Field] = {

@@ -60,12 +60,24 @@ def write_predictions(path: str | os.PathLike, predictions: list[Predictions], *
         g.attrs["temperature"] = float(p.temperature)
         if p.identity is not None:
             g.attrs["identity"] = [str(i) for i in p.identity]
-        g.create_array("configs", data=np.asarray(p.configs, dtype=np.int64))
-        g.create_array("times", data=np.asarray(p.times, dtype=np.float64))
-        g.create_array("mobility", data=np.asarray(p.mobility, dtype=np.float32), chunks=(1, K, N))
+        # the store's axis names (keys.DIMENSIONS), so xarray labels both files alike
+        g.create_array(
+            "configs", data=np.asarray(p.configs, dtype=np.int64), dimension_names=("config",)
+        )
+        g.create_array(
+            "times", data=np.asarray(p.times, dtype=np.float64), dimension_names=("time",)
+        )
+        g.create_array(
+            "mobility",
+            data=np.asarray(p.mobility, dtype=np.float32),
+            chunks=(1, K, N),
+            dimension_names=("config", "time", "particle"),
+        )
         if p.predicted_temperature is not None:
             g.create_array(
-                "temperature", data=np.asarray(p.predicted_temperature, dtype=np.float32)
+                "temperature",
+                data=np.asarray(p.predicted_temperature, dtype=np.float32),
+                dimension_names=("config",),
             )
 
 

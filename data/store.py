@@ -271,7 +271,12 @@ def _create(g: zarr.Group, path: str, C: int, N: int, R: int, K: int) -> zarr.Ar
     parent, _, leaf = path.rpartition("/")
     grp = g.require_group(parent) if parent else g
     return grp.create_array(
-        leaf, shape=shape, chunks=chunks, dtype=field.dtype, fill_value=_fill(field.dtype)
+        leaf,
+        shape=shape,
+        chunks=chunks,
+        dtype=field.dtype,
+        fill_value=_fill(field.dtype),
+        dimension_names=field.dimension_names,
     )
 
 

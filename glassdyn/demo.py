@@ -42,19 +42,23 @@ class _Size:
     gen_samples: int  # samples per T for `gen evaluate` (baselines: scripts/bench_gen.py)
     gen_sampler: tuple[str, ...] = ()  # correction settings of `gen sample` / `gen evaluate`
     gen_fit: tuple[str, ...] = ()  # settings of `gen fit` (the cnf transport from the highest T)
+    train: tuple[str, ...] = ()  # split settings of `train` (the same for every model)
 
 
-# tiny: 6 configurations per T (4 train / 1 validation / 1 test) so the GNNs have something
-# to learn from; the simulate preset alone has 3
+# tiny: 16 configurations per T x R=8 replicas x 8 times, so that chi4 (a variance over 128
+# configuration-replica samples, ~15% relative error) shows its growth on cooling, and a test
+# split of 5 configurations per T (--test-fraction 0.3: 9 train / 2 validation / 5 test) gives
+# every Pearson an error bar; the simulate preset alone has 3 configurations, R=4, K=6
 _SIZES = {
     # sampling: the cnf transport from T=0.8 to 0.64, corrected by population annealing with
-    # 32 configurations carried down; evaluated against 2 x 16 held-out MD configurations
+    # 32 configurations carried down; evaluated against 2 x 8 held-out MD configurations
     "tiny": _Size(
-        ("--configs", "6"),
-        epochs=40,
+        ("--configs", "16", "--replicas", "8", "--n-times", "8"),
+        train=("--test-fraction", "0.3"),
+        epochs=20,
         gen_epochs=60,
         gen_minutes=2.0,
-        gen_samples=16,
+        gen_samples=8,
         gen_sampler=("--population", "32"),
         gen_fit=("--base-configs", "32", "--batch-size", "8"),
     ),
@@ -113,7 +117,8 @@ def plan(cfg: DemoConfig) -> list[Step]:
         run = runs / model
         steps += [
             Step(f"train-{model}", ("train", "--data", str(store), "--model", model, "--out",
-                                    str(run), "--epochs", str(ep), "--quiet", *seed), (run,)),
+                                    str(run), "--epochs", str(ep), *size.train, "--no-progress", *seed),
+                 (run,)),
             Step(f"evaluate-{model}", ("evaluate", str(run), "--data", str(store), "--json"),
                  (run / "evaluation.json",), stdout=run / "evaluation.json"),
         ]

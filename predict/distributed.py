@@ -62,15 +62,20 @@ class DistContext:
             dist.init_process_group(backend="nccl" if use_cuda else "gloo")
         return cls(rank=rank, world_size=world, local_rank=local, device=dev)
 
-    def wrap(self, model):
-        """The model in DistributedDataParallel when enabled (call after ``model.to(device)``)."""
+    def wrap(self, model, *, find_unused_parameters: bool = False):
+        """The model in DistributedDataParallel when enabled (call after ``model.to(device)``).
+
+        ``find_unused_parameters``: whether some parameter gets no gradient in a step (edge
+        pre-training leaves the node decoder out); DDP needs it then, and warns when it is set
+        but every parameter is used."""
         if not self.enabled:
             return model
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        # edge pre-training (p = 0) leaves the node decoder without a gradient
-        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+        return DistributedDataParallel(
+            model, device_ids=ids, find_unused_parameters=find_unused_parameters
+        )
 
     def sampler(self, dataset, seed: int):
         """A per-rank shard of ``dataset`` (None when not distributed: the loader shuffles)."""

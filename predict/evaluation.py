@@ -378,8 +378,10 @@ def _collect(result: dict, per_t: dict[str, dict]) -> None:
     """Gather the per-temperature metrics into ``result[name][T]``, and the temperature MAEs."""
     for name in (
         "node_pearson",
+        "node_pearson_se",
         "node_pearson_pooled",
         "edge_pearson",
+        "edge_pearson_se",
         "edge_pearson_pooled",
         "mean_pred",
         "mean_true",

@@ -112,8 +112,25 @@ class GraphTrainer(Trainer):
         if mc.skip:
             init_skip(model, self.graphs["train"])
         model.to(self.device)
-        self.net = self.ddp.wrap(model)
+        unused = self._unused_parameters(model) if self.ddp.enabled else False
+        self.net = self.ddp.wrap(model, find_unused_parameters=unused)
         return model
+
+    def _unused_parameters(self, model) -> bool:
+        """Whether some parameter gets no gradient in one of the run's phases (edge pre-training
+        leaves the node decoder out, a zero temperature weight T-BOTAN's read-out): DDP must then
+        look for unused parameters every step; when none is, it must not (it warns, and is slower).
+        One forward and backward pass on a training graph per phase decides it."""
+        from torch_geometric.data import Batch
+
+        batch = Batch.from_data_list([self.graphs["train"][0]]).to(self.device)
+        c, unused = self.config, False
+        for phase in {c.phase(0), c.phase(c.total_epochs - 1)}:
+            model.zero_grad(set_to_none=True)
+            batch_loss(model, batch, c.for_phase(phase))[0].backward()
+            unused |= any(p.grad is None for p in model.parameters() if p.requires_grad)
+        model.zero_grad(set_to_none=True)
+        return unused
 
     def rngs(self) -> dict:
         return {"loader": self.loader_rng, "augment": self.augment_rng}

@@ -36,6 +36,13 @@ def _nanmean(values: list[float]) -> float:
     return float(v.mean()) if v.size else float("nan")
 
 
+def _standard_error(values) -> float:
+    """std / sqrt(n) of the finite values (ddof 1); NaN with fewer than two."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size >= 2 else float("nan")
+
+
 class MobilityMetrics:
     """Accumulates configurations of one temperature; :meth:`result` gives per-time lists."""
 
@@ -71,28 +78,36 @@ class MobilityMetrics:
         return self
 
     @staticmethod
-    def _pearsons(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list[float], list[float]]:
+    def _pearsons(pairs: list[tuple[np.ndarray, np.ndarray]]):
+        """(mean over configurations, its standard error, pooled) per time, lists of K; the
+        standard error is std / sqrt(n) over the configurations (NaN with fewer than two)."""
         K = pairs[0][0].shape[1]
-        per = [_nanmean([pearson(p[:, k], t[:, k]) for p, t in pairs]) for k in range(K)]
+        each = np.array([[pearson(p[:, k], t[:, k]) for k in range(K)] for p, t in pairs])
+        per = [_nanmean(each[:, k]) for k in range(K)]
+        se = [_standard_error(each[:, k]) for k in range(K)]
         P = np.concatenate([p for p, _ in pairs])
         T = np.concatenate([t for _, t in pairs])
         pooled = [pearson(P[:, k], T[:, k]) for k in range(K)]
-        return per, pooled
+        return per, se, pooled
 
     def result(self) -> dict:
         """Per-time lists (length K) and scalars; NaN where undefined."""
         if not self._node:
             raise ValueError(f"no configurations accumulated at T={self.temperature:g}")
         out: dict = {"n_configs": len(self._node)}
-        out["node_pearson"], out["node_pearson_pooled"] = self._pearsons(self._node)
+        out["node_pearson"], out["node_pearson_se"], out["node_pearson_pooled"] = self._pearsons(
+            self._node
+        )
         P = np.concatenate([p for p, _ in self._node])
         T = np.concatenate([t for _, t in self._node])
         out["mean_pred"], out["mean_true"] = P.mean(0).tolist(), T.mean(0).tolist()
         out["std_pred"], out["std_true"] = P.std(0).tolist(), T.std(0).tolist()
         if self._edge:
-            out["edge_pearson"], out["edge_pearson_pooled"] = self._pearsons(self._edge)
+            out["edge_pearson"], out["edge_pearson_se"], out["edge_pearson_pooled"] = (
+                self._pearsons(self._edge)
+            )
         else:
-            out["edge_pearson"] = out["edge_pearson_pooled"] = None
+            out["edge_pearson"] = out["edge_pearson_se"] = out["edge_pearson_pooled"] = None
         if self._temps:
             t = np.concatenate(self._temps)
             out["temperature_pred"] = float(t.mean())

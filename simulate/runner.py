@@ -250,6 +250,14 @@ def open_store(
             )
         old, new = attrs["simulation"], settings.physics()
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != _jsonable(new.get(k)))
+        if diff == ["trajectory_blocks"]:
+            have, want = old.get("trajectory_blocks"), new.get("trajectory_blocks")
+            raise InputError(
+                f"{p} was simulated with --trajectory {have or 'none'}, asked {want or 'none'}: "
+                "trajectories run with each configuration as it is simulated, so they cannot be "
+                "added to (or dropped from) an existing store; simulate into a new --out with "
+                f"--trajectory {want or have} and the same other options"
+            )
         if diff:
             what = ", ".join(f"{k}: store {old.get(k)!r} vs asked {new.get(k)!r}" for k in diff[:4])
             raise InputError(

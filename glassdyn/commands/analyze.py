@@ -52,7 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--q-max", type=float, default=2.5, help="largest |q| of S4 in 1/sigma (default 2.5)"
     )
     p.add_argument(
-        "--q-fit-max", type=float, default=1.5, help="OZ fit on shells q <= this (default 1.5)"
+        "--q-fit-max",
+        type=float,
+        default=1.5,
+        help="OZ fit on the shells q <= this, and on at least the 3 smallest (a box of L < ~10 sigma "
+        "has fewer below 1.5: the figure titles give the q actually used) (default 1.5)",
     )
     p.add_argument("--a", type=float, default=0.3, help="overlap cutoff a in sigma (default 0.3)")
     p.add_argument(
@@ -97,7 +101,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--structure-frames", type=int, default=3, help="frames for g(r) and S(q) (default 3)"
     )
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--no-progress", "--quiet", action="store_true", help="no progress bar (--quiet: the same)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="dataset size (default tiny, a few minutes on 2 cores; ci: a few-minute check of every step, no physics)",
     )
     p.add_argument("--workers", type=int, default=2, help="simulation worker processes (default 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of every step: the same seed, the same demo (default: 0)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="override the preset's training epochs")
 
 

@@ -15,6 +15,8 @@ from glassdyn.commands.options import (
     settings_from_args,
 )
 
+DEVICE_HELP = "where torch runs: auto (cuda when available, else cpu), cpu or cuda (default: auto)"
+
 HELP = (
     "samplers of Boltzmann configurations (continuous and coupling flows carrying MD of a higher "
     "temperature down, diffusion + Hybrid Monte Carlo): fit on a store, sample, evaluate against MD"
@@ -62,7 +64,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=16,
         help="configurations per network call (memory only: the samples do not depend on it)",
     )
-    s.add_argument("--quiet", action="store_true", help="print only the summary line")
+    s.add_argument(
+        "--no-progress",
+        "--quiet",
+        dest="quiet",
+        action="store_true",
+        help="print only the summary line (--quiet: the same)",
+    )
     sampler_arguments(s)
     correction_arguments(s)
     s.add_argument(
@@ -120,7 +128,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="skip the ablation row (flow / cnf: the identity transport, i.e. population "
         "annealing; diffusion: the physics term alone)",
     )
-    e.add_argument("--quiet", action="store_true", help="print only the tables")
+    e.add_argument(
+        "--no-progress",
+        "--quiet",
+        dest="quiet",
+        action="store_true",
+        help="print only the tables (--quiet: the same)",
+    )
     sampler_arguments(e)
     correction_arguments(e)
     e.add_argument("--seed", type=int, default=0, help="seed of the MD reference and the samplers")
@@ -169,8 +183,16 @@ def _fit_arguments(f: argparse.ArgumentParser) -> None:
         help="diffusion: no capped-KA-force term in the score (a purely learned model)",
     )
     add_setting(f, FitConfig, "seed")
-    f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    add_setting(f, FitConfig, "progress", "--quiet", action="store_false", help="no progress bar")
+    f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=DEVICE_HELP)
+    add_setting(
+        f,
+        FitConfig,
+        "progress",
+        "--no-progress",
+        "--quiet",
+        action="store_false",
+        help="no progress bar (--quiet: the same)",
+    )
 
 
 def _device(name: str) -> str:

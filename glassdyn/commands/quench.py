@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="state points to quench (default: all)",
     )
     add_cluster_options(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--no-progress", "--quiet", action="store_true", help="no progress bars (--quiet: the same)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -113,7 +113,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "times (log-spaced dumps), written to STORE.trajectories/ for `glassdyn analyze`",
     )
     p.add_argument("--no-inherent", action="store_true", help="skip the FIRE inherent structures")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--no-progress", "--quiet", action="store_true", help="no progress bars (--quiet: the same)"
+    )
 
 
 def _simulation_settings(args: argparse.Namespace):

@@ -11,6 +11,7 @@ p = 0.4 at lr 1e-4)::
 from __future__ import annotations
 
 import argparse
+import os
 
 from glassdyn.commands.options import (
     add_setting,
@@ -19,7 +20,10 @@ from glassdyn.commands.options import (
     settings_from_args,
 )
 
-HELP = "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN or ridge) on a store; rerun to resume"
+HELP = (
+    "train a mobility predictor (BOTAN, T-BOTAN, the Bapst GNN, or the ridge / mlp descriptor "
+    "baselines) on a store; rerun to resume"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,7 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
     add("precision")
-    add("progress", "--quiet", action="store_false", help="no progress bar")
+    add(
+        "progress",
+        "--no-progress",
+        "--quiet",
+        action="store_false",
+        help="no progress bar (--quiet: the same)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     out = train(settings_from_args(TrainConfig, args))
-    print(f"run written to {out}; {evaluate_hint(out, args.data)}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone speaks
+        print(f"run written to {out}; {evaluate_hint(out, args.data)}")
     return 0
 
 

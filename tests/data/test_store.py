@@ -202,3 +202,45 @@ def test_unquenched_inherent_structures_are_not_damage(tmp_path):
     assert sp.damage(2) == "inherent/positions holds NaN or inf (a missing or damaged chunk)"
     sp.array(keys.THERMAL_POSITIONS)[1] = np.nan  # thermal data of an unquenched one: still damage
     assert sp.damage(1) == "thermal/positions holds NaN or inf (a missing or damaged chunk)"
+
+
+def _arrays(group, prefix=""):
+    """Every array under a zarr group: {path: array}."""
+    out = {}
+    for name, arr in group.arrays():
+        out[prefix + name] = arr
+    for name, sub in group.groups():
+        out.update(_arrays(sub, f"{prefix}{name}/"))
+    return out
+
+
+def test_every_array_carries_its_dimension_names(tmp_path):
+    """Zarr v3 ``dimension_names`` on every array of a store and of a predictions file, so
+    xarray (and any zarr v3 reader) sees labelled axes, consistent in size within each group."""
+    import zarr
+    from glassdyn.data.predictions import Predictions, write_predictions
+
+    path = tmp_path / "s.zarr"
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=2, n_particles=16, n_replicas=2)
+    preds = tmp_path / "p.zarr"
+    mob = np.zeros((2, 3, 16), dtype=np.float32)
+    write_predictions(preds, [Predictions(0.8, np.arange(2), np.array([0.5, 5, 50.0]), mob)])
+    for where, expect_some in ((path, keys.ISO_DISPLACEMENTS), (preds, "mobility")):
+        arrays = _arrays(zarr.open_group(str(where), mode="r"))
+        assert any(p.endswith(expect_some) for p in arrays)
+        sizes = {}
+        for p, arr in arrays.items():
+            names = arr.metadata.dimension_names
+            assert names is not None and len(names) == arr.ndim, p
+            group = p.rsplit("/", 1)[0]
+            for n, size in zip(names, arr.shape, strict=True):
+                assert sizes.setdefault((group, n), size) == size, (p, n)
+        if where == path:
+            disp = arrays[f"T0.800/{keys.ISO_DISPLACEMENTS}"]
+            assert disp.metadata.dimension_names == ("config", "replica", "time", "particle", "xyz")
+    try:
+        import xarray as xr
+    except ImportError:
+        return  # the zarr metadata above is what xarray reads
+    ds = xr.open_zarr(path, group="T0.800/isoconfig", consolidated=False)
+    assert ds["propensity"].dims == ("config", "time", "particle")

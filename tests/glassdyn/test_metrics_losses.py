@@ -28,10 +28,10 @@ def test_mobility_metrics_per_config_mean_and_pooled():
         m.compute(p, t, mask, p[:10], t[:10], np.ones(10, bool), pred_temperature=0.5)
     r = m.result()
     for k in range(2):
-        per = np.mean(
-            [np.corrcoef(p[mk, k], t[mk, k])[0, 1] for p, t, mk in zip(preds, trues, masks)]
-        )
-        assert r["node_pearson"][k] == pytest.approx(per)
+        each = [np.corrcoef(p[mk, k], t[mk, k])[0, 1] for p, t, mk in zip(preds, trues, masks)]
+        assert r["node_pearson"][k] == pytest.approx(np.mean(each))
+        # the error bar of the mean over the 3 configurations
+        assert r["node_pearson_se"][k] == pytest.approx(np.std(each, ddof=1) / np.sqrt(3))
         P = np.concatenate([p[mk, k] for p, mk in zip(preds, masks)])
         T = np.concatenate([t[mk, k] for t, mk in zip(trues, masks)])
         assert r["node_pearson_pooled"][k] == pytest.approx(np.corrcoef(P, T)[0, 1])

@@ -45,6 +45,9 @@ def test_torchrun_two_processes_train_one_run(tmp_path):
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # one rank speaks, and DDP is told rightly whether parameters go unused (it warns otherwise)
+    assert proc.stdout.count("run written to") == 1, proc.stdout[-2000:]
+    assert "find_unused_parameters" not in proc.stderr, proc.stderr[-3000:]
     history = json.loads((run / "history.json").read_text())
     # the ridge-started start (epoch -1) is validated and recorded once, by rank 0
     assert [h["epoch"] for h in history] == [-1, 0, 1]
@@ -56,6 +59,18 @@ def test_torchrun_two_processes_train_one_run(tmp_path):
 
     metrics = evaluate_run(run, store)
     assert "0.8" in metrics["node_pearson"]
+    # edge pre-training leaves the node decoder without a gradient: DDP must be told, or it fails
+    pre = [*cmd[: cmd.index("--out") + 1], str(tmp_path / "pre"), *cmd[cmd.index("--out") + 2 :]]
+    proc = subprocess.run(
+        [*pre, "--pretrain-epochs", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "pre" / "pretrain_best.pt").exists()
 
 
 def test_single_process_context_is_a_no_op():

@@ -78,3 +78,15 @@ def test_simulate_writes_a_trajectory_that_analyze_reads(tmp_path, capsys):
     assert main(argv) == 0
     assert path.read_bytes() == before
     assert not list(path.parent.glob("*.partial"))
+
+
+def test_trajectory_cannot_be_added_to_an_existing_store_and_the_refusal_says_what_to_do(tmp_path):
+    from glassdyn.data.errors import InputError
+    from glassdyn.simulate.runner import open_store
+
+    plain = get_preset("ci").replace(n_configs=1)
+    open_store(tmp_path / "s.zarr", plain, 0, "test")
+    with pytest.raises(InputError) as err:
+        open_store(tmp_path / "s.zarr", plain.replace(trajectory_blocks=20), 0, "test")
+    text = str(err.value)
+    assert "cannot be added" in text and "new --out with --trajectory 20" in text
