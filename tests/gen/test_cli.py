@@ -140,7 +140,7 @@ def test_sample_refusals(cnf_run, ka_store, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def cnf_evaluation(cnf_run, ka_store, tmp_path_factory):
     """`gen evaluate --json` of a copy of the cnf run, twice (the second from the MD cache, without
-    baselines and ablation):
+    baselines, ablation and progress output):
     (run, report, second report, stdout of the first, stdout of the second)."""
     import contextlib
     import io
@@ -151,7 +151,7 @@ def cnf_evaluation(cnf_run, ka_store, tmp_path_factory):
     evaluate = ["gen", "evaluate", str(run), "--data", str(ka_store), "--n", "4", "--n-quench", "0"]
     evaluate += CHEAP
     outs, reports = [], []
-    for k, extra in enumerate(([], ["--no-baselines", "--no-ablation"])):
+    for k, extra in enumerate(([], ["--no-baselines", "--no-ablation", "--no-progress"])):
         js = tmp / f"e{k}.json"
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
@@ -215,6 +215,9 @@ def test_a_second_evaluate_makes_no_md(cnf_evaluation):
     a, b = first["evaluations"][0], second["evaluations"][0]
     assert a["reference"] == b["reference"] and a["md_energy"] == b["md_energy"]
     assert a["results"]["md"] == b["results"]["md"]
+    # the same seed draws the same samples with and without progress output
+    ma, mb = a["results"]["model"], b["results"]["model"]
+    assert ma["energy"] == mb["energy"] and ma["distances"] == mb["distances"]
     assert set(b["results"]) == {"md", "model", "model_raw"}  # --no-baselines --no-ablation
     d = np.load(cached[0])
     assert d["positions"].shape == (8, 216, 3) and len(d["energy"]) == 8
@@ -311,3 +314,12 @@ def test_diffusion_evaluate_ablates_the_network(diffusion_run, ka_store, tmp_pat
     assert res["model"]["report"]["refine_sweeps"] == 1 and "chain" not in res["model_raw"]
     assert ev["minimiser"].startswith("torch FIRE") and res["model"]["quench"]["n"] == 1
     assert ev["md_is_energy_mean"] < ev["md_energy"]["mean"]
+
+
+def test_gen_sample_is_the_same_with_and_without_progress_output(cnf_run, tmp_path):
+    xs = []
+    for flag in ([], ["--no-progress"]):
+        out = tmp_path / f"samples{len(flag)}.zarr"
+        assert _sample(cnf_run, out, "0.8", "3", "--seed", "3", *flag) == 0
+        xs.append(Store.open(out).state(0.8).read(keys.THERMAL_POSITIONS))
+    assert (xs[0] == xs[1]).all()
