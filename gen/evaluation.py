@@ -523,8 +523,10 @@ def format_table(report: dict) -> str:
         f"{ref['md_seconds_per_configuration']:.3g} s per configuration"
     )
     lines.append(
-        "distances are value/floor, the floor the same distance between two MD halves of "
-        f"{report['n_samples']}; pass: |z| <= 2, every distance <= 1.5 x floor, no close contact"
+        "distances are value/floor against one half of the MD configurations; the floor is the "
+        f"MD row's distance (the other half: an independent MD set of {report['n_samples']}; its "
+        "own floor: two halvings of the reference); pass: |z| <= 2, every distance <= 1.5 x "
+        "floor, no close contact"
     )
     if report.get("minimiser"):
         lines.append(f"inherent structures: {report['minimiser']}")
