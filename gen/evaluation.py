@@ -371,7 +371,7 @@ def evaluate(
     log(f"sampling {n_samples} corrected configurations with the {ck['kind']} run")
     s = draw(options, say=log)
     out["results"]["model"] = score(ck["kind"], s, refp, temperature, seed, **kw)
-    raw = draw(replace(options, raw=True))
+    raw = s.raw(types, box) or draw(replace(options, raw=True))  # diffusion: its own proposals
     out["results"]["model_raw"] = score(
         f"{ck['kind']} raw proposals", raw, refp, temperature, seed, **kw
     )

@@ -105,10 +105,21 @@ class SampleSet:
     method: str
     corrected: bool
     report: dict = field(default_factory=dict)
+    # refined sets keep what they refined: the raw proposals (n, N, 3), scored by `gen evaluate`
+    # without drawing them a second time
+    proposals: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return len(self.energy)
+
+    def raw(self, types, box) -> SampleSet | None:
+        """The proposals this set refined, as an uncorrected set (None for other sets)."""
+        if self.proposals is None:
+            return None
+        spent = self.report.get("seconds", {}).get("proposals", 0.0)
+        x = np.mod(self.proposals, box)
+        return _raw_set(x, types, box, self.temperature, self.method, self.family, spent)
 
 
 def effective_count(report: dict) -> float:
@@ -243,7 +254,7 @@ def refined(
         "seconds_per_effective_configuration": seconds / n,
         "energy_before": float(np.mean(energies(proposals, types, box)) / len(types)),
     }
-    return SampleSet(x, e, np.arange(n), float(T), method, True, report)
+    return SampleSet(x, e, np.arange(n), float(T), method, True, report, proposals=proposals)
 
 
 def _raw_set(x, types, box, T, method, family, seconds) -> SampleSet:

@@ -113,3 +113,30 @@ def test_default_refinement_is_four_tau_alpha_of_hmc_time():
     assert sampler.CorrectionOptions(refine_sweeps=3).refinement(0.64, 256) == 3
     assert o.anneal().final_sweeps == sampler.ANNEAL_FINAL_SWEEPS
     assert sampler.CorrectionOptions(refine_sweeps=5).anneal().final_sweeps == 5
+
+
+@pytest.mark.lammps
+def test_a_refined_set_keeps_its_proposals_as_the_raw_set():
+    """gen evaluate scores a diffusion run's raw proposals from the refined set itself (drawing
+    them again would cost a second reverse SDE): they are the positions before the HMC moves."""
+    x, types, box = ka_batch(64, batch=2, scale=0.01)
+    opts = sampler.CorrectionOptions(refine_sweeps=2, leapfrog=5)
+    s = sampler.refined(x, types, box, 0.8, np.random.default_rng(0), opts, method="diffusion")
+    raw = s.raw(types, box)
+    assert s.corrected and not raw.corrected and raw.method == "diffusion"
+    assert np.allclose(raw.positions, np.mod(x, box)) and not np.allclose(
+        raw.positions, s.positions
+    )
+    assert np.allclose(raw.energy, energies(x, types, box))
+    assert (
+        sampler.refined(
+            x,
+            types,
+            box,
+            0.8,
+            np.random.default_rng(0),
+            opts.__class__(refine_sweeps=0),
+            method="d",
+        ).raw(types, box)
+        is None
+    )
