@@ -8,7 +8,7 @@ after.  Situations whose right answer is an action (recompute, wait for the writ
 are the tests after the table; advice printed by a case is run where it names a command.
 
 The inputs are built once per module: small synthetic stores (N=128), one Bapst run trained for
-an epoch, its predictions, a one-epoch flow fit and, for the LAMMPS cases, a simulated store of
+an epoch, its predictions, a one-epoch diffusion fit and, for the LAMMPS cases, a simulated store of
 N=216 (two configurations, seconds).  docs/bad_input.md lists every case with its test.
 """
 
@@ -39,8 +39,9 @@ from glassdyn.testing import write_synthetic_store
 pytestmark = pytest.mark.bad_input
 
 TRAIN = ["--model", "bapst", "--hidden", "8", "--steps", "1", "--epochs", "1", "--quiet"]
-FLOW = ["--model", "flow", "--hidden", "16", "--layers", "3", "--blocks", "1", "--device", "cpu"]
-FIT = [*FLOW, "--epochs", "1", "--batch-size", "4", "--quiet"]
+# a one-epoch diffusion fit (it needs no base temperature: the probe's store has one)
+DIFFUSION = ["--model", "diffusion", "--hidden", "8", "--blocks", "1"]
+FIT = [*DIFFUSION, "--device", "cpu", "--epochs", "1", "--batch-size", "4", "--quiet"]
 
 
 # ------------------------------------------------------------------------------ the inputs
@@ -53,8 +54,8 @@ class World:
     other: Path  # O: the same layout, other configurations
     run: Path  # a bapst run trained on S
     preds: Path  # predictions of the run on S (every configuration)
-    gen_store: Path  # G: 10 configurations of N=16 for the flow
-    fit: Path  # a one-epoch flow fitted on G
+    gen_store: Path  # G: 10 configurations of N=16 for the diffusion fit
+    fit: Path  # a one-epoch diffusion model fitted on G
     dump: Path  # S exported, 6 frames
     xyz: Path  # the same as extended XYZ
     userdir: Path  # a directory of the user's files
@@ -401,7 +402,7 @@ CASES: dict[str, Case] = {
         lambda w, t: ["info", w.preds], "is a predictions file of `glassdyn predict`"
     ),
     "gen evaluate on its store with NaN in a test configuration": Case(
-        lambda w, t: ["gen", "evaluate", w.fit, "--data", _gen_store_nan_test(w, t), "--n", "1"],
+        lambda w, t: ["gen", "evaluate", w.fit, "--data", _gen_store_nan_test(w, t), "--n", "2"],
         "one the run recorded, is damaged",
     ),
 }
@@ -488,7 +489,8 @@ def test_gen_fit_as_advised_makes_a_run_gen_sample_takes(world, tmp_path, capsys
     argv[argv.index("NEW_RUN")] = str(tmp_path / "fit")
     assert cli([*argv, *FIT]) == 0
     s = ["gen", "sample", tmp_path / "fit", "--n", "1", "--temperature", "0.8"]
-    assert cli([*s, "--out", tmp_path / "s.extxyz", "--device", "cpu", "--quiet"]) == 0
+    cheap = ["--refine-sweeps", "0"]  # raw proposals, said so: the advice is what is tested
+    assert cli([*s, "--out", tmp_path / "s.extxyz", "--device", "cpu", "--quiet", *cheap]) == 0
 
 
 def test_converted_weights_are_scored_at_their_own_time(world, tmp_path, capsys):
