@@ -15,7 +15,7 @@ from glassdyn.data.run_engine import max_minutes_setting
 from glassdyn.data.settings import setting
 from glassdyn.data.splits import split_settings
 
-from glassdyn.nn.descriptors import CG_LENGTHS
+from glassdyn.nn.descriptors import CG_LENGTHS, INPUTS, input_structures
 
 MODELS = ("botan", "tbotan", "bapst", "ridge", "mlp")
 BASELINES = (
@@ -46,7 +46,7 @@ LEGACY = {
 }
 # fields run.json files of earlier versions name otherwise: old name -> TrainConfig field
 RENAMED = {"p": "node_weight"}
-INPUT_CHOICES = ("auto", "ts", "is", "ts+is")
+INPUT_CHOICES = ("auto", *INPUTS)
 _SPLIT = split_settings()
 NODE_FEATURE_CHOICES = ("auto", "type", "descriptors")
 
@@ -73,8 +73,10 @@ class TrainConfig:
     )
     input: str = setting(
         "auto",
-        "thermal structure, inherent structure or both (auto: ts+is when every configuration "
-        "has an inherent structure, else ts)",
+        "thermal structure (ts), inherent structure (is), cage state (cage, `glassdyn cage`) "
+        "or a combination, e.g. is+cage (auto: ts+is when every configuration has an inherent "
+        "structure, else ts; with cage states, the best of those and ts+cage, ts+is+cage for "
+        "ridge on the validation configurations)",
         choices=INPUT_CHOICES,
     )
     edge_features: str = setting(
@@ -189,8 +191,8 @@ class TrainConfig:
             )
         if self.node_vectors and self.input == "ts":
             raise InputError(
-                "--node-vectors feeds the TS -> IS displacement: it needs --input ts+is or is "
-                "(and inherent structures: `glassdyn quench STORE`)"
+                "--node-vectors feeds the TS -> IS displacement (or TS -> cage): it needs --input ts+is "
+                "or is, or one with cage (and inherent structures: `glassdyn quench STORE`)"
             )
         if self.skip and self.node_features == "type":
             raise InputError(
@@ -275,7 +277,8 @@ class TrainConfig:
     def data_fields(self) -> tuple[str, ...]:
         """The store paths this run reads per configuration (what its data fingerprint covers)."""
         if self.model in BASELINES:
-            return BASELINE_FIELDS
+            cage = self.input != "auto" and "cage" in input_structures(self.input)
+            return BASELINE_FIELDS + ((keys.CAGE_POSITIONS,) if cage else ())
         from glassdyn.nn.dataset import graph_fields
 
         return graph_fields(self.graph_spec(), targets=True)

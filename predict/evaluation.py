@@ -280,6 +280,11 @@ def evaluate_run(
         if not sel["configs"]:
             continue
         per_t[key], lat = _score_state(run, sp, sel["configs"])
+        result.setdefault("noise_ceiling", {})[key], why = noise_ceiling_of(
+            sp, sel["configs"], run.spec.time_indices(len(sp.times))
+        )
+        if why:
+            result.setdefault("noise_ceiling_note", {})[key] = why
         result["temperatures"].append(T)
         result["times"][key] = run.times.get(
             key, [float(sp.times[k]) for k in run.spec.time_indices(len(sp.times))]
@@ -427,6 +432,26 @@ def record_selection(result: dict, key: str, sel: dict, sp: StatePoint) -> None:
             f"{where}: the run predates data fingerprints and its store is gone, so the scored "
             "configurations were chosen by path only"
         )
+
+
+def noise_ceiling_of(
+    sp: StatePoint, configs: list[int], times: list[int]
+) -> tuple[list[float] | None, str | None]:
+    """The replica-noise ceiling per time (:func:`glassdyn.predict.metrics.noise_ceiling`)
+    averaged over ``configs`` like the node Pearson it bounds, or (None, why not)."""
+    from glassdyn.predict.metrics import noise_ceiling
+
+    if not sp.has(keys.ISO_DISPLACEMENTS) or sp.n_replicas < 2:
+        return None, (
+            f"{sp.store_path} T={sp.temperature:g} holds {sp.n_replicas} replica(s) per "
+            "configuration (imported data without replicas?): its replica-noise ceiling, which "
+            "needs two halves of the replicas, cannot be computed"
+        )
+    per = []
+    for c in configs:
+        disp = np.asarray(sp.row(keys.ISO_DISPLACEMENTS, c))[:, times]  # (R, K, N, 3)
+        per.append(noise_ceiling(disp, sp.read(keys.TYPES, c) == 0, seed=int(c)))
+    return [float(v) for v in np.nanmean(np.stack(per), axis=0)], None
 
 
 def _score_state(run: TrainedRun, sp: StatePoint, configs: list[int]):

@@ -7,7 +7,9 @@
 - the spread (std over A particles and configurations) and mean of predicted vs true
   propensity: the ensemble-averaged mobility and its fluctuations (a collapsed predictor has a
   much smaller ``std_pred`` than ``std_true``);
-- temperature MAE of T-BOTAN's temperature decoder.
+- temperature MAE of T-BOTAN's temperature decoder;
+- the replica-noise ceiling (:func:`noise_ceiling`): the largest node Pearson any predictor can
+  reach against a propensity averaged over R replicas.
 
 >>> m = MobilityMetrics(0.44)                                                   # doctest: +SKIP
 >>> for c in configs: m.compute(pred_node, true_node, node_mask, pred_edge, true_edge, edge_mask)
@@ -28,6 +30,43 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     da, db = a - a.mean(), b - b.mean()
     den = np.sqrt((da * da).sum() * (db * db).sum())
     return float((da * db).sum() / den) if den > 0 else float("nan")
+
+
+def spearman_brown(r: np.ndarray | float, k: float) -> np.ndarray | float:
+    """Reliability of a mean over ``k`` times as many replicas as one of reliability ``r``:
+    k r / (1 + (k - 1) r) (Spearman-Brown prophecy formula)."""
+    r = np.asarray(r, dtype=np.float64)
+    return k * r / (1.0 + (k - 1.0) * r)
+
+
+def noise_ceiling(
+    displacements: np.ndarray, mask: np.ndarray, n_splits: int = 16, seed: int = 0
+) -> np.ndarray:
+    """Replica-noise ceiling (K,) of the node Pearson of one configuration.
+
+    ``displacements`` (R, K, N, 3): the replicas' r(t) - r(0); ``mask`` (N,) bool (A particles).
+    The propensity is the mean over R replicas of |r(t) - r(0)|: true propensity plus replica
+    noise.  Its reliability rho (the share of its variance over particles that is not noise) is
+    estimated by splitting the replicas into two random halves of h = R // 2, correlating the
+    two half-means over the particles (r_half, averaged over ``n_splits`` random splits) and
+    stepping up to R replicas by Spearman-Brown, rho = spearman_brown(r_half, R / h).  Since
+    the noise is independent of any predictor p, corr(p, propensity) = corr(p, truth) x
+    sqrt(rho) <= sqrt(rho): the ceiling returned is sqrt(rho) (NaN for R < 2).
+    """
+    d = np.asarray(displacements, dtype=np.float64)
+    R, K = d.shape[:2]
+    if R < 2:
+        return np.full(K, np.nan)
+    mob = np.linalg.norm(d, axis=-1)[:, :, np.asarray(mask, dtype=bool)]  # (R, K, n)
+    h = R // 2
+    rng = np.random.default_rng(seed)
+    r_half = np.zeros(K)
+    for _ in range(n_splits):
+        perm = rng.permutation(R)
+        a, b = mob[perm[:h]].mean(axis=0), mob[perm[h : 2 * h]].mean(axis=0)  # (K, n)
+        r_half += [pearson(a[k], b[k]) for k in range(K)]
+    rho = spearman_brown(np.clip(r_half / n_splits, 0.0, 1.0), R / h)
+    return np.sqrt(rho)
 
 
 def _nanmean(values: list[float]) -> float:
