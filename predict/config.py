@@ -43,6 +43,7 @@ LEGACY = {
     "readout_hops": 0,
     "shared_decoder": True,
     "cg_lengths": (1.0, 2.0),
+    "energy_thermometer": False,
 }
 # fields run.json files of earlier versions name otherwise: old name -> TrainConfig field
 RENAMED = {"p": "node_weight"}
@@ -107,6 +108,11 @@ class TrainConfig:
         "architecture (extra inputs start at zero)",
     )
     temperature_weight: float = setting(1.0, "T-BOTAN temperature loss weight (normalised T)")
+    energy_thermometer: bool = setting(
+        True,
+        "T-BOTAN's temperature read-out starts from a thermometer linear in the energy per "
+        "particle (fitted on the training configurations) and learns a correction from zero",
+    )
     heterogeneity_weight: float = setting(
         0.0, "weight of the GlassMLP-style spread/correlation penalty (0 = off)"
     )

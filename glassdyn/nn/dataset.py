@@ -46,13 +46,15 @@ from glassdyn.data.graph import edge_targets, node_propensity, pair_vectors, rad
 from glassdyn.data.runs import atomic_write
 from glassdyn.data.splits import content_digest
 from glassdyn.data.store import StatePoint
+from glassdyn.simulate.ka import particle_energies
+
 from glassdyn.nn import keys as nk
 from glassdyn.nn.descriptors import CG_LENGTHS, INPUTS, input_structures
 
 
 EDGE_FEATURES = ("vector", "invariant")
 NODE_FEATURES = ("type", "descriptors")
-CACHE_VERSION = 4  # bump when the content of a sample or of its key changes
+CACHE_VERSION = 5  # bump when the content of a sample or of its key changes
 AA_PAIR_CUTOFF = 1.35  # BOTAN's evaluation: AA pairs with r0 < 1.35 (first neighbour shell)
 
 
@@ -197,6 +199,7 @@ def graph_from_arrays(
         ),
         temperature=torch.tensor([temperature], dtype=torch.float32),
         config=torch.tensor([config], dtype=torch.long),
+        energy=torch.tensor([particle_energies(thermal, types, box).mean()], dtype=torch.float32),
         num_nodes=len(types),
     )
     if spec.node_dim or spec.node_vectors:
