@@ -99,6 +99,9 @@ def test_benchmark_predictors_runs_on_the_recorded_split(tmp_path, capsys):
     )
     assert np.array(rows[f"run:{tmp_path / 'run'}"]["edge_pearson"]).shape == (2, 1)
     assert np.mean(rows["ridge"]["node_pearson"]) > 0.4  # the synthetic mobility is learnable
+    ceiling = json.loads((tmp_path / "b.json").read_text())["noise_ceiling"]
+    assert "replica-noise ceiling" in out and np.array(ceiling).shape == (2, 1)
+    assert np.all(np.array(ceiling) >= np.array(rows["ridge"]["node_pearson"]) - 0.05)
 
 
 @pytest.mark.slow
