@@ -384,6 +384,7 @@ def _collect(result: dict, per_t: dict[str, dict]) -> None:
     for name in (
         "node_pearson",
         "node_pearson_pooled",
+        "node_pearson_per_config",
         "edge_pearson",
         "edge_pearson_pooled",
         "mean_pred",

@@ -124,6 +124,10 @@ class MobilityMetrics:
             raise ValueError(f"no configurations accumulated at T={self.temperature:g}")
         out: dict = {"n_configs": len(self._node)}
         out["node_pearson"], out["node_pearson_pooled"] = self._pearsons(self._node)
+        K = self._node[0][0].shape[1]
+        out["node_pearson_per_config"] = [  # (C, K): the values node_pearson averages
+            [pearson(p[:, k], t[:, k]) for k in range(K)] for p, t in self._node
+        ]
         P = np.concatenate([p for p, _ in self._node])
         T = np.concatenate([t for _, t in self._node])
         out["mean_pred"], out["mean_true"] = P.mean(0).tolist(), T.mean(0).tolist()
