@@ -223,6 +223,8 @@ class TrainConfig:
             )
         if self.init is not None:
             object.__setattr__(self, "init", str(self.init))
+        if self.model != "tbotan":  # only T-BOTAN reads a temperature: the others record False
+            object.__setattr__(self, "energy_thermometer", False)
         if (
             self.val_fraction < 0
             or self.test_fraction < 0
