@@ -13,7 +13,8 @@ The families follow ``--input`` (:meth:`DescriptorSpec.for_structures`: the ther
 always, plus those of the inherent structure and of the cage state when the input names them);
 every configuration of the split must have what the input reads.  ``--input auto`` is decided
 in :func:`glassdyn.predict.training.resolve_inputs`; with cage states it is :func:`choose_input`,
-a ridge fitted on the training configurations and scored on the validation ones only.
+a ridge scored leave-one-configuration-out over the training and validation configurations
+(never the test ones).
 
 A run directory holds ``baseline.npz`` (arrays and, as JSON, the descriptor spec and settings),
 ``baseline.json`` (what was chosen and how it scored) and ``descriptors/`` (the cache).
@@ -119,56 +120,46 @@ def choose_input(
     cg_lengths=None,
     times: tuple[int, ...] | None = None,
 ) -> tuple[str, dict]:
-    """The candidate input whose descriptors give the best ridge on the *validation*
-    configurations of ``split``: ridge (alphas by leave-one-configuration-out over the training
-    configurations only) fitted per candidate, scored by node Pearson on A particles, averaged
-    over the times (``times``: indices, None = all) and validation configurations.  The test
-    configurations are never read.  Returns the choice and a record of the scores."""
-    from glassdyn.predict.metrics import pearson
-
+    """The candidate input whose descriptors give the best ridge on data held out from its fit,
+    among the training and validation configurations of ``split`` (never the test ones):
+    leave-one-configuration-out, as the ridge chooses its strength
+    (:func:`glassdyn.predict.ridge_cv.fit_ridge_loo`), scored by the held-out node Pearson on A
+    particles at the best strength, averaged over the times (``times``: indices, None = all).
+    With one validation file (a 10% split of ten) its score alone picks by chance; every
+    non-test file held out in turn does not.  Returns the choice and a record of the scores."""
     base = DescriptorSpec() if cg_lengths is None else DescriptorSpec(cg_lengths=cg_lengths)
     structures = sorted({s for c in candidates for s in input_structures(c)})
     full = base.for_structures(structures)
     cache = DescriptorCache()
-
-    def samples(part: str) -> list[Sample]:
-        out = []
-        for T, s in split.items():
-            if s.get("held_out"):
-                continue
-            sp = store.state(float(T))
-            idx = list(range(len(sp.times))) if times is None else list(times)
-            out += [load_sample(sp, c, full, cache, idx) for c in s.get(part, [])]
-        return out
-
-    train, val = samples("train"), samples("val")
-    if not val or not train:
+    fit_on = []
+    for T, s in split.items():
+        if s.get("held_out"):
+            continue
+        sp = store.state(float(T))
+        idx = list(range(len(sp.times))) if times is None else list(times)
+        fit_on += [load_sample(sp, c, full, cache, idx) for c in s["train"] + s.get("val", [])]
+    if len(fit_on) < 2:
         return candidates[0], {
             "chosen": candidates[0],
-            "why": "no validation configurations: the first candidate, untested",
+            "why": "fewer than two non-test configurations: the first candidate, untested",
         }
     scores = {}
     for cand in candidates:
         spec = choose_spec(store, split, base, cand)
         cols = family_subset(full, spec.families)
-
-        def sub(xs):
-            return [Sample(x.X[:, cols], x.types, x.y, x.temperature, x.config) for x in xs]
-
-        model = fit_ridge(sub(train), spec)
-        per = []
-        for x in sub(val):
-            p, a = model.predict(x.X, x.types), x.types == 0
-            per.append(np.nanmean([pearson(p[a, k], x.y[a, k]) for k in range(x.y.shape[1])]))
-        scores[cand] = float(np.mean(per))
+        model = fit_ridge(
+            [Sample(x.X[:, cols], x.types, x.y, x.temperature, x.config) for x in fit_on], spec
+        )
+        cv = np.asarray(model.meta["cv"]["A"]["cv_pearson"], dtype=float)  # (alphas, K)
+        scores[cand] = float(np.nanmean(np.nanmax(cv, axis=0)))
     chosen = max(candidates, key=lambda c: scores[c])
     return chosen, {
         "chosen": chosen,
-        "validation_pearson_A": scores,
-        "how": "ridge on the training configurations' descriptors of each candidate, node "
-        "Pearson on A particles of the validation configurations (mean over times and configurations)",
-        "n_train": len(train),
-        "n_val": len(val),
+        "loo_pearson_A": scores,
+        "how": "ridge per candidate on the training and validation configurations, each held out "
+        "in turn (leave-one-configuration-out): mean held-out node Pearson on A particles at the "
+        "best ridge strength, over the times; test configurations never read",
+        "n_configs": len(fit_on),
     }
 
 

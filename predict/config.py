@@ -77,7 +77,7 @@ class TrainConfig:
         "thermal structure (ts), inherent structure (is), cage state (cage, `glassdyn cage`) "
         "or a combination, e.g. is+cage (auto: ts+is when every configuration has an inherent "
         "structure, else ts; with cage states, the best of those and ts+cage, ts+is+cage for "
-        "ridge on the validation configurations)",
+        "ridge, leave-one-configuration-out over the non-test configurations)",
         choices=INPUT_CHOICES,
     )
     edge_features: str = setting(

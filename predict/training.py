@@ -83,9 +83,10 @@ def resolve_inputs(
     reads ts+is with the coarse-grained descriptors of both structures, the TS -> IS vectors and
     the ridge-started linear skip; without inherent structures, ts with the thermal descriptors
     and the skip.  When every configuration also has a cage state (``glassdyn cage``), ``auto``
-    is the best of that default, ts+cage and ts+is+cage for a ridge fitted on the training
-    configurations of ``split`` and scored on its validation configurations only
-    (:func:`glassdyn.predict.baselines.choose_input`; its scores go into ``choice``).  A store
+    is the best of that default, ts+cage and ts+is+cage for a ridge scored
+    leave-one-configuration-out over the training and validation configurations of ``split``,
+    never its test ones (:func:`glassdyn.predict.baselines.choose_input`; its scores go into
+    ``choice``).  A store
     with inherent structures (or cage states) for only some configurations is refused for
     ``auto``; explicit inputs are checked the same way."""
     from glassdyn.nn.descriptors import input_structures
