@@ -438,9 +438,13 @@ def record_selection(result: dict, key: str, sel: dict, sp: StatePoint) -> None:
 def noise_ceiling_of(
     sp: StatePoint, configs: list[int], times: list[int]
 ) -> tuple[list[float] | None, str | None]:
-    """The replica-noise ceiling per time (:func:`glassdyn.predict.metrics.noise_ceiling`)
-    averaged over ``configs`` like the node Pearson it bounds, or (None, why not)."""
-    from glassdyn.predict.metrics import noise_ceiling
+    """The replica-noise ceiling per time of the node Pearson averaged over ``configs``, or
+    (None, why not).  The split-half correlations of the configurations
+    (:func:`glassdyn.predict.metrics.split_half`) are averaged before Spearman-Brown and the
+    square root (:func:`~glassdyn.predict.metrics.ceiling_from_split_half`): both are concave,
+    so this bounds the mean of the per-configuration ceilings from above, and with few
+    replicas it is far less noisy than clipping each configuration's estimate at zero."""
+    from glassdyn.predict.metrics import ceiling_from_split_half, split_half
 
     if not sp.has(keys.ISO_DISPLACEMENTS) or sp.n_replicas < 2:
         return None, (
@@ -448,11 +452,12 @@ def noise_ceiling_of(
             "configuration (imported data without replicas?): its replica-noise ceiling, which "
             "needs two halves of the replicas, cannot be computed"
         )
-    per = []
+    r = []
     for c in configs:
         disp = np.asarray(sp.row(keys.ISO_DISPLACEMENTS, c))[:, times]  # (R, K, N, 3)
-        per.append(noise_ceiling(disp, sp.read(keys.TYPES, c) == 0, seed=int(c)))
-    return [float(v) for v in np.nanmean(np.stack(per), axis=0)], None
+        r.append(split_half(disp, sp.read(keys.TYPES, c) == 0, seed=int(c)))
+    ceiling = ceiling_from_split_half(np.nanmean(np.stack(r), axis=0), sp.n_replicas)
+    return [float(v) for v in ceiling], None
 
 
 def _score_state(run: TrainedRun, sp: StatePoint, configs: list[int]):

@@ -39,20 +39,13 @@ def spearman_brown(r: np.ndarray | float, k: float) -> np.ndarray | float:
     return k * r / (1.0 + (k - 1.0) * r)
 
 
-def noise_ceiling(
+def split_half(
     displacements: np.ndarray, mask: np.ndarray, n_splits: int = 16, seed: int = 0
 ) -> np.ndarray:
-    """Replica-noise ceiling (K,) of the node Pearson of one configuration.
-
-    ``displacements`` (R, K, N, 3): the replicas' r(t) - r(0); ``mask`` (N,) bool (A particles).
-    The propensity is the mean over R replicas of |r(t) - r(0)|: true propensity plus replica
-    noise.  Its reliability rho (the share of its variance over particles that is not noise) is
-    estimated by splitting the replicas into two random halves of h = R // 2, correlating the
-    two half-means over the particles (r_half, averaged over ``n_splits`` random splits) and
-    stepping up to R replicas by Spearman-Brown, rho = spearman_brown(r_half, R / h).  Since
-    the noise is independent of any predictor p, corr(p, propensity) = corr(p, truth) x
-    sqrt(rho) <= sqrt(rho): the ceiling returned is sqrt(rho) (NaN for R < 2).
-    """
+    """Split-half correlation (K,) of the propensity of one configuration: the replicas
+    ``displacements`` (R, K, N, 3) split into two random halves of h = R // 2, the two half-means
+    of |r(t) - r(0)| correlated over the particles of ``mask`` (N,) bool, averaged over
+    ``n_splits`` random splits (NaN for R < 2)."""
     d = np.asarray(displacements, dtype=np.float64)
     R, K = d.shape[:2]
     if R < 2:
@@ -65,8 +58,33 @@ def noise_ceiling(
         perm = rng.permutation(R)
         a, b = mob[perm[:h]].mean(axis=0), mob[perm[h : 2 * h]].mean(axis=0)  # (K, n)
         r_half += [pearson(a[k], b[k]) for k in range(K)]
-    rho = spearman_brown(np.clip(r_half / n_splits, 0.0, 1.0), R / h)
-    return np.sqrt(rho)
+    return r_half / n_splits
+
+
+def ceiling_from_split_half(r_half: np.ndarray, n_replicas: int) -> np.ndarray:
+    """sqrt of the reliability of the R-replica mean, Spearman-Brown from the split-half
+    correlation of halves of R // 2: sqrt(spearman_brown(r_half, R / (R // 2)))."""
+    r = np.clip(np.asarray(r_half, dtype=np.float64), 0.0, 1.0)
+    if n_replicas < 2:
+        return np.full(r.shape, np.nan)
+    return np.sqrt(spearman_brown(r, n_replicas / (n_replicas // 2)))
+
+
+def noise_ceiling(
+    displacements: np.ndarray, mask: np.ndarray, n_splits: int = 16, seed: int = 0
+) -> np.ndarray:
+    """Replica-noise ceiling (K,) of the node Pearson of one configuration.
+
+    ``displacements`` (R, K, N, 3): the replicas' r(t) - r(0); ``mask`` (N,) bool (A particles).
+    The propensity is the mean over R replicas of |r(t) - r(0)|: true propensity plus replica
+    noise.  Its reliability rho (the share of its variance over particles that is not noise) is
+    estimated from the split-half correlation r_half (:func:`split_half`) stepped up to R
+    replicas by Spearman-Brown, rho = spearman_brown(r_half, R / (R // 2)).  Since the noise is
+    independent of any predictor p, corr(p, propensity) = corr(p, truth) x sqrt(rho) <=
+    sqrt(rho): the ceiling returned is sqrt(rho) (NaN for R < 2).
+    """
+    R = np.shape(displacements)[0]
+    return ceiling_from_split_half(split_half(displacements, mask, n_splits, seed), R)
 
 
 def _nanmean(values: list[float]) -> float:

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from glassdyn.data import keys
 from glassdyn.data.store import Store
-from glassdyn.predict.metrics import noise_ceiling, pearson, spearman_brown
+from glassdyn.predict.metrics import (
+    ceiling_from_split_half,
+    noise_ceiling,
+    pearson,
+    spearman_brown,
+    split_half,
+)
 
 from glassdyn.cli import main
 from glassdyn.testing import write_synthetic_store
@@ -67,14 +73,18 @@ def test_evaluate_reports_the_ceiling_or_says_it_cannot(tmp_path, capsys):
     # the ceiling of the scored configurations, from their replicas
     sp = Store.open(path).state(0.8)
     ids = res["configs"]["0.8"]["ids"]
-    want = np.mean(
-        [
-            noise_ceiling(sp.row(keys.ISO_DISPLACEMENTS, c), sp.read(keys.TYPES, c) == 0, seed=c)
-            for c in ids
-        ],
-        axis=0,
-    )
-    np.testing.assert_allclose(ceiling, want, rtol=1e-12)
+    r = [
+        split_half(sp.row(keys.ISO_DISPLACEMENTS, c), sp.read(keys.TYPES, c) == 0, seed=c)
+        for c in ids
+    ]
+    np.testing.assert_allclose(ceiling, ceiling_from_split_half(np.mean(r, axis=0), 4), rtol=1e-12)
+    per_config = [
+        noise_ceiling(sp.row(keys.ISO_DISPLACEMENTS, c), sp.read(keys.TYPES, c) == 0, seed=c)
+        for c in ids
+    ]
+    assert np.all(
+        np.array(ceiling) >= np.mean(per_config, axis=0) - 1e-12
+    )  # pooled: an upper bound
     assert main(["evaluate", str(run), "--data", str(path)]) == 0
     assert "replica-noise ceiling" in capsys.readouterr().out
     # data without replicas (one trajectory per configuration, e.g. imported): it says it cannot
