@@ -18,13 +18,12 @@ INHERENT_POSITIONS = "inherent/positions"  # (C, N, 3) float32 | FIRE-quenched I
 INHERENT_ENERGY = "inherent/energy"  # (C,) float64 | IS potential energy per particle
 INHERENT_MAX_FORCE = "inherent/max_force"  # (C,) float64 | max |F| component at the IS
 INHERENT_DONE = "inherent/done"  # (C,) bool | written last by `glassdyn quench`: IS converged
+CAGE_POSITIONS = "cage/positions"  # (C, N, 3) float32 | cage state (Alkemade et al.), wrapped
+CAGE_DONE = "cage/done"  # (C,) bool | written last by `glassdyn cage` (or an importer of cages)
 ISO_TIMES = "isoconfig/times"  # (K,) float64 | LJ time units, not per configuration
 ISO_DISPLACEMENTS = "isoconfig/displacements"  # (C, R, K, N, 3) float32 | unwrapped r(t)-r(0)
 ISO_PROPENSITY = "isoconfig/propensity"  # (C, K, N) float32 | replica mean of |r(t)-r(0)|
 DONE = "done"  # (C,) bool | written last; a False row is recomputed on resume
-
-# Optional per-particle fields written by importers / predictions
-INHERENT_CAGE_POSITIONS = "inherent/cage_positions"  # (C, N, 3) float32 | cage centres (GlassBench)
 
 
 # the axis letters as Zarr v3 ``dimension_names`` (xarray.open_zarr labels the axes with them)
@@ -57,7 +56,8 @@ FIELDS: dict[str, Field] = {
         Field(INHERENT_ENERGY, "C", "float64", "inherent-structure energy per particle"),
         Field(INHERENT_MAX_FORCE, "C", "float64", "max force component at the IS"),
         Field(INHERENT_DONE, "C", "bool", "inherent structure quenched and converged"),
-        Field(INHERENT_CAGE_POSITIONS, "CN3", "float32", "cage-centre positions"),
+        Field(CAGE_POSITIONS, "CN3", "float32", "cage state: positions averaged in the cage"),
+        Field(CAGE_DONE, "C", "bool", "cage state computed"),
         Field(ISO_TIMES, "K", "float64", "isoconfigurational times (LJ units)"),
         Field(ISO_DISPLACEMENTS, "CRKN3", "float32", "unwrapped displacements per replica"),
         Field(ISO_PROPENSITY, "CKN", "float32", "replica-mean absolute displacement"),

@@ -329,7 +329,7 @@ def import_glassbench(
                 ]
             fields = [keys.THERMAL_POSITIONS, keys.INHERENT_POSITIONS, keys.ISO_PROPENSITY]
             if has_cage:
-                fields.append(keys.INHERENT_CAGE_POSITIONS)
+                fields += [keys.CAGE_POSITIONS, keys.CAGE_DONE]
             source = {
                 "format": "glassbench",
                 "path": str(Path(root).resolve()),
@@ -350,6 +350,11 @@ def import_glassbench(
                     "density": density,
                     "times_are_indices": bool(notes),
                     "source": "GlassBench npz",
+                    **(
+                        {"cage": {"protocol": "imported: GlassBench initial_positions_cage"}}
+                        if has_cage
+                        else {}
+                    ),
                 },
             )
             report = ImportReport(str(store.path), T, len(ids), notes=notes)
@@ -402,7 +407,8 @@ def _glassbench_arrays(path, N: int, K: int, box, has_cage: bool, first_path) ->
         keys.ISO_PROPENSITY: prop.astype(np.float32),
     }
     if has_cage:
-        arrays[keys.INHERENT_CAGE_POSITIONS] = wrapped("initial_positions_cage")
+        arrays[keys.CAGE_POSITIONS] = wrapped("initial_positions_cage")
+        arrays[keys.CAGE_DONE] = True
     return arrays
 
 

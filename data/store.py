@@ -356,6 +356,7 @@ class StatePoint:
                 keys.ISO_PROPENSITY: "run `glassdyn simulate` with --replicas > 0",
                 keys.ISO_TIMES: "run `glassdyn simulate` with --replicas > 0",
                 keys.INHERENT_POSITIONS: "run `glassdyn quench STORE` to add inherent structures",
+                keys.CAGE_POSITIONS: "run `glassdyn cage STORE` to add cage states",
             }.get(path, "the store is incomplete or was written by another tool")
             raise StoreError(f"store {self.store_path} group {self.name} has no {path}; {fix}")
         return self.group[path]
@@ -404,6 +405,14 @@ class StatePoint:
             return self.done & np.isfinite(np.asarray(self.array(keys.INHERENT_MAX_FORCE)[:]))
         return np.zeros(self.n_configs, dtype=bool)
 
+    @property
+    def cage_done(self) -> np.ndarray:
+        """(C,) bool: completed configurations with a cage state (``cage/done``, written last by
+        ``glassdyn cage``)."""
+        if not self.has(keys.CAGE_DONE):
+            return np.zeros(self.n_configs, dtype=bool)
+        return np.asarray(self.array(keys.CAGE_DONE)[:], dtype=bool) & self.done
+
     def _require_inherent(self, path: str, sel: list[int]) -> None:
         """Refuse IS positions / energies of configurations ``glassdyn quench`` did not converge."""
         if path in (keys.INHERENT_POSITIONS, keys.INHERENT_ENERGY) and self.has(keys.INHERENT_DONE):
@@ -413,6 +422,14 @@ class StatePoint:
                 raise StoreError(
                     f"{self.store_path}/{self.name}: configuration {lack[0]} has no converged inherent "
                     f"structure; run `glassdyn quench {self.store_path}`"
+                )
+        if path == keys.CAGE_POSITIONS:
+            cage = self.cage_done
+            lack = [i for i in sel if not cage[i]]
+            if lack:
+                raise StoreError(
+                    f"{self.store_path}/{self.name}: configuration {lack[0]} has no cage state; "
+                    f"run `glassdyn cage {self.store_path}`"
                 )
 
     def read(self, path: str, configs=None) -> np.ndarray:
@@ -644,6 +661,11 @@ class StatePoint:
             "missing_arrays": check["missing_arrays"],
             "inherent": int(
                 sum(1 for c in np.flatnonzero(self.inherent_done & done) if c not in broken)
+            ),
+            "cage": (
+                int(sum(1 for c in np.flatnonzero(self.cage_done) if c not in broken))
+                if self.has(keys.CAGE_DONE)
+                else None
             ),
             "arrays": sorted(p for p in FIELDS if self.has(p)),
         }

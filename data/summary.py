@@ -63,7 +63,10 @@ def summary_lines(info: dict) -> list[str]:
         )
         if s["completed"] and s["inherent"] < s["completed"]:
             inherent += f" (add the others with `glassdyn quench {info['path']}`)"
-        lines += [inherent, f"    arrays: {', '.join(s['arrays'])}"]
+        lines.append(inherent)
+        if s.get("cage") is not None:
+            lines.append(f"    cage states: {s['cage']}/{s['completed']} completed configurations")
+        lines.append(f"    arrays: {', '.join(s['arrays'])}")
     if unfinished and not w:
         lines.append(f"  to finish (or repair) it, {info['rerun']}")
     return lines

@@ -12,6 +12,7 @@ import glassdyn
 COMMANDS = (
     "simulate",
     "quench",
+    "cage",
     "info",
     "import",
     "export",

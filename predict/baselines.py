@@ -9,8 +9,12 @@ times, trained on the training configurations; epoch and hyper-parameters (:data
 chosen on the validation configurations (:mod:`glassdyn.predict.mlp`).  The test configurations are
 never read here.
 
-Inherent-structure families are used when every configuration of the split has a converged
-inherent structure (``glassdyn quench``); a store with only some of them is refused.
+The families follow ``--input`` (:meth:`DescriptorSpec.for_structures`: the thermal structure's
+always, plus those of the inherent structure and of the cage state when the input names them);
+every configuration of the split must have what the input reads.  ``--input auto`` is decided
+in :func:`glassdyn.predict.training.resolve_inputs`; with cage states it is :func:`choose_input`,
+a ridge scored leave-one-configuration-out over the training and validation configurations
+(never the test ones).
 
 A run directory holds ``baseline.npz`` (arrays and, as JSON, the descriptor spec and settings),
 ``baseline.json`` (what was chosen and how it scored) and ``descriptors/`` (the cache).
@@ -30,7 +34,13 @@ from glassdyn.data.errors import InputError
 from glassdyn.data.runs import atomic_write
 from glassdyn.data.store import StatePoint, Store
 
-from glassdyn.nn.descriptors import DescriptorCache, DescriptorSpec, descriptor_names
+from glassdyn.nn.descriptors import (
+    DescriptorCache,
+    DescriptorSpec,
+    descriptor_names,
+    family_subset,
+    input_structures,
+)
 
 KINDS = ("ridge", "mlp")
 MODEL_FILE = "baseline.npz"
@@ -58,18 +68,40 @@ def load_sample(
     return Sample(cache.get(sp, c, spec), sp.read(keys.TYPES, c), y, sp.temperature, int(c))
 
 
-def choose_spec(
-    store: Store, split: dict, spec: DescriptorSpec = DescriptorSpec()
-) -> DescriptorSpec:
-    """``spec`` with the IS families when every configuration of ``split`` has an inherent
-    structure, without them when none has; refuses a store that has them for some only."""
+def _count(store: Store, split: dict, flag: str) -> tuple[int, int]:
+    """How many configurations of ``split`` have an inherent structure / a cage state."""
     have, total = 0, 0
     for T, s in split.items():
         sp = store.state(float(T))
-        inh = sp.inherent_done
+        ok = sp.inherent_done if flag == "is" else sp.cage_done
         configs = [c for part in ("train", "val", "test") for c in s.get(part, [])]
-        have += int(inh[configs].sum())
+        have += int(ok[configs].sum())
         total += len(configs)
+    return have, total
+
+
+def choose_spec(
+    store: Store, split: dict, spec: DescriptorSpec = DescriptorSpec(), input: str | None = None
+) -> DescriptorSpec:
+    """The descriptors of ``input`` (:meth:`DescriptorSpec.for_structures`), refused unless every
+    configuration of ``split`` has the structures it reads.  ``input=None`` (runs made before
+    ``--input`` applied to the baselines): ``spec`` with the IS families when every
+    configuration has an inherent structure, without them when none has."""
+    if input is not None:
+        structures = input_structures(input)
+        fix = {"is": "glassdyn quench", "cage": "glassdyn cage"}
+        for s in ("is", "cage"):
+            if s in structures:
+                have, total = _count(store, split, s)
+                if have < total:
+                    what = "inherent structures" if s == "is" else "cage states"
+                    raise InputError(
+                        f"--input {input} needs {what} for every configuration; store "
+                        f"{store.path} has {have} of the {total} of this run: run "
+                        f"`{fix[s]} {store.path}` first"
+                    )
+        return spec if structures in (("is",), ("ts", "is")) else spec.for_structures(structures)
+    have, total = _count(store, split, "is")
     if have == total:
         return spec
     if have == 0:
@@ -78,6 +110,57 @@ def choose_spec(
         f"store {store.path} has inherent structures for {have} of the {total} configurations of "
         f"this run; run `glassdyn quench {store.path}` to add the others (descriptors must not mix)"
     )
+
+
+def choose_input(
+    store: Store,
+    split: dict,
+    candidates: list[str],
+    *,
+    cg_lengths=None,
+    times: tuple[int, ...] | None = None,
+) -> tuple[str, dict]:
+    """The candidate input whose descriptors give the best ridge on data held out from its fit,
+    among the training and validation configurations of ``split`` (never the test ones):
+    leave-one-configuration-out, as the ridge chooses its strength
+    (:func:`glassdyn.predict.ridge_cv.fit_ridge_loo`), scored by the held-out node Pearson on A
+    particles at the best strength, averaged over the times (``times``: indices, None = all).
+    With one validation file (a 10% split of ten) its score alone picks by chance; every
+    non-test file held out in turn does not.  Returns the choice and a record of the scores."""
+    base = DescriptorSpec() if cg_lengths is None else DescriptorSpec(cg_lengths=cg_lengths)
+    structures = sorted({s for c in candidates for s in input_structures(c)})
+    full = base.for_structures(structures)
+    cache = DescriptorCache()
+    fit_on = []
+    for T, s in split.items():
+        if s.get("held_out"):
+            continue
+        sp = store.state(float(T))
+        idx = list(range(len(sp.times))) if times is None else list(times)
+        fit_on += [load_sample(sp, c, full, cache, idx) for c in s["train"] + s.get("val", [])]
+    if len(fit_on) < 2:
+        return candidates[0], {
+            "chosen": candidates[0],
+            "why": "fewer than two non-test configurations: the first candidate, untested",
+        }
+    scores = {}
+    for cand in candidates:
+        spec = choose_spec(store, split, base, cand)
+        cols = family_subset(full, spec.families)
+        model = fit_ridge(
+            [Sample(x.X[:, cols], x.types, x.y, x.temperature, x.config) for x in fit_on], spec
+        )
+        cv = np.asarray(model.meta["cv"]["A"]["cv_pearson"], dtype=float)  # (alphas, K)
+        scores[cand] = float(np.nanmean(np.nanmax(cv, axis=0)))
+    chosen = max(candidates, key=lambda c: scores[c])
+    return chosen, {
+        "chosen": chosen,
+        "loo_pearson_A": scores,
+        "how": "ridge per candidate on the training and validation configurations, each held out "
+        "in turn (leave-one-configuration-out): mean held-out node Pearson on A particles at the "
+        "best ridge strength, over the times; test configurations never read",
+        "n_configs": len(fit_on),
+    }
 
 
 class DescriptorModel:
@@ -249,7 +332,7 @@ def train_baseline(store: Store, config, split: dict, out: str | os.PathLike) ->
     ``config`` is the run's :class:`~glassdyn.predict.config.TrainConfig` (times, seed)."""
     out = Path(out)
     t0 = time.perf_counter()
-    spec = choose_spec(store, split, DescriptorSpec(cg_lengths=config.cg_lengths))
+    spec = choose_spec(store, split, DescriptorSpec(cg_lengths=config.cg_lengths), config.input)
     cache = DescriptorCache(out / "descriptors")
     times_of = {}
 

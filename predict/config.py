@@ -15,7 +15,7 @@ from glassdyn.data.run_engine import max_minutes_setting
 from glassdyn.data.settings import setting
 from glassdyn.data.splits import split_settings
 
-from glassdyn.nn.descriptors import CG_LENGTHS
+from glassdyn.nn.descriptors import CG_LENGTHS, INPUTS, input_structures
 
 MODELS = ("botan", "tbotan", "bapst", "ridge", "mlp")
 BASELINES = (
@@ -43,10 +43,11 @@ LEGACY = {
     "readout_hops": 0,
     "shared_decoder": True,
     "cg_lengths": (1.0, 2.0),
+    "energy_thermometer": False,
 }
 # fields run.json files of earlier versions name otherwise: old name -> TrainConfig field
 RENAMED = {"p": "node_weight"}
-INPUT_CHOICES = ("auto", "ts", "is", "ts+is")
+INPUT_CHOICES = ("auto", *INPUTS)
 _SPLIT = split_settings()
 NODE_FEATURE_CHOICES = ("auto", "type", "descriptors")
 
@@ -73,8 +74,10 @@ class TrainConfig:
     )
     input: str = setting(
         "auto",
-        "thermal structure, inherent structure or both (auto: ts+is when every configuration "
-        "has an inherent structure, else ts)",
+        "thermal structure (ts), inherent structure (is), cage state (cage, `glassdyn cage`) "
+        "or a combination, e.g. is+cage (auto: ts+is when every configuration has an inherent "
+        "structure, else ts; with cage states, the best of those and ts+cage, ts+is+cage for "
+        "ridge, leave-one-configuration-out over the non-test configurations)",
         choices=INPUT_CHOICES,
     )
     edge_features: str = setting(
@@ -105,6 +108,11 @@ class TrainConfig:
         "architecture (extra inputs start at zero)",
     )
     temperature_weight: float = setting(1.0, "T-BOTAN temperature loss weight (normalised T)")
+    energy_thermometer: bool = setting(
+        True,
+        "T-BOTAN's temperature read-out starts from a thermometer linear in the energy per "
+        "particle (fitted on the training configurations) and learns a correction from zero",
+    )
     heterogeneity_weight: float = setting(
         0.0, "weight of the GlassMLP-style spread/correlation penalty (0 = off)"
     )
@@ -189,8 +197,8 @@ class TrainConfig:
             )
         if self.node_vectors and self.input == "ts":
             raise InputError(
-                "--node-vectors feeds the TS -> IS displacement: it needs --input ts+is or is "
-                "(and inherent structures: `glassdyn quench STORE`)"
+                "--node-vectors feeds the TS -> IS displacement (or TS -> cage): it needs --input ts+is "
+                "or is, or one with cage (and inherent structures: `glassdyn quench STORE`)"
             )
         if self.skip and self.node_features == "type":
             raise InputError(
@@ -215,6 +223,8 @@ class TrainConfig:
             )
         if self.init is not None:
             object.__setattr__(self, "init", str(self.init))
+        if self.model != "tbotan":  # only T-BOTAN reads a temperature: the others record False
+            object.__setattr__(self, "energy_thermometer", False)
         if (
             self.val_fraction < 0
             or self.test_fraction < 0
@@ -275,7 +285,8 @@ class TrainConfig:
     def data_fields(self) -> tuple[str, ...]:
         """The store paths this run reads per configuration (what its data fingerprint covers)."""
         if self.model in BASELINES:
-            return BASELINE_FIELDS
+            cage = self.input != "auto" and "cage" in input_structures(self.input)
+            return BASELINE_FIELDS + ((keys.CAGE_POSITIONS,) if cage else ())
         from glassdyn.nn.dataset import graph_fields
 
         return graph_fields(self.graph_spec(), targets=True)

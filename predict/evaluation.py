@@ -280,6 +280,11 @@ def evaluate_run(
         if not sel["configs"]:
             continue
         per_t[key], lat = _score_state(run, sp, sel["configs"])
+        result.setdefault("noise_ceiling", {})[key], why = noise_ceiling_of(
+            sp, sel["configs"], run.spec.time_indices(len(sp.times))
+        )
+        if why:
+            result.setdefault("noise_ceiling_note", {})[key] = why
         result["temperatures"].append(T)
         result["times"][key] = run.times.get(
             key, [float(sp.times[k]) for k in run.spec.time_indices(len(sp.times))]
@@ -380,6 +385,7 @@ def _collect(result: dict, per_t: dict[str, dict]) -> None:
         "node_pearson",
         "node_pearson_se",
         "node_pearson_pooled",
+        "node_pearson_per_config",
         "edge_pearson",
         "edge_pearson_se",
         "edge_pearson_pooled",
@@ -429,6 +435,31 @@ def record_selection(result: dict, key: str, sel: dict, sp: StatePoint) -> None:
             f"{where}: the run predates data fingerprints and its store is gone, so the scored "
             "configurations were chosen by path only"
         )
+
+
+def noise_ceiling_of(
+    sp: StatePoint, configs: list[int], times: list[int]
+) -> tuple[list[float] | None, str | None]:
+    """The replica-noise ceiling per time of the node Pearson averaged over ``configs``, or
+    (None, why not).  The split-half correlations of the configurations
+    (:func:`glassdyn.predict.metrics.split_half`) are averaged before Spearman-Brown and the
+    square root (:func:`~glassdyn.predict.metrics.ceiling_from_split_half`): both are concave,
+    so this bounds the mean of the per-configuration ceilings from above, and with few
+    replicas it is far less noisy than clipping each configuration's estimate at zero."""
+    from glassdyn.predict.metrics import ceiling_from_split_half, split_half
+
+    if not sp.has(keys.ISO_DISPLACEMENTS) or sp.n_replicas < 2:
+        return None, (
+            f"{sp.store_path} T={sp.temperature:g} holds {sp.n_replicas} replica(s) per "
+            "configuration (imported data without replicas?): its replica-noise ceiling, which "
+            "needs two halves of the replicas, cannot be computed"
+        )
+    r = []
+    for c in configs:
+        disp = np.asarray(sp.row(keys.ISO_DISPLACEMENTS, c))[:, times]  # (R, K, N, 3)
+        r.append(split_half(disp, sp.read(keys.TYPES, c) == 0, seed=int(c)))
+    ceiling = ceiling_from_split_half(np.nanmean(np.stack(r), axis=0), sp.n_replicas)
+    return [float(v) for v in ceiling], None
 
 
 def _score_state(run: TrainedRun, sp: StatePoint, configs: list[int]):

@@ -88,7 +88,7 @@ class GraphTrainer(Trainer):
     # ------------------------------------------------------------------ the engine's calls
     def model(self):
         """Seeded, with the training graphs' target statistics (and ridge-started skip)."""
-        from glassdyn.predict.warm_start import init_skip
+        from glassdyn.predict.warm_start import init_skip, init_thermometer
 
         from glassdyn.nn.models import ModelConfig, build_model
 
@@ -106,11 +106,14 @@ class GraphTrainer(Trainer):
             node_vec_dim=self.spec.node_vec_dim,
             skip=c.skip,
             readout_hops=c.readout_hops,
+            thermometer=c.model == "tbotan" and c.energy_thermometer,
         )
         model = build_model(mc)
         _normalization(self.graphs["train"], model)
         if mc.skip:
             init_skip(model, self.graphs["train"])
+        if mc.thermometer:
+            init_thermometer(model, self.graphs["train"])
         model.to(self.device)
         unused = self._unused_parameters(model) if self.ddp.enabled else False
         self.net = self.ddp.wrap(model, find_unused_parameters=unused)

@@ -7,7 +7,9 @@
 - the spread (std over A particles and configurations) and mean of predicted vs true
   propensity: the ensemble-averaged mobility and its fluctuations (a collapsed predictor has a
   much smaller ``std_pred`` than ``std_true``);
-- temperature MAE of T-BOTAN's temperature decoder.
+- temperature MAE of T-BOTAN's temperature decoder;
+- the replica-noise ceiling (:func:`noise_ceiling`): the largest node Pearson any predictor can
+  reach against a propensity averaged over R replicas.
 
 >>> m = MobilityMetrics(0.44)                                                   # doctest: +SKIP
 >>> for c in configs: m.compute(pred_node, true_node, node_mask, pred_edge, true_edge, edge_mask)
@@ -28,6 +30,61 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     da, db = a - a.mean(), b - b.mean()
     den = np.sqrt((da * da).sum() * (db * db).sum())
     return float((da * db).sum() / den) if den > 0 else float("nan")
+
+
+def spearman_brown(r: np.ndarray | float, k: float) -> np.ndarray | float:
+    """Reliability of a mean over ``k`` times as many replicas as one of reliability ``r``:
+    k r / (1 + (k - 1) r) (Spearman-Brown prophecy formula)."""
+    r = np.asarray(r, dtype=np.float64)
+    return k * r / (1.0 + (k - 1.0) * r)
+
+
+def split_half(
+    displacements: np.ndarray, mask: np.ndarray, n_splits: int = 16, seed: int = 0
+) -> np.ndarray:
+    """Split-half correlation (K,) of the propensity of one configuration: the replicas
+    ``displacements`` (R, K, N, 3) split into two random halves of h = R // 2, the two half-means
+    of |r(t) - r(0)| correlated over the particles of ``mask`` (N,) bool, averaged over
+    ``n_splits`` random splits (NaN for R < 2)."""
+    d = np.asarray(displacements, dtype=np.float64)
+    R, K = d.shape[:2]
+    if R < 2:
+        return np.full(K, np.nan)
+    mob = np.linalg.norm(d, axis=-1)[:, :, np.asarray(mask, dtype=bool)]  # (R, K, n)
+    h = R // 2
+    rng = np.random.default_rng(seed)
+    r_half = np.zeros(K)
+    for _ in range(n_splits):
+        perm = rng.permutation(R)
+        a, b = mob[perm[:h]].mean(axis=0), mob[perm[h : 2 * h]].mean(axis=0)  # (K, n)
+        r_half += [pearson(a[k], b[k]) for k in range(K)]
+    return r_half / n_splits
+
+
+def ceiling_from_split_half(r_half: np.ndarray, n_replicas: int) -> np.ndarray:
+    """sqrt of the reliability of the R-replica mean, Spearman-Brown from the split-half
+    correlation of halves of R // 2: sqrt(spearman_brown(r_half, R / (R // 2)))."""
+    r = np.clip(np.asarray(r_half, dtype=np.float64), 0.0, 1.0)
+    if n_replicas < 2:
+        return np.full(r.shape, np.nan)
+    return np.sqrt(spearman_brown(r, n_replicas / (n_replicas // 2)))
+
+
+def noise_ceiling(
+    displacements: np.ndarray, mask: np.ndarray, n_splits: int = 16, seed: int = 0
+) -> np.ndarray:
+    """Replica-noise ceiling (K,) of the node Pearson of one configuration.
+
+    ``displacements`` (R, K, N, 3): the replicas' r(t) - r(0); ``mask`` (N,) bool (A particles).
+    The propensity is the mean over R replicas of |r(t) - r(0)|: true propensity plus replica
+    noise.  Its reliability rho (the share of its variance over particles that is not noise) is
+    estimated from the split-half correlation r_half (:func:`split_half`) stepped up to R
+    replicas by Spearman-Brown, rho = spearman_brown(r_half, R / (R // 2)).  Since the noise is
+    independent of any predictor p, corr(p, propensity) = corr(p, truth) x sqrt(rho) <=
+    sqrt(rho): the ceiling returned is sqrt(rho) (NaN for R < 2).
+    """
+    R = np.shape(displacements)[0]
+    return ceiling_from_split_half(split_half(displacements, mask, n_splits, seed), R)
 
 
 def _nanmean(values: list[float]) -> float:
@@ -98,6 +155,10 @@ class MobilityMetrics:
         out["node_pearson"], out["node_pearson_se"], out["node_pearson_pooled"] = self._pearsons(
             self._node
         )
+        K = self._node[0][0].shape[1]
+        out["node_pearson_per_config"] = [  # (C, K): the values node_pearson averages
+            [pearson(p[:, k], t[:, k]) for k in range(K)] for p, t in self._node
+        ]
         P = np.concatenate([p for p, _ in self._node])
         T = np.concatenate([t for _, t in self._node])
         out["mean_pred"], out["mean_true"] = P.mean(0).tolist(), T.mean(0).tolist()

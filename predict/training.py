@@ -62,42 +62,88 @@ def require_targets(sp: StatePoint) -> None:
         )
 
 
-def resolve_inputs(store: Store, config: TrainConfig) -> TrainConfig:
+def _have(store: Store, temps, flag: str) -> tuple[int, int]:
+    """Completed configurations of ``temps`` with an inherent structure (``is``) or a cage
+    state (``cage``), and all completed ones."""
+    have = total = 0
+    for T in temps:
+        sp = store.state(T)
+        done = sp.completed
+        ok = sp.inherent_done if flag == "is" else sp.cage_done
+        have += int(ok[done].sum()) if len(done) else 0
+        total += len(done)
+    return have, total
+
+
+def resolve_inputs(
+    store: Store, config: TrainConfig, split: dict | None = None, choice: dict | None = None
+) -> TrainConfig:
     """``config`` with its ``auto`` inputs decided by the store (what was measured best, see the
-    README): a graph network on a store whose training temperatures all have inherent structures
+    README): a network on a store whose training temperatures all have inherent structures
     reads ts+is with the coarse-grained descriptors of both structures, the TS -> IS vectors and
     the ridge-started linear skip; without inherent structures, ts with the thermal descriptors
-    and the skip.  A store with inherent structures for only some configurations is refused for
-    ``auto`` (quench the rest); explicit settings are checked the same way."""
+    and the skip.  When every configuration also has a cage state (``glassdyn cage``), ``auto``
+    is the best of that default, ts+cage and ts+is+cage for a ridge scored
+    leave-one-configuration-out over the training and validation configurations of ``split``,
+    never its test ones (:func:`glassdyn.predict.baselines.choose_input`; its scores go into
+    ``choice``).  A store
+    with inherent structures (or cage states) for only some configurations is refused for
+    ``auto``; explicit inputs are checked the same way."""
+    from glassdyn.nn.descriptors import input_structures
+
+    temps = list(config.train_temperatures) if config.train_temperatures else store.temperatures
+    have, total = _have(store, temps, "is")
+    inherent = total > 0 and have == total
+    cage_have, _ = _have(store, temps, "cage")
+    cage = total > 0 and cage_have == total
+    if config.input == "auto" and 0 < have < total:
+        raise InputError(
+            f"store {store.path} has inherent structures for {have} of its {total} completed "
+            f"configurations; run `glassdyn quench {store.path}` for the others, or pass --input ts"
+        )
+    if config.input == "auto" and 0 < cage_have < total:
+        raise InputError(
+            f"store {store.path} has cage states for {cage_have} of its {total} completed "
+            f"configurations; run `glassdyn cage {store.path}` for the others, or pass --input "
+            f"{'ts+is' if inherent else 'ts'}"
+        )
+    structures = () if config.input == "auto" else input_structures(config.input)
+    if "is" in structures and not inherent:
+        raise InputError(
+            f"--input {config.input} needs inherent structures for every configuration; store "
+            f"{store.path} has {have} of {total}: run `glassdyn quench {store.path}` first"
+        )
+    if "cage" in structures and not cage:
+        raise InputError(
+            f"--input {config.input} needs cage states for every configuration; store "
+            f"{store.path} has {cage_have} of {total}: run `glassdyn cage {store.path}` first"
+        )
+    inp = config.input
+    if inp == "auto":
+        inp = "ts+is" if inherent else "ts"
+        if cage:
+            from glassdyn.predict.baselines import choose_input
+
+            if split is None:
+                split, _ = plan(store, config)
+            candidates = [inp, "ts+is+cage" if inherent else "ts+cage"]
+            if inherent:
+                candidates.insert(1, "ts+cage")
+            inp, record = choose_input(
+                store, split, candidates, cg_lengths=config.cg_lengths, times=config.times
+            )
+            if choice is not None:
+                choice.update(record)
     if config.model in BASELINES:  # descriptor models read no graph: any settled value will do
         return replace(
             config,
-            input="ts" if config.input == "auto" else config.input,
+            input=inp,
             node_features="type" if config.node_features == "auto" else config.node_features,
             node_vectors=bool(config.node_vectors),
             skip=bool(config.skip),
             shared_decoder=config.shared_decoder is not False,
             readout_hops=0,
         )
-    temps = list(config.train_temperatures) if config.train_temperatures else store.temperatures
-    have = total = 0
-    for T in temps:
-        sp = store.state(T)
-        done = sp.completed
-        have += int(sp.inherent_done[done].sum()) if len(done) else 0
-        total += len(done)
-    inherent = total > 0 and have == total
-    if config.input == "auto" and 0 < have < total:
-        raise InputError(
-            f"store {store.path} has inherent structures for {have} of its {total} completed "
-            f"configurations; run `glassdyn quench {store.path}` for the others, or pass --input ts"
-        )
-    if config.input not in ("auto", "ts") and not inherent:
-        raise InputError(
-            f"--input {config.input} needs inherent structures for every configuration; store "
-            f"{store.path} has {have} of {total}: run `glassdyn quench {store.path}` first"
-        )
-    inp = ("ts+is" if inherent else "ts") if config.input == "auto" else config.input
     feats = "descriptors" if config.node_features == "auto" else config.node_features
     vectors = inp != "ts" if config.node_vectors is None else config.node_vectors
     skip = feats == "descriptors" if config.skip is None else config.skip
@@ -185,11 +231,14 @@ def train(config: TrainConfig, *, log=None) -> Path:
             f"--epochs {config.epochs} --pretrain-epochs {config.pretrain_epochs}: nothing would be trained"
         )
     store = Store.open(config.data)
-    config = resolve_inputs(store, config)
     split, times = plan(store, config)
+    choice: dict = {}
+    config = resolve_inputs(store, config, split, choice)
     trained = {k: s for k, s in split.items() if not s.get("held_out")}
     fp = fingerprint(store, trained, config.data_fields())
-    record = run_record(config, split, times, fp, config.data)
+    record = run_record(
+        config, split, times, fp, config.data, {"input_choice": choice} if choice else None
+    )
     with open_run(out, RUNS, record, writer=writer, needs=lambda epoch: needs(config, epoch)):
         if config.model in BASELINES:
             from glassdyn.predict.baselines import train_baseline

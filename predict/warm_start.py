@@ -32,7 +32,15 @@ WIDENABLE = ("node_encoder.fc1.weight", "edge_encoder.fc1.weight", "node_decoder
 # ModelConfig fields that may differ between the source and the model: more inputs, the skip, a
 # coarse-grained readout (the node decoder reads [x, C x, ...]: new columns start at zero) and
 # separate decoders (a shared decoder's state_dict also lists it as ``edge_decoder``)
-GROWABLE = ("node_dim", "edge_dim", "node_vec_dim", "skip", "readout_hops", "shared_decoder")
+GROWABLE = (
+    "node_dim",
+    "edge_dim",
+    "node_vec_dim",
+    "skip",
+    "readout_hops",
+    "shared_decoder",
+    "thermometer",  # its fit is a buffer: this run's own
+)
 # parameters a source may lack: the linear skip, and T-BOTAN's global feature started from BOTAN
 NEW_PARTS = ("skip_", "global_update.", "temperature_decoder.")
 
@@ -106,6 +114,26 @@ def init_skip(model, graphs: list) -> dict:
             model.node_decoder.fc3.weight.zero_()
             model.node_decoder.fc3.bias.zero_()
     return chosen
+
+
+def init_thermometer(model, graphs: list) -> dict:
+    """Start T-BOTAN's temperature read-out from the energy thermometer: T = a e + b, least
+    squares over the training graphs' energies per particle ``e`` and temperatures (a = 0, b =
+    their mean with one temperature), fixed; the read-out's learned correction (the temperature
+    decoder) starts at zero (its last layer), so at the start the read-out *is* the thermometer.
+    Returns the fit."""
+    e = np.array([float(g.energy) for g in graphs])
+    T = np.array([float(g.temperature) for g in graphs])
+    if len(set(T.tolist())) > 1 and np.ptp(e) > 0:
+        a, b = np.polyfit(e, T, 1)
+    else:
+        a, b = 0.0, float(T.mean())
+    with torch.no_grad():
+        model.thermo_slope.fill_(float(a))
+        model.thermo_intercept.fill_(float(b))
+        model.temperature_decoder.fc3.weight.zero_()
+        model.temperature_decoder.fc3.bias.zero_()
+    return {"slope": float(a), "intercept": float(b), "n": len(graphs)}
 
 
 def init_weights(model, source: str | os.PathLike, device=None, spec=None) -> Path:

@@ -14,14 +14,16 @@ Models (a list: add entries to ``MODELS`` for new variants):
 
 - ``ridge`` / ``mlp``: the descriptor baselines of ``glassdyn train`` (IS families when the
   store has inherent structures); ``ridge[f1+f2+...]`` / ``mlp[...]``: only those descriptor
-  families (``radial angular energy radial_is angular_is energy_is displacement``);
+  families (``radial angular energy radial_is angular_is energy_is displacement`` and, with cage
+  states, ``radial_cage angular_cage energy_cage displacement_cage``); ``ridge@INPUT`` /
+  ``mlp@INPUT``: the descriptors ``--input INPUT`` gives them (``ridge@ts+is+cage``);
 - ``run:DIR``: an already trained run directory (any kind ``glassdyn evaluate`` takes: GNNs,
   converted pyg_botan weights), scored on the same test configurations; its training time is
   not known here.
 
 ``--ablate`` adds, for ridge, every family alone and the full set without each family.
 Printed per model and time: node Pearson on A particles (mean +- standard error over test
-configurations), edge Pearson on AA pairs with r0 < 1.35 (models with an edge output) and the
+configurations; first the replica-noise ceiling of those configurations, which bounds it), edge Pearson on AA pairs with r0 < 1.35 (models with an edge output) and the
 wall time of training (descriptors included, first use fills the cache in ``--work``).
 """
 
@@ -43,7 +45,13 @@ from glassdyn.predict.metrics import pearson
 from glassdyn.predict.training import plan
 
 from glassdyn.nn import keys as nk
-from glassdyn.nn.descriptors import FAMILIES, DescriptorCache, DescriptorSpec, family_columns
+from glassdyn.nn.descriptors import (
+    ALL_FAMILIES,
+    DescriptorCache,
+    DescriptorSpec,
+    family_columns,
+    input_structures,
+)
 
 
 @dataclass
@@ -130,10 +138,14 @@ def resolve(name: str):
     m = re.fullmatch(r"(ridge|mlp)\[([a-z_+]+)\]", name)
     if m:
         fams = tuple(m.group(2).split("+"))
-        bad = [f for f in fams if f not in FAMILIES]
+        bad = [f for f in fams if f not in ALL_FAMILIES]
         if bad:
-            raise SystemExit(f"unknown descriptor family {bad[0]!r}; choose from {FAMILIES}")
+            raise SystemExit(f"unknown descriptor family {bad[0]!r}; choose from {ALL_FAMILIES}")
         return descriptor_model(m.group(1), fams)
+    m = re.fullmatch(r"(ridge|mlp)@([a-z+]+)", name)
+    if m:
+        spec = DescriptorSpec().for_structures(input_structures(m.group(2)))
+        return descriptor_model(m.group(1), spec.families)
     if name.startswith("run:"):
         return run_model(name[4:])
     raise SystemExit(f"unknown model {name!r}: {sorted(MODELS)}, ridge[f1+f2], mlp[...], run:DIR")
@@ -165,6 +177,22 @@ def score(ctx: Context, predict) -> dict:
     return {"node": np.array(node), "edge": np.array(edge) if edge else None}
 
 
+def _ceiling(ctx: Context) -> np.ndarray | None:
+    """The replica-noise ceiling (test configurations, K) or None without two replicas."""
+    from glassdyn.predict.evaluation import noise_ceiling_of
+
+    rows = []
+    for T, s in ctx.split.items():
+        sp = ctx.store.state(float(T))
+        idx = ctx.times if ctx.times is not None else list(range(len(sp.times)))
+        for c in s["test"]:
+            per, why = noise_ceiling_of(sp, [c], idx)
+            if per is None:
+                return None
+            rows.append(per)
+    return np.array(rows)
+
+
 def _mean_se(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     se = a.std(0, ddof=1) / np.sqrt(len(a)) if len(a) > 1 else np.full(a.shape[1], np.nan)
     return a.mean(0), se
@@ -188,9 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     split, _ = plan(
         store, TrainConfig(data=args.data, out="-", model="ridge", times=times, seed=args.seed)
     )
-    ctx = Context(
-        store, split, times, DescriptorCache(args.work), choose_spec(store, split), args.seed
-    )
+    spec = choose_spec(store, split)
+    if all(  # cage states for every configuration: their families too
+        store.state(float(T)).cage_done[[c for p in ("train", "val", "test") for c in s[p]]].all()
+        for T, s in split.items()
+    ):
+        spec = spec.for_structures(("is", "cage") if spec.inherent else ("cage",))
+    ctx = Context(store, split, times, DescriptorCache(args.work), spec, args.seed)
     names = list(args.models)
     if args.ablate:
         fams = ctx.spec.families
@@ -201,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         f"store {store.path}: split (train, val, test) per T {sizes}; test configurations {[s['test'] for s in split.values()]}"
     )
     store_times = {T: store.state(float(T)).times for T in split}
+    ceiling = _ceiling(ctx)
+    if ceiling is not None:
+        _print_row(
+            "replica-noise ceiling (split-half, Spearman-Brown)",
+            0.0,
+            {"node": ceiling, "edge": None},
+        )
     results = []
     for name in names:
         t0 = time.perf_counter()
@@ -226,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                     "store": str(store.path),
                     "split": split,
                     "times": [float(t) for t in tl],
+                    "noise_ceiling": None if ceiling is None else ceiling.tolist(),
                     "results": out,
                 },
                 indent=1,

@@ -1,7 +1,8 @@
-"""Where the work units of ``glassdyn simulate`` and ``glassdyn quench`` run, and how their
-progress shows: a dask client (a local cluster of worker processes with one thread each, or a
-running scheduler's address), one progress bar per state point, and the UTC time stamps of the
-store's run logs."""
+"""Where the work units of ``glassdyn simulate``, ``glassdyn quench`` and ``glassdyn cage`` run,
+and how their progress shows: a dask client (a local cluster of worker processes with one thread
+each, or a running scheduler's address), the loop that runs independent units and hands each
+result to the driver (:func:`run_units`), one progress bar per state point, and the UTC time
+stamps and entries of the store's run logs (:func:`log_run`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import datetime as _dt
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 
@@ -66,3 +67,36 @@ def progress_bars(rows: Sequence[tuple[float, int, int, str]], enabled: bool = T
         )
         for i, (T, total, done, label) in enumerate(rows)
     }
+
+
+def run_units(
+    todo: Sequence,
+    work: Callable,
+    finished: Callable,
+    workers: int,
+    scheduler: str | None = None,
+) -> None:
+    """``finished(work(unit))`` for every unit of ``todo``: in this process when ``workers`` is 0
+    and no ``scheduler`` is given, else on dask (:func:`dask_client`), in the order the results
+    come back (a unit's error is raised here, at its result)."""
+    if not todo:
+        return
+    if workers == 0 and scheduler is None:
+        for u in todo:
+            finished(work(u))
+        return
+    from dask.distributed import as_completed
+
+    with dask_client(min(workers, len(todo)), scheduler) as client:
+        futures = [client.submit(work, u, pure=False, priority=-i) for i, u in enumerate(todo)]
+        for fut in as_completed(futures):
+            finished(fut.result())  # re-raises a unit's error here
+
+
+def log_run(group, attr: str, entry: dict, replace_last: bool = False) -> None:
+    """Append ``entry`` to ``runs`` of the zarr ``group``'s attr ``attr`` (a dict), or replace
+    the last entry (the same run, now finished)."""
+    rec = dict(group.attrs.get(attr) or {})
+    runs = list(rec.get("runs", []))
+    rec["runs"] = [*runs[:-1], entry] if replace_last and runs else [*runs, entry]
+    group.attrs[attr] = rec

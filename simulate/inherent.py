@@ -33,7 +33,7 @@ from glassdyn.data.errors import GlassdynError, InputError
 from glassdyn.data.lock import write_lock
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.simulate import protocols
-from glassdyn.simulate.cluster import dask_client, now, progress_bars
+from glassdyn.simulate.cluster import log_run, now, progress_bars, run_units
 from glassdyn.simulate.ka import KAParameters
 from glassdyn.simulate.protocols import MinimizerOptions
 
@@ -181,6 +181,12 @@ def _recorded(sp: StatePoint) -> tuple[MinimizerOptions | None, KAParameters | N
     return (MinimizerOptions(**mini) if mini else None), params
 
 
+def recorded_potential(sp: StatePoint) -> KAParameters:
+    """The KA parameters a state point records (of its simulation or its quench), else the
+    defaults (imported data)."""
+    return _recorded(sp)[1] or KAParameters()
+
+
 def _settings(
     sp: StatePoint, options: MinimizerOptions | None
 ) -> tuple[MinimizerOptions, KAParameters]:
@@ -227,10 +233,7 @@ def _prepare(
 
 def _log(sp: StatePoint, entry: dict, replace_last: bool = False) -> None:
     """Append ``entry`` to the state point's ``quench.runs`` (or replace this run's entry)."""
-    q = dict(sp.attrs.get("quench") or {})
-    runs = list(q.get("runs", []))
-    q["runs"] = [*runs[:-1], entry] if replace_last and runs else [*runs, entry]
-    sp.group.attrs["quench"] = q
+    log_run(sp.group, "quench", entry, replace_last)
 
 
 # ------------------------------------------------------------------------------ execution
@@ -310,11 +313,7 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
 
     status = "complete"
     try:
-        if todo and workers == 0 and scheduler is None:
-            for u in todo:
-                finished(quench_unit(u))
-        elif todo:
-            _run_dask(todo, workers, scheduler, finished)
+        run_units(todo, quench_unit, finished, workers, scheduler)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
         raise
@@ -330,17 +329,6 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
                 "unconverged": {str(x.config): x.max_force for x in r.unconverged},
             }
             _log(store.state(T), {**entry, **end}, replace_last=True)
-
-
-def _run_dask(todo: list[QuenchUnit], workers: int, scheduler: str | None, finished) -> None:
-    from dask.distributed import as_completed
-
-    with dask_client(min(workers, len(todo)), scheduler) as client:
-        futures = [
-            client.submit(quench_unit, u, pure=False, priority=-i) for i, u in enumerate(todo)
-        ]
-        for fut in as_completed(futures):
-            finished(fut.result())  # re-raises a unit's error here
 
 
 def _progress_bars(store: Store, states: list[StatePoint], progress: bool) -> dict:

@@ -218,23 +218,16 @@ def positions(
     """(N, 3) float64 positions ordered by atom id; wrapped into [0, L) unless ``unwrapped``
     (``box``: the lengths the instance was built with, default the system's cube)."""
     x = _by_id(lmp, "x")
-    if box is not None:
-        lengths = np.asarray(_box(system, box))
-        if unwrapped:
-            raise SimulationError("unwrapped positions are only read for the system's own cube")
-        x = np.mod(x, lengths)
-        x[x >= lengths] = 0.0
-        return x
+    lengths = np.asarray(_box(system, box)) if box is not None else system.box_length
     if unwrapped:
         img = _by_id(lmp, "image").astype(np.int64)
         mask, bits, bits2, imax = (
             int(lmp.extract_setting(k)) for k in ("IMGMASK", "IMGBITS", "IMG2BITS", "IMGMAX")
         )
         shift = np.stack([img & mask, (img >> bits) & mask, img >> bits2], axis=1) - imax
-        return x + shift * system.box_length
-    L = system.box_length
-    x = np.mod(x, L)
-    x[x >= L] = 0.0
+        return x + shift * lengths
+    x = np.mod(x, lengths)
+    x[x >= lengths] = 0.0
     return x
 
 
@@ -416,21 +409,24 @@ def replica(
     *,
     ensemble: str = "nve",
     chunk: int = 10_000,
+    types: np.ndarray | None = None,
+    box: np.ndarray | None = None,
 ) -> np.ndarray:
     """One isoconfigurational trajectory: unwrapped displacements r(t) - r(0).
 
     x0 (N, 3) start positions, fresh Maxwell-Boltzmann velocities at ``temperature`` from
     ``rng``; ``sample_steps`` (K,) increasing step counts.  Integrates NVE (velocity Verlet) or
-    NVT (Nose-Hoover, ``system.tdamp``).  Returns (K, N, 3) float64.
+    NVT (Nose-Hoover, ``system.tdamp``).  ``types``, ``box``: of a stored configuration (see
+    :func:`build`).  Returns (K, N, 3) float64.
     """
     steps = np.asarray(sample_steps, dtype=np.int64)
     if steps.ndim != 1 or np.any(np.diff(steps) <= 0) or steps[0] < 1:
         raise SimulationError(f"sample steps must be positive and increasing, got {steps}")
     v = maxwell_boltzmann(rng, system.n_particles, temperature, system.params.mass)
-    lmp = build(system, x0, v)
+    lmp = build(system, x0, v, types=types, box=box)
     out = np.empty((len(steps), system.n_particles, 3))
     try:
-        start = positions(lmp, system, unwrapped=True)
+        start = positions(lmp, system, unwrapped=True, box=box)
         _fix_ensemble(lmp, system, temperature, ensemble)
         done, first = 0, True
         for k, target in enumerate(steps):
@@ -439,7 +435,7 @@ def replica(
                 lmp.command(f"run {n} pre {'yes' if first else 'no'} post no")
                 first = False
                 done += n
-            out[k] = positions(lmp, system, unwrapped=True) - start
+            out[k] = positions(lmp, system, unwrapped=True, box=box) - start
     finally:
         lmp.close()
     if not np.all(np.isfinite(out)):

@@ -8,7 +8,10 @@ import sys
 
 from glassdyn.commands.options import positive_floats
 
-HELP = "evaluate a trained run on the test split (Pearson per temperature and time, spread, temperature MAE)"
+HELP = (
+    "evaluate a trained run on the test split (Pearson per temperature and time next to the "
+    "replica-noise ceiling that bounds it, spread, temperature MAE)"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
             f"T={T}  ({res['n_configs'][T]} configurations: {src})  times {_fmt(res['times'][T])}"
         )
         print(f"  node Pearson (A)        {_fmt(res['node_pearson'][T])}")
+        ceiling = (res.get("noise_ceiling") or {}).get(T)
+        if ceiling is not None:
+            print(f"  replica-noise ceiling   {_fmt(ceiling)}")
+        else:
+            print(f"  replica-noise ceiling   cannot be computed: {res['noise_ceiling_note'][T]}")
         if res["edge_pearson"]:
             print(f"  edge Pearson (AA<1.35)  {_fmt(res['edge_pearson'][T])}")
         print(

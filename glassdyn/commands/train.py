@@ -43,6 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add("node_weight", "--p", "--node-weight", metavar="P")
     add("pretrain_epochs", metavar="E0")
     add("init", metavar="RUN")
+    add(
+        "energy_thermometer",
+        "--no-energy-thermometer",
+        action="store_false",
+        help="T-BOTAN's temperature read-out from the latent alone (as published), not from the "
+        "energy thermometer plus a correction",
+    )
     for name in ("temperature_weight", "heterogeneity_weight", "lr", "lr_schedule", "grad_clip"):
         add(name)
     for name in ("batch_size", "hidden", "steps", "shared_decoder", "cutoff"):

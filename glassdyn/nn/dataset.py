@@ -4,21 +4,25 @@ One sample = one configuration at one temperature, a PyG ``Data`` whose fields (
 meaning) are declared in :mod:`glassdyn.nn.keys`.
 
 Inputs: ``ts`` uses the thermal structure's graph and vectors; ``is`` the inherent structure's
-graph and vectors; ``ts+is`` the thermal graph with *both* vectors of each pair as edge input
-(F = 6: thermal r_ij then inherent r_ij, each minimum image) and, as a node input ``node_attr``
-(N, 1), each particle's own TS-to-IS displacement |r_i^IS - r_i^TS| (rotation invariant; the
-pair vectors carry only differences of it).  ``edge_features="invariant"``
-replaces vectors by rotation-invariant features: |r_ij| (F = 1), or for ``ts+is``
-(|r_ij^TS|, |r_ij^IS|, |r_ij^IS - r_ij^TS|) (F = 3).  Targets are always measured from the
-thermal positions (where the trajectories start), on the pairs of the input graph.
+graph and vectors; ``cage`` the cage state's (``glassdyn cage``); ``ts+is`` the thermal graph
+with *both* vectors of each pair as edge input (F = 6: thermal r_ij then inherent r_ij, each
+minimum image) and, as a node input ``node_attr`` (N, 1), each particle's own TS-to-IS
+displacement |r_i^IS - r_i^TS| (rotation invariant; the pair vectors carry only differences of
+it).  Any combination of the three (``is+cage``, ``ts+is+cage``, ...) works the same way: the
+graph of the first structure (order ts, is, cage), the pair vectors of each, and the distance of
+each later structure from the first as node inputs.  ``edge_features="invariant"`` replaces
+vectors by rotation-invariant features: |r_ij| of each structure, then |r_ij^S - r_ij^first| of
+each later one (``ts+is``: F = 3).  Targets are always measured from the thermal positions
+(where the trajectories start), on the pairs of the input graph.
 
 Node inputs beyond the type: ``node_features="descriptors"`` appends the coarse-grained
 descriptors of :mod:`glassdyn.nn.descriptors` (Boattini et al. 2021: radial densities, q_l, KA
 energy of the TS and, with an IS input, of the IS, and the TS -> IS displacement, averaged over
 neighbours at 1 and 2 sigma) to ``node_attr``; they are rotation, translation and permutation
 invariant.  ``node_vectors=True`` adds each particle's TS -> IS displacement *vector*
-``node_vec`` (the input of EIGNN, the best published model at t ~ tau_alpha); it is rotated
-with the edge vectors by the cube-symmetry augmentation.
+``node_vec`` (the input of EIGNN, the best published model at t ~ tau_alpha), and TS -> cage
+with a cage input (``node_vec`` (N, 3) per structure other than the TS); it is rotated with the
+edge vectors by the cube-symmetry augmentation.
 """
 
 from __future__ import annotations
@@ -42,13 +46,15 @@ from glassdyn.data.graph import edge_targets, node_propensity, pair_vectors, rad
 from glassdyn.data.runs import atomic_write
 from glassdyn.data.splits import content_digest
 from glassdyn.data.store import StatePoint
-from glassdyn.nn import keys as nk
-from glassdyn.nn.descriptors import CG_LENGTHS
+from glassdyn.simulate.ka import particle_energies
 
-INPUTS = ("ts", "is", "ts+is")
+from glassdyn.nn import keys as nk
+from glassdyn.nn.descriptors import CG_LENGTHS, INPUTS, input_structures
+
+
 EDGE_FEATURES = ("vector", "invariant")
 NODE_FEATURES = ("type", "descriptors")
-CACHE_VERSION = 4  # bump when the content of a sample or of its key changes
+CACHE_VERSION = 5  # bump when the content of a sample or of its key changes
 AA_PAIR_CUTOFF = 1.35  # BOTAN's evaluation: AA pairs with r0 < 1.35 (first neighbour shell)
 
 
@@ -56,7 +62,7 @@ AA_PAIR_CUTOFF = 1.35  # BOTAN's evaluation: AA pairs with r0 < 1.35 (first neig
 class GraphSpec:
     """How a configuration becomes a graph sample.
 
-    input: ts | is | ts+is; edge_features: vector (BOTAN, with cube-symmetry augmentation) or
+    input: one of :data:`INPUTS`; edge_features: vector (BOTAN, with cube-symmetry augmentation) or
     invariant; cutoff: graph radius (sigma_AA); times: indices into the store's times (None = all).
     """
 
@@ -76,7 +82,9 @@ class GraphSpec:
                 f"node_features must be one of {NODE_FEATURES}, got {self.node_features!r}"
             )
         if self.node_vectors and self.input == "ts":
-            raise InputError("node_vectors (the TS -> IS displacement) need --input is or ts+is")
+            raise InputError(
+                "node_vectors (the TS -> IS or TS -> cage displacement) need an input with is or cage"
+            )
         if self.edge_features not in EDGE_FEATURES:
             raise InputError(
                 f"edge_features must be one of {EDGE_FEATURES}, got {self.edge_features!r}"
@@ -86,23 +94,40 @@ class GraphSpec:
         object.__setattr__(self, "cg_lengths", tuple(float(a) for a in self.cg_lengths))
 
     @property
+    def structures(self) -> tuple[str, ...]:
+        return input_structures(self.input)
+
+    @property
+    def inherent(self) -> bool:
+        """Whether the input reads inherent structures."""
+        return "is" in self.structures
+
+    @property
+    def cage(self) -> bool:
+        """Whether the input reads cage states."""
+        return "cage" in self.structures
+
+    @property
     def edge_dim(self) -> int:
-        if self.edge_features == "vector":
-            return 6 if self.input == "ts+is" else 3
-        return 3 if self.input == "ts+is" else 1
+        n = len(self.structures)
+        return 3 * n if self.edge_features == "vector" else 2 * n - 1
 
     def descriptor_spec(self):
         """The coarse-grained descriptors fed as node inputs (``node_features="descriptors"``):
-        those of the thermal structure, plus the inherent structure's for ``is`` / ``ts+is``."""
+        those of the thermal structure, plus those of the inherent structure and of the cage
+        state when the input reads them."""
         from glassdyn.nn.descriptors import DescriptorSpec
 
         spec = DescriptorSpec(cg_lengths=self.cg_lengths)
-        return spec if self.input != "ts" else spec.without_inherent()
+        if self.structures in (("is",), ("ts", "is")):
+            return spec  # the layout of runs made before cage states
+        return spec.for_structures(self.structures)
 
     @property
     def node_dim(self) -> int:
-        """Extra node inputs besides the type: 1 (|r_IS - r_TS|) for ts+is, plus the descriptors."""
-        n = 1 if self.input == "ts+is" else 0
+        """Extra node inputs besides the type: the distance of each later structure from the
+        first (ts+is: |r_IS - r_TS|), plus the descriptors."""
+        n = len(self.structures) - 1
         if self.node_features == "descriptors":
             from glassdyn.nn.descriptors import descriptor_names
 
@@ -111,8 +136,9 @@ class GraphSpec:
 
     @property
     def node_vec_dim(self) -> int:
-        """Per-node 3-vectors (rotated with the edge vectors by the augmentation): 3 or 0."""
-        return 3 if self.node_vectors else 0
+        """Per-node 3-vectors (rotated with the edge vectors by the augmentation): TS -> IS and
+        TS -> cage, those of the input."""
+        return 3 * len([s for s in self.structures if s != "ts"]) if self.node_vectors else 0
 
     @property
     def vector_blocks(self) -> int:
@@ -130,21 +156,12 @@ class GraphSpec:
         return list(self.times)
 
 
-def edge_inputs(
-    spec: GraphSpec, ts_vec: np.ndarray | None, is_vec: np.ndarray | None
-) -> np.ndarray:
-    """Edge input (E, F) from thermal / inherent pair vectors (E, 3), per ``spec``."""
-    if spec.input == "ts":
-        vecs = [ts_vec]
-    elif spec.input == "is":
-        vecs = [is_vec]
-    else:
-        vecs = [ts_vec, is_vec]
+def edge_inputs(spec: GraphSpec, vecs: list[np.ndarray]) -> np.ndarray:
+    """Edge input (E, F) from the pair vectors (E, 3) of each structure of the input, in order."""
     if spec.edge_features == "vector":
         return np.concatenate(vecs, axis=1)
     feats = [np.linalg.norm(v, axis=1, keepdims=True) for v in vecs]
-    if spec.input == "ts+is":
-        feats.append(np.linalg.norm(is_vec - ts_vec, axis=1, keepdims=True))
+    feats += [np.linalg.norm(v - vecs[0], axis=1, keepdims=True) for v in vecs[1:]]
     return np.concatenate(feats, axis=1)
 
 
@@ -157,23 +174,24 @@ def graph_from_arrays(
     displacements: np.ndarray | None = None,
     temperature: float = float("nan"),
     config: int = -1,
+    cage: np.ndarray | None = None,
 ) -> Data:
-    """One graph sample from arrays: types (N,), box (3,), thermal / inherent positions (N, 3),
-    displacements (R, K, N, 3) for the targets (None: no ``y``, ``y_edge``)."""
-    if spec.input != "ts" and inherent is None:
-        raise InputError(f"input {spec.input!r} needs inherent-structure positions")
-    graph_pos = thermal if spec.input in ("ts", "ts+is") else inherent
-    ei, vec = radius_graph(graph_pos, box, spec.cutoff)
-    ts_vec = vec if graph_pos is thermal else pair_vectors(thermal, box, ei)
-    is_vec = None
-    if spec.input != "ts":
-        is_vec = vec if graph_pos is inherent else pair_vectors(inherent, box, ei)
+    """One graph sample from arrays: types (N,), box (3,), thermal / inherent / cage positions
+    (N, 3), displacements (R, K, N, 3) for the targets (None: no ``y``, ``y_edge``)."""
+    pos = {"ts": thermal, "is": inherent, "cage": cage}
+    for s, what in (("is", "inherent-structure"), ("cage", "cage-state")):
+        if s in spec.structures and pos[s] is None:
+            raise InputError(f"input {spec.input!r} needs {what} positions")
+    first = spec.structures[0]
+    ei, vec = radius_graph(pos[first], box, spec.cutoff)
+    vecs = [vec if s == first else pair_vectors(pos[s], box, ei) for s in spec.structures]
+    ts_vec = vecs[0] if first == "ts" else pair_vectors(thermal, box, ei)
     types = np.asarray(types, dtype=np.int64)
     r0 = np.linalg.norm(ts_vec, axis=1)
     data = Data(
         types=torch.from_numpy(types),
         edge_index=torch.from_numpy(ei),
-        edge_attr=torch.from_numpy(edge_inputs(spec, ts_vec, is_vec).astype(np.float32)),
+        edge_attr=torch.from_numpy(edge_inputs(spec, vecs).astype(np.float32)),
         edge_length=torch.from_numpy(np.linalg.norm(vec, axis=1).astype(np.float32)),
         node_mask=torch.from_numpy(types == 0),
         edge_mask=torch.from_numpy(
@@ -181,22 +199,26 @@ def graph_from_arrays(
         ),
         temperature=torch.tensor([temperature], dtype=torch.float32),
         config=torch.tensor([config], dtype=torch.long),
+        energy=torch.tensor([particle_energies(thermal, types, box).mean()], dtype=torch.float32),
         num_nodes=len(types),
     )
     if spec.node_dim or spec.node_vectors:
-        attrs = []
-        if inherent is not None:
-            d = minimum_image(
-                np.asarray(inherent, np.float64) - np.asarray(thermal, np.float64), np.asarray(box)
-            )
-            if spec.input == "ts+is":
-                attrs.append(np.linalg.norm(d, axis=1, keepdims=True))
-            if spec.node_vectors:
-                data.node_vec = torch.from_numpy(d.astype(np.float32))
+        b = np.asarray(box)
+
+        def shift(a, frm):
+            return minimum_image(np.asarray(a, np.float64) - np.asarray(frm, np.float64), b)
+
+        attrs = [
+            np.linalg.norm(shift(pos[s], pos[first]), axis=1, keepdims=True)
+            for s in spec.structures[1:]
+        ]
+        if spec.node_vectors:
+            d = [shift(pos[s], thermal) for s in spec.structures if s != "ts"]
+            data.node_vec = torch.from_numpy(np.concatenate(d, axis=1).astype(np.float32))
         if spec.node_features == "descriptors":
             from glassdyn.nn.descriptors import describe
 
-            attrs.append(describe(thermal, types, box, inherent, spec.descriptor_spec()))
+            attrs.append(describe(thermal, types, box, inherent, spec.descriptor_spec(), cage))
         if attrs:
             data.node_attr = torch.from_numpy(np.concatenate(attrs, axis=1).astype(np.float32))
     if displacements is not None:
@@ -210,12 +232,18 @@ def graph_from_arrays(
 def build_graph(sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -> Data:
     """Graph sample of configuration ``c`` of state point ``sp`` (reads the store)."""
     thermal = sp.read(keys.THERMAL_POSITIONS, c)
-    if spec.input != "ts" and not (sp.has(keys.INHERENT_POSITIONS) and sp.inherent_done[c]):
+    if spec.inherent and not (sp.has(keys.INHERENT_POSITIONS) and sp.inherent_done[c]):
         raise InputError(
             f"store {sp.store_path} {sp.name}: configuration {c} has no inherent structure, which "
             f"this model reads (input {spec.input}); run `glassdyn quench {sp.store_path}`"
         )
-    inherent = sp.read(keys.INHERENT_POSITIONS, c) if spec.input != "ts" else None
+    if spec.cage and not sp.cage_done[c]:
+        raise InputError(
+            f"store {sp.store_path} {sp.name}: configuration {c} has no cage state, which "
+            f"this model reads (input {spec.input}); run `glassdyn cage {sp.store_path}`"
+        )
+    inherent = sp.read(keys.INHERENT_POSITIONS, c) if spec.inherent else None
+    cage = sp.read(keys.CAGE_POSITIONS, c) if spec.cage else None
     disp = None
     if targets:
         times = sp.times
@@ -239,14 +267,17 @@ def build_graph(sp: StatePoint, c: int, spec: GraphSpec, targets: bool = True) -
         disp,
         sp.temperature,
         c,
+        cage,
     )
 
 
 def graph_fields(spec: GraphSpec, targets: bool = True) -> tuple[str, ...]:
     """The store paths a graph sample is built from (what its cache key must cover)."""
     fields = [keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS]
-    if spec.input != "ts":
+    if spec.inherent:
         fields.append(keys.INHERENT_POSITIONS)
+    if spec.cage:
+        fields.append(keys.CAGE_POSITIONS)
     if targets:
         fields.append(keys.ISO_DISPLACEMENTS)
     return tuple(fields)

@@ -9,6 +9,7 @@ Local descriptors per particle (kernels in :mod:`glassdyn.nn.local_structure`), 
 | ``energy`` | KA potential energy e_i of the TS | TS |
 | ``radial_is``, ``angular_is``, ``energy_is`` | the same of the inherent structure (IS) | IS |
 | ``displacement`` | TS -> IS displacement |r_i^IS - r_i^TS| (minimum image) | IS |
+| ``radial_cage``, ..., ``displacement_cage`` | the same of the cage state (TS -> cage) | cage state |
 
 Then each local column is averaged over neighbours at every coarse-graining length a of
 ``cg_lengths`` (weights exp(-r/a) within ``cg_cutoff`` x a, on the TS neighbour distances, the
@@ -38,7 +39,35 @@ from glassdyn.simulate.ka import KAParameters
 
 TS_FAMILIES = ("radial", "angular", "energy")
 IS_FAMILIES = ("radial_is", "angular_is", "energy_is", "displacement")
-FAMILIES = TS_FAMILIES + IS_FAMILIES
+CAGE_FAMILIES = ("radial_cage", "angular_cage", "energy_cage", "displacement_cage")
+FAMILIES = TS_FAMILIES + IS_FAMILIES  # the default descriptors (with inherent structures)
+ALL_FAMILIES = FAMILIES + CAGE_FAMILIES
+STRUCTURE_FAMILIES = {"ts": TS_FAMILIES, "is": IS_FAMILIES, "cage": CAGE_FAMILIES}
+
+# the inputs of every predictor (``--input``): thermal structure, inherent structure, cage state
+STRUCTURES = ("ts", "is", "cage")
+INPUTS = ("ts", "is", "cage", "ts+is", "ts+cage", "is+cage", "ts+is+cage")
+
+
+def input_structures(inp: str) -> tuple[str, ...]:
+    """The structures an input reads, in the order of :data:`STRUCTURES`: ``is+cage`` ->
+    ``("is", "cage")``."""
+    return tuple(s for s in STRUCTURES if s in inp.split("+"))
+
+
+def family_structure(fam: str) -> str:
+    """The structure a family describes: ``ts``, ``is`` (``*_is`` and ``displacement``) or
+    ``cage`` (``*_cage``)."""
+    if fam.endswith("_cage"):
+        return "cage"
+    return "is" if fam.endswith("_is") or fam == "displacement" else "ts"
+
+
+def family_base(fam: str) -> str:
+    """``radial``, ``angular``, ``energy`` or ``displacement``."""
+    return fam.removesuffix("_cage").removesuffix("_is")
+
+
 CACHE_VERSION = 1  # bump when the content of a descriptor matrix changes
 
 
@@ -55,7 +84,8 @@ def _default_shells() -> tuple[float, ...]:
 class DescriptorSpec:
     """What the descriptor matrix holds.  Lengths in sigma_AA.
 
-    families: subset of :data:`FAMILIES` (IS families need inherent structures);
+    families: subset of :data:`ALL_FAMILIES` (IS families need inherent structures, cage
+    families cage states);
     shells / shell_width: radial shells r_k and Gaussian width w; l_max / bond_cutoff: q_l for
     l = 1 .. l_max over neighbours closer than bond_cutoff (first minimum of g(r));
     cg_lengths: coarse-graining lengths a, weights exp(-r/a) for r < cg_cutoff a.
@@ -71,9 +101,11 @@ class DescriptorSpec:
     params: KAParameters = KAParameters()
 
     def __post_init__(self) -> None:
-        bad = [f for f in self.families if f not in FAMILIES]
+        bad = [f for f in self.families if f not in ALL_FAMILIES]
         if bad or not self.families:
-            raise InputError(f"descriptor families must be among {FAMILIES}, got {self.families}")
+            raise InputError(
+                f"descriptor families must be among {ALL_FAMILIES}, got {self.families}"
+            )
         for name in ("families", "shells", "cg_lengths"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if any(a <= 0 for a in self.cg_lengths) or self.l_max < 1 or self.shell_width <= 0:
@@ -84,9 +116,22 @@ class DescriptorSpec:
         """Whether the spec needs inherent structures."""
         return any(f in IS_FAMILIES for f in self.families)
 
+    @property
+    def cage(self) -> bool:
+        """Whether the spec needs cage states."""
+        return any(f in CAGE_FAMILIES for f in self.families)
+
     def without_inherent(self) -> DescriptorSpec:
         """The same spec with the thermal-structure families only."""
         return replace(self, families=tuple(f for f in self.families if f in TS_FAMILIES))
+
+    def for_structures(self, structures) -> DescriptorSpec:
+        """The families of the thermal structure (always: coarse-graining runs on its
+        neighbours) and of each structure of ``structures`` (``is``, ``cage``), in that order."""
+        fams = TS_FAMILIES + tuple(
+            f for s in ("is", "cage") if s in structures for f in STRUCTURE_FAMILIES[s]
+        )
+        return replace(self, families=fams)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -110,8 +155,9 @@ def local_names(spec: DescriptorSpec) -> list[str]:
     """Names of the local (not coarse-grained) columns, in order."""
     out = []
     for fam in spec.families:
-        suffix = "_IS" if fam.endswith("_is") else ""
-        base = fam.removesuffix("_is")
+        where = family_structure(fam)
+        suffix = {"ts": "", "is": "_IS", "cage": "_cage"}[where]
+        base = family_base(fam)
         if base == "radial":
             out += [f"G{s}{suffix}({r:g})" for s in "AB" for r in spec.shells]
         elif base == "angular":
@@ -119,7 +165,7 @@ def local_names(spec: DescriptorSpec) -> list[str]:
         elif base == "energy":
             out.append(f"e{suffix}")
         else:
-            out.append("|r_IS-r_TS|")
+            out.append("|r_IS-r_TS|" if where == "is" else "|r_cage-r_TS|")
     return out
 
 
@@ -137,7 +183,7 @@ def family_columns(spec: DescriptorSpec) -> dict[str, np.ndarray]:
     sizes = {"radial": 2 * len(spec.shells), "angular": spec.l_max, "energy": 1, "displacement": 1}
     start, local = 0, {}
     for fam in spec.families:
-        n = sizes[fam.removesuffix("_is")]
+        n = sizes[family_base(fam)]
         local[fam] = np.arange(start, start + n)
         start += n
     L = start
@@ -164,10 +210,11 @@ def describe(
     box: np.ndarray,
     inherent: np.ndarray | None = None,
     spec: DescriptorSpec = DescriptorSpec(),
+    cage: np.ndarray | None = None,
 ) -> np.ndarray:
     """The descriptor matrix (N, F) of one configuration (columns: :func:`descriptor_names`).
 
-    thermal / inherent: (N, 3) positions; types (N,) 0 = A, 1 = B; box (3,).
+    thermal / inherent / cage: (N, 3) positions; types (N,) 0 = A, 1 = B; box (3,).
     """
     from glassdyn.nn import local_structure as ls  # scipy: only when descriptors are computed
 
@@ -176,28 +223,34 @@ def describe(
             f"descriptor families {[f for f in spec.families if f in IS_FAMILIES]} need inherent "
             "structures; run `glassdyn quench STORE` first"
         )
+    if spec.cage and cage is None:
+        raise InputError(
+            f"descriptor families {[f for f in spec.families if f in CAGE_FAMILIES]} need cage "
+            "states; run `glassdyn cage STORE` first"
+        )
     types = np.asarray(types, dtype=np.int64)
     box = np.asarray(box, dtype=np.float64)
     p_ts = ls.pairs(thermal, box, spec.pair_cutoff())
-    p_is = None
-    if any(f.endswith("_is") for f in spec.families):
-        local_cut = max(
-            max(spec.shells) + 5 * spec.shell_width, spec.bond_cutoff, spec.params.max_cutoff
-        )
-        p_is = ls.pairs(inherent, box, local_cut)
+    local_cut = max(
+        max(spec.shells) + 5 * spec.shell_width, spec.bond_cutoff, spec.params.max_cutoff
+    )
+    other = {"is": inherent, "cage": cage}
+    pairs = {"ts": p_ts}
+    for where in ("is", "cage"):
+        if any(
+            family_structure(f) == where and family_base(f) != "displacement" for f in spec.families
+        ):
+            pairs[where] = ls.pairs(other[where], box, local_cut)
     cols = []
     for fam in spec.families:
-        if fam == "displacement":
+        where, base = family_structure(fam), family_base(fam)
+        if base == "displacement":
             d = minimum_image(
-                np.asarray(inherent, np.float64) - np.asarray(thermal, np.float64), box
+                np.asarray(other[where], np.float64) - np.asarray(thermal, np.float64), box
             )
             cols.append(np.linalg.norm(d, axis=1)[:, None])
         else:
-            cols.append(
-                _structure(
-                    p_is if fam.endswith("_is") else p_ts, types, spec, fam.removesuffix("_is")
-                )
-            )
+            cols.append(_structure(pairs[where], types, spec, base))
     local = np.concatenate(cols, axis=1)
     blocks = [local] + [
         ls.coarse_grain(local, p_ts, a, spec.cg_cutoff * a) for a in spec.cg_lengths
@@ -228,7 +281,8 @@ class DescriptorCache:
         types = sp.read(keys.TYPES, c)
         box = sp.read(keys.BOX, c)
         inherent = sp.read(keys.INHERENT_POSITIONS, c) if spec.inherent else None
-        arrays = [thermal, types, box] + ([inherent] if inherent is not None else [])
+        cage = sp.read(keys.CAGE_POSITIONS, c) if spec.cage else None
+        arrays = [thermal, types, box] + [a for a in (inherent, cage) if a is not None]
         k = self.key(spec, arrays)
         if k in self._memory:
             return self._memory[k]
@@ -238,7 +292,7 @@ class DescriptorCache:
         if path is not None and path.exists():
             X = np.load(path)
         else:
-            X = describe(thermal, types, box, inherent, spec)
+            X = describe(thermal, types, box, inherent, spec, cage)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(path, lambda tmp: _save_npy(tmp, X))
@@ -253,6 +307,21 @@ def local_descriptors(
     """The default descriptor matrix (N, F): TS families, plus the IS families with ``inherent``."""
     spec = DescriptorSpec() if inherent is not None else DescriptorSpec().without_inherent()
     return describe(positions, types, box, inherent, spec)
+
+
+def family_subset(spec: DescriptorSpec, families) -> np.ndarray:
+    """Column indices of :func:`describe` (``spec``) that make the matrix of ``spec`` with only
+    ``families`` (kept in ``spec``'s order): coarse-graining is column by column, so a subset's
+    matrix is a selection of the full one's columns."""
+    sizes = {"radial": 2 * len(spec.shells), "angular": spec.l_max, "energy": 1, "displacement": 1}
+    start, local = 0, []
+    for fam in spec.families:
+        n = sizes[family_base(fam)]
+        if fam in families:
+            local.append(np.arange(start, start + n))
+        start += n
+    cols = np.concatenate(local)
+    return np.concatenate([cols + k * start for k in range(1 + len(spec.cg_lengths))])
 
 
 def _save_npy(path: Path, X: np.ndarray) -> None:

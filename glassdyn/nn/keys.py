@@ -16,17 +16,18 @@ EDGE_INDEX = (
 EDGE_ATTR = "edge_attr"  # (E, F) float32 | edge input (pair vectors of TS, and IS; or invariants)
 EDGE_LENGTH = "edge_length"  # (E,) float32 | pair distance in the input structure (readout)
 NODE_ATTR = "node_attr"  # (N, F) float32 | ts+is: the TS -> IS distance; the descriptors
-NODE_VEC = "node_vec"  # (N, 3) float32 | TS -> IS displacement r_IS - r_TS (node_vectors)
+NODE_VEC = "node_vec"  # (N, 3 S) float32 | TS -> IS (and TS -> cage) displacements (node_vectors)
 NODE_MASK = "node_mask"  # (N,) bool | A particles (the node metrics)
 EDGE_MASK = "edge_mask"  # (E,) bool | AA pairs with thermal r0 < 1.35 (the edge metrics)
 TEMPERATURE = "temperature"  # (B,) float32 | state point temperature of each graph
 CONFIG = "config"  # (B,) int64 | configuration index in the store
+ENERGY = "energy"  # (B,) float32 | KA potential energy per particle of the thermal structure
 Y = "y"  # (N, K) float32 | propensity: replica mean of |r_i(t) - r_i(0)| (LJ lengths)
 Y_EDGE = "y_edge"  # (E, K) float32 | BOTAN's edge target: replica mean of d|r_ij|
 
 GRAPH_FIELDS = (
     TYPES, EDGE_INDEX, EDGE_ATTR, EDGE_LENGTH, NODE_ATTR, NODE_VEC, NODE_MASK, EDGE_MASK,
-    TEMPERATURE, CONFIG, Y, Y_EDGE,
+    TEMPERATURE, CONFIG, ENERGY, Y, Y_EDGE,
 )  # fmt: skip
 
 # ----------------------------------------------------- model output (the dict forward returns)

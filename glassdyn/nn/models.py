@@ -15,7 +15,11 @@ K outputs, one per isoconfigurational time (multi-time head).
 pooled encoded node inputs, so descriptors such as the local energy reach it at once), is updated after
 every node update from the mean-pooled node states, ``u <- phi_u([u, mean_i x_i])``; nothing flows
 back to nodes or edges.  A decoder ``g_T(u)`` predicts the temperature; ``u`` after the last step
-is the temperature latent.
+is the temperature latent.  With ``thermometer=True`` the read-out is ``T = a e + b + g_T(u)``:
+a thermometer linear in the potential energy per particle ``e`` of the thermal structure
+(``data.energy``; ``a``, ``b`` fitted on the training configurations and fixed,
+:func:`glassdyn.predict.warm_start.init_thermometer`) plus the learned correction ``g_T``, whose
+last layer starts at zero, as the node output starts from the ridge skip.
 
 **Bapst et al.** (Nat. Phys. 16, 448 (2020)): encode-process-decode; at every step the current
 node/edge states are concatenated with the encoded ones,
@@ -68,6 +72,7 @@ class ModelConfig:
     node_vec_dim: int = 0
     skip: bool = False
     readout_hops: int = 0
+    thermometer: bool = False  # T-BOTAN: read-out = energy thermometer + correction
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -109,6 +114,15 @@ class GraphModel(nn.Module):
                 torch.zeros(self.config.n_types, self.config.node_dim, K)
             )
             self.skip_bias = nn.Parameter(torch.zeros(self.config.n_types, K))
+        if self.config.thermometer:
+            # T = thermo_slope * e + thermo_intercept (LJ units), e the energy per particle
+            self.register_buffer("thermo_slope", torch.zeros(()))
+            self.register_buffer("thermo_intercept", torch.zeros(()))
+
+    def energy_reading(self, data) -> Tensor:
+        """The energy thermometer's reading (B,) in normalised temperature units."""
+        T = self.thermo_slope * data.energy.to(self.thermo_slope.dtype) + self.thermo_intercept
+        return (T - self.temperature_mean) / self.temperature_std
 
     def skip_term(self, data) -> Tensor:
         """The linear skip (N, K) of the standardised node inputs, per species."""
@@ -272,9 +286,14 @@ class Botan(GraphModel):
             nk.EDGE: restore_order(
                 self.edge_decoder.fused(e) if fast else self.edge_decoder(e), order
             ),
-            nk.OUT_TEMPERATURE: self.temperature_decoder(u)[:, 0] if u is not None else None,
+            nk.OUT_TEMPERATURE: self._temperature(u, data) if u is not None else None,
             nk.LATENT: u,
         }
+
+    def _temperature(self, u: Tensor, data) -> Tensor:
+        """T-BOTAN's read-out (B,), normalised: the decoder, plus the energy thermometer."""
+        t = self.temperature_decoder(u)[:, 0]
+        return t + self.energy_reading(data) if self.config.thermometer else t
 
     def __repr__(self) -> str:
         c = self.config

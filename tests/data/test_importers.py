@@ -318,7 +318,8 @@ def test_glassbench_import(tmp_path):
     assert (
         sp.n_replicas == 0
         and not sp.has(keys.ISO_DISPLACEMENTS)
-        and sp.has(keys.INHERENT_CAGE_POSITIONS)
+        and sp.has(keys.CAGE_POSITIONS)
+        and sp.cage_done.all()
     )
     assert not sp.has(keys.THERMAL_ENERGY)  # nothing that would stay NaN
     np.testing.assert_array_equal(sp.times, BOTAN_TIMES_T044)
@@ -335,7 +336,7 @@ def test_glassbench_import(tmp_path):
             atol=1e-5,
         )
         np.testing.assert_allclose(
-            sp.read(keys.INHERENT_CAGE_POSITIONS, c),
+            sp.read(keys.CAGE_POSITIONS, c),
             wrap(z["initial_positions_cage"], box),
             atol=1e-5,
         )
@@ -350,7 +351,7 @@ def test_glassbench_variants_and_errors(tmp_path):
     write_glassbench(tmp_path / "a", T=0.5, K=4, cage=False)
     import_glassbench(tmp_path / "a", tmp_path / "a.zarr")
     sp = Store.open(tmp_path / "a.zarr").state(0.5)
-    assert not sp.has(keys.INHERENT_CAGE_POSITIONS) and sp.attrs["times_are_indices"]
+    assert not sp.has(keys.CAGE_POSITIONS) and sp.attrs["times_are_indices"]
     np.testing.assert_array_equal(sp.times, [0, 1, 2, 3])
     import_glassbench(tmp_path / "a", tmp_path / "b.zarr", times=[1, 2, 3, 4])
     np.testing.assert_array_equal(Store.open(tmp_path / "b.zarr").state(0.5).times, [1, 2, 3, 4])

@@ -99,6 +99,9 @@ def test_benchmark_predictors_runs_on_the_recorded_split(tmp_path, capsys):
     )
     assert np.array(rows[f"run:{tmp_path / 'run'}"]["edge_pearson"]).shape == (2, 1)
     assert np.mean(rows["ridge"]["node_pearson"]) > 0.4  # the synthetic mobility is learnable
+    ceiling = json.loads((tmp_path / "b.json").read_text())["noise_ceiling"]
+    assert "replica-noise ceiling" in out and np.array(ceiling).shape == (2, 1)
+    assert np.all(np.array(ceiling) >= np.array(rows["ridge"]["node_pearson"]) - 0.05)
 
 
 @pytest.mark.slow
@@ -155,3 +158,34 @@ def test_tbotan_physics_script_runs_every_part_on_held_out_data(tmp_path):
         "learning_curve.png",
     ):
         assert (out / png).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_learning_curve_script_runs_nested_sizes_with_error_bars(tmp_path, capsys):
+    """scripts/learning_curve.py on a small synthetic store: a point per (model, size), error bars
+    over seeds x test configurations, the ceiling and the figure; a rerun reuses every run."""
+    import json
+
+    from glassdyn.testing import write_synthetic_store
+
+    write_synthetic_store(
+        tmp_path / "s.zarr", temperatures=(0.64, 0.8), n_configs=6, n_particles=128, n_replicas=2
+    )
+    path = Path(__file__).resolve().parents[2] / "scripts" / "learning_curve.py"
+    spec = importlib.util.spec_from_file_location("learning_curve", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    argv = ["--data", str(tmp_path / "s.zarr"), "--out", str(tmp_path / "lc"), "--sizes", "1,3",
+            "--models", "ridge,tbotan", "--seeds", "0,1", "--epochs", "1", "--hidden", "8"]  # fmt: skip
+    assert mod.main(argv) == 0
+    res = json.loads((tmp_path / "lc" / "curve.json").read_text())
+    row = res["table"]["ridge"]["3"]["0.8"]
+    assert len(row["mean"]) == 3 and row["n"] >= 2 and np.isfinite(row["sem"]).all()
+    assert set(res["table"]["tbotan"]) == {"1", "3"} and (tmp_path / "lc" / "curve.png").exists()
+    assert set(res["ceiling"]) == {"0.64", "0.8"}
+    runs = sorted(p.name for p in (tmp_path / "lc").iterdir() if p.is_dir())
+    assert len(runs) == 8  # 2 models x 2 sizes x 2 seeds
+    first = capsys.readouterr().out
+    assert "replica-noise ceiling T=0.8" in first
+    assert mod.main(argv) == 0  # reuses the runs: the same table
+    assert json.loads((tmp_path / "lc" / "curve.json").read_text())["table"] == res["table"]

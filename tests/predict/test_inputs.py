@@ -76,7 +76,7 @@ def test_descriptor_inputs_are_the_descriptors_and_the_vectors_the_ts_is_displac
     )
     ts = GraphSpec(input="ts", node_features="descriptors")  # thermal descriptors only
     assert ts.node_dim < spec.node_dim
-    with pytest.raises(InputError, match="need --input is or ts\\+is"):
+    with pytest.raises(InputError, match="need an input with is or cage"):
         GraphSpec(input="ts", node_vectors=True)
 
 

@@ -1,0 +1,126 @@
+"""Learning curve on any store: node Pearson (A) against training configurations per temperature.
+
+    OMP_NUM_THREADS=1 python scripts/learning_curve.py --data STORE --out DIR \
+        [--sizes 1,2,4,8] [--models ridge,mlp,botan,tbotan] [--seeds 0,1,2] [--minutes 10] \
+        [--input auto] [--epochs 100]
+
+Every point is a `glassdyn train` run under DIR (``--max-train N``: the first N training
+configurations of each temperature, nested, the validation and test configurations unchanged;
+rerunning the script resumes or reuses the runs) trained on every temperature of the store,
+scored once on its test configurations with `evaluate_run`.  Seeds draw other splits (the
+store's recorded split, e.g. BOTAN's test files, stays; then a seed draws only the validation
+files), so the error bar of a point is the standard error over seeds x test configurations
+(``sem``) of the node Pearson at each temperature and time.  The replica-noise ceiling of the
+same test configurations is printed with it.  Writes DIR/curve.json, DIR/curve.png (one panel per
+temperature, at the time ``--time-index``, default the last) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from glassdyn.data.runs import clean_json
+from glassdyn.data.store import Store
+from glassdyn.predict.config import BASELINES, TrainConfig
+from glassdyn.predict.evaluation import evaluate_run
+from glassdyn.predict.training import train
+
+
+def point(args, model: str, n: int, seed: int) -> dict:
+    """Train (or reuse) one run; its per-configuration test node Pearsons per temperature."""
+    out = Path(args.out) / f"{model}_n{n}_s{seed}"
+    cfg = dict(data=args.data, out=str(out), model=model, max_train=n, seed=seed, input=args.input)
+    cfg["progress"] = False
+    if model not in BASELINES:
+        cfg.update(epochs=args.epochs, max_minutes=args.minutes, hidden=args.hidden)
+    train(TrainConfig(**cfg))
+    res = evaluate_run(out, args.data, latent_png=None)
+    return {
+        "per_config": res.get("node_pearson_per_config"),
+        "mean": res["node_pearson"],
+        "n_test": res["n_configs"],
+        "ceiling": res.get("noise_ceiling"),
+        "times": res["times"],
+        "input": res["input"],
+    }
+
+
+def summarise(points: list[dict]) -> dict:
+    """Mean and standard error per temperature and time over seeds x test configurations (the
+    per-seed means weighted by their test configurations when per-configuration values lack)."""
+    out = {}
+    for T in points[0]["mean"]:
+        vals = []
+        for p in points:
+            per = (p["per_config"] or {}).get(T)
+            vals += per if per else [p["mean"][T]] * int(p["n_test"][T])
+        v = np.asarray(vals, dtype=float)  # (M, K)
+        se = v.std(0, ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.full(v.shape[1], np.nan)
+        out[T] = {"mean": v.mean(0).tolist(), "sem": se.tolist(), "n": len(v)}
+    return out
+
+
+def plot(path: Path, table: dict, sizes: list[int], k: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    temps = list(next(iter(table.values()))[str(sizes[0])])
+    fig, axes = plt.subplots(1, len(temps), figsize=(4 * len(temps), 3.2), squeeze=False)
+    for ax, T in zip(axes[0], temps):
+        for model, rows in table.items():
+            m = [rows[str(n)][T]["mean"][k] for n in sizes]
+            e = [rows[str(n)][T]["sem"][k] for n in sizes]
+            ax.errorbar(sizes, m, yerr=np.nan_to_num(e), fmt="o-", capsize=3, label=model)
+        ax.set(xscale="log", xlabel="training configurations per T", title=f"T={T}")
+        ax.set_ylabel("node Pearson (A), test")
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--sizes", default="1,2,4,8")
+    ap.add_argument("--models", default="ridge,mlp,botan,tbotan")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--input", default="auto")
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--minutes", type=float, default=10.0, help="--max-minutes of each GNN run")
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--time-index", type=int, default=-1, help="time of the figure (default last)")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    Store.open(args.data)  # a clear error before any run
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    table, ceiling, times = {}, None, None
+    for model in args.models.split(","):
+        table[model] = {}
+        for n in sizes:
+            pts = [point(args, model, n, s) for s in seeds]
+            table[model][str(n)] = summarise(pts)
+            ceiling, times = ceiling or pts[0]["ceiling"], times or pts[0]["times"]
+            for T, row in table[model][str(n)].items():
+                cells = "  ".join(f"{a:.3f}+-{b:.3f}" for a, b in zip(row["mean"], row["sem"]))
+                print(f"{model:<8s} n={n:<4d} T={T:<6s} node r {cells}  ({row['n']} scores)")
+    if ceiling:
+        for T, c in ceiling.items():
+            print(f"replica-noise ceiling T={T}: {'  '.join(f'{v:.3f}' for v in c)}")
+    print(f"times: {times}")
+    res = {"sizes": sizes, "seeds": seeds, "times": times, "ceiling": ceiling, "table": table}
+    (Path(args.out) / "curve.json").write_text(json.dumps(clean_json(res), indent=1))
+    k = args.time_index % len(next(iter(times.values())))
+    plot(Path(args.out) / "curve.png", table, sizes, k)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
