@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -169,7 +170,13 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args(argv)
-    res = bench(args)
+    from glassdyn.data.errors import GlassdynError
+
+    try:
+        res = bench(args)
+    except GlassdynError as exc:  # a store or run that cannot be used: one line, exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(format_table(res))
     if args.json:
         with open(args.json, "w") as f:

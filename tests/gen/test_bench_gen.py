@@ -20,6 +20,13 @@ def test_crossover_is_interpolated_in_one_over_t():
     assert bench_gen.crossover([0.5, 0.8, 0.6], [0.5, 4.0, 2.0]) == pytest.approx(t)  # any order
 
 
+def test_a_missing_store_is_one_line(tmp_path, capsys):
+    argv = ["--data", str(tmp_path / "none.zarr"), "--temperatures", "0.8"]
+    assert bench_gen.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "none.zarr" in err[0]
+
+
 @pytest.mark.lammps
 def test_the_cost_table_runs_on_a_real_store(ka_store, tmp_path, capsys):
     out = tmp_path / "b.json"
