@@ -36,12 +36,19 @@ from glassdyn.data.errors import GlassdynError, InputError
 from glassdyn.data.lock import write_lock
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.simulate import protocols
-from glassdyn.simulate.cluster import log_run, now, progress_bars, run_units
+from glassdyn.simulate.cluster import (
+    check_inputs,
+    local_workers,
+    log_run,
+    now,
+    progress_bars,
+    run_entry,
+    run_units,
+)
 from glassdyn.simulate.inherent import recorded_potential
 from glassdyn.simulate.ka import KAParameters
 from glassdyn.simulate.runner import unit_rng
 
-import glassdyn
 
 STREAM_CAGE = 3  # the fourth stream of the seed rule of `glassdyn simulate` (runner.SEED_RULE)
 FIELDS = (keys.CAGE_POSITIONS, keys.CAGE_DONE)
@@ -279,9 +286,7 @@ def add_cage_states(
     unless ``scheduler`` (an address) is given.  ``options``: the protocol (default: the one the
     store records, else :class:`CageOptions`; a dict changes only the fields it names).  Rerunning resumes.
     """
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    if workers < 0:
-        raise InputError(f"--workers must be >= 0, got {workers}")
+    workers = local_workers(workers)
     store = Store.open(path, mode="r+")
     t0 = time.perf_counter()
     with write_lock(store.path, what="store"):
@@ -289,22 +294,9 @@ def add_cage_states(
         if not states:
             raise InputError(f"store {store.path} has no state points")
         settings = [_settings(sp, options) for sp in states]  # every check before any write
-        for sp in states:  # a NaN or unreadable input: one line here, not a worker's traceback
-            for c in np.flatnonzero(sp.done & ~sp.cage_done):
-                for name in (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS):
-                    sp.read(name, int(c))
-        from glassdyn.simulate.engine import lammps_version
-
-        entry = {
-            "command": list(command) if command is not None else None,
-            "workers": workers,
-            "scheduler": scheduler,
-            "host": os.uname().nodename,
-            "lammps_version": lammps_version(),
-            "glassdyn_version": glassdyn.__version__,
-            "start": now(),
-            "status": "running",  # stays so when the run is killed
-        }
+        inputs = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS)
+        check_inputs(states, lambda sp: sp.done & ~sp.cage_done, inputs)
+        entry = run_entry(command, workers, scheduler)
         todo, reports = [], {}
         where = os.path.abspath(store.path)  # a remote worker has its own working directory
         for sp, opts in zip(states, settings):

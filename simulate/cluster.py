@@ -14,6 +14,44 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 
+def local_workers(workers: int | None) -> int:
+    """The worker count of a driver: None means one per CPU; a negative count is refused."""
+    from glassdyn.data.errors import InputError
+
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers < 0:
+        raise InputError(f"--workers must be >= 0, got {workers}")
+    return workers
+
+
+def check_inputs(states, pending: Callable, names: Sequence[str]) -> None:
+    """Read the arrays ``names`` of every configuration ``pending(state point)`` selects (a bool
+    mask), so that a NaN or unreadable input is one line in the driver, not a worker's traceback."""
+    import numpy as np
+
+    for sp in states:
+        for c in np.flatnonzero(pending(sp)):
+            for name in names:
+                sp.read(name, int(c))
+
+
+def run_entry(command, workers: int, scheduler: str | None) -> dict:
+    """The run-log entry a driver starts with (it stays "running" when the run is killed)."""
+    import glassdyn
+    from glassdyn.simulate.engine import lammps_version
+
+    return {
+        "command": list(command) if command is not None else None,
+        "workers": workers,
+        "scheduler": scheduler,
+        "host": os.uname().nodename,
+        "lammps_version": lammps_version(),
+        "glassdyn_version": glassdyn.__version__,
+        "start": now(),
+        "status": "running",
+    }
+
+
 def now() -> str:
     """The UTC time, to the second (ISO 8601), as the store's run logs record it."""
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

@@ -33,11 +33,18 @@ from glassdyn.data.errors import GlassdynError, InputError
 from glassdyn.data.lock import write_lock
 from glassdyn.data.store import StatePoint, Store
 from glassdyn.simulate import protocols
-from glassdyn.simulate.cluster import log_run, now, progress_bars, run_units
+from glassdyn.simulate.cluster import (
+    check_inputs,
+    local_workers,
+    log_run,
+    now,
+    progress_bars,
+    run_entry,
+    run_units,
+)
 from glassdyn.simulate.ka import KAParameters
 from glassdyn.simulate.protocols import MinimizerOptions
 
-import glassdyn
 
 FIELDS = (
     keys.INHERENT_POSITIONS,
@@ -254,9 +261,7 @@ def add_inherent_structures(
     store records, else :class:`MinimizerOptions`).  Rerunning resumes.  Returns the report;
     non-converged configurations are listed in it (``report.unconverged``), not stored.
     """
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    if workers < 0:
-        raise InputError(f"--workers must be >= 0, got {workers}")
+    workers = local_workers(workers)
     store = Store.open(path, mode="r+")
     t0 = time.perf_counter()
     with write_lock(store.path, what="store"):
@@ -264,22 +269,9 @@ def add_inherent_structures(
         if not states:
             raise InputError(f"store {store.path} has no state points to quench")
         settings = [_settings(sp, options) for sp in states]  # every check before any write
-        for sp in states:  # a NaN or unreadable input: one line here, not a worker's traceback
-            for c in np.flatnonzero(sp.done & ~sp.inherent_done):
-                for name in (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS):
-                    sp.read(name, int(c))
-        from glassdyn.simulate.engine import lammps_version
-
-        entry = {
-            "command": list(command) if command is not None else None,
-            "workers": workers,
-            "scheduler": scheduler,
-            "host": os.uname().nodename,
-            "lammps_version": lammps_version(),
-            "glassdyn_version": glassdyn.__version__,
-            "start": now(),
-            "status": "running",  # stays so when the run is killed
-        }
+        inputs = (keys.TYPES, keys.BOX, keys.THERMAL_POSITIONS)
+        check_inputs(states, lambda sp: sp.done & ~sp.inherent_done, inputs)
+        entry = run_entry(command, workers, scheduler)
         todo, reports = [], {}
         for sp, (opts, params) in zip(states, settings):
             sp = _prepare(store, sp, opts, params)
