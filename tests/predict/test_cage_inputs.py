@@ -154,6 +154,7 @@ def test_graph_networks_train_on_cage_inputs(tmp_path):
         ).all()
 
 
+@pytest.mark.slow  # 10 s: explicit cage inputs stay in the fast tier
 def test_auto_chooses_cage_without_test_data(tmp_path, capsys):
     """With cage states, --input auto picks, by a ridge scored leave-one-configuration-out over
     the training and validation configurations, an input with the cage state on data whose

@@ -113,6 +113,7 @@ def test_cage_in_an_orthorhombic_box_of_imported_data(tmp_path, reference_store)
     assert e < particle_energies(x2[perm].astype(np.float64), t2[perm], box2).mean() - 0.5
 
 
+@pytest.mark.slow  # 8 s: resume is also checked fast (a rerun computes nothing)
 def test_kill_9_then_resume_gives_identical_arrays(tmp_path, reference_store):
     """Kill a real `glassdyn cage` after its first configuration; the rerun takes over the stale
     lock, computes only what is missing, and the arrays equal an uninterrupted run's (on two dask

@@ -141,6 +141,7 @@ def test_cli_runs_a_dataset_and_prints_the_summary(tmp_path, capsys):
 
 
 @pytest.mark.lammps
+@pytest.mark.slow  # 7 s: the N=4096 preset starting
 def test_botan_preset_starts(tmp_path):
     """The cluster-scale preset creates its full store layout and starts its first units."""
     import os
