@@ -38,12 +38,12 @@ from glassdyn.data.store import StatePoint, Store
 from glassdyn.simulate import protocols
 from glassdyn.simulate.cluster import (
     check_inputs,
+    execute,
     local_workers,
     log_run,
     now,
     progress_bars,
     run_entry,
-    run_units,
 )
 from glassdyn.simulate.inherent import recorded_potential
 from glassdyn.simulate.ka import KAParameters
@@ -330,15 +330,7 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
         if bars:
             bars[res.temperature].update(1)
 
-    status = "complete"
-    try:
-        run_units(todo, cage_unit, finished, workers, scheduler)
-    except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
-        raise
-    finally:
-        for b in bars.values():
-            b.close()
+    def log_end(status: str) -> None:
         for T, r in reports.items():
             end = {
                 "to_compute": sum(u.temperature == T for u in todo),
@@ -347,3 +339,5 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
                 "computed": len(r.computed),
             }
             log_run(store.state(T).group, "cage", {**entry, **end}, replace_last=True)
+
+    execute(todo, cage_unit, finished, workers, scheduler, bars, log_end)

@@ -52,6 +52,21 @@ def run_entry(command, workers: int, scheduler: str | None) -> dict:
     }
 
 
+def execute(todo, unit, finished: Callable, workers, scheduler, bars: dict, log_end) -> None:
+    """Run the units of a driver (:func:`run_units`), close its progress bars and log the run's
+    end: ``log_end(status)`` with "complete", "interrupted" or "failed: ..." (re-raised)."""
+    status = "complete"
+    try:
+        run_units(todo, unit, finished, workers, scheduler)
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
+        raise
+    finally:
+        for b in bars.values():
+            b.close()
+        log_end(status)
+
+
 def now() -> str:
     """The UTC time, to the second (ISO 8601), as the store's run logs record it."""
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

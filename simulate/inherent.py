@@ -35,12 +35,12 @@ from glassdyn.data.store import StatePoint, Store
 from glassdyn.simulate import protocols
 from glassdyn.simulate.cluster import (
     check_inputs,
+    execute,
     local_workers,
     log_run,
     now,
     progress_bars,
     run_entry,
-    run_units,
 )
 from glassdyn.simulate.ka import KAParameters
 from glassdyn.simulate.protocols import MinimizerOptions
@@ -303,15 +303,7 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
         if bars:
             bars[res.temperature].update(1)
 
-    status = "complete"
-    try:
-        run_units(todo, quench_unit, finished, workers, scheduler)
-    except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
-        raise
-    finally:
-        for b in bars.values():
-            b.close()
+    def log_end(status: str) -> None:
         for T, r in reports.items():
             end = {
                 "to_quench": sum(u.temperature == T for u in todo),
@@ -321,6 +313,8 @@ def _execute(store, states, todo, reports, entry, workers, scheduler, progress) 
                 "unconverged": {str(x.config): x.max_force for x in r.unconverged},
             }
             _log(store.state(T), {**entry, **end}, replace_last=True)
+
+    execute(todo, quench_unit, finished, workers, scheduler, bars, log_end)
 
 
 def _progress_bars(store: Store, states: list[StatePoint], progress: bool) -> dict:
