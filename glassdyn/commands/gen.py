@@ -213,7 +213,15 @@ def correction_arguments(p: argparse.ArgumentParser) -> None:
     """The :class:`~glassdyn.gen.sampler.CorrectionOptions` options (``gen sample / evaluate``)."""
     from glassdyn.gen.sampler import CorrectionOptions
 
-    for name in ("population", "anneal_steps", "sweeps", "refine_sweeps", "leapfrog", "dt"):
+    for name in (
+        "population",
+        "anneal_steps",
+        "sweeps",
+        "refine_sweeps",
+        "relax_force",
+        "leapfrog",
+        "dt",
+    ):
         add_setting(p, CorrectionOptions, name)
     add_setting(p, CorrectionOptions, "raw", "--raw", action="store_true")
 

@@ -140,3 +140,85 @@ def test_a_refined_set_keeps_its_proposals_as_the_raw_set():
         ).raw(types, box)
         is None
     )
+
+
+def relaxed_batch(batch):
+    """ka_batch copies partly quenched below half the relaxation threshold (a jittered lattice
+    has force components in the thousands, a thermal configuration a few tens)."""
+    from glassdyn.gen.fire import pull_apart
+
+    x, types, box = ka_batch(64, batch=batch, scale=0.0)
+    x, _ = pull_apart(x, types, box, 0.5 * sampler.RELAX_FORCE)
+    return x, types, box
+
+
+@pytest.mark.lammps
+def test_a_proposal_on_an_overlap_is_pulled_apart_before_the_moves():
+    """A diffusion proposal with two particles 0.25 sigma apart: every HMC trajectory from it blows
+    up, so without the FIRE relaxation it never moves (reported as stuck, the overlap still there);
+    with it, only that proposal is relaxed, the chain moves and no close contact is left.  A
+    relaxation that touched every proposal, or none, fails."""
+    from glassdyn.gen.metrics import close_contacts
+
+    x, types, box = relaxed_batch(batch=3)
+    x[1, 1] = x[1, 0] + np.array([0.25, 0.0, 0.0])
+    opts = sampler.CorrectionOptions(refine_sweeps=3, leapfrog=10)
+    off = sampler.refined(
+        x,
+        types,
+        box,
+        0.8,
+        np.random.default_rng(0),
+        sampler.with_options(opts, relax_force=0.0),
+        method="diffusion",
+    )
+    assert off.report["stuck"] >= 1 and off.report["relaxed"] == 0
+    assert close_contacts(off.positions[1:2], types, box)[0] > 0
+    on = sampler.refined(x, types, box, 0.8, np.random.default_rng(0), opts, method="diffusion")
+    assert on.report["relaxed"] == 1 and on.report["relax_steps"] > 0
+    assert on.report["stuck"] == 0
+    assert np.all(close_contacts(on.positions, types, box) == 0)
+    assert "1 pulled apart by FIRE first" in sampler.describe(on)
+
+
+def test_pull_apart_moves_only_the_configurations_above_the_force_threshold():
+    """fire.pull_apart is a partial quench: a configuration already below the threshold is
+    returned as it was (0 steps); one with an overlap ends below the threshold and its closest
+    pair is no longer a close contact."""
+    from glassdyn.gen.fire import pull_apart
+    from glassdyn.gen.metrics import close_contacts
+    from glassdyn.simulate.ka import energy_torch
+
+    x, types, box = relaxed_batch(batch=2)
+    x[1, 1] = x[1, 0] + np.array([0.3, 0.0, 0.0])
+    xt = torch.as_tensor(x).requires_grad_(True)
+    (g,) = torch.autograd.grad(energy_torch(xt, types, box).sum(), xt)
+    fmax = g.abs().amax((1, 2)).numpy()
+    threshold = sampler.RELAX_FORCE
+    assert fmax[0] < threshold < fmax[1]
+    y, steps = pull_apart(x, types, box, threshold)
+    assert steps[0] == 0 and np.allclose(y[0], np.mod(x[0], box))
+    assert steps[1] > 0 and close_contacts(y[1:], types, box)[0] == 0
+    yt = torch.as_tensor(y[1:]).requires_grad_(True)
+    (g1,) = torch.autograd.grad(energy_torch(yt, types, box).sum(), yt)
+    assert float(g1.abs().max()) <= threshold
+
+
+@pytest.mark.lammps
+def test_the_relaxation_threshold_leaves_md_configurations_alone(ka_store):
+    """Equilibrium MD configurations (N=216, T=1.0 and 0.8) are never touched by the default
+    relaxation: their largest force component stays far below RELAX_FORCE (a threshold of a few
+    tens would quench the very configurations the chain should sample)."""
+    from glassdyn.gen.fire import pull_apart
+
+    for T in (1.0, 0.8):
+        sp = Store.open(ka_store).state(T)
+        x = sp.read(keys.THERMAL_POSITIONS).astype(np.float64)
+        types, box = sp.read(keys.TYPES, 0), sp.read(keys.BOX, 0)
+        y, steps = pull_apart(x, types, box, sampler.RELAX_FORCE)
+        assert np.all(steps == 0) and np.allclose(y, np.mod(x, box))
+        xt = torch.as_tensor(x).requires_grad_(True)
+        from glassdyn.simulate.ka import energy_torch
+
+        (g,) = torch.autograd.grad(energy_torch(xt, types, box).sum(), xt)
+        assert float(g.abs().max()) < 0.3 * sampler.RELAX_FORCE
