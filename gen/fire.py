@@ -84,14 +84,9 @@ def fire_minimize(energy_fn, positions: torch.Tensor, cfg: FireConfig = FireConf
     return x.detach(), e, f.abs().amax((1, 2)), steps
 
 
-def quench_ka(
-    positions: np.ndarray,
-    types: np.ndarray,
-    box: np.ndarray,
-    cfg: FireConfig = FireConfig(),
-    params=None,
-):
-    """FIRE inherent structures of KA configurations (M, N, 3): (positions, energy per particle (M,), max force (M,))."""
+def fire_ka(positions, types, box, cfg: FireConfig, params=None):
+    """:func:`fire_minimize` on the KA energy of configurations (M, N, 3) (numpy, float64):
+    (positions (M, N, 3), total energies (M,), max force component (M,), steps (M,))."""
     from glassdyn.simulate.ka import KAParameters, energy_torch
 
     params = params or KAParameters()
@@ -100,11 +95,22 @@ def quench_ka(
     def efn(x):
         return energy_torch(x, np.asarray(types), box_np, params)
 
-    x, e, fmax, _ = fire_minimize(
+    x, e, fmax, steps = fire_minimize(
         efn, torch.as_tensor(np.asarray(positions), dtype=torch.float64), cfg
     )
-    n = x.shape[1]
-    return np.mod(x.numpy(), box_np), e.numpy() / n, fmax.numpy()
+    return x.numpy(), e.numpy(), fmax.numpy(), steps.numpy()
+
+
+def quench_ka(
+    positions: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    cfg: FireConfig = FireConfig(),
+    params=None,
+):
+    """FIRE inherent structures of KA configurations (M, N, 3): (positions, energy per particle (M,), max force (M,))."""
+    x, e, fmax, _ = fire_ka(positions, types, box, cfg, params)
+    return np.mod(x, np.asarray(box, dtype=np.float64)), e / x.shape[1], fmax
 
 
 def pull_apart(
@@ -122,19 +128,9 @@ def pull_apart(
     quench, not an inherent structure: it removes close contacts that a Hybrid Monte Carlo move
     cannot cross (every leapfrog trajectory from an overlap blows up and is rejected).
     Returns (positions (M, N, 3) wrapped into the box, FIRE steps taken per configuration (M,))."""
-    from glassdyn.simulate.ka import KAParameters, energy_torch
-
-    params = params or KAParameters()
-    box_np = np.asarray(box, dtype=np.float64)
-
-    def efn(x):
-        return energy_torch(x, np.asarray(types), box_np, params)
-
     cfg = FireConfig(max_force=float(max_force), max_steps=int(max_steps))
-    x, _, _, steps = fire_minimize(
-        efn, torch.as_tensor(np.asarray(positions), dtype=torch.float64), cfg
-    )
-    return np.mod(x.numpy(), box_np), steps.numpy()
+    x, _, _, steps = fire_ka(positions, types, box, cfg, params)
+    return np.mod(x, np.asarray(box, dtype=np.float64)), steps
 
 
 def quench_lammps(positions: np.ndarray, types: np.ndarray, box: np.ndarray, options=None):
