@@ -59,6 +59,7 @@ def test_refinement_without_moves_is_reported_uncorrected():
         ("anneal_steps", 0),
         ("sweeps", -1),
         ("refine_sweeps", -1),
+        ("relax_force", -1.0),
         ("leapfrog", 0),
         ("dt", 0.0),
         ("dt", 0.05),
