@@ -207,6 +207,25 @@ def test_evaluate_scores_the_uniform_baseline_by_its_own_energies(cnf_evaluation
     assert md["n_var_over_t2"] > 0 and md["n_eff"] == 4  # the reference half of 8
 
 
+def test_energy_z_is_taken_against_all_md_configurations_and_the_md_row_against_the_half(
+    cnf_evaluation,
+):
+    """A sample set independent of the MD reference is compared with all 2n MD configurations
+    (the z recomputed here from the means and standard errors of the report); the MD row, one of
+    the two halves, only with the other half.  Both z are reported."""
+    ev = cnf_evaluation[1]["evaluations"][0]
+    half, every = ev["md_energy"], ev["md_energy_all"]
+    assert every["n_eff"] == 8 and half["n_eff"] == 4
+    for key, r in ev["results"].items():
+        e = r["energy"]
+        want_half = (e["mean"] - half["mean"]) / np.hypot(e["se"], half["se"])
+        assert e["z_half"] == pytest.approx(want_half, rel=1e-9, abs=1e-12)
+        ref = half if key == "md" else every
+        want = (e["mean"] - ref["mean"]) / np.hypot(e["se"], ref["se"])
+        assert e["z"] == pytest.approx(want, rel=1e-9, abs=1e-12)
+        assert r["verdict"]["energy_mean"] == (abs(e["z"]) <= 2.0)
+
+
 def test_a_second_evaluate_makes_no_md(cnf_evaluation):
     run, first, second, out1, out2 = cnf_evaluation
     cached = list((run / "evaluation").glob("md_reference_T0.8_*.npz"))
