@@ -30,7 +30,10 @@ from glassdyn.simulate.sampling import HMCOptions, MoveStats, hmc
 
 
 REFINE_TAU = 4.0  # diffusion refinement: HMC time in units of tau_alpha(T) (measured, README)
-ANNEAL_FINAL_SWEEPS = 20  # transports: HMC moves at T after the last annealing step
+# transports: HMC time at T after the last annealing step, in tau_alpha(T): what the chemical
+# order (Z_BB) of an annealed population needs (measured, README; 20 moves left it off by 2-3x
+# its floor at N=256, T=0.64)
+ANNEAL_FINAL_TAU = 2.0
 # diffusion: largest force component (LJ units) above which FIRE pulls a proposal apart
 RELAX_FORCE = 1000.0
 
@@ -52,7 +55,8 @@ class CorrectionOptions:
         None,
         "Hybrid Monte Carlo moves at T at the end: the whole refinement of diffusion proposals "
         f"(default: {REFINE_TAU:g} tau_alpha(T) of HMC time, what the samples need to reach MD's "
-        f"energy) and the last step of a transport's annealing (default {ANNEAL_FINAL_SWEEPS})",
+        f"energy) and the last step of a transport's annealing (default: {ANNEAL_FINAL_TAU:g} "
+        "tau_alpha(T), the time the chemical order of the annealed population needs)",
     )
     relax_force: float = setting(
         RELAX_FORCE,
@@ -88,19 +92,25 @@ class CorrectionOptions:
     def hmc(self, sweeps: int) -> HMCOptions:
         return HMCOptions(dt=self.dt, leapfrog=self.leapfrog, sweeps=sweeps)
 
-    def anneal(self) -> AnnealOptions:
-        final = ANNEAL_FINAL_SWEEPS if self.refine_sweeps is None else self.refine_sweeps
+    def anneal(self, temperature: float, n_particles: int) -> AnnealOptions:
+        """The annealing of a transport to T: its last step ends with ``refine_sweeps`` HMC moves,
+        by default :data:`ANNEAL_FINAL_TAU` tau_alpha(T) of HMC time."""
+        final = self._moves(ANNEAL_FINAL_TAU, temperature, n_particles)
         return AnnealOptions(steps=self.anneal_steps, hmc=self.hmc(self.sweeps), final_sweeps=final)
 
     def refinement(self, temperature: float, n_particles: int) -> int:
         """HMC moves refining proposals without a density at T: ``refine_sweeps``, by default
         :data:`REFINE_TAU` tau_alpha(T) of HMC time (tau_alpha: :func:`glassdyn.gen.mdpool.tau_alpha`)."""
+        return self._moves(REFINE_TAU, temperature, n_particles)
+
+    def _moves(self, taus: float, temperature: float, n_particles: int) -> int:
+        """``refine_sweeps``, else the moves that make ``taus`` tau_alpha(T) of HMC time."""
         if self.refine_sweeps is not None:
             return self.refine_sweeps
         from glassdyn.gen.mdpool import tau_alpha
 
         per_move = self.leapfrog * self.dt
-        return int(np.ceil(REFINE_TAU * tau_alpha(temperature, n_particles) / per_move))
+        return int(np.ceil(taus * tau_alpha(temperature, n_particles) / per_move))
 
 
 @dataclass
@@ -185,7 +195,7 @@ def transported(
         T_base,
         T,
         rng,
-        options=options.anneal(),
+        options=options.anneal(T, len(types)),
         transport=transport,
         energies=pool.energy,
         log=log,

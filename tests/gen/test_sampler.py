@@ -72,7 +72,7 @@ def test_correction_options_out_of_range_are_refused(field, value):
 
 def test_correction_options_become_the_annealing_options():
     o = sampler.CorrectionOptions(anneal_steps=3, sweeps=2, refine_sweeps=7, leapfrog=9, dt=0.004)
-    a = o.anneal()
+    a = o.anneal(0.64, 256)
     assert a.steps == 3 and a.final_sweeps == 7
     assert (a.hmc.sweeps, a.hmc.leapfrog, a.hmc.dt) == (2, 9, 0.004)
 
@@ -101,8 +101,9 @@ def test_raw_population_annealing_proposals_weigh_the_boltzmann_ratio(ka_store):
 
 def test_default_refinement_is_four_tau_alpha_of_hmc_time():
     """Diffusion proposals are refined for REFINE_TAU tau_alpha(T) of HMC time by default (what
-    the measured refinement curve needs), so colder states get longer refinements; an explicit
-    --refine-sweeps wins, and a transport's last annealing step keeps its 20 moves."""
+    the measured refinement curve needs), so colder states get longer refinements; a transport's
+    last annealing step ends with ANNEAL_FINAL_TAU tau_alpha(T); an explicit --refine-sweeps wins
+    for both."""
     from glassdyn.gen.mdpool import tau_alpha
 
     o = sampler.CorrectionOptions()
@@ -112,8 +113,12 @@ def test_default_refinement_is_four_tau_alpha_of_hmc_time():
         assert (sweeps - 1) * o.leapfrog * o.dt < sampler.REFINE_TAU * tau_alpha(T, 256)
     assert o.refinement(0.64, 256) > 2 * o.refinement(0.8, 256)
     assert sampler.CorrectionOptions(refine_sweeps=3).refinement(0.64, 256) == 3
-    assert o.anneal().final_sweeps == sampler.ANNEAL_FINAL_SWEEPS
-    assert sampler.CorrectionOptions(refine_sweeps=5).anneal().final_sweeps == 5
+    for T in (0.8, 0.64):
+        final = o.anneal(T, 256).final_sweeps
+        assert final * o.leapfrog * o.dt >= sampler.ANNEAL_FINAL_TAU * tau_alpha(T, 256)
+        assert (final - 1) * o.leapfrog * o.dt < sampler.ANNEAL_FINAL_TAU * tau_alpha(T, 256)
+    assert o.anneal(0.64, 256).final_sweeps < o.refinement(0.64, 256)
+    assert sampler.CorrectionOptions(refine_sweeps=5).anneal(0.64, 256).final_sweeps == 5
 
 
 @pytest.mark.lammps
