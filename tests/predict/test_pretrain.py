@@ -141,7 +141,16 @@ def _timeless(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
 
 
-@pytest.mark.parametrize("stop", [1, 3, 4], ids=["mid-pretrain", "at-boundary", "mid-train"])
+# the boundary and mid-pretrain stops run in the slow tier (make test-all); mid-train stays fast
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(1, marks=pytest.mark.slow),
+        pytest.param(3, marks=pytest.mark.slow),
+        4,
+    ],
+    ids=["mid-pretrain", "at-boundary", "mid-train"],
+)
 def test_resume_in_either_phase_is_bitwise_equal(store_path, tmp_path, monkeypatch, stop):
     cfg = dict(data=store_path, model="botan", pretrain_epochs=3, epochs=2, **SMALL)
     full = train(TrainConfig(out=str(tmp_path / "full"), **cfg))
@@ -162,6 +171,7 @@ def test_resume_in_either_phase_is_bitwise_equal(store_path, tmp_path, monkeypat
     assert a["pretrain"] == b["pretrain"]
 
 
+@pytest.mark.slow
 def test_extending_a_pretrain_only_run_continues_into_phase_two(store_path, tmp_path):
     cfg = dict(data=store_path, model="botan", pretrain_epochs=2, **SMALL)
     full = train(TrainConfig(out=str(tmp_path / "full"), epochs=2, **cfg))
@@ -176,6 +186,7 @@ def test_extending_a_pretrain_only_run_continues_into_phase_two(store_path, tmp_
         train(TrainConfig(out=part, epochs=2, **{**cfg, "pretrain_epochs": 3}))
 
 
+@pytest.mark.slow
 def test_init_from_another_run(store_path, tmp_path, capsys):
     src = train(TrainConfig(data=store_path, out=str(tmp_path / "src"), epochs=1, **SMALL))
     ckpt = load_checkpoint(src / "best.pt")
