@@ -151,7 +151,9 @@ class GraphSpec:
         bad = [k for k in self.times if not 0 <= k < n_times]
         if bad:
             raise InputError(
-                f"time index {bad[0]} out of range: the store has {n_times} times (0..{n_times - 1})"
+                f"--times {bad[0]} is out of range: --times takes indices into the store's own "
+                f"times, and it has {n_times} (0..{n_times - 1}; `glassdyn info STORE` lists "
+                "them in LJ time)"
             )
         return list(self.times)
 

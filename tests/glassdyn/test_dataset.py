@@ -67,7 +67,7 @@ def test_one_time_and_inherent_inputs(store):
     np.testing.assert_allclose(
         inv.edge_attr[:, 0].numpy(), both.edge_attr[:, :3].norm(dim=1).numpy(), atol=1e-6
     )
-    with pytest.raises(InputError, match="time index 5 out of range"):
+    with pytest.raises(InputError, match=r"--times 5 is out of range.*glassdyn info STORE"):
         build_graph(sp, 0, GraphSpec(times=(5,)))
 
 
