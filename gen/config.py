@@ -15,7 +15,7 @@ from glassdyn.data.run_engine import max_minutes_setting
 from glassdyn.data.settings import setting
 from glassdyn.data.splits import split_settings
 from glassdyn.gen.cnf import CNFConfig
-from glassdyn.gen.coupling import FlowConfig
+from glassdyn.gen.coupling import FlowConfig, complete_arch
 from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import MODELS, as_model_config
 
@@ -145,7 +145,10 @@ class FitConfig:
         """A config from run.json (fields a run predates take their defaults; the ``arch`` of
         earlier runs, the settings given on the command line only, completes to the full one)."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        d = {k: v for k, v in d.items() if k in names}
+        if d.get("model") == "flow" and isinstance(d.get("arch"), dict):
+            d["arch"] = complete_arch(d["arch"])
+        return cls(**d)
 
     def data_fields(self) -> tuple[str, ...]:
         """The store paths a fit reads per configuration (what its data fingerprint covers)."""

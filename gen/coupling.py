@@ -18,11 +18,22 @@ b coordinate, which the layer does not change, so the partition is a function of
 the output alike (the layer is invertible) and of positions only (the flow is permutation
 equivariant).  A moved particle thereby sees the complete positions of the particles in the
 neighbouring slabs, about half of its cage, where a plain axis split (x | yz of every particle)
-would hide every neighbour's coordinate along the moved axis.  The conditioner is a transformer
-over particles whose attention carries a learned bias from the pair distance (the full distance
-between two particles outside S_l, the distance across axis a otherwise) and the species pair.
+would hide every neighbour's coordinate along the moved axis.
 Layers cycle through the axes and slab axes with shifted slab offsets.  The spline parameters
 start at the identity: an untrained flow is plain population annealing.
+
+Two conditioners (``network``):
+
+- ``pair`` (default): the spline of a moved coordinate passes through knots t_k + D_i(t_k) / L
+  finer than the cage (``knot_spacing`` apart), with D_i(t) the displacement along the axis
+  that a learned pair term gives particle i if it sat at t, from the particles the layer keeps
+  (:class:`KnotCoupling`): the pair-force form of the cnf's default field, which carries MD
+  configurations down by contracting each particle's vibration in its cage.
+- ``transformer``: the spline parameters (``n_bins`` bins) come from a transformer over particles
+  whose attention carries a learned bias from the pair distance (the full distance between two
+  particles outside S_l, the distance across axis a otherwise) and the species pair
+  (:class:`SlabCoupling`).  Its bins are as wide as the box over ``n_bins``, coarser than a cage:
+  on N=256 KA it validated no better than the identity in a 15-minute fit (README, section 3).
 """
 
 from __future__ import annotations
@@ -36,11 +47,15 @@ from glassdyn.gen.network import _Block, fourier_features, periodic_distance
 from normflows.utils.splines import DEFAULT_MIN_DERIVATIVE, rational_quadratic_spline
 from torch import nn
 
+NETWORKS = ("pair", "transformer")
+
 
 @dataclass(frozen=True)
 class FlowConfig:
-    n_layers: int = 6  # coupling layers (axes x, y, z in turn)
-    n_bins: int = 16
+    network: str = "pair"  # pair (knots of a learned pair displacement) or transformer
+    n_layers: int = 12  # coupling layers (axes x, y, z in turn)
+    knot_spacing: float = 0.09  # pair network: distance between spline knots (sigma_AA)
+    n_bins: int = 16  # transformer network: spline bins
     hidden: int = 64
     heads: int = 4
     blocks: int = 2  # transformer blocks per conditioner
@@ -49,8 +64,24 @@ class FlowConfig:
     n_rbf: int = 16
     r_max: float = 2.5
 
+    def __post_init__(self):
+        if not self.knot_spacing > 0:
+            raise ValueError(f"knot_spacing must be positive, got {self.knot_spacing}")
+        if self.network not in NETWORKS:
+            raise ValueError(
+                f"flow network must be one of {', '.join(NETWORKS)}, got {self.network!r}"
+            )
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def complete_arch(arch: dict) -> dict:
+    """A flow's recorded network settings with the defaults of the glassdyn that wrote them:
+    a record without ``network`` predates the pair network (transformer, 6 layers)."""
+    if "network" in arch:
+        return dict(arch)
+    return {"network": "transformer", "n_layers": 6, **arch}
 
 
 def _circular_spline(u, params, n_bins, inverse):
@@ -70,9 +101,10 @@ def slab_set(u_b: torch.Tensor, length: float, width: float, offset: float) -> t
     return torch.remainder(torch.floor(u_b * m + offset), 2) == 0
 
 
-class SlabCoupling(nn.Module):
+class _Coupling(nn.Module):
     """Layer ``index``: moves axis ``axis`` of the free particles of the even slabs across
-    ``slab_axis``, conditioned on everything else."""
+    ``slab_axis`` by a circular spline of ``bins`` bins and a rotation, both conditioned on
+    everything else (:meth:`_params`)."""
 
     def __init__(self, index: int, cfg: FlowConfig):
         super().__init__()
@@ -80,6 +112,37 @@ class SlabCoupling(nn.Module):
         self.slab_axis = (self.axis + 1 + (index // 3) % 2) % 3
         self.offset = float((index * 0.618034) % 1.0)
         self.cfg = cfg
+
+    def bins(self, box) -> int:
+        """Bins of the spline across the box."""
+        return self.cfg.n_bins
+
+    def _params(self, u, tokens, box, cond, moving):
+        """Spline parameters (B, N, 3 bins) and rotation (B, N) of every particle."""
+        raise NotImplementedError
+
+    def forward(self, u, tokens, box, cond, free, inverse: bool = False):
+        """u (B, N, 3) -> (u', log|det| (B,)) of this layer (``inverse``: its inverse map)."""
+        a, b = self.axis, self.slab_axis
+        moving = free & slab_set(u[..., b], float(box[b]), self.cfg.slab, self.offset)
+        params, rho = self._params(u, tokens, box, cond, moving)
+        if inverse:
+            y = torch.remainder(u[..., a] - rho, 1.0)
+            y, ld = _circular_spline(y, params, self.bins(box), inverse=True)
+        else:
+            y, ld = _circular_spline(u[..., a], params, self.bins(box), inverse=False)
+            y = torch.remainder(y + rho, 1.0)
+        y = torch.where(moving, y, u[..., a])
+        out = u.clone()
+        out[..., a] = y
+        return out, (ld * moving).sum(-1)
+
+
+class SlabCoupling(_Coupling):
+    """The transformer network's layer: spline parameters from a transformer over particles."""
+
+    def __init__(self, index: int, cfg: FlowConfig):
+        super().__init__(index, cfg)
         h = cfg.hidden
         self.inp = nn.Linear(6 * cfg.n_freq, h)
         self.species = nn.Embedding(3, h)  # A, B, reference
@@ -130,21 +193,94 @@ class SlabCoupling(nn.Module):
         out = self.head(self.norm(h))
         return out[..., :-1], out[..., -1]
 
-    def forward(self, u, tokens, box, cond, free, inverse: bool = False):
-        """u (B, N, 3) -> (u', log|det| (B,)) of this layer (``inverse``: its inverse map)."""
-        a, b = self.axis, self.slab_axis
-        moving = free & slab_set(u[..., b], float(box[b]), self.cfg.slab, self.offset)
-        params, rho = self._params(u, tokens, box, cond, moving)
-        if inverse:
-            y = torch.remainder(u[..., a] - rho, 1.0)
-            y, ld = _circular_spline(y, params, self.cfg.n_bins, inverse=True)
-        else:
-            y, ld = _circular_spline(u[..., a], params, self.cfg.n_bins, inverse=False)
-            y = torch.remainder(y + rho, 1.0)
-        y = torch.where(moving, y, u[..., a])
-        out = u.clone()
-        out[..., a] = y
-        return out, (ld * moving).sum(-1)
+
+MIN_SLOPE = 0.05  # pair network: smallest slope of a bin (the knots stay ordered)
+TABLE = 256  # pair network: points of the tabulated pair function on [0, r_max]
+
+
+class KnotCoupling(_Coupling):
+    """The pair network's layer: the moved coordinate's spline passes through the knots
+
+        (t_k, t_k + D_i(t_k) / L_a),  t_k = k / K,   D_i(t) = sum_j phi_ij(r_ij(t)) (x_j,a - t)_L,
+
+    the displacement along axis a that a learned pair term (the cnf's pair-force form, one
+    function of distance per species pair, its coefficients from both temperatures) gives
+    particle i if it sat at t, from the particles j the layer does not move within r_max across
+    the other axes.  The slopes between knots are kept >= MIN_SLOPE (a bijection whatever the
+    network), the derivative at a knot is the mean of its bins' slopes, and the rotation is
+    D_i(t_0) / L_a.  A cage-scale contraction needs knots finer than the cage (``knot_spacing``
+    apart, K = L_a / spacing rounded up, at least 8); phi starts at zero: the identity."""
+
+    def __init__(self, index: int, cfg: FlowConfig):
+        super().__init__(index, cfg)
+        h = cfg.hidden
+        self.coef = nn.Sequential(
+            nn.Linear(4, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, 3 * cfg.n_rbf)
+        )
+        nn.init.zeros_(self.coef[-1].weight)
+        nn.init.zeros_(self.coef[-1].bias)
+        self.register_buffer("centres", torch.linspace(0.7, cfg.r_max, cfg.n_rbf))
+        self.register_buffer("grid", torch.linspace(0.0, cfg.r_max, TABLE))
+
+    def bins(self, box) -> int:
+        return max(8, int(np.ceil(float(box[self.axis]) / self.cfg.knot_spacing - 1e-9)))
+
+    def table(self, cond):
+        """phi (B, 3 pair kinds, TABLE) on ``grid``: Gaussians of distance with coefficients from
+        the temperatures, times cos^2(pi r / 2 r_max) (zero at r_max)."""
+        rc, n = self.cfg.r_max, self.cfg.n_rbf
+        width = 1.5 * (rc - 0.7) / n
+        g = torch.exp(-(((self.grid[:, None] - self.centres) / width) ** 2))  # (G, n)
+        env = torch.cos(0.5 * np.pi * self.grid / rc) ** 2
+        coef = self.coef(cond).view(-1, 3, n)
+        return torch.einsum("bkn,gn->bkg", coef, g.to(coef.dtype)) * env.to(coef.dtype)
+
+    def displacements(self, u, tokens, box, cond, moving):
+        """D (B, N, K): the displacement of each particle along the axis at each knot (length units)."""
+        a = self.axis
+        perp = [d for d in range(3) if d != a]
+        B, N, _ = u.shape
+        K, rc = self.bins(box), self.cfg.r_max
+        d = u[:, None, :, perp] - u[:, :, None, perp]  # (B, i, j, 2): j - i
+        d = (d - torch.round(d)) * box[perp]
+        rho2 = (d * d).sum(-1)
+        near = moving[:, :, None] & (~moving)[:, None, :] & (rho2 < rc * rc)
+        bi, ii, jj = near.nonzero(as_tuple=True)
+        knots = torch.arange(K, dtype=u.dtype, device=u.device) / K
+        dx = u[bi, jj, a][:, None] - knots  # (P, K)
+        dx = (dx - torch.round(dx)) * box[a]
+        r = torch.sqrt(dx * dx + rho2[bi, ii, jj][:, None])
+        species = reference_frame.physical_species(tokens)
+        kind = species[bi, ii] + species[bi, jj]
+        pos = r * ((TABLE - 1) / rc)
+        k0 = pos.detach().floor().clamp(max=TABLE - 2).long()
+        f = (pos - k0).clamp(max=1.0)
+        flat = self.table(cond).reshape(-1)
+        row = ((bi * 3 + kind) * TABLE)[:, None]
+        phi = flat[row + k0] * (1 - f) + flat[row + k0 + 1] * f
+        D = torch.zeros(B, N, K, dtype=u.dtype, device=u.device)
+        return D.index_put_((bi, ii), phi * dx, accumulate=True)
+
+    def _params(self, u, tokens, box, cond, moving):
+        K = self.bins(box)
+        d = self.displacements(u, tokens, box, cond, moving) / box[self.axis]  # fractions
+        heights = (1.0 / K + torch.roll(d, -1, dims=-1) - d).clamp(min=MIN_SLOPE / K)
+        heights = heights / heights.sum(-1, keepdim=True)
+        slope = heights * K
+        deriv = 0.5 * (slope + torch.roll(slope, 1, dims=-1))  # at knot k: bins k - 1 and k
+        params = torch.cat(
+            [
+                torch.zeros_like(heights),  # equal widths
+                torch.log(heights),  # softmax gives the heights back
+                _inverse_softplus(deriv - DEFAULT_MIN_DERIVATIVE),
+            ],
+            dim=-1,
+        )
+        return params, d[..., 0]
+
+
+def _inverse_softplus(y: torch.Tensor) -> torch.Tensor:
+    return y + torch.log(-torch.expm1(-y))
 
 
 class CouplingFlow(nn.Module):
@@ -155,7 +291,8 @@ class CouplingFlow(nn.Module):
     def __init__(self, cfg: FlowConfig = FlowConfig()):
         super().__init__()
         self.cfg = cfg
-        self.layers = nn.ModuleList([SlabCoupling(k, cfg) for k in range(cfg.n_layers)])
+        layer = KnotCoupling if cfg.network == "pair" else SlabCoupling
+        self.layers = nn.ModuleList([layer(k, cfg) for k in range(cfg.n_layers)])
 
     def transport(self, x, types, box, T_from, T_to, *, reverse: bool = False):
         """x (B, N, 3), types (B, N), box (3,), T_from / T_to (B,) -> (phi(x) (B, N, 3) in the

@@ -78,8 +78,10 @@ class NetworkOptions:
         None,
         "cnf: pair (default; a learned pair force, exact divergence for any N), local (learned "
         "neighbour densities) or transformer: both many-body, divergence exact up to N=32 and "
-        "Hutchinson's estimator with the cumulant bias correction above; diffusion: local "
-        "(default) or transformer",
+        "Hutchinson's estimator with the cumulant bias correction above; flow: pair (default; "
+        "each moved coordinate's spline passes through the displacements a learned pair force "
+        "gives on knots finer than the cage) or transformer (spline parameters from a "
+        "transformer over particles); diffusion: local (default) or transformer",
         choices=NETWORKS,
     )
     steps: int | None = setting(None, "cnf: RK4 steps of the transport (default 8)")
@@ -99,16 +101,20 @@ class NetworkOptions:
             raise InputError(f"--blocks must be >= 1, got {self.blocks}")
         only = {
             "--layers": (self.layers is not None, ("flow",)),
-            "--network": (self.network is not None, ("cnf", "diffusion")),
+            "--network": (self.network is not None, ("cnf", "flow", "diffusion")),
             "--no-physics": (not self.physics, ("diffusion",)),
             "--physics-sigma": (self.physics_sigma is not None, ("diffusion",)),
         }
         for flag, (set_, kinds) in only.items():
             if set_ and kind not in kinds:
                 raise InputError(f"{flag} applies to --model {' or '.join(kinds)}, not {kind}")
-        if self.network == "pair" and kind != "cnf":
+        if self.network == "pair" and kind == "diffusion":
             raise InputError(
-                "--network pair applies to --model cnf; diffusion takes local or transformer"
+                "--network pair applies to --model cnf or flow; diffusion takes local or transformer"
+            )
+        if self.network == "local" and kind == "flow":
+            raise InputError(
+                "--network local applies to --model cnf or diffusion; flow takes pair or transformer"
             )
         if self.steps is not None:
             if kind != "cnf":

@@ -11,7 +11,7 @@ from glassdyn.gen.checkpoints import load_run
 
 from glassdyn.cli import main
 
-from .helpers import CHEAP, CNF, DIFFUSION, DIFFUSION_SAMPLER, fit_args
+from .helpers import CHEAP, CNF, DIFFUSION, DIFFUSION_SAMPLER, FLOW, fit_args
 
 pytestmark = [pytest.mark.bad_input, pytest.mark.lammps]
 
@@ -202,3 +202,29 @@ def test_the_fit_summary_counts_the_epochs_fitted(ka_store, tmp_path, capsys):
     assert main(fit_args(ka_store, tmp_path / "r", DIFFUSION)) == 0
     out = capsys.readouterr().out
     assert "r: 2 epochs" not in out and ("r: 1 epoch," in out or "r: 1 epochs," in out), out
+
+
+def test_a_transformer_flow_from_before_the_pair_network_loads_samples_and_resumes(
+    ka_store, tmp_path
+):
+    """Flow runs written before ``network`` existed had the transformer conditioner: their
+    checkpoints and run.json load as that network (the pair default would not take their
+    weights), sample, and continue with the same command plus ``--network transformer``."""
+    import json
+
+    run = tmp_path / "old_flow"
+    args = fit_args(ka_store, run, [*FLOW, "--network", "transformer"])
+    assert main(args) == 0
+    for name in ("best.pt", "last.pt"):
+        ck = torch.load(run / name, weights_only=False)
+        del ck["model_config"]["network"]
+        del ck["train_config"]["arch"]["network"]
+        torch.save(ck, run / name)
+    info = json.loads((run / "run.json").read_text())
+    del info["fit_config"]["arch"]["network"]
+    (run / "run.json").write_text(json.dumps(info))
+    model, _ = load_run(run)
+    assert model.cfg.network == "transformer"
+    assert _sample(run, tmp_path / "x.extxyz") == 0
+    assert main([*args, "--epochs", "2"]) == 0
+    assert len(json.loads((run / "history.json").read_text())) == 3  # start record + 2 epochs

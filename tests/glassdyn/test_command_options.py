@@ -7,6 +7,7 @@ import pytest
 from glassdyn.data.errors import InputError
 from glassdyn.gen.cnf import CNFConfig
 from glassdyn.gen.config import FitConfig
+from glassdyn.gen.coupling import FlowConfig
 from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import NetworkOptions, SamplerOptions
 from glassdyn.predict.config import MODELS, TrainConfig
@@ -209,7 +210,8 @@ def test_gen_fit_keeps_every_flag_and_takes_its_defaults_from_fit_config():
     "options, kind, message",
     [
         (dict(layers=3), "diffusion", "--layers applies to --model flow"),
-        (dict(network="local"), "flow", "--network applies to --model cnf or diffusion"),
+        (dict(network="local"), "flow", "--network local applies to --model cnf or diffusion"),
+        (dict(network="pair"), "diffusion", "--network pair applies to --model cnf or flow"),
         (dict(physics=False), "flow", "--no-physics applies to --model diffusion"),
         (dict(physics_sigma=0.2), "cnf", "--physics-sigma applies to --model diffusion"),
         (dict(physics_sigma=-1.0), "diffusion", "--physics-sigma must be positive"),
@@ -224,10 +226,11 @@ def test_network_options_a_model_has_not_are_refused(options, kind, message):
 def test_a_fit_config_takes_a_dict_or_the_typed_config_and_records_the_whole_network():
     a = FitConfig(model="flow", arch={"hidden": 16})
     assert a == FitConfig(model="flow", arch=NetworkOptions(hidden=16).model_config("flow"))
-    assert a.to_dict()["arch"]["n_layers"] == 6  # the full network, not only what was given
-    assert (
-        FitConfig.from_dict({**a.to_dict(), "arch": {"hidden": 16}}) == a
-    )  # run.json of earlier runs
+    assert a.to_dict()["arch"]["n_layers"] == 12  # the full network, not only what was given
+    assert FitConfig.from_dict({**a.to_dict(), "arch": {"hidden": 16, "network": "pair"}}) == a
+    # run.json of runs before the pair network: their transformer with that day's 6 layers
+    old = FitConfig.from_dict({**a.to_dict(), "arch": {"hidden": 16}})
+    assert old.arch == FlowConfig(network="transformer", n_layers=6, hidden=16)
     with pytest.raises(InputError, match="no setting 'widht'"):
         FitConfig(model="flow", arch={"widht": 16})
     with pytest.raises(InputError, match="takes a FlowConfig, got DiffusionConfig"):
