@@ -47,7 +47,8 @@ class FitConfig:
     base_temperature: float | None = setting(
         None,
         "flow / cnf: the store temperature whose MD configurations are carried down (default: "
-        "the store's highest)",
+        "with --temperatures, the nearest store temperature above the warmest target, whose "
+        "population keeps more families down to it; without, the store's highest)",
     )
     base_configs: int = setting(
         64,

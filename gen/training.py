@@ -130,7 +130,8 @@ def fit(
 
 def resolve_temperatures(store, cfg: FitConfig) -> FitConfig:
     """``cfg`` with the temperatures a fit of ``store`` uses written out: for a transport the base
-    temperature (default the store's highest) and the targets (default every lower one)."""
+    temperature (default: the nearest store temperature above the warmest of the given targets,
+    or the store's highest without targets) and the targets (default every lower one)."""
     if cfg.model not in TRANSPORTS:
         if cfg.base_temperature is not None:
             raise InputError("--base-temperature applies to --model flow or cnf (the transports)")
@@ -138,7 +139,12 @@ def resolve_temperatures(store, cfg: FitConfig) -> FitConfig:
     temps = store.temperatures
     if not temps:
         raise StoreError(f"store {store.path} has no state points; simulate or import some first")
-    base = float(cfg.base_temperature) if cfg.base_temperature is not None else max(temps)
+    base = cfg.base_temperature
+    if base is None:  # the closer the base, the more of its population survives the annealing
+        above = [t for t in temps if cfg.temperatures and t > max(cfg.temperatures)]
+        above = [t for t in above if not same_temperature(t, max(cfg.temperatures))]
+        base = min(above) if above else max(temps)
+    base = float(base)
     store.state(base)  # a clear StoreError naming the temperatures the store has
     targets = (
         [float(t) for t in cfg.temperatures]

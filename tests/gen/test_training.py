@@ -164,7 +164,8 @@ def test_diffusion_refuses_a_base_temperature_and_transport_only_options(
 
 
 def test_resolve_temperatures_on_a_store():
-    """Default base: the store's highest temperature; default targets: every lower one, sorted."""
+    """Default base: the nearest store temperature above the given targets, else the store's
+    highest; default targets: every temperature below the base, sorted."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
@@ -177,6 +178,16 @@ def test_resolve_temperatures_on_a_store():
         assert cfg.temperatures == (0.6,)
         cfg = resolve_temperatures(store, FitConfig(model="cnf", temperatures=(0.7,)))
         assert cfg.base_temperature == 0.9 and cfg.temperatures == (0.7,)
+        cfg = resolve_temperatures(store, FitConfig(model="cnf", temperatures=(0.6,)))
+        assert cfg.base_temperature == 0.7 and cfg.temperatures == (0.6,)
+        cfg = resolve_temperatures(store, FitConfig(model="cnf", temperatures=(0.6, 0.7)))
+        assert cfg.base_temperature == 0.9
+        cfg = resolve_temperatures(store, FitConfig(model="cnf", temperatures=(0.65,)))
+        assert cfg.base_temperature == 0.7  # a target between store temperatures
+        cfg = resolve_temperatures(
+            store, FitConfig(model="cnf", temperatures=(0.6,), base_temperature=0.9)
+        )
+        assert cfg.base_temperature == 0.9
         same = FitConfig(model="diffusion")
         assert resolve_temperatures(store, same) is same
         with pytest.raises(InputError, match="targets are \\[0.9\\]"):
