@@ -227,12 +227,16 @@ class KnotCoupling(_Coupling):
 
     def table(self, cond):
         """phi (B, 3 pair kinds, TABLE) on ``grid``: Gaussians of distance with coefficients from
-        the temperatures, times cos^2(pi r / 2 r_max) (zero at r_max)."""
+        the temperatures times 1 - T / T_0 (the map is the identity between equal temperatures,
+        and a harmonic cage contracts by about (1 - T / T_0) / 2), times cos^2(pi r / 2 r_max)
+        (zero at r_max)."""
         rc, n = self.cfg.r_max, self.cfg.n_rbf
         width = 1.5 * (rc - 0.7) / n
         g = torch.exp(-(((self.grid[:, None] - self.centres) / width) ** 2))  # (G, n)
         env = torch.cos(0.5 * np.pi * self.grid / rc) ** 2
-        coef = self.coef(cond).view(-1, 3, n)
+        T_from = reference_frame.temperature_from_features(cond[:, :2])
+        T_to = reference_frame.temperature_from_features(cond[:, 2:])
+        coef = self.coef(cond).view(-1, 3, n) * (1.0 - T_to / T_from)[:, None, None]
         return torch.einsum("bkn,gn->bkg", coef, g.to(coef.dtype)) * env.to(coef.dtype)
 
     def displacements(self, u, tokens, box, cond, moving):

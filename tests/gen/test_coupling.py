@@ -194,6 +194,18 @@ def test_reference_index_needs_an_a_particle():
         reference_frame.reference_index(np.ones((1, 4), dtype=np.int8))
 
 
+def test_the_pair_flow_is_the_identity_between_equal_temperatures():
+    """Whatever its weights, the pair network does not move a configuration carried to its own
+    temperature (population annealing's first step can then be as short as it needs)."""
+    m = _model("pair", seed=6)
+    x, types, box, Tf, _ = _system()
+    with torch.no_grad():
+        y, ld, _ = m.transport(x, types, box, Tf, Tf)
+        z, _, _ = m.transport(x, types, box, Tf, 0.7 * Tf)
+    assert _circular(y - x, box) < 1e-12 and float(ld.abs().max()) < 1e-12
+    assert _circular(z - x, box) > 0.01
+
+
 def test_the_pair_flow_learns_to_carry_a_hot_crystal_colder():
     """Reverse-KL steps on vibrations (0.06 sigma) around an fcc KA crystal, carried from T=1 to
     T=0.5: the pair network's knots contract them, lowering U/T - log|det| per particle by more
