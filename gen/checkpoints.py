@@ -24,8 +24,7 @@ from glassdyn.data import runs
 from glassdyn.data.errors import InputError
 from glassdyn.data.run_engine import RunFormat
 from glassdyn.gen.config import FitConfig
-from glassdyn.gen.coupling import complete_arch
-from glassdyn.gen.options import build_generative_model
+from glassdyn.gen.options import build_generative_model, complete_arch
 
 FORMAT = "glassdyn.gen/5"  # 5: flow and cnf are temperature transports (base: MD at T_0)
 OLD_FORMAT, OLD_FILE = "glassdyn.gen/1", "checkpoint.pt"  # one file, no split: loads, never resumes
@@ -146,9 +145,7 @@ def load_run(run_dir, *, best: bool = True, device: str = "cpu"):
             "fingerprint": info.get("fingerprint"),
             "data_path": info.get("data_path"),
         }
-    arch = ck[runs.CKPT_MODEL_CONFIG]
-    if ck[runs.CKPT_KIND] == "flow":
-        arch = complete_arch(arch)
+    arch = complete_arch(ck[runs.CKPT_KIND], ck[runs.CKPT_MODEL_CONFIG])
     model = build_generative_model(ck[runs.CKPT_KIND], arch)
     floats = [v for v in state.values() if torch.is_tensor(v) and v.is_floating_point()]
     if floats:

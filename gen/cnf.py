@@ -26,7 +26,11 @@ closed form for any N at the cost of the field itself,
 :mod:`glassdyn.gen.network` (``local``: learned neighbour densities; ``transformer``) take the
 divergence from autograd: exact up to :data:`EXACT_MAX_PARTICLES` particles, Hutchinson's
 estimator with the cumulant correction beyond (:mod:`glassdyn.gen.ode`).  The last layer starts
-at zero: an untrained flow is the identity, i.e. plain population annealing.
+at zero: an untrained flow is the identity, i.e. plain population annealing.  Every field is
+multiplied by 1 - T / T_0 (``cooling_scale``; a harmonic cage contracts by about (1 - T / T_0) / 2):
+the map is the identity between equal temperatures whatever the weights, so the annealing's first
+step can be as short as the weights need (without it, a fit of N=256 reached an ESS of only 0.46
+on a step from T_0 = 0.8 to 0.7997, where the identity keeps ~1).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class CNFConfig:
     heads: int = 4  # transformer field only
     blocks: int = 2
     n_freq: int = 4
+    cooling_scale: bool = True  # the field times 1 - T / T_0: the identity between equal T
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -235,12 +240,17 @@ class ContinuousTransport(nn.Module):
         types = types.long()
         state = {"pairs": None}
 
+        scale = (1.0 - T_to / T_from).to(x.dtype) if self.cfg.cooling_scale else None
+
         def field(xs, t):
             if self.cfg.network == "pair" and (
                 state["pairs"] is None or not state["pairs"].valid(xs)
             ):
                 state["pairs"] = PairList(xs, box, self.cfg.r_cut)
-            return self.field(xs, t, types, box, T_from, T_to, state["pairs"])
+            v, div, var = self.field(xs, t, types, box, T_from, T_to, state["pairs"])
+            if scale is None:
+                return v, div, var
+            return v * scale[:, None, None], div * scale, None if var is None else var * scale**2
 
         t0, t1 = (1.0, 0.0) if reverse else (0.0, 1.0)
         return ode.integrate(field, x, self.steps, t0=t0, t1=t1)

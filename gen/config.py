@@ -15,9 +15,9 @@ from glassdyn.data.run_engine import max_minutes_setting
 from glassdyn.data.settings import setting
 from glassdyn.data.splits import split_settings
 from glassdyn.gen.cnf import CNFConfig
-from glassdyn.gen.coupling import FlowConfig, complete_arch
+from glassdyn.gen.coupling import FlowConfig
 from glassdyn.gen.diffusion import DiffusionConfig
-from glassdyn.gen.options import MODELS, as_model_config
+from glassdyn.gen.options import MODELS, as_model_config, complete_arch
 
 _SPLIT = split_settings()
 
@@ -147,8 +147,8 @@ class FitConfig:
         earlier runs, the settings given on the command line only, completes to the full one)."""
         names = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
-        if d.get("model") == "flow" and isinstance(d.get("arch"), dict):
-            d["arch"] = complete_arch(d["arch"])
+        if isinstance(d.get("arch"), dict):
+            d["arch"] = complete_arch(d.get("model", "cnf"), d["arch"])
         return cls(**d)
 
     def data_fields(self) -> tuple[str, ...]:

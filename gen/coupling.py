@@ -76,14 +76,6 @@ class FlowConfig:
         return asdict(self)
 
 
-def complete_arch(arch: dict) -> dict:
-    """A flow's recorded network settings with the defaults of the glassdyn that wrote them:
-    a record without ``network`` predates the pair network (transformer, 6 layers)."""
-    if "network" in arch:
-        return dict(arch)
-    return {"network": "transformer", "n_layers": 6, **arch}
-
-
 def _circular_spline(u, params, n_bins, inverse):
     """u (...,) in [0, 1]; params (..., 3K): circular RQS with the last derivative = the first."""
     w, h, d = params[..., :n_bins], params[..., n_bins : 2 * n_bins], params[..., 2 * n_bins :]

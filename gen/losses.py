@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from glassdyn.data.errors import InputError
-from glassdyn.gen import reference_frame
 
 if TYPE_CHECKING:  # annotations only
     from glassdyn.gen.config import FitConfig

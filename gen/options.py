@@ -50,6 +50,22 @@ def as_model_config(kind: str, settings=None):
     return cls(**settings)
 
 
+# the defaults of networks recorded before a field existed: (that field, the defaults then)
+EARLIER_DEFAULTS = {
+    "flow": ("network", {"network": "transformer", "n_layers": 6}),  # before the pair network
+    "cnf": ("cooling_scale", {"cooling_scale": False}),
+}
+
+
+def complete_arch(kind: str, arch: dict) -> dict:
+    """A recorded network of model ``kind`` (run.json, a checkpoint) with the defaults of the
+    glassdyn that wrote it: a record that predates a field takes that day's values."""
+    field, then = EARLIER_DEFAULTS.get(kind, (None, {}))
+    if field is None or field in arch:
+        return dict(arch)
+    return {**then, **arch}
+
+
 def build_generative_model(kind: str, arch=None):
     """The untrained model ``kind`` (flow, cnf, diffusion) with network config ``arch`` (a
     config, a dict of its fields, or None for the defaults: :func:`as_model_config`)."""

@@ -28,7 +28,6 @@ from glassdyn.data.settings import setting
 from glassdyn.gen.anneal import AnnealOptions, anneal, systematic_resample
 from glassdyn.simulate.sampling import HMCOptions, MoveStats, hmc
 
-
 REFINE_TAU = 4.0  # diffusion refinement: HMC time in units of tau_alpha(T) (measured, README)
 # transports: HMC time at T after the last annealing step, in tau_alpha(T): what the chemical
 # order (Z_BB) of an annealed population needs (measured, README; 20 moves left it off by 2-3x

@@ -45,9 +45,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from glassdyn.data.errors import InputError, StoreError
+from glassdyn.data.keys import same_temperature
 from glassdyn.data.run_engine import RunRecord, Trainer, check_previous, open_run, run_epochs
 from glassdyn.data.splits import fingerprint, plan_splits
-from glassdyn.data.keys import same_temperature
 from glassdyn.gen.checkpoints import (
     FORMAT,
     RUNS,

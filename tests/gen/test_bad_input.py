@@ -204,27 +204,41 @@ def test_the_fit_summary_counts_the_epochs_fitted(ka_store, tmp_path, capsys):
     assert "r: 2 epochs" not in out and ("r: 1 epoch," in out or "r: 1 epochs," in out), out
 
 
-def test_a_transformer_flow_from_before_the_pair_network_loads_samples_and_resumes(
-    ka_store, tmp_path
+@pytest.mark.parametrize(
+    "model_args, field, then",
+    [
+        ([*FLOW, "--network", "transformer"], "network", {"network": "transformer"}),
+        (CNF, "cooling_scale", {"cooling_scale": False}),
+    ],
+)
+def test_a_transport_recorded_before_a_network_field_loads_as_it_was_fitted(
+    ka_store, tmp_path, model_args, field, then
 ):
-    """Flow runs written before ``network`` existed had the transformer conditioner: their
-    checkpoints and run.json load as that network (the pair default would not take their
-    weights), sample, and continue with the same command plus ``--network transformer``."""
+    """Runs written before a network field existed (the flow's pair network, the cnf's cooling
+    scale) load with that day's defaults (today's would not take their weights or would change
+    their map) and sample; the flow's transformer resumes, the unscaled cnf is refused."""
     import json
 
-    run = tmp_path / "old_flow"
-    args = fit_args(ka_store, run, [*FLOW, "--network", "transformer"])
+    run = tmp_path / "old"
+    args = fit_args(ka_store, run, model_args)
     assert main(args) == 0
+    before, _ = load_run(run)
     for name in ("best.pt", "last.pt"):
         ck = torch.load(run / name, weights_only=False)
-        del ck["model_config"]["network"]
-        del ck["train_config"]["arch"]["network"]
+        del ck["model_config"][field]
+        del ck["train_config"]["arch"][field]
+        ck["model_config"].update({k: v for k, v in then.items() if k != field})
         torch.save(ck, run / name)
     info = json.loads((run / "run.json").read_text())
-    del info["fit_config"]["arch"]["network"]
+    del info["fit_config"]["arch"][field]
     (run / "run.json").write_text(json.dumps(info))
     model, _ = load_run(run)
-    assert model.cfg.network == "transformer"
+    assert all(getattr(model.cfg, k) == v for k, v in then.items())
+    assert model.cfg == before.cfg.__class__(**{**before.cfg.as_dict(), **then})
     assert _sample(run, tmp_path / "x.extxyz") == 0
-    assert main([*args, "--epochs", "2"]) == 0
-    assert len(json.loads((run / "history.json").read_text())) == 3  # start record + 2 epochs
+    if field == "network":  # the flow's earlier network is still offered: it resumes
+        assert main([*args, "--network", "transformer", "--epochs", "2"]) == 0
+        assert len(json.loads((run / "history.json").read_text())) == 3  # start + 2 epochs
+    else:  # the cnf without the scale is not: resuming is refused, the run left as it was
+        assert main([*args, "--epochs", "2"]) == 2
+        assert len(json.loads((run / "history.json").read_text())) == 2  # start + 1 epoch

@@ -118,7 +118,7 @@ def test_permutation_and_translation_equivariance_and_momentum_conservation():
 
 
 def test_halving_the_rk4_step_changes_the_log_det_little():
-    m = _transport()
+    m = _transport(cooling_scale=False)  # the full field: the harder integration
     x, types, box, Tf, Tt = _system(20)
     lds = []
     with torch.no_grad():
@@ -137,6 +137,22 @@ def test_temperatures_condition_the_transport():
         y8, _, _ = m.transport(x, types, box, Tf, torch.tensor([0.8]))
         y6, _, _ = m.transport(x, types, box, Tf, torch.tensor([0.6]))
     assert float((y8 - y6).abs().max()) > 1e-3
+
+
+@pytest.mark.parametrize("network", ["pair", "local"])
+def test_the_identity_between_equal_temperatures_whatever_the_weights(network):
+    """The field is scaled by 1 - T / T_0: carrying a configuration to its own temperature moves
+    nothing (the annealing's first step can be as short as it needs); ``cooling_scale=False``
+    (runs fitted before it) does move it."""
+    x, types, box, Tf, _ = _system(20, batch=1)
+    for scaled in (True, False):
+        m = _transport(network=network, cooling_scale=scaled)
+        with torch.no_grad():
+            y, ld, _ = m.transport(x, types, box, Tf, Tf)
+            z, _, _ = m.transport(x, types, box, Tf, 0.7 * Tf)
+        moved = float((y - x).abs().max())
+        assert (moved < 1e-12 and float(ld.abs().max()) < 1e-12) if scaled else moved > 1e-3
+        assert float((z - x).abs().max()) > 1e-3
 
 
 def test_many_body_hutchinson_is_unbiased_with_an_honest_variance():

@@ -372,8 +372,8 @@ def test_denoising_loss_at_one_noise_level():
 def test_diffusion_validation_is_a_fixed_noise_grid():
     """Twelve levels uniform in log sigma from sigma_max to sigma_min, the same noise every call
     (so epochs compare), and the mean over levels."""
-    from glassdyn.gen.losses import VALIDATION_LEVELS, diffusion_validation
     from glassdyn.gen.dataset import TrainingData
+    from glassdyn.gen.losses import VALIDATION_LEVELS, diffusion_validation
 
     m = _model(seed=3, steps=4, network="local")
     c = [_spread_configuration(n_side=4, seed=s) for s in range(3)]

@@ -10,9 +10,9 @@ import torch
 from glassdyn.data.errors import InputError
 from glassdyn.gen import losses
 from glassdyn.gen.cnf import CNFConfig, ContinuousTransport
-from glassdyn.gen.sampling import energies
 from glassdyn.gen.config import FitConfig
 from glassdyn.gen.dataset import TrainingData
+from glassdyn.gen.sampling import energies
 from glassdyn.gen.training import resolve_temperatures
 
 from glassdyn.cli import main
