@@ -187,6 +187,7 @@ def transported(
         s = _raw_set(np.mod(x, box), types, box, T, method, take, base_seconds)
         s.report["log_w"] = -s.energy / T + U0 / T_base + logdet - 0.5 * var
         return s
+    steps = options.anneal(T, len(types))
     res = anneal(
         pool.positions,
         types,
@@ -194,14 +195,25 @@ def transported(
         T_base,
         T,
         rng,
-        options=options.anneal(T, len(types)),
+        options=replace(steps, final_sweeps=0),
         transport=transport,
         energies=pool.energy,
         log=log,
     )
     pop = res.population
     ess, fam = pop.ess(), pop.effective_families()
+    # resample-move: the n configurations returned, drawn by weight, take the long refinement at
+    # T (the rest of the population would only be thrown away after it)
     take = systematic_resample(pop.log_w, n, rng)
+    x, e = pop.positions[take], pop.energy[take]
+    if steps.final_sweeps:
+        x, e, _, stats = hmc(x, types, box, float(T), rng, options.hmc(steps.final_sweeps))
+        res.moves = res.moves.add(stats)
+        if log:
+            log(
+                f"  refinement at T={T:g}: {steps.final_sweeps} HMC moves of the {n} configurations "
+                f"drawn (acceptance {stats.acceptance:.2f})"
+            )
     seconds = base_seconds + res.seconds
     effective = min(ess, fam) * min(1.0, n / M)
     report = {
@@ -216,6 +228,7 @@ def transported(
         "distinct_families": pop.distinct_families(),
         "families_in_sample": int(len(np.unique(pop.family[take]))),
         "hmc_acceptance": res.moves.acceptance,
+        "refine_sweeps": steps.final_sweeps,
         "md_steps": res.moves.md_steps + pool.cost.md_steps,
         "seconds": {
             "base_md": base_seconds,
@@ -227,9 +240,7 @@ def transported(
         "effective_configurations": effective,
         "seconds_per_effective_configuration": seconds * min(1.0, n / M) / max(effective, 1e-12),
     }
-    return SampleSet(
-        pop.positions[take], pop.energy[take], pop.family[take], float(T), method, True, report
-    )
+    return SampleSet(x, e, pop.family[take], float(T), method, True, report)
 
 
 def refined(

@@ -99,6 +99,33 @@ def test_raw_population_annealing_proposals_weigh_the_boltzmann_ratio(ka_store):
         )
 
 
+@pytest.mark.lammps
+def test_the_long_refinement_moves_only_the_configurations_returned(ka_store):
+    """Resample-move: the annealing's last step ends with its usual moves; the final HMC
+    refinement then moves the n configurations drawn from the population, not all M of it."""
+    sp = Store.open(ka_store).state(1.0)
+    starts = sp.read(keys.THERMAL_POSITIONS, [0, 1]).astype(np.float64)
+    types, box = sp.read(keys.TYPES, 0), sp.read(keys.BOX, 0)
+    opts = sampler.CorrectionOptions(
+        population=8, anneal_steps=2, sweeps=1, refine_sweeps=5, leapfrog=3
+    )
+    s = sampler.transported(
+        None, starts, types, box, 1.0, 0.9, 2, np.random.default_rng(0), opts, method="pa"
+    )
+    # HMC force evaluations, members x (1 + sweeps x (leapfrog + 1)): two annealing steps of all
+    # 8, then the refinement of the 2 drawn (of all 8 it would be 8 x 21 more)
+    md_moves = 2 * 8 * (1 + 1 * 4) + 2 * (1 + 5 * 4)
+    assert s.report["refine_sweeps"] == 5
+    assert s.report["md_steps"] - md_moves == _pool_md_steps(starts, types, box, 8)
+    assert np.allclose(s.energy, energies(s.positions, types, box))
+
+
+def _pool_md_steps(starts, types, box, m):
+    from glassdyn.gen.mdpool import md_pool
+
+    return md_pool(starts, types, box, 1.0, m, np.random.default_rng(0)).cost.md_steps
+
+
 def test_default_refinement_is_four_tau_alpha_of_hmc_time():
     """Diffusion proposals are refined for REFINE_TAU tau_alpha(T) of HMC time by default (what
     the measured refinement curve needs), so colder states get longer refinements; a transport's
