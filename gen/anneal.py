@@ -46,14 +46,13 @@ Transport = Callable[[np.ndarray, float, float], tuple[np.ndarray, np.ndarray, n
 class AnnealOptions:
     """The ladder and the moves.  ``steps``: temperature steps (None: chosen adaptively so that each
     step's identity increments keep a conditional ESS of ``ess_target`` M); ``resample_below``:
-    resample when ESS / M falls below it; ``hmc``: the moves after each step; ``final_sweeps``:
-    more HMC moves at the target temperature."""
+    resample when ESS / M falls below it; ``hmc``: the moves after each step (the sampler's
+    longer refinement at the target temperature is its own: :func:`glassdyn.gen.sampler.transported`)."""
 
     steps: int | None = None
     ess_target: float = 0.5
     resample_below: float = 0.5
     hmc: HMCOptions = HMCOptions(leapfrog=50, sweeps=4)
-    final_sweeps: int = 0
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -278,13 +277,10 @@ def anneal(
             )
             pop.log_w = np.zeros(M)
         pop.temperature = T = float(T_next)
-        sweeps = options.hmc.sweeps + (options.final_sweeps if T <= T_to else 0)
         acc = float("nan")
-        if sweeps:
-            from dataclasses import replace
-
+        if options.hmc.sweeps:
             pop.positions, pop.energy, _, stats = hmc(
-                pop.positions, types, box, T, rng, replace(options.hmc, sweeps=sweeps)
+                pop.positions, types, box, T, rng, options.hmc
             )
             result.moves = result.moves.add(stats)
             acc = stats.acceptance

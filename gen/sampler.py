@@ -91,11 +91,14 @@ class CorrectionOptions:
     def hmc(self, sweeps: int) -> HMCOptions:
         return HMCOptions(dt=self.dt, leapfrog=self.leapfrog, sweeps=sweeps)
 
-    def anneal(self, temperature: float, n_particles: int) -> AnnealOptions:
-        """The annealing of a transport to T: its last step ends with ``refine_sweeps`` HMC moves,
-        by default :data:`ANNEAL_FINAL_TAU` tau_alpha(T) of HMC time."""
-        final = self._moves(ANNEAL_FINAL_TAU, temperature, n_particles)
-        return AnnealOptions(steps=self.anneal_steps, hmc=self.hmc(self.sweeps), final_sweeps=final)
+    def anneal(self) -> AnnealOptions:
+        """The annealing of a transport to T: its ladder and the moves after each step."""
+        return AnnealOptions(steps=self.anneal_steps, hmc=self.hmc(self.sweeps))
+
+    def final_sweeps(self, temperature: float, n_particles: int) -> int:
+        """HMC moves of each configuration a transport returns, at T after the annealing:
+        ``refine_sweeps``, by default :data:`ANNEAL_FINAL_TAU` tau_alpha(T) of HMC time."""
+        return self._moves(ANNEAL_FINAL_TAU, temperature, n_particles)
 
     def refinement(self, temperature: float, n_particles: int) -> int:
         """HMC moves refining proposals without a density at T: ``refine_sweeps``, by default
@@ -187,7 +190,7 @@ def transported(
         s = _raw_set(np.mod(x, box), types, box, T, method, take, base_seconds)
         s.report["log_w"] = -s.energy / T + U0 / T_base + logdet - 0.5 * var
         return s
-    steps = options.anneal(T, len(types))
+    final = options.final_sweeps(T, len(types))
     res = anneal(
         pool.positions,
         types,
@@ -195,7 +198,7 @@ def transported(
         T_base,
         T,
         rng,
-        options=replace(steps, final_sweeps=0),
+        options=options.anneal(),
         transport=transport,
         energies=pool.energy,
         log=log,
@@ -206,12 +209,12 @@ def transported(
     # T (the rest of the population would only be thrown away after it)
     take = systematic_resample(pop.log_w, n, rng)
     x, e = pop.positions[take], pop.energy[take]
-    if steps.final_sweeps:
-        x, e, _, stats = hmc(x, types, box, float(T), rng, options.hmc(steps.final_sweeps))
+    if final:
+        x, e, _, stats = hmc(x, types, box, float(T), rng, options.hmc(final))
         res.moves = res.moves.add(stats)
         if log:
             log(
-                f"  refinement at T={T:g}: {steps.final_sweeps} HMC moves of the {n} configurations "
+                f"  refinement at T={T:g}: {final} HMC moves of the {n} configurations "
                 f"drawn (acceptance {stats.acceptance:.2f})"
             )
     seconds = base_seconds + res.seconds
@@ -228,7 +231,7 @@ def transported(
         "distinct_families": pop.distinct_families(),
         "families_in_sample": int(len(np.unique(pop.family[take]))),
         "hmc_acceptance": res.moves.acceptance,
-        "refine_sweeps": steps.final_sweeps,
+        "refine_sweeps": final,
         "md_steps": res.moves.md_steps + pool.cost.md_steps,
         "seconds": {
             "base_md": base_seconds,

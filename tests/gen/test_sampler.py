@@ -72,8 +72,8 @@ def test_correction_options_out_of_range_are_refused(field, value):
 
 def test_correction_options_become_the_annealing_options():
     o = sampler.CorrectionOptions(anneal_steps=3, sweeps=2, refine_sweeps=7, leapfrog=9, dt=0.004)
-    a = o.anneal(0.64, 256)
-    assert a.steps == 3 and a.final_sweeps == 7
+    a = o.anneal()
+    assert a.steps == 3 and o.final_sweeps(0.64, 256) == 7
     assert (a.hmc.sweeps, a.hmc.leapfrog, a.hmc.dt) == (2, 9, 0.004)
 
 
@@ -141,11 +141,11 @@ def test_default_refinement_is_four_tau_alpha_of_hmc_time():
     assert o.refinement(0.64, 256) > 2 * o.refinement(0.8, 256)
     assert sampler.CorrectionOptions(refine_sweeps=3).refinement(0.64, 256) == 3
     for T in (0.8, 0.64):
-        final = o.anneal(T, 256).final_sweeps
+        final = o.final_sweeps(T, 256)
         assert final * o.leapfrog * o.dt >= sampler.ANNEAL_FINAL_TAU * tau_alpha(T, 256)
         assert (final - 1) * o.leapfrog * o.dt < sampler.ANNEAL_FINAL_TAU * tau_alpha(T, 256)
-    assert o.anneal(0.64, 256).final_sweeps < o.refinement(0.64, 256)
-    assert sampler.CorrectionOptions(refine_sweeps=5).anneal(0.64, 256).final_sweeps == 5
+    assert o.final_sweeps(0.64, 256) < o.refinement(0.64, 256)
+    assert sampler.CorrectionOptions(refine_sweeps=5).final_sweeps(0.64, 256) == 5
 
 
 @pytest.mark.lammps
