@@ -116,6 +116,22 @@ class PairList:
         return x[self.b, self.j] - x[self.b, self.i] + self.shift * box
 
 
+def pair_function(r: torch.Tensor, c: torch.Tensor, centres: torch.Tensor, r_cut: float):
+    """phi(r) = cos^2(pi r / 2 r_cut) sum_k c_k exp(-((r - centre_k) / w)^2) (zero beyond r_cut;
+    w = 1.5 (r_cut - centre_0) / n_rbf) and dphi/dr at distances r (...), coefficients c
+    (..., n_rbf) broadcasting against r[..., None]."""
+    width = 1.5 * (r_cut - float(centres[0])) / len(centres)
+    z = (r[..., None] - centres) / width
+    g = torch.exp(-z * z)
+    dg = -2 * z / width * g
+    inside = r < r_cut
+    a = 0.5 * math.pi / r_cut
+    env = torch.where(inside, torch.cos(a * r) ** 2, torch.zeros_like(r))
+    denv = torch.where(inside, -a * torch.sin(2 * a * r), torch.zeros_like(r))
+    cg, cdg = (c * g).sum(-1), (c * dg).sum(-1)
+    return cg * env, cdg * env + cg * denv
+
+
 class PairField(nn.Module):
     """v_i = sum_j phi(r_ij) (r_j - r_i) with phi(r) = env(r) sum_k c_k g_k(r): Gaussian radial
     functions g_k whose coefficients c (B, 3 pair kinds, n_rbf) a small network computes from the
@@ -136,17 +152,7 @@ class PairField(nn.Module):
 
     def phi(self, r: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """phi (P,) and dphi/dr (P,) at distances r (P,) with coefficients c (P, n_rbf)."""
-        rc = self.cfg.r_cut
-        width = 1.5 * (rc - 0.7) / self.cfg.n_rbf
-        z = (r[:, None] - self.centres) / width
-        g = torch.exp(-z * z)
-        dg = -2 * z / width * g
-        inside = r < rc
-        a = 0.5 * math.pi / rc
-        env = torch.where(inside, torch.cos(a * r) ** 2, torch.zeros_like(r))
-        denv = torch.where(inside, -a * torch.sin(2 * a * r), torch.zeros_like(r))
-        cg, cdg = (c * g).sum(-1), (c * dg).sum(-1)
-        return cg * env, cdg * env + cg * denv
+        return pair_function(r, c, self.centres, self.cfg.r_cut)
 
     def forward(self, x, t, types, box, T_from, T_to, pairs: PairList):
         """v (B, N, 3), div (B,), None (the divergence is exact)."""

@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from glassdyn.gen import reference_frame
+from glassdyn.gen.cnf import pair_function
 from glassdyn.gen.network import _Block, fourier_features, periodic_distance
 from normflows.utils.splines import DEFAULT_MIN_DERIVATIVE, rational_quadratic_spline
 from torch import nn
@@ -221,15 +222,12 @@ class KnotCoupling(_Coupling):
         """phi (B, 3 pair kinds, TABLE) on ``grid``: Gaussians of distance with coefficients from
         the temperatures times 1 - T / T_0 (the map is the identity between equal temperatures,
         and a harmonic cage contracts by about (1 - T / T_0) / 2), times cos^2(pi r / 2 r_max)
-        (zero at r_max)."""
-        rc, n = self.cfg.r_max, self.cfg.n_rbf
-        width = 1.5 * (rc - 0.7) / n
-        g = torch.exp(-(((self.grid[:, None] - self.centres) / width) ** 2))  # (G, n)
-        env = torch.cos(0.5 * np.pi * self.grid / rc) ** 2
+        (zero at r_max): the cnf's pair function (:func:`glassdyn.gen.cnf.pair_function`)."""
         T_from = reference_frame.temperature_from_features(cond[:, :2])
         T_to = reference_frame.temperature_from_features(cond[:, 2:])
-        coef = self.coef(cond).view(-1, 3, n) * (1.0 - T_to / T_from)[:, None, None]
-        return torch.einsum("bkn,gn->bkg", coef, g.to(coef.dtype)) * env.to(coef.dtype)
+        coef = self.coef(cond).view(-1, 3, self.cfg.n_rbf) * (1.0 - T_to / T_from)[:, None, None]
+        grid, centres = self.grid.to(coef.dtype), self.centres.to(coef.dtype)
+        return pair_function(grid, coef[:, :, None, :], centres, self.cfg.r_max)[0]
 
     def displacements(self, u, tokens, box, cond, moving):
         """D (B, N, K): the displacement of each particle along the axis at each knot (length units)."""
