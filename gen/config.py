@@ -145,10 +145,10 @@ class FitConfig:
     def from_dict(cls, d: dict) -> FitConfig:
         """A config from run.json (fields a run predates take their defaults; the ``arch`` of
         earlier runs, the settings given on the command line only, completes to the full one)."""
-        names = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k in names}
+        known = {f.name: f for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
         if isinstance(d.get("arch"), dict):
-            d["arch"] = complete_arch(d.get("model", "cnf"), d["arch"])
+            d["arch"] = complete_arch(d.get("model", known["model"].default), d["arch"])
         return cls(**d)
 
     def data_fields(self) -> tuple[str, ...]:
