@@ -230,9 +230,22 @@ def test_a_second_evaluate_makes_no_md(cnf_evaluation):
     run, first, second, out1, out2 = cnf_evaluation
     cached = list((run / "evaluation").glob("md_reference_T0.8_*.npz"))
     assert len(cached) == 1
-    assert "MD reference: 8 configurations at T=0.8" in out1 and "MD reference" not in out2
+    assert "MD reference: 8 configurations at T=0.8" in out1
+    assert "MD reference" not in out2  # (--no-progress: nothing logged either way)
     a, b = first["evaluations"][0], second["evaluations"][0]
-    assert a["reference"] == b["reference"] and a["md_energy"] == b["md_energy"]
+    timing = ("md_seconds_per_configuration", "md_timed")
+    assert {k: v for k, v in a["reference"].items() if k not in timing} == {
+        k: v for k, v in b["reference"].items() if k not in timing
+    }
+    assert a["md_energy"] == b["md_energy"]
+    # MD's cost is timed in each evaluation, beside the samplers' (not read from the cache)
+    assert a["reference"]["md_timed"] == "the reference's chains, now"
+    assert b["reference"]["md_timed"] == "one configuration, now (reference cached)"
+    assert b["reference"]["md_seconds_per_configuration"] > 0
+    assert (
+        b["reference"]["md_seconds_per_configuration"]
+        != a["reference"]["md_seconds_per_configuration"]
+    )
     assert a["results"]["md"] == b["results"]["md"]
     # the same seed draws the same samples with and without progress output
     ma, mb = a["results"]["model"], b["results"]["model"]
