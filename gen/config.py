@@ -20,6 +20,8 @@ from glassdyn.gen.diffusion import DiffusionConfig
 from glassdyn.gen.options import MODELS, as_model_config, complete_arch
 
 _SPLIT = split_settings()
+# Adam's learning rate per model when --lr is not given (runs record the one they used)
+DEFAULT_LR = {"flow": 1e-4, "cnf": 1e-3, "diffusion": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,11 @@ class FitConfig:
     source: str = setting("thermal", "the positions fitted on", choices=("thermal", "inherent"))
     epochs: int = setting(20, "training epochs")
     batch_size: int = setting(32, "configurations per optimiser step")
-    lr: float = setting(1e-3, "Adam learning rate")
+    lr: float | None = setting(
+        None,
+        "Adam learning rate (default: 1e-4 for flow, whose coupling layers' pair terms overshoot "
+        "at 1e-3 between close temperatures; 1e-3 for cnf and diffusion)",
+    )
     val_fraction: float = _SPLIT["val_fraction"]
     test_fraction: float = _SPLIT["test_fraction"]
     max_configs: int | None = _SPLIT["max_configs"]
@@ -91,6 +97,8 @@ class FitConfig:
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         object.__setattr__(self, "arch", as_model_config(self.model, self.arch))
+        if self.lr is None:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.model])
         if self.source not in ("thermal", "inherent"):
             raise InputError(f"source must be 'thermal' or 'inherent', got {self.source!r}")
         if self.temperatures is not None:

@@ -44,6 +44,8 @@ def test_a_transport_run_records_its_base_and_targets_and_validates_the_start(
     assert info["data"]["base_temperature"] == 1.0
     assert info["data"]["target_temperatures"] == [0.8]
     assert sorted(info["split"]) == ["0.8", "1"]
+    # no --lr given: the model's own default is resolved and recorded (resuming keeps it)
+    assert info["fit_config"]["lr"] == {"flow": 1e-4, "cnf": 1e-3}[model]
     hist = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [-1, 0]
     start = hist[0]
@@ -161,6 +163,15 @@ def test_diffusion_refuses_a_base_temperature_and_transport_only_options(
     assert main([*fit_args(ka_store, out, FLOW), "--steps", "3"]) == 2
     _one_line(capsys, "--steps applies to --model cnf, not flow")
     assert not out.exists()
+
+
+def test_the_learning_rate_defaults_per_model_and_a_given_or_recorded_one_is_kept():
+    assert [FitConfig(model=m).lr for m in ("flow", "cnf", "diffusion")] == [1e-4, 1e-3, 1e-3]
+    assert FitConfig(model="flow", lr=3e-3).lr == 3e-3
+    # a run recorded with the old common default resumes with it, not today's flow default
+    assert FitConfig.from_dict({"model": "flow", "lr": 1e-3}).lr == 1e-3
+    with pytest.raises(InputError, match="--lr must be"):
+        FitConfig(model="flow", lr=0.0)
 
 
 def test_resolve_temperatures_on_a_store():
