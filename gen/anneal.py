@@ -182,10 +182,12 @@ def transport_temperature(
     target: float,
     rng: np.random.Generator,
     probe: int = 16,
+    tolerance: float = 0.01,
 ) -> float:
     """The lowest T' in [T_end, T) that the transport reaches from T with a conditional ESS of at
     least ``target``, by bisection in 1/T on ``probe`` members drawn by weight (each trial
-    transports only them)."""
+    transports only them), to a relative ``tolerance`` in 1/T (finer would chase the noise of an
+    ESS of ``probe`` members, and each trial is a transport: most of a slow map's cost)."""
     rows = systematic_resample(pop.log_w, min(probe, pop.size), rng)
     x, e = pop.positions[rows], pop.energy[rows]
 
@@ -197,6 +199,8 @@ def transport_temperature(
         return float(T_end)
     lo, hi = 1.0 / T, 1.0 / T_end
     for _ in range(7):
+        if hi - lo <= tolerance * lo:
+            break
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if ess(1.0 / mid) >= target else (lo, mid)
     return float(1.0 / lo) if lo > 1.0 / T else float(1.0 / (1.0 / T + 0.1 * (hi - 1.0 / T)))

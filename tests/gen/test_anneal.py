@@ -75,24 +75,42 @@ def test_next_temperature_hits_the_target_conditional_ess():
     assert A.next_temperature(U, np.zeros(64), 1.0, 0.99, 0.5) == 0.99
 
 
-def test_transport_temperature_bisects_to_the_target_ess():
-    """With the identity map the transport's Kish ESS is the conditional ESS: the temperature it
-    returns keeps the target, one bisection interval (of 2^-7) further does not."""
+def _bisect_identity(tolerance, T_end=0.6):
+    """transport_temperature with the identity map from T=1: (T', U, the 1/T tried in order)."""
     x, types, box = ka_batch(64, batch=16)
     U = energies(x, types, box)
     pop = A.Population(x, U, np.zeros(16), np.arange(16), 1.0)
+    tried = []
 
     def identity(y, T_from, T_to):
+        tried.append(1 / T_to)
         return y, np.zeros(len(y)), None
 
-    T_end = 0.2
     assert _cess(U, np.zeros(16), 1.0, T_end) < 0.5  # the bisection has something to find
     T_new = A.transport_temperature(
-        identity, pop, types, box, 1.0, T_end, 0.5, np.random.default_rng(0)
+        identity, pop, types, box, 1.0, T_end, 0.5, np.random.default_rng(0), tolerance=tolerance
     )
-    step = (1 / T_end - 1.0) / 2**7
-    assert _cess(U, np.zeros(16), 1.0, T_new) >= 0.5
-    assert _cess(U, np.zeros(16), 1.0, 1 / (1 / T_new + step)) < 0.5
+    return T_new, U, tried
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.01, 0.05])
+def test_transport_temperature_bisects_to_the_target_ess(tolerance):
+    """With the identity map the transport's Kish ESS is the conditional ESS: the temperature it
+    returns keeps the target, the end of its last bisection interval does not; the interval is
+    2^-7 of the range, or the first halving within ``tolerance`` of 1/T (fewer transports)."""
+    T_new, U, tried = _bisect_identity(tolerance)
+    kept = [b for b in tried if _cess(U, np.zeros(16), 1.0, 1 / b) >= 0.5]
+    lo = max([1.0, *kept])
+    hi = min(b for b in tried if b not in kept)
+    assert 1 / T_new == pytest.approx(lo)
+    width = 1 / 0.6 - 1.0
+    assert hi - lo <= max(tolerance * lo, width / 2**7) + 1e-12
+    assert len(tried) == 8 or (hi - lo <= tolerance * lo and 2 * (hi - lo) > tolerance * lo)
+
+
+def test_a_coarser_bisection_tolerance_transports_less():
+    n = [len(_bisect_identity(t)[2]) for t in (0.0, 0.01, 0.05)]
+    assert n[0] == 8 and n[0] > n[1] > n[2]
 
 
 def test_identity_annealing_weights_are_the_boltzmann_ratio():
