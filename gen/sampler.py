@@ -29,10 +29,11 @@ from glassdyn.gen.anneal import AnnealOptions, anneal, systematic_resample
 from glassdyn.simulate.sampling import HMCOptions, MoveStats, hmc
 
 REFINE_TAU = 4.0  # diffusion refinement: HMC time in units of tau_alpha(T) (measured, README)
-# transports: HMC time at T after the last annealing step, in tau_alpha(T): what the chemical
-# order (Z_BB) of an annealed population needs (measured, README; 20 moves left it off by 2-3x
-# its floor at N=256, T=0.64)
-ANNEAL_FINAL_TAU = 2.0
+# transports: HMC time at T of each configuration returned, in tau_alpha(T): what the chemical
+# order (Z_BB) needs, which relaxes more slowly than tau_alpha (measured, README, on the same drawn
+# configurations: 20 moves left Z_BB 2-3x its floor at N=256, T=0.64; 2 tau_alpha left the flow
+# there at 2.9x and cnf / flow at T=0.5 at 1.5x on W1(e); 6 tau_alpha passes all three)
+ANNEAL_FINAL_TAU = 6.0
 # diffusion: largest force component (LJ units) above which FIRE pulls a proposal apart
 RELAX_FORCE = 1000.0
 
@@ -54,8 +55,8 @@ class CorrectionOptions:
         None,
         "Hybrid Monte Carlo moves at T at the end: the whole refinement of diffusion proposals "
         f"(default: {REFINE_TAU:g} tau_alpha(T) of HMC time, what the samples need to reach MD's "
-        f"energy) and the last step of a transport's annealing (default: {ANNEAL_FINAL_TAU:g} "
-        "tau_alpha(T), the time the chemical order of the annealed population needs)",
+        f"energy) and of each configuration a transport returns (default: {ANNEAL_FINAL_TAU:g} "
+        "tau_alpha(T), the time the chemical order needs: it relaxes more slowly than tau_alpha)",
     )
     relax_force: float = setting(
         RELAX_FORCE,

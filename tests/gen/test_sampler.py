@@ -144,7 +144,7 @@ def test_default_refinement_is_four_tau_alpha_of_hmc_time():
         final = o.final_sweeps(T, 256)
         assert final * o.leapfrog * o.dt >= sampler.ANNEAL_FINAL_TAU * tau_alpha(T, 256)
         assert (final - 1) * o.leapfrog * o.dt < sampler.ANNEAL_FINAL_TAU * tau_alpha(T, 256)
-    assert o.final_sweeps(0.64, 256) < o.refinement(0.64, 256)
+    assert o.final_sweeps(0.64, 256) > 2 * o.final_sweeps(0.8, 256)
     assert sampler.CorrectionOptions(refine_sweeps=5).final_sweeps(0.64, 256) == 5
 
 
