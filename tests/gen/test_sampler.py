@@ -126,7 +126,7 @@ def _pool_md_steps(starts, types, box, m):
     return md_pool(starts, types, box, 1.0, m, np.random.default_rng(0)).cost.md_steps
 
 
-def test_default_refinement_is_four_tau_alpha_of_hmc_time():
+def test_default_refinement_is_six_tau_alpha_of_hmc_time():
     """Diffusion proposals are refined for REFINE_TAU tau_alpha(T) of HMC time by default (what
     the measured refinement curve needs), so colder states get longer refinements; a transport's
     last annealing step ends with ANNEAL_FINAL_TAU tau_alpha(T); an explicit --refine-sweeps wins
