@@ -164,7 +164,6 @@ def md_reference(
                 "positions": d["positions"],
                 "energy": d["energy"],
                 "md_seconds": now.seconds * n_ref,
-                "md_seconds_when_made": float(d["seconds"]),
                 "md_steps": int(d["steps"]),
                 "spacing": spacing,
                 "cached": True,

@@ -57,9 +57,9 @@ class CorrectionOptions:
         None,
         "Hybrid Monte Carlo moves at T at the end: the whole refinement of diffusion proposals "
         f"(default: {REFINE_TAU:g} tau_alpha(T) of HMC time, what the samples need to reach MD's "
-        f"energy and chemical order) and of each configuration a transport returns (default: "
-        f"{ANNEAL_FINAL_TAU:g} "
-        "tau_alpha(T), the time the chemical order needs: it relaxes more slowly than tau_alpha)",
+        "energy and chemical order) and of each configuration a transport returns (default: "
+        f"{ANNEAL_FINAL_TAU:g} tau_alpha(T), the time the chemical order needs: it relaxes more "
+        "slowly than tau_alpha)",
     )
     relax_force: float = setting(
         RELAX_FORCE,
