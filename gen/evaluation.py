@@ -210,13 +210,13 @@ def score(
     n_quench=0,
     ref_is=None,
     report=None,
-    floor=None,
+    md_row=False,
 ) -> dict:
     """Every metric of one sample set (a :class:`~glassdyn.gen.sampler.SampleSet`, or positions
-    (n, N, 3)) against the MD reference's profile, each distance beside its MD-vs-MD floor:
-    ``floor`` (the distances of an independent MD set of the same size, scored the same way:
-    the same ``seed`` draws the same halvings of the reference), else the distance between two
-    halves of the reference."""
+    (n, N, 3)) against the MD reference, each distance beside its MD-vs-MD floor: the distance
+    from half A of the reference averaged over its chain-disjoint splits, beside half B's
+    (an independent MD set of the same size); ``md_row``: the set is a half B itself, its
+    distances are the floor and its e/N is compared with half A."""
     x = samples.positions if hasattr(samples, "positions") else np.asarray(samples)
     report = report if report is not None else getattr(samples, "report", {})
     types, box = ref_profile_types_box(ref_profile)
@@ -229,21 +229,24 @@ def score(
         "corrected": bool(getattr(samples, "corrected", False)),
         "close_contact_fraction": float(np.mean(prof.close > 0)),
         "energy": metrics.energy_statistics(prof.energy, temperature, N, min(n_eff, len(x))),
-        "distances": metrics.against_floor(
-            prof, ref_profile.profile, np.random.default_rng([seed, 41])
+        "distances": {k: dict(v) for k, v in ref_profile.floor.items()}
+        if md_row
+        else metrics.against_md(
+            prof,
+            ref_profile.profile,
+            ref_profile.halves,
+            ref_profile.floor,
+            np.random.default_rng([seed, 41]),
         ),
         "coordination_bb": float(np.nanmean(prof.z_bb)),
         "report": {k: v for k, v in report.items() if k not in ("steps", "log_w")},
     }
-    if floor is not None:
-        for k, d in res["distances"].items():
-            d["floor"] = floor[k]["value"]
     # e/N's z: a sample set independent of every MD configuration is compared with all 2n of
     # them (the most precise reference); the MD row, itself one half, with the other half
     half, every = ref_profile.energy, ref_profile.energy_all
     e = res["energy"]
     e["z_half"] = float((e["mean"] - half["mean"]) / np.hypot(e["se"], half["se"]))
-    if floor is not None and every is not None:
+    if not md_row and every is not None:
         e["z"] = float((e["mean"] - every["mean"]) / np.hypot(e["se"], every["se"]))
         e["z_against"] = f"all {every['n_eff']:g} MD configurations"
     else:
@@ -261,14 +264,18 @@ def score(
 
 @dataclass
 class ReferenceProfile:
-    """The MD reference half's profile and e/N statistics (``energy``); ``energy_all``: e/N
-    statistics of all 2n MD configurations (both halves), against which samples' z is taken."""
+    """The profile of all 2n MD configurations, their chain-disjoint ``halves`` (ordered splits
+    (A, B), :func:`metrics.chain_halves`) and the ``floor`` of every distance over them;
+    ``energy``: e/N statistics of the first split's half A (the MD row's reference),
+    ``energy_all``: of all 2n, against which samples' z is taken."""
 
     profile: metrics.Profile
     energy: dict
     types: np.ndarray
     box: np.ndarray
-    energy_all: dict | None = None
+    energy_all: dict
+    halves: list
+    floor: dict
 
 
 def ref_profile_types_box(ref: ReferenceProfile):
@@ -336,16 +343,23 @@ def evaluate(
     ref = md_reference(store_path, temperature, sel["configs"], n_samples, seed, cache_dir, log)
     N = len(types)
     box = ref["box"]
-    # 2n MD configurations: the even ones are the reference, the odd ones the MD row (an
-    # independent MD set of the sample size, whose distances are every row's floor)
-    e_ref = ref["energy"][0::2] / N
-    prof = metrics.profile(ref["positions"][0::2], types, box, e_ref)
+    # 2n MD configurations from S chains (md_pool: start k gives configurations k, k + S, ...),
+    # split into halves from disjoint chains every way (up to 20): a sample set is compared
+    # with half A, the floor is half B (an independent MD set of the sample's size) against A,
+    # both averaged over the splits; one split is one draw of a floor whose spread is ~30%
+    e_all = ref["energy"] / N
+    origin = np.arange(len(e_all)) % len(ref["configs"])
+    prof = metrics.profile(ref["positions"], types, box, e_all)
+    halves = metrics.chain_halves(origin, n_samples, np.random.default_rng([seed, 43]))
+    a0, b0 = halves[0]
     refp = ReferenceProfile(
         prof,
-        metrics.energy_statistics(e_ref, temperature, N),
+        metrics.energy_statistics(e_all[a0], temperature, N),
         types,
         box,
-        metrics.energy_statistics(ref["energy"] / N, temperature, N),
+        metrics.energy_statistics(e_all, temperature, N),
+        halves,
+        metrics.md_floor(prof, halves),
     )
     minimiser = minimiser or choose_minimiser(types, box)
     out = {
@@ -356,7 +370,10 @@ def evaluate(
             "store": sel["store"],
             "from": sel["from"],
             "starts": ref["configs"],
-            "n": len(ref["energy"]),  # half the reference, half the MD row
+            "n": len(ref["energy"]),
+            "chains": len(np.unique(origin)),
+            "splits": len(halves),
+            "half": len(a0),
             "spacing": ref["spacing"],
             "unchecked": sel["unchecked"],
             "md_seconds_per_configuration": ref["md_seconds"] / len(ref["energy"]),
@@ -380,14 +397,14 @@ def evaluate(
     kw = dict(minimiser=minimiser, n_quench=n_quench, ref_is=ref_is)
     out["results"]["md"] = score(
         "MD (other half)",
-        ref["positions"][1::2][:n_samples],
+        ref["positions"][b0],
         refp,
         temperature,
         seed,
-        report={"effective_configurations": n_samples},
+        report={"effective_configurations": len(b0)},
+        md_row=True,
         **kw,
     )
-    kw["floor"] = out["results"]["md"]["distances"]
 
     def draw(opts, transport="model", say=None):
         return sample_run(
@@ -562,12 +579,18 @@ def format_table(report: dict) -> str:
         f"{ref['md_seconds_per_configuration']:.3g} s per configuration (timed: "
         f"{ref.get('md_timed', 'when the reference was made')})"
     )
+    split = (
+        f"its {ref['splits']} splits into halves of {ref['half']} from disjoint chains"
+        if ref.get("chains", 0) > 1
+        else "its alternate configurations (one chain: correlated halves, a floor too small)"
+        if "chains" in ref
+        else "one halving"
+    )
     lines.append(
-        "distances are value/floor against one half of the MD configurations; the floor is the "
-        f"MD row's distance (the other half: an independent MD set of {report['n_samples']}; its "
-        "own floor: two halvings of the reference); z of e/N against all MD configurations (the "
-        "MD row's: against the other half); pass: |z| <= 2, every distance <= 1.5 x floor, no "
-        "close contact"
+        "distances are value/floor, each averaged over "
+        f"{split}: value, the samples against half A; floor, half B against A (the MD row: an "
+        "independent MD set of the same size); z of e/N against all MD configurations (the MD "
+        "row's: against half A); pass: |z| <= 2, every distance <= 1.5 x floor, no close contact"
     )
     if report.get("minimiser"):
         lines.append(f"inherent structures: {report['minimiser']}")

@@ -21,7 +21,9 @@ training data (best summed g(r) distance).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from math import comb
 
 import numpy as np
 from glassdyn.analysis.structure import partial_rdf
@@ -237,28 +239,69 @@ def compare(sample: Profile, reference: Profile) -> dict:
 DISTANCES = ("energy_w1", "g_AA", "g_AB", "g_BB", "z_bb")
 
 
-def against_floor(
-    sample: Profile, reference: Profile, rng: np.random.Generator, partitions: int = 16
-) -> dict:
-    """Each distance of :func:`compare` between ``sample`` and one half A of the reference, and
-    the floor: the same distance between the other half B and A, both averaged over
-    ``partitions`` random halvings of the reference.  {name: {"value", "floor", "floor_std"}}."""
-    M = len(reference)
-    half = M // 2
-    vals = {k: [] for k in DISTANCES}
-    flo = {k: [] for k in DISTANCES}
-    for _ in range(partitions):
-        perm = rng.permutation(M)
-        A, B = reference.subset(perm[:half]), reference.subset(perm[half : 2 * half])
-        for k, v in compare(sample, A).items():
-            vals[k].append(v)
-        for k, v in compare(B, A).items():
-            flo[k].append(v)
+def chain_halves(
+    origin: np.ndarray, n: int, rng: np.random.Generator, max_splits: int = 20
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Ordered splits (A, B) of an MD reference into two halves from disjoint chains: ``origin``
+    (M,) is each configuration's chain; each half keeps its first ``m = min(n, both sizes)``
+    configurations (the same sample count on both sides).  Every split of the chains into
+    floor(S/2) and the rest when there are at most ``max_splits`` ordered ones, else
+    ``max_splits`` random ones.  One chain cannot be split: then its alternate configurations
+    (correlated halves, the floor too small), said by the caller."""
+    origin = np.asarray(origin)
+    chains = np.unique(origin)
+    S = len(chains)
+    if S < 2:
+        idx = np.arange(len(origin))
+        m = min(n, len(idx) // 2)
+        return [(idx[0::2][:m], idx[1::2][:m])]
+    k = S // 2
+    n_groups = comb(S, k)
+    if S % 2 == 0 and n_groups <= max_splits:  # a group's complement is another group
+        groups, both = [np.array(g) for g in itertools.combinations(chains, k)], False
+    elif 2 * n_groups <= max_splits:
+        groups, both = [np.array(g) for g in itertools.combinations(chains, k)], True
+    else:
+        groups = [rng.choice(chains, k, replace=False) for _ in range(max(max_splits // 2, 1))]
+        both = True
+    out = []
+    for g in groups:
+        inside = np.isin(origin, g)
+        a, b = np.flatnonzero(inside), np.flatnonzero(~inside)
+        m = min(n, len(a), len(b))
+        out.append((a[:m], b[:m]))
+        if both:
+            out.append((b[:m], a[:m]))
+    return out
+
+
+def md_floor(reference: Profile, halves) -> dict:
+    """The MD-vs-MD floor of every distance: half B against half A, averaged over the splits
+    ``halves`` of :func:`chain_halves`.  {name: {"value", "floor", "floor_std"}} (value = floor:
+    the MD row)."""
+    per = [compare(reference.subset(b), reference.subset(a)) for a, b in halves]
+    out = {}
+    for k in DISTANCES:
+        v = np.array([p[k] for p in per])
+        out[k] = {"value": float(v.mean()), "floor": float(v.mean()), "floor_std": float(v.std())}
+    return out
+
+
+def against_md(sample: Profile, reference: Profile, halves, floor: dict, rng) -> dict:
+    """Each distance of :func:`compare` between ``sample`` and half A of the reference, averaged
+    over the splits ``halves`` (a random m of the sample when a half holds fewer configurations
+    than it), beside its ``floor`` (:func:`md_floor`).  {name: {"value", "floor", "floor_std"}}."""
+    per = []
+    for a, _ in halves:
+        rows = np.arange(len(sample))
+        if len(a) < len(rows):
+            rows = np.sort(rng.choice(rows, len(a), replace=False))
+        per.append(compare(sample.subset(rows), reference.subset(a)))
     return {
         k: {
-            "value": float(np.mean(vals[k])),
-            "floor": float(np.mean(flo[k])),
-            "floor_std": float(np.std(flo[k])),
+            "value": float(np.mean([p[k] for p in per])),
+            "floor": floor[k]["floor"],
+            "floor_std": floor[k]["floor_std"],
         }
         for k in DISTANCES
     }

@@ -171,8 +171,12 @@ def test_evaluate_scores_every_sampler_beside_its_md_floor(cnf_evaluation):
     ref = ev["reference"]
     assert ref["from"] == "split" and ref["starts"] == test and ref["n"] == 8
     assert ref["spacing"] == pytest.approx(2 * 3.6) and ref["md_steps_per_configuration"] > 0
+    # the floor: every split of the reference's chains into two halves, one per held-out start
+    assert ref["chains"] == len(test) >= 2 and ref["splits"] >= 2 and ref["half"] == 4
     res = ev["results"]
     assert set(res) == {"md", "model", "model_raw", "ablation", "uniform", "lattice"}
+    for k, d in res["md"]["distances"].items():  # the MD row is a half B: it is the floor
+        assert d["value"] == d["floor"] == res["model"]["distances"][k]["floor"]
     for r in res.values():
         assert r["n"] == 4 and set(r["distances"]) == set(metrics.DISTANCES)
         for d in r["distances"].values():

@@ -171,26 +171,64 @@ def test_compare_against_brute_force():
     assert set(got) == set(metrics.DISTANCES)
 
 
-def test_against_floor_halves_the_reference():
-    """One partition: the value compares the sample with half A of the reference, the floor the
-    other half B with A (both of the same size): a floor from overlapping halves, or a value
-    against the whole reference, gives other numbers."""
+def test_chain_halves_split_whole_chains_every_way():
+    """Six chains (start k gives rows k, k + 6, ...): the 20 ordered splits into three chains
+    and three, each half from its own chains and of one size; an interleaved split (chain-mates
+    on both sides, correlated halves) or a single split would fail."""
+    origin = np.arange(64) % 6
+    halves = metrics.chain_halves(origin, 32, np.random.default_rng(0))
+    assert len(halves) == 20
+    seen = set()
+    for a, b in halves:
+        # chains of 11, 11, 11, 11, 10, 10: both halves cut to the smaller side's size
+        side = np.isin(origin, origin[a])
+        assert len(a) == len(b) == min(side.sum(), (~side).sum(), 32)
+        assert not set(origin[a]) & set(origin[b]) and len(set(origin[a])) == 3
+        seen.add(tuple(sorted(set(origin[a]))))
+    assert len(seen) == 20
+    # five chains: 2 against 3 both ways, the halves cut to the smaller one's size
+    h5 = metrics.chain_halves(np.arange(40) % 5, 20, np.random.default_rng(0))
+    assert len(h5) == 20 and all(len(a) == len(b) == 16 for a, b in h5)
+    # many chains: at most max_splits random splits, still chain-disjoint
+    o = np.arange(64) % 32
+    hm = metrics.chain_halves(o, 32, np.random.default_rng(0), max_splits=10)
+    assert len(hm) == 10 and all(not set(o[a]) & set(o[b]) for a, b in hm)
+    # one chain: alternate configurations, the only split there is
+    ((a, b),) = metrics.chain_halves(np.zeros(10, int), 8, np.random.default_rng(0))
+    assert a.tolist() == [0, 2, 4, 6, 8] and b.tolist() == [1, 3, 5, 7, 9]
+
+
+def test_against_md_averages_over_the_splits():
+    """The value is the mean over splits of the sample against half A, the floor the mean of B
+    against A: the first split alone, or the whole reference as A, gives other numbers."""
     rng = np.random.default_rng(1)
-    ref, sample = _synthetic_profile(rng, 20), _synthetic_profile(rng, 10, shift=0.2)
-    got = metrics.against_floor(sample, ref, np.random.default_rng(5), partitions=1)
-    perm = np.random.default_rng(5).permutation(20)
-    A, B = ref.subset(perm[:10]), ref.subset(perm[10:])
-    for k, v in metrics.compare(sample, A).items():
-        assert got[k]["value"] == pytest.approx(v) and got[k]["floor_std"] == 0.0
-    for k, v in metrics.compare(B, A).items():
-        assert got[k]["floor"] == pytest.approx(v)
+    ref, sample = _synthetic_profile(rng, 24), _synthetic_profile(rng, 8, shift=0.2)
+    halves = metrics.chain_halves(np.arange(24) % 4, 8, rng)
+    assert len(halves) == 6
+    floor = metrics.md_floor(ref, halves)
+    got = metrics.against_md(sample, ref, halves, floor, np.random.default_rng(5))
+    for k in metrics.DISTANCES:
+        want = np.mean([metrics.compare(sample, ref.subset(a))[k] for a, _ in halves])
+        fl = [metrics.compare(ref.subset(b), ref.subset(a))[k] for a, b in halves]
+        assert got[k]["value"] == pytest.approx(want)
+        assert floor[k]["floor"] == pytest.approx(np.mean(fl)) == got[k]["floor"]
+        assert floor[k]["floor_std"] == pytest.approx(np.std(fl)) and np.std(fl) > 0
+        assert got[k]["value"] != pytest.approx(metrics.compare(sample, ref)[k])
+    # halves smaller than the sample: a random subset of the sample of the halves' size
+    small = metrics.chain_halves(np.arange(12) % 4, 8, rng)
+    sub = metrics.against_md(
+        sample, ref.subset(np.arange(12)), small, floor, np.random.default_rng(5)
+    )
+    assert all(np.isfinite(sub[k]["value"]) for k in metrics.DISTANCES)
 
 
 def test_a_sample_of_the_reference_law_sits_at_the_floor_and_a_shifted_one_above():
     rng = np.random.default_rng(2)
     ref = _synthetic_profile(rng, 64)
-    same = metrics.against_floor(_synthetic_profile(rng, 32), ref, rng)
-    off = metrics.against_floor(_synthetic_profile(rng, 32, shift=0.3), ref, rng)
+    halves = metrics.chain_halves(np.arange(64) % 6, 32, rng)
+    floor = metrics.md_floor(ref, halves)
+    same = metrics.against_md(_synthetic_profile(rng, 32), ref, halves, floor, rng)
+    off = metrics.against_md(_synthetic_profile(rng, 32, shift=0.3), ref, halves, floor, rng)
     for k in metrics.DISTANCES:
         assert same[k]["value"] < 1.5 * same[k]["floor"], (k, same[k])
         assert off[k]["value"] > 2.0 * off[k]["floor"], (k, off[k])
