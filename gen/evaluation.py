@@ -373,7 +373,7 @@ def evaluate(
             "n": len(ref["energy"]),
             "chains": len(np.unique(origin)),
             "splits": len(halves),
-            "half": len(a0),
+            "half": [min(len(a) for a, _ in halves), max(len(a) for a, _ in halves)],
             "spacing": ref["spacing"],
             "unchecked": sel["unchecked"],
             "md_seconds_per_configuration": ref["md_seconds"] / len(ref["energy"]),
@@ -580,7 +580,8 @@ def format_table(report: dict) -> str:
         f"{ref.get('md_timed', 'when the reference was made')})"
     )
     split = (
-        f"its {ref['splits']} splits into halves of {ref['half']} from disjoint chains"
+        f"its {ref['splits']} splits into halves of "
+        f"{'-'.join(str(h) for h in sorted(set(ref['half'])))} from disjoint chains"
         if ref.get("chains", 0) > 1
         else "its alternate configurations (one chain: correlated halves, a floor too small)"
         if "chains" in ref
