@@ -576,6 +576,29 @@ def sample_to(
     return s
 
 
+FEW_EFFECTIVE = 8.0  # below min(this, n / 2) effective configurations, gen sample says so
+
+
+def caution(s: SampleSet) -> str | None:
+    """A line for a population method's samples worth few independent configurations (the
+    annealing kept few families: members of a family share their chemical order), with the two
+    levers that keep more; None otherwise."""
+    r = s.report
+    if not s.corrected or "population" not in r:
+        return None
+    eff = float(r["effective_configurations"])
+    if eff >= min(FEW_EFFECTIVE, s.n / 2):
+        return None
+    return (
+        f"note: these {s.n} configurations are worth about {eff:.1f} independent ones (only "
+        f"{r['effective_families']:.1f} effective families of the {r['population']} carried down "
+        f"from T={r['base_temperature']:g} survived the annealing); --population "
+        f"{2 * r['population']} keeps about twice as many at twice the cost, and a transport "
+        f"fitted from a base temperature closer to {s.temperature:g} keeps more (`gen fit "
+        f"--temperatures {s.temperature:g}` on a store with a temperature just above it)"
+    )
+
+
 def describe(s: SampleSet) -> str:
     """One line on how a sample set was made and what it is worth."""
     r = s.report

@@ -255,7 +255,7 @@ def _fit(args) -> int:
 def _sample(args) -> int:
     from glassdyn.data.errors import InputError
     from glassdyn.gen.options import SamplerOptions
-    from glassdyn.gen.sampler import CorrectionOptions, describe, sample_to
+    from glassdyn.gen.sampler import CorrectionOptions, caution, describe, sample_to
 
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -274,6 +274,8 @@ def _sample(args) -> int:
         log=(lambda *a: None) if args.quiet else print,
     )
     print(f"wrote {describe(s)} to {args.out}")
+    if (note := caution(s)) is not None:
+        print(note)
     return 0
 
 

@@ -255,3 +255,32 @@ def test_the_relaxation_threshold_leaves_md_configurations_alone(ka_store):
 
         (g,) = torch.autograd.grad(energy_torch(xt, types, box).sum(), xt)
         assert float(g.abs().max()) < 0.3 * sampler.RELAX_FORCE
+
+
+def test_samples_worth_few_configurations_say_so_with_advice_that_parses():
+    """A population method whose annealing kept few families is worth few independent
+    configurations: `gen sample` says so and names the two levers; many families, raw proposals
+    and refined diffusion proposals get no such line."""
+    import shlex
+
+    from glassdyn.cli import build_parser
+
+    x = np.zeros((32, 4, 3))
+
+    def made(eff, fam, corrected=True, **extra):
+        rep = {"population": 64, "base_temperature": 0.8, "effective_configurations": eff}
+        rep.update(effective_families=fam, **extra)
+        return sampler.SampleSet(x, np.zeros(32), np.zeros(32, int), 0.64, "cnf", corrected, rep)
+
+    note = sampler.caution(made(0.75, 1.5))
+    assert note and "worth about 0.8 independent ones" in note and "1.5 effective families" in note
+    assert "--population 128" in note and "`gen fit --temperatures 0.64`" in note
+    assert sampler.caution(made(9.9, 19.8)) is None
+    assert sampler.caution(made(0.75, 1.5, corrected=False)) is None
+    diffusion = sampler.SampleSet(x, np.zeros(32), np.arange(32), 0.64, "diffusion", True, {})
+    assert sampler.caution(diffusion) is None
+    # the advice is an option gen sample takes
+    args = build_parser().parse_args(
+        shlex.split("gen sample RUN --n 32 --temperature 0.64 --out x.extxyz --population 128")
+    )
+    assert args.population == 128
