@@ -42,7 +42,8 @@ def _check_energies(x, e_per_particle, types, box):
 def test_cnf_samples_to_a_store_with_their_report(cnf_run, tmp_path, capsys):
     out = tmp_path / "s.zarr"
     assert _sample(cnf_run, out) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+    lines = capsys.readouterr().out.strip().splitlines()
+    line = next(s for s in lines if s.startswith("wrote "))
     assert line.startswith("wrote 4 configurations by cnf transport from T=1 (2 temperature steps")
     sp = Store.open(out).state(0.8)
     x, box, types = sp.read(keys.THERMAL_POSITIONS), sp.read(keys.BOX)[0], sp.read(keys.TYPES)[0]
@@ -57,6 +58,10 @@ def test_cnf_samples_to_a_store_with_their_report(cnf_run, tmp_path, capsys):
     assert 1.0 <= r["ess"] <= 8.0 and r["ess_per_member"] == pytest.approx(r["ess"] / 8)
     assert 1 <= r["distinct_families"] <= 8 and 0 <= r["hmc_acceptance"] <= 1
     assert r["families_in_sample"] == len(set(a["family"]))
+    # worth fewer than n / 2 = 2 independent configurations: said after the line, with advice
+    few = r["effective_configurations"] < 2
+    assert (lines[-1].startswith("note: these 4 configurations are worth about")) == few
+    assert ("--population 16 keeps" in lines[-1]) == few
     # 8 base chains, 2 steps of one 5-step HMC move and one final move for 8 members
     assert r["md_steps"] > 8 * 2 * (5 + 1)
     assert r["effective_configurations"] == pytest.approx(
