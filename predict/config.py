@@ -123,6 +123,12 @@ class TrainConfig:
         choices=("constant", "cosine"),
     )
     grad_clip: float = setting(1.0, "gradient-norm clipping (0: none)")
+    ema: float = setting(
+        0.0,
+        "GNNs: decay of a moving average of the weights, updated every step (e.g. 0.99); "
+        "validation, best.pt and the kept weights are the average's, which smooths the choice of "
+        "the best epoch on few validation files (0: off)",
+    )
     batch_size: int = setting(1, "graphs per optimiser step")
     hidden: int = setting(64, "MLP width")
     steps: int = setting(7, "message-passing steps")
@@ -220,6 +226,11 @@ class TrainConfig:
         if self.init is not None and self.model in BASELINES:
             raise InputError(
                 f"--init starts a graph network from saved weights; --model {self.model} has none to start from"
+            )
+        if self.ema and self.model in BASELINES:
+            raise InputError(
+                f"--ema averages a graph network's weights over its steps; --model {self.model} "
+                "has none: drop --ema, or use --model botan, tbotan or bapst"
             )
         if self.init is not None:
             object.__setattr__(self, "init", str(self.init))
@@ -321,6 +332,7 @@ def _check_numbers(c: TrainConfig) -> None:
         ("--hidden", c.hidden, c.hidden >= 1, ">= 1 (the MLP width, e.g. 64)"),
         ("--steps", c.steps, c.steps >= 0, ">= 0 (message-passing steps, e.g. 7)"),
         ("--grad-clip", c.grad_clip, c.grad_clip >= 0, ">= 0 (0: no clipping)"),
+        ("--ema", c.ema, 0.0 <= c.ema < 1.0, "in [0, 1), e.g. 0.99 (0: off)"),
         ("--cutoff", c.cutoff, math.isfinite(c.cutoff) and c.cutoff > 0, "positive (sigma_AA)"),
         ("--temperature-weight", c.temperature_weight, c.temperature_weight >= 0, ">= 0"),
         ("--heterogeneity-weight", c.heterogeneity_weight, c.heterogeneity_weight >= 0, ">= 0"),

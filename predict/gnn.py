@@ -71,6 +71,7 @@ class GraphTrainer(Trainer):
         self.config, self.split, self.out, self.device, self.ddp = config, split, out, device, ddp
         self.spec = config.graph_spec()
         self.lr, self.grad_clip, self.desc = config.lr, config.grad_clip, config.model
+        self.ema = config.ema
         cache = GraphCache(out / "graphs")
         digests = {k: s["content"] for k, s in fp["states"].items()}
         self.graphs = {
@@ -221,6 +222,8 @@ class GraphTrainer(Trainer):
         load_state(state.model, ckpt[runs.CKPT_STATE_DICT], path)
         state.optimizer = self.optimizer(state.model)
         state.best, state.best_epoch = math.inf, -1
+        if state.ema is not None:  # the average starts again from the weights the phase starts
+            state.ema = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
 
 
 # --------------------------------------------------------------------------- data

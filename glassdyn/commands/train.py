@@ -52,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     for name in ("temperature_weight", "heterogeneity_weight", "lr", "lr_schedule", "grad_clip"):
         add(name)
+    add("ema")
     for name in ("batch_size", "hidden", "steps", "shared_decoder", "cutoff"):
         add(name)
     add("cg_lengths", type=positive_floats, metavar="A[,A...]")

@@ -413,3 +413,31 @@ def test_runs_written_before_fingerprints_evaluate_and_resume_on_their_store(sto
         train(TrainConfig(data=str(copy), out=str(out), model="bapst", epochs=2, **SMALL))
     train(TrainConfig(data=store_path, out=str(out), model="bapst", epochs=2, **SMALL))
     assert "fingerprint" in json.loads((out / "run.json").read_text())
+
+
+def test_ema_validates_and_keeps_the_average_without_changing_the_training(store_path, tmp_path):
+    """--ema: the raw weights train exactly as without it; validation (history) and best.pt are
+    the moving average's, which last.pt keeps beside the raw weights; a descriptor model refuses
+    it in one line."""
+    base = dict(data=store_path, model="botan", epochs=2, skip=False, **SMALL)
+    plain = train(TrainConfig(out=str(tmp_path / "plain"), **base))
+    avg = train(TrainConfig(out=str(tmp_path / "avg"), ema=0.9, **base))
+    p, a = load_checkpoint(plain / "last.pt"), load_checkpoint(avg / "last.pt")
+    for k in p["state_dict"]:
+        torch.testing.assert_close(p["state_dict"][k], a["state_dict"][k])
+    assert p["ema_state_dict"] is None and a["ema_state_dict"] is not None
+    ema = a["ema_state_dict"]
+    floats = [k for k in ema if ema[k].is_floating_point()]
+    assert any(not torch.equal(ema[k], a["state_dict"][k]) for k in floats)
+    vp = [h["val_select"] for h in p["history"]]
+    va = [h["val_select"] for h in a["history"]]
+    assert all(x != y for x, y in zip(vp, va))  # validated: the average, not the raw weights
+    best = load_checkpoint(avg / "best.pt")
+    if best["epoch"] == a["epoch"]:  # the last epoch was the best: best.pt is today's average
+        for k in ema:
+            torch.testing.assert_close(best["state_dict"][k], ema[k])
+    assert best["best_val"] == min(va)
+    with pytest.raises(InputError, match="--ema averages a graph network's weights"):
+        TrainConfig(data=store_path, out=str(tmp_path / "r"), model="ridge", ema=0.9)
+    with pytest.raises(InputError, match="--ema"):
+        TrainConfig(data=store_path, out=str(tmp_path / "r"), model="botan", ema=1.0)
