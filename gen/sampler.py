@@ -589,13 +589,15 @@ def caution(s: SampleSet) -> str | None:
     eff = float(r["effective_configurations"])
     if eff >= min(FEW_EFFECTIVE, s.n / 2):
         return None
+    bigger = max(2 * r["population"], 2 * s.n)
     return (
         f"note: these {s.n} configurations are worth about {eff:.1f} independent ones (only "
         f"{r['effective_families']:.1f} effective families of the {r['population']} carried down "
-        f"from T={r['base_temperature']:g} survived the annealing); --population "
-        f"{2 * r['population']} keeps about twice as many at twice the cost, and a transport "
-        f"fitted from a base temperature closer to {s.temperature:g} keeps more (`gen fit "
-        f"--temperatures {s.temperature:g}` on a store with a temperature just above it)"
+        f"from T={r['base_temperature']:g} survived the annealing); a transport fitted from a base "
+        f"temperature closer to {s.temperature:g} keeps more (`gen fit --temperatures "
+        f"{s.temperature:g}` on a store with a temperature just above it), and a larger population "
+        f"drawn whole keeps more at proportional cost (--n {bigger} --population {bigger}); a larger "
+        "--population alone adds families the n drawn barely see"
     )
 
 

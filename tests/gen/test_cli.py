@@ -61,7 +61,7 @@ def test_cnf_samples_to_a_store_with_their_report(cnf_run, tmp_path, capsys):
     # worth fewer than n / 2 = 2 independent configurations: said after the line, with advice
     few = r["effective_configurations"] < 2
     assert (lines[-1].startswith("note: these 4 configurations are worth about")) == few
-    assert ("--population 16 keeps" in lines[-1]) == few
+    assert ("--n 16 --population 16" in lines[-1]) == few
     # 8 base chains, 2 steps of one 5-step HMC move and one final move for 8 members
     assert r["md_steps"] > 8 * 2 * (5 + 1)
     assert r["effective_configurations"] == pytest.approx(

@@ -274,13 +274,13 @@ def test_samples_worth_few_configurations_say_so_with_advice_that_parses():
 
     note = sampler.caution(made(0.75, 1.5))
     assert note and "worth about 0.8 independent ones" in note and "1.5 effective families" in note
-    assert "--population 128" in note and "`gen fit --temperatures 0.64`" in note
+    assert "--n 128 --population 128" in note and "`gen fit --temperatures 0.64`" in note
     assert sampler.caution(made(9.9, 19.8)) is None
     assert sampler.caution(made(0.75, 1.5, corrected=False)) is None
     diffusion = sampler.SampleSet(x, np.zeros(32), np.arange(32), 0.64, "diffusion", True, {})
     assert sampler.caution(diffusion) is None
     # the advice is an option gen sample takes
     args = build_parser().parse_args(
-        shlex.split("gen sample RUN --n 32 --temperature 0.64 --out x.extxyz --population 128")
+        shlex.split("gen sample RUN --n 128 --temperature 0.64 --out x.extxyz --population 128")
     )
-    assert args.population == 128
+    assert args.population == args.n == 128
