@@ -346,7 +346,7 @@ def evaluate(
     # 2n MD configurations from S chains (md_pool: start k gives configurations k, k + S, ...),
     # split into halves from disjoint chains every way (up to 20): a sample set is compared
     # with half A, the floor is half B (an independent MD set of the sample's size) against A,
-    # both averaged over the splits; one split is one draw of a floor whose spread is ~30%
+    # both averaged over the splits; one split alone is one draw of a floor that spreads 40-75%
     e_all = ref["energy"] / N
     origin = np.arange(len(e_all)) % len(ref["configs"])
     prof = metrics.profile(ref["positions"], types, box, e_all)
