@@ -42,6 +42,7 @@ TRAIN_FLAGS = [
     "--lr",
     "--lr-schedule",
     "--grad-clip",
+    "--ema",
     "--batch-size",
     "--hidden",
     "--steps",

@@ -37,6 +37,8 @@ def _train(store, out, *extra):
         (["--epochs", "0"], "--epochs must be >= 1 (or --pretrain-epochs >= 1"),
         (["--epochs", "-1"], "--epochs and --pretrain-epochs must be >= 0, got -1 and 0"),
         (["--hidden", "0"], "--hidden must be >= 1"),
+        (["--ema", "1"], "--ema must be in [0, 1), e.g. 0.99 (0: off), got 1.0"),
+        (["--model", "ridge", "--ema", "0.9"], "--ema averages a graph network's weights"),
     ],
 )
 def test_numbers_no_training_can_use_are_refused_before_anything_is_written(
