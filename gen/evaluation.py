@@ -347,8 +347,10 @@ def evaluate(
     # split into halves from disjoint chains every way (up to 20): a sample set is compared
     # with half A, the floor is half B (an independent MD set of the sample's size) against A,
     # both averaged over the splits; one split alone is one draw of a floor that spreads 40-75%
+    from glassdyn.gen.mdpool import chain_of
+
     e_all = ref["energy"] / N
-    origin = np.arange(len(e_all)) % len(ref["configs"])
+    origin = chain_of(len(e_all), len(ref["configs"]))
     prof = metrics.profile(ref["positions"], types, box, e_all)
     halves = metrics.chain_halves(origin, n_samples, np.random.default_rng([seed, 43]))
     a0, b0 = halves[0]

@@ -39,6 +39,12 @@ class Pool:
     cost: MoveStats
 
 
+def chain_of(n: int, n_starts: int) -> np.ndarray:
+    """The chain each of the ``n`` configurations of :func:`md_pool` comes from (``n_starts``
+    starting configurations: start k gives configurations k, k + S, ...)."""
+    return np.arange(n) % n_starts
+
+
 def md_pool(
     starts: np.ndarray,
     types: np.ndarray,
@@ -63,13 +69,13 @@ def md_pool(
     per = [len(range(k, n, S)) for k in range(S)]
     pos = np.empty((n, N, 3))
     energy = np.empty(n)
-    origin = np.empty(n, dtype=np.int64)
+    origin = chain_of(n, S)
     cost = MoveStats()
     done = 0
     for k in range(min(S, n)):
         x, e, c = nvt_chain(starts[k], types, box, temperature, per[k], spacing, rng)
         rows = np.arange(k, n, S)
-        pos[rows], energy[rows], origin[rows] = x, e, k
+        pos[rows], energy[rows] = x, e
         cost = cost.add(c)
         done += per[k]
         if progress is not None:

@@ -275,11 +275,16 @@ def chain_halves(
     return out
 
 
+def split_floors(reference: Profile, halves) -> list[dict]:
+    """Each split's own floor: the distances of half B from half A, per split of ``halves``."""
+    return [compare(reference.subset(b), reference.subset(a)) for a, b in halves]
+
+
 def md_floor(reference: Profile, halves) -> dict:
     """The MD-vs-MD floor of every distance: half B against half A, averaged over the splits
     ``halves`` of :func:`chain_halves`.  {name: {"value", "floor", "floor_std"}} (value = floor:
     the MD row)."""
-    per = [compare(reference.subset(b), reference.subset(a)) for a, b in halves]
+    per = split_floors(reference, halves)
     out = {}
     for k in DISTANCES:
         v = np.array([p[k] for p in per])

@@ -19,6 +19,7 @@ import numpy as np
 from glassdyn.gen import metrics
 from glassdyn.gen.checkpoints import load_run
 from glassdyn.gen.evaluation import held_out_reference, reference_data
+from glassdyn.gen.mdpool import chain_of
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
     for path in found:
         d = np.load(path)
         e = d["energy"] / len(types)
-        origin = np.arange(len(e)) % len(sel["configs"])
+        origin = chain_of(len(e), len(sel["configs"]))
         prof = metrics.profile(d["positions"], types, box, e)
         S = len(np.unique(origin))
         print(f"{path}: {len(e)} configurations from {S} chains")
@@ -48,8 +49,7 @@ def main() -> None:
         print("  " + " ".join(f"{k:>9s}" for k in metrics.DISTANCES) + "   split (chains of A)")
         halves = metrics.chain_halves(origin, a.n, np.random.default_rng(0))
         rows = []
-        for A, B in halves:
-            c = metrics.compare(prof.subset(B), prof.subset(A))
+        for (A, _), c in zip(halves, metrics.split_floors(prof, halves)):
             rows.append([c[k] for k in metrics.DISTANCES])
             print(
                 "  "
