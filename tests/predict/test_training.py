@@ -415,6 +415,7 @@ def test_runs_written_before_fingerprints_evaluate_and_resume_on_their_store(sto
     assert "fingerprint" in json.loads((out / "run.json").read_text())
 
 
+@pytest.mark.slow  # two trainings; the fast tier keeps --ema's refusals (test_bad_input_train)
 def test_ema_validates_and_keeps_the_average_without_changing_the_training(store_path, tmp_path):
     """--ema: the raw weights train exactly as without it; validation (history) and best.pt are
     the moving average's, which last.pt keeps beside the raw weights; a descriptor model refuses
