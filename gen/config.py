@@ -48,9 +48,12 @@ class FitConfig:
     )
     base_temperature: float | None = setting(
         None,
-        "flow / cnf: the store temperature whose MD configurations are carried down (default: "
-        "with --temperatures, the nearest store temperature above the warmest target, whose "
-        "population keeps more families down to it; without, the store's highest)",
+        "flow / cnf: the temperature whose MD configurations are carried down: a store "
+        "temperature, or any other (a bridged base: NVT equilibrated there for 10 tau_alpha from "
+        "the store's nearest temperature above).  Default: with --temperatures, the nearest store "
+        "temperature above the warmest target, else the store's highest; when the identity's "
+        "log-weights from it to the warmest target spread more than 4 (|1/T - 1/T0| T0 "
+        "sqrt(2N); 0.8 -> 0.64 at N=256), a bridged base at spread 3 (0.72)",
     )
     base_configs: int = setting(
         64,

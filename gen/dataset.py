@@ -34,39 +34,50 @@ class TrainingData:
     base_val_energy: torch.Tensor | None = None  # (Q,) float64 | their total energies
     base_types: torch.Tensor | None = None  # (N,) long | the one composition of the pools
     base_temperature: float | None = None
+    base_source: float | None = None  # the store temperature the base chains start from
     target_temperatures: tuple[float, ...] = ()
 
     def with_base_pools(self, store_path, split: dict, cfg, log=print) -> TrainingData:
         """MD pools at the base temperature ``cfg.base_temperature``: NVT chains (2 tau_alpha
-        apart) from its training and validation configurations
-        (:func:`glassdyn.gen.mdpool.md_pool`, seeded by ``cfg.seed``)."""
+        apart) from the training and validation configurations of its source temperature (itself,
+        or for a bridged base the store temperature of :func:`glassdyn.gen.mdpool.base_source`,
+        equilibrated first) (:func:`glassdyn.gen.mdpool.md_pool`, seeded by ``cfg.seed``)."""
         from glassdyn.data.store import Store
-        from glassdyn.gen.mdpool import md_pool
+        from glassdyn.gen.mdpool import base_source, bridge_warmup, md_pool
 
         Tb = float(cfg.base_temperature)
-        sp = Store.open(store_path).state(Tb)
-        s = split[temperature_key(Tb)]
+        store = Store.open(store_path)
+        Ts = base_source(store.temperatures, Tb)
+        sp = store.state(Ts)
+        s = split[temperature_key(Ts)]
+        warmup = bridge_warmup(Tb, Ts, sp.n_particles)
         pools = {}
         rng = np.random.default_rng([cfg.seed, 7])
         for part, n in (("train", cfg.base_configs), ("val", max(2, cfg.base_configs // 4))):
             idx = np.asarray(s[part] or s["train"], dtype=np.int64)
             if len(idx) == 0:
                 raise StoreError(
-                    f"{store_path} T={Tb:g} has no training configuration to start the base MD from"
+                    f"{store_path} T={Ts:g} has no training configuration to start the base MD from"
                 )
             starts = sp.read(keys.THERMAL_POSITIONS, idx).astype(np.float64)
             types = sp.read(keys.TYPES, idx)
             if not (types == types[0]).all():
                 raise InputError(
-                    f"{store_path} T={Tb:g}: the base configurations differ in composition"
+                    f"{store_path} T={Ts:g}: the base configurations differ in composition"
                 )
-            log(f"base: {n} MD configurations at T={Tb:g} from {len(idx)} {part} configurations")
-            pools[part] = md_pool(starts, types[0], self.box.cpu().numpy(), Tb, n, rng)
+            bridged = f", equilibrated from T={Ts:g} for {warmup:.3g} LJ time" if warmup else ""
+            log(
+                f"base: {n} MD configurations at T={Tb:g} from {len(idx)} {part} configurations{bridged}"
+            )
+            pools[part] = md_pool(
+                starts, types[0], self.box.cpu().numpy(), Tb, n, rng, warmup=warmup
+            )
             self.base_types = torch.as_tensor(types[0], dtype=torch.long)
         self.base = torch.as_tensor(pools["train"].positions)
         self.base_val = torch.as_tensor(pools["val"].positions)
         self.base_val_energy = torch.as_tensor(pools["val"].energy)
         self.base_temperature = Tb
+        self.base_source = Ts
         return self
 
     def with_forces(self) -> TrainingData:
@@ -97,6 +108,7 @@ class TrainingData:
         temperatures, N, the types and the box (what sampling needs)."""
         return {
             "base_temperature": self.base_temperature,
+            "base_source": self.base_source,
             "target_temperatures": list(self.target_temperatures),
             "store": str(self.store),
             "source": self.source,

@@ -166,11 +166,14 @@ def transported(
     options: CorrectionOptions = CorrectionOptions(),
     *,
     method: str,
+    source: float | None = None,
     log=None,
 ) -> SampleSet:
     """``n`` Boltzmann configurations at T from base MD at ``T_base`` carried down by ``transport``
-    (a :data:`glassdyn.gen.anneal.Transport`, or None for population annealing)."""
-    from glassdyn.gen.mdpool import md_pool
+    (a :data:`glassdyn.gen.anneal.Transport`, or None for population annealing).  ``base_starts``
+    are equilibrated at ``source`` (default ``T_base``; another temperature: a bridged base, whose
+    chains first equilibrate at ``T_base``)."""
+    from glassdyn.gen.mdpool import bridge_warmup, md_pool
 
     if not T < T_base:
         raise InputError(
@@ -180,10 +183,13 @@ def transported(
         )
     M = options.population or max(n, 64)
     t0 = time.perf_counter()
-    pool = md_pool(base_starts, types, box, T_base, M, rng)
+    source = T_base if source is None else float(source)
+    warmup = bridge_warmup(T_base, source, len(types))
+    pool = md_pool(base_starts, types, box, T_base, M, rng, warmup=warmup)
     base_seconds = time.perf_counter() - t0
     if log:
-        log(f"base: {M} MD configurations at T={T_base:g} ({base_seconds:.1f} s)")
+        bridged = f", equilibrated from T={source:g}" if warmup else ""
+        log(f"base: {M} MD configurations at T={T_base:g}{bridged} ({base_seconds:.1f} s)")
     if options.raw:  # the proposals of one transport step, with their importance weights
         take = np.arange(n) % M
         z, U0 = pool.positions[take], pool.energy[take]
@@ -226,6 +232,7 @@ def transported(
     report = {
         "method": method,
         "base_temperature": T_base,
+        "base_source": source,
         "population": M,
         "ladder": [s.temperature for s in res.steps],
         "steps": [vars(s) for s in res.steps],
@@ -363,14 +370,15 @@ def model_transport(
 
 def base_starts(ck: dict, store=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions (S, N, 3), types (N,), box (3,)) of the training and validation configurations
-    at a transport run's base temperature, read from ``store`` (default: the run's own) and
-    checked to be the very ones the fit recorded."""
+    at a transport run's base temperature (for a bridged base, at the store temperature its MD
+    starts from: ``base_source``), read from ``store`` (default: the run's own) and checked to be
+    the very ones the fit recorded."""
     from glassdyn.data import keys
     from glassdyn.data.errors import StoreError
     from glassdyn.data.splits import identity, temperature_key
     from glassdyn.data.store import Store
 
-    Tb = ck["data"]["base_temperature"]
+    Tb = ck["data"].get("base_source") or ck["data"]["base_temperature"]
     key = temperature_key(Tb)
     path = store or ck.get("data_path") or ck["data"]["store"]
     fix = "pass --data STORE, a store holding the configurations the run was fitted on"
@@ -457,6 +465,7 @@ def sample_run(
             rng,
             options,
             method=method,
+            source=ck["data"].get("base_source"),
             log=log,
         )
     m = physics_only(model) if transport == "physics" else model
@@ -589,15 +598,22 @@ def caution(s: SampleSet) -> str | None:
     eff = float(r["effective_configurations"])
     if eff >= min(FEW_EFFECTIVE, s.n / 2):
         return None
+    from glassdyn.gen.mdpool import close_base
+
     bigger = max(2 * r["population"], 2 * s.n)
+    T, Tb = s.temperature, r["base_temperature"]
+    near = close_base(T, s.positions.shape[1])
+    fit = f"`gen fit --temperatures {T:g}`"
+    if T + 1e-9 < near < Tb - 1e-9:  # a bridged base: MD equilibrated there by the fit itself
+        fit = f"`gen fit --temperatures {T:g} --base-temperature {near:g}`"
     return (
         f"note: these {s.n} configurations are worth about {eff:.1f} independent ones (only "
         f"{r['effective_families']:.1f} effective families of the {r['population']} carried down "
-        f"from T={r['base_temperature']:g} survived the annealing); a transport fitted from a base "
-        f"temperature closer to {s.temperature:g} keeps more (`gen fit --temperatures "
-        f"{s.temperature:g}` on a store with a temperature just above it), and a larger population "
-        f"drawn whole keeps more at proportional cost (--n {bigger} --population {bigger}); a larger "
-        "--population alone adds families the n drawn barely see"
+        f"from T={Tb:g} survived the annealing); a transport fitted from a base temperature closer "
+        f"to {T:g} keeps more ({fit}: a store temperature or MD equilibrated there from the "
+        f"nearest above), and a larger population drawn whole keeps more at proportional cost "
+        f"(--n {bigger} --population {bigger}); a larger --population alone adds families the n "
+        "drawn barely see"
     )
 
 

@@ -64,6 +64,7 @@ from glassdyn.gen.losses import (
     transport_validation,
     uses_target_score,
 )
+from glassdyn.gen.mdpool import base_source
 from glassdyn.gen.options import build_generative_model
 
 
@@ -86,9 +87,12 @@ def fit(
     uses_target_score(cfg)  # refuses a bad combination before reading data
     model = build_generative_model(cfg.model, cfg.arch)  # refuses a network that cannot be built
     store = Store.open(store_path)
-    cfg = resolve_temperatures(store, cfg)
+    cfg = resolve_temperatures(store, cfg, log)
     temps = fit_temperatures(store, cfg.temperatures)
-    read = sorted({*temps, *([cfg.base_temperature] if cfg.model in TRANSPORTS else [])})
+    source = (
+        [base_source(store.temperatures, cfg.base_temperature)] if cfg.model in TRANSPORTS else []
+    )
+    read = sorted({*temps, *source})
     split = plan_splits(
         store,
         read,
@@ -128,10 +132,16 @@ def fit(
     return run
 
 
-def resolve_temperatures(store, cfg: FitConfig) -> FitConfig:
+def resolve_temperatures(store, cfg: FitConfig, log=None) -> FitConfig:
     """``cfg`` with the temperatures a fit of ``store`` uses written out: for a transport the base
-    temperature (default: the nearest store temperature above the warmest of the given targets,
-    or the store's highest without targets) and the targets (default every lower one)."""
+    temperature and the targets (default every store temperature below the base).  The default
+    base is the nearest store temperature above the warmest of the given targets (the store's
+    highest without targets); when the identity's log-weights from there to the warmest target
+    spread more than ``mdpool.SPREAD_BRIDGE``, a bridged base closer to it
+    (:func:`glassdyn.gen.mdpool.bridge_temperature`).  A base the store lacks is bridged: its MD
+    starts from the store's nearest temperature above (``log`` says so)."""
+    from glassdyn.gen.mdpool import SPREAD_BRIDGE, bridge_temperature, log_weight_spread
+
     if cfg.model not in TRANSPORTS:
         if cfg.base_temperature is not None:
             raise InputError("--base-temperature applies to --model flow or cnf (the transports)")
@@ -140,12 +150,12 @@ def resolve_temperatures(store, cfg: FitConfig) -> FitConfig:
     if not temps:
         raise StoreError(f"store {store.path} has no state points; simulate or import some first")
     base = cfg.base_temperature
-    if base is None:  # the closer the base, the more of its population survives the annealing
+    chosen = base is None
+    if chosen:  # the closer the base, the more of its population survives the annealing
         above = [t for t in temps if cfg.temperatures and t > max(cfg.temperatures)]
         above = [t for t in above if not same_temperature(t, max(cfg.temperatures))]
         base = min(above) if above else max(temps)
     base = float(base)
-    store.state(base)  # a clear StoreError naming the temperatures the store has
     targets = (
         [float(t) for t in cfg.temperatures]
         if cfg.temperatures
@@ -158,6 +168,29 @@ def resolve_temperatures(store, cfg: FitConfig) -> FitConfig:
             f"{', '.join(f'{t:g}' for t in temps)}); fit on a store with a temperature above the "
             "targets and pass it as --base-temperature"
         )
+    source = base_source(temps, base)
+    N = store.state(source).n_particles
+    warmest = max(targets)
+    if chosen and (bridge := bridge_temperature(warmest, base, N)) is not None:
+        if log:
+            log(
+                f"base T={bridge:g} (MD equilibrated from the store's T={base:g}): from T={base:g} "
+                f"the identity's log-weights at T={warmest:g} spread "
+                f"{log_weight_spread(warmest, base, N):.1f} for N={N}, too far for the population "
+                f"to survive the annealing (--base-temperature {base:g} to use it all the same)"
+            )
+        base, source = bridge, base
+    elif not same_temperature(source, base) and log:
+        log(f"base T={base:g} is not a store temperature: its MD is equilibrated from T={source:g}")
+    for t in sorted(t for t in targets if log_weight_spread(t, base, N) > SPREAD_BRIDGE):
+        if log:
+            log(
+                f"T={t:g} is far from the base T={base:g} (log-weight spread "
+                f"{log_weight_spread(t, base, N):.1f} > {SPREAD_BRIDGE:g} for N={N}): few of the "
+                "population's families will survive to it; a transport of its own keeps more "
+                f"(`gen fit --temperatures {t:g}` without --base-temperature: the nearest store "
+                "temperature above, or a bridged base closer when that is far)"
+            )
     return replace(cfg, base_temperature=base, temperatures=tuple(sorted(targets)))
 
 

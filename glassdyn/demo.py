@@ -50,8 +50,9 @@ class _Size:
 # split of 5 configurations per T (--test-fraction 0.3: 9 train / 2 validation / 5 test) gives
 # every Pearson an error bar; the simulate preset alone has 3 configurations, R=4, K=6
 _SIZES = {
-    # sampling: the cnf transport from T=0.8 to 0.64, corrected by population annealing with
-    # 32 configurations carried down; evaluated against 2 x 8 held-out MD configurations
+    # sampling: the cnf transport to T=0.64 from a base bridged at 0.72 (MD equilibrated from
+    # the store's 0.8, which is too far at N=256), corrected by population annealing with 32
+    # configurations carried down; evaluated against 2 x 8 held-out MD configurations
     "tiny": _Size(
         ("--configs", "16", "--replicas", "8", "--n-times", "8"),
         train=("--test-fraction", "0.3"),

@@ -34,12 +34,24 @@ def main(argv=None) -> int:
 
     from glassdyn.gen import anneal
     from glassdyn.gen.checkpoints import load_run
+    from glassdyn.gen.mdpool import bridge_warmup, md_pool
     from glassdyn.gen.sampler import base_starts, model_transport
     from glassdyn.gen.sampling import energies
 
     model, ck = load_run(a.run)
     starts, types, box = base_starts(ck, a.data)
     T0 = float(ck["data"]["base_temperature"])
+    source = ck["data"].get("base_source") or T0
+    if bridge_warmup(T0, source, len(types)):  # a bridged base: equilibrate the starts at T0 first
+        starts = md_pool(
+            starts,
+            types,
+            box,
+            T0,
+            len(starts),
+            np.random.default_rng(0),
+            warmup=bridge_warmup(T0, source, len(types)),
+        ).positions
     U = energies(starts, types, box)
     pop = anneal.Population(starts, U, np.zeros(len(U)), np.arange(len(U)), T0)
     f = model_transport(model, types, box)

@@ -67,14 +67,15 @@ def crossover(temps, ratios) -> float | None:
 
 def bench(args) -> dict:
     from glassdyn.gen.checkpoints import load_run
-    from glassdyn.gen.mdpool import md_pool, tau_alpha
+    from glassdyn.gen.mdpool import base_source, md_pool, tau_alpha
     from glassdyn.gen.sampler import CorrectionOptions, sample_run, transported
 
     from glassdyn.data.store import Store
 
     temps = sorted(args.temperatures, reverse=True)
     base = args.base if args.base is not None else max(Store.open(args.data).temperatures)
-    starts_b, types, box = _store_configs(args.data, base)
+    source = base_source(Store.open(args.data).temperatures, base)  # a bridged base: from above
+    starts_b, types, box = _store_configs(args.data, source)
     N = len(types)
     runs = dict(r.split("=", 1) for r in args.runs)
     loaded = {name: load_run(path) for name, path in runs.items()}
@@ -92,7 +93,17 @@ def bench(args) -> dict:
             t0 = time.perf_counter()
             if run is None:
                 s = transported(
-                    None, starts_b, types, box, base, T, args.n, rng, options, method=name
+                    None,
+                    starts_b,
+                    types,
+                    box,
+                    base,
+                    T,
+                    args.n,
+                    rng,
+                    options,
+                    method=name,
+                    source=source,
                 )
             else:
                 s = sample_run(run[0], run[1], T, args.n, seed=args.seed, options=options)

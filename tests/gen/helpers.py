@@ -18,11 +18,13 @@ DIFFUSION_SAMPLER = ["--steps", "4", "--correctors", "0"]
 
 
 def fit_args(store, run, model_args, *extra):
-    """``gen fit`` of a tiny model on ``store`` into ``run``: one epoch, 4 base configurations."""
+    """``gen fit`` of a tiny model on ``store`` into ``run``: one epoch, 4 base configurations;
+    transports from the store's T=1.0 itself (the default would bridge N=216's 1.0 -> 0.8 by a base
+    at 0.91: tests/gen/test_bridge.py)."""
     args = ["gen", "fit", "--data", str(store), "--out", str(run), *model_args]
     args += ["--epochs", "1", "--batch-size", "4", "--device", "cpu", "--quiet"]
     if "diffusion" not in model_args:
-        args += ["--base-configs", "4"]
+        args += ["--base-configs", "4", "--base-temperature", "1.0"]
     return [*args, *map(str, extra)]
 
 

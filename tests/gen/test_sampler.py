@@ -275,6 +275,16 @@ def test_samples_worth_few_configurations_say_so_with_advice_that_parses():
     note = sampler.caution(made(0.75, 1.5))
     assert note and "worth about 0.8 independent ones" in note and "1.5 effective families" in note
     assert "--n 128 --population 128" in note and "`gen fit --temperatures 0.64`" in note
+    # N=256 from 0.8: the close base 0.72 is named, and the fit takes it (a bridged base)
+    x256 = np.zeros((32, 256, 3))
+    rep = {"population": 64, "base_temperature": 0.8, "effective_configurations": 0.75}
+    s256 = sampler.SampleSet(x256, np.zeros(32), np.zeros(32, int), 0.64, "cnf", True, rep)
+    s256.report["effective_families"] = 1.5
+    assert "`gen fit --temperatures 0.64 --base-temperature 0.72`" in sampler.caution(s256)
+    fit = build_parser().parse_args(
+        shlex.split("gen fit --data S --out R --temperatures 0.64 --base-temperature 0.72")
+    )
+    assert fit.base_temperature == 0.72 and list(fit.temperatures) == [0.64]
     assert sampler.caution(made(9.9, 19.8)) is None
     assert sampler.caution(made(0.75, 1.5, corrected=False)) is None
     diffusion = sampler.SampleSet(x, np.zeros(32), np.arange(32), 0.64, "diffusion", True, {})

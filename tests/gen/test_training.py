@@ -137,7 +137,6 @@ def test_a_fit_never_reads_test_configurations(ka_store, tmp_path, monkeypatch):
         (["--temperatures", "1.0"], "carries MD configurations of --base-temperature 1 down"),
         (["--temperatures", "0.8,1.0"], "but the targets are [0.8, 1.0]"),
         (["--base-temperature", "0.8"], "but the targets are none"),
-        (["--base-temperature", "1.2"], "has no state point T=1.2 (it has: 0.8, 1)"),
         (["--temperatures", "0.7"], "has no state point T=0.7 (it has: 0.8, 1)"),
         (["--base-configs", "1"], "--base-configs must be >= 2"),
         (["--likelihood-weight", "-1"], "--likelihood-weight must be >= 0"),
