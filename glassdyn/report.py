@@ -211,6 +211,19 @@ def _generative_row(T: float, key: str, res: dict, md: dict) -> list:
     ]
 
 
+def _bases(gen: dict) -> str:
+    """A sentence on where the transports' populations start (a bridged base named as such)."""
+    said = []
+    for ev in gen.get("evaluations", []):
+        rep = ((ev.get("results") or {}).get("model") or {}).get("report") or {}
+        Tb, Ts = rep.get("base_temperature"), rep.get("base_source")
+        if Tb is None:
+            continue
+        bridged = f" (equilibrated from the store's T={Ts:g})" if Ts and abs(Ts - Tb) > 1e-9 else ""
+        said.append(f"to T={ev.get('temperature'):g} from MD at T={Tb:g}{bridged}")
+    return f" The transport carries its population {'; '.join(said)}." if said else ""
+
+
 def _generative_table(gen: dict) -> str:
     """One row per (temperature, sampler) of ``glassdyn gen evaluate --json``, every distance
     beside its MD-vs-MD floor (the MD row: an independent MD set of the same size)."""
@@ -237,14 +250,17 @@ def _generative_table(gen: dict) -> str:
     ]
     refs = [ev.get("reference") or {} for ev in gen.get("evaluations", [])]
     n_ref = ", ".join(str(r.get("n")) for r in refs)
+    splits = ", ".join(str(r["splits"]) for r in refs if r.get("splits"))
+    split_text = f" in {splits} ways" if splits else ""
     note = (
         f"<p>Reference: {n_ref} MD configurations per temperature, NVT chains 2 τ<sub>α"
-        "</sub> apart continuing held-out configurations: half of them is the reference, the other "
-        "half the <em>MD</em> row, an independent MD set of the sample size whose distances are "
-        "every row's floor (in brackets). ⚠: above 1.5x the floor, or e/N more than 2 "
-        "standard errors from MD. A sampler passes when nothing is flagged and it has no close "
-        "contact. Raw proposals and the ablation (the same correction without the network) are "
-        "shown beside the corrected samples.</p>"
+        "</sub> apart continuing held-out configurations, split into two halves from disjoint "
+        f"chains{split_text}: each row's distance is its distance from one half, the <em>MD</em> "
+        "row (an independent MD set of the sample size) the other half's, which is every row's "
+        "floor (in brackets), all averaged over the splits. ⚠: above 1.5x the floor, or e/N more "
+        "than 2 standard errors from MD. A sampler passes when nothing is flagged and it has no "
+        "close contact. Raw proposals and the ablation (the same correction without the network) "
+        f"are shown beside the corrected samples.{_bases(gen)}</p>"
     )
     return (
         note + _table(header, rows)

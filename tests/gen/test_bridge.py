@@ -109,7 +109,7 @@ def test_a_default_fit_bridges_and_its_samples_start_from_the_bridged_base(
     capsys.readouterr()
     out = tmp_path / "s.zarr"
     argv = ["gen", "sample", str(run), "--n", "2", "--temperature", "0.8", "--out", str(out)]
-    assert main([*argv, *CHEAP]) == 0
-    assert "base: 8 MD configurations at T=0.91, equilibrated from T=1" in capsys.readouterr().out
+    assert main([*argv, *CHEAP, "--population", "4"]) == 0  # 4 chains, each equilibrated first
+    assert "base: 4 MD configurations at T=0.91, equilibrated from T=1" in capsys.readouterr().out
     r = Store.open(out).state(0.8).attrs["sampler_report"]
     assert r["base_temperature"] == 0.91 and r["base_source"] == 1.0

@@ -71,7 +71,7 @@ def _fake_outputs(out: Path) -> None:
                     {
                         "temperature": 0.64,
                         "md_energy": {"mean": -6.63, "se": 0.01, "n_var_over_t2": 1.5},
-                        "reference": {"n": 32},
+                        "reference": {"n": 32, "splits": 20},
                         "results": {
                             "md": {
                                 "name": "MD (other half)",
@@ -89,6 +89,7 @@ def _fake_outputs(out: Path) -> None:
                                 "energy": {"mean": -6.5, "se": 0.02, "z": 5.8},
                                 "distances": {"g_AA": {"value": 0.6, "floor": 0.2}},
                                 "verdict": {"all": False},
+                                "report": {"base_temperature": 0.72, "base_source": 0.8},
                             },
                         },
                     }
@@ -128,7 +129,8 @@ def test_report_is_self_contained(tmp_path):
     assert "<td>flow</td><td>16</td><td>yes</td><td>0.25</td>" in text
     assert "<td>0.6 (0.2) ⚠</td>" in text and "<td>0.2 (0.25)</td>" in text
     assert "(z +5.8) ⚠" in text and "<td>fail</td>" in text
-    assert "Reference: 32 MD configurations" in text
+    assert "Reference: 32 MD configurations" in text and "disjoint chains in 20 ways" in text
+    assert "to T=0.64 from MD at T=0.72 (equilibrated from the store's T=0.8)" in text
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["models"]["botan"]["node_pearson"]["0.64"] == [0.3, 0.5]
 
