@@ -530,10 +530,13 @@ def sample_to(
     ``temperature`` written to ``out`` (a new store or an extended-XYZ file; checked before
     anything is computed).  ``sampler``: the run's :class:`~glassdyn.gen.options.SamplerOptions`
     (diffusion's reverse SDE); ``data``: the store of the run's base configurations (transports;
-    default the run's own)."""
+    default the run's own); ``transport``: ``model`` (the fitted network) or ``off`` (the
+    ablation: the identity map for flow / cnf, the physics term alone for diffusion)."""
     from glassdyn.gen.checkpoints import load_run
     from glassdyn.gen.writers import check_output, write_samples
 
+    if transport not in ("model", "off"):
+        raise ValueError(f"transport must be 'model' or 'off', got {transport!r}")
     if n < 1:
         raise InputError(f"--n must be positive, got {n}")
     if not temperature > 0:
@@ -548,6 +551,8 @@ def sample_to(
             log(
                 f"warning: T={temperature:g} is outside the trained range {min(temps):g}..{max(temps):g} (extrapolating)"
             )
+    if transport == "off":  # the ablation: the identity map, or the physics term alone
+        transport = "none" if ck["kind"] in TRANSPORT_KINDS else "physics"
     s = sample_run(
         model,
         ck,

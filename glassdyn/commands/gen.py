@@ -71,6 +71,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print only the summary line (--quiet: the same)",
     )
+    s.add_argument(
+        "--no-network",
+        action="store_true",
+        help="the run's ablation, with the same correction: flow / cnf: the identity map (plain "
+        "population annealing from the same base); diffusion: the physics term alone (no network "
+        "call: 5-10x cheaper proposals, which the refinement corrects as well at T=0.64 / 0.56, "
+        "README section 3)",
+    )
     sampler_arguments(s)
     correction_arguments(s)
     s.add_argument(
@@ -269,6 +277,7 @@ def _sample(args) -> int:
         seed=args.seed,
         overwrite=args.overwrite,
         data=args.data,
+        transport="off" if args.no_network else "model",
         batch_size=args.batch_size,
         device=_device(args.device),
         log=(lambda *a: None) if args.quiet else print,

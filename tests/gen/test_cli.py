@@ -341,6 +341,25 @@ def test_evaluate_refuses_the_base_temperature_of_a_transport_before_any_md(
 
 
 @pytest.mark.slow
+def test_no_network_samples_the_ablation(cnf_run, diffusion_run, tmp_path):
+    """`gen sample --no-network`: plain population annealing from the transport's base, the
+    physics term alone for diffusion (other proposals from the same seed), both corrected."""
+    out = tmp_path / "c.zarr"
+    assert _sample(cnf_run, out, "0.8", "2", "--no-network") == 0
+    sp = Store.open(out).state(0.8)
+    assert sp.attrs["method"] == "population annealing" and sp.attrs["corrected"]
+    assert sp.attrs["sampler_report"]["base_temperature"] == 1.0
+    made = {}
+    for flag in ((), ("--no-network",)):
+        out = tmp_path / f"d{len(flag)}.zarr"
+        assert _sample(diffusion_run, out, "0.8", "2", *DIFFUSION_SAMPLER, *flag, "--raw") == 0
+        made[flag] = Store.open(out).state(0.8)
+    assert made[()].attrs["method"] == "diffusion"
+    assert made[("--no-network",)].attrs["method"] == "diffusion, physics term alone"
+    a, b = (m.read(keys.THERMAL_POSITIONS) for m in made.values())
+    assert not np.allclose(a, b)
+
+
 def test_diffusion_evaluate_ablates_the_network(diffusion_run, ka_store, tmp_path, capsys):
     """The diffusion model's ablation is the physics term alone, with the same HMC refinement;
     an inherent-structure quench with torch FIRE is reported for each set."""
