@@ -87,6 +87,7 @@ def fit(
     uses_target_score(cfg)  # refuses a bad combination before reading data
     model = build_generative_model(cfg.model, cfg.arch)  # refuses a network that cannot be built
     store = Store.open(store_path)
+    cfg = _recorded_base(run, cfg)
     cfg = resolve_temperatures(store, cfg, log)
     temps = fit_temperatures(store, cfg.temperatures)
     source = (
@@ -130,6 +131,24 @@ def fit(
             log=log,
         )
     return run
+
+
+def _recorded_base(run: Path, cfg: FitConfig) -> FitConfig:
+    """A transport resumed without --base-temperature keeps the base its run recorded (runs made
+    before bridged bases took the store's 0.8 where today's default is 0.72: "rerun the same
+    command to continue" must still continue them)."""
+    import json
+
+    if cfg.model not in TRANSPORTS or cfg.base_temperature is not None:
+        return cfg
+    try:
+        old = json.loads((run / "run.json").read_text())["fit_config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return cfg  # no run there (or not a gen run: check_previous says so)
+    base = old.get("base_temperature") if isinstance(old, dict) else None
+    if old.get("model") != cfg.model or not isinstance(base, (int, float)):
+        return cfg
+    return replace(cfg, base_temperature=float(base))
 
 
 def resolve_temperatures(store, cfg: FitConfig, log=None) -> FitConfig:

@@ -113,3 +113,18 @@ def test_a_default_fit_bridges_and_its_samples_start_from_the_bridged_base(
     assert "base: 4 MD configurations at T=0.91, equilibrated from T=1" in capsys.readouterr().out
     r = Store.open(out).state(0.8).attrs["sampler_report"]
     assert r["base_temperature"] == 0.91 and r["base_source"] == 1.0
+
+
+@pytest.mark.lammps
+def test_a_run_resumed_without_a_base_keeps_the_one_it_recorded(ka_store, cnf_run, copy_of, capsys):
+    """A run fitted from the store's T=1.0 (as every run before bridged bases was) continues with
+    the same command without --base-temperature, though today's default would bridge at 0.91."""
+    run = copy_of(cnf_run)
+    args = fit_args(ka_store, run, CNF)
+    i = args.index("--base-temperature")
+    args = args[:i] + args[i + 2 :]
+    args[args.index("--epochs") + 1] = "2"
+    assert main(args) == 0, capsys.readouterr().err
+    info = json.loads((run / "run.json").read_text())
+    assert info["fit_config"]["base_temperature"] == 1.0 and info["data"]["base_source"] == 1.0
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [-1, 0, 1]
