@@ -361,7 +361,9 @@ def evaluate(
         box,
         metrics.energy_statistics(e_all, temperature, N),
         halves,
-        metrics.md_floor(prof, halves),
+        metrics.md_floor(
+            prof, halves, metrics.iid_floor(prof, n_samples, np.random.default_rng([seed, 44]))
+        ),
     )
     minimiser = minimiser or choose_minimiser(types, box)
     out = {
@@ -408,6 +410,18 @@ def evaluate(
         **kw,
     )
 
+    control = independent_md(ck, sel, store_path, temperature, n_samples)
+    if control is not None:  # a positive control: MD that shares nothing with the reference
+        out["results"]["md_independent"] = score(
+            "MD, independent configurations of the store",
+            control,
+            refp,
+            temperature,
+            seed,
+            report={"effective_configurations": len(control)},
+            **kw,
+        )
+
     def draw(opts, transport="model", say=None):
         return sample_run(
             model,
@@ -443,6 +457,28 @@ def evaluate(
         tune = _lattice_tuning_data(ck, sel, store_path, temperature, None, ref)
         out["results"].update(_baselines(n_samples, types, ref, tune, seed, refp, temperature, kw))
     return out
+
+
+def independent_md(ck: dict, sel: dict, store_path, temperature: float, n: int):
+    """Up to ``n`` equilibrated configurations of the store at ``temperature`` that are not the
+    reference's starts (each from its own melt: independent of the reference and of each other),
+    positions (m, N, 3); None when the store has fewer than 2 or the reference is not the run's
+    own split.  Scored like a sample, it is the evaluation's positive control: MD passes its own
+    test when the floor is right."""
+    from glassdyn.data import keys
+    from glassdyn.data.store import Store
+
+    if sel["from"] != "split":
+        return None
+    sp = Store.open(store_path).state(temperature)
+    used = {int(c) for c in sel["configs"]}
+    idx = [int(c) for c in np.flatnonzero(np.asarray(sp.done, dtype=bool)) if int(c) not in used]
+    if len(idx) < 2:
+        return None
+    types = sp.read(keys.TYPES, idx[:n])
+    if not (types == np.asarray(ck["data"]["types"])[None]).all():
+        return None  # another composition: not comparable configuration by configuration
+    return sp.read(keys.THERMAL_POSITIONS, idx[:n]).astype(np.float64)
 
 
 def base_store(sel: dict, store_path):
@@ -592,8 +628,11 @@ def format_table(report: dict) -> str:
     lines.append(
         "distances are value/floor, each averaged over "
         f"{split}: value, the samples against half A; floor, half B against A (the MD row: an "
-        "independent MD set of the same size); z of e/N against all MD configurations (the MD "
-        "row's: against half A); pass: |z| <= 2, every distance <= 1.5 x floor, no close contact"
+        "independent MD set of the same size), never below two random halves of the "
+        "configurations (their own scatter; `floor_chains` / `floor_iid` in the JSON); z of e/N "
+        "against all MD configurations (the MD row's: against half A); pass: |z| <= 2, every "
+        "distance <= 1.5 x floor, no close contact; the store's other configurations at T (MD "
+        "from independent melts) are scored like a sampler, a control that should pass"
     )
     if report.get("minimiser"):
         lines.append(f"inherent structures: {report['minimiser']}")

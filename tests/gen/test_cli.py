@@ -167,7 +167,7 @@ def cnf_evaluation(cnf_run, ka_store, tmp_path_factory):
     return run, reports[0], reports[1], outs[0], outs[1]
 
 
-def test_evaluate_scores_every_sampler_beside_its_md_floor(cnf_evaluation):
+def test_evaluate_scores_every_sampler_beside_its_md_floor(cnf_evaluation, ka_store):
     run, rep, _, out, _ = cnf_evaluation
     assert rep["model"] == "cnf" and len(rep["evaluations"]) == 1
     ev = rep["evaluations"][0]
@@ -179,9 +179,21 @@ def test_evaluate_scores_every_sampler_beside_its_md_floor(cnf_evaluation):
     # the floor: every split of the reference's chains into two halves, one per held-out start
     assert ref["chains"] == len(test) >= 2 and ref["splits"] >= 2 and ref["half"] == [4, 4]
     res = ev["results"]
-    assert set(res) == {"md", "model", "model_raw", "ablation", "uniform", "lattice"}
-    for k, d in res["md"]["distances"].items():  # the MD row is a half B: it is the floor
-        assert d["value"] == d["floor"] == res["model"]["distances"][k]["floor"]
+    assert set(res) == {
+        *("md", "md_independent", "model", "model_raw", "ablation", "uniform", "lattice")
+    }
+    for k, d in res["md"]["distances"].items():  # the MD row is a half B: the chain splits' floor
+        assert d["value"] == d["floor_chains"] and d["floor_iid"] > 0
+        assert d["floor"] == max(d["floor_chains"], d["floor_iid"])
+        assert d["floor"] == res["model"]["distances"][k]["floor"]
+    # the positive control: the store's own configurations at T outside the reference's starts
+    control = res["md_independent"]
+    assert control["name"] == "MD, independent configurations of the store"
+    assert control["n"] == 4 and control["close_contact_fraction"] == 0
+    sp = Store.open(ka_store).state(0.8)
+    outside = [c for c in range(8) if c not in test][:4]
+    want = sp.read(keys.THERMAL_ENERGY, outside).mean()
+    assert control["energy"]["mean"] == pytest.approx(want, abs=1e-6)
     for r in res.values():
         assert r["n"] == 4 and set(r["distances"]) == set(metrics.DISTANCES)
         for d in r["distances"].values():
@@ -260,7 +272,8 @@ def test_a_second_evaluate_makes_no_md(cnf_evaluation):
     # the same seed draws the same samples with and without progress output
     ma, mb = a["results"]["model"], b["results"]["model"]
     assert ma["energy"] == mb["energy"] and ma["distances"] == mb["distances"]
-    assert set(b["results"]) == {"md", "model", "model_raw"}  # --no-baselines --no-ablation
+    # --no-baselines --no-ablation (the positive control costs no MD: always there)
+    assert set(b["results"]) == {"md", "md_independent", "model", "model_raw"}
     d = np.load(cached[0])
     assert d["positions"].shape == (8, 216, 3) and len(d["energy"]) == 8
     assert a["md_energy"]["mean"] == pytest.approx(d["energy"][0::2].mean() / 216)

@@ -271,3 +271,36 @@ def test_profile_of_configurations():
     assert given.energy.tolist() == [1.0, 2.0]
     sub = p.subset([1])
     assert len(sub) == 1 and sub.close[0] == p.close[1]
+
+
+def test_the_floor_is_never_below_the_configurations_own_scatter():
+    """Six chains whose mean Z_BB agree (as six can by chance: T=0.64, N=256) give a chain-split
+    floor near zero, which independent MD of the same law then fails; the i.i.d. floor (random
+    splits of the configurations) keeps the floor at their own scatter, and md_floor takes the
+    larger, recording both."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(4)
+    ref = _synthetic_profile(rng, 64)
+    origin = np.arange(64) % 6
+    z = ref.z_bb.copy()
+    for k in range(6):
+        z[origin == k] += 0.4 - z[origin == k].mean()
+    ref = replace(ref, z_bb=z)
+    halves = metrics.chain_halves(origin, 32, rng)
+    iid = metrics.iid_floor(ref, 32, np.random.default_rng(0))
+    chains = metrics.md_floor(ref, halves)
+    floor = metrics.md_floor(ref, halves, iid)
+    # the i.i.d. floor of a mean of 32 draws of sd 0.1 against 32 others: E|N(0, 0.1 sqrt(2/32))|
+    assert iid["z_bb"] == pytest.approx(0.1 * np.sqrt(2 / 32) * np.sqrt(2 / np.pi), rel=0.25)
+    assert chains["z_bb"]["floor"] < 0.2 * iid["z_bb"]
+    assert floor["z_bb"]["floor"] == iid["z_bb"] and floor["z_bb"]["floor_iid"] == iid["z_bb"]
+    assert floor["z_bb"]["floor_chains"] == chains["z_bb"]["floor"] == floor["z_bb"]["value"]
+    for k in metrics.DISTANCES:
+        assert floor[k]["floor"] == max(floor[k]["floor_chains"], iid[k])
+    sample = _synthetic_profile(rng, 32)  # independent, of the same law
+    strict = metrics.against_md(sample, ref, halves, chains, np.random.default_rng(1))
+    honest = metrics.against_md(sample, ref, halves, floor, np.random.default_rng(1))
+    assert strict["z_bb"]["value"] > 1.5 * strict["z_bb"]["floor"]
+    assert honest["z_bb"]["value"] < 1.5 * honest["z_bb"]["floor"]
+    assert honest["z_bb"]["floor_chains"] == chains["z_bb"]["floor"]
