@@ -419,7 +419,7 @@ def evaluate(
             temperature,
             seed,
             report={"effective_configurations": len(control)},
-            **kw,
+            **{**kw, "n_quench": 0},  # its floors are the point; no inherent structures
         )
 
     def draw(opts, transport="model", say=None):
