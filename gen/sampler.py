@@ -608,17 +608,19 @@ def caution(s: SampleSet) -> str | None:
     bigger = max(2 * r["population"], 2 * s.n)
     T, Tb = s.temperature, r["base_temperature"]
     near = close_base(T, s.positions.shape[1])
-    fit = f"`gen fit --temperatures {T:g}`"
-    if T + 1e-9 < near < Tb - 1e-9:  # a bridged base: MD equilibrated there by the fit itself
-        fit = f"`gen fit --temperatures {T:g} --base-temperature {near:g}`"
+    closer = ""
+    if near < Tb - 1e-9:  # the base is farther than the close one: a bridged base keeps more
+        closer = (
+            f"a transport fitted from a base closer to {T:g} keeps more (`gen fit --temperatures "
+            f"{T:g} --base-temperature {near:g}`: MD equilibrated there from the store's nearest "
+            "temperature above), and "
+        )
     return (
         f"note: these {s.n} configurations are worth about {eff:.1f} independent ones (only "
         f"{r['effective_families']:.1f} effective families of the {r['population']} carried down "
-        f"from T={Tb:g} survived the annealing); a transport fitted from a base temperature closer "
-        f"to {T:g} keeps more ({fit}: a store temperature or MD equilibrated there from the "
-        f"nearest above), and a larger population drawn whole keeps more at proportional cost "
-        f"(--n {bigger} --population {bigger}); a larger --population alone adds families the n "
-        "drawn barely see"
+        f"from T={Tb:g} survived the annealing); {closer}a larger population drawn whole keeps "
+        f"more at proportional cost (--n {bigger} --population {bigger}); a larger --population "
+        "alone adds families the n drawn barely see"
     )
 
 
