@@ -207,7 +207,12 @@ def test_the_fit_summary_counts_the_epochs_fitted(ka_store, tmp_path, capsys):
 @pytest.mark.parametrize(
     "model_args, field, then",
     [
-        ([*FLOW, "--network", "transformer"], "network", {"network": "transformer"}),
+        pytest.param(  # 5 s: the slow tier keeps the fast one under its 5 minutes
+            [*FLOW, "--network", "transformer"],
+            "network",
+            {"network": "transformer"},
+            marks=pytest.mark.slow,
+        ),
         (CNF, "cooling_scale", {"cooling_scale": False}),
     ],
 )

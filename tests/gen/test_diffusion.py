@@ -81,7 +81,9 @@ def test_sampler_with_the_exact_score_recovers_a_point_mass_and_its_density():
     assert torch.allclose(lp, lq, atol=0.05)
 
 
-@pytest.mark.parametrize("network", ["transformer", "local"])
+@pytest.mark.parametrize(
+    "network", [pytest.param("transformer", marks=pytest.mark.slow), "local"]
+)  # the transformer (not the default network) in the slow tier: 4 s of the fast tier's 5 min
 def test_log_q_symmetries_and_samples_in_box(network):
     m = _model(seed=1, steps=24, network=network)
     m.sampler = "ode"
