@@ -137,16 +137,19 @@ def _recorded_base(run: Path, cfg: FitConfig) -> FitConfig:
     """A transport resumed without --base-temperature keeps the base its run recorded (runs made
     before bridged bases took the store's 0.8 where today's default is 0.72: "rerun the same
     command to continue" must still continue them)."""
-    import json
+    from glassdyn.data import runs
 
     if cfg.model not in TRANSPORTS or cfg.base_temperature is not None:
         return cfg
-    try:
-        old = json.loads((run / "run.json").read_text())["fit_config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return cfg  # no run there (or not a gen run: check_previous says so)
+    if not (run / runs.RUN_FILE).exists():
+        return cfg
+    old = runs.read_run_file(run).get("fit_config")  # not a gen run: check_previous says so
     base = old.get("base_temperature") if isinstance(old, dict) else None
-    if old.get("model") != cfg.model or not isinstance(base, (int, float)):
+    if (
+        not isinstance(old, dict)
+        or old.get("model") != cfg.model
+        or not isinstance(base, (int, float))
+    ):
         return cfg
     return replace(cfg, base_temperature=float(base))
 
