@@ -211,12 +211,15 @@ def score(
     ref_is=None,
     report=None,
     md_row=False,
+    parts=None,
 ) -> dict:
     """Every metric of one sample set (a :class:`~glassdyn.gen.sampler.SampleSet`, or positions
     (n, N, 3)) against the MD reference, each distance beside its MD-vs-MD floor: the distance
     from half A of the reference averaged over its chain-disjoint splits, beside half B's
     (an independent MD set of the same size); ``md_row``: the set is a half B itself, its
-    distances are the floor and its e/N is compared with half A."""
+    distances are the floor and its e/N is compared with half A; ``parts``: the rows of each
+    independent draw (a pooled set, :func:`glassdyn.gen.sampler.pooled`), every distance the
+    mean of the draws' own, e/N's statistics over all of them."""
     x = samples.positions if hasattr(samples, "positions") else np.asarray(samples)
     report = report if report is not None else getattr(samples, "report", {})
     types, box = ref_profile_types_box(ref_profile)
@@ -229,18 +232,29 @@ def score(
         "corrected": bool(getattr(samples, "corrected", False)),
         "close_contact_fraction": float(np.mean(prof.close > 0)),
         "energy": metrics.energy_statistics(prof.energy, temperature, N, min(n_eff, len(x))),
-        "distances": {k: dict(v) for k, v in ref_profile.floor.items()}
-        if md_row
-        else metrics.against_md(
-            prof,
-            ref_profile.profile,
-            ref_profile.halves,
-            ref_profile.floor,
-            np.random.default_rng([seed, 41]),
-        ),
+        "distances": {k: dict(v) for k, v in ref_profile.floor.items()},
         "coordination_bb": float(np.nanmean(prof.z_bb)),
         "report": {k: v for k, v in report.items() if k not in ("steps", "log_w")},
     }
+    if not md_row:
+        rng = np.random.default_rng([seed, 41])
+        per = [
+            metrics.against_md(
+                prof if rows is None else prof.subset(rows),
+                ref_profile.profile,
+                ref_profile.halves,
+                ref_profile.floor,
+                rng,
+            )
+            for rows in (parts if parts is not None else [None])
+        ]
+        res["distances"] = per[0]
+        if parts is not None:
+            res["distances"] = {
+                k: {**d, "value": float(np.mean([p[k]["value"] for p in per]))}
+                for k, d in per[0].items()
+            }
+            res["per_draw"] = [{k: d["value"] for k, d in p.items()} for p in per]
     # e/N's z: a sample set independent of every MD configuration is compared with all 2n of
     # them (the most precise reference); the MD row, itself one half, with the other half
     half, every = ref_profile.energy, ref_profile.energy_all
@@ -319,6 +333,7 @@ def evaluate(
     n_samples: int = 32,
     n_quench: int = 4,
     seed: int = 0,
+    draws: int = 1,
     options=None,
     baselines: bool = True,
     ablation: bool = True,
@@ -329,8 +344,14 @@ def evaluate(
     """The fitted run's corrected samples at ``temperature`` against held-out MD, every figure
     beside its MD-vs-MD floor; the run's raw proposals, its ablation (the identity transport for
     flow and cnf: population annealing from the same base; the physics term alone for
-    diffusion) and the uniform / perturbed-lattice baselines on the same scale."""
-    from glassdyn.gen.sampler import CorrectionOptions, sample_run
+    diffusion) and the uniform / perturbed-lattice baselines on the same scale.  The run and its
+    ablation draw ``draws`` independent sets of ``n_samples`` (each distance: the draws' mean);
+    ``false_fail``: how often an exact sampler fails the verdict's distances at 1, 4 and
+    ``draws`` draws."""
+    from glassdyn.gen.sampler import DRAW_SEED, CorrectionOptions, pooled, sample_run
+
+    if draws < 1:
+        raise InputError(f"--draws must be >= 1, got {draws}")
 
     options = options or CorrectionOptions()
     sel = held_out_reference(ck, store_path, temperature)
@@ -354,6 +375,8 @@ def evaluate(
     prof = metrics.profile(ref["positions"], types, box, e_all)
     halves = metrics.chain_halves(origin, n_samples, np.random.default_rng([seed, 43]))
     a0, b0 = halves[0]
+    iid = metrics.iid_distances(prof, n_samples, np.random.default_rng([seed, 44]))
+    floor = metrics.md_floor(prof, halves, {k: float(v.mean()) for k, v in iid.items()})
     refp = ReferenceProfile(
         prof,
         metrics.energy_statistics(e_all[a0], temperature, N),
@@ -361,9 +384,7 @@ def evaluate(
         box,
         metrics.energy_statistics(e_all, temperature, N),
         halves,
-        metrics.md_floor(
-            prof, halves, metrics.iid_floor(prof, n_samples, np.random.default_rng([seed, 44]))
-        ),
+        floor,
     )
     minimiser = minimiser or choose_minimiser(types, box)
     out = {
@@ -390,6 +411,11 @@ def evaluate(
         "md_energy_all": refp.energy_all,
         "md_coordination_bb": float(np.nanmean(prof.z_bb)),
         "minimiser": describe_minimiser(minimiser),
+        "draws": int(draws),
+        "false_fail": {
+            str(k): metrics.false_fail(iid, floor, k, np.random.default_rng([seed, 45]))
+            for k in sorted({1, 4, int(draws)})
+        },
         "results": {},
     }
     ref_is = None
@@ -422,25 +448,43 @@ def evaluate(
             **{**kw, "n_quench": 0},  # its floors are the point; no inherent structures
         )
 
-    def draw(opts, transport="model", say=None):
+    def draw(opts, transport="model", say=None, k=0):
         return sample_run(
             model,
             ck,
             temperature,
             n_samples,
-            seed=seed,
+            seed=seed + DRAW_SEED * k,
             options=opts,
             store=base_store(sel, store_path),
             transport=transport,
             log=say,
         )
 
+    def drawn(opts, transport="model", say=None):
+        sets = []
+        for k in range(draws):
+            if say and draws > 1:
+                say(f"draw {k + 1} of {draws}")
+            sets.append(draw(opts, transport, say, k))
+        return pooled(sets)
+
+    # the rows of each draw in a pooled set (one draw: the whole set)
+    parts = (
+        [np.arange(k * n_samples, (k + 1) * n_samples) for k in range(draws)] if draws > 1 else None
+    )
     log(f"sampling {n_samples} corrected configurations with the {ck['kind']} run")
-    s = draw(options, say=log)
-    out["results"]["model"] = score(ck["kind"], s, refp, temperature, seed, **kw)
+    s = drawn(options, say=log)
+    out["results"]["model"] = score(ck["kind"], s, refp, temperature, seed, parts=parts, **kw)
     raw = s.raw(types, box) or draw(replace(options, raw=True))  # diffusion: its own proposals
     out["results"]["model_raw"] = score(
-        f"{ck['kind']} raw proposals", raw, refp, temperature, seed, **kw
+        f"{ck['kind']} raw proposals",
+        raw,
+        refp,
+        temperature,
+        seed,
+        parts=parts if len(raw.energy) == len(s.energy) else None,
+        **kw,
     )
     if "log_w" in raw.report:
         out["results"]["model_raw"]["chain"] = chain_statistics(
@@ -451,8 +495,8 @@ def evaluate(
         log(
             f"ablation: the same correction with {'the identity transport' if which == 'none' else 'the physics term alone'}"
         )
-        a = draw(options, which, log)
-        out["results"]["ablation"] = score(a.method, a, refp, temperature, seed, **kw)
+        a = drawn(options, which, log)
+        out["results"]["ablation"] = score(a.method, a, refp, temperature, seed, parts=parts, **kw)
     if baselines:
         tune = _lattice_tuning_data(ck, sel, store_path, temperature, None, ref)
         out["results"].update(_baselines(n_samples, types, ref, tune, seed, refp, temperature, kw))
@@ -636,7 +680,27 @@ def format_table(report: dict) -> str:
     )
     if report.get("minimiser"):
         lines.append(f"inherent structures: {report['minimiser']}")
+    if report.get("false_fail"):
+        lines.append(false_fail_note(report))
     return "\n".join(lines)
+
+
+def false_fail_note(report: dict) -> str:
+    """One line: how often an exact sampler fails this evaluation's distances, at its draws."""
+    ff, K = report["false_fail"], int(report.get("draws", 1))
+
+    def rates(f):
+        parts = ", ".join(f"{k} {100 * f[k]:.0f}%" for k in metrics.DISTANCES if f[k] >= 0.005)
+        return f"{100 * f['any']:.0f}% ({parts})" if parts else f"{100 * f['any']:.0f}%"
+
+    text = (
+        f"an exact sampler (independent MD sets of {report['n_samples']}, random halves of the "
+        f"reference) fails some distance's 1.5 x floor in {rates(ff[str(K)])} of evaluations "
+        f"with {K} draw{'s' if K > 1 else ''}"
+    )
+    if K == 1 and "4" in ff:
+        text += f"; with --draws 4 (each distance the mean of 4 sets) in {rates(ff['4'])}"
+    return text + "; |z| > 2 adds ~5%"
 
 
 def evaluate_run(
@@ -647,6 +711,7 @@ def evaluate_run(
     n_samples: int = 32,
     n_quench: int = 4,
     seed: int = 0,
+    draws: int = 1,
     options=None,
     sampler=None,
     baselines: bool = True,
@@ -659,8 +724,11 @@ def evaluate_run(
     from glassdyn.data.store import Store
     from glassdyn.gen.checkpoints import load_run
 
-    if n_samples < 2 or n_quench < 0:
-        raise InputError(f"--n must be >= 2 and --n-quench >= 0, got {n_samples} and {n_quench}")
+    if n_samples < 2 or n_quench < 0 or draws < 1:
+        raise InputError(
+            f"--n must be >= 2, --n-quench >= 0 and --draws >= 1, got {n_samples}, {n_quench} "
+            f"and {draws}"
+        )
     model, ck = load_run(run_dir)
     if sampler is not None:
         sampler.apply(model)
@@ -684,6 +752,7 @@ def evaluate_run(
             n_samples=n_samples,
             n_quench=n_quench,
             seed=seed,
+            draws=draws,
             options=options,
             baselines=baselines,
             ablation=ablation,

@@ -280,18 +280,47 @@ def split_floors(reference: Profile, halves) -> list[dict]:
     return [compare(reference.subset(b), reference.subset(a)) for a, b in halves]
 
 
-def iid_floor(reference: Profile, n: int, rng: np.random.Generator, repeats: int = 100) -> dict:
+def iid_distances(
+    reference: Profile, n: int, rng: np.random.Generator, repeats: int = 100
+) -> dict[str, np.ndarray]:
     """Each distance between two disjoint sets of ``m = min(n, M // 2)`` configurations of the
-    reference drawn at random, chains ignored, averaged over ``repeats`` draws: the floor of
-    two independent MD sets if every configuration were independent (the suite's premise at 2
-    tau_alpha), free of the few-chain noise of :func:`split_floors`."""
+    reference drawn at random, chains ignored, once per repeat: {name: (repeats,)}, the law of
+    the distance between two independent MD sets of the same size (the suite's premise at 2
+    tau_alpha: every configuration independent)."""
     M = len(reference.energy)
     m = min(n, M // 2)
     per = []
     for _ in range(repeats):
         p = rng.permutation(M)
         per.append(compare(reference.subset(p[m : 2 * m]), reference.subset(p[:m])))
-    return {k: float(np.mean([c[k] for c in per])) for k in DISTANCES}
+    return {k: np.array([c[k] for c in per]) for k in DISTANCES}
+
+
+def iid_floor(reference: Profile, n: int, rng: np.random.Generator, repeats: int = 100) -> dict:
+    """The mean of :func:`iid_distances`: the floor of two independent MD sets if every
+    configuration were independent, free of the few-chain noise of :func:`split_floors`."""
+    return {k: float(v.mean()) for k, v in iid_distances(reference, n, rng, repeats).items()}
+
+
+def false_fail(
+    distances: dict[str, np.ndarray],
+    floor: dict,
+    draws: int,
+    rng: np.random.Generator,
+    threshold: float = 1.5,
+    repeats: int = 4000,
+) -> dict:
+    """How often an exact sampler fails ``value <= threshold x floor``: the value being the mean
+    over ``draws`` independent sample sets, each distributed like one of ``distances``
+    (:func:`iid_distances`, independent MD sets of the sample's size), resampled ``repeats``
+    times.  {name: probability, "any": of failing at least one distance}.  The draws of an
+    evaluation share one reference, which this null redraws each time: a lower bound."""
+    R = len(next(iter(distances.values())))
+    idx = rng.integers(0, R, size=(repeats, int(draws)))
+    fails = {k: distances[k][idx].mean(axis=1) > threshold * floor[k]["floor"] for k in DISTANCES}
+    out = {k: float(v.mean()) for k, v in fails.items()}
+    out["any"] = float(np.mean(np.any(np.array(list(fails.values())), axis=0)))
+    return out
 
 
 def md_floor(reference: Profile, halves, iid: dict | None = None) -> dict:

@@ -148,6 +148,76 @@ class SampleSet:
         return _raw_set(x, types, box, self.temperature, self.method, self.family, spent)
 
 
+# seed of draw k (> 0) of a repeated evaluation: seed + DRAW_SEED * k (draw 0 is the seed itself)
+DRAW_SEED = 7919
+_SUMMED = ("effective_configurations", "md_steps")
+_AVERAGED = (
+    "ess",
+    "ess_per_member",
+    "effective_families",
+    "distinct_families",
+    "families_in_sample",
+    "hmc_acceptance",
+    "energy_before",
+)
+
+
+def pooled(sets: list[SampleSet]) -> SampleSet:
+    """Independent sample sets of one sampler as one set: configurations, energies and proposals
+    concatenated, families kept apart, effective configurations, MD steps and seconds summed,
+    per-set quality (ESS, families, acceptance) averaged, ``report["draws"]`` the number of
+    sets and ``report["per_draw"]`` each one's effective configurations and seconds."""
+    if len(sets) == 1:
+        return sets[0]
+    first = sets[0]
+    families, offset = [], 0
+    for s in sets:
+        families.append(np.asarray(s.family) + offset)
+        offset += int(np.max(s.family, initial=-1)) + 1
+    report = {k: v for k, v in first.report.items() if k not in ("log_w", "steps")}
+    for k in _SUMMED:
+        if k in report:
+            report[k] = float(sum(s.report.get(k, 0.0) for s in sets))
+    for k in _AVERAGED:
+        if k in report:
+            report[k] = float(np.mean([s.report.get(k, np.nan) for s in sets]))
+    seconds = {}
+    for s in sets:
+        for k, v in s.report.get("seconds", {}).items():
+            seconds[k] = seconds.get(k, 0.0) + float(v)
+    report["seconds"] = seconds
+    eff = [float(s.report.get("effective_configurations", s.n)) for s in sets]
+    spc = [s.report.get("seconds_per_effective_configuration") for s in sets]
+    if all(v is not None for v in spc) and sum(eff) > 0:
+        report["seconds_per_effective_configuration"] = float(
+            sum(v * e for v, e in zip(spc, eff)) / sum(eff)
+        )
+    report["draws"] = len(sets)
+    report["per_draw"] = [
+        {
+            "effective_configurations": e,
+            "effective_families": s.report.get("effective_families"),
+            "seconds": s.report.get("seconds", {}).get("total"),
+        }
+        for e, s in zip(eff, sets)
+    ]
+    proposals = (
+        np.concatenate([s.proposals for s in sets])
+        if all(s.proposals is not None for s in sets)
+        else None
+    )
+    return SampleSet(
+        np.concatenate([s.positions for s in sets]),
+        np.concatenate([s.energy for s in sets]),
+        np.concatenate(families),
+        first.temperature,
+        first.method,
+        all(s.corrected for s in sets),
+        report,
+        proposals=proposals,
+    )
+
+
 def effective_count(report: dict) -> float:
     """The number of independent configurations a sample set is worth: the smaller of the final
     population's ESS and effective number of families, scaled to the n returned."""
@@ -505,6 +575,7 @@ __all__ = [
     "SampleSet",
     "MoveStats",
     "effective_count",
+    "pooled",
     "refined",
     "transported",
 ]

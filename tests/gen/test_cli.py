@@ -144,8 +144,8 @@ def test_sample_refusals(cnf_run, ka_store, tmp_path, capsys):
 # ------------------------------------------------------------------------------ evaluate
 @pytest.fixture(scope="module")
 def cnf_evaluation(cnf_run, ka_store, tmp_path_factory):
-    """`gen evaluate --json` of a copy of the cnf run, twice (the second from the MD cache, without
-    baselines, ablation and progress output):
+    """`gen evaluate --json` of a copy of the cnf run, twice (the second from the MD cache, with two
+    draws, without baselines, ablation and progress output):
     (run, report, second report, stdout of the first, stdout of the second)."""
     import contextlib
     import io
@@ -156,7 +156,8 @@ def cnf_evaluation(cnf_run, ka_store, tmp_path_factory):
     evaluate = ["gen", "evaluate", str(run), "--data", str(ka_store), "--n", "4", "--n-quench", "0"]
     evaluate += CHEAP
     outs, reports = [], []
-    for k, extra in enumerate(([], ["--no-baselines", "--no-ablation", "--no-progress"])):
+    second = ["--no-baselines", "--no-ablation", "--no-progress", "--draws", "2"]
+    for k, extra in enumerate(([], second)):
         js = tmp / f"e{k}.json"
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
@@ -269,9 +270,30 @@ def test_a_second_evaluate_makes_no_md(cnf_evaluation):
         != a["reference"]["md_seconds_per_configuration"]
     )
     assert a["results"]["md"] == b["results"]["md"]
-    # the same seed draws the same samples with and without progress output
+    # the same seed draws the same samples with and without progress output: the second
+    # evaluation's first draw is the first's only one; its second draw is another set
     ma, mb = a["results"]["model"], b["results"]["model"]
-    assert ma["energy"] == mb["energy"] and ma["distances"] == mb["distances"]
+    assert b["draws"] == 2 and mb["n"] == 8 and mb["report"]["draws"] == 2
+    first_draw, second_draw = mb["per_draw"]
+    assert first_draw == {k: d["value"] for k, d in ma["distances"].items()}
+    assert second_draw != first_draw
+    for k, d in mb["distances"].items():  # each distance: the mean of the draws'
+        assert d["value"] == pytest.approx((first_draw[k] + second_draw[k]) / 2, rel=1e-12)
+        assert d["floor"] == ma["distances"][k]["floor"]  # against the same floor
+    assert mb["report"]["per_draw"][0]["effective_configurations"] == pytest.approx(
+        ma["report"]["effective_configurations"]
+    )
+    assert mb["energy"]["n_eff"] == pytest.approx(
+        sum(p["effective_configurations"] for p in mb["report"]["per_draw"])
+    )
+    # how often an exact sampler fails: fewer draws fail more often, "any" at least each one
+    ff = b["false_fail"]
+    assert set(ff) == {"1", "2", "4"} and set(a["false_fail"]) == {"1", "4"}
+    for f in ff.values():
+        assert set(f) == {*metrics.DISTANCES, "any"}
+        assert all(0 <= v <= 1 for v in f.values()) and f["any"] >= max(f.values()) - 1e-12
+    assert ff["1"]["any"] >= ff["4"]["any"]
+    assert "of evaluations with 1 draw; with --draws 4" in out1
     # --no-baselines --no-ablation (the positive control costs no MD: always there)
     assert set(b["results"]) == {"md", "md_independent", "model", "model_raw"}
     d = np.load(cached[0])

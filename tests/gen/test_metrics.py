@@ -304,3 +304,23 @@ def test_the_floor_is_never_below_the_configurations_own_scatter():
     assert strict["z_bb"]["value"] > 1.5 * strict["z_bb"]["floor"]
     assert honest["z_bb"]["value"] < 1.5 * honest["z_bb"]["floor"]
     assert honest["z_bb"]["floor_chains"] == chains["z_bb"]["floor"]
+
+
+def test_false_fail_is_the_rate_at_which_exact_samplers_fail_the_bar():
+    """Distances of independent sets distributed like |mean difference| of Gaussians (half-
+    normal, as Z_BB's): one draw exceeds 1.5x its mean with probability P(|Z| > 1.5 sqrt(2/pi))
+    = 0.231; the mean of 4 draws far less often; a distance that never scatters never fails."""
+    rng = np.random.default_rng(0)
+    dist = {k: np.abs(rng.normal(size=4000)) for k in metrics.DISTANCES}
+    dist["g_AA"] = np.full(4000, 0.04)  # a distance without scatter: never above 1.5x its mean
+    floor = {k: {"floor": float(v.mean())} for k, v in dist.items()}
+    one = metrics.false_fail(dist, floor, 1, np.random.default_rng(1), repeats=20000)
+    four = metrics.false_fail(dist, floor, 4, np.random.default_rng(1), repeats=20000)
+    assert one["z_bb"] == pytest.approx(0.231, abs=0.01)
+    assert one["g_AA"] == 0.0 and four["g_AA"] == 0.0
+    assert 0.07 < four["z_bb"] < 0.13  # the mean of 4 half-normals: sd 0.755 / 2 of the mean
+    # four independent scattering distances: any one failing, 1 - (1 - 0.231)^4
+    assert one["any"] == pytest.approx(1 - (1 - 0.231) ** 4, abs=0.015)
+    # a higher floor (the chain splits above the i.i.d. one) fails less
+    high = {k: {"floor": 1.2 * v["floor"]} for k, v in floor.items()}
+    assert metrics.false_fail(dist, high, 1, np.random.default_rng(1))["z_bb"] < one["z_bb"]

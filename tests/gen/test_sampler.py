@@ -295,3 +295,40 @@ def test_samples_worth_few_configurations_say_so_with_advice_that_parses():
         shlex.split("gen sample RUN --n 128 --temperature 0.64 --out x.extxyz --population 128")
     )
     assert args.population == args.n == 128
+
+
+def test_pooled_sets_keep_their_families_apart_and_add_their_costs():
+    """Two draws as one set: configurations in order, the second draw's families renumbered
+    after the first's, effective configurations and seconds summed, quality averaged, seconds per
+    effective configuration weighted by each draw's worth."""
+
+    def one(shift, eff, spc, fam):
+        x = np.full((3, 4, 3), float(shift))
+        report = {
+            "method": "population annealing",
+            "effective_configurations": eff,
+            "effective_families": fam,
+            "seconds": {"total": spc * eff, "moves": 1.0},
+            "seconds_per_effective_configuration": spc,
+            "md_steps": 10,
+        }
+        return sampler.SampleSet(
+            x,
+            np.arange(3.0) + shift,
+            np.array([0, 0, 2]),
+            0.6,
+            "population annealing",
+            True,
+            report,
+        )
+
+    a, b = one(0, 2.0, 10.0, 1.5), one(5, 1.0, 40.0, 2.5)
+    p = sampler.pooled([a, b])
+    assert p.n == 6 and p.positions[3:].min() == 5 and list(p.energy[:3]) == [0, 1, 2]
+    assert list(p.family) == [0, 0, 2, 3, 3, 5]
+    r = p.report
+    assert r["draws"] == 2 and r["effective_configurations"] == 3.0 and r["md_steps"] == 20
+    assert r["effective_families"] == 2.0 and r["seconds"] == {"total": 60.0, "moves": 2.0}
+    assert r["seconds_per_effective_configuration"] == pytest.approx(60.0 / 3.0)
+    assert [d["effective_configurations"] for d in r["per_draw"]] == [2.0, 1.0]
+    assert sampler.pooled([a]) is a
