@@ -224,6 +224,24 @@ def _bases(gen: dict) -> str:
     return f" The transport carries its population {'; '.join(said)}." if said else ""
 
 
+def _false_fail(gen: dict) -> str:
+    """How often an exact sampler fails the bar, per evaluation (from ``gen evaluate``'s JSON)."""
+    from glassdyn.gen.evaluation import false_fail_note
+
+    said = [
+        f"T={ev.get('temperature'):g}: {html.escape(false_fail_note(ev))}"
+        for ev in gen.get("evaluations", [])
+        if ev.get("false_fail")
+    ]
+    return (
+        " A pass or a ⚠ is one draw of a noisy test, read it with its rate for MD itself: "
+        + "; ".join(said)
+        + "."
+        if said
+        else ""
+    )
+
+
 def _generative_table(gen: dict) -> str:
     """One row per (temperature, sampler) of ``glassdyn gen evaluate --json``, every distance
     beside its MD-vs-MD floor (the MD row: an independent MD set of the same size)."""
@@ -260,7 +278,7 @@ def _generative_table(gen: dict) -> str:
         "floor (in brackets), all averaged over the splits. ⚠: above 1.5x the floor, or e/N more "
         "than 2 standard errors from MD. A sampler passes when nothing is flagged and it has no "
         "close contact. Raw proposals and the ablation (the same correction without the network) "
-        f"are shown beside the corrected samples.{_bases(gen)}</p>"
+        f"are shown beside the corrected samples.{_bases(gen)}{_false_fail(gen)}</p>"
     )
     return (
         note + _table(header, rows)

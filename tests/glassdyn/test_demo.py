@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 from glassdyn.data.errors import GlassdynError
-
 from glassdyn.demo import DemoConfig, DemoRun, Step, StepResult, plan, run_step
+from glassdyn.gen.metrics import DISTANCES
 from glassdyn.report import write_report
 from glassdyn.testing import write_synthetic_store
 
@@ -72,6 +72,12 @@ def _fake_outputs(out: Path) -> None:
                         "temperature": 0.64,
                         "md_energy": {"mean": -6.63, "se": 0.01, "n_var_over_t2": 1.5},
                         "reference": {"n": 32, "splits": 20},
+                        "n_samples": 16,
+                        "draws": 1,
+                        "false_fail": {
+                            "1": {**dict.fromkeys(DISTANCES, 0.0), "z_bb": 0.21, "any": 0.27},
+                            "4": {**dict.fromkeys(DISTANCES, 0.0), "z_bb": 0.07, "any": 0.08},
+                        },
                         "results": {
                             "md": {
                                 "name": "MD (other half)",
@@ -131,6 +137,13 @@ def test_report_is_self_contained(tmp_path):
     assert "(z +5.8) ⚠" in text and "<td>fail</td>" in text
     assert "Reference: 32 MD configurations" in text and "disjoint chains in 20 ways" in text
     assert "to T=0.64 from MD at T=0.72 (equilibrated from the store's T=0.8)" in text
+    # the rate at which MD itself fails the bar, beside the verdicts
+    assert (
+        "read it with its rate for MD itself: T=0.64: an exact sampler (independent MD sets of "
+        "16, random halves of the reference) fails some distance's 1.5 x floor in 27% (z_bb 21%) "
+        "of evaluations with 1 draw; with --draws 4 (each distance the mean of 4 sets) in 8% "
+        "(z_bb 7%)"
+    ) in text.replace("&#x27;", "'")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["models"]["botan"]["node_pearson"]["0.64"] == [0.3, 0.5]
 
