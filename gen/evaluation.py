@@ -700,7 +700,8 @@ def false_fail_note(report: dict) -> str:
     )
     if K == 1 and "4" in ff:
         text += f"; with --draws 4 (each distance the mean of 4 sets) in {rates(ff['4'])}"
-    return text + "; |z| > 2 adds ~5%"
+    shared = " (more: the draws share one reference, whose own deviation no draw averages away)"
+    return text + (shared if K > 1 or "4" in ff else "") + "; |z| > 2 adds ~5%"
 
 
 def evaluate_run(

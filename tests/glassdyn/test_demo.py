@@ -142,7 +142,7 @@ def test_report_is_self_contained(tmp_path):
         "read it with its rate for MD itself: T=0.64: an exact sampler (independent MD sets of "
         "16, random halves of the reference) fails some distance's 1.5 x floor in 27% (z_bb 21%) "
         "of evaluations with 1 draw; with --draws 4 (each distance the mean of 4 sets) in 8% "
-        "(z_bb 7%)"
+        "(z_bb 7%) (more: the draws share one reference"
     ) in text.replace("&#x27;", "'")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["models"]["botan"]["node_pearson"]["0.64"] == [0.3, 0.5]
