@@ -8,8 +8,9 @@ Modules:
   embeddings, Fourier features, distance-biased attention) and the local pair network;
 * :mod:`~glassdyn.gen.coupling` - coupling flow with circular rational-quadratic splines
   (normflows) on the torus, splits x|yz, y|xz, z|xy;
-* :mod:`~glassdyn.gen.cnf` - continuous flow trained by flow matching on the torus
-  (torchdiffeq; exact or Hutchinson divergence);
+* :mod:`~glassdyn.gen.cnf` - continuous temperature transport (learned pair field, exact
+  divergence; many-body fields exact or Hutchinson), trained on the reverse KL, optionally with
+  the likelihood and conditional flow matching on the torus (:mod:`~glassdyn.gen.losses`);
 * :mod:`~glassdyn.gen.diffusion` - score-based diffusion on the torus (target score matching,
   capped-KA-force physics term; reverse-SDE or probability-flow-ODE sampling);
 * :mod:`~glassdyn.gen.training` - fit / resume on the split of :mod:`glassdyn.data.splits`

@@ -260,3 +260,15 @@ class ContinuousTransport(nn.Module):
 
         t0, t1 = (1.0, 0.0) if reverse else (0.0, 1.0)
         return ode.integrate(field, x, self.steps, t0=t0, t1=t1)
+
+    def velocity(self, x, types, box, T_from, T_to, t):
+        """The field (B, N, 3) that :meth:`transport` integrates, cooling scale included, at
+        positions x (B, N, 3) and flow times t (B,): what flow matching regresses."""
+        types = types.long()
+        if self.cfg.network == "pair":
+            v, _, _ = self.field(x, t, types, box, T_from, T_to, PairList(x, box, self.cfg.r_cut))
+        else:
+            v = self.field.velocity(x, t, types, box, T_from, T_to)
+        if self.cfg.cooling_scale:
+            v = v * (1.0 - T_to / T_from).to(x.dtype)[:, None, None]
+        return v

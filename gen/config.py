@@ -65,6 +65,13 @@ class FitConfig:
         "flow / cnf: weight of the likelihood of the training configurations of the target "
         "temperatures (forward KL) beside the energy (reverse KL)",
     )
+    flow_matching_weight: float = setting(
+        0.0,
+        "cnf: weight of conditional flow matching on the torus (simulation-free: the field "
+        "regresses on the minimum-image displacement from a base configuration to a target "
+        "training configuration, particles paired within each species by optimal assignment, "
+        "at a uniform time on the straight path between them) beside the energy (reverse KL)",
+    )
     source: str = setting("thermal", "the positions fitted on", choices=("thermal", "inherent"))
     epochs: int = setting(20, "training epochs")
     batch_size: int = setting(32, "configurations per optimiser step")
@@ -117,6 +124,13 @@ class FitConfig:
             ),
             ("--ema", self.ema, 0.0 <= self.ema < 1.0, "in [0, 1), e.g. 0.999 (0: off)"),
             ("--likelihood-weight", self.likelihood_weight, self.likelihood_weight >= 0, ">= 0"),
+            (
+                "--flow-matching-weight",
+                self.flow_matching_weight,
+                self.flow_matching_weight >= 0
+                and (self.flow_matching_weight == 0 or self.model == "cnf"),
+                ">= 0, and used by --model cnf only",
+            ),
             ("--base-configs", self.base_configs, self.base_configs >= 2, ">= 2"),
             (
                 "--base-temperature",

@@ -12,6 +12,13 @@
 
       L_likelihood = E_x[ U(phi^-1(x)) / T_0 - log |det dphi^-1/dx| ] / N.
 
+  ``cnf`` with ``flow_matching_weight`` > 0 adds conditional flow matching on the torus
+  (simulation-free): a base configuration z and a colder training configuration x, their
+  particles paired within each species by least total squared periodic distance, the
+  minimum-image displacement d (common translation removed), t uniform,
+
+      L_fm = E[ |v(z + t d, t; T_0, T_x) - d|^2 ] / N.
+
   Their validation is :func:`transport_validation`: the reverse KL and the spread of the log
   importance weights at each fitted temperature on the validation base configurations.
 - **diffusion**: denoising or target score matching (forces / T, :func:`uses_target_score`), each
@@ -85,6 +92,42 @@ def likelihood_loss(model, x, types, box, T_from, T_to) -> torch.Tensor:
     return ((U / T_from - logdet) / N).mean()
 
 
+def paired_displacements(z: np.ndarray, x: np.ndarray, types_z, types_x, box) -> np.ndarray:
+    """The minimum-image displacements (B, N, 3) that carry base configurations z to target
+    configurations x (both (B, N, 3), each with its own species order ``types_z`` (N,) /
+    ``types_x`` (B, N)): the particles of each species paired by the assignment of least total
+    squared periodic distance (Hungarian), the common translation removed (the fields conserve
+    momentum)."""
+    from scipy.optimize import linear_sum_assignment
+
+    z, x, box = np.asarray(z), np.asarray(x), np.asarray(box, dtype=np.float64)
+    types_z, types_x = np.asarray(types_z), np.asarray(types_x)
+    d = np.empty_like(z, dtype=np.float64)
+    for b in range(len(z)):
+        for s in np.unique(types_z):
+            i = np.flatnonzero(types_z == s)
+            j = np.flatnonzero(types_x[b] == s)
+            if len(i) != len(j):
+                raise ValueError(f"species {s}: {len(i)} base and {len(j)} target particles")
+            delta = x[b, j][None, :, :] - z[b, i][:, None, :]
+            delta -= box * np.round(delta / box)
+            rows, cols = linear_sum_assignment((delta * delta).sum(-1))
+            d[b, i[rows]] = delta[rows, cols]
+        d[b] -= d[b].mean(axis=0)
+    return d
+
+
+def flow_matching_loss(model, z, d, types, box, T_from, T_to, generator=None) -> torch.Tensor:
+    """Conditional flow matching per particle: at a uniform flow time t on the straight path
+    x_t = z + t d from base configurations z (B, N, 3) along their displacements d (B, N, 3) to the
+    targets (:func:`paired_displacements`), the mean squared difference of the field from d."""
+    B, N, _ = z.shape
+    t = torch.rand(B, generator=generator, dtype=z.dtype, device=z.device)
+    xt = torch.remainder(z + t[:, None, None] * d, box)
+    v = model.velocity(xt, types[None].expand(B, -1), box, T_from, T_to, t)
+    return ((v - d) ** 2).sum(dim=(-1, -2)).mean() / N
+
+
 def target_temperatures(data: TrainingData, n: int, generator=None) -> torch.Tensor:
     """n target temperatures (n,) uniform in [lowest fitted T, base T)."""
     lo, hi = float(min(data.target_temperatures)), float(data.base_temperature)
@@ -112,6 +155,27 @@ def transport_loss(model, data: TrainingData, rows, cfg: FitConfig, generator=No
         T_to = data.temperature[k].to(z.dtype)
         loss = loss + cfg.likelihood_weight * likelihood_loss(
             model, x, data.base_types, data.box, T_from, T_to
+        )
+    if cfg.flow_matching_weight > 0:
+        train = torch.as_tensor(data.indices("train"), device=z.device)
+        train = train[data.temperature[train] < float(data.base_temperature)]  # colder targets
+        k = train[torch.randint(0, len(train), (B,), generator=generator, device=z.device)]
+        d = paired_displacements(
+            z.detach().cpu().numpy(),
+            data.positions[k].cpu().numpy(),
+            data.base_types.cpu().numpy(),
+            data.types[k].cpu().numpy(),
+            data.box.cpu().numpy(),
+        )
+        loss = loss + cfg.flow_matching_weight * flow_matching_loss(
+            model,
+            z,
+            torch.as_tensor(d, dtype=z.dtype, device=z.device),
+            data.base_types,
+            data.box,
+            T_from,
+            data.temperature[k].to(z.dtype),
+            generator,
         )
     return loss
 

@@ -182,7 +182,7 @@ def _fit_arguments(f: argparse.ArgumentParser) -> None:
         "test_fraction",
     ):
         add_setting(f, FitConfig, name)
-    for name in ("base_temperature", "base_configs", "likelihood_weight"):
+    for name in ("base_temperature", "base_configs", "likelihood_weight", "flow_matching_weight"):
         add_setting(f, FitConfig, name)
     add_setting(f, FitConfig, "max_minutes", metavar="M")
     add_setting(f, FitConfig, "ema", metavar="DECAY")

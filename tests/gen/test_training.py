@@ -104,7 +104,7 @@ def test_an_interrupted_fit_resumes_bitwise(ka_store, tmp_path, capsys):
 def test_a_fit_never_reads_test_configurations(ka_store, tmp_path, monkeypatch):
     """The positions a transport fit reads are the training and validation configurations of the
     base and target temperatures (the test ones are what `gen evaluate` compares with), also when
-    the likelihood of the target configurations is fitted."""
+    the likelihood of the target configurations and flow matching to them are fitted."""
     from glassdyn.data import keys
     from glassdyn.data.store import StatePoint
 
@@ -119,9 +119,11 @@ def test_a_fit_never_reads_test_configurations(ka_store, tmp_path, monkeypatch):
 
     monkeypatch.setattr(StatePoint, "read", read)
     run = tmp_path / "r"
-    assert main([*fit_args(ka_store, run, CNF), "--likelihood-weight", "0.5"]) == 0
+    fm = ("--flow-matching-weight", "0.5")
+    assert main([*fit_args(ka_store, run, CNF), "--likelihood-weight", "0.5", *fm]) == 0
     info = json.loads((run / "run.json").read_text())
     assert info["fit_config"]["likelihood_weight"] == 0.5
+    assert info["fit_config"]["flow_matching_weight"] == 0.5
     hist = json.loads((run / "history.json").read_text())
     assert np.isfinite(hist[-1]["train_loss"])
     split = info["split"]
@@ -140,6 +142,7 @@ def test_a_fit_never_reads_test_configurations(ka_store, tmp_path, monkeypatch):
         (["--temperatures", "0.7"], "has no state point T=0.7 (it has: 0.8, 1)"),
         (["--base-configs", "1"], "--base-configs must be >= 2"),
         (["--likelihood-weight", "-1"], "--likelihood-weight must be >= 0"),
+        (["--flow-matching-weight", "-1"], "--flow-matching-weight must be >= 0"),
         (["--epochs", "0"], "--epochs must be >= 1 (nothing would be fitted), got 0"),
         (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
         (["--lr", "-1"], "--lr must be a positive number"),
@@ -161,6 +164,8 @@ def test_diffusion_refuses_a_base_temperature_and_transport_only_options(
     _one_line(capsys, "--base-temperature applies to --model flow or cnf")
     assert main([*fit_args(ka_store, out, FLOW), "--steps", "3"]) == 2
     _one_line(capsys, "--steps applies to --model cnf, not flow")
+    assert main([*fit_args(ka_store, out, FLOW), "--flow-matching-weight", "1"]) == 2
+    _one_line(capsys, "--flow-matching-weight must be >= 0, and used by --model cnf only")
     assert not out.exists()
 
 
