@@ -245,8 +245,7 @@ class ContinuousTransport(nn.Module):
         ``reverse``: the inverse map (from T_to back to T_from) and its log-determinant."""
         types = types.long()
         state = {"pairs": None}
-
-        scale = (1.0 - T_to / T_from).to(x.dtype) if self.cfg.cooling_scale else None
+        scale = self._cooling(T_from, T_to, x.dtype)
 
         def field(xs, t):
             if self.cfg.network == "pair" and (
@@ -269,6 +268,9 @@ class ContinuousTransport(nn.Module):
             v, _, _ = self.field(x, t, types, box, T_from, T_to, PairList(x, box, self.cfg.r_cut))
         else:
             v = self.field.velocity(x, t, types, box, T_from, T_to)
-        if self.cfg.cooling_scale:
-            v = v * (1.0 - T_to / T_from).to(x.dtype)[:, None, None]
-        return v
+        scale = self._cooling(T_from, T_to, x.dtype)
+        return v if scale is None else v * scale[:, None, None]
+
+    def _cooling(self, T_from, T_to, dtype):
+        """The factor 1 - T_to / T_from (B,) of every field (None without ``cooling_scale``)."""
+        return (1.0 - T_to / T_from).to(dtype) if self.cfg.cooling_scale else None

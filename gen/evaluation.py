@@ -376,7 +376,7 @@ def evaluate(
     halves = metrics.chain_halves(origin, n_samples, np.random.default_rng([seed, 43]))
     a0, b0 = halves[0]
     iid = metrics.iid_distances(prof, n_samples, np.random.default_rng([seed, 44]))
-    floor = metrics.md_floor(prof, halves, {k: float(v.mean()) for k, v in iid.items()})
+    floor = metrics.md_floor(prof, halves, iid)
     refp = ReferenceProfile(
         prof,
         metrics.energy_statistics(e_all[a0], temperature, N),

@@ -326,7 +326,8 @@ def false_fail(
 def md_floor(reference: Profile, halves, iid: dict | None = None) -> dict:
     """The MD-vs-MD floor of every distance: half B against half A, averaged over the splits
     ``halves`` of :func:`chain_halves` (``floor_chains``; it carries what the chains' memory
-    adds), and not below ``iid`` (:func:`iid_floor`, the configurations' own scatter: with a
+    adds), and not below ``iid`` (:func:`iid_floor`, or the distances of :func:`iid_distances`
+    whose mean it is: the configurations' own scatter; with a
     handful of chains the split average can fall far below it by chance, e.g. Z_BB at T=0.64,
     N=256: 0.0086 against 0.021, and then independent MD fails the test).  {name: {"value" (the
     chain splits' mean: the MD row), "floor", "floor_chains", "floor_iid", "floor_std"}}."""
@@ -335,12 +336,12 @@ def md_floor(reference: Profile, halves, iid: dict | None = None) -> dict:
     for k in DISTANCES:
         v = np.array([p[k] for p in per])
         chains = float(v.mean())
-        floor = max(chains, iid[k]) if iid is not None else chains
+        scatter = None if iid is None else float(np.mean(iid[k]))
         out[k] = {
             "value": chains,
-            "floor": floor,
+            "floor": chains if scatter is None else max(chains, scatter),
             "floor_chains": chains,
-            "floor_iid": None if iid is None else iid[k],
+            "floor_iid": scatter,
             "floor_std": float(v.std()),
         }
     return out
