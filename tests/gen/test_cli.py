@@ -350,6 +350,8 @@ def test_evaluate_refusals(cnf_run, ka_store, tmp_path, capsys):
     _one_line(capsys, "T=0.5")
     assert main([*ev, "--n", "1"]) == 2
     _one_line(capsys, "--n must be >= 2")
+    assert main([*ev, "--draws", "0"]) == 2
+    _one_line(capsys, "--draws >= 1, got 32, 4 and 0")
     assert main([*ev, "--n", "2", "--correctors", "1"]) == 2
     _one_line(capsys, "--correctors applies to diffusion runs")
     assert not (run / "evaluation").exists()
