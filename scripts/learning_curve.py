@@ -4,6 +4,10 @@
         [--sizes 1,2,4,8] [--models ridge,mlp,botan,tbotan] [--seeds 0,1,2] [--minutes 10] \
         [--input auto] [--epochs 100]
 
+A model may name the one temperature it trains on, ``botan@0.56``: against ``tbotan`` (trained on
+every temperature) it asks whether the other temperatures buy data for that one.  Its table holds
+only that temperature (the others are held out of its training, not scored as test).
+
 Every point is a `glassdyn train` run under DIR (``--max-train N``: the first N training
 configurations of each temperature, nested, the validation and test configurations unchanged;
 rerunning the script resumes or reuses the runs) trained on every temperature of the store,
@@ -29,19 +33,31 @@ from glassdyn.predict.evaluation import evaluate_run
 from glassdyn.predict.training import train
 
 
-def point(args, model: str, n: int, seed: int) -> dict:
+def parse_model(spec: str) -> tuple[str, float | None]:
+    """``"botan"`` -> ("botan", None); ``"botan@0.56"`` -> ("botan", 0.56): trained on T=0.56 only."""
+    name, _, T = spec.partition("@")
+    return name, (float(T) if T else None)
+
+
+def point(args, spec: str, n: int, seed: int) -> dict:
     """Train (or reuse) one run; its per-configuration test node Pearsons per temperature."""
-    out = Path(args.out) / f"{model}_n{n}_s{seed}"
+    model, only = parse_model(spec)
+    tag = model if only is None else f"{model}_T{only:g}"
+    out = Path(args.out) / f"{tag}_n{n}_s{seed}"
     cfg = dict(data=args.data, out=str(out), model=model, max_train=n, seed=seed, input=args.input)
     cfg["progress"] = False
+    if only is not None:
+        cfg["train_temperatures"] = (only,)
     if model not in BASELINES:
         cfg.update(epochs=args.epochs, max_minutes=args.minutes, hidden=args.hidden)
     train(TrainConfig(**cfg))
     res = evaluate_run(out, args.data, latent_png=None)
+    keep = (lambda T: True) if only is None else (lambda T: float(T) == only)
+    pick = lambda d: {T: v for T, v in (d or {}).items() if keep(T)}  # noqa: E731
     return {
-        "per_config": res.get("node_pearson_per_config"),
-        "mean": res["node_pearson"],
-        "n_test": res["n_configs"],
+        "per_config": pick(res.get("node_pearson_per_config")),
+        "mean": pick(res["node_pearson"]),
+        "n_test": pick(res["n_configs"]),
         "ceiling": res.get("noise_ceiling"),
         "times": res["times"],
         "input": res["input"],
@@ -69,10 +85,12 @@ def plot(path: Path, table: dict, sizes: list[int], k: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    temps = list(next(iter(table.values()))[str(sizes[0])])
+    temps = sorted({T for rows in table.values() for T in rows[str(sizes[0])]}, key=float)
     fig, axes = plt.subplots(1, len(temps), figsize=(4 * len(temps), 3.2), squeeze=False)
     for ax, T in zip(axes[0], temps):
         for model, rows in table.items():
+            if T not in rows[str(sizes[0])]:
+                continue
             m = [rows[str(n)][T]["mean"][k] for n in sizes]
             e = [rows[str(n)][T]["sem"][k] for n in sizes]
             ax.errorbar(sizes, m, yerr=np.nan_to_num(e), fmt="o-", capsize=3, label=model)

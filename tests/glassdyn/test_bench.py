@@ -163,7 +163,8 @@ def test_tbotan_physics_script_runs_every_part_on_held_out_data(tmp_path):
 @pytest.mark.slow
 def test_learning_curve_script_runs_nested_sizes_with_error_bars(tmp_path, capsys):
     """scripts/learning_curve.py on a small synthetic store: a point per (model, size), error bars
-    over seeds x test configurations, the ceiling and the figure; a rerun reuses every run."""
+    over seeds x test configurations, the ceiling and the figure; a rerun reuses every run; a
+    model trained on one temperature (``ridge@0.8``) is scored there alone."""
     import json
 
     from glassdyn.testing import write_synthetic_store
@@ -176,7 +177,7 @@ def test_learning_curve_script_runs_nested_sizes_with_error_bars(tmp_path, capsy
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     argv = ["--data", str(tmp_path / "s.zarr"), "--out", str(tmp_path / "lc"), "--sizes", "1,3",
-            "--models", "ridge,tbotan", "--seeds", "0,1", "--epochs", "1", "--hidden", "8"]  # fmt: skip
+            "--models", "ridge,tbotan,ridge@0.8", "--seeds", "0,1", "--epochs", "1", "--hidden", "8"]  # fmt: skip
     assert mod.main(argv) == 0
     res = json.loads((tmp_path / "lc" / "curve.json").read_text())
     row = res["table"]["ridge"]["3"]["0.8"]
@@ -184,7 +185,13 @@ def test_learning_curve_script_runs_nested_sizes_with_error_bars(tmp_path, capsy
     assert set(res["table"]["tbotan"]) == {"1", "3"} and (tmp_path / "lc" / "curve.png").exists()
     assert set(res["ceiling"]) == {"0.64", "0.8"}
     runs = sorted(p.name for p in (tmp_path / "lc").iterdir() if p.is_dir())
-    assert len(runs) == 8  # 2 models x 2 sizes x 2 seeds
+    assert len(runs) == 12  # 3 models x 2 sizes x 2 seeds
+    assert set(res["table"]["ridge@0.8"]["3"]) == {"0.8"}
+    one = json.loads((tmp_path / "lc" / "ridge_T0.8_n3_s0" / "run.json").read_text())
+    assert one["train_config"]["train_temperatures"] == [0.8]
+    assert not one["split"]["0.64"]["train"]
+    every = json.loads((tmp_path / "lc" / "ridge_n3_s0" / "run.json").read_text())
+    assert one["split"]["0.8"]["test"] == every["split"]["0.8"]["test"]  # the same test set
     first = capsys.readouterr().out
     assert "replica-noise ceiling T=0.8" in first
     assert mod.main(argv) == 0  # reuses the runs: the same table
