@@ -29,8 +29,10 @@ from glassdyn.gen.anneal import AnnealOptions, anneal, systematic_resample
 from glassdyn.simulate.sampling import HMCOptions, MoveStats, hmc
 
 # diffusion refinement: HMC time in units of tau_alpha(T) (measured, README: 4 brought the energy
-# to MD's at T=0.64 / 0.56 but left Z_BB at 2.1x its floor at T=0.5, where 6 passes it)
-REFINE_TAU = 6.0
+# to MD's at T=0.64 / 0.56 on one draw but left Z_BB at 2.1x its floor at T=0.5, where 6 passed
+# it; on four draws at T=0.64, 6 left the samples too hot (e/N z +2.9, W1(e) 1.72x its floor) and
+# 12 brings them to MD's (z +1.0, 0.97x): proposals 0.9 per particle hot age slowly)
+REFINE_TAU = 12.0
 # transports: HMC time at T of each configuration returned, in tau_alpha(T): what the chemical
 # order (Z_BB) needs, which relaxes more slowly than tau_alpha (measured, README, on the same drawn
 # configurations: 20 moves left Z_BB 2-3x its floor at N=256, T=0.64; 2 tau_alpha left the flow
