@@ -52,13 +52,15 @@ def point(args, spec: str, n: int, seed: int) -> dict:
         cfg.update(epochs=args.epochs, max_minutes=args.minutes, hidden=args.hidden)
     train(TrainConfig(**cfg))
     res = evaluate_run(out, args.data, latent_png=None)
-    keep = (lambda T: True) if only is None else (lambda T: float(T) == only)
-    pick = lambda d: {T: v for T, v in (d or {}).items() if keep(T)}  # noqa: E731
+
+    def pick(by_T):  # a one-temperature run: only that temperature's test configurations
+        return {T: v for T, v in (by_T or {}).items() if only is None or float(T) == only}
+
     return {
         "per_config": pick(res.get("node_pearson_per_config")),
         "mean": pick(res["node_pearson"]),
         "n_test": pick(res["n_configs"]),
-        "ceiling": res.get("noise_ceiling"),
+        "ceiling": pick(res.get("noise_ceiling")),
         "times": res["times"],
         "input": res["input"],
     }
@@ -119,13 +121,15 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     Store.open(args.data)  # a clear error before any run
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    table, ceiling, times = {}, None, None
+    table, ceiling, times = {}, {}, None
     for model in args.models.split(","):
         table[model] = {}
         for n in sizes:
             pts = [point(args, model, n, s) for s in seeds]
             table[model][str(n)] = summarise(pts)
-            ceiling, times = ceiling or pts[0]["ceiling"], times or pts[0]["times"]
+            for T, c in pts[0]["ceiling"].items():  # the same test configurations in every run
+                ceiling.setdefault(T, c)
+            times = times or pts[0]["times"]
             for T, row in table[model][str(n)].items():
                 cells = "  ".join(f"{a:.3f}+-{b:.3f}" for a, b in zip(row["mean"], row["sem"]))
                 print(f"{model:<8s} n={n:<4d} T={T:<6s} node r {cells}  ({row['n']} scores)")

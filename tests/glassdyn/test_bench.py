@@ -177,7 +177,7 @@ def test_learning_curve_script_runs_nested_sizes_with_error_bars(tmp_path, capsy
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     argv = ["--data", str(tmp_path / "s.zarr"), "--out", str(tmp_path / "lc"), "--sizes", "1,3",
-            "--models", "ridge,tbotan,ridge@0.8", "--seeds", "0,1", "--epochs", "1", "--hidden", "8"]  # fmt: skip
+            "--models", "ridge@0.8,ridge,tbotan", "--seeds", "0,1", "--epochs", "1", "--hidden", "8"]  # fmt: skip
     assert mod.main(argv) == 0
     res = json.loads((tmp_path / "lc" / "curve.json").read_text())
     row = res["table"]["ridge"]["3"]["0.8"]
@@ -192,6 +192,18 @@ def test_learning_curve_script_runs_nested_sizes_with_error_bars(tmp_path, capsy
     assert not one["split"]["0.64"]["train"]
     every = json.loads((tmp_path / "lc" / "ridge_n3_s0" / "run.json").read_text())
     assert one["split"]["0.8"]["test"] == every["split"]["0.8"]["test"]  # the same test set
+    # the ceiling at T=0.64 is that of its test configurations, not of the one-temperature run's
+    # held-out 0.64 (all its configurations), although that run comes first
+    from glassdyn.predict.evaluation import evaluate_run
+
+    test_ceiling = evaluate_run(tmp_path / "lc" / "ridge_n1_s0", tmp_path / "s.zarr")[
+        "noise_ceiling"
+    ]
+    held_out = evaluate_run(tmp_path / "lc" / "ridge_T0.8_n1_s0", tmp_path / "s.zarr")[
+        "noise_ceiling"
+    ]
+    assert held_out["0.64"] != test_ceiling["0.64"]  # the case the check is about
+    assert res["ceiling"]["0.64"] == pytest.approx(test_ceiling["0.64"])
     first = capsys.readouterr().out
     assert "replica-noise ceiling T=0.8" in first
     assert mod.main(argv) == 0  # reuses the runs: the same table
