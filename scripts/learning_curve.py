@@ -119,7 +119,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    Store.open(args.data)  # a clear error before any run
+    store = Store.open(args.data)  # a clear error before any run
+    for spec in args.models.split(","):
+        try:
+            only = parse_model(spec)[1]
+        except ValueError:
+            ap.error(f"--models {spec}: write MODEL@T with T a temperature, e.g. botan@0.56")
+        if only is not None and not store.has_state(only):
+            ap.error(
+                f"--models {spec}: {args.data} has no T={only:g} (it has {store.temperatures})"
+            )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     table, ceiling, times = {}, {}, None
     for model in args.models.split(","):

@@ -206,5 +206,9 @@ def test_learning_curve_script_runs_nested_sizes_with_error_bars(tmp_path, capsy
     assert res["ceiling"]["0.64"] == pytest.approx(test_ceiling["0.64"])
     first = capsys.readouterr().out
     assert "replica-noise ceiling T=0.8" in first
+    for bad, says in (("ridge@x", "botan@0.56"), ("ridge@0.7", "no T=0.7")):
+        with pytest.raises(SystemExit) as ex:  # one line, exit 2, before any run
+            mod.main([*argv[:7], bad, *argv[8:]])
+        assert ex.value.code == 2 and says in capsys.readouterr().err
     assert mod.main(argv) == 0  # reuses the runs: the same table
     assert json.loads((tmp_path / "lc" / "curve.json").read_text())["table"] == res["table"]
