@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python scripts/learning_curve.py --data STORE --out DIR \
         [--sizes 1,2,4,8] [--models ridge,mlp,botan,tbotan] [--seeds 0,1,2] [--minutes 10] \
         [--input auto] [--epochs 100]
+    python scripts/learning_curve.py --merge DIR [DIR ...] --out DIR
 
 A model may name the one temperature it trains on, ``botan@0.56``: against ``tbotan`` (trained on
 every temperature) it asks whether the other temperatures buy data for that one.  Its table holds
@@ -16,7 +17,10 @@ store's recorded split, e.g. BOTAN's test files, stays; then a seed draws only t
 files), so the error bar of a point is the standard error over seeds x test configurations
 (``sem``) of the node Pearson at each temperature and time.  The replica-noise ceiling of the
 same test configurations is printed with it.  Writes DIR/curve.json, DIR/curve.png (one panel per
-temperature, at the time ``--time-index``, default the last) and prints the table.
+temperature, at the time ``--time-index``, default the last, the ceiling dashed) and prints the
+table.  ``--merge`` puts the curve.json of several such runs of one store (e.g. models trained
+side by side, one process per core) into one table and figure under ``--out``; it trains nothing,
+and refuses curves of different stores, times or test sets.
 """
 
 from __future__ import annotations
@@ -81,33 +85,85 @@ def summarise(points: list[dict]) -> dict:
     return out
 
 
-def plot(path: Path, table: dict, sizes: list[int], k: int) -> None:
+def plot(path: Path, table: dict, k: int, ceiling: dict | None = None) -> None:
+    """One panel per temperature at time index ``k``: each model's points at its own sizes (a
+    model may lack a temperature: ``botan@0.56``), the replica-noise ceiling dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    temps = sorted({T for rows in table.values() for T in rows[str(sizes[0])]}, key=float)
+    temps = sorted({T for rows in table.values() for r in rows.values() for T in r}, key=float)
     fig, axes = plt.subplots(1, len(temps), figsize=(4 * len(temps), 3.2), squeeze=False)
     for ax, T in zip(axes[0], temps):
         for model, rows in table.items():
-            if T not in rows[str(sizes[0])]:
+            sizes = sorted((int(n) for n, r in rows.items() if T in r))
+            if not sizes:
                 continue
             m = [rows[str(n)][T]["mean"][k] for n in sizes]
             e = [rows[str(n)][T]["sem"][k] for n in sizes]
             ax.errorbar(sizes, m, yerr=np.nan_to_num(e), fmt="o-", capsize=3, label=model)
+        if ceiling and T in ceiling:
+            ax.axhline(ceiling[T][k], ls="--", c="grey", label="replica-noise ceiling")
         ax.set(xscale="log", xlabel="training configurations per T", title=f"T={T}")
         ax.set_ylabel("node Pearson (A), test")
-    axes[0][0].legend()
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
+def merge(dirs: list[str]) -> tuple[dict, dict, dict]:
+    """(table, ceiling, times) of several DIR/curve.json; ValueError naming the folder when a
+    curve is missing or two disagree on the store's times or on the ceiling (another test set)."""
+    table, ceiling, times = {}, {}, None
+    for d in dirs:
+        f = Path(d) / "curve.json"
+        if not f.is_file():
+            raise ValueError(
+                f"--merge {d}: no curve.json there; run the script with --out {d} first"
+            )
+        res = json.loads(f.read_text())
+        if times is not None and res["times"] != times:
+            raise ValueError(f"--merge {d}: its times differ from the first curve's: another store")
+        times = res["times"]
+        for T, c in res["ceiling"].items():
+            c = np.asarray(c, dtype=float).tolist()
+            if T in ceiling and not np.allclose(ceiling[T], c, equal_nan=True):
+                raise ValueError(
+                    f"--merge {d}: its ceiling at T={T} differs: another test set or store"
+                )
+            ceiling.setdefault(T, c)
+        for model, rows in res["table"].items():
+            for row in (r for by_T in rows.values() for r in by_T.values()):
+                for key in ("mean", "sem"):  # JSON wrote NaN (one score: no error bar) as null
+                    row[key] = np.asarray(row[key], dtype=float).tolist()
+            table.setdefault(model, {}).update(rows)
+    return table, ceiling, times
+
+
+def report(out: Path, table: dict, ceiling: dict, times: dict, time_index: int, meta: dict) -> None:
+    """Print the table and the ceiling; write out/curve.json and out/curve.png."""
+    for model, rows in table.items():
+        for n in sorted(rows, key=int):
+            for T, row in rows[n].items():
+                cells = "  ".join(f"{a:.3f}+-{b:.3f}" for a, b in zip(row["mean"], row["sem"]))
+                print(f"{model:<8s} n={int(n):<4d} T={T:<6s} node r {cells}  ({row['n']} scores)")
+    for T, c in ceiling.items():
+        print(f"replica-noise ceiling T={T}: {'  '.join(f'{v:.3f}' for v in c)}")
+    print(f"times: {times}")
+    res = {**meta, "times": times, "ceiling": ceiling, "table": table}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "curve.json").write_text(json.dumps(clean_json(res), indent=1))
+    k = time_index % len(next(iter(times.values())))
+    plot(out / "curve.png", table, k, ceiling)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", help="the store (not with --merge)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--merge", nargs="+", metavar="DIR", help="earlier --out folders to merge")
     ap.add_argument("--sizes", default="1,2,4,8")
     ap.add_argument("--models", default="ridge,mlp,botan,tbotan")
     ap.add_argument("--seeds", default="0")
@@ -117,6 +173,20 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--time-index", type=int, default=-1, help="time of the figure (default last)")
     args = ap.parse_args(argv)
+    if args.merge:
+        if args.data:
+            ap.error("--merge trains nothing: leave out --data")
+        old = Path(args.out) / "curve.json"
+        if old.exists() and "merged" not in json.loads(old.read_text()):
+            ap.error(f"--out {args.out} holds a trained curve: name a new folder for the merge")
+        try:
+            table, ceiling, times = merge(args.merge)
+        except ValueError as e:
+            ap.error(str(e))
+        report(Path(args.out), table, ceiling, times, args.time_index, {"merged": args.merge})
+        return 0
+    if not args.data:
+        ap.error("--data STORE is required (or --merge DIR ... to merge earlier curves)")
     sizes = [int(s) for s in args.sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     store = Store.open(args.data)  # a clear error before any run
@@ -139,17 +209,7 @@ def main(argv=None) -> int:
             for T, c in pts[0]["ceiling"].items():  # the same test configurations in every run
                 ceiling.setdefault(T, c)
             times = times or pts[0]["times"]
-            for T, row in table[model][str(n)].items():
-                cells = "  ".join(f"{a:.3f}+-{b:.3f}" for a, b in zip(row["mean"], row["sem"]))
-                print(f"{model:<8s} n={n:<4d} T={T:<6s} node r {cells}  ({row['n']} scores)")
-    if ceiling:
-        for T, c in ceiling.items():
-            print(f"replica-noise ceiling T={T}: {'  '.join(f'{v:.3f}' for v in c)}")
-    print(f"times: {times}")
-    res = {"sizes": sizes, "seeds": seeds, "times": times, "ceiling": ceiling, "table": table}
-    (Path(args.out) / "curve.json").write_text(json.dumps(clean_json(res), indent=1))
-    k = args.time_index % len(next(iter(times.values())))
-    plot(Path(args.out) / "curve.png", table, sizes, k)
+    report(Path(args.out), table, ceiling, times, args.time_index, {"sizes": sizes, "seeds": seeds})
     return 0
 
 

@@ -212,3 +212,27 @@ def test_learning_curve_script_runs_nested_sizes_with_error_bars(tmp_path, capsy
         assert ex.value.code == 2 and says in capsys.readouterr().err
     assert mod.main(argv) == 0  # reuses the runs: the same table
     assert json.loads((tmp_path / "lc" / "curve.json").read_text())["table"] == res["table"]
+    # --merge: a second curve of the same store and test set joins the table and the figure; a
+    # curve of another test set (seed 1 draws other test configurations) is refused in one line
+    base = ["--data", str(tmp_path / "s.zarr"), "--sizes", "1", "--models", "mlp", "--epochs", "1"]
+    assert mod.main([*base, "--out", str(tmp_path / "lc2"), "--seeds", "0"]) == 0
+    capsys.readouterr()
+    merged = tmp_path / "merged"
+    assert mod.main(["--merge", str(tmp_path / "lc"), str(tmp_path / "lc2"), "--out", str(merged)]) == 0  # fmt: skip
+    both = json.loads((merged / "curve.json").read_text())
+    assert set(both["table"]) == {"ridge@0.8", "ridge", "tbotan", "mlp"}
+    assert both["table"]["ridge"] == res["table"]["ridge"] and (merged / "curve.png").exists()
+    assert "mlp      n=1" in capsys.readouterr().out
+    assert mod.main([*base, "--out", str(tmp_path / "lc3"), "--seeds", "1"]) == 0
+    capsys.readouterr()
+    for bad, says in (
+        ([str(tmp_path / "lc"), str(tmp_path / "lc3")], "ceiling at T="),
+        ([str(tmp_path / "lc"), str(tmp_path / "nothing")], "no curve.json"),
+    ):
+        with pytest.raises(SystemExit) as ex:
+            mod.main(["--merge", *bad, "--out", str(tmp_path / "m2")])
+        assert ex.value.code == 2 and says in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ex:  # never over a trained curve
+        mod.main(["--merge", str(tmp_path / "lc2"), "--out", str(tmp_path / "lc")])
+    assert ex.value.code == 2 and "holds a trained curve" in capsys.readouterr().err
+    assert json.loads((tmp_path / "lc" / "curve.json").read_text())["table"] == res["table"]
