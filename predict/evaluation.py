@@ -148,6 +148,7 @@ class TrainedRun:
                 nk.EDGE: None,
                 nk.OUT_TEMPERATURE: None,
                 nk.LATENT: None,
+                nk.LINEAR: None,
             }
             self._check_finite(pred, sp, c)
             sample = {nk.NODE_MASK: types == 0}
@@ -165,6 +166,7 @@ class TrainedRun:
             nk.EDGE: None if out[nk.EDGE] is None else out[nk.EDGE].cpu().numpy(),
             nk.OUT_TEMPERATURE: None if t is None else float(t[0]),
             nk.LATENT: None if out[nk.LATENT] is None else out[nk.LATENT][0].cpu().numpy(),
+            nk.LINEAR: None if out.get(nk.LINEAR) is None else out[nk.LINEAR].cpu().numpy(),
         }
         self._check_finite(res, sp, c)
         return res, data.cpu()
@@ -268,6 +270,7 @@ def evaluate_run(
     }
     per_t: dict[str, dict] = {}
     latents: dict[str, np.ndarray] = {}
+    linear: dict[str, list] = {}
     for T in temps:
         sp = store.state(T)
         if sp.times is None:
@@ -279,7 +282,9 @@ def evaluate_run(
         record_selection(result, key, sel, sp)
         if not sel["configs"]:
             continue
-        per_t[key], lat = _score_state(run, sp, sel["configs"])
+        per_t[key], lat, lin = _score_state(run, sp, sel["configs"])
+        if lin is not None:
+            linear[key] = lin
         result.setdefault("noise_ceiling", {})[key], why = noise_ceiling_of(
             sp, sel["configs"], run.spec.time_indices(len(sp.times))
         )
@@ -305,6 +310,10 @@ def evaluate_run(
             f"nothing to evaluate: no {part} configurations with targets in {store.path}"
         )
     _collect(result, per_t)
+    if linear:
+        result["network_over_linear"] = network_over_linear(
+            result["node_pearson_per_config"], linear
+        )
     if run.kind == "tbotan" and (result["same_store"] or _holds_training_data(run, store)):
         result["energy_thermometer"] = energy_thermometer(run, store, result["configs"])
     if latents:
@@ -463,10 +472,11 @@ def noise_ceiling_of(
 
 
 def _score_state(run: TrainedRun, sp: StatePoint, configs: list[int]):
-    """(metrics of :class:`glassdyn.predict.metrics.MobilityMetrics`, mean T-BOTAN latent or None)."""
+    """(metrics of :class:`glassdyn.predict.metrics.MobilityMetrics`, mean T-BOTAN latent or None,
+    node Pearsons per configuration (C, K) of the linear skip alone or None)."""
     from glassdyn.predict.metrics import MobilityMetrics
 
-    m = MobilityMetrics(sp.temperature)
+    m, linear = MobilityMetrics(sp.temperature), MobilityMetrics(sp.temperature)
     lat = []
     for c in configs:
         pred, sample = run.predict(sp, c)
@@ -482,9 +492,32 @@ def _score_state(run: TrainedRun, sp: StatePoint, configs: list[int]):
                 sample.edge_mask.numpy(),
                 pred[nk.OUT_TEMPERATURE],
             )
+            if pred[nk.LINEAR] is not None:
+                linear.compute(pred[nk.LINEAR], sample.y.numpy(), sample.node_mask.numpy())
         if pred[nk.LATENT] is not None:
             lat.append(pred[nk.LATENT])
-    return m.result(), (np.mean(lat, axis=0) if lat else None)
+    lin = linear.result()["node_pearson_per_config"] if len(linear) else None
+    return m.result(), (np.mean(lat, axis=0) if lat else None), lin
+
+
+def network_over_linear(per_config: dict, linear: dict) -> dict:
+    """What a GNN with the linear skip adds to the skip alone (the ridge fit on its training
+    configurations it starts from), paired per configuration: per temperature, the skip's node
+    Pearson, the mean gain of the whole model over it, the gain's standard error and the number
+    of configurations where the model is above, each per time."""
+    out = {}
+    for T, lin in linear.items():
+        a, b = np.asarray(per_config[T], dtype=float), np.asarray(lin, dtype=float)  # (C, K)
+        d = a - b
+        se = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.full(d.shape[1], np.nan)
+        out[T] = {
+            "node_pearson": b.mean(0).tolist(),
+            "gain": d.mean(0).tolist(),
+            "gain_se": se.tolist(),
+            "above": (d > 0).sum(0).tolist(),
+            "n": len(d),
+        }
+    return out
 
 
 def latent_distances(latents: dict[str, np.ndarray]) -> np.ndarray:

@@ -134,6 +134,10 @@ class MobilityMetrics:
             self._temps.append(np.atleast_1d(np.asarray(pred_temperature, dtype=np.float64)))
         return self
 
+    def __len__(self) -> int:
+        """Configurations accumulated so far."""
+        return len(self._node)
+
     @staticmethod
     def _pearsons(pairs: list[tuple[np.ndarray, np.ndarray]]):
         """(mean over configurations, its standard error, pooled) per time, lists of K; the

@@ -68,6 +68,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"  replica-noise ceiling   {_fmt(ceiling)}")
         else:
             print(f"  replica-noise ceiling   cannot be computed: {res['noise_ceiling_note'][T]}")
+        linear = (res.get("network_over_linear") or {}).get(T)
+        if linear is not None:
+            print(f"  its linear skip alone   {_fmt(linear['node_pearson'])}")
+            gains = " ".join("  nan " if g is None else f"{g:+6.3f}" for g in linear["gain"])
+            print(f"  network's gain on it    {gains}  (paired per configuration,")
+            print(
+                f"    its standard error    {_fmt(linear['gain_se'])}   {linear['n']} configurations)"
+            )
         if res["edge_pearson"]:
             print(f"  edge Pearson (AA<1.35)  {_fmt(res['edge_pearson'][T])}")
         print(

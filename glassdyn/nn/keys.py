@@ -36,5 +36,9 @@ NODE = "node"  # (N, K) | propensity of each particle
 EDGE = "edge"  # (E, K) or None | edge target (models with an edge head)
 OUT_TEMPERATURE = "temperature"  # (B,) or None | T-BOTAN's temperature decoder
 LATENT = "latent"  # (B, H) or None | T-BOTAN's global feature after the last step
+# predict only: the linear skip alone (with --skip: the ridge fit the network's correction starts
+# from), so that evaluation can say what the network adds to it
+LINEAR = "linear"  # (N, K) or None | propensity of the linear skip alone
 
 OUTPUTS = (NODE, EDGE, OUT_TEMPERATURE, LATENT)
+PREDICTIONS = (*OUTPUTS, LINEAR)  # what predict returns

@@ -184,14 +184,17 @@ class GraphModel(nn.Module):
     @torch.no_grad()
     def predict(self, data) -> dict[str, Tensor | None]:
         """Physical-unit predictions: node (N, K), edge (E, K) or None, temperature (B,) or None,
-        latent (B, H) or None."""
+        latent (B, H) or None, and the linear skip alone (N, K) (None without ``skip``)."""
         out = self(data)
         res = {
             nk.NODE: out[nk.NODE] * self.node_std + self.node_mean,
             nk.EDGE: None,
             nk.OUT_TEMPERATURE: None,
             nk.LATENT: out[nk.LATENT],
+            nk.LINEAR: None,
         }
+        if self.config.skip:
+            res[nk.LINEAR] = self.skip_term(data) * self.node_std + self.node_mean
         if out[nk.EDGE] is not None:
             res[nk.EDGE] = out[nk.EDGE] * self.edge_std + self.edge_mean
         if out[nk.OUT_TEMPERATURE] is not None:

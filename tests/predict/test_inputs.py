@@ -354,7 +354,7 @@ def test_graph_fields_and_model_outputs_are_the_declared_keys(conf):
     assert data[nk.NODE_VEC].shape == (N, 3) and data[nk.EDGE_MASK].shape == (E,)
     for kind in ("botan", "tbotan", "bapst"):
         model = _model(spec, data, kind=kind)
-        assert tuple(model(data)) == nk.OUTPUTS and tuple(model.predict(data)) == nk.OUTPUTS
+        assert tuple(model(data)) == nk.OUTPUTS and tuple(model.predict(data)) == nk.PREDICTIONS
 
 
 def test_a_run_starts_as_its_ridge_model_and_keeps_it_when_training_only_hurts(tmp_path):
@@ -365,7 +365,7 @@ def test_a_run_starts_as_its_ridge_model_and_keeps_it_when_training_only_hurts(t
     from glassdyn.predict.evaluation import TrainedRun
 
     path = tmp_path / "s.zarr"
-    write_synthetic_store(path, temperatures=(0.8,), n_configs=6, n_particles=128, n_replicas=2)
+    write_synthetic_store(path, temperatures=(0.8,), n_configs=12, n_particles=128, n_replicas=2)
     cfg = dict(data=str(path), hidden=8, steps=1, epochs=2, progress=False, skip=True)
     bad = train(TrainConfig(out=str(tmp_path / "bad"), lr=10.0, **cfg))
     hist = json.loads((bad / "history.json").read_text())
@@ -385,3 +385,28 @@ def test_a_run_starts_as_its_ridge_model_and_keeps_it_when_training_only_hurts(t
     assert hist[0]["val_select"] == pytest.approx(
         json.loads((bad / "history.json").read_text())[0]["val_select"]
     )
+    # evaluate says what the network adds to its linear skip, paired per test configuration:
+    # nothing for the run that kept its start; for the trained one, its gain over the skip's own
+    # Pearsons, computed here by hand from the skip's predictions
+    from glassdyn.predict.evaluation import evaluate_run
+    from glassdyn.predict.metrics import pearson
+
+    kept = evaluate_run(bad, path, latent_png=None)["network_over_linear"]["0.8"]
+    assert np.allclose(kept["gain"], 0.0, atol=1e-6) and not any(kept["above"])
+    res = evaluate_run(good, path, latent_png=None)
+    run = TrainedRun(good)
+    by_hand = []
+    for c in run.configs(0.8, "test"):
+        pred, sample = run.predict(sp, c)
+        m = sample.node_mask.numpy()
+        with torch.no_grad():
+            skip = run.model.skip_term(sample) * run.model.node_std + run.model.node_mean
+        np.testing.assert_allclose(pred["linear"], skip.numpy(), rtol=1e-5, atol=1e-6)
+        K = sample.y.shape[1]
+        by_hand.append([pearson(pred["linear"][m, k], sample.y.numpy()[m, k]) for k in range(K)])
+    lin = res["network_over_linear"]["0.8"]
+    np.testing.assert_allclose(lin["node_pearson"], np.mean(by_hand, 0), rtol=1e-6)
+    gain = np.asarray(res["node_pearson_per_config"]["0.8"]) - np.asarray(by_hand)
+    np.testing.assert_allclose(lin["gain"], gain.mean(0), atol=1e-9)
+    assert lin["n"] == len(by_hand) >= 2 and np.all(np.isfinite(lin["gain_se"]))
+    assert np.abs(gain).max() > 0  # trained: the network's correction is not zero
