@@ -166,7 +166,7 @@ class TrainedRun:
             nk.EDGE: None if out[nk.EDGE] is None else out[nk.EDGE].cpu().numpy(),
             nk.OUT_TEMPERATURE: None if t is None else float(t[0]),
             nk.LATENT: None if out[nk.LATENT] is None else out[nk.LATENT][0].cpu().numpy(),
-            nk.LINEAR: None if out.get(nk.LINEAR) is None else out[nk.LINEAR].cpu().numpy(),
+            nk.LINEAR: None if out[nk.LINEAR] is None else out[nk.LINEAR].cpu().numpy(),
         }
         self._check_finite(res, sp, c)
         return res, data.cpu()
@@ -504,16 +504,19 @@ def network_over_linear(per_config: dict, linear: dict) -> dict:
     """What a GNN with the linear skip adds to the skip alone (the ridge fit on its training
     configurations it starts from), paired per configuration: per temperature, the skip's node
     Pearson, the mean gain of the whole model over it, the gain's standard error and the number
-    of configurations where the model is above, each per time."""
+    of configurations where the model is above, each per time; means and standard errors by the
+    rules of the node Pearson's own (:mod:`glassdyn.predict.metrics`)."""
+    from glassdyn.predict.metrics import _nanmean, _standard_error
+
     out = {}
     for T, lin in linear.items():
         a, b = np.asarray(per_config[T], dtype=float), np.asarray(lin, dtype=float)  # (C, K)
         d = a - b
-        se = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.full(d.shape[1], np.nan)
+        K = d.shape[1]
         out[T] = {
-            "node_pearson": b.mean(0).tolist(),
-            "gain": d.mean(0).tolist(),
-            "gain_se": se.tolist(),
+            "node_pearson": [_nanmean(b[:, k]) for k in range(K)],
+            "gain": [_nanmean(d[:, k]) for k in range(K)],
+            "gain_se": [_standard_error(d[:, k]) for k in range(K)],
             "above": (d > 0).sum(0).tolist(),
             "n": len(d),
         }
